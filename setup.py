@@ -1,0 +1,45 @@
+"""Packaging for the ETDZ assessment platform.
+
+Pins: the whole dagster family moves together (the webserver pins ``dagster==`` its
+own release, see ../shared/notes/stack.md); dagster-ge / dagster-pandas are
+deliberately absent (they need pandas < 3 and GX 0.x).
+"""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="etdz",
+    version="0.1.0",
+    description="Yearly assessment of China's national economic and technological development zones, on Dagster",
+    python_requires=">=3.11,<3.13",
+    packages=find_packages(include=["etdz", "etdz.*", "assets", "assets.*", "checks", "checks.*", "pipelines", "pipelines.*"]),
+    package_data={
+        "etdz": ["catalogues/*.yaml", "data/*.csv", "reports/templates/*.j2", "reports/static/*"],
+    },
+    include_package_data=True,
+    install_requires=[
+        # one dagster release for the core and its libraries (1.13.x <-> 0.29.x)
+        "dagster==1.13.27",
+        "dagster-webserver==1.13.27",
+        "dagster-postgres==0.29.27",
+        "great-expectations>=1.24,<2",
+        "pandas>=3.0,<4",
+        "pyarrow>=26,<27",
+        "numpy>=2.2,<3",
+        "PyYAML>=6,<7",
+        "openpyxl>=3.1,<4",
+        "defusedxml>=0.7,<1",  # openpyxl uses it when installed: no XML entity attacks
+        "Jinja2>=3.1,<4",
+        "fsspec>=2025.1",
+        "s3fs>=2025.1",  # s3:// warehouses through fsspec
+    ],
+    extras_require={
+        "test": [
+            "pytest>=9,<10",
+            "hypothesis>=6.100,<7",
+            "moto[server]>=5,<6",
+            "boto3",
+        ],
+    },
+    entry_points={"console_scripts": ["etdz=etdz.cli:main"]},
+)

@@ -1,0 +1,80 @@
+"""Step 1 — indicator values and statuses (03-scoring.md §3.1, 02-inputs.md §2.3 kinds)."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+
+from etdz.catalogue import Catalogue, Indicator
+
+OK, MISSING, NO_BASE = "ok", "missing", "no_base"
+
+
+def measure_matrix(measures: pd.DataFrame | None, zones: Iterable[str], codes: Iterable[str]) -> pd.DataFrame:
+    """Wide zones × measures frame of canonical values (NaN = not reported), from the long ``measures`` table."""
+    zones, codes = list(zones), list(codes)
+    if measures is None or len(measures) == 0:
+        return pd.DataFrame(np.nan, index=pd.Index(zones, name="zone_code"), columns=codes, dtype="float64")
+    wide = (measures[measures.zone_code.isin(zones) & measures.measure_code.isin(codes)]
+            .pivot_table(index="zone_code", columns="measure_code", values="value", aggfunc="last"))
+    return wide.reindex(index=pd.Index(zones, name="zone_code"), columns=codes).astype("float64")
+
+
+def growth(x: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """``(x − p) / |p| × 100``; from a zero base ``+inf`` / ``−inf`` / ``0`` by the sign of ``x``."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g = (x - p) / np.abs(p) * 100.0
+    from_zero = np.where(x > 0, np.inf, np.where(x < 0, -np.inf, np.where(x == 0, 0.0, np.nan)))
+    return np.where(p == 0, from_zero, g)
+
+
+def indicator_values(
+    catalogue: Catalogue,
+    zones: list[str],
+    current: pd.DataFrame,
+    submitted: set[str],
+    previous: pd.DataFrame,
+    prev_submitted: set[str],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Values ``v(z,i)`` and statuses for every zone × indicator.
+
+    ``current`` / ``previous`` are wide zones × measures frames (this year, Y−1);
+    ``submitted`` / ``prev_submitted`` the zones with an accepted submission in each.
+    Returns (values, statuses), both indexed by zone with one column per indicator.
+    """
+    idx = pd.Index(zones, name="zone_code")
+    has_sub = idx.isin(list(submitted))
+    has_prev = idx.isin(list(prev_submitted))
+    values: dict[str, np.ndarray] = {}
+    statuses: dict[str, np.ndarray] = {}
+    for ind in catalogue.indicators:
+        v, st = _one(ind, current, previous, has_sub, has_prev)
+        values[ind.code], statuses[ind.code] = v, st
+    return pd.DataFrame(values, index=idx), pd.DataFrame(statuses, index=idx)
+
+
+def _one(ind: Indicator, cur: pd.DataFrame, prev: pd.DataFrame, has_sub: np.ndarray, has_prev: np.ndarray):
+    n = len(cur)
+    status = np.full(n, OK, dtype=object)
+    if ind.kind == "value":
+        v = cur[ind.measure].to_numpy(dtype="float64")
+        missing = ~has_sub | np.isnan(v)
+    elif ind.kind == "ratio":
+        num = cur[ind.numerator].to_numpy(dtype="float64")
+        den = cur[ind.denominator].to_numpy(dtype="float64")
+        missing = ~has_sub | np.isnan(num) | np.isnan(den) | (den == 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            v = num / den * ind.scale
+    else:  # growth
+        x = cur[ind.measure].to_numpy(dtype="float64")
+        p = prev[ind.measure].to_numpy(dtype="float64")
+        missing = ~has_sub | np.isnan(x)  # missing takes precedence over no_base
+        no_base = ~missing & (~has_prev | np.isnan(p))
+        v = growth(x, p)
+        status[no_base] = NO_BASE
+        v = np.where(no_base, np.nan, v)
+    status[missing] = MISSING
+    v = np.where(missing, np.nan, v)
+    return v, status

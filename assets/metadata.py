@@ -1,0 +1,44 @@
+"""Metadata shown in the Dagster UI: table schemas, row counts, previews, links."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pyarrow as pa
+from dagster import MetadataValue, TableColumn, TableSchema
+
+from etdz.storage import local_path
+
+
+def table_schema(schema: pa.Schema) -> TableSchema:
+    return TableSchema(columns=[TableColumn(f.name, str(f.type)) for f in schema])
+
+
+def dataset_metadata(table: pa.Table, url: str, extra: dict | None = None) -> dict:
+    """Row count, schema and location of one written Parquet file."""
+    path = local_path(url)
+    meta = {
+        "dagster/row_count": MetadataValue.int(table.num_rows),
+        "dagster/column_schema": table_schema(table.schema),
+        "path": MetadataValue.path(str(path)) if path else MetadataValue.url(url),
+    }
+    meta.update(extra or {})
+    return meta
+
+
+def markdown_table(df: pd.DataFrame, max_rows: int = 30, floatfmt: str = "{:.2f}") -> str:
+    """A small markdown table for the UI (no tabulate dependency)."""
+    if df is None or len(df) == 0:
+        return "_(no rows)_"
+    df = df.head(max_rows)
+
+    def cell(v) -> str:
+        if v is None or (isinstance(v, float) and pd.isna(v)) or v is pd.NA:
+            return ""
+        if isinstance(v, float):
+            return floatfmt.format(v)
+        return str(v).replace("|", "\\|").replace("\n", " ")
+
+    head = "| " + " | ".join(map(str, df.columns)) + " |"
+    sep = "| " + " | ".join("---" for _ in df.columns) + " |"
+    rows = ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join([head, sep, *rows])

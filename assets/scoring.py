@@ -1,0 +1,101 @@
+"""Scoring assets: indicator scores, bounds, category scores, rankings, watch-list, upgrade candidates (group ``scoring``).
+
+The cross-year lineage is declared as partition mappings so the UI shows it: the
+year's growth indicators read the measures of Y−1, and the rankings (previous rank,
+downgrade window) read the rankings of the earlier years in the widest window any
+catalogue declares.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from dagster import AssetDep, AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, MetadataValue, multi_asset
+
+from assets.metadata import dataset_metadata, markdown_table
+from etdz import schemas
+from etdz.history import previous_submissions, ranking_history
+from etdz.scoring import YearInputs, score_year
+from pipelines.partitions import earlier_years, previous_years
+from pipelines.resources import EtdzResource
+
+OWNERS = ["team:data-engineering"]
+KEYS = {name: AssetKey(name) for name in ("indicator_scores", "indicator_bounds", "category_scores", "rankings",
+                                          "downgrade_watchlist", "upgrade_candidates")}
+
+DESCRIPTIONS = {
+    "indicator_scores": "Every cohort zone × indicator: value, status (ok / missing / no_base), normalised score "
+                        "0–100, whether imputed, better than the national / regional average (03-scoring.md §3.1–3.5).",
+    "indicator_bounds": "Per indicator: the bounds L and U used for clipping and scaling, mean(F) and the no_base "
+                        "median (§3.2) — everything needed to re-derive a score.",
+    "category_scores": "Every cohort zone × category: weighted category score and its national rank (§3.3–3.4).",
+    "rankings": "The national ranking of the data year: total score, national / regional / provincial ranks, "
+                "previous rank and change, top lists, better-than-average counts, downgrade and summons flags (§3.4–3.6).",
+    "downgrade_watchlist": "Downgrade candidates under the catalogue's rule (regional_bottom or national_consecutive), "
+                           "with their bottom years, mean score and rank within the region (§3.6).",
+    "upgrade_candidates": "Provincial zones with an accepted submission, scored on the national cohort's bounds, with "
+                          "their candidate rank and equivalent national rank (§3.7).",
+}
+
+
+def build_scoring_assets(partitions_def, max_window: int):
+    specs = []
+    for name, key in KEYS.items():
+        deps: list = [AssetDep("measures", partition_mapping=previous_years(1)), AssetKey("submission_log")]
+        if name == "rankings":
+            deps.append(AssetDep(key, partition_mapping=earlier_years(max(1, max_window - 1))))
+        specs.append(AssetSpec(key, group_name="scoring", owners=OWNERS, kinds={"parquet", "pandas"},
+                               description=DESCRIPTIONS[name], deps=deps))
+
+    @multi_asset(name="scores", specs=specs, partitions_def=partitions_def, can_subset=False,
+                 description="Score and rank the data year exactly as 03-scoring.md says.")
+    def scores(context: AssetExecutionContext, etdz: EtdzResource):
+        year = int(context.partition_key)
+        catalogues = etdz.catalogues()
+        catalogue = etdz.catalogue(year)
+        registry = etdz.load_registry()
+        store = etdz.store()
+        log = store.read("submission_log", year)
+        measures = store.read("measures", year)
+        if log is None or measures is None:
+            raise RuntimeError(f"data year {year} has no ingested submissions in {etdz.warehouse}: "
+                               f"materialise the `submissions` asset for {year} first (etdz run --data-year {year})")
+        log_df = log.to_pandas()
+        prev = previous_submissions(store, etdz.inbox, year, catalogues, catalogue, registry, etdz.max_file_bytes)
+        window = catalogue.downgrade.window if catalogue.downgrade else 1
+        history = ranking_history(store, range(year - max(window, 2) + 1, year))
+        result = score_year(YearInputs(
+            data_year=year, catalogue=catalogue, registry=registry, measures=measures.to_pandas(),
+            submitted=set(log_df.loc[log_df.status == "accepted", "zone_code"].dropna()),
+            prev_measures=prev.measures, prev_submitted=prev.zones, history=history,
+        ))
+        top_lists = sorted({m for c in catalogues for m in c.top_lists})
+        for name, key in KEYS.items():
+            df: pd.DataFrame = getattr(result, name)
+            table = schemas.to_table(df, schemas.schema_for(name, top_lists))
+            url = store.write(name, year, table)
+            extra: dict = {"method_version": catalogue.version}
+            if name == "rankings":
+                extra.update(_rankings_metadata(result.rankings, catalogue))
+            elif name == "downgrade_watchlist":
+                extra["preview"] = MetadataValue.md(markdown_table(df.assign(
+                    bottom_years=df.get("bottom_years", pd.Series(dtype=object)).map(
+                        lambda ys: ",".join(map(str, ys)))), max_rows=50))
+            elif name == "upgrade_candidates":
+                extra["preview"] = MetadataValue.md(markdown_table(df, max_rows=50))
+            yield MaterializeResult(asset_key=key, metadata=dataset_metadata(table, url, extra))
+
+    return [scores]
+
+
+def _rankings_metadata(r: pd.DataFrame, catalogue) -> dict:
+    cols = ["national_rank", "zone_code", "name_zh", "region", "total_score", "regional_rank", "rank_change"]
+    return {
+        "top30": MetadataValue.md(markdown_table(r[cols], max_rows=30)),
+        "zones_ranked": len(r),
+        "results_status": r.results_status.iloc[0] if len(r) else "final",
+        "no_valid_submission": int((r.submission_status != "accepted").sum()),
+        "downgrade_candidates": int(r.downgrade_candidate.sum()),
+        "summoned": int(r.summoned.sum()),
+        "method_changed": bool(r.method_changed.iloc[0]) if len(r) else False,
+        "catalogue": MetadataValue.path(catalogue.path),
+    }

@@ -1,0 +1,66 @@
+"""Reading earlier years: the previous year's submissions (growth, plausibility) and past rankings.
+
+02-inputs.md "Years not run yet": growth reads the accepted submissions of Y−1
+wherever they are — the warehouse when Y−1 was run, else its inbox folder, ingested
+for the purpose only (nothing archived or written); no folder means no submissions.
+Previous ranks and the downgrade window read the rankings that exist in the warehouse.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from etdz.catalogue import Catalogue, MethodologyError, catalogue_for_year
+from etdz.storage import Warehouse
+
+
+@dataclass
+class Submissions:
+    """The accepted, chosen submissions of one year: long measures and the zones that have one."""
+
+    measures: pd.DataFrame | None
+    zones: set[str]
+    origin: str  # "warehouse" | "inbox" | "none"
+
+
+def previous_submissions(store: Warehouse, inbox: str | Path, data_year: int, catalogues: list[Catalogue],
+                         current: Catalogue, registry: pd.DataFrame, max_bytes: int) -> Submissions:
+    """Accepted submissions of ``data_year − 1``: from the warehouse, else read from its inbox folder."""
+    year = data_year - 1
+    log = store.read("submission_log", year)
+    measures = store.read("measures", year)
+    if log is not None and measures is not None:
+        log_df = log.to_pandas()
+        zones = set(log_df.loc[log_df.status == "accepted", "zone_code"].dropna())
+        return Submissions(measures.to_pandas(), zones, "warehouse")
+    folder = Path(inbox) / str(year)
+    if not folder.is_dir():
+        return Submissions(None, set(), "none")
+    from etdz.ingest import ingest_year  # local import: ingestion pulls in Great Expectations lazily
+
+    try:
+        catalogue = catalogue_for_year(catalogues, year)
+    except MethodologyError:
+        # no method for Y−1: read its files with Y's catalogue, which declares the measures growth needs
+        catalogue = current
+    ing = ingest_year(folder, year, catalogue, registry, archive=None, previous=None, max_bytes=max_bytes)
+    return Submissions(ing.measures, ing.submitted_zones, "inbox")
+
+
+def ranking_history(store: Warehouse, years: range | list[int]) -> dict[int, pd.DataFrame]:
+    """Rankings of the given years that exist in the warehouse."""
+    out = {}
+    for y in years:
+        t = store.read("rankings", y)
+        if t is not None:
+            out[int(y)] = t.to_pandas()
+    return out
+
+
+def all_rankings(store: Warehouse, up_to: int) -> pd.DataFrame:
+    """Rankings of every year on record up to ``up_to`` with a ``data_year`` column (report trends)."""
+    frames = [t.assign(data_year=y) for y, t in ranking_history(store, [y for y in store.years("rankings") if y <= up_to]).items()]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

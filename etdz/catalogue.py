@@ -425,3 +425,8 @@ def catalogue_for_year(catalogues: Iterable[Catalogue], data_year: int) -> Catal
     names = ", ".join(f"{c.version} ({c.path})" for c in matches)
     raise MethodologyError(f"data year {data_year} is matched by more than one catalogue: {names}; "
                            f"make their data_years disjoint")
+
+
+def catalogue_from_dict(doc: dict, name: str = "<inline>") -> Catalogue:
+    """Check and build a catalogue from an already-parsed document (tests, tools)."""
+    return _parse(doc, Path(name), hashlib.sha256(yaml.safe_dump(doc, allow_unicode=True).encode()).hexdigest())

@@ -24,7 +24,7 @@ def measure_matrix(measures: pd.DataFrame | None, zones: Iterable[str], codes: I
 
 def growth(x: np.ndarray, p: np.ndarray) -> np.ndarray:
     """``(x − p) / |p| × 100``; from a zero base ``+inf`` / ``−inf`` / ``0`` by the sign of ``x``."""
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         g = (x - p) / np.abs(p) * 100.0
     from_zero = np.where(x > 0, np.inf, np.where(x < 0, -np.inf, np.where(x == 0, 0.0, np.nan)))
     return np.where(p == 0, from_zero, g)
@@ -65,7 +65,7 @@ def _one(ind: Indicator, cur: pd.DataFrame, prev: pd.DataFrame, has_sub: np.ndar
         num = cur[ind.numerator].to_numpy(dtype="float64")
         den = cur[ind.denominator].to_numpy(dtype="float64")
         missing = ~has_sub | np.isnan(num) | np.isnan(den) | (den == 0)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             v = num / den * ind.scale
     else:  # growth
         x = cur[ind.measure].to_numpy(dtype="float64")

@@ -1,0 +1,767 @@
+"""Realistic, deterministic demo submissions for ``etdz demo`` and synthetic years for benchmarks.
+
+:func:`write_demo` writes ``<home>/registry.csv`` (the shipped registry plus a few fictional
+provincial upgrade candidates) and ``<home>/inbox/<Y>/…`` with one submission file per zone due
+in Y (02-inputs.md §2.1/§2.2), in the formats zones really send: UTF-8 CSV (with and without BOM),
+GBK CSV, XLSX, file names in mixed styles, money sometimes in 万元 and foreign investment in 亿美元,
+a few measures left empty — and per year two to four deliberately faulty files so that a user
+sees what rejection looks like. :func:`write_synthetic_year` writes a large synthetic registry and
+inbox (up to tens of thousands of zones) from the same generator, for benchmarks.
+
+Everything is a function of the seed: the same seed gives byte-identical files and the same
+modification times (set with ``os.utime``), so which file supersedes which is reproducible.
+
+The numbers are made up but shaped like the real ones: GDP from tens to thousands of 亿元, a
+zone's host-city figures larger than its own, foreign investment in 万美元, counts whole, energy,
+water and CO2 in proportion to industrial value added, growth per zone = trend + noise (mostly
+−10 %…+25 % a year, with a dip in 2020), east stronger than west on average, and the zones the
+ministry ranked at the top (``etdz/data/demo_strength.csv``, from the published rankings) on top
+— 苏州工业园区 leads.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import re
+import zipfile
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from statistics import NormalDist
+
+import numpy as np
+import pandas as pd
+
+from etdz.catalogue import Catalogue, Measure, catalogue_for_year, load_catalogues
+from etdz.registry import COLUMNS as REGISTRY_COLUMNS
+from etdz.registry import due_zones, load_registry
+
+STRENGTH_CSV = Path(__file__).parent / "data" / "demo_strength.csv"
+MANIFEST_NAME = "demo_manifest.json"
+CHINA_TZ = timezone(timedelta(hours=8))
+SUZHOU_IP = "jiangsu-suzhou-industrial-park"
+NEIJIANG = "sichuan-neijiang"
+
+# Fictional provincial zones proposed for upgrading (tier provincial, no first data year).
+CANDIDATES: tuple[dict[str, str], ...] = (
+    {"zone_code": "prov-jiangsu-yunhu", "name_zh": "云湖省级经济开发区", "province": "江苏省", "region": "east"},
+    {"zone_code": "prov-zhejiang-qingxi", "name_zh": "青溪省级经济开发区", "province": "浙江省", "region": "east"},
+    {"zone_code": "prov-shandong-zeyuan", "name_zh": "泽源省级经济开发区", "province": "山东省", "region": "east"},
+    {"zone_code": "prov-henan-songyang", "name_zh": "嵩阳省级经济开发区", "province": "河南省", "region": "central"},
+    {"zone_code": "prov-hubei-chuyuan", "name_zh": "楚源省级经济开发区", "province": "湖北省", "region": "central"},
+    {"zone_code": "prov-sichuan-minjiang", "name_zh": "岷江省级经济开发区", "province": "四川省", "region": "west"},
+    {"zone_code": "prov-shaanxi-qinchuan", "name_zh": "秦川省级经济开发区", "province": "陕西省", "region": "west"},
+)
+
+# Number of decimals of each known measure in its canonical unit (counts: 0).
+DECIMALS: dict[str, int] = {
+    "fdi_actual": 0, "city_fdi_actual": 0, "built_land_area": 2, "population": 2,
+    "energy_consumption": 2, "co2_emissions": 2, "water_consumption": 1, "cod_emissions": 1,
+    "ammonia_emissions": 2, "solid_waste_generated": 2, "solid_waste_utilized": 2, "startup_days": 1,
+    "large_manufacturers": 0, "listed_companies": 0, "rd_institutions": 0, "hitech_enterprises": 0,
+    "incubators": 0, "invention_patents": 0, "new_urban_jobs": 0, "joint_parks": 0, "paired_parks": 0,
+    "approval_powers": 0,
+}
+MONEY = ("trade_total", "city_trade_total", "hitech_trade", "gdp", "city_gdp", "tax_revenue", "city_tax_revenue",
+         "industrial_revenue", "industrial_value_added", "hitech_mfg_revenue", "city_hitech_mfg_revenue",
+         "rd_expenditure")
+# Alternative units some zones use, by file-level habit: measure -> (unit, habit). Only used when the
+# year's catalogue accepts that unit for the measure.
+ALT_UNITS: dict[str, tuple[str, str]] = {
+    **{m: ("万元", "money") for m in MONEY},
+    "fdi_actual": ("亿美元", "fdi"), "city_fdi_actual": ("亿美元", "fdi"),
+    "built_land_area": ("公顷", "land"), "population": ("人", "people"),
+    "energy_consumption": ("吨标准煤", "tonnes"), "co2_emissions": ("吨", "tonnes"),
+    "water_consumption": ("立方米", "tonnes"), "solid_waste_generated": ("吨", "tonnes"),
+    "solid_waste_utilized": ("吨", "tonnes"), "cod_emissions": ("万吨", "bigtonnes"),
+    "ammonia_emissions": ("万吨", "bigtonnes"), "new_urban_jobs": ("万人", "jobs"),
+    "large_manufacturers": ("个", "counts"), "listed_companies": ("个", "counts"), "rd_institutions": ("家", "counts"),
+    "hitech_enterprises": ("个", "counts"), "incubators": ("家", "counts"),
+}
+HABITS = {"money": 0.15, "fdi": 0.10, "land": 0.10, "people": 0.08, "tonnes": 0.08, "bigtonnes": 0.05,
+          "jobs": 0.05, "counts": 0.20}
+NOTES = ("初步统计数", "统计局核定数", "含托管区域", "口径与上年一致", "快报数", "按新口径统计")
+REGION_OFFSET = {"east": 0.30, "central": -0.10, "west": -0.40}
+
+# Kinds of deliberately faulty files, in the order they are handed out over the years.
+FAULTS = ("text_value", "semicolon", "corrected", "unknown_unit", "negative_count", "unknown_zone",
+          "title_row", "stray_last_year")
+FAULT_DESCRIPTIONS = {
+    "text_value": "a value written as text (约300): invalid value, the file is rejected",
+    "semicolon": "a CSV saved with ; as delimiter: the required columns are missing, rejected",
+    "corrected": "a first file with a fractional count and N/A (rejected), then a corrected file with a later "
+                 "modification time (accepted)",
+    "unknown_unit": "GDP given in 千万元, a unit the catalogue does not accept: rejected",
+    "negative_count": "a negative count (高新技术企业数 -12): outside the hard bounds, rejected",
+    "unknown_zone": "a file whose zone_code (a typo) is not in the registry: rejected; the zone's real file is fine",
+    "title_row": "an XLSX with a title row above the header: the required columns are missing, rejected",
+    "stray_last_year": "last year's file dropped again into this year's folder: data_year mismatch, rejected; "
+                       "the zone's real file is fine",
+    "revised": "an accepted file with GDP keyed in 万元 but labelled 亿元 (warnings), then a revised file with a "
+               "later modification time: the first is superseded",
+}
+
+
+@dataclass
+class DemoLayout:
+    """What :func:`write_demo` / :func:`write_synthetic_year` wrote."""
+
+    inbox: Path
+    registry: Path
+    years: list[int]
+    files_written: int
+    faulty_files: list[Path]
+    superseded_files: list[Path] = field(default_factory=list)
+    scenarios: list[dict] = field(default_factory=list)  # one entry per faulty / superseded file
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def sanitise_name(text: str, fallback: str = "submission") -> str:
+    """Keep CJK ideographs, ASCII letters and digits, space, - and _ only (safe in any file system)."""
+    kept = re.sub(r"[^\u3400-\u4dbf\u4e00-\u9fffA-Za-z0-9 _-]", "", str(text))
+    kept = re.sub(r"\s+", " ", kept).strip(" -_")
+    return kept[:80].strip() or fallback
+
+
+def _load_strength() -> dict[str, int]:
+    ranks: dict[str, int] = {}
+    with open(STRENGTH_CSV, encoding="utf-8") as fh:
+        rows = csv.DictReader(line for line in fh if not line.startswith("#"))
+        for row in rows:
+            ranks[row["zone_code"]] = int(row["best_rank"])
+    return ranks
+
+
+def _fmt(x: float, digits: int) -> str:
+    """A number as a zone would type it: fixed decimals, trailing zeros dropped."""
+    if digits <= 0:
+        return str(int(round(x)))
+    s = f"{x:.{digits}f}"
+    s = s.rstrip("0").rstrip(".")
+    return "0" if s in ("-0", "") else s
+
+
+def _digits_for(decimals: int, factor: float) -> int:
+    """Decimals needed to express a value with ``decimals`` canonical decimals in a unit of ``factor``."""
+    return max(0, decimals + int(round(math.log10(factor))))
+
+
+def _decimals(code: str, m: Measure) -> int:
+    if m.integer:
+        return 0
+    return DECIMALS.get(code, 2)
+
+
+def _mtime(data_year: int, rng: np.random.Generator) -> int:
+    """A submission time in the spring after the data year (minutes, China time)."""
+    t0 = datetime(data_year + 1, 3, 1, 9, 0, tzinfo=CHINA_TZ).timestamp()
+    return int(t0) + int(rng.integers(0, 75 * 24 * 60)) * 60
+
+
+def _set_mtime(path: Path, t: int) -> None:
+    os.utime(path, (t, t))
+
+
+def _clean_previous(home: Path) -> None:
+    """Delete the files a previous demo run listed in its manifest (never anything else)."""
+    manifest = home / MANIFEST_NAME
+    if not manifest.is_file():
+        return
+    try:
+        files = json.loads(manifest.read_text(encoding="utf-8")).get("files", [])
+    except (OSError, ValueError):
+        return
+    inbox = (home / "inbox").resolve()
+    for rel in files:
+        p = (home / rel).resolve()
+        if inbox in p.parents and p.is_file():
+            p.unlink()
+
+
+# --------------------------------------------------------------------------- the generator
+
+
+def _inv_norm(p: np.ndarray) -> np.ndarray:
+    nd = NormalDist()
+    return np.array([nd.inv_cdf(float(min(max(q, 1e-6), 1 - 1e-6))) for q in p])
+
+
+def _strengths(codes: list[str], regions: np.ndarray, newcomer: np.ndarray, provincial: np.ndarray,
+               rng: np.random.Generator) -> np.ndarray:
+    """Latent strength z per zone (≈ standard normal): published ranks on top, then by region."""
+    ranks = _load_strength()
+    n = len(codes)
+    latent = np.array([REGION_OFFSET.get(r, 0.0) for r in regions]) + rng.normal(0, 0.9, n)
+    latent -= 0.6 * newcomer + 0.5 * provincial
+    known = np.array([c in ranks for c in codes])
+    pub = np.array([ranks.get(c, 0) for c in codes], dtype=float)
+    # published zones keep their rank; the others fill the ranks below them, strongest latent first
+    order_unknown = np.argsort(-latent[~known], kind="stable")
+    rank = np.empty(n)
+    rank[known] = pub[known]
+    fill = np.empty(order_unknown.size)
+    fill[order_unknown] = np.arange(known.sum() + 1, known.sum() + 1 + order_unknown.size)
+    rank[~known] = fill
+    z = _inv_norm(1 - (rank - 0.5) / max(n, 40))
+    z += np.where(known, rng.normal(0, 0.04, n), rng.normal(0, 0.15, n))
+    return z
+
+
+def _simulate(z: np.ndarray, regions: np.ndarray, years: list[int], measures: dict[str, Measure],
+              rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Canonical values (zones × years) for every measure; rounded to each measure's decimals."""
+    Z, T = z.size, len(years)
+    east = regions == "east"
+    west = regions == "west"
+    zc = np.clip(z, -2.5, 3.0)
+
+    def zone(sd: float) -> np.ndarray:  # a zone's fixed log deviation
+        return rng.normal(0, sd, Z)[:, None]
+
+    def walk(sd: float, clip: float | None = None) -> np.ndarray:  # a log random walk starting at 0
+        steps = rng.normal(0, sd, (Z, T))
+        if clip is not None:
+            steps = np.clip(steps, -clip, clip)
+        steps[:, 0] = 0
+        return np.cumsum(steps, axis=1)
+
+    common = np.array([{2020: -0.05, 2021: 0.03}.get(y, 0.0) for y in years])
+    trend = rng.normal(0.065, 0.035, Z) + 0.008 * zc + np.where(west, 0.006, 0.0)
+    growth = np.clip(trend[:, None] + rng.normal(0, 0.05, (Z, T)) + common[None, :], -0.15, 0.35)
+    growth[:, 0] = 0
+    path = np.cumsum(np.log1p(growth), axis=1)
+    years_arr = np.array(years, dtype=float)[None, :]
+
+    v: dict[str, np.ndarray] = {}
+    gdp = 220 * np.exp(0.9 * zc)[:, None] * np.exp(path)
+    v["gdp"] = gdp
+    share = np.clip(0.12 * np.exp(zone(0.55) + 0.15 * zc[:, None]), 0.02, 0.65)
+    v["city_gdp"] = gdp / np.clip(share * np.exp(walk(0.03)), 0.02, 0.9)
+    iva = gdp * np.clip(0.42 * np.exp(zone(0.2)) * np.exp(walk(0.02)), 0.15, 0.75)
+    v["industrial_value_added"] = iva
+    rev = iva * 4.0 * np.exp(zone(0.15)) * np.exp(walk(0.03))
+    v["industrial_revenue"] = rev
+    tech = zone(0.5) + 0.2 * zc[:, None]
+    hmr = rev * np.clip(0.18 * np.exp(tech) * np.exp(walk(0.05)), 0.01, 0.8)
+    v["hitech_mfg_revenue"] = hmr
+    v["city_hitech_mfg_revenue"] = hmr / np.clip(0.15 * np.exp(zone(0.6)), 0.03, 0.75)
+    v["rd_expenditure"] = rev * np.clip(0.016 * np.exp(0.6 * tech + zone(0.25)) * np.exp(walk(0.04)), 0.003, 0.06)
+    tax = gdp * np.clip(0.13 * np.exp(zone(0.25)) * np.exp(walk(0.04)), 0.04, 0.3)
+    v["tax_revenue"] = tax
+    v["city_tax_revenue"] = tax / np.clip(0.12 * np.exp(zone(0.6)), 0.02, 0.7)
+    openness = np.where(east, 0.8, np.where(west, 0.25, 0.35))[:, None] * np.exp(zone(0.6) + 0.25 * zc[:, None])
+    trade = gdp * openness * np.exp(walk(0.10, clip=0.5))
+    v["trade_total"] = trade
+    v["city_trade_total"] = trade / np.clip(0.15 * np.exp(zone(0.6)), 0.03, 0.8)
+    v["hitech_trade"] = trade * np.clip(0.3 * np.exp(0.5 * tech + zone(0.2)), 0.05, 0.9)
+    fdi_int = np.where(east, 45.0, np.where(west, 18.0, 30.0))[:, None] * np.exp(zone(0.6) + 0.2 * zc[:, None])
+    fdi = gdp * fdi_int * np.exp(walk(0.2, clip=0.8))
+    v["fdi_actual"] = fdi
+    v["city_fdi_actual"] = fdi / np.clip(0.15 * np.exp(zone(0.6)), 0.03, 0.8)
+
+    def count(base: np.ndarray, sd: float, stock: bool = False) -> np.ndarray:
+        c = np.maximum(np.round(base * np.exp(zone(sd)) * np.exp(walk(0.03))), 0)
+        if stock:  # a stock (listed companies, patents…) rarely shrinks
+            c = np.maximum.accumulate(c, axis=1)
+        return c
+
+    scale = gdp / 220.0
+    v["large_manufacturers"] = count(rev / np.where(west | ~east, 60.0, 120.0)[:, None] * 0.6, 0.4)
+    v["listed_companies"] = count(gdp / 70.0, 0.6, stock=True)
+    v["built_land_area"] = 25 * np.exp(zone(0.4)) * scale ** 0.5 * np.exp(0.1 * (path - path[:, :1]))
+    v["rd_institutions"] = count(gdp / 5.0 * np.exp(0.5 * tech), 0.3, stock=True)
+    v["hitech_enterprises"] = count(gdp / 2.0 * np.exp(0.7 * tech) * np.exp(0.06 * (years_arr - years[0])), 0.3)
+    v["incubators"] = count(gdp / 60.0 * np.exp(0.5 * tech), 0.5, stock=True)
+    v["invention_patents"] = count(gdp * 6.0 * np.exp(tech) * np.exp(0.08 * (years_arr - years[0])), 0.4, stock=True)
+    v["population"] = gdp[:, :1] / 15.0 * np.exp(zone(0.4)) * np.exp(0.25 * path)
+    green = np.where(west, 1.5, np.where(east, 0.8, 1.1))[:, None] * np.exp(zone(0.5))
+    energy = iva * 0.5 * green * np.exp(-0.03 * (years_arr - years[0])) * np.exp(walk(0.04))
+    v["energy_consumption"] = energy
+    v["co2_emissions"] = energy * 2.3 * np.exp(zone(0.12)) * np.exp(walk(0.03))
+    v["water_consumption"] = iva * 20.0 * np.exp(zone(0.6)) * np.exp(-0.02 * (years_arr - years[0])) * np.exp(walk(0.05))
+    cod = iva * 1.5 * np.exp(zone(0.7)) * np.exp(-0.04 * (years_arr - years[0])) * np.exp(walk(0.06))
+    v["cod_emissions"] = cod
+    v["ammonia_emissions"] = cod * 0.1 * np.exp(zone(0.2))
+    swg = iva * 0.25 * green * np.exp(zone(0.6)) * np.exp(walk(0.06))
+    v["solid_waste_generated"] = swg
+    rate = np.clip(rng.beta(6, 1.6, Z)[:, None] + 0.01 * (years_arr - years[0]), 0.3, 1.0)
+    over = rng.random(Z) < 0.03  # reusing stock from earlier years: more utilised than generated
+    rate[over] = rng.uniform(1.02, 1.15, (int(over.sum()), 1))
+    v["solid_waste_utilized"] = swg * rate
+    v["new_urban_jobs"] = count(gdp * 12.0, 0.5)
+    v["joint_parks"] = np.round(np.exp(rng.normal(np.log(1.5) + 0.3 * zc, 0.6))[:, None]
+                                * (1 + 0.06 * (years_arr - years[0])))
+    paired = np.where(rng.random(Z) < np.where(east, 0.55, 0.25), rng.integers(1, 4, Z), 0)
+    v["paired_parks"] = np.repeat(paired[:, None], T, axis=1).astype(float)
+    v["approval_powers"] = np.round(np.exp(rng.normal(np.log(150) + 0.1 * zc, 0.4))[:, None]
+                                    * (1 + 0.05 * (years_arr - years[0])))
+    v["startup_days"] = np.clip(12.0 * np.exp(zone(0.3) - 0.1 * zc[:, None]) * np.exp(-0.25 * (years_arr - 2016)),
+                                0.5, 30)
+
+    out: dict[str, np.ndarray] = {}
+    for code, m in measures.items():
+        if code in v:
+            x = v[code]
+        elif m.integer:  # a measure this generator does not know: a count growing with the zone
+            x = np.round(scale * 10 * np.exp(zone(0.5)))
+        else:
+            x = gdp * 0.1 * np.exp(zone(0.5))
+        if m.hard_min is not None or m.hard_max is not None:
+            x = np.clip(x, m.hard_min if m.hard_min is not None else -np.inf,
+                        m.hard_max if m.hard_max is not None else np.inf)
+        d = _decimals(code, m)
+        x = np.round(x, d)
+        if code not in ("fdi_actual",) and d > 0:  # positive amounts never round to zero (ratios need them)
+            floor = 10.0 ** -d
+            if m.hard_max is None or m.hard_max >= floor:
+                x = np.where(x < floor, floor, x)
+        out[code] = x
+    return out
+
+
+# --------------------------------------------------------------------------- writing files
+
+
+@dataclass
+class _Row:
+    measure: str
+    value: str  # as typed; "" = not reported
+    unit: str
+    note: str = ""
+
+
+def _csv_bytes(header: list[str], rows: list[list[str]], encoding: str, delimiter: str = ",",
+               lineterminator: str = "\n") -> bytes:
+    buf = io.StringIO()
+    w = csv.writer(buf, delimiter=delimiter, lineterminator=lineterminator)
+    w.writerow(header)
+    w.writerows(rows)
+    return buf.getvalue().encode(encoding)
+
+
+def xlsx_bytes(wb) -> bytes:
+    """Save an openpyxl workbook reproducibly: fixed document dates and zip entry times."""
+    raw = io.BytesIO()
+    wb.save(raw)
+    out = io.BytesIO()
+    with zipfile.ZipFile(raw) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                data = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)",
+                              rb"\g<1>2000-01-01T00:00:00Z\g<2>", data)
+            zi = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            zi.external_attr = 0o644 << 16
+            dst.writestr(zi, data)
+    return out.getvalue()
+
+
+def _as_number(s: str):
+    if s == "":
+        return None
+    try:
+        f = float(s)
+    except ValueError:
+        return s  # faulty text stays text
+    return int(f) if re.fullmatch(r"-?\d+", s) else f
+
+
+def _xlsx_file(header: list[str], rows: list[list[str]], title: str | None = None) -> bytes:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "数据"
+    if title:
+        ws.append([title])
+    ws.append(header)
+    num_cols = {i for i, h in enumerate(header) if h.lower() in ("value", "data_year")}
+    for r in rows:
+        ws.append([_as_number(x) if i in num_cols else (x or None) for i, x in enumerate(r)])
+    for col, width in zip("ABCDEF", (32, 10, 26, 14, 12, 18)):
+        ws.column_dimensions[col].width = width
+    return xlsx_bytes(wb)
+
+
+class _Writer:
+    """Writes the files of one inbox year, remembers them and their modification times."""
+
+    def __init__(self, home: Path, folder: Path):
+        self.home, self.folder = home, folder
+        self.names: set[str] = set()
+        self.written: list[Path] = []
+
+    def unique(self, stem: str, ext: str) -> Path:
+        name, n = f"{stem}{ext}", 2
+        while name in self.names:
+            name, n = f"{stem}_{n}{ext}", n + 1
+        self.names.add(name)
+        return self.folder / name
+
+    def write(self, stem: str, ext: str, data: bytes, mtime: int) -> Path:
+        path = self.unique(stem, ext)
+        path.write_bytes(data)
+        _set_mtime(path, mtime)
+        self.written.append(path)
+        return path
+
+
+_NAME_STYLES = (
+    "{name} {year}年 统计报表", "{code}_{year}", "{year}年{name}考核数据", "{name}-{year}",
+    "附件2 {name}{year}年度指标数据", "{code} {year} submission", "{province}{name} {year}", "{year}_{code}_data",
+    "{name}{year}年考核评价数据表 终版", "{code}",
+)
+
+
+def _rows_for(codes: list[str], values: dict[str, np.ndarray], zi: int, ti: int, measures: dict[str, Measure],
+              habits: dict[str, bool], rng: np.random.Generator, empty: set[str],
+              thousands: bool) -> list[_Row]:
+    rows: list[_Row] = []
+    for code in codes:
+        m = measures[code]
+        x = float(values[code][zi, ti])
+        unit, factor = m.unit, 1.0
+        alt = ALT_UNITS.get(code)
+        if alt and habits.get(alt[1]) and alt[0] in m.accepted_units:
+            unit, factor = alt[0], m.accepted_units[alt[0]]
+        if code in empty:
+            rows.append(_Row(code, "", unit, "暂无统计"))
+            continue
+        digits = _digits_for(_decimals(code, m), factor)
+        s = _fmt(x / factor, digits)
+        if thousands and abs(x / factor) >= 1000:
+            whole, _, frac = s.partition(".")
+            s = f"{int(whole):,}" + (f".{frac}" if frac else "")
+        note = NOTES[int(rng.integers(len(NOTES)))] if rng.random() < 0.08 else ""
+        rows.append(_Row(code, s, unit, note))
+    return rows
+
+
+def _file_bytes(fmt: str, zone_code: str, year: int, rows: list[_Row], with_note: bool,
+                header_case: bool = False, delimiter: str = ",", title: str | None = None) -> tuple[str, bytes]:
+    header = ["zone_code", "data_year", "measure_code", "value", "unit"] + (["note"] if with_note else [])
+    if header_case:
+        header = [h.title() if h != "note" else "Note" for h in header]
+    table = [[zone_code, str(year), r.measure, r.value, r.unit] + ([r.note] if with_note else []) for r in rows]
+    if fmt == "xlsx":
+        return ".xlsx", _xlsx_file(header, table, title)
+    if fmt == "gbk":
+        return ".csv", _csv_bytes(header, table, "gb18030", delimiter, "\r\n")
+    if fmt == "utf8bom":
+        return ".csv", _csv_bytes(header, table, "utf-8-sig", delimiter, "\r\n")
+    return ".csv", _csv_bytes(header, table, "utf-8", delimiter)
+
+
+# --------------------------------------------------------------------------- the demo
+
+
+def _demo_registry(base: pd.DataFrame, n_zones: int | None, rng: np.random.Generator) -> pd.DataFrame:
+    reg = base.copy()
+    national = reg[reg.tier == "national"]
+    if n_zones is not None and n_zones < len(national):
+        if n_zones < 1:
+            raise ValueError(f"n_zones must be at least 1, found {n_zones}")
+        pick = np.sort(rng.choice(len(national), size=n_zones, replace=False))
+        keep = set(national.zone_code.iloc[pick])
+        if SUZHOU_IP in set(national.zone_code) and SUZHOU_IP not in keep:
+            keep.discard(national.zone_code.iloc[pick[-1]])
+            keep.add(SUZHOU_IP)
+        reg = reg[(reg.tier != "national") | reg.zone_code.isin(keep)]
+    cands = pd.DataFrame([c for c in CANDIDATES if c["zone_code"] not in set(reg.zone_code)])
+    if not cands.empty:
+        cands["tier"] = "provincial"
+        cands["first_data_year"] = pd.array([pd.NA] * len(cands), dtype="Int64")
+        cands["exit_data_year"] = pd.array([pd.NA] * len(cands), dtype="Int64")
+        reg = pd.concat([reg, cands[REGISTRY_COLUMNS]], ignore_index=True)
+    return reg.reset_index(drop=True)
+
+
+def write_demo(home: str | Path, years: range = range(2018, 2024), seed: int = 20240101,
+               registry_path: str | Path | None = None, catalogues_dir: str | Path | None = None,
+               n_zones: int | None = None) -> "DemoLayout":
+    """Write the demo registry and inbox under ``home``; see the module docstring and docs/demo.md.
+
+    Files a previous demo run wrote (listed in ``<home>/demo_manifest.json``) are removed first;
+    nothing else in ``home`` is touched.
+    """
+    home = Path(home)
+    years = sorted(int(y) for y in years)
+    if not years:
+        raise ValueError("write_demo needs at least one data year")
+    rng = np.random.default_rng(seed)
+    catalogues = load_catalogues(catalogues_dir)
+    year_cats = {y: catalogue_for_year(catalogues, y) for y in years}
+    measures: dict[str, Measure] = {}
+    for y in years:
+        for code, m in year_cats[y].measures.items():
+            measures.setdefault(code, m)
+
+    reg = _demo_registry(load_registry(registry_path), n_zones, rng)
+    home.mkdir(parents=True, exist_ok=True)
+    _clean_previous(home)
+    registry_file = home / "registry.csv"
+    reg.to_csv(registry_file, index=False, encoding="utf-8", lineterminator="\n")
+
+    codes = reg.zone_code.tolist()
+    regions = reg.region.to_numpy()
+    provincial = (reg.tier == "provincial").to_numpy()
+    first = reg.first_data_year.fillna(0).astype(int).to_numpy()
+    newcomer = (first > 2016) & ~provincial
+    z = _strengths(codes, regions, newcomer, provincial, rng)
+    values = _simulate(z, regions, years, measures, rng)
+    index = {c: i for i, c in enumerate(codes)}
+    best = _load_strength()
+
+    # zones going from zero foreign investment to some (as 内江 did: 0 -> 3303 万美元)
+    scenarios: list[dict] = []
+    T = len(years)
+    zero_fdi: dict[str, int] = {}
+    if T >= 2 and "fdi_actual" in values:
+        always_due = set.intersection(*(set(due_zones(reg, y).zone_code) for y in years))
+        weak_west = [c for c in codes if reg.region.iloc[index[c]] in ("west", "central") and c not in best
+                     and not provincial[index[c]] and c != NEIJIANG and c in always_due]
+        chosen = [NEIJIANG] if NEIJIANG in always_due else []
+        if weak_west:
+            chosen += [weak_west[i] for i in rng.choice(len(weak_west), size=min(2, len(weak_west)), replace=False)]
+        for k, code in enumerate(chosen):
+            zi = index[code]
+            switch = min(3, T - 1) if code == NEIJIANG else int(rng.integers(1, T))
+            first_val = 3303.0 if code == NEIJIANG else float(rng.integers(800, 6000))
+            fdi = values["fdi_actual"][zi]
+            later = fdi[switch:] / fdi[switch] * first_val
+            fdi[:switch] = 0.0
+            fdi[switch:] = np.round(later)
+            if "city_fdi_actual" in values:
+                values["city_fdi_actual"][zi] = np.maximum(values["city_fdi_actual"][zi], np.round(fdi * 3 + 5000))
+            zero_fdi[code] = years[switch]
+            scenarios.append({"year": years[switch], "file": None, "zone_code": code, "kind": "fdi_from_zero",
+                              "status": "accepted",
+                              "description": f"foreign investment 0 until {years[switch] - 1}, "
+                                             f"{int(first_val)} 万美元 in {years[switch]}: growth +inf"})
+
+    # provincial candidates submit in some years: from a start year on, skipping a year now and then
+    cand_years: dict[str, set[int]] = {}
+    for c in codes:
+        if provincial[index[c]]:
+            start = int(rng.integers(0, max(1, T - 1)))
+            cand_years[c] = {y for k, y in enumerate(years) if k >= start and rng.random() < 0.85}
+
+    protected = {c for c, r in best.items() if r <= 30} | set(zero_fdi)
+    inbox = home / "inbox"
+    faulty: list[Path] = []
+    superseded: list[Path] = []
+    all_files: list[Path] = []
+    fault_ptr = 0
+    used: set[str] = set()
+
+    for ti, year in enumerate(years):
+        cat = year_cats[year]
+        mcodes = list(cat.measures)
+        folder = inbox / str(year)
+        folder.mkdir(parents=True, exist_ok=True)
+        writer = _Writer(home, folder)
+        due = set(due_zones(reg, year).zone_code)
+        submitters = [c for c in codes if c in due or year in cand_years.get(c, set())]
+
+        # this year's faults: 2-4 rejected files, kinds handed out in turn over the years
+        n_faults = int(rng.integers(2, 5))
+        kinds: list[str] = []
+        while len(kinds) < n_faults:
+            kind = FAULTS[fault_ptr % len(FAULTS)]
+            fault_ptr += 1
+            if kind == "stray_last_year" and ti == 0:
+                continue
+            kinds.append(kind)
+        eligible = [c for c in submitters if c in due and c not in protected and c not in used]
+        if len(eligible) < n_faults + 1:
+            eligible = [c for c in submitters if c in due and c not in protected]
+        targets = [eligible[i] for i in rng.choice(len(eligible), size=min(len(kinds) + 1, len(eligible)),
+                                                   replace=False)] if eligible else []
+        fault_of = dict(zip(targets, kinds))
+        used.update(targets)
+        revised_zone = targets[len(kinds)] if len(targets) > len(kinds) and ti % 2 == 1 else None
+
+        for code in submitters:
+            zi = index[code]
+            row = reg.iloc[zi]
+            u = rng.random()
+            fmt = "gbk" if u < 0.15 else "xlsx" if u < 0.30 else ("utf8bom" if rng.random() < 0.3 else "utf8")
+            habits = {h: bool(rng.random() < p) for h, p in HABITS.items()}
+            empty = {mcodes[int(rng.integers(len(mcodes)))]} if rng.random() < 0.04 else set()
+            thousands = fmt in ("utf8", "utf8bom") and rng.random() < 0.04
+            with_note = rng.random() < 0.25 or bool(empty)
+            header_case = rng.random() < 0.05
+            style = _NAME_STYLES[int(rng.integers(len(_NAME_STYLES)))]
+            stem = sanitise_name(style.format(name=row["name_zh"], code=code, year=year, province=row["province"]),
+                                 fallback=f"{code}_{year}")
+            mtime = _mtime(year, rng)
+            rows = _rows_for(mcodes, values, zi, ti, cat.measures, habits, rng, empty, thousands)
+
+            kind = fault_of.get(code)
+            good_ext, good = _file_bytes(fmt, code, year, rows, with_note, header_case)
+
+            def record(path: Path, kind: str, status: str) -> None:
+                scenarios.append({"year": year, "file": str(path.relative_to(home)), "zone_code": code, "kind": kind,
+                                  "status": status, "description": FAULT_DESCRIPTIONS[kind]})
+
+            if kind is None and code != revised_zone:
+                writer.write(stem, good_ext, good, mtime)
+                continue
+            if code == revised_zone:
+                bad_rows = [
+                    _Row(r.measure, _fmt(float(values["gdp"][zi, ti]) * 10000, 0), "亿元", "")
+                    if r.measure == "gdp" and r.value else r for r in rows]
+                ext, data = _file_bytes(fmt, code, year, bad_rows, with_note)
+                p = writer.write(stem, ext, data, mtime)
+                superseded.append(p)
+                record(p, "revised", "superseded")
+                writer.write(stem + " 修订版", good_ext, good, mtime + int(rng.integers(3, 20)) * 86400)
+                continue
+            if kind == "text_value":
+                target = next((m for m in ("hitech_enterprises", "rd_institutions", "gdp") if m in mcodes), mcodes[0])
+                bad_rows = [_Row(r.measure, f"约{max(10, int(round(float(values[target][zi, ti]), -1)))}"
+                                 if r.measure == target else r.value, r.unit if r.measure != target else
+                                 cat.measures[target].unit, r.note) for r in rows]
+                ext, data = _file_bytes(fmt, code, year, bad_rows, with_note)
+                p = writer.write(stem, ext, data, mtime)
+            elif kind == "semicolon":
+                ext, data = _file_bytes("utf8", code, year, rows, with_note, delimiter=";")
+                p = writer.write(stem, ext, data, mtime)
+            elif kind == "unknown_unit":
+                target = "gdp" if "gdp" in mcodes else mcodes[0]
+                bad_rows = [_Row(r.measure, _fmt(float(values[target][zi, ti]) / 0.1, 1), "千万元", r.note)
+                            if r.measure == target else r for r in rows]
+                ext, data = _file_bytes(fmt, code, year, bad_rows, with_note)
+                p = writer.write(stem, ext, data, mtime)
+            elif kind == "negative_count":
+                target = next((m for m in ("hitech_enterprises", "rd_institutions") if m in mcodes), mcodes[0])
+                bad_rows = [_Row(r.measure, "-12", cat.measures[target].unit, "比上年减少")
+                            if r.measure == target else r for r in rows]
+                ext, data = _file_bytes(fmt, code, year, bad_rows, True)
+                p = writer.write(stem, ext, data, mtime)
+            elif kind == "title_row":
+                ext, data = _file_bytes("xlsx", code, year, rows, with_note,
+                                        title=f"{row['name_zh']}{year}年度考核评价统计数据表")
+                p = writer.write(stem, ext, data, mtime)
+            elif kind == "corrected":
+                target = next((m for m in ("rd_institutions", "hitech_enterprises") if m in mcodes), None)
+                bad_rows = []
+                for r in rows:
+                    if r.measure == target:
+                        bad_rows.append(_Row(r.measure, f"{float(values[target][zi, ti]) + 0.5:.1f}",
+                                             cat.measures[target].unit, r.note))
+                    elif r.measure == "incubators":
+                        bad_rows.append(_Row(r.measure, "N/A", r.unit, r.note))
+                    else:
+                        bad_rows.append(r)
+                ext, data = _file_bytes(fmt, code, year, bad_rows, with_note)
+                p = writer.write(stem, ext, data, mtime)
+                later = mtime + int(rng.integers(3, 20)) * 86400
+                writer.write(stem + " 更正", good_ext, good, later)
+            elif kind in ("unknown_zone", "stray_last_year"):
+                writer.write(stem, good_ext, good, mtime)  # the zone's real file
+                if kind == "unknown_zone":
+                    typo = code.replace("-", "_", 1) if "-" in code else code + "x"
+                    ext, data = _file_bytes("utf8", typo, year, rows, False)
+                    p = writer.write(sanitise_name(f"{typo} {year}"), ext, data, mtime + 3600)
+                else:
+                    prev_rows = _rows_for(list(year_cats[years[ti - 1]].measures), values, zi, ti - 1,
+                                          year_cats[years[ti - 1]].measures, {}, rng, set(), False)
+                    ext, data = _file_bytes("utf8", code, years[ti - 1], prev_rows, False)
+                    p = writer.write(sanitise_name(f"{row['name_zh']} {years[ti - 1]}年 统计报表 副本"), ext, data,
+                                     mtime - 86400)
+            else:  # pragma: no cover - every kind is handled above
+                raise AssertionError(kind)
+            faulty.append(p)
+            record(p, kind, "rejected")
+        all_files.extend(writer.written)
+
+    manifest = {
+        "seed": seed, "years": years, "registry": "registry.csv",
+        "files": [str(p.relative_to(home)) for p in all_files],
+        "scenarios": scenarios,
+    }
+    (home / MANIFEST_NAME).write_text(json.dumps(manifest, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    return DemoLayout(inbox=inbox, registry=registry_file, years=years, files_written=len(all_files),
+                      faulty_files=faulty, superseded_files=superseded, scenarios=scenarios)
+
+
+# --------------------------------------------------------------------------- synthetic years (benchmarks)
+
+
+def write_synthetic_year(home: str | Path, data_year: int, n_zones: int, seed: int,
+                         catalogues_dir: str | Path | None = None) -> DemoLayout:
+    """A synthetic registry of ``n_zones`` national zones and one valid UTF-8 CSV per zone for
+    ``data_year`` and ``data_year - 1`` (so growth has a base), from the demo's generator.
+
+    Zone codes are ``Z000001``…, spread over the real provinces and regions of the shipped registry.
+    """
+    home = Path(home)
+    if n_zones < 1:
+        raise ValueError(f"n_zones must be at least 1, found {n_zones}")
+    rng = np.random.default_rng(seed)
+    catalogues = load_catalogues(catalogues_dir)
+    years = [data_year - 1, data_year]
+    year_cats = {y: catalogue_for_year(catalogues, y) for y in years}
+    measures: dict[str, Measure] = {}
+    for y in years:
+        for code, m in year_cats[y].measures.items():
+            measures.setdefault(code, m)
+
+    provinces = load_registry().drop_duplicates("province")[["province", "region"]].reset_index(drop=True)
+    pick = rng.integers(0, len(provinces), n_zones)
+    codes = [f"Z{i:06d}" for i in range(1, n_zones + 1)]
+    reg = pd.DataFrame({
+        "zone_code": codes,
+        "name_zh": [f"合成经济开发区{i:06d}" for i in range(1, n_zones + 1)],
+        "province": provinces.province.to_numpy()[pick],
+        "region": provinces.region.to_numpy()[pick],
+        "tier": "national",
+        "first_data_year": data_year - 1,
+        "exit_data_year": pd.array([pd.NA] * n_zones, dtype="Int64"),
+    })
+    home.mkdir(parents=True, exist_ok=True)
+    _clean_previous(home)
+    registry_file = home / "registry.csv"
+    reg.to_csv(registry_file, index=False, encoding="utf-8", lineterminator="\n")
+
+    regions = reg.region.to_numpy()
+    z = rng.normal(0, 0.9, n_zones) + np.array([REGION_OFFSET[r] for r in regions])
+    values = _simulate(z, regions, years, measures, rng)
+    inbox = home / "inbox"
+    t0 = {y: int(datetime(y + 1, 3, 1, 9, 0, tzinfo=CHINA_TZ).timestamp()) for y in years}
+    offsets = rng.integers(0, 75 * 24 * 60, (n_zones, 2)) * 60
+    written: list[Path] = []
+    for ti, year in enumerate(years):
+        cat = year_cats[year]
+        folder = inbox / str(year)
+        folder.mkdir(parents=True, exist_ok=True)
+        # one column of formatted lines per measure, then one file per zone
+        cols = []
+        for code, m in cat.measures.items():
+            d = _decimals(code, m)
+            tail = f",{code},"
+            unit = f",{m.unit}\n"
+            cols.append([f"{tail}{_fmt(x, d)}{unit}" for x in values[code][:, ti].tolist()])
+        head = "zone_code,data_year,measure_code,value,unit\n"
+        ys = str(year)
+        for zi, code in enumerate(codes):
+            prefix = code + "," + ys
+            text = head + "".join(prefix + col[zi] for col in cols)
+            path = folder / f"{code}_{year}.csv"
+            with open(path, "w", encoding="utf-8", newline="") as fh:
+                fh.write(text)
+            t = t0[year] + int(offsets[zi, ti])
+            os.utime(path, (t, t))
+            written.append(path)
+    manifest = {"seed": seed, "years": years, "registry": "registry.csv",
+                "files": [str(p.relative_to(home)) for p in written], "scenarios": []}
+    (home / MANIFEST_NAME).write_text(json.dumps(manifest, ensure_ascii=False) + "\n", encoding="utf-8")
+    return DemoLayout(inbox=inbox, registry=registry_file, years=years, files_written=len(written), faulty_files=[])

@@ -1,0 +1,129 @@
+"""The catalogue loader refuses every broken rule of 02-inputs.md §2.3 with file, entry and rule."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from etdz.catalogue import (CatalogueError, MethodologyError, catalogue_for_year, load_catalogue, load_catalogues)
+
+GOLDEN = Path(__file__).parent / "fixtures" / "golden" / "catalogues" / "g1.yaml"
+
+BASE = {
+    "version": "X1", "data_years": {"from": 2020, "to": None},
+    "categories": [{"code": "A", "weight": 0.4}, {"code": "B", "weight": 0.6}],
+    "measures": [{"code": "m1", "unit": "亿元", "accepted_units": {"万元": 0.0001}}, {"code": "m2", "unit": "家", "integer": True},
+                 {"code": "unused", "unit": "个"}],
+    "indicators": [{"code": "I1", "category": "A", "direction": "higher", "kind": "value", "measure": "m1"},
+                   {"code": "I2", "category": "B", "direction": "lower", "kind": "ratio", "numerator": "m1",
+                    "denominator": "m2", "scale": 100}],
+}
+
+
+def write(tmp_path: Path, doc: dict, name: str = "x.yaml") -> Path:
+    p = tmp_path / name
+    p.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    return p
+
+
+def test_shipped_catalogues_match_05_indicators():
+    cats = {c.version: c for c in load_catalogues()}
+    assert set(cats) == {"2016", "2021"}
+    c21, c16 = cats["2021"], cats["2016"]
+    assert [len(c21.indicators_of(k.code)) for k in c21.categories] == [7, 7, 6, 5, 4]
+    assert {k.code: k.weight for k in c21.categories} == {"OPN": 0.3, "QLT": 0.3, "INN": 0.15, "GRN": 0.15, "CRD": 0.1}
+    assert len(c16.indicators) == 24 and len(c21.measures) == len(c16.measures) == 34
+    assert c21.downgrade.rule == "regional_bottom" and c16.downgrade.rule == "national_consecutive"
+    assert c21.top_lists == c16.top_lists == ("fdi_actual", "trade_total")
+    assert all(i.source for i in c21.indicators) and all(m.source for m in c21.measures.values())
+    assert c21.measures["trade_total"].accepted_units == {"亿元": 1.0, "万元": 0.0001, "元": 1e-8}
+    assert c21.measures["solid_waste_utilized"].not_above == "solid_waste_generated"
+    assert catalogue_for_year(cats.values(), 2020).version == "2016"
+    assert catalogue_for_year(cats.values(), 2021).version == "2021"
+
+
+def test_defaults_and_required_measures(tmp_path):
+    c = load_catalogue(write(tmp_path, BASE))
+    assert c.summons_bottom_n == 10 and c.downgrade is None and c.winsorise is None and c.top_lists == ()
+    assert c.required_measures == ("m1", "m2")
+    assert c.measures["m1"].accepted_units == {"亿元": 1.0, "万元": 0.0001}
+    assert c.indicators[0].weight == 1.0 and c.indicators[0].scale == 1.0
+    assert c.name_zh == "X1"
+
+
+def test_golden_catalogue_loads():
+    if not GOLDEN.exists():
+        pytest.skip("shared golden example not present")
+    c = load_catalogue(GOLDEN)
+    assert c.version == "G1" and c.winsorise == (0.1, 0.9) and c.downgrade.bottom_n == 2
+
+
+def mutate(fn):
+    doc = copy.deepcopy(BASE)
+    fn(doc)
+    return doc
+
+
+BROKEN = [
+    ("weights", lambda d: d["categories"][0].update(weight=0.5), "categories", "sum to 1"),
+    ("unknown_key", lambda d: d["indicators"][0].update(wieght=2), "indicator I1", "unknown key"),
+    ("unknown_top", lambda d: d.update(normalization={"winsorise": None}), "(top level)", "unknown key"),
+    ("empty_category", lambda d: d["categories"].append({"code": "C", "weight": 0.0}), "category C", "no indicator"),
+    ("bad_category", lambda d: d["indicators"][0].update(category="Z"), "indicator I1", "not a category"),
+    ("bad_measure", lambda d: d["indicators"][0].update(measure="nope"), "indicator I1", "not a measure"),
+    ("dup_indicator", lambda d: d["indicators"].append(dict(d["indicators"][0])), "indicator I1", "duplicate"),
+    ("dup_measure", lambda d: d["measures"].append({"code": "m1", "unit": "x"}), "measure m1", "duplicate"),
+    ("dup_category", lambda d: d["categories"].append({"code": "A", "weight": 0}), "category A", "duplicate"),
+    ("bad_kind", lambda d: d["indicators"][0].update(kind="index"), "indicator I1", "kind"),
+    ("ratio_without_denominator", lambda d: d["indicators"][1].pop("denominator"), "indicator I2", "needs"),
+    ("value_with_numerator", lambda d: d["indicators"][0].update(numerator="m1"), "indicator I1", "do not apply"),
+    ("bad_direction", lambda d: d["indicators"][0].update(direction="up"), "indicator I1", "direction"),
+    ("bad_winsorise", lambda d: d.update(normalisation={"winsorise": [0.9, 0.1]}), "normalisation.winsorise", "0 <= a"),
+    ("bad_rule", lambda d: d.update(downgrade={"rule": "worst", "bottom_n": 5}), "downgrade.rule", "one of"),
+    ("regional_needs_window", lambda d: d.update(downgrade={"rule": "regional_bottom", "bottom_n": 5}), "downgrade", "window"),
+    ("bad_top_list", lambda d: d.update(top_lists=["gdp"]), "top_lists", "not a measure"),
+    ("bad_not_above", lambda d: d["measures"][0].update(not_above="gdp"), "measure m1", "not_above"),
+    ("bad_factor", lambda d: d["measures"][0].update(accepted_units={"万元": -1}), "measure m1.accepted_units", "> 0"),
+    ("no_version", lambda d: d.pop("version"), "(top level)", "version"),
+    ("years_reversed", lambda d: d.update(data_years={"from": 2022, "to": 2020}), "data_years", "before"),
+    ("integer_flag", lambda d: d["measures"][1].update(integer="yes"), "measure m2", "true or false"),
+    ("hard_bounds_reversed", lambda d: d["measures"][0].update(hard_min=5, hard_max=1), "measure m1", "greater"),
+]
+
+
+@pytest.mark.parametrize("name,fn,entry,rule", BROKEN, ids=[b[0] for b in BROKEN])
+def test_broken_catalogue_is_refused_naming_file_entry_and_rule(tmp_path, name, fn, entry, rule):
+    path = write(tmp_path, mutate(fn))
+    with pytest.raises(CatalogueError) as exc:
+        load_catalogue(path)
+    assert exc.value.entry == entry
+    assert rule in exc.value.rule
+    assert str(path) in str(exc.value)
+
+
+def test_not_yaml_is_refused(tmp_path):
+    p = tmp_path / "bad.yaml"
+    p.write_bytes(b"version: [unclosed\n")
+    with pytest.raises(CatalogueError, match="not valid UTF-8 YAML"):
+        load_catalogue(p)
+
+
+def test_year_matched_by_no_catalogue_or_two_fails_clearly(tmp_path):
+    write(tmp_path, BASE, "a.yaml")
+    write(tmp_path, dict(BASE, version="X2", data_years={"from": 2022, "to": None}), "b.yaml")
+    cats = load_catalogues(tmp_path)
+    with pytest.raises(MethodologyError, match="no methodology catalogue applies to data year 2019"):
+        catalogue_for_year(cats, 2019)
+    with pytest.raises(MethodologyError, match="more than one catalogue"):
+        catalogue_for_year(cats, 2023)
+    assert catalogue_for_year(cats, 2021).version == "X1"
+
+
+def test_duplicate_versions_in_a_folder_are_refused(tmp_path):
+    write(tmp_path, BASE, "a.yaml")
+    write(tmp_path, dict(BASE, data_years={"from": 2030, "to": None}), "b.yaml")
+    with pytest.raises(CatalogueError, match="also declared"):
+        load_catalogues(tmp_path)

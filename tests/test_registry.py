@@ -1,0 +1,51 @@
+"""Registry format (02-inputs.md §2.2) and who is due."""
+
+from __future__ import annotations
+
+import pytest
+
+from etdz.registry import RegistryError, due_zones, load_registry
+
+HEADER = "zone_code,name_zh,province,region,tier,first_data_year,exit_data_year\n"
+
+
+def test_shipped_registry_counts_match_the_known_assessments():
+    reg = load_registry()
+    assert len(reg) == 236 and set(reg.tier) == {"national"}
+    # 219 zones in the 2017–2019 assessments, 218 in 2020, 217 in 2021–2022, 230 in 2023 (01-domain.md)
+    assert [len(due_zones(reg, y)) for y in (2016, 2017, 2018, 2019, 2020, 2021, 2022)] == [219, 219, 219, 218, 217, 217, 230]
+    assert due_zones(reg, 2022).region.value_counts().to_dict() == {"east": 112, "central": 68, "west": 50}
+    jq = reg.set_index("name_zh").loc["酒泉经济技术开发区"]
+    assert jq.exit_data_year == 2018
+
+
+def test_due_rule_and_provincial_zones(tmp_path):
+    p = tmp_path / "r.csv"
+    p.write_text(HEADER + "A,甲,江苏,east,national,2020,\nB,乙,江苏,east,national,2018,2020\nP,丙,江苏,east,provincial,,\n",
+                 encoding="utf-8")
+    reg = load_registry(p)
+    assert due_zones(reg, 2019).zone_code.tolist() == ["B"]
+    assert due_zones(reg, 2020).zone_code.tolist() == ["A", "B"]
+    assert due_zones(reg, 2021).zone_code.tolist() == ["A"]
+
+
+@pytest.mark.parametrize("row,needle", [
+    ("A B,甲,江苏,east,national,2020,", "zone_code"),
+    ("A,甲,江苏,north,national,2020,", "region"),
+    ("A,甲,江苏,east,county,2020,", "tier"),
+    ("A,甲,江苏,east,national,twenty,", "first_data_year"),
+    ("A,甲,江苏,east,national,,", "national zone needs"),
+])
+def test_bad_registry_rows_are_refused_with_row_and_column(tmp_path, row, needle):
+    p = tmp_path / "r.csv"
+    p.write_text(HEADER + row + "\n", encoding="utf-8")
+    with pytest.raises(RegistryError, match="row 2") as exc:
+        load_registry(p)
+    assert needle in str(exc.value) and str(p) in str(exc.value)
+
+
+def test_missing_column_is_refused(tmp_path):
+    p = tmp_path / "r.csv"
+    p.write_text("zone_code,name_zh\nA,甲\n", encoding="utf-8")
+    with pytest.raises(RegistryError, match="missing column"):
+        load_registry(p)

@@ -1,0 +1,153 @@
+"""Zone report cards (结果通知书), one per ranked zone, all from one compiled template."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from etdz.reports import charts
+from etdz.reports.inputs import YearView
+from etdz.reports.targets import zone_target
+from etdz.reports.templating import REGION_COLOURS, environment, region_colour, region_label
+
+STRONG_WEAK = 3
+
+
+def _common(v: YearView, generated: str) -> dict:
+    regional_totals = {}
+    for z in v.zones:
+        regional_totals.setdefault(z["region"], []).append(z["total_score"])
+    return {
+        "data_year": v.data_year, "method": v.catalogue, "generated": generated, "categories": v.categories,
+        "N": v.n_total, "provisional": v.provisional, "n_indicators": len(v.indicators),
+        "regional_totals": {r: np.sort(np.asarray(t, dtype=float))[::-1] for r, t in regional_totals.items()},
+        "metas": v.indicator_by_code,
+    }
+
+
+def _risk(v: YearView, z: dict, common: dict) -> dict:
+    d = v.catalogue.downgrade
+    Y = v.data_year
+    code = z["zone_code"]
+    out = {"rule": None, "status": "none", "bottom_years": [], "window": [], "summoned": z["summoned"]}
+    if d is None:
+        return out
+    years = v.bottom_years.get(code, [])
+    if d.rule == "national_consecutive":
+        window, times, need_next = [Y - 1, Y], 2, [Y]
+        group_n, rank, line = v.n_total, z["national_rank"], v.n_total - d.bottom_n + 1
+        totals = v.totals_desc
+    else:
+        window, times = list(range(Y - d.window + 1, Y + 1)), d.times
+        need_next = list(range(Y - d.window + 2, Y + 1))
+        group_n = v.n_region.get(z["region"], 0)
+        rank, line = z["regional_rank"], group_n - d.bottom_n + 1
+        totals = common["regional_totals"].get(z["region"], np.array([]))
+    in_window = [y for y in years if y in window]
+    carried = [y for y in years if y in need_next]
+    w = v.watch_by_zone.get(code)
+    if z["downgrade_candidate"] or w is not None:
+        status = "candidate"
+    elif len(carried) >= times - 1 and carried:
+        status = "at_risk"
+    elif rank is not None and line >= 1 and rank >= line - 3:
+        status = "near"
+    else:
+        status = "clear"
+    margin = None
+    if rank is not None and 1 <= line <= len(totals) and rank < line:
+        margin = float(z["total_score"] - totals[line - 1])
+    out.update(rule=d.rule, status=status, bottom_years=in_window, window=window, times=times, bottom_n=d.bottom_n,
+               line=line, rank=rank, group_n=group_n, places_above=(line - rank) if rank is not None else None,
+               margin=margin, watch=w, next_year=Y + 1)
+    return out
+
+
+def card_context(v: YearView, z: dict, common: dict) -> dict:
+    code, region = z["zone_code"], z["region"]
+    colour = region_colour(region)
+    cs = v.cat_scores.get(code, {})
+    rows = v.ind_rows.get(code, [])
+    metas = common["metas"]
+
+    # ranks and their trend over every year on record
+    hist = {r["data_year"]: r for r in v.history_by_zone.get(code, [])}
+    years = [y for y in v.history_years if y <= v.data_year]
+    counts = v.history_counts
+
+    def series(key):
+        return [hist[y][key] if y in hist else None for y in years]
+
+    trend = [
+        charts.rank_panel("全国名次 National", years, series("national_rank"), [counts[y]["N"] for y in years],
+                          "#1f2933", ref_rank=100),
+        charts.rank_panel("区域名次 Regional", years, series("regional_rank"),
+                          [counts[y]["region"].get(hist[y]["region"] if y in hist else region, 0) for y in years], colour),
+        charts.rank_panel("省内名次 Provincial", years, series("provincial_rank"),
+                          [counts[y]["province"].get(hist[y]["province"] if y in hist else z["province"], 0) for y in years],
+                          "#9f1239"),
+    ]
+    trend_rows = [{"year": y, "national": hist[y]["national_rank"], "regional": hist[y]["regional_rank"],
+                   "provincial": hist[y]["provincial_rank"], "total": hist[y]["total_score"],
+                   "N": counts[y]["N"]} for y in years if y in hist]
+
+    # categories against the national and regional averages
+    reg_avg = v.cat_avg_reg.get(region, {})
+    better_by_cat: dict[str, list[int]] = {}
+    for r in rows:
+        b = better_by_cat.setdefault(r["category_code"], [0, 0])
+        b[0] += r["better_than_national_avg"]
+        b[1] += 1
+    cats = []
+    for k in v.categories:
+        s, rank = cs.get(k["code"], (None, None))
+        cats.append({**k, "score": s, "rank": rank, "nat": v.cat_avg_nat.get(k["code"]), "reg": reg_avg.get(k["code"]),
+                     "better": better_by_cat.get(k["code"], [0, 0])[0], "count": better_by_cat.get(k["code"], [0, 0])[1]})
+    bar_rows = [{"label": "总分", "sub": "Total", "value": z["total_score"], "nat": v.total_avg_nat,
+                 "reg": v.total_avg_reg.get(region), "strong": True}]
+    bar_rows += [{"label": c["name_zh"], "sub": f"{c['name_en'] or c['code']} · {c['weight'] * 100:g}%",
+                  "value": c["score"], "nat": c["nat"], "reg": c["reg"], "strong": False} for c in cats]
+    bars = charts.score_bars(bar_rows, colour)
+
+    # every indicator, grouped by category
+    groups = []
+    by_cat: dict[str, list] = {}
+    for r in rows:
+        m = metas.get(r["indicator_code"])
+        if m is None:
+            continue
+        by_cat.setdefault(r["category_code"], []).append({**r, "meta": m})
+    for c in cats:
+        groups.append({"cat": c, "rows": by_cat.get(c["code"], [])})
+    better_total = sum(r["better_than_national_avg"] for r in rows)
+    better_reg_total = sum(r["better_than_regional_avg"] for r in rows)
+
+    scored = [{**r, "meta": metas[r["indicator_code"]]} for r in rows if r["indicator_code"] in metas]
+    strong = sorted((r for r in scored if r["status"] == "ok"),
+                    key=lambda r: (-_s(r["score"]), -r["meta"].eff_weight, r["indicator_code"]))[:STRONG_WEAK]
+    strong_codes = {r["indicator_code"] for r in strong}
+    weak = sorted((r for r in scored if r["indicator_code"] not in strong_codes),
+                  key=lambda r: (_s(r["score"]), -r["meta"].eff_weight, r["indicator_code"]))[:STRONG_WEAK]
+
+    target = zone_target(z, v.totals_desc, rows, metas)
+    return {
+        **common, "z": z, "region_label": region_label(region), "colour": colour, "trend": trend,
+        "trend_rows": trend_rows, "bars": bars, "cats": cats, "groups": groups, "better_total": better_total,
+        "better_reg_total": better_reg_total, "n_rows": len(rows), "strong": strong, "weak": weak,
+        "risk": _risk(v, z, common), "target": target, "n_region": v.n_region.get(region, 0),
+        "n_province": v.n_province.get(z["province"], 0), "total_avg": v.total_avg_nat,
+        "total_reg_avg": v.total_avg_reg.get(region), "history_n": len(trend_rows),
+    }
+
+
+def _s(x) -> float:
+    return x if x is not None and math.isfinite(x) else 0.0
+
+
+def render_cards(v: YearView, generated: str):
+    """Yield ``(zone_code, html)`` for every ranked zone, from one compiled template."""
+    tpl = environment().get_template("card.html.j2")
+    common = _common(v, generated)
+    for z in v.zones:
+        yield z["zone_code"], tpl.render(card_context(v, z, common))

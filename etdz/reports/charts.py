@@ -1,0 +1,158 @@
+"""Chart geometry for the inline SVG charts.
+
+The functions here compute coordinates only (plain numbers and strings of numbers); the SVG markup is
+in ``templates/charts.html.j2`` and is rendered by the same autoescaping Jinja2 environment as the pages,
+so labels taken from the data are escaped. Drawing a chart this way costs microseconds, which is what
+makes 230 cards with two charts each cheap (matplotlib would take ~15 s; ../shared/notes/stack.md).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def _r(x: float) -> float:
+    return round(float(x), 1)
+
+
+def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
+    if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
+        return [lo]
+    raw = (hi - lo) / max(1, count - 1)
+    mag = 10 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+    start = math.ceil(lo / step - 1e-9) * step
+    ticks, t = [], start
+    while t <= hi + 1e-9:
+        ticks.append(round(t, 10))
+        t += step
+    return ticks
+
+
+def rank_panel(title: str, years: list[int], ranks: list[int | None], sizes: list[int | None],
+               colour: str, width: int = 236, height: int = 150, ref_rank: int | None = None) -> dict:
+    """A small line chart of one rank over the years, the rank axis inverted (1 at the top).
+
+    ``sizes``: the number of zones ranked in the group each year (the axis runs to the largest);
+    ``ref_rank``: an optional dashed reference line (e.g. rank 100).
+    """
+    ml, mr, mt, mb = 34, 12, 26, 24
+    pw, ph = width - ml - mr, height - mt - mb
+    n_max = max([s for s in sizes if s] + [r for r in ranks if r] + [2])
+    n_years = len(years)
+
+    def x(i: int) -> float:
+        return ml + (pw / 2 if n_years == 1 else pw * i / (n_years - 1))
+
+    def y(rank: float) -> float:
+        return mt + ph * (rank - 1) / (n_max - 1)
+
+    pts = [{"x": _r(x(i)), "y": _r(y(r)), "label": str(r), "year": years[i]}
+           for i, r in enumerate(ranks) if r is not None]
+    segments, cur = [], []
+    for i, r in enumerate(ranks):
+        if r is None:
+            if len(cur) > 1:
+                segments.append(" ".join(cur))
+            cur = []
+        else:
+            cur.append(f"{_r(x(i))},{_r(y(r))}")
+    if len(cur) > 1:
+        segments.append(" ".join(cur))
+    yt = sorted({1, n_max} | ({int(round((1 + n_max) / 2))} if n_max > 4 else set()))
+    step = max(1, math.ceil(n_years / 6))
+    xticks = [{"x": _r(x(i)), "label": str(yr)} for i, yr in enumerate(years) if i % step == 0 or i == n_years - 1]
+    ref = None
+    if ref_rank is not None and 1 < ref_rank < n_max:
+        ref = {"y": _r(y(ref_rank)), "label": f"{ref_rank}"}
+    return {"title": title, "width": width, "height": height, "left": ml, "right": width - mr, "top": mt,
+            "bottom": mt + ph, "colour": colour, "points": pts, "segments": segments,
+            "yticks": [{"y": _r(y(t)), "label": str(t)} for t in yt], "xticks": xticks, "ref": ref,
+            "latest": pts[-1] if pts else None}
+
+
+def score_bars(rows: list[dict], colour: str, width: int = 660) -> dict:
+    """Horizontal bars 0–100: the zone's score per row, with ticks at the national and regional averages.
+
+    ``rows``: ``{"label", "sub", "value", "nat", "reg"}`` (``sub`` an optional second label line).
+    """
+    label_w, value_w, row_h, top, bottom_pad = 150, 62, 34, 26, 8
+    x0, x1 = label_w, width - value_w
+    pw = x1 - x0
+
+    def x(v):
+        return _r(x0 + pw * min(max(v, 0.0), 100.0) / 100.0) if v is not None and math.isfinite(v) else None
+
+    out = []
+    for i, r in enumerate(rows):
+        yc = top + i * row_h
+        v = r.get("value")
+        out.append({**r, "y": yc, "bar_y": yc + 7, "bar_h": 14, "text_y": yc + 18,
+                    "x_end": x(v) if x(v) is not None else x0,
+                    "bar_w": _r((x(v) or x0) - x0), "x_nat": x(r.get("nat")), "x_reg": x(r.get("reg"))})
+    height = top + row_h * len(rows) + bottom_pad
+    ticks = [{"x": x(t), "label": f"{t:g}"} for t in (0, 25, 50, 75, 100)]
+    return {"width": width, "height": height, "x0": x0, "x1": x1, "top": top, "rows": out, "ticks": ticks,
+            "colour": colour, "axis_y": height - bottom_pad, "value_x": width - 4}
+
+
+def distribution(groups: list[dict], width: int = 900, row_h: int = 74) -> dict:
+    """Strip plot with a box (quartiles, median) and whiskers (min–max) per group, on one total-score axis.
+
+    ``groups``: ``{"key", "label", "colour", "values": [...], "n"}``.
+    """
+    label_w, right, top, bottom = 120, 24, 12, 34
+    all_v = np.concatenate([np.asarray(g["values"], dtype=float) for g in groups]) if groups else np.array([])
+    all_v = all_v[np.isfinite(all_v)]
+    if all_v.size:
+        lo = math.floor(all_v.min() / 10) * 10
+        hi = math.ceil(all_v.max() / 10) * 10
+        if hi <= lo:
+            hi = lo + 10
+    else:
+        lo, hi = 0, 100
+    x0, x1 = label_w, width - right
+
+    def x(v):
+        return _r(x0 + (x1 - x0) * (v - lo) / (hi - lo))
+
+    rows = []
+    for i, g in enumerate(groups):
+        v = np.asarray(g["values"], dtype=float)
+        v = v[np.isfinite(v)]
+        yc = top + i * row_h + row_h / 2
+        row = {**g, "y": _r(yc), "y_top": _r(yc - row_h * 0.22), "box_h": _r(row_h * 0.44), "dots": []}
+        if v.size:
+            q1, med, q3 = np.quantile(v, [0.25, 0.5, 0.75])
+            row.update(x_min=x(v.min()), x_max=x(v.max()), x_q1=x(q1), x_q3=x(q3), x_med=x(med),
+                       x_mean=x(v.mean()), median=float(med), mean=float(v.mean()), box_w=_r(x(q3) - x(q1)))
+            # deterministic jitter: golden-ratio sequence, so the same data draws the same picture
+            row["dots"] = [{"x": x(val), "y": _r(yc + row_h * 0.36 * (((j * 0.618034) % 1.0) - 0.5))}
+                           for j, val in enumerate(np.sort(v))]
+        rows.append(row)
+    height = top + row_h * len(groups) + bottom
+    ticks = [{"x": x(t), "label": f"{t:g}"} for t in nice_ticks(lo, hi, 6)]
+    return {"width": width, "height": height, "x0": x0, "x1": x1, "top": top, "axis_y": height - bottom + 6,
+            "rows": rows, "ticks": ticks, "lo": lo, "hi": hi}
+
+
+def hbar_counts(rows: list[dict], width: int = 420, row_h: int = 26) -> dict:
+    """Stacked horizontal bars of counts (zones per region by submission status).
+
+    ``rows``: ``{"label", "colour", "parts": [{"n", "cls", "title"}]}``.
+    """
+    label_w, right, top = 110, 48, 6
+    n_max = max([sum(p["n"] for p in r["parts"]) for r in rows] + [1])
+    pw = width - label_w - right
+    out = []
+    for i, r in enumerate(rows):
+        xpos, parts = label_w, []
+        for p in r["parts"]:
+            w = pw * p["n"] / n_max
+            parts.append({**p, "x": _r(xpos), "w": _r(w)})
+            xpos += w
+        out.append({**r, "y": top + i * row_h, "parts": parts, "total": sum(p["n"] for p in r["parts"]),
+                    "end_x": _r(xpos + 6)})
+    return {"width": width, "height": top + row_h * len(rows) + 4, "rows": out, "row_h": row_h}

@@ -1,0 +1,245 @@
+"""What the reports read, and the lookups computed once per year.
+
+:class:`ReportInputs` is the entry point's argument (the year's datasets, as DataFrames with the columns
+of :mod:`etdz.schemas`). :func:`prepare` turns it into a :class:`YearView`: every per-zone lookup built in
+one pass (grouped once, never filtered per zone), so 230 cards render from dictionaries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from etdz.catalogue import Catalogue, Indicator
+from etdz.reports.templating import REGION_ORDER, is_missing
+
+
+@dataclass
+class ReportInputs:
+    data_year: int
+    catalogue: Catalogue                  # the year's methodology catalogue
+    rankings: pd.DataFrame                # rankings of Y (etdz.schemas.rankings_schema)
+    category_scores: pd.DataFrame
+    indicator_scores: pd.DataFrame
+    indicator_bounds: pd.DataFrame
+    downgrade_watchlist: pd.DataFrame     # bottom_years is a list column
+    upgrade_candidates: pd.DataFrame
+    submission_log: pd.DataFrame
+    submission_issues: pd.DataFrame
+    measures: pd.DataFrame                # accepted measure values (canonical units) of Y
+    history: pd.DataFrame                 # rankings of all years on record up to Y, plus an int column data_year
+    category_history: pd.DataFrame | None = None   # category_scores of all years with data_year (optional)
+
+
+def indicator_unit(ind: Indicator, catalogue: Catalogue) -> str:
+    """The unit an indicator's value is in: its measure's canonical unit, % for growth rates and ratios
+    scaled by 100, otherwise numerator unit / denominator unit."""
+    if ind.kind == "value":
+        return catalogue.measures[ind.measure].unit
+    if ind.kind == "growth":
+        return "%"
+    if float(ind.scale) == 100.0:
+        return "%"
+    num, den = catalogue.measures[ind.numerator].unit, catalogue.measures[ind.denominator].unit
+    unit = f"{num}/{den}"
+    return unit if float(ind.scale) == 1.0 else f"{unit} ×{ind.scale:g}"
+
+
+def indicator_is_integer(ind: Indicator, catalogue: Catalogue) -> bool:
+    return ind.kind == "value" and catalogue.measures[ind.measure].integer
+
+
+@dataclass
+class IndicatorMeta:
+    code: str
+    name_zh: str
+    name_en: str | None
+    category: str
+    direction: str
+    kind: str
+    weight: float
+    eff_weight: float          # W_k * w_i / sum_{j in k} w_j: points of total per point of score / 100
+    unit: str
+    integer: bool
+    lower: float = float("nan")
+    upper: float = float("nan")
+    mean: float = float("nan")
+
+
+def _opt_int(x):
+    return None if is_missing(x) else int(x)
+
+
+def _opt_float(x):
+    return None if is_missing(x) else float(x)
+
+
+@dataclass
+class YearView:
+    """One year, precomputed for rendering."""
+
+    data_year: int
+    catalogue: Catalogue
+    inputs: ReportInputs
+    zones: list[dict]                                  # rankings rows, by national rank
+    zone_by_code: dict[str, dict]
+    indicators: list[IndicatorMeta]
+    indicator_by_code: dict[str, IndicatorMeta]
+    categories: list[dict]                             # code, name_zh, name_en, weight, n_indicators
+    regions: list[str]
+    n_total: int
+    n_region: dict[str, int]
+    n_province: dict[str, int]
+    totals_desc: np.ndarray                            # totals, descending (for §3.8 targets)
+    cat_scores: dict[str, dict[str, tuple[float, int | None]]]   # zone -> category -> (score, rank)
+    cat_avg_nat: dict[str, float]
+    cat_avg_reg: dict[str, dict[str, float]]           # region -> category -> mean
+    total_avg_nat: float
+    total_avg_reg: dict[str, float]
+    ind_rows: dict[str, list[dict]]                    # zone -> indicator rows in catalogue order
+    history_by_zone: dict[str, list[dict]]             # zone -> rows of every year, by year
+    history_years: list[int]
+    history_counts: dict[int, dict]                    # year -> {"N": n, "region": {...}, "province": {...}}
+    bottom_years: dict[str, list[int]]                 # zone -> years it was in the downgrade-rule bottom
+    watch_by_zone: dict[str, dict]
+    provisional: bool
+    extra: dict = field(default_factory=dict)
+
+
+def _records(df: pd.DataFrame) -> list[dict]:
+    return df.to_dict("records") if len(df) else []
+
+
+def prepare(inp: ReportInputs) -> YearView:
+    cat = inp.catalogue
+    Y = int(inp.data_year)
+    rk = inp.rankings.sort_values(["national_rank", "zone_code"], kind="stable")
+    zones = _records(rk)
+    for z in zones:
+        for c in ("national_rank", "regional_rank", "provincial_rank", "prev_national_rank", "rank_change",
+                  "indicators_better_than_avg", "indicators_better_than_regional_avg", "indicators_total",
+                  *[f"rank_{m}" for m in cat.top_lists]):
+            if c in z:
+                z[c] = _opt_int(z[c])
+        z["total_score"] = _opt_float(z["total_score"])
+        for c in ("downgrade_candidate", "summoned", "top100", "method_changed"):
+            z[c] = bool(z.get(c)) if not is_missing(z.get(c)) else False
+    zone_by_code = {z["zone_code"]: z for z in zones}
+    present = [r for r in REGION_ORDER if r in set(rk.region)]
+    regions = present + sorted(set(map(str, rk.region)) - set(REGION_ORDER))
+
+    # indicators: metadata, bounds, effective weights
+    bounds = {r["indicator_code"]: r for r in _records(inp.indicator_bounds)}
+    metas: list[IndicatorMeta] = []
+    categories = []
+    for k in cat.categories:
+        inds = cat.indicators_of(k.code)
+        wsum = sum(float(i.weight) for i in inds)
+        categories.append({"code": k.code, "name_zh": k.name_zh, "name_en": k.name_en, "weight": float(k.weight),
+                           "n_indicators": len(inds)})
+        for i in inds:
+            b = bounds.get(i.code, {})
+            metas.append(IndicatorMeta(
+                code=i.code, name_zh=i.name_zh or i.code, name_en=i.name_en, category=i.category,
+                direction=i.direction, kind=i.kind, weight=float(i.weight),
+                eff_weight=float(k.weight) * float(i.weight) / wsum, unit=indicator_unit(i, cat),
+                integer=indicator_is_integer(i, cat),
+                lower=_nan(b.get("lower")), upper=_nan(b.get("upper")), mean=_nan(b.get("mean"))))
+    meta_by_code = {m.code: m for m in metas}
+
+    # category scores: one pivot, averages by region
+    cs = inp.category_scores
+    cat_scores: dict[str, dict] = {}
+    for zc, kc, s, r in zip(cs.zone_code, cs.category_code, cs.score, cs.national_rank):
+        cat_scores.setdefault(zc, {})[kc] = (_opt_float(s), _opt_int(r))
+    cs_r = cs.merge(rk[["zone_code", "region"]], on="zone_code", how="inner")
+    cat_avg_nat = cs_r.groupby("category_code")["score"].mean().to_dict()
+    cat_avg_reg: dict[str, dict] = {}
+    for (reg, kc), v in cs_r.groupby(["region", "category_code"])["score"].mean().items():
+        cat_avg_reg.setdefault(reg, {})[kc] = float(v)
+    total_avg_nat = float(rk.total_score.mean()) if len(rk) else float("nan")
+    total_avg_reg = {r: float(v) for r, v in rk.groupby("region")["total_score"].mean().items()}
+
+    # indicator rows grouped by zone, in catalogue order
+    order = {m.code: n for n, m in enumerate(metas)}
+    ind = inp.indicator_scores
+    ind_rows: dict[str, list[dict]] = {}
+    cols = ["zone_code", "indicator_code", "category_code", "value", "status", "score", "imputed",
+            "better_than_national_avg", "better_than_regional_avg"]
+    for row in zip(*(ind[c].tolist() for c in cols)):
+        d = dict(zip(cols, row))
+        d["imputed"] = bool(d["imputed"]) if not is_missing(d["imputed"]) else False
+        d["better_than_national_avg"] = bool(d["better_than_national_avg"]) if not is_missing(d["better_than_national_avg"]) else False
+        d["better_than_regional_avg"] = bool(d["better_than_regional_avg"]) if not is_missing(d["better_than_regional_avg"]) else False
+        d["value"] = _nan(d["value"])
+        d["score"] = _nan(d["score"])
+        ind_rows.setdefault(d["zone_code"], []).append(d)
+    for rows in ind_rows.values():
+        rows.sort(key=lambda d: order.get(d["indicator_code"], 1 << 30))
+
+    # history: every year on record (Y included even if the caller's history lacks it)
+    hist = inp.history
+    if hist is None or len(hist) == 0:
+        hist = rk.assign(data_year=Y)
+    elif Y not in set(hist.data_year.astype(int)):
+        hist = pd.concat([hist, rk.assign(data_year=Y)], ignore_index=True)
+    hist = hist[hist.data_year.astype(int) <= Y]
+    hist = hist.assign(data_year=hist.data_year.astype(int))
+    counts: dict[int, dict] = {}
+    for y, g in hist.groupby("data_year"):
+        counts[int(y)] = {"N": len(g), "region": g.region.value_counts().to_dict(),
+                          "province": g.province.value_counts().to_dict()}
+    hcols = ["zone_code", "data_year", "national_rank", "regional_rank", "provincial_rank", "total_score",
+             "region", "province", "method_version"]
+    hcols = [c for c in hcols if c in hist.columns]
+    history_by_zone: dict[str, list[dict]] = {}
+    for row in zip(*(hist[c].tolist() for c in hcols)):
+        d = dict(zip(hcols, row))
+        for c in ("national_rank", "regional_rank", "provincial_rank"):
+            d[c] = _opt_int(d[c])
+        history_by_zone.setdefault(d["zone_code"], []).append(d)
+    for rows in history_by_zone.values():
+        rows.sort(key=lambda d: d["data_year"])
+
+    # bottom-n years of the downgrade rule (03-scoring.md §3.6), from the ranks on record
+    bottom: dict[str, list[int]] = {}
+    d = cat.downgrade
+    if d is not None:
+        n = d.bottom_n
+        for zc, rows in history_by_zone.items():
+            ys = []
+            for r in rows:
+                c = counts[r["data_year"]]
+                if d.rule == "national_consecutive":
+                    hit = r["national_rank"] is not None and r["national_rank"] >= c["N"] - n + 1
+                else:
+                    nR = c["region"].get(r["region"], 0)
+                    hit = r["regional_rank"] is not None and r["regional_rank"] >= nR - n + 1
+                if hit:
+                    ys.append(r["data_year"])
+            bottom[zc] = ys
+
+    watch = {}
+    for r in _records(inp.downgrade_watchlist):
+        by = r.get("bottom_years")
+        r["bottom_years"] = [] if by is None or (not hasattr(by, "__len__") and is_missing(by)) else [int(v) for v in by]
+        r["region_candidate_rank"] = _opt_int(r.get("region_candidate_rank"))
+        watch[r["zone_code"]] = r
+
+    provisional = bool((rk.results_status == "provisional").any()) if len(rk) else False
+    totals = np.sort(rk.total_score.to_numpy(dtype=float))[::-1]
+    return YearView(
+        data_year=Y, catalogue=cat, inputs=inp, zones=zones, zone_by_code=zone_by_code, indicators=metas,
+        indicator_by_code=meta_by_code, categories=categories, regions=regions, n_total=len(zones),
+        n_region={str(k): int(v) for k, v in rk.region.value_counts().items()},
+        n_province={str(k): int(v) for k, v in rk.province.value_counts().items()},
+        totals_desc=totals, cat_scores=cat_scores, cat_avg_nat={k: float(v) for k, v in cat_avg_nat.items()},
+        cat_avg_reg=cat_avg_reg, total_avg_nat=total_avg_nat, total_avg_reg=total_avg_reg, ind_rows=ind_rows,
+        history_by_zone=history_by_zone, history_years=sorted(counts), history_counts=counts,
+        bottom_years=bottom, watch_by_zone=watch, provisional=provisional)
+
+
+def _nan(x) -> float:
+    return float("nan") if is_missing(x) else float(x)

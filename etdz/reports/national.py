@@ -1,0 +1,175 @@
+"""The national report: the year at a glance (04-outputs.md §4.2)."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from etdz.reports import charts
+from etdz.reports.inputs import YearView, _opt_int, _records
+from etdz.reports.templating import REGION_LABELS, environment, is_missing, region_colour, region_label
+
+MOVERS = 10
+
+
+def _zone_brief(v: YearView, code: str) -> dict:
+    z = v.zone_by_code.get(code)
+    if z is None:
+        return {"zone_code": code, "name_zh": code, "province": "", "region": ""}
+    return z
+
+
+def context(v: YearView, generated: str) -> dict:
+    cat = v.catalogue
+    inp = v.inputs
+    zones = v.zones
+
+    # zones per region and submission status
+    status_rows = []
+    for r in v.regions:
+        zr = [z for z in zones if z["region"] == r]
+        acc = sum(z["submission_status"] == "accepted" for z in zr)
+        status_rows.append({"region": r, "label": region_label(r), "colour": region_colour(r), "n": len(zr),
+                            "accepted": acc, "no_valid": len(zr) - acc,
+                            "provinces": len({z["province"] for z in zr})})
+    totals = {"n": len(zones), "accepted": sum(s["accepted"] for s in status_rows),
+              "no_valid": sum(s["no_valid"] for s in status_rows)}
+    status_chart = charts.hbar_counts([
+        {"label": s["label"], "colour": s["colour"],
+         "parts": [{"n": s["accepted"], "cls": "accepted", "title": "accepted"},
+                   {"n": s["no_valid"], "cls": "no_valid", "title": "no valid submission"}]}
+        for s in status_rows])
+
+    def with_cats(z):
+        cs = v.cat_scores.get(z["zone_code"], {})
+        return {**z, "cats": [cs.get(k["code"], (None, None))[0] for k in v.categories]}
+
+    top30 = [with_cats(z) for z in zones if z["national_rank"] is not None and z["national_rank"] <= 30]
+    region_top = []
+    for r in v.regions:
+        zr = sorted((z for z in zones if z["region"] == r and z["regional_rank"] is not None),
+                    key=lambda z: (z["regional_rank"], z["zone_code"]))
+        region_top.append({"region": r, "label": region_label(r), "colour": region_colour(r),
+                           "zones": [z for z in zr if z["regional_rank"] <= 10]})
+
+    # single-item top 10s: ranks from rankings, values from measures, units from the catalogue
+    meas = inp.measures
+    top_lists = []
+    for m in cat.top_lists:
+        col = f"rank_{m}"
+        measure = cat.measures.get(m)
+        if measure is None or not zones or col not in zones[0]:
+            continue
+        vals = {}
+        if len(meas):
+            sel = meas[meas.measure_code == m]
+            vals = dict(zip(sel.zone_code, sel.value))
+        rows = sorted((z for z in zones if z.get(col) is not None and z[col] <= 10),
+                      key=lambda z: (z[col], z["zone_code"]))
+        top_lists.append({"code": m, "name_zh": measure.name_zh, "name_en": measure.name_en, "unit": measure.unit,
+                          "integer": measure.integer,
+                          "rows": [{**z, "rank": z[col], "value": vals.get(z["zone_code"])} for z in rows]})
+
+    dist = charts.distribution([
+        {"key": r, "label": region_label(r), "colour": region_colour(r),
+         "values": [z["total_score"] for z in zones if z["region"] == r], "n": v.n_region.get(r, 0)}
+        for r in v.regions])
+    region_stats = []
+    for r in dist["rows"]:
+        vals = [z["total_score"] for z in zones if z["region"] == r["key"] and z["total_score"] is not None]
+        region_stats.append({"region": r["key"], "label": r["label"], "colour": r["colour"], "n": len(vals),
+                             "mean": sum(vals) / len(vals) if vals else None, "median": r.get("median"),
+                             "max": max(vals) if vals else None, "min": min(vals) if vals else None,
+                             "cats": [v.cat_avg_reg.get(r["key"], {}).get(k["code"]) for k in v.categories]})
+
+    movers = [z for z in zones if z["rank_change"] is not None]
+    up = sorted((z for z in movers if z["rank_change"] > 0), key=lambda z: (-z["rank_change"], z["national_rank"]))[:MOVERS]
+    down = sorted((z for z in movers if z["rank_change"] < 0), key=lambda z: (z["rank_change"], z["national_rank"]))[:MOVERS]
+    method_changed = any(z["method_changed"] for z in zones)
+
+    watch = sorted(v.watch_by_zone.values(),
+                   key=lambda w: (v.regions.index(w["region"]) if w["region"] in v.regions else 99,
+                                  w["region_candidate_rank"] or 0, w["zone_code"]))
+    watch = [{**w, "zone": _zone_brief(v, w["zone_code"])} for w in watch]
+    summoned = [z for z in zones if z["summoned"]]
+    summoned.sort(key=lambda z: (z["national_rank"], z["zone_code"]))
+    upgrades = sorted(_records(inp.upgrade_candidates),
+                      key=lambda u: (_opt_int(u.get("candidate_rank")) or 1 << 30, str(u.get("zone_code"))))
+    for u in upgrades:
+        u["candidate_rank"] = _opt_int(u.get("candidate_rank"))
+        u["equivalent_national_rank"] = _opt_int(u.get("equivalent_national_rank"))
+
+    # data quality
+    log = inp.submission_log
+    file_counts = log.status.value_counts().to_dict() if len(log) else {}
+    problem_files = []
+    if len(log):
+        sel = log[log.status.isin(["rejected", "superseded"])].sort_values(["status", "zone_code", "file_name"],
+                                                                          na_position="last")
+        for r in _records(sel):
+            r["zone"] = v.zone_by_code.get(r["zone_code"]) if not is_missing(r["zone_code"]) else None
+            r["received"] = "" if is_missing(r.get("received_at")) else pd.Timestamp(r["received_at"]).strftime("%Y-%m-%d %H:%M")
+            problem_files.append(r)
+    iss = inp.submission_issues
+    issue_counts = []
+    if len(iss):
+        g = (iss.assign(check=iss["check"].fillna("?"), severity=iss["severity"].fillna("?"))
+             .groupby(["severity", "check"], sort=False)
+             .agg(n=("file_name", "size"), files=("sha256", "nunique")).reset_index())
+        g["sev_order"] = g.severity.map({"error": 0, "warning": 1}).fillna(2)
+        g = g.sort_values(["sev_order", "n", "check"], ascending=[True, False, True])
+        issue_counts = _records(g)
+    ind = inp.indicator_scores
+    imputed = []
+    if len(ind):
+        imp = ind[ind.imputed.fillna(False).astype(bool)]
+        missing = ind[ind.status == "missing"]
+        mi = missing.groupby("indicator_code").size().to_dict()
+        ii = imp.groupby("indicator_code").size().to_dict()
+        for m in v.indicators:
+            if ii.get(m.code) or mi.get(m.code):
+                imputed.append({"code": m.code, "name_zh": m.name_zh, "imputed": int(ii.get(m.code, 0)),
+                                "missing": int(mi.get(m.code, 0))})
+    no_valid = [z for z in zones if z["submission_status"] != "accepted"]
+
+    categories = v.categories
+    return {
+        "data_year": v.data_year, "method": cat, "generated": generated, "categories": categories,
+        "zones_n": len(zones), "status_rows": status_rows, "status_totals": totals, "status_chart": status_chart,
+        "top30": top30, "region_top": region_top, "top_lists": top_lists, "dist": dist,
+        "region_stats": region_stats, "total_avg": v.total_avg_nat,
+        "cat_avg": [v.cat_avg_nat.get(k["code"]) for k in categories], "up": up, "down": down,
+        "method_changed": method_changed, "watch": watch, "downgrade": cat.downgrade, "summoned": summoned,
+        "summons_n": cat.summons_bottom_n, "upgrades": upgrades, "file_counts": file_counts,
+        "problem_files": problem_files, "issue_counts": issue_counts, "imputed": imputed, "no_valid": no_valid,
+        "provisional": v.provisional, "n_indicators": len(v.indicators), "regions": v.regions,
+        "REGION_LABELS": REGION_LABELS, "top_zone": zones[0] if zones else None,
+        "n_history": len(v.history_years),
+    }
+
+
+def render(v: YearView, generated: str) -> str:
+    return environment().get_template("national.html.j2").render(context(v, generated))
+
+
+def top30_markdown(v: YearView) -> str:
+    """A markdown table of the top 30 (rank, name, province, region, total, categories) for Dagster metadata."""
+    def cell(x) -> str:
+        return str(x).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("\r", " ")
+
+    cats = v.categories
+    head = ["#", "区 Zone", "省 Province", "区域 Region", "总分 Total"] + [k["name_zh"] for k in cats]
+    lines = ["| " + " | ".join(cell(h) for h in head) + " |", "|" + "|".join(["---:"] + ["---"] * 3 + ["---:"] * (1 + len(cats))) + "|"]
+    for z in v.zones:
+        if z["national_rank"] is None or z["national_rank"] > 30:
+            continue
+        cs = v.cat_scores.get(z["zone_code"], {})
+        row = [z["national_rank"], z["name_zh"], z["province"], region_label(z["region"]),
+               _f2(z["total_score"])] + [_f2(cs.get(k["code"], (None,))[0]) for k in cats]
+        lines.append("| " + " | ".join(cell(x) for x in row) + " |")
+    return "\n".join(lines)
+
+
+def _f2(x) -> str:
+    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.2f}"

@@ -1,0 +1,118 @@
+"""The one Jinja2 environment of the reports, number formatting, and atomic file writes.
+
+Every template is rendered with ``autoescape=True``: zone names, file names and notes come from
+submissions and the registry and are untrusted. Templates and the stylesheet are package data
+(``etdz/reports/templates/*.j2``, ``etdz/reports/static/*``), found through the package loader so they
+work from an installed wheel as well as from the source tree.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import uuid
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
+
+REGION_LABELS = {"east": "东部 East", "central": "中部 Central", "west": "西部 West"}
+REGION_ZH = {"east": "东部", "central": "中部", "west": "西部"}
+REGION_COLOURS = {"east": "#2563eb", "central": "#d97706", "west": "#059669"}
+REGION_ORDER = ("east", "central", "west")
+DASH = "—"
+
+
+def is_missing(x) -> bool:
+    if x is None:
+        return True
+    try:
+        return bool(x != x)  # NaN, pd.NA raises TypeError
+    except TypeError:
+        return True
+
+
+def fmt_score(x, digits: int = 2) -> str:
+    """A score or other real number with ``digits`` decimals; — for missing, ±∞ for infinities."""
+    if is_missing(x):
+        return DASH
+    x = float(x)
+    if math.isinf(x):
+        return "+∞" if x > 0 else "−∞"
+    s = f"{x:,.{digits}f}"
+    return "0.00" if s == "-0.00" and digits == 2 else s
+
+
+def fmt_value(x, integer: bool = False) -> str:
+    """A measure or indicator value: whole numbers for counts, else 2 decimals; thousands separated."""
+    if is_missing(x):
+        return DASH
+    x = float(x)
+    if math.isinf(x):
+        return "+∞" if x > 0 else "−∞"
+    if integer and float(x).is_integer():
+        return f"{x:,.0f}"
+    s = f"{x:,.2f}"
+    return s[1:] if s in ("-0.00",) else s
+
+
+def fmt_int(x) -> str:
+    return DASH if is_missing(x) else f"{int(x):,}"
+
+
+def fmt_change(x) -> Markup:
+    """A rank change: ▲3 (moved up), ▼2, – (no change), — (no previous rank)."""
+    if is_missing(x):
+        return Markup('<span class="chg none">—</span>')
+    x = int(x)
+    if x > 0:
+        return Markup(f'<span class="chg up">▲{x}</span>')
+    if x < 0:
+        return Markup(f'<span class="chg down">▼{-x}</span>')
+    return Markup('<span class="chg same">–</span>')
+
+
+def region_label(r) -> str:
+    return REGION_LABELS.get(str(r), str(r))
+
+
+def region_colour(r) -> str:
+    return REGION_COLOURS.get(str(r), "#6b7280")
+
+
+@lru_cache(maxsize=1)
+def stylesheet() -> Markup:
+    """The shared CSS, inlined into every page (the pages must be self-contained)."""
+    css = resources.files("etdz.reports").joinpath("static/report.css").read_text(encoding="utf-8")
+    return Markup(css.replace("</", "<\\/"))
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    env = Environment(loader=PackageLoader("etdz.reports", "templates"), autoescape=True,
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(score=fmt_score, value=fmt_value, int=fmt_int, change=fmt_change,
+                       region=region_label, colour=region_colour)
+    env.globals.update(css=stylesheet, REGION_LABELS=REGION_LABELS, REGION_ZH=REGION_ZH)
+    return env
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically: a ``_``-prefixed temp file in the same folder, then rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f"_{path.name}.{uuid.uuid4().hex}.tmp"
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def atomic_write_text(path: Path, text: str) -> Path:
+    return atomic_write_bytes(path, text.encode("utf-8"))

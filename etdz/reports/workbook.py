@@ -1,0 +1,154 @@
+"""The ranking workbook for officials (rankings.xlsx): national sheet, one per region, upgrade candidates.
+
+Every sheet has a frozen header (and frozen rank + name columns), an autofilter, widths fitted to the
+content, and numbers stored as numbers (scores with two decimals shown, full precision kept).
+
+Untrusted text (zone names, provinces, codes) never becomes a formula: a text cell that starts with
+``=``, ``+``, ``-``, ``@``, a tab or a carriage return is stored with a leading apostrophe ``'`` (the
+OWASP CSV/formula-injection advice), always as a string cell. The apostrophe is visible, on purpose:
+the cell reads as text in Excel, LibreOffice and WPS alike and stays inert if exported to CSV.
+"""
+
+from __future__ import annotations
+
+import io
+import unicodedata
+from pathlib import Path
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+
+from etdz.reports.inputs import YearView, _opt_int, _records
+from etdz.reports.templating import REGION_ZH, atomic_write_bytes, is_missing
+
+DANGEROUS_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+HEADER_FILL = PatternFill("solid", fgColor="1F2933")
+HEADER_FONT = Font(bold=True, color="FFFFFF")
+SCORE_FMT = "0.00"
+INT_FMT = "0"
+REGION_SHEETS = {"east": "东部 East", "central": "中部 Central", "west": "西部 West"}
+
+
+def neutralise(text) -> str:
+    """Text that a spreadsheet will never evaluate: a leading ' before = + - @ tab CR."""
+    s = str(text)
+    return "'" + s if s.startswith(DANGEROUS_PREFIXES) else s
+
+
+def _width(value) -> int:
+    s = str(value)
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in s)
+
+
+def _ranking_columns(v: YearView) -> list[tuple[str, str, str]]:
+    """(header, key, kind) with kind in int/score/text/bool."""
+    cols = [("全国名次 National rank", "national_rank", "int"), ("经开区 Zone", "name_zh", "text"),
+            ("代码 Code", "zone_code", "text"), ("省份 Province", "province", "text"),
+            ("区域 Region", "region_zh", "text"), ("区域名次 Regional rank", "regional_rank", "int"),
+            ("省内名次 Provincial rank", "provincial_rank", "int"), ("总分 Total", "total_score", "score")]
+    cols += [(f"{k['name_zh']} {k['name_en'] or k['code']}", f"cat:{k['code']}", "score") for k in v.categories]
+    cols += [("上年名次 Previous rank", "prev_national_rank", "int"), ("名次变化 Rank change", "rank_change", "int"),
+             ("优于全国平均 Better than avg", "indicators_better_than_avg", "int"),
+             ("指标数 Indicators", "indicators_total", "int")]
+    for m in v.catalogue.top_lists:
+        meas = v.catalogue.measures.get(m)
+        cols.append((f"{meas.name_zh if meas else m} 名次", f"rank_{m}", "int"))
+    cols += [("降级预警 Watch-list", "downgrade_candidate", "bool"), ("约谈 Summoned", "summoned", "bool"),
+             ("报送状态 Submission", "submission_status", "text"), ("结果状态 Results", "results_status", "text")]
+    return cols
+
+
+def _write_sheet(ws, columns, rows, freeze: str = "C2") -> None:
+    ws.append([neutralise(h) for h, _, _ in columns])
+    widths = [_width(h) for h, _, _ in columns]
+    for r in rows:
+        out = []
+        for i, (_, key, kind) in enumerate(columns):
+            x = r.get(key)
+            if is_missing(x):
+                out.append(None)
+                continue
+            if kind == "int":
+                x = int(x)
+            elif kind == "score":
+                x = float(x)
+            elif kind == "bool":
+                x = "是" if bool(x) else "否"
+            else:
+                x = neutralise(x)
+            out.append(x)
+            widths[i] = max(widths[i], _width(x if kind != "score" else f"{x:.2f}"))
+        ws.append(out)
+    for i, (_, _, kind) in enumerate(columns, start=1):
+        letter = get_column_letter(i)
+        ws.column_dimensions[letter].width = min(max(widths[i - 1] + 2, 8), 44)
+        fmt = SCORE_FMT if kind == "score" else INT_FMT if kind == "int" else None
+        if fmt:
+            for (cell,) in ws.iter_rows(min_row=2, min_col=i, max_col=i):
+                cell.number_format = fmt
+    for cell in ws[1]:
+        cell.font = HEADER_FONT
+        cell.fill = HEADER_FILL
+        cell.alignment = Alignment(vertical="center", wrap_text=True)
+    ws.row_dimensions[1].height = 32
+    for row in ws.iter_rows(min_row=1):
+        for cell in row:
+            if cell.data_type == "f":  # belt and braces: nothing we write may be a formula
+                cell.value = neutralise(cell.value)
+                cell.data_type = "s"
+    ws.freeze_panes = freeze
+    if rows:
+        ws.auto_filter.ref = ws.dimensions
+
+
+def build(v: YearView) -> Workbook:
+    wb = Workbook()
+    columns = _ranking_columns(v)
+    rows = []
+    for z in v.zones:
+        r = dict(z)
+        r["region_zh"] = REGION_ZH.get(z["region"], z["region"])
+        for k, (s, _) in v.cat_scores.get(z["zone_code"], {}).items():
+            r[f"cat:{k}"] = s
+        rows.append(r)
+    ws = wb.active
+    ws.title = "全国 National"
+    _write_sheet(ws, columns, rows)
+    for region in v.regions:
+        title = REGION_SHEETS.get(region, neutralise(region)[:31])
+        zr = sorted((r for r in rows if r["region"] == region),
+                    key=lambda r: (r["regional_rank"] if r["regional_rank"] is not None else 1 << 30, r["zone_code"]))
+        cols = [columns[5]] + [c for c in columns if c[1] != "regional_rank"]
+        _write_sheet(wb.create_sheet(title), cols, zr)
+    up_cols = [("候选名次 Candidate rank", "candidate_rank", "int"), ("开发区 Zone", "name_zh", "text"),
+               ("代码 Code", "zone_code", "text"), ("省份 Province", "province", "text"),
+               ("区域 Region", "region_zh", "text"), ("总分 Total", "total_score", "score"),
+               ("相当于全国名次 Equivalent national rank", "equivalent_national_rank", "int")]
+    ups = []
+    for u in _records(v.inputs.upgrade_candidates):
+        u["region_zh"] = REGION_ZH.get(u.get("region"), u.get("region"))
+        ups.append(u)
+    ups.sort(key=lambda u: (_opt_int(u.get("candidate_rank")) or 1 << 30, str(u.get("zone_code"))))
+    _write_sheet(wb.create_sheet("晋升候选 Upgrade"), up_cols, ups)
+    about = wb.create_sheet("说明 About")
+    cat = v.catalogue
+    for line in [
+        ("数据年度 Data year", v.data_year), ("考核年度 Assessment year", v.data_year + 1),
+        ("考核办法 Method", neutralise(cat.name_zh)), ("版本 Version", neutralise(cat.version)),
+        ("结果状态 Results", "暂定 provisional" if v.provisional else "正式 final"),
+        ("说明 Note", "计分方法为本项目对已公布办法的解读（二级权重与标准化公式为假设）。"
+                      "The scoring method is this project's reading of the published one."),
+        ("文本单元格 Text cells", "以 = + - @ 开头的文本前加 ' 以防被当作公式。"
+                                 "Text starting with = + - @ is prefixed with ' so it is never a formula."),
+    ]:
+        about.append(list(line))
+    about.column_dimensions["A"].width = 26
+    about.column_dimensions["B"].width = 90
+    return wb
+
+
+def write(v: YearView, path: Path) -> Path:
+    buf = io.BytesIO()
+    build(v).save(buf)
+    return atomic_write_bytes(path, buf.getvalue())

@@ -1,0 +1,316 @@
+"""Ingestion of one data year's inbox (02-inputs.md §2.1): archive, read, validate, decide.
+
+For every file in ``<inbox>/<Y>/`` (sorted by name; hidden files starting with ``.``
+and folders are not submissions and are skipped):
+
+1. the bytes are hashed and archived under ``<archive>/<sha[:2]>/<sha256>`` before
+   anything else (fsspec, so the archive may be ``s3://…``; the original file name is
+   never part of any path written);
+2. the file is read (:mod:`etdz.reading`) and validated with the rest of the year
+   (:mod:`etdz.validation`, one GX batch);
+3. files with an error are ``rejected``; among the accepted files of one zone the one
+   with the latest modification time (ties: the greater file name by code point) is
+   ``accepted``, the others ``superseded`` (``superseded_by`` = the chosen file's sha256).
+
+Nothing here raises for a bad file: a rejection is a result. Only machinery failures
+(an unwritable archive, a GX crash) raise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import fsspec
+import pandas as pd
+
+from etdz.catalogue import Catalogue, MethodologyError, catalogue_for_year
+from etdz.numbers import parse_value
+from etdz.reading import DEFAULT_MAX_BYTES, Formula, ReadResult, read_submission
+from etdz.schemas import MEASURES, SUBMISSION_ISSUES, SUBMISSION_LOG
+from etdz.validation import (CHECKS, ISSUE_COLUMNS, SubmissionFile, ValidationReport, _issue, file_checks,
+                             issues_frame, validate_submissions)
+
+LOG_COLUMNS = list(SUBMISSION_LOG.names)
+MEASURE_COLUMNS = list(MEASURES.names)
+_CHUNK = 1024 * 1024
+
+
+@dataclass
+class YearIngest:
+    data_year: int
+    method_version: str
+    log: pd.DataFrame  # SUBMISSION_LOG columns, one row per file found
+    issues: pd.DataFrame  # SUBMISSION_ISSUES columns, one row per problem
+    measures: pd.DataFrame  # MEASURES columns: the chosen accepted submission of each zone
+    validation: ValidationReport
+    files: list[SubmissionFile] = field(default_factory=list, repr=False)
+
+    @property
+    def submitted_zones(self) -> set[str]:
+        """Zones whose chosen submission is accepted."""
+        if self.log.empty:
+            return set()
+        return set(self.log.loc[self.log["status"] == "accepted", "zone_code"].dropna())
+
+    @property
+    def rejected(self) -> pd.DataFrame:
+        return self.log.loc[self.log["status"] == "rejected"]
+
+
+# --------------------------------------------------------------------------- archive
+
+
+def archive_url(archive: str, sha256: str) -> str:
+    return f"{archive.rstrip('/')}/{sha256[:2]}/{sha256}"
+
+
+def archive_bytes(archive: str, sha256: str, data: bytes | None = None, src: str | Path | None = None) -> str:
+    """Store one file's bytes content-addressed (idempotent). ``data`` or ``src`` (a local path, streamed)."""
+    fs, root = fsspec.core.url_to_fs(archive)
+    dest = f"{root.rstrip('/')}/{sha256[:2]}/{sha256}"
+    size = len(data) if data is not None else os.path.getsize(src)  # type: ignore[arg-type]
+    if fs.exists(dest) and fs.size(dest) == size:
+        return archive_url(archive, sha256)
+    protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
+    if "file" in protocols or "local" in protocols:
+        folder = os.path.dirname(dest)
+        os.makedirs(folder, exist_ok=True)
+        tmp = f"{folder}/_{sha256}.{uuid.uuid4().hex}.tmp"
+        try:
+            with open(tmp, "wb") as out:
+                if data is not None:
+                    out.write(data)
+                else:
+                    with open(src, "rb") as fh:  # type: ignore[arg-type]
+                        while chunk := fh.read(_CHUNK):
+                            out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, dest)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    else:
+        fs.makedirs(os.path.dirname(dest), exist_ok=True)
+        if data is not None:
+            fs.pipe_file(dest, data)
+        else:
+            fs.put_file(str(src), dest)
+    return archive_url(archive, sha256)
+
+
+def _hash_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def load_file(path: Path, idx: int, expected_year: int, archive: str | None, max_bytes: int) -> SubmissionFile:
+    """Hash (and archive) one file first, then read it. Files over ``max_bytes`` are archived, never read."""
+    st = path.stat()
+    with open(path, "rb") as fh:
+        data: bytes | None = fh.read(max_bytes + 1)
+    if len(data) > max_bytes:  # type: ignore[arg-type]
+        data = None
+        sha = _hash_file(path)
+        size = max(st.st_size, max_bytes + 1)
+        where = archive_bytes(archive, sha, src=path) if archive else None
+    else:
+        sha = hashlib.sha256(data).hexdigest()  # type: ignore[arg-type]
+        size = len(data)  # type: ignore[arg-type]
+        where = archive_bytes(archive, sha, data=data) if archive else None
+    read = read_submission(path.name, data, size, max_bytes)
+    return SubmissionFile(idx=idx, file_name=path.name, sha256=sha, size=size, read=read, expected_year=expected_year,
+                          received_at=pd.Timestamp(st.st_mtime_ns, unit="ns", tz="UTC"), mtime_ns=st.st_mtime_ns,
+                          archive_path=where)
+
+
+def list_inbox(inbox_dir: str | Path) -> list[Path]:
+    folder = Path(inbox_dir)
+    if not folder.is_dir():
+        return []
+    return sorted((p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")), key=lambda p: p.name)
+
+
+# --------------------------------------------------------------------------- decisions and frames
+
+
+def _counts(issues: pd.DataFrame) -> dict[str, tuple[int, int]]:
+    out: dict[str, tuple[int, int]] = {}
+    if issues.empty:
+        return out
+    for name, g in issues.groupby("file_name"):
+        out[str(name)] = (int((g["severity"] == "error").sum()), int((g["severity"] == "warning").sum()))
+    return out
+
+
+def decide(files: list[SubmissionFile], issues: pd.DataFrame, method_version: str) -> pd.DataFrame:
+    """The submission log: rejected / accepted / superseded per §2.1 "Several files for one zone and year"."""
+    counts = _counts(issues)
+    rows = []
+    for f in files:
+        err, warn = counts.get(f.file_name, (0, 0))
+        rows.append({
+            "file_name": f.file_name, "sha256": f.sha256, "zone_code": f.zone_code,
+            "status": "rejected" if err else "accepted", "errors": err, "warnings": warn,
+            "received_at": f.received_at, "size_bytes": f.size,
+            "file_format": f.read.file_format or (Path(f.file_name).suffix.lower().lstrip(".") or None),
+            "encoding": f.read.encoding, "rows": len(f.read.rows) if not f.read.problems else None,
+            "method_version": method_version, "superseded_by": None, "archive_path": f.archive_path,
+            "_mtime": f.mtime_ns,
+        })
+    log = pd.DataFrame(rows, columns=LOG_COLUMNS + ["_mtime"])
+    ok = log["status"] == "accepted"
+    for zone, g in log.loc[ok].groupby("zone_code"):
+        chosen = max(g.index, key=lambda i: (log.at[i, "_mtime"], log.at[i, "file_name"]))
+        for i in g.index:
+            if i != chosen:
+                log.at[i, "status"] = "superseded"
+                log.at[i, "superseded_by"] = log.at[chosen, "sha256"]
+    log = log.drop(columns=["_mtime"])
+    for c in ("errors", "warnings"):
+        log[c] = log[c].astype("int32")
+    log["rows"] = log["rows"].astype("Int32")
+    log["size_bytes"] = log["size_bytes"].astype("int64")
+    log["received_at"] = pd.to_datetime(log["received_at"], utc=True)
+    return log
+
+
+def build_measures(long: pd.DataFrame, log: pd.DataFrame, files: list[SubmissionFile], registry: pd.DataFrame,
+                   method_version: str) -> pd.DataFrame:
+    chosen = set(log.loc[log["status"] == "accepted", "file_name"])
+    idx = {f.idx for f in files if f.file_name in chosen}
+    if long.empty or not idx:
+        return pd.DataFrame({c: pd.Series(dtype="float64" if c == "value" else "str") for c in MEASURE_COLUMNS})
+    sha = {f.idx: f.sha256 for f in files}
+    m = long.loc[long["file_idx"].isin(idx) & long["origin"].eq("row") & long["value"].notna()]
+    tier = dict(zip(registry["zone_code"], registry["tier"]))
+    out = pd.DataFrame({
+        "zone_code": m["zone_code"].astype("str"),
+        "measure_code": m["measure_code"].astype("str"),
+        "value": m["value"].astype("float64"),
+        "unit": m["canonical_unit"].astype("str"),
+        "source_sha256": m["file_idx"].map(sha).astype("str"),
+        "reported_value": m["value_raw"].astype("str"),
+        "reported_unit": m["unit_raw"].astype("str"),
+        "tier": m["zone_code"].map(tier).astype("str"),
+        "method_version": method_version,
+    })
+    return out.sort_values(["zone_code", "measure_code"], kind="stable").reset_index(drop=True)
+
+
+def ingest_year(inbox_dir: str | Path, data_year: int, catalogue: Catalogue, registry: pd.DataFrame,
+                archive: str | None, previous: pd.DataFrame | None = None,
+                max_bytes: int = DEFAULT_MAX_BYTES) -> YearIngest:
+    """Archive, read, validate and decide every file of ``<inbox>/<data_year>``.
+
+    ``archive=None``: nothing is archived (``etdz validate``; a never-run previous year
+    read for growth only). ``previous``: the MEASURES frame of Y-1's accepted
+    submissions, for the ``soft_max_yoy_factor`` warnings."""
+    data_year = int(data_year)
+    files = [load_file(p, i, data_year, archive, max_bytes) for i, p in enumerate(list_inbox(inbox_dir))]
+    issues, report, long = validate_submissions(files, catalogue, registry, data_year, previous)
+    log = decide(files, issues, catalogue.version)
+    measures = build_measures(long, log, files, registry, catalogue.version)
+    return YearIngest(data_year=data_year, method_version=catalogue.version, log=log.reset_index(drop=True),
+                      issues=issues, measures=measures, validation=report, files=files)
+
+
+# --------------------------------------------------------------------------- etdz validate
+
+
+def _file_year(read: ReadResult) -> int | None:
+    years = set()
+    for rec in read.rows:
+        v = rec.get("data_year")
+        p = parse_value(None if isinstance(v, Formula) else v)
+        if p.ok and float(p.value).is_integer():  # type: ignore[arg-type]
+            years.add(int(p.value))  # type: ignore[arg-type]
+    return years.pop() if len(years) == 1 else None
+
+
+def validate_files(paths: list[str | Path], catalogues: list[Catalogue], registry: pd.DataFrame,
+                   max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[str, int]:
+    """Check files against the catalogue of their own data year, touching nothing.
+
+    Returns (a Chinese report listing every problem with its check code, exit status:
+    1 if any file would be rejected, else 0)."""
+    groups: dict[tuple[str, int], list[SubmissionFile]] = defaultdict(list)
+    alone: list[tuple[SubmissionFile, list[dict]]] = []
+    order: list[SubmissionFile] = []
+    cats: dict[str, Catalogue] = {}
+    for i, raw in enumerate(paths):
+        path = Path(raw)
+        if not path.is_file():
+            f = SubmissionFile(i, path.name, "", 0, ReadResult(), 0)
+            order.append(f)
+            alone.append((f, [{"file_name": path.name, "sha256": "", "zone_code": None, "severity": "error",
+                               "scope": "file", "check": "file.unreadable", "row": None, "column": None, "value": str(path),
+                               "expected": None, "message": f"文件「{path}」不存在或不是文件"}]))
+            continue
+        folder_year = int(path.parent.name) if re.fullmatch(r"\d{4}", path.parent.name) else None
+        f = load_file(path, i, folder_year or 0, None, max_bytes)
+        order.append(f)
+        year = _file_year(f.read) if f.read.ok else None
+        year = year or folder_year
+        f.expected_year = folder_year or year or 0
+        if f.read.problems or year is None:
+            extra = []
+            if not f.read.problems:
+                extra.append(_issue(f, "file.year_mismatch", f"文件「{f.file_name}」「data_year」列没有一个统一、有效的年份，无法确定适用的考核办法；请在每一行填写数据年份",
+                                    column="data_year", expected="四位年份，如 2022"))
+            alone.append((f, file_checks(f, registry) if f.read.problems else extra))
+            continue
+        try:
+            cat = catalogue_for_year(catalogues, year)
+        except MethodologyError as exc:
+            alone.append((f, [_issue(f, "file.no_catalogue", f"文件「{f.file_name}」：{exc}", column="data_year",
+                                     value=str(year), expected="有考核办法适用的数据年份")]))
+            continue
+        cats[cat.version] = cat
+        groups[(cat.version, year)].append(f)
+    all_issues: list[dict] = []
+    for f, iss in alone:
+        all_issues.extend(iss)
+    versions: dict[int, str] = {}
+    for (version, year), fs in groups.items():
+        issues, _, _ = validate_submissions(fs, cats[version], registry, year)
+        all_issues.extend(issues.to_dict("records"))
+        for f in fs:
+            versions[f.idx] = f"{version}"
+    frame = issues_frame(all_issues)
+    lines: list[str] = []
+    rejected = 0
+    sev_zh = {"error": "错误", "warning": "警告"}
+    for f in order:
+        mine = frame.loc[(frame["file_name"] == f.file_name) & (frame["sha256"] == f.sha256)]
+        errors = int((mine["severity"] == "error").sum())
+        warnings = int((mine["severity"] == "warning").sum())
+        rejected += errors > 0
+        verdict = (f"将被拒收（{errors} 个错误，{warnings} 个警告）" if errors else
+                   f"可以接收（{warnings} 个警告）" if warnings else "可以接收，没有发现问题")
+        lines.append(f"== {paths[f.idx]}")
+        info = []
+        if f.zone_code:
+            info.append(f"园区 {f.zone_code}")
+        if f.idx in versions:
+            info.append(f"数据年份 {f.expected_year}，考核办法 {versions[f.idx]}")
+        lines.append(f"   {verdict}" + (f"；{'，'.join(info)}" if info else "") + f"  [{'REJECTED' if errors else 'OK'}]")
+        for r in mine.itertuples(index=False):
+            where = f"第 {r.row} 行" if not pd.isna(r.row) else "文件"
+            col = f"，列 {r.column}" if isinstance(r.column, str) and r.column else ""
+            lines.append(f"   [{sev_zh.get(r.severity, r.severity)}] {r.check}（{where}{col}）：{r.message}")
+    lines.append(f"合计：{len(order)} 个文件，{rejected} 个将被拒收，{len(order) - rejected} 个可以接收。")
+    return "\n".join(lines) + "\n", 1 if rejected else 0
+
+
+__all__ = ["YearIngest", "ingest_year", "validate_files", "archive_bytes", "archive_url", "decide", "build_measures",
+           "list_inbox", "load_file", "CHECKS", "ISSUE_COLUMNS", "SUBMISSION_ISSUES"]

@@ -1,0 +1,348 @@
+"""Reading untrusted submission files (02-inputs.md §2.1) into rows of cells.
+
+Nothing here trusts the file: the size is checked before reading, CSV is decoded
+strictly (UTF-8 with or without BOM, then GB18030; anything else is refused, never
+guessed), XLSX is opened by openpyxl in read-only mode (defusedxml installed, so no
+XML entity expansion) only after a zip-bomb guard has looked at the archive's
+directory, formulas are never evaluated (a formula cell is kept as a :class:`Formula`
+and is an invalid value), and the file name is never used for anything but display.
+
+:func:`read_submission` returns a :class:`ReadResult`: either file-level problems
+(``problems``, each a :class:`FileProblem` with a stable check code) or a table of
+data rows (``rows``: one dict per non-blank row, keyed by the normalised column
+name, plus ``__row__``, the row number a user sees in Excel: the header is row 1).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import PurePath
+
+REQUIRED_COLUMNS = ("zone_code", "data_year", "measure_code", "value", "unit")
+OPTIONAL_COLUMNS = ("note",)
+KNOWN_COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+ROW_KEY = "__row__"
+EXTRA_KEY = "__extra__"  # CSV: non-empty fields beyond the header (list of strings)
+
+DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+#: zip-bomb guard: total uncompressed size of all members, and the worst member ratio
+DEFAULT_MAX_UNCOMPRESSED = 200 * 1024 * 1024
+DEFAULT_MAX_RATIO = 200.0
+_RATIO_MIN_SIZE = 1024 * 1024  # small members may compress a lot (an empty sheet); only big ones are judged
+_MAX_MEMBERS = 10_000
+
+_HEADER_SPACES = " \t\r\n\u00a0\u3000\ufeff"
+_FORMATS = {".csv": "csv", ".xlsx": "xlsx"}
+
+
+@dataclass(frozen=True)
+class Formula:
+    """An XLSX formula cell: kept as its text, never evaluated."""
+
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True)
+class FileProblem:
+    """A file-level error found while reading (always severity error, scope file)."""
+
+    check: str
+    message: str  # Chinese, without the file name (the caller adds it)
+    column: str | None = None
+    value: str | None = None
+    expected: str | None = None
+
+
+@dataclass
+class ReadResult:
+    file_format: str | None = None  # "csv" | "xlsx" | None (not CSV/XLSX)
+    encoding: str | None = None  # "utf-8", "utf-8-sig", "gb18030" for CSV
+    header: list[str] = field(default_factory=list)  # normalised column names, in file order
+    raw_header: list[str] = field(default_factory=list)
+    rows: list[dict] = field(default_factory=list)
+    problems: list[FileProblem] = field(default_factory=list)
+    extra_columns: list[str] = field(default_factory=list)  # unknown columns holding data (raw names)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def file_format(name: str) -> str | None:
+    """``csv`` / ``xlsx`` from the extension (case-insensitive), None for anything else."""
+    return _FORMATS.get(PurePath(name).suffix.lower())
+
+
+def normalise_column(name: object) -> str:
+    return ("" if name is None else str(name)).strip(_HEADER_SPACES).lower()
+
+
+def _cell_text(v: object) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def _is_blank(v: object) -> bool:
+    return v is None or (isinstance(v, str) and v.strip(_HEADER_SPACES) == "")
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+def decode_csv(data: bytes) -> tuple[str | None, str | None]:
+    """Strict decoding: UTF-8 (a BOM is dropped), then GB18030. Returns (text, encoding) or (None, None)."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        try:
+            return data[3:].decode("utf-8"), "utf-8-sig"
+        except UnicodeDecodeError:
+            return None, None
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return None, None  # UTF-16: GB18030 would take it byte by byte
+    try:
+        return data.decode("gb18030"), "gb18030"
+    except UnicodeDecodeError:
+        return None, None
+
+
+def _looks_binary(text: str) -> bool:
+    return "\x00" in text or sum(1 for ch in text[:4096] if ord(ch) < 32 and ch not in "\t\r\n\x0c") > 8
+
+
+# --------------------------------------------------------------------------- header
+
+
+def _header_problems(result: ReadResult, first_rows: list[list[object]]) -> None:
+    """Required columns, duplicate columns, unknown columns (the extra ones become a warning later)."""
+    header = result.header
+    seen: dict[str, int] = {}
+    for i, h in enumerate(header):
+        if h and h in seen:
+            result.problems.append(FileProblem(
+                "file.duplicate_column", f"列名「{result.raw_header[i].strip()}」出现了不止一次（列名不区分大小写）",
+                column=h, value=result.raw_header[i], expected="每个列名只出现一次"))
+        seen.setdefault(h, i)
+    missing = [c for c in REQUIRED_COLUMNS if c not in seen]
+    if missing:
+        hint = ""
+        joined = ",".join(result.raw_header)
+        if len([h for h in header if h]) <= 1 and any(sep in joined for sep in (";", "\t", "|", "；")):
+            hint = "。文件似乎不是用英文逗号分隔的（发现分号或制表符），请另存为“CSV（逗号分隔）”"
+        else:
+            for n, row in enumerate(first_rows[:20], start=2):
+                names = {normalise_column(v) for v in row}
+                if all(c in names for c in REQUIRED_COLUMNS):
+                    hint = f"。第 {n} 行看起来才是表头：表头必须在第 1 行，请删除其上方的标题行"
+                    break
+        result.problems.append(FileProblem(
+            "file.missing_columns",
+            f"缺少必需的列：{'、'.join(missing)}（第 1 行为表头，应包含 {', '.join(REQUIRED_COLUMNS)}）{hint}",
+            column=",".join(missing), value=joined[:200], expected=",".join(REQUIRED_COLUMNS)))
+
+
+def _build_rows(result: ReadResult, body: list[tuple[int, list[object]]]) -> None:
+    header = result.header
+    width = len(header)
+    extra_with_data: set[int] = set()
+    for rownum, cells in body:
+        if all(_is_blank(v) for v in cells):
+            continue  # blank rows (trailing lines Excel leaves) are not data
+        rec: dict = {ROW_KEY: rownum}
+        for i, h in enumerate(header):
+            v = cells[i] if i < len(cells) else None
+            if h == "":
+                if not _is_blank(v):
+                    extra_with_data.add(i)
+                continue
+            if h not in rec:  # first of duplicate columns (a duplicate column is a file error anyway)
+                rec[h] = v
+            if h not in KNOWN_COLUMNS and not _is_blank(v):
+                extra_with_data.add(i)
+        overflow = [_cell_text(v) for v in cells[width:] if not _is_blank(v)]
+        if overflow:
+            rec[EXTRA_KEY] = overflow
+        result.rows.append(rec)
+    names = []
+    for i, h in enumerate(header):
+        if h not in KNOWN_COLUMNS and (h != "" or i in extra_with_data):
+            if h == "" and i not in extra_with_data:
+                continue
+            names.append(result.raw_header[i].strip() or f"(第 {i + 1} 列，无列名)")
+    result.extra_columns = names
+
+
+# --------------------------------------------------------------------------- CSV
+
+
+def read_csv_bytes(data: bytes) -> ReadResult:
+    result = ReadResult(file_format="csv")
+    if not data.strip(b" \t\r\n\xef\xbb\xbf"):
+        result.problems.append(FileProblem("file.empty", "文件是空的（没有表头，也没有数据）", expected="第 1 行为表头，其下每行一个指标"))
+        return result
+    text, encoding = decode_csv(data)
+    if text is None:
+        utf16 = data.startswith((b"\xff\xfe", b"\xfe\xff"))
+        msg = ("文件是 UTF-16 编码（Excel 的“Unicode 文本”），请在 Excel 中另存为“CSV UTF-8（逗号分隔）”" if utf16 else
+               "文件既不是 UTF-8 也不是 GB18030/GBK 编码的文本，无法可靠读取；请在 Excel 中另存为“CSV UTF-8（逗号分隔）”或 .xlsx")
+        result.problems.append(FileProblem("file.encoding", msg, expected="UTF-8（可带 BOM）或 GB18030/GBK"))
+        return result
+    result.encoding = encoding
+    if _looks_binary(text):
+        result.problems.append(FileProblem("file.encoding", "文件含有二进制内容（如 NUL 字节），不是文本 CSV 文件；请另存为 CSV 或 .xlsx",
+                                           expected="UTF-8（可带 BOM）或 GB18030/GBK 文本"))
+        return result
+    try:
+        records = list(csv.reader(io.StringIO(text, newline=""), strict=True))
+    except csv.Error as exc:
+        result.problems.append(FileProblem("file.unreadable", f"CSV 格式错误（引号或字段不完整：{exc}），请用 Excel 重新另存为 CSV",
+                                           expected="逗号分隔、标准引号的 CSV"))
+        return result
+    # the first non-blank line is NOT skipped: the header must be in row 1
+    if not records or all(all(_is_blank(v) for v in r) for r in records):
+        result.problems.append(FileProblem("file.empty", "文件没有任何内容", expected="第 1 行为表头，其下每行一个指标"))
+        return result
+    result.raw_header = list(records[0])
+    result.header = [normalise_column(h) for h in records[0]]
+    body = [(n, list(r)) for n, r in enumerate(records[1:], start=2)]
+    _header_problems(result, [r for _, r in body])
+    if result.problems:
+        return result
+    _build_rows(result, body)
+    if not result.rows:
+        result.problems.append(FileProblem("file.no_data", "文件只有表头，没有任何数据行", expected="表头下每行一个指标"))
+    return result
+
+
+# --------------------------------------------------------------------------- XLSX
+
+
+def zip_guard(data: bytes, max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSED,
+              max_ratio: float = DEFAULT_MAX_RATIO) -> FileProblem | None:
+    """Look at the archive's directory before anything decompresses it.
+
+    The declared sizes are binding: Python's zipfile stops a member at its declared
+    size and checks its CRC, so a member lying about its size cannot expand further.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        hint = "（看起来是旧版 .xls 文件，只是改了扩展名）" if data.startswith(b"\xd0\xcf\x11\xe0") else ""
+        return FileProblem("file.unreadable", f"不是有效的 .xlsx 文件{hint}；请在 Excel 中另存为“Excel 工作簿 (*.xlsx)”或 CSV",
+                           expected="Excel 工作簿 (.xlsx)")
+    if len(infos) > _MAX_MEMBERS:
+        return FileProblem("file.zip_bomb", f"压缩包内文件数异常（{len(infos)} 个），疑似压缩炸弹，拒绝打开",
+                           value=str(len(infos)), expected=f"不超过 {_MAX_MEMBERS} 个")
+    total = sum(i.file_size for i in infos)
+    if total > max_uncompressed:
+        return FileProblem("file.zip_bomb", f"解压后大小 {total} 字节超过上限 {max_uncompressed} 字节，疑似压缩炸弹，拒绝打开",
+                           value=str(total), expected=f"解压后不超过 {max_uncompressed} 字节")
+    for i in infos:
+        if i.file_size >= _RATIO_MIN_SIZE and i.file_size / max(i.compress_size, 1) > max_ratio:
+            ratio = i.file_size / max(i.compress_size, 1)
+            return FileProblem("file.zip_bomb", f"压缩比异常（{ratio:.0f}:1，成员 {i.filename[:60]}），疑似压缩炸弹，拒绝打开",
+                               value=f"{ratio:.0f}", expected=f"压缩比不超过 {max_ratio:.0f}:1")
+    return None
+
+
+def read_xlsx_bytes(data: bytes, max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSED,
+                    max_ratio: float = DEFAULT_MAX_RATIO) -> ReadResult:
+    result = ReadResult(file_format="xlsx")
+    if not data:
+        result.problems.append(FileProblem("file.empty", "文件是空的（0 字节）", expected="Excel 工作簿 (.xlsx)"))
+        return result
+    bomb = zip_guard(data, max_uncompressed, max_ratio)
+    if bomb is not None:
+        result.problems.append(bomb)
+        return result
+    import openpyxl  # noqa: PLC0415 (openpyxl uses defusedxml when it is installed)
+
+    try:
+        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False, keep_links=False)
+    except Exception as exc:  # noqa: BLE001 - any failure to parse an untrusted file is a rejection
+        result.problems.append(FileProblem("file.unreadable", f"无法作为 .xlsx 打开（{type(exc).__name__}）；请在 Excel 中重新保存为 .xlsx 或 CSV",
+                                           expected="Excel 工作簿 (.xlsx)"))
+        return result
+    try:
+        sheets = wb.worksheets
+        if not sheets:
+            result.problems.append(FileProblem("file.empty", "工作簿中没有工作表", expected="第一个工作表第 1 行为表头"))
+            return result
+        ws = sheets[0]
+        try:
+            ws.reset_dimensions()  # some writers store a wrong <dimension>; read what is there
+        except AttributeError:
+            pass
+        table: list[tuple[int, list[object]]] = []
+        try:
+            for r_idx, row in enumerate(ws.iter_rows(), start=1):
+                cells: list[object] = []
+                for c in row:
+                    v = getattr(c, "value", None)
+                    if getattr(c, "data_type", None) == "f":
+                        v = Formula(str(v))
+                    elif type(v).__name__ in ("ArrayFormula", "DataTableFormula"):
+                        v = Formula(str(getattr(v, "text", v)))
+                    cells.append(v)
+                table.append((r_idx, cells))  # read-only iter_rows fills gaps with empty rows
+        except Exception as exc:  # noqa: BLE001
+            result.problems.append(FileProblem("file.unreadable", f"读取第一个工作表时出错（{type(exc).__name__}）；请在 Excel 中重新保存为 .xlsx 或 CSV",
+                                               expected="Excel 工作簿 (.xlsx)"))
+            return result
+    finally:
+        wb.close()
+    while table and all(_is_blank(v) for v in table[-1][1]):
+        table.pop()
+    if not table:
+        result.problems.append(FileProblem("file.empty", f"第一个工作表「{ws.title}」是空的", expected="第一个工作表第 1 行为表头"))
+        return result
+    first_num, first = table[0]
+    if first_num != 1:
+        first = []  # row 1 is blank: no header in row 1
+        body = table
+    else:
+        body = table[1:]
+    result.raw_header = [_cell_text(v) for v in first]
+    result.header = [normalise_column(v) for v in result.raw_header]
+    _header_problems(result, [cells for _, cells in body])
+    if result.problems:
+        return result
+    _build_rows(result, body)
+    if not result.rows:
+        result.problems.append(FileProblem("file.no_data", "第一个工作表只有表头，没有任何数据行", expected="表头下每行一个指标"))
+    return result
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def read_submission(name: str, data: bytes | None, size: int, max_bytes: int = DEFAULT_MAX_BYTES,
+                    max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSED, max_ratio: float = DEFAULT_MAX_RATIO) -> ReadResult:
+    """Read one submission. ``name`` only decides the format by its extension; ``data`` may be None
+    when the file is over the size limit (it is then never read)."""
+    fmt = file_format(name)
+    if fmt is None:
+        ext = PurePath(name).suffix or "（无扩展名）"
+        hint = "；.xls 请在 Excel 中另存为 .xlsx" if ext.lower() in (".xls", ".et", ".xlsm", ".xlsb") else ""
+        return ReadResult(problems=[FileProblem("file.not_csv_xlsx", f"文件类型 {ext} 不受支持，只接受 .csv 和 .xlsx{hint}",
+                                                value=ext, expected=".csv 或 .xlsx")])
+    if size > max_bytes:
+        return ReadResult(file_format=fmt, problems=[FileProblem(
+            "file.too_large", f"文件大小 {size} 字节超过上限 {max_bytes} 字节；一个园区一年的报送通常只有几十行",
+            value=str(size), expected=f"不超过 {max_bytes} 字节")])
+    assert data is not None
+    if fmt == "csv":
+        return read_csv_bytes(data)
+    return read_xlsx_bytes(data, max_uncompressed, max_ratio)

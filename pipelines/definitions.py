@@ -13,6 +13,7 @@ from pipelines.resources import EtdzResource
 def build_definitions(settings: Settings | None = None) -> Definitions:
     """Assemble assets, checks, jobs, schedules and sensors for the configured locations."""
     from assets.ingestion import build_ingestion_assets
+    from assets.reports import build_report_assets
     from assets.scoring import build_scoring_assets
 
     settings = settings or Settings.from_env()
@@ -20,7 +21,8 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     catalogues = resource.catalogues()
     partitions = data_year_partitions(catalogues, settings.inbox)
     max_window = max([c.downgrade.window if c.downgrade else 2 for c in catalogues] + [2])
-    assets = [*build_ingestion_assets(partitions), *build_scoring_assets(partitions, max_window)]
+    assets = [*build_ingestion_assets(partitions), *build_scoring_assets(partitions, max_window),
+              *build_report_assets(partitions, max_window)]
     return Definitions(
         assets=assets,
         jobs=[build_annual_job(partitions)],

@@ -106,13 +106,12 @@ def distribution(groups: list[dict], width: int = 900, row_h: int = 74) -> dict:
     label_w, right, top, bottom = 120, 24, 12, 34
     all_v = np.concatenate([np.asarray(g["values"], dtype=float) for g in groups]) if groups else np.array([])
     all_v = all_v[np.isfinite(all_v)]
-    if all_v.size:
-        lo = math.floor(all_v.min() / 10) * 10
-        hi = math.ceil(all_v.max() / 10) * 10
-        if hi <= lo:
-            hi = lo + 10
-    else:
-        lo, hi = 0, 100
+    lo, hi = (float(all_v.min()), float(all_v.max())) if all_v.size else (0.0, 100.0)
+    if hi - lo < 1e-9:
+        lo, hi = lo - 5, hi + 5
+    ticks = nice_ticks(lo, hi, 7)
+    step = ticks[1] - ticks[0] if len(ticks) > 1 else 10.0
+    lo, hi = math.floor(lo / step + 1e-9) * step, math.ceil(hi / step - 1e-9) * step
     x0, x1 = label_w, width - right
 
     def x(v):
@@ -133,7 +132,7 @@ def distribution(groups: list[dict], width: int = 900, row_h: int = 74) -> dict:
                            for j, val in enumerate(np.sort(v))]
         rows.append(row)
     height = top + row_h * len(groups) + bottom
-    ticks = [{"x": x(t), "label": f"{t:g}"} for t in nice_ticks(lo, hi, 6)]
+    ticks = [{"x": x(t), "label": f"{t:g}"} for t in nice_ticks(lo, hi, 7)]
     return {"width": width, "height": height, "x0": x0, "x1": x1, "top": top, "axis_y": height - bottom + 6,
             "rows": rows, "ticks": ticks, "lo": lo, "hi": hi}
 

@@ -108,7 +108,8 @@ def context(v: YearView, generated: str) -> dict:
         sel = log[log.status.isin(["rejected", "superseded"])].sort_values(["status", "zone_code", "file_name"],
                                                                           na_position="last")
         for r in _records(sel):
-            r["zone"] = v.zone_by_code.get(r["zone_code"]) if not is_missing(r["zone_code"]) else None
+            r["zone_code"] = None if is_missing(r.get("zone_code")) else str(r["zone_code"])
+            r["zone"] = v.zone_by_code.get(r["zone_code"]) if r["zone_code"] else None
             r["received"] = "" if is_missing(r.get("received_at")) else pd.Timestamp(r["received_at"]).strftime("%Y-%m-%d %H:%M")
             problem_files.append(r)
     iss = inp.submission_issues

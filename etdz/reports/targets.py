@@ -100,15 +100,18 @@ class Target:
     points: list[NextPoint]
     reachable_alone: int       # indicators whose headroom alone closes the gap
     headroom_total: float      # points left over all indicators
+    largest: list[NextPoint] = None  # the indicators with the most points left (whatever their unit)
 
 
 def zone_target(zone: dict, totals_desc, rows: list[dict], metas: dict[str, IndicatorMeta],
                 top: int = 100, limit: int = 8) -> Target:
     k = target_rank(zone.get("national_rank"), top)
     all_points = next_points(rows, metas, None)
+    largest = sorted(all_points, key=lambda p: (-p.headroom_points, p.code))[:3]
     if k is None:
-        return Target(None, None, None, all_points[:limit], 0, sum(p.headroom_points for p in all_points))
+        return Target(None, None, None, all_points[:limit], 0, sum(p.headroom_points for p in all_points), largest)
     t_k = float(np.asarray(totals_desc, dtype=float)[min(k, len(totals_desc)) - 1])
     gap = t_k - float(zone["total_score"])
     pts = next_points(rows, metas, gap)
-    return Target(k, t_k, gap, pts[:limit], sum(p.closes_gap for p in pts), sum(p.headroom_points for p in pts))
+    return Target(k, t_k, gap, pts[:limit], sum(p.closes_gap for p in pts), sum(p.headroom_points for p in pts),
+                  largest)

@@ -1,0 +1,123 @@
+"""Zone report cards: one per ranked zone, showing exactly the numbers of the datasets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from reports_synth import num, parse_html
+
+
+def _card(out, code):
+    return parse_html((out.cards_dir / f"{code}.html").read_text(encoding="utf-8"))
+
+
+def test_one_card_per_ranked_zone(written_year):
+    data, out = written_year
+    rk = data.frames["rankings"]
+    assert out.cards == len(rk)
+    assert sorted(p.stem for p in out.cards_dir.glob("*.html")) == sorted(rk.zone_code)
+    assert not list(out.cards_dir.glob("_*"))  # no temp files left behind
+
+
+@pytest.mark.parametrize("pick", ["first", "middle", "last", "no_submission"])
+def test_card_numbers_equal_the_data(written_year, pick):
+    data, out = written_year
+    rk = data.frames["rankings"].sort_values("national_rank").reset_index(drop=True)
+    z = {"first": rk.iloc[0], "middle": rk.iloc[len(rk) // 2], "last": rk.iloc[-1],
+         "no_submission": rk[rk.submission_status != "accepted"].iloc[0]}[pick]
+    code = z.zone_code
+    page = _card(out, code)
+    assert page.ids["zone-name"] == z.name_zh
+    assert num(page.ids["total-score"]) == round(z.total_score, 2)
+    assert page.ids["national-rank"].split("/")[0].strip() == str(z.national_rank)
+    assert page.ids["regional-rank"].split("/")[0].strip() == str(z.regional_rank)
+    assert page.ids["provincial-rank"].split("/")[0].strip() == str(z.provincial_rank)
+    assert int(page.ids["national-rank"].split("/")[1]) == len(rk)
+    assert int(page.ids["regional-rank"].split("/")[1]) == (rk.region == z.region).sum()
+
+    ind = data.frames["indicator_scores"]
+    mine = ind[ind.zone_code == code].set_index("indicator_code")
+    n_better = int(mine.better_than_national_avg.sum())
+    assert n_better == z.indicators_better_than_avg
+    assert page.ids["better-count"] == f"{n_better} of {len(data.catalogue.indicators)}"
+    rows = {r["attrs"]["data-indicator"]: r["cells"] for r in page.tables["indicator-table"] if "data-indicator" in r["attrs"]}
+    assert set(rows) == {i.code for i in data.catalogue.indicators}
+    for icode, cells in rows.items():
+        v, s = mine.at[icode, "value"], mine.at[icode, "score"]
+        if np.isnan(v):
+            assert cells[1] == "—"
+        elif np.isinf(v):
+            assert cells[1] == ("+∞" if v > 0 else "−∞")
+        else:
+            assert num(cells[1]) == pytest.approx(round(v, 2), abs=0.5 if "," in cells[1] and "." not in cells[1] else 1e-9)
+        assert num(cells[3]) == round(s, 2)
+        assert ("✓" in cells[4]) == bool(mine.at[icode, "better_than_national_avg"])
+        assert ("✓" in cells[5]) == bool(mine.at[icode, "better_than_regional_avg"])
+    # per-category counts "x of y"
+    cats = {r["attrs"]["data-category"]: r["cells"] for r in page.tables["indicator-table"] if "data-category" in r["attrs"]}
+    for k in data.catalogue.categories:
+        sub = mine[mine.category_code == k.code]
+        assert cats[k.code][-2] == f"{int(sub.better_than_national_avg.sum())} of {len(sub)}"
+    # category scores and averages
+    cs = data.frames["category_scores"]
+    cs = cs.merge(data.frames["rankings"][["zone_code", "region"]], on="zone_code")
+    crow = {r["attrs"]["data-category"]: r["cells"] for r in page.tables["categories"] if "data-category" in r["attrs"]}
+    for k in data.catalogue.categories:
+        mine_k = cs[(cs.zone_code == code) & (cs.category_code == k.code)].iloc[0]
+        assert num(crow[k.code][2]) == round(mine_k.score, 2)
+        assert num(crow[k.code][3]) == round(cs[cs.category_code == k.code].score.mean(), 2)
+        reg = cs[(cs.category_code == k.code) & (cs.region == z.region)].score.mean()
+        assert num(crow[k.code][4]) == round(reg, 2)
+        assert int(crow[k.code][5]) == mine_k.national_rank
+    assert num(crow["TOTAL"][3]) == round(rk.total_score.mean(), 2)
+
+
+def test_rank_trend_covers_every_year_on_record(written_year):
+    data, out = written_year
+    code = data.frames["rankings"].zone_code.iloc[0]
+    page = _card(out, code)
+    h = data.history[data.history.zone_code == code].sort_values("data_year")
+    rows = [r for r in page.tables["rank-history"] if "data-year" in r["attrs"]]
+    assert [int(r["attrs"]["data-year"]) for r in rows] == list(h.data_year)
+    for r, (_, e) in zip(rows, h.iterrows()):
+        assert int(r["cells"][2].split("/")[0]) == e.national_rank
+        assert int(r["cells"][3]) == e.regional_rank
+        assert int(r["cells"][4]) == e.provincial_rank
+    html = (out.cards_dir / f"{code}.html").read_text(encoding="utf-8")
+    assert html.count("<polyline") >= 3  # three rank panels drawn as lines
+
+
+def test_downgrade_risk_status(year_builder, catalogue_2021, tmp_path):
+    from etdz.reports import write_year_reports
+
+    data = year_builder(catalogue_2021, 2022, per_region={"east": 14, "central": 10, "west": 9}, seed=3)
+    out = write_year_reports(data.inputs(), tmp_path)
+    wl = data.frames["downgrade_watchlist"]
+    assert len(wl), "the synthetic year should have watch-list zones"
+    code = wl.zone_code.iloc[0]
+    page = _card(out, code)
+    assert "已列入降级预警名单" in page.ids["risk-status"]
+    years = ", ".join(str(y) for y in wl.bottom_years.iloc[0])
+    assert page.ids["risk-years"].startswith(years)
+    # a zone that was never in its region's bottom n is clear (or merely near the line)
+    h = data.history
+    nR = h.groupby(["data_year", "region"]).zone_code.transform("count")
+    bottom = h[h.regional_rank >= nR - data.catalogue.downgrade.bottom_n + 1].zone_code
+    safe = data.frames["rankings"].sort_values("national_rank")
+    safe = safe[~safe.zone_code.isin(bottom)].zone_code.iloc[0]
+    page = _card(out, safe)
+    assert "无降级风险" in page.ids["risk-status"]
+
+
+def test_target_gap_on_every_card(written_year):
+    data, out = written_year
+    rk = data.frames["rankings"]
+    totals = np.sort(rk.total_score.to_numpy())[::-1]
+    for _, z in rk.iterrows():
+        page = _card(out, z.zone_code)
+        if z.national_rank == 1:
+            assert "target-gap" not in page.ids
+            continue
+        k = 100 if z.national_rank > 100 else z.national_rank - 1
+        assert num(page.ids["target-gap"]) == round(totals[k - 1] - z.total_score, 2)

@@ -1,0 +1,45 @@
+"""The entry point: files where 04-outputs.md §4.2 puts them, atomic writes, speed."""
+
+from __future__ import annotations
+
+import time
+
+from etdz.reports import ReportOutputs, write_year_reports
+
+
+def test_layout_and_outputs(written_year):
+    data, out = written_year
+    assert isinstance(out, ReportOutputs)
+    year_dir = out.national_report.parent
+    assert year_dir.name == str(data.data_year)
+    assert out.national_report.name == "national_report.html"
+    assert out.workbook == year_dir / "rankings.xlsx"
+    assert out.cards_dir == year_dir / "zones"
+    assert not [p for p in year_dir.rglob("_*")]
+    assert set(out.seconds) >= {"national_report", "cards", "workbook", "total"}
+
+
+def test_rerun_replaces_files_and_prunes_stale_cards(small_year, tmp_path):
+    write_year_reports(small_year.inputs(), tmp_path)
+    stale = tmp_path / "2022" / "zones" / "GONE.html"
+    stale.write_text("old")
+    out = write_year_reports(small_year.inputs(), tmp_path)
+    assert not stale.exists()
+    assert out.cards == len(small_year.frames["rankings"])
+
+
+def test_history_without_current_year_and_without_category_history(small_year, tmp_path):
+    inp = small_year.inputs()
+    inp.history = small_year.history[small_year.history.data_year < small_year.data_year]
+    inp.category_history = None
+    out = write_year_reports(inp, tmp_path)
+    assert out.cards == len(small_year.frames["rankings"])
+
+
+def test_230_zones_well_under_five_seconds(year_builder, catalogue_2021, tmp_path):
+    data = year_builder(catalogue_2021, 2023, per_region={"east": 112, "central": 68, "west": 50}, years=5)
+    t = time.perf_counter()
+    out = write_year_reports(data.inputs(), tmp_path)
+    elapsed = time.perf_counter() - t
+    assert out.cards == 230
+    assert elapsed < 5.0, out.seconds

@@ -1,0 +1,131 @@
+"""The national report shows exactly the numbers of the datasets."""
+
+from __future__ import annotations
+
+import math
+
+from reports_synth import num, parse_html
+
+
+def _page(written_year):
+    data, out = written_year
+    return data, out, parse_html(out.national_report.read_text(encoding="utf-8"))
+
+
+def test_top30_totals_and_category_scores_equal_the_data(written_year):
+    data, out, page = _page(written_year)
+    rk = data.frames["rankings"].set_index("zone_code")
+    cs = data.frames["category_scores"].pivot(index="zone_code", columns="category_code", values="score")
+    rows = [r for r in page.tables["top30"] if "data-zone" in r["attrs"]]
+    expected = rk[rk.national_rank <= 30]
+    assert len(rows) == len(expected) > 0
+    cats = [k.code for k in data.catalogue.categories]
+    for r in rows:
+        code = r["attrs"]["data-zone"]
+        cells = r["cells"]
+        assert int(cells[0]) == rk.at[code, "national_rank"]
+        assert rk.at[code, "name_zh"] in cells[1]
+        assert num(cells[4]) == round(rk.at[code, "total_score"], 2)
+        for j, k in enumerate(cats):
+            assert num(cells[5 + j]) == round(cs.at[code, k], 2)
+    ranks = [int(r["cells"][0]) for r in rows]
+    assert ranks == sorted(ranks)
+
+
+def test_zones_per_region_and_submission_status(written_year):
+    data, out, page = _page(written_year)
+    rk = data.frames["rankings"]
+    rows = {r["attrs"]["data-region"]: r["cells"] for r in page.tables["status"] if "data-region" in r["attrs"]}
+    for region, g in rk.groupby("region"):
+        cells = rows[region]
+        assert int(cells[1]) == len(g)
+        assert int(cells[2]) == (g.submission_status == "accepted").sum()
+        assert int(cells[3]) == (g.submission_status == "no_valid_submission").sum()
+    assert int(rows["total"][1]) == len(rk)
+    assert "provisional" in page.ids  # the synthetic year has a zone without a valid file
+
+
+def test_region_top10s(written_year):
+    data, out, page = _page(written_year)
+    rk = data.frames["rankings"]
+    for region, g in rk.groupby("region"):
+        rows = page.tables[f"region-top-{region}"]
+        shown = [(r["attrs"]["data-zone"], int(r["cells"][0]), num(r["cells"][2])) for r in rows if "data-zone" in r["attrs"]]
+        exp = g[g.regional_rank <= 10].sort_values(["regional_rank", "zone_code"])
+        assert shown == [(z, int(rr), round(t, 2)) for z, rr, t in zip(exp.zone_code, exp.regional_rank, exp.total_score)]
+
+
+def test_single_item_top10s_use_measures_and_catalogue_units(written_year):
+    data, out, page = _page(written_year)
+    rk = data.frames["rankings"].set_index("zone_code")
+    meas = data.frames["measures"]
+    for m in data.catalogue.top_lists:
+        rows = [r for r in page.tables[f"toplist-{m}"] if "data-zone" in r["attrs"]]
+        head = page.tables[f"toplist-{m}"][0]["cells"]
+        assert head[-1] == data.catalogue.measures[m].unit
+        assert 0 < len(rows) <= 10
+        values = meas[meas.measure_code == m].set_index("zone_code").value
+        for r in rows:
+            code = r["attrs"]["data-zone"]
+            assert int(r["cells"][0]) == rk.at[code, f"rank_{m}"]
+            assert num(r["cells"][3]) == round(values[code], 2)
+
+
+def test_watchlist_summons_upgrades_and_movers(written_year):
+    data, out, page = _page(written_year)
+    wl = data.frames["downgrade_watchlist"].set_index("zone_code")
+    rows = [r for r in page.tables["watchlist"] if "data-zone" in r["attrs"]]
+    assert {r["attrs"]["data-zone"] for r in rows} == set(wl.index)
+    for r in rows:
+        code = r["attrs"]["data-zone"]
+        assert int(r["cells"][1]) == wl.at[code, "region_candidate_rank"]
+        assert r["cells"][4] == ", ".join(str(y) for y in wl.at[code, "bottom_years"])
+        assert num(r["cells"][5]) == round(wl.at[code, "mean_score"], 2)
+    rk = data.frames["rankings"]
+    summoned = [r["attrs"]["data-zone"] for r in page.tables["summons"] if "data-zone" in r["attrs"]]
+    assert summoned == list(rk[rk.summoned].sort_values(["national_rank", "zone_code"]).zone_code)
+    up = data.frames["upgrade_candidates"].set_index("zone_code")
+    rows = [r for r in page.tables["upgrade"] if "data-zone" in r["attrs"]]
+    assert {r["attrs"]["data-zone"] for r in rows} == set(up.index)
+    for r in rows:
+        code = r["attrs"]["data-zone"]
+        assert int(r["cells"][0]) == up.at[code, "candidate_rank"]
+        assert num(r["cells"][4]) == round(up.at[code, "total_score"], 2)
+        assert int(r["cells"][5]) == up.at[code, "equivalent_national_rank"]
+    ups = [r for r in page.tables["movers-up"] if "data-zone" in r["attrs"]]
+    best = rk.rank_change.max()
+    assert int(ups[0]["cells"][0].lstrip("▲")) == best
+
+
+def test_data_quality(written_year):
+    data, out, page = _page(written_year)
+    log = data.frames["submission_log"]
+    files = [r["cells"] for r in page.tables["files"][1:]]
+    bad = log[log.status.isin(["rejected", "superseded"])]
+    assert sorted(c[1] for c in files) == sorted(bad.file_name)
+    iss = data.frames["submission_issues"]
+    shown = {r["attrs"]["data-check"]: int(r["cells"][2]) for r in page.tables["issues"] if "data-check" in r["attrs"]}
+    assert shown == iss.groupby("check").size().to_dict()
+    ind = data.frames["indicator_scores"]
+    imp = {r["attrs"]["data-indicator"]: (int(r["cells"][1]), int(r["cells"][2]))
+           for r in page.tables["imputed"] if "data-indicator" in r["attrs"]}
+    for code, g in ind.groupby("indicator_code"):
+        n_imp, n_miss = int(g.imputed.sum()), int((g.status == "missing").sum())
+        assert imp.get(code, (0, 0)) == (n_imp, n_miss)
+
+
+def test_method_note(written_year):
+    data, out, _ = _page(written_year)
+    html = out.national_report.read_text(encoding="utf-8")
+    assert data.catalogue.name_zh in html and "project's reading" in html
+    assert f"v{data.catalogue.version}" in html
+
+
+def test_top30_markdown(written_year):
+    data, out = written_year
+    lines = out.top30_markdown.splitlines()
+    rk = data.frames["rankings"]
+    assert len(lines) == 2 + (rk.national_rank <= 30).sum()
+    first = rk.sort_values("national_rank").iloc[0]
+    assert first["name_zh"] in lines[2] and f"{first.total_score:.2f}" in lines[2]
+    assert not math.isnan(first.total_score)

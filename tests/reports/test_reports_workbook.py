@@ -1,0 +1,66 @@
+"""rankings.xlsx: national sheet, one per region, upgrade candidates; frozen header, numbers as numbers."""
+
+from __future__ import annotations
+
+import openpyxl
+import pandas as pd
+import pytest
+
+
+@pytest.fixture(scope="module")
+def book(written_year):
+    data, out = written_year
+    return data, openpyxl.load_workbook(out.workbook)
+
+
+def _rows(ws):
+    head = [c.value for c in ws[1]]
+    return head, [dict(zip(head, [c.value for c in row])) for row in ws.iter_rows(min_row=2)]
+
+
+def test_sheets(book):
+    data, wb = book
+    assert wb.sheetnames[:5] == ["全国 National", "东部 East", "中部 Central", "西部 West", "晋升候选 Upgrade"]
+
+
+def test_national_sheet_equals_rankings(book):
+    data, wb = book
+    ws = wb["全国 National"]
+    assert ws.freeze_panes == "C2"
+    assert ws.auto_filter.ref
+    head, rows = _rows(ws)
+    rk = data.frames["rankings"].sort_values(["national_rank", "zone_code"])
+    assert [r["代码 Code"] for r in rows] == list(rk.zone_code)
+    cs = data.frames["category_scores"].pivot(index="zone_code", columns="category_code", values="score")
+    for r, (_, z) in zip(rows, rk.iterrows()):
+        assert isinstance(r["全国名次 National rank"], int) and r["全国名次 National rank"] == z.national_rank
+        assert isinstance(r["总分 Total"], (int, float)) and r["总分 Total"] == pytest.approx(z.total_score, abs=1e-12)
+        assert r["区域名次 Regional rank"] == z.regional_rank
+        for k in data.catalogue.categories:
+            assert r[f"{k.name_zh} {k.name_en}"] == pytest.approx(cs.at[z.zone_code, k.code], abs=1e-12)
+        for m in data.catalogue.top_lists:
+            key = f"{data.catalogue.measures[m].name_zh} 名次"
+            assert r[key] == (None if pd.isna(z[f"rank_{m}"]) else int(z[f"rank_{m}"]))
+        assert r["降级预警 Watch-list"] == ("是" if z.downgrade_candidate else "否")
+    total_col = head.index("总分 Total") + 1
+    assert ws.cell(row=2, column=total_col).number_format == "0.00"
+    for i in range(1, len(head) + 1):
+        w = ws.column_dimensions[openpyxl.utils.get_column_letter(i)].width
+        assert 8 <= w <= 44
+
+
+def test_region_sheets_and_upgrades(book):
+    data, wb = book
+    rk = data.frames["rankings"]
+    for region, title in (("east", "东部 East"), ("central", "中部 Central"), ("west", "西部 West")):
+        head, rows = _rows(wb[title])
+        exp = rk[rk.region == region].sort_values(["regional_rank", "zone_code"])
+        assert [r["代码 Code"] for r in rows] == list(exp.zone_code)
+        assert [r["区域名次 Regional rank"] for r in rows] == list(exp.regional_rank)
+        assert head[0] == "区域名次 Regional rank"
+        assert wb[title].freeze_panes == "C2"
+    head, rows = _rows(wb["晋升候选 Upgrade"])
+    up = data.frames["upgrade_candidates"].sort_values("candidate_rank")
+    assert [r["代码 Code"] for r in rows] == list(up.zone_code)
+    assert [r["相当于全国名次 Equivalent national rank"] for r in rows] == list(up.equivalent_national_rank)
+    assert all(isinstance(r["总分 Total"], (int, float)) for r in rows)

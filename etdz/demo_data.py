@@ -291,7 +291,7 @@ def _simulate(z: np.ndarray, regions: np.ndarray, years: list[int], measures: di
     swg = iva * 0.25 * green * np.exp(zone(0.6)) * np.exp(walk(0.06))
     v["solid_waste_generated"] = swg
     rate = np.clip(rng.beta(6, 1.6, Z)[:, None] + 0.01 * (years_arr - years[0]), 0.3, 1.0)
-    over = rng.random(Z) < 0.03  # reusing stock from earlier years: more utilised than generated
+    over = rng.random(Z) < 0.015  # reusing stock from earlier years: more utilised than generated
     rate[over] = rng.uniform(1.02, 1.15, (int(over.sum()), 1))
     v["solid_waste_utilized"] = swg * rate
     v["new_urban_jobs"] = count(gdp * 12.0, 0.5)

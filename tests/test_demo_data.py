@@ -1,0 +1,413 @@
+"""The demo data (etdz/demo_data.py): deterministic, complete, realistic, with a few faulty files."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import io
+import json
+import os
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+
+from etdz.catalogue import catalogue_for_year, load_catalogues
+from etdz.demo_data import (CANDIDATES, FAULTS, MANIFEST_NAME, SUZHOU_IP, sanitise_name, write_demo,
+                            write_synthetic_year)
+from etdz.registry import due_zones, load_registry
+
+YEARS = list(range(2018, 2024))
+SAFE_NAME = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fffA-Za-z0-9 _-]+\.(csv|xlsx)")
+
+
+# --------------------------------------------------------------------------- a small independent reader
+
+
+def read_rows(path: Path) -> list[dict]:
+    """Rows of a (well-formed) submission as dicts keyed by lower-case column name."""
+    if path.suffix == ".xlsx":
+        wb = load_workbook(path, read_only=True, data_only=True)
+        rows = list(wb.worksheets[0].iter_rows(values_only=True))
+        wb.close()
+    else:
+        raw = path.read_bytes()
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = raw.decode("gb18030")
+        rows = list(csv.reader(io.StringIO(text)))
+    header = [str(h).strip().lower() if h is not None else "" for h in rows[0]]
+    return [dict(zip(header, ["" if v is None else v for v in r])) for r in rows[1:]]
+
+
+def _zone_of(path: Path) -> str | None:
+    try:
+        return str(read_rows(path)[0]["zone_code"])
+    except (KeyError, IndexError):
+        return None  # a deliberately unreadable file
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    home = tmp_path_factory.mktemp("demo")
+    t0 = time.perf_counter()
+    layout = write_demo(home)
+    print(f"\nwrite_demo (6 years, {layout.files_written} files): {time.perf_counter() - t0:.2f} s")
+    manifest = json.loads((home / MANIFEST_NAME).read_text(encoding="utf-8"))
+    return home, layout, manifest
+
+
+@pytest.fixture(scope="module")
+def values(demo):
+    """Canonical values of every accepted-and-current file: one row per zone × year."""
+    home, layout, manifest = demo
+    cats = load_catalogues()
+    not_current = {s["file"] for s in manifest["scenarios"] if s["file"] and s["status"] != "accepted"}
+    recs = []
+    for rel in manifest["files"]:
+        if rel in not_current:
+            continue
+        year = int(Path(rel).parts[1])
+        cat = catalogue_for_year(cats, year)
+        for r in read_rows(home / rel):
+            if str(r["value"]).strip() == "":
+                continue
+            m = cat.measures[r["measure_code"]]
+            v = float(str(r["value"]).replace(",", "")) * m.accepted_units[r["unit"]]
+            recs.append((r["zone_code"], year, r["measure_code"], v))
+    df = pd.DataFrame(recs, columns=["zone_code", "year", "measure", "value"])
+    return df.pivot_table(index=["zone_code", "year"], columns="measure", values="value", aggfunc="last")
+
+
+# --------------------------------------------------------------------------- determinism
+
+
+def _snapshot(home: Path) -> dict[str, tuple[bytes, int]]:
+    """Bytes of every file, and the modification time of the submissions (they decide superseding)."""
+    return {str(p.relative_to(home)): (p.read_bytes(), int(p.stat().st_mtime) if "inbox" in p.parts else 0)
+            for p in sorted(home.rglob("*")) if p.is_file()}
+
+
+def test_same_seed_gives_byte_identical_files(tmp_path):
+    a = write_demo(tmp_path / "a", n_zones=40)
+    b = write_demo(tmp_path / "b", n_zones=40)
+    sa, sb = _snapshot(tmp_path / "a"), _snapshot(tmp_path / "b")
+    assert sa.keys() == sb.keys()
+    assert sa == sb  # bytes and modification times
+    assert a.files_written == b.files_written > 40 * len(YEARS) * 0.9
+    assert [p.name for p in a.faulty_files] == [p.name for p in b.faulty_files]
+    c = write_demo(tmp_path / "c", n_zones=40, seed=7)
+    assert _snapshot(tmp_path / "c") != sa
+
+
+def test_rewriting_a_home_replaces_the_previous_demo_files(tmp_path):
+    write_demo(tmp_path, n_zones=20, seed=1)
+    (tmp_path / "inbox" / "2018" / "mine.txt").write_text("a user's file")
+    layout = write_demo(tmp_path, n_zones=20, seed=2)
+    files = {p for p in (tmp_path / "inbox").rglob("*") if p.is_file()}
+    manifest = json.loads((tmp_path / MANIFEST_NAME).read_text(encoding="utf-8"))
+    assert files - {tmp_path / "inbox" / "2018" / "mine.txt"} == {tmp_path / f for f in manifest["files"]}
+    assert (tmp_path / "inbox" / "2018" / "mine.txt").exists()  # never deletes what it did not write
+    assert layout.files_written == len(manifest["files"])
+
+
+# --------------------------------------------------------------------------- completeness
+
+
+def test_registry_is_the_shipped_one_plus_provincial_candidates(demo):
+    home, layout, _ = demo
+    reg = load_registry(layout.registry)
+    shipped = load_registry()
+    assert set(shipped.zone_code) <= set(reg.zone_code)
+    prov = reg[reg.tier == "provincial"]
+    assert 5 <= len(prov) <= 8
+    assert prov.first_data_year.isna().all()
+    assert set(prov.region) == {"east", "central", "west"}
+    assert set(prov.province) <= set(shipped.province)  # real provinces, written the registry's way
+    assert set(prov.zone_code) == {c["zone_code"] for c in CANDIDATES}
+
+
+def test_every_due_zone_of_every_year_has_a_file(demo, values):
+    home, layout, manifest = demo
+    reg = load_registry(layout.registry)
+    rejected = {s["file"]: s for s in manifest["scenarios"] if s["status"] == "rejected"}
+    assert layout.years == YEARS
+    for year in YEARS:
+        due = set(due_zones(reg, year).zone_code)
+        assert len(due) >= 217
+        with_file: set[str] = set()
+        for rel in manifest["files"]:
+            if Path(rel).parts[1] != str(year):
+                continue
+            if rel in rejected:
+                with_file.add(rejected[rel]["zone_code"])
+            else:
+                with_file.add(str(read_rows(home / rel)[0]["zone_code"]))
+        assert due <= with_file, f"{year}: no file for {sorted(due - with_file)[:5]}"
+        # most zones have valid data: only zones whose single file was rejected lack it
+        valid = set(values.xs(year, level="year").index)
+        missing = due - valid
+        assert len(missing) <= 4, f"{year}: {sorted(missing)}"
+        # provincial candidates submit in some years
+    cand_years = {(z, y) for z, y in values.index if z.startswith("prov-")}
+    assert len({z for z, _ in cand_years}) >= 4
+
+
+def test_every_file_has_every_measure_of_its_years_catalogue(demo):
+    home, layout, manifest = demo
+    cats = load_catalogues()
+    broken = {s["file"] for s in manifest["scenarios"] if s["kind"] in ("semicolon", "title_row", "stray_last_year")}
+    for rel in manifest["files"][::7]:
+        if rel in broken:
+            continue
+        year = int(Path(rel).parts[1])
+        rows = read_rows(home / rel)
+        assert [r["measure_code"] for r in rows] == list(catalogue_for_year(cats, year).measures)
+        assert {int(float(r["data_year"])) for r in rows} == {year}
+        assert len({r["zone_code"] for r in rows}) == 1
+
+
+# --------------------------------------------------------------------------- realism
+
+
+def test_magnitudes_are_realistic(values):
+    v = values
+    assert 50 <= v.gdp.median() <= 2000  # 亿元
+    assert v.gdp.min() >= 5 and v.gdp.max() >= 2000  # tens to thousands
+    for zone, city in (("gdp", "city_gdp"), ("trade_total", "city_trade_total"), ("tax_revenue", "city_tax_revenue"),
+                       ("fdi_actual", "city_fdi_actual"), ("hitech_mfg_revenue", "city_hitech_mfg_revenue")):
+        both = v[[zone, city]].dropna()
+        assert (both[zone] < both[city]).all(), zone
+    assert 1000 <= v.fdi_actual.median() <= 100000  # 万美元
+    assert (v.hitech_trade.dropna() <= v.trade_total.reindex(v.hitech_trade.dropna().index)).all()
+    for count in ("large_manufacturers", "listed_companies", "rd_institutions", "hitech_enterprises", "incubators",
+                  "invention_patents", "new_urban_jobs", "joint_parks", "paired_parks", "approval_powers"):
+        x = v[count].dropna()
+        assert np.isclose(x, np.round(x), rtol=1e-9, atol=0).all() and (x >= 0).all(), count  # 万人 × 10000
+    energy_intensity = (v.energy_consumption / v.industrial_value_added).median()  # 万吨标准煤 per 亿元
+    assert 0.1 <= energy_intensity <= 3
+    assert 1 <= (v.co2_emissions / v.energy_consumption).median() <= 4
+    assert 3 <= (v.water_consumption / v.industrial_value_added).median() <= 100  # 万立方米 per 亿元
+    assert 0.1 <= (v.industrial_value_added / v.gdp).median() <= 0.8
+    assert (v.startup_days.dropna() > 0).all()
+
+
+def test_growth_is_trend_plus_noise(values):
+    gdp = values.gdp.unstack("year")
+    growth = (gdp / gdp.shift(axis=1) - 1).stack().dropna()
+    share = ((growth >= -0.10) & (growth <= 0.25)).mean()
+    print(f"\nGDP growth within -10%..+25%: {share:.1%}; median {growth.median():.1%}")
+    assert share >= 0.85
+    assert 0.02 <= growth.median() <= 0.12
+
+
+def test_suzhou_industrial_park_leads(values):
+    for year in YEARS:
+        y = values.xs(year, level="year")
+        y = y[~y.index.str.startswith("prov-")]
+        composite = y[["gdp", "fdi_actual", "trade_total"]].rank(pct=True).mean(axis=1)
+        assert composite.rank(ascending=False)[SUZHOU_IP] <= max(1, 0.05 * len(y)), year
+
+
+def test_east_is_stronger_than_west(demo, values):
+    reg = load_registry(demo[1].registry).set_index("zone_code")
+    y = values.xs(2021, level="year").join(reg.region)
+    med = y.groupby("region")[["gdp", "fdi_actual", "trade_total"]].median()
+    assert (med.loc["east"] > med.loc["west"]).all()
+
+
+def test_a_zone_goes_from_zero_foreign_investment_to_some(values, demo):
+    fdi = values.fdi_actual.unstack("year")
+    from_zero = (fdi.shift(axis=1) == 0) & (fdi > 0)
+    assert from_zero.any(axis=None)
+    assert fdi.loc["sichuan-neijiang", 2020] == 0 and fdi.loc["sichuan-neijiang", 2021] == 3303
+    assert any(s["kind"] == "fdi_from_zero" for s in demo[2]["scenarios"])
+
+
+# --------------------------------------------------------------------------- file formats
+
+
+def test_formats_units_and_names_are_mixed(demo):
+    home, layout, manifest = demo
+    files = [home / f for f in manifest["files"]]
+    xlsx = [p for p in files if p.suffix == ".xlsx"]
+    csvs = [p for p in files if p.suffix == ".csv"]
+    gbk = []
+    for p in csvs:
+        try:
+            p.read_bytes().decode("utf-8")
+        except UnicodeDecodeError:
+            gbk.append(p)
+    print(f"\n{len(files)} files: {len(xlsx)} xlsx, {len(gbk)} GBK csv, {len(csvs) - len(gbk)} UTF-8 csv")
+    assert 0.08 <= len(gbk) / len(files) <= 0.25
+    assert 0.08 <= len(xlsx) / len(files) <= 0.25
+    for p in gbk[:40]:
+        text = p.read_bytes().decode("gb18030")
+        assert re.search(r"[\u4e00-\u9fff]", text)
+        assert p.read_bytes().decode("gb18030").encode("gb18030") == p.read_bytes()
+    assert any(p.read_bytes().startswith(b"\xef\xbb\xbf") for p in csvs)  # UTF-8 with BOM too
+    # names: safe characters only, mixed styles, Chinese with spaces among them, not just <code>.csv
+    assert all(SAFE_NAME.fullmatch(p.name) for p in files), [p.name for p in files if not SAFE_NAME.fullmatch(p.name)]
+    assert any(re.search(r"[\u4e00-\u9fff]", p.name) and " " in p.name for p in files)
+    codes = set(load_registry(layout.registry).zone_code)
+    plain = sum(p.stem in codes for p in files)
+    assert plain < 0.3 * len(files)
+    # mixed units: money in 万元, foreign investment in 亿美元
+    units = {}
+    for p in files[::5]:
+        if p not in layout.faulty_files:
+            for r in read_rows(p):
+                units.setdefault(r["unit"], 0)
+                units[r["unit"]] += 1
+    assert units.get("万元") and units.get("亿美元") and units.get("亿元") and units.get("万美元")
+
+
+def test_xlsx_files_open_with_numbers_as_numbers(demo):
+    home, layout, manifest = demo
+    xlsx = [home / f for f in manifest["files"] if f.endswith(".xlsx")]
+    faulty = set(layout.faulty_files)
+    checked = 0
+    for p in xlsx:
+        wb = load_workbook(p, read_only=True)
+        rows = list(wb.worksheets[0].iter_rows(values_only=True))
+        wb.close()
+        if p in faulty:
+            continue
+        header = [str(h).lower() for h in rows[0]]
+        vi, yi = header.index("value"), header.index("data_year")
+        for r in rows[1:]:
+            assert isinstance(r[yi], int)
+            assert r[vi] is None or isinstance(r[vi], (int, float))
+        checked += 1
+    assert checked >= 100
+
+
+# --------------------------------------------------------------------------- faulty files
+
+
+def test_a_few_faulty_files_per_year(demo):
+    home, layout, manifest = demo
+    assert layout.faulty_files and all(p.exists() for p in layout.faulty_files)
+    per_year = {y: 0 for y in YEARS}
+    for p in layout.faulty_files:
+        per_year[int(p.parent.name)] += 1
+    assert all(2 <= n <= 4 for n in per_year.values()), per_year
+    kinds = {s["kind"] for s in manifest["scenarios"] if s["status"] == "rejected"}
+    assert kinds == set(FAULTS)  # every kind shows up over the six years
+    # at most one uncorrected rejected file per zone-year
+    zone_years = [(s["zone_code"], s["year"]) for s in manifest["scenarios"] if s["status"] == "rejected"]
+    assert len(zone_years) == len(set(zone_years))
+
+
+def test_faulty_files_hold_what_they_claim(demo):
+    home, layout, manifest = demo
+    by_kind: dict[str, list[dict]] = {}
+    for s in manifest["scenarios"]:
+        by_kind.setdefault(s["kind"], []).append(s)
+    text = lambda s: (home / s["file"]).read_bytes()  # noqa: E731
+    s = by_kind["text_value"][0]
+    assert re.search(r"约\d+", "\n".join(str(r["value"]) for r in read_rows(home / s["file"])))
+    s = by_kind["semicolon"][0]
+    assert text(s).decode("utf-8").splitlines()[0] == "zone_code;data_year;measure_code;value;unit" or \
+        text(s).decode("utf-8").splitlines()[0].startswith("zone_code;")
+    s = by_kind["unknown_unit"][0]
+    assert any(r["unit"] == "千万元" for r in read_rows(home / s["file"]))
+    s = by_kind["negative_count"][0]
+    assert any(float(r["value"]) < 0 for r in read_rows(home / s["file"]) if r["value"] not in ("", None))
+    s = by_kind["unknown_zone"][0]
+    assert read_rows(home / s["file"])[0]["zone_code"] not in set(load_registry(layout.registry).zone_code)
+    s = by_kind["title_row"][0]
+    wb = load_workbook(home / s["file"], read_only=True)
+    first = next(wb.worksheets[0].iter_rows(values_only=True))
+    wb.close()
+    assert "zone_code" not in [str(c).lower() for c in first]
+    s = by_kind["stray_last_year"][0]
+    assert {int(r["data_year"]) for r in read_rows(home / s["file"])} == {s["year"] - 1}
+
+
+def test_corrections_come_later_and_supersede(demo):
+    home, layout, manifest = demo
+    for kind in ("corrected", "revised"):
+        cases = [s for s in manifest["scenarios"] if s["kind"] == kind]
+        assert cases, kind
+        for s in cases:
+            first = home / s["file"]
+            others = [home / f for f in manifest["files"] if Path(f).parts[1] == str(s["year"])
+                      and home / f != first and (home / f).suffix in (".csv", ".xlsx")]
+            same_zone = [p for p in others if s["zone_code"] in p.name or str(_zone_of(p)) == s["zone_code"]]
+            assert len(same_zone) == 1
+            assert same_zone[0].stat().st_mtime > first.stat().st_mtime
+    assert layout.superseded_files and all(p.exists() for p in layout.superseded_files)
+
+
+def test_sanitise_name_keeps_only_safe_characters():
+    assert sanitise_name("../../etc/passwd") == "etcpasswd"
+    assert sanitise_name("苏州工业园区 2021年 统计报表") == "苏州工业园区 2021年 统计报表"
+    assert sanitise_name("a/b\\c:d*e?f\"g<h>i|j\x00k") == "abcdefghijk"
+    assert sanitise_name("（）、。") == "submission"
+    assert sanitise_name("-rf x") == "rf x"
+    assert len(sanitise_name("长" * 500)) <= 80
+
+
+# --------------------------------------------------------------------------- against the real validator
+
+
+@pytest.mark.skipif(importlib.util.find_spec("etdz.ingest") is None, reason="etdz/ingest.py not written yet")
+def test_demo_files_validate_as_intended(tmp_path):
+    from etdz.ingest import validate_files
+
+    layout = write_demo(tmp_path, n_zones=30, years=range(2020, 2023))
+    reg = load_registry(layout.registry)
+    cats = load_catalogues()
+    faulty = set(layout.faulty_files)
+    files = sorted(p for p in layout.inbox.rglob("*") if p.is_file())
+    good = [p for p in files if p not in faulty]
+    text, code = validate_files(good, cats, reg)
+    assert code == 0, text
+    for p in sorted(faulty):
+        text, code = validate_files([p], cats, reg)
+        assert code != 0, f"{p.name} should be rejected:\n{text}"
+
+
+# --------------------------------------------------------------------------- synthetic years
+
+
+def test_synthetic_year_scales(tmp_path):
+    t0 = time.perf_counter()
+    layout = write_synthetic_year(tmp_path, 2022, 2300, seed=5)
+    elapsed = time.perf_counter() - t0
+    print(f"\nwrite_synthetic_year(2300 zones, 2 years, {layout.files_written} files): {elapsed:.2f} s")
+    assert layout.years == [2021, 2022]
+    assert layout.files_written == 4600 and not layout.faulty_files
+    reg = load_registry(layout.registry)
+    assert len(reg) == 2300 and (reg.tier == "national").all()
+    assert set(due_zones(reg, 2021).zone_code) == set(reg.zone_code) == set(due_zones(reg, 2022).zone_code)
+    assert reg.region.nunique() == 3 and reg.province.nunique() > 20
+    cats = load_catalogues()
+    for year in (2021, 2022):
+        files = sorted((layout.inbox / str(year)).iterdir())
+        assert len(files) == 2300
+        rows = read_rows(files[0])
+        assert [r["measure_code"] for r in rows] == list(catalogue_for_year(cats, year).measures)
+        assert all(r["value"] != "" for r in rows)
+    gdp = [float(r["value"]) for p in sorted((layout.inbox / "2022").iterdir())[:300]
+           for r in read_rows(p) if r["measure_code"] == "gdp"]
+    assert 50 <= float(np.median(gdp)) <= 2000
+    # deterministic
+    again = write_synthetic_year(tmp_path / "again", 2022, 50, seed=5)
+    again2 = write_synthetic_year(tmp_path / "again2", 2022, 50, seed=5)
+    assert _snapshot(tmp_path / "again") == _snapshot(tmp_path / "again2")
+    assert again.files_written == 100
+
+
+@pytest.mark.skipif(not os.environ.get("ETDZ_BENCH"), reason="set ETDZ_BENCH=1 for the 23,000-zone run")
+def test_synthetic_year_23000(tmp_path):
+    t0 = time.perf_counter()
+    layout = write_synthetic_year(tmp_path, 2022, 23000, seed=5)
+    print(f"\nwrite_synthetic_year(23000 zones): {layout.files_written} files in {time.perf_counter() - t0:.2f} s")
+    assert layout.files_written == 46000

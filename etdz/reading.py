@@ -203,6 +203,11 @@ def read_csv_bytes(data: bytes) -> ReadResult:
         result.problems.append(FileProblem("file.encoding", "文件含有二进制内容（如 NUL 字节），不是文本 CSV 文件；请另存为 CSV 或 .xlsx",
                                            expected="UTF-8（可带 BOM）或 GB18030/GBK 文本"))
         return result
+    if text.count('"') % 2:
+        # Python's csv reader swallows the rest of the file into an unterminated quoted field
+        result.problems.append(FileProblem("file.unreadable", "CSV 格式错误：双引号没有成对出现（有未结束的引号），请用 Excel 重新另存为 CSV",
+                                           expected="逗号分隔、标准引号的 CSV"))
+        return result
     try:
         records = list(csv.reader(io.StringIO(text, newline=""), strict=True))
     except csv.Error as exc:

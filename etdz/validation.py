@@ -42,6 +42,7 @@ from etdz.schemas import SUBMISSION_ISSUES
 
 ISSUE_COLUMNS = list(SUBMISSION_ISSUES.names)
 WHOLE_TOLERANCE = 1e-9
+UNIT_KEY_SEP = "\u241f"  # SYMBOL FOR UNIT SEPARATOR: joins measure and unit into the key GX checks
 
 
 # --------------------------------------------------------------------------- the check codes
@@ -404,6 +405,7 @@ def build_long_frame(files: list[SubmissionFile], catalogue: Catalogue,
     factors = {(code, u): fac for code, m in measures.items() for u, fac in m.accepted_units.items()}
     df["factor"] = [factors.get((m, u), np.nan) for m, u in zip(df["measure_code"].tolist(), df["unit_checked"].tolist())]
     df["value"] = df["reported"] * df["factor"]
+    df["unit_key"] = (df["measure_code"] + UNIT_KEY_SEP + df["unit_checked"]).astype("str")
     for c in ("hard_min", "hard_max", "soft_min", "soft_max"):
         df[c] = j[c].astype("float64").where(known)
     df["canonical_unit"] = j["canonical_unit"].astype("str")
@@ -457,8 +459,9 @@ def build_suite(catalogue: Catalogue, name: str):
     exps = [
         E.ExpectColumnValuesToBeInSet(column="measure_code", value_set=sorted(catalogue.measures),
                                       meta=meta("row.unknown_measure", "measure_code")),
-        E.ExpectColumnPairValuesToBeInSet(column_A="measure_code", column_B="unit_checked", value_pairs_set=pairs,
-                                          ignore_row_if=either, meta=meta("row.unknown_unit", "unit")),
+        # (measure, unit) pairs as one key column: the pair-set metric of GX iterates rows in Python
+        E.ExpectColumnValuesToBeInSet(column="unit_key", value_set=[f"{m}{UNIT_KEY_SEP}{u}" for m, u in pairs],
+                                      meta=meta("row.unknown_unit", "unit")),
         E.ExpectColumnValuesToMatchRegex(column="value_text", regex=NUMBER_REGEX, meta=meta("row.invalid_value", "value")),
         E.ExpectColumnValuesToBeNull(column="formula_col", meta=meta("row.formula", "value")),
         E.ExpectColumnValuesToBeNull(column="overflow", meta=meta("row.field_count", "value")),
@@ -602,10 +605,10 @@ def validate_rows(files: list[SubmissionFile], catalogue: Catalogue, data_year: 
         report.suite = {}
     by_idx = {f.idx: f for f in files}
     dups = df.loc[df["dup_measure"].notna()]
+    dups = dups.loc[dups.duplicated(["file_idx", "dup_measure"], keep=False)]
     dup_rows: dict = {}
-    for (fi, mc), g in dups.groupby(["file_idx", "dup_measure"]):
-        if len(g) > 1:
-            dup_rows[(fi, mc)] = [int(x) for x in g["row"]]
+    for fi, mc, rw in zip(dups["file_idx"].tolist(), dups["dup_measure"].tolist(), dups["row"].tolist()):
+        dup_rows.setdefault((fi, mc), []).append(int(rw))
     results = sorted(result.results, key=lambda r: (r.expectation_config.meta or {}).get("order", 0))
     for res in results:
         cfg = res.expectation_config

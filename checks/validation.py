@@ -1,0 +1,138 @@
+"""Asset checks of the submission validation (declared inside the partitioned ingestion asset).
+
+One check per rule family of :data:`etdz.validation.FAMILIES` plus ``gx_suite``, the
+summary of the Great Expectations run. Validation never fails a run: a check that
+finds errors (rejected files) fails with severity WARN; a check that only finds
+warnings passes, with the warnings in its metadata. The failing rows (file, row,
+column, value, check, message) are in the metadata as a markdown table (capped) and
+as JSON.
+
+Usage in the lead's asset::
+
+    @asset(partitions_def=..., check_specs=submission_check_specs(AssetKey("submissions")))
+    def submissions(context, ...):
+        ingest = ingest_year(...)
+        yield Output(...)
+        yield from submission_check_results(ingest, context.asset_key)
+"""
+
+from __future__ import annotations
+
+import json
+
+import dagster as dg
+import pandas as pd
+
+from etdz.validation import CHECKS, FAMILIES, FAMILY_TITLES
+
+MAX_ROWS = 50
+_DESCRIPTIONS = {
+    fam: f"{FAMILY_TITLES[fam]}: " + ", ".join(f"{c} ({CHECKS[c].severity})" for c in codes)
+    for fam, codes in FAMILIES.items()
+}
+GX_SUITE = "gx_suite"
+
+
+def submission_check_specs(asset_key) -> list[dg.AssetCheckSpec]:
+    key = dg.AssetKey.from_coercible(asset_key)
+    specs = [dg.AssetCheckSpec(name=fam, asset=key, description=_DESCRIPTIONS[fam]) for fam in FAMILIES]
+    specs.append(dg.AssetCheckSpec(
+        name=GX_SUITE, asset=key,
+        description="Great Expectations 1.x suite derived from the year's catalogue, run on all files of the year in one "
+                    "batch; fails (WARN) when a file is rejected"))
+    return specs
+
+
+def _md_cell(v: object) -> str:
+    if v is None or (isinstance(v, float) and pd.isna(v)) or v is pd.NA:
+        return ""
+    return str(v).replace("|", "\\|").replace("\n", " ")[:200]
+
+
+def _rows(df: pd.DataFrame) -> list[dict]:
+    out = []
+    for r in df.itertuples(index=False):
+        out.append({
+            "file": r.file_name, "sha256": r.sha256, "zone_code": None if pd.isna(r.zone_code) else r.zone_code,
+            "row": None if pd.isna(r.row) else int(r.row), "column": None if pd.isna(r.column) else r.column,
+            "value": None if pd.isna(r.value) else r.value, "check": r.check, "severity": r.severity,
+            "message": r.message,
+        })
+    return out
+
+
+def _markdown(rows: list[dict], total: int) -> str:
+    head = "| file | row | column | value | check | severity | message |\n|---|---|---|---|---|---|---|\n"
+    body = "".join(
+        f"| {_md_cell(r['file'])} | {_md_cell(r['row'])} | {_md_cell(r['column'])} | {_md_cell(r['value'])} | "
+        f"{_md_cell(r['check'])} | {_md_cell(r['severity'])} | {_md_cell(r['message'])} |\n" for r in rows)
+    more = f"\n… {total - len(rows)} more (see the validation page / submission_issues)\n" if total > len(rows) else ""
+    return head + body + more if rows else "no problem found"
+
+
+def _metadata(issues: pd.DataFrame, extra: dict) -> dict:
+    errors = int((issues["severity"] == "error").sum())
+    warnings = int((issues["severity"] == "warning").sum())
+    files = issues.loc[issues["severity"] == "error", "file_name"].nunique()
+    shown = issues.sort_values(["severity", "file_name"], kind="stable").head(MAX_ROWS)
+    rows = _rows(shown)
+    meta = {
+        "errors": dg.MetadataValue.int(errors),
+        "warnings": dg.MetadataValue.int(warnings),
+        "files_with_errors": dg.MetadataValue.int(int(files)),
+        "failing_rows": dg.MetadataValue.md(_markdown(rows, len(issues))),
+        "failing_rows_json": dg.MetadataValue.json(rows),
+    }
+    meta.update(extra)
+    return meta
+
+
+def submission_check_results(ingest, asset_key) -> list[dg.AssetCheckResult]:
+    """One AssetCheckResult per family plus ``gx_suite`` for a :class:`etdz.ingest.YearIngest`."""
+    key = dg.AssetKey.from_coercible(asset_key)
+    issues = ingest.issues
+    report = ingest.validation
+    out: list[dg.AssetCheckResult] = []
+    for fam, codes in FAMILIES.items():
+        mine = issues.loc[issues["check"].isin(codes)]
+        errors = int((mine["severity"] == "error").sum())
+        by_code = {c: int((mine["check"] == c).sum()) for c in codes}
+        extra = {"by_check": dg.MetadataValue.json(by_code)}
+        exps = [e for e in report.expectations if e.family == fam]
+        if exps:
+            extra["gx_expectations"] = dg.MetadataValue.json([
+                {"check": e.check, "type": e.expectation_type, "columns": list(e.columns), "success": e.success,
+                 "unexpected_count": e.unexpected_count, "element_count": e.element_count} for e in exps])
+        out.append(dg.AssetCheckResult(
+            asset_key=key, check_name=fam, passed=errors == 0,
+            severity=dg.AssetCheckSeverity.WARN, metadata=_metadata(mine, extra),
+            description=f"{FAMILY_TITLES[fam]}: {errors} error(s), {len(mine) - errors} warning(s)"))
+    log = ingest.log
+    status_counts = {s: int((log["status"] == s).sum()) for s in ("accepted", "rejected", "superseded")}
+    rejected = status_counts["rejected"]
+    failures = report.failures if len(report.failures) else issues.iloc[0:0]
+    extra = {
+        "files": dg.MetadataValue.int(len(log)),
+        "accepted": dg.MetadataValue.int(status_counts["accepted"]),
+        "rejected": dg.MetadataValue.int(rejected),
+        "superseded": dg.MetadataValue.int(status_counts["superseded"]),
+        "rows_checked": dg.MetadataValue.int(report.rows_checked),
+        "expectations": dg.MetadataValue.int(len(report.expectations)),
+        "expectations_failed": dg.MetadataValue.int(sum(not e.success for e in report.expectations)),
+        "suite_name": dg.MetadataValue.text(report.suite_name),
+        "method_version": dg.MetadataValue.text(report.method_version),
+        "gx_version": dg.MetadataValue.text(report.gx_version or ""),
+        "gx_seconds": dg.MetadataValue.float(round(report.duration_s, 3)),
+        "rejected_files": dg.MetadataValue.json(
+            log.loc[log["status"] == "rejected", ["file_name", "sha256", "errors"]].astype(object).to_dict("records")),
+    }
+    out.append(dg.AssetCheckResult(
+        asset_key=key, check_name=GX_SUITE, passed=rejected == 0, severity=dg.AssetCheckSeverity.WARN,
+        metadata=_metadata(failures, extra),
+        description=(f"{len(log)} file(s): {status_counts['accepted']} accepted, {rejected} rejected, "
+                     f"{status_counts['superseded']} superseded; GX suite {report.suite_name}")))
+    return out
+
+
+def _json_safe(o):  # pragma: no cover - helper for debugging
+    return json.loads(json.dumps(o, default=str))

@@ -411,3 +411,95 @@ def parse_html(text: str) -> _Tables:
 def num(text: str) -> float:
     """A number as the reports show it (thousands separators, − for minus)."""
     return float(text.replace(",", "").replace("−", "-").split()[0])
+
+
+# --------------------------------------------------------------------------- headless Chromium
+
+import os  # noqa: E402
+import shutil  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import threading  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+# Chromium's own background traffic that the flags do not turn off (component updater, sign-in, network
+# time); it never leaves the machine here (it ends in the trap), and it is not the page's doing.
+BROWSER_HOSTS = ("update.googleapis.com", "accounts.google.com", "clients2.google.com", "clients1.google.com",
+                 "redirector.gvt1.com", "edgedl.me.gvt1.com", "optimizationguide-pa.googleapis.com",
+                 "safebrowsingohttpgateway.googleapis.com", "content-autofill.googleapis.com")
+
+
+def _host(request_line: str) -> str:
+    parts = request_line.split()
+    target = parts[1] if len(parts) > 1 else ""
+    target = target.split("://", 1)[-1]
+    return target.split("/", 1)[0].split(":", 1)[0].lower()
+
+
+class _Trap:
+    """A TCP listener posing as Chromium's proxy: every connection it receives is a network request."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.requests: list[str] = []
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(1)
+                try:
+                    first = conn.recv(4096).split(b"\r\n", 1)[0].decode("latin-1")
+                except OSError:
+                    first = "?"
+                self.requests.append(first)
+
+    def close(self):
+        self._stop.set()
+        self._t.join(timeout=2)
+        self.sock.close()
+
+
+def chromium_screenshot(html: Path, png: Path, width: int = 1200, height: int = 2000, timeout: int = 90) -> dict:
+    """Render ``html`` to ``png`` with Debian's headless Chromium, offline.
+
+    Every http(s)/ws request is routed to a local trap posing as a proxy (and DNS is disabled), so
+    ``requests`` lists any network request the page made; ``console`` lists console messages.
+    """
+    trap = _Trap()
+    profile = tempfile.mkdtemp(prefix="chromium-profile-")
+    try:
+        cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--disable-component-update", "--no-first-run", "--disable-sync", "--hide-scrollbars",
+               "--disable-extensions", "--disable-default-apps", f"--user-data-dir={profile}",
+               "--disable-client-side-phishing-detection", "--disable-domain-reliability", "--no-pings",
+               "--disable-component-extensions-with-background-pages", "--disable-breakpad", "--no-service-autorun",
+               "--metrics-recording-only", "--password-store=basic", "--use-mock-keychain",
+               "--disable-features=NetworkTimeServiceQuerying,OptimizationHints,MediaRouter,Translate,"
+               "CertificateTransparencyComponentUpdater,AutofillServerCommunication,SafeBrowsing,AccountConsistency",
+               f"--proxy-server=http://127.0.0.1:{trap.port}", "--proxy-bypass-list=<-loopback>",
+               "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+               "--enable-logging=stderr", "--v=0", f"--window-size={width},{height}",
+               f"--screenshot={png}", Path(html).resolve().as_uri()]
+        env = {**os.environ, "HOME": profile}
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    finally:
+        trap.close()
+        shutil.rmtree(profile, ignore_errors=True)
+    console = [ln for ln in p.stderr.splitlines() if "CONSOLE" in ln or "Uncaught" in ln]
+    page = [r for r in trap.requests if _host(r) not in BROWSER_HOSTS]
+    return {"returncode": p.returncode, "stderr": p.stderr, "requests": page, "browser_requests":
+            [r for r in trap.requests if r not in page], "console": console,
+            "png_bytes": Path(png).stat().st_size if Path(png).exists() else 0}

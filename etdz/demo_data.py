@@ -168,20 +168,29 @@ def _set_mtime(path: Path, t: int) -> None:
     os.utime(path, (t, t))
 
 
-def _clean_previous(home: Path) -> None:
-    """Delete the files a previous demo run listed in its manifest (never anything else)."""
+def _previous_files(home: Path) -> list[str]:
+    """The files a previous demo run listed in its manifest."""
     manifest = home / MANIFEST_NAME
     if not manifest.is_file():
-        return
+        return []
     try:
         files = json.loads(manifest.read_text(encoding="utf-8")).get("files", [])
     except (OSError, ValueError):
-        return
-    inbox = (home / "inbox").resolve()
-    for rel in files:
-        p = (home / rel).resolve()
-        if inbox in p.parents and p.is_file():
-            p.unlink()
+        return []
+    return [str(f) for f in files] if isinstance(files, list) else []
+
+
+def _remove_stale(home: Path, previous: list[str], written: list[Path]) -> None:
+    """Delete the files of a previous run that this run did not write again (never anything else)."""
+    now = {os.path.normpath(os.path.abspath(p)) for p in written}
+    inbox = os.path.normpath(os.path.abspath(home / "inbox")) + os.sep
+    for rel in previous:
+        p = os.path.normpath(os.path.abspath(home / rel))
+        if p.startswith(inbox) and p not in now:  # only files inside the inbox, whatever the manifest says
+            try:
+                os.unlink(p)
+            except (FileNotFoundError, IsADirectoryError, PermissionError):
+                pass
 
 
 # --------------------------------------------------------------------------- the generator
@@ -505,7 +514,7 @@ def write_demo(home: str | Path, years: range = range(2018, 2024), seed: int = 2
 
     reg = _demo_registry(load_registry(registry_path), n_zones, rng)
     home.mkdir(parents=True, exist_ok=True)
-    _clean_previous(home)
+    previous = _previous_files(home)
     registry_file = home / "registry.csv"
     reg.to_csv(registry_file, index=False, encoding="utf-8", lineterminator="\n")
 
@@ -683,6 +692,7 @@ def write_demo(home: str | Path, years: range = range(2018, 2024), seed: int = 2
             record(p, kind, "rejected")
         all_files.extend(writer.written)
 
+    _remove_stale(home, previous, all_files)
     manifest = {
         "seed": seed, "years": years, "registry": "registry.csv",
         "files": [str(p.relative_to(home)) for p in all_files],
@@ -728,7 +738,7 @@ def write_synthetic_year(home: str | Path, data_year: int, n_zones: int, seed: i
         "exit_data_year": pd.array([pd.NA] * n_zones, dtype="Int64"),
     })
     home.mkdir(parents=True, exist_ok=True)
-    _clean_previous(home)
+    previous = _previous_files(home)
     registry_file = home / "registry.csv"
     reg.to_csv(registry_file, index=False, encoding="utf-8", lineterminator="\n")
 
@@ -761,6 +771,7 @@ def write_synthetic_year(home: str | Path, data_year: int, n_zones: int, seed: i
             t = t0[year] + int(offsets[zi, ti])
             os.utime(path, (t, t))
             written.append(path)
+    _remove_stale(home, previous, written)
     manifest = {"seed": seed, "years": years, "registry": "registry.csv",
                 "files": [str(p.relative_to(home)) for p in written], "scenarios": []}
     (home / MANIFEST_NAME).write_text(json.dumps(manifest, ensure_ascii=False) + "\n", encoding="utf-8")

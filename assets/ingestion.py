@@ -1,6 +1,5 @@
 """Ingestion assets: the year's inbox → submission log, issues and accepted measures (group ``ingestion``)."""
 
-from __future__ import annotations
 
 from dagster import AssetDep, AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, MetadataValue, multi_asset
 

@@ -1,6 +1,5 @@
 """Report assets: the national report, the zone report cards and the ranking workbook (group ``reports``)."""
 
-from __future__ import annotations
 
 from dagster import AssetDep, AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, MetadataValue, multi_asset
 

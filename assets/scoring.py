@@ -6,7 +6,6 @@ downgrade window) read the rankings of the earlier years in the widest window an
 catalogue declares.
 """
 
-from __future__ import annotations
 
 import pandas as pd
 from dagster import AssetDep, AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, MetadataValue, multi_asset

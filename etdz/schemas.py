@@ -103,7 +103,7 @@ def to_table(df: pd.DataFrame | None, schema: pa.Schema) -> pa.Table:
             if pa.types.is_list(f.type):
                 arrays.append(pa.array([None if v is None else list(v) for v in col], type=f.type))
             elif pa.types.is_timestamp(f.type):
-                arrays.append(pa.array(pd.to_datetime(col, utc=True), type=f.type))
+                arrays.append(pa.array(pd.to_datetime(col, utc=True).dt.floor("us"), type=f.type))
             else:
                 arrays.append(pa.array(col.astype(object).where(col.notna(), None).tolist(), type=f.type, from_pandas=True))
         else:

@@ -503,8 +503,12 @@ def run_suite(df: pd.DataFrame, catalogue: Catalogue, name: str):
                                                   "return_unexpected_index_query": False})
     for r in result.results:
         info = r.exception_info or {}
-        if info.get("raised_exception"):
-            raise RuntimeError(f"Great Expectations failed on {r.expectation_config.type}: {info.get('exception_message')}")
+        # either {raised_exception, exception_message} or {metric id: {raised_exception, ...}, ...}
+        found = [info] if "raised_exception" in info else [v for v in info.values() if isinstance(v, dict)]
+        raised = [x for x in found if x.get("raised_exception")]
+        if raised or "element_count" not in (r.result or {}):
+            msg = raised[0].get("exception_message") if raised else "no result"
+            raise RuntimeError(f"Great Expectations failed on {r.expectation_config.type}: {msg}")
     return suite, result
 
 

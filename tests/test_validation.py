@@ -1,0 +1,215 @@
+"""Row and file rules of §2.1, checked by the GX suite derived from a catalogue written here."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from etdz.ingest import ingest_year
+from etdz.validation import CHECKS, FAMILIES, build_suite, gx_module
+from tests.fixtures.submissions import csv_bytes, rows_for, write_tiny_catalogue, write_tiny_registry, xlsx_bytes
+
+
+@pytest.fixture(scope="session", autouse=True)
+def gx():
+    return gx_module()  # imported once (3-4 s)
+
+
+@pytest.fixture
+def env(tmp_path):
+    cat = write_tiny_catalogue(tmp_path / "cat")
+    reg = write_tiny_registry(tmp_path / "reg")
+
+    def run(files: dict[str, bytes], previous=None, year=2022):
+        inbox = tmp_path / "inbox" / str(year)
+        inbox.mkdir(parents=True, exist_ok=True)
+        for p in inbox.iterdir():
+            p.unlink()
+        for name, data in files.items():
+            (inbox / name).write_bytes(data)
+        return ingest_year(inbox, year, cat, reg, None, previous=previous)
+
+    run.catalogue, run.registry = cat, reg
+    return run
+
+
+def issues_of(y, name):
+    return y.issues.loc[y.issues.file_name == name]
+
+
+def status(y, name):
+    return y.log.set_index("file_name").at[name, "status"]
+
+
+def only(y, name, check):
+    iss = issues_of(y, name)
+    got = iss.loc[iss.check == check]
+    assert len(got) >= 1, f"{check} not raised for {name}: {iss[['check', 'message']].to_dict('records')}"
+    return got.iloc[0]
+
+
+def test_clean_file_accepted_values_converted_to_canonical_units(env):
+    y = env({"z1.csv": csv_bytes(rows_for("Z1", 2022))})
+    assert status(y, "z1.csv") == "accepted" and y.issues.empty
+    m = y.measures.set_index("measure_code")
+    assert m.at["jobs", "value"] == pytest.approx(12000) and m.at["jobs", "unit"] == "人"
+    assert m.at["jobs", "reported_value"] == "1.2" and m.at["jobs", "reported_unit"] == "万人"
+    assert m.at["output", "value"] == 120.5 and set(m["tier"]) == {"national"}
+    assert y.submitted_zones == {"Z1"}
+    assert y.validation.rows_checked == 6 and len(y.validation.expectations) >= 14 and y.validation.success
+
+
+@pytest.mark.parametrize("override, check, column, row", [
+    ({"share": ("101", "%")}, "row.hard_bounds", "value", 6),
+    ({"output": ("-1", "亿元")}, "row.hard_bounds", "value", 2),
+    ({"firms": ("3.5", "家")}, "row.not_integer", "value", 4),
+    ({"jobs": ("1.23456", "万人")}, "row.not_integer", "value", 5),  # 12345.6 people after conversion
+    ({"output": ("120", "美元")}, "row.unknown_unit", "unit", 2),
+    ({"output": ("120", "")}, "row.unknown_unit", "unit", 2),
+    ({"output": ("约120", "亿元")}, "row.invalid_value", "value", 2),
+    ({"firms": ("12%", "家")}, "row.invalid_value", "value", 4),
+])
+def test_row_errors_reject_the_file_and_name_row_and_column(env, override, check, column, row):
+    y = env({"f.csv": csv_bytes(rows_for("Z1", 2022, **override))})
+    assert status(y, "f.csv") == "rejected"
+    got = only(y, "f.csv", check)
+    assert got.severity == "error" and got.scope == "row" and got.row == row and got.column == column
+    assert "f.csv" in got.message and f"第 {row} 行" in got.message
+    assert y.measures.empty and y.submitted_zones == set()
+
+
+def test_whole_after_conversion_is_fine(env):
+    y = env({"f.csv": csv_bytes(rows_for("Z1", 2022, jobs=("1.2345", "万人"), firms=("12.0", "个")))})
+    assert status(y, "f.csv") == "accepted"
+
+
+def test_percent_measure_accepts_trailing_percent_with_warning(env):
+    y = env({"f.csv": csv_bytes(rows_for("Z1", 2022, share=("12%", "%")))})
+    assert status(y, "f.csv") == "accepted"
+    assert only(y, "f.csv", "row.number_normalised").severity == "warning"
+    assert y.measures.set_index("measure_code").at["share", "value"] == 12.0
+
+
+def test_unknown_and_duplicate_measures(env):
+    rows = rows_for("Z1", 2022) + [["Z1", 2022, "Output", "1", "亿元"], ["Z1", 2022, "firms", "36", "家"]]
+    y = env({"f.csv": csv_bytes(rows)})
+    unk = only(y, "f.csv", "row.unknown_measure")
+    assert unk.row == 8 and "output" in unk.message  # suggestion of the right code
+    dup = issues_of(y, "f.csv").query("check == 'row.duplicate_measure'")
+    assert sorted(dup.row.tolist()) == [4, 9]
+
+
+def test_warnings_accept_the_file(env):
+    prev = pd.DataFrame({"zone_code": ["Z1", "Z1"], "measure_code": ["output", "city_output"], "value": [10.0, 0.0]})
+    rows = rows_for("Z1", 2022, output=("950", "亿元"), share=("90", "%"), firms=("", "家"), extra_info=None)
+    y = env({"f.csv": csv_bytes(rows)}, previous=prev)
+    assert status(y, "f.csv") == "accepted"
+    got = set(issues_of(y, "f.csv").check)
+    # 950 > city 900 (not_above); 950/10 > 5 (yoy); 90 > soft_max 80; firms empty (required); extra_info is optional
+    assert got == {"row.not_above", "row.yoy_change", "row.soft_range", "row.required_missing"}
+    assert (issues_of(y, "f.csv").severity == "warning").all()
+    # city_output previous 0: skipped, no yoy warning for it
+    assert "firms" not in set(y.measures.measure_code)
+
+
+def test_yoy_within_factor_and_previous_of_other_zone_ignored(env):
+    prev = pd.DataFrame({"zone_code": ["Z1", "Z2"], "measure_code": ["output", "output"], "value": [100.0, 1.0]})
+    y = env({"f.csv": csv_bytes(rows_for("Z1", 2022))}, previous=prev)
+    assert "row.yoy_change" not in set(y.issues.check)
+
+
+def test_required_measure_absent_is_a_file_level_warning(env):
+    y = env({"f.csv": csv_bytes(rows_for("Z1", 2022, firms=None))})
+    got = only(y, "f.csv", "file.required_absent")
+    assert got.scope == "file" and pd.isna(got.row) and got.expected == "firms"
+    assert status(y, "f.csv") == "accepted"
+
+
+@pytest.mark.parametrize("zone, check, accepted", [
+    ("ZZ", "file.unknown_zone", False),
+    ("z1", "file.unknown_zone", False),
+    ("ZX", "file.zone_not_due", True),
+    ("ZN", "file.zone_not_due", True),
+])
+def test_zones(env, zone, check, accepted):
+    y = env({"f.csv": csv_bytes(rows_for(zone, 2022))})
+    assert (status(y, "f.csv") != "rejected") == accepted
+    only(y, "f.csv", check)
+
+
+def test_provincial_zone_submits_normally(env):
+    y = env({"p.csv": csv_bytes(rows_for("P1", 2022))})
+    assert status(y, "p.csv") == "accepted" and y.issues.empty
+    assert set(y.measures.tier) == {"provincial"}
+
+
+def test_year_and_zone_consistency(env):
+    y = env({
+        "year.csv": csv_bytes(rows_for("Z1", 2021)),
+        "mixed.csv": csv_bytes(rows_for("Z1", 2022)[:3] + rows_for("Z2", 2022)[3:]),
+        "float_year.xlsx": xlsx_bytes([[z, 2022.0, m, float(v) if v else None, u] for z, _, m, v, u in rows_for("Z3", 2022)]),
+        "str_year.csv": csv_bytes(rows_for("Z2", "2022.0")),
+    })
+    assert status(y, "year.csv") == "rejected" and only(y, "year.csv", "file.year_mismatch").value == "2021"
+    assert status(y, "mixed.csv") == "rejected"
+    assert only(y, "mixed.csv", "file.several_zones").value == "Z1, Z2"
+    assert pd.isna(y.log.set_index("file_name").at["mixed.csv", "zone_code"])
+    assert status(y, "float_year.xlsx") == "accepted"
+    assert status(y, "str_year.csv") == "accepted"
+
+
+def test_every_problem_of_a_file_is_listed(env):
+    rows = rows_for("Z1", 2022, output=("abc", "亿元"), firms=("-2", "家"), share=("50", "pct"))
+    y = env({"f.csv": csv_bytes(rows)})
+    assert {"row.invalid_value", "row.hard_bounds", "row.unknown_unit"} <= set(issues_of(y, "f.csv").check)
+    log = y.log.set_index("file_name")
+    assert log.at["f.csv", "errors"] == 3
+
+
+def test_suite_is_derived_from_the_catalogue(env):
+    suite = build_suite(env.catalogue, "s")
+    configs = [e.configuration for e in suite.expectations]
+    codes = next(c.kwargs["value_set"] for c in configs if c.kwargs.get("column") == "measure_code")
+    assert sorted(codes) == sorted(env.catalogue.measures)
+    keys = next(c.kwargs["value_set"] for c in configs if c.kwargs.get("column") == "unit_key")
+    assert len(keys) == sum(len(m.accepted_units) for m in env.catalogue.measures.values())
+    assert {c.meta["check"] for c in configs} <= set(CHECKS)
+
+
+def test_a_new_catalogue_brings_its_own_bounds(tmp_path, env):
+    text = (
+        "version: X9\ndata_years: {from: 2022, to: 2022}\ncategories: [{code: K, weight: 1}]\n"
+        "measures:\n  - {code: widgets, unit: 只, accepted_units: {只: 1, 千只: 1000}, hard_max: 100, hard_min: 10}\n"
+        "indicators: [{code: K1, category: K, direction: higher, kind: value, measure: widgets}]\n"
+    )
+    cat = write_tiny_catalogue(tmp_path / "x9", text, "x9.yaml")
+    inbox = tmp_path / "x9inbox" / "2022"
+    inbox.mkdir(parents=True)
+    (inbox / "ok.csv").write_bytes(csv_bytes([["Z1", 2022, "widgets", "0.05", "千只"]]))
+    (inbox / "high.csv").write_bytes(csv_bytes([["Z2", 2022, "widgets", "101", "只"]]))
+    (inbox / "low.csv").write_bytes(csv_bytes([["Z3", 2022, "widgets", "9", "只"]]))
+    y = ingest_year(inbox, 2022, cat, env.registry, None)
+    st = y.log.set_index("file_name")["status"]
+    assert st["ok.csv"] == "accepted" and st["high.csv"] == "rejected" and st["low.csv"] == "rejected"
+    hb = y.issues.loc[y.issues.check == "row.hard_bounds"].set_index("file_name")
+    assert hb.at["high.csv", "row"] == 2 and hb.at["high.csv", "column"] == "value" and hb.at["high.csv", "value"] == "101"
+    assert "10 ～ 100 只" in hb.at["high.csv", "expected"]
+
+
+def test_families_cover_every_check():
+    assert sorted(c for codes in FAMILIES.values() for c in codes) == sorted(CHECKS)
+
+
+def test_gx_failure_is_a_machinery_error_not_a_rejection(env, monkeypatch):
+    import etdz.validation as v
+
+    def broken(catalogue, name):
+        gx = gx_module()
+        suite = gx.ExpectationSuite(name=name)
+        suite.add_expectation(gx.expectations.ExpectColumnValuesToBeInSet(column="no_such_column", value_set=[1],
+                                                                          meta={"check": "row.unknown_measure", "severity": "error", "family": "x", "column": "x"}))
+        return suite
+
+    monkeypatch.setattr(v, "build_suite", broken)
+    with pytest.raises(RuntimeError, match="Great Expectations failed"):
+        env({"f.csv": csv_bytes(rows_for("Z1", 2022))})

@@ -18,8 +18,6 @@ Usage in the lead's asset::
 
 from __future__ import annotations
 
-import json
-
 import dagster as dg
 import pandas as pd
 
@@ -46,7 +44,9 @@ def submission_check_specs(asset_key) -> list[dg.AssetCheckSpec]:
 def _md_cell(v: object) -> str:
     if v is None or (isinstance(v, float) and pd.isna(v)) or v is pd.NA:
         return ""
-    return str(v).replace("|", "\\|").replace("\n", " ")[:200]
+    # file names and values come from untrusted files: no raw HTML into the UI's markdown
+    text = str(v)[:200].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("|", "\\|").replace("\r", " ").replace("\n", " ")
 
 
 def _rows(df: pd.DataFrame) -> list[dict]:
@@ -133,6 +133,3 @@ def submission_check_results(ingest, asset_key) -> list[dg.AssetCheckResult]:
                      f"{status_counts['superseded']} superseded; GX suite {report.suite_name}")))
     return out
 
-
-def _json_safe(o):  # pragma: no cover - helper for debugging
-    return json.loads(json.dumps(o, default=str))

@@ -360,7 +360,7 @@ def build_long_frame(files: list[SubmissionFile], catalogue: Catalogue,
             v = rec.get("value")
             known = measure in measures
             if isinstance(v, Formula):
-                parsed_text, reported, normalised = None, np.nan, None
+                reported, normalised = np.nan, None
                 value_text = None
             else:
                 p = parse_value(v, percent_ok=known and measures[measure].unit == "%")

@@ -230,8 +230,17 @@ def _simulate(z: np.ndarray, regions: np.ndarray, years: list[int], measures: di
     west = regions == "west"
     zc = np.clip(z, -2.5, 3.0)
 
-    def zone(sd: float) -> np.ndarray:  # a zone's fixed log deviation
-        return rng.normal(0, sd, Z)[:, None]
+    # the strongest zones (the top five) draw their zone-level deviations on the favourable side
+    lead = z >= np.sort(z)[-min(5, Z)]
+    top = int(np.argmax(z))
+
+    def zone(sd: float, good: int = 0, tilt: float = 0.0) -> np.ndarray:
+        """A zone's fixed log deviation; ``good`` = the favourable sign (+1 / -1), ``tilt`` × strength."""
+        d = rng.normal(0, sd, Z)
+        if good:
+            d[lead] = good * np.abs(d[lead])
+            d[top] = good * max(abs(d[top]), sd)  # the strongest zone: at least one sd on the good side
+        return (d + good * tilt * zc)[:, None]
 
     def walk(sd: float, clip: float | None = None) -> np.ndarray:  # a log random walk starting at 0
         steps = rng.normal(0, sd, (Z, T))
@@ -241,7 +250,7 @@ def _simulate(z: np.ndarray, regions: np.ndarray, years: list[int], measures: di
         return np.cumsum(steps, axis=1)
 
     common = np.array([{2020: -0.05, 2021: 0.03}.get(y, 0.0) for y in years])
-    trend = rng.normal(0.065, 0.035, Z) + 0.008 * zc + np.where(west, 0.006, 0.0)
+    trend = rng.normal(0.065, 0.035, Z) + 0.008 * zc + np.where(west, 0.006, 0.0) + 0.01 * lead
     growth = np.clip(trend[:, None] + rng.normal(0, 0.05, (Z, T)) + common[None, :], -0.15, 0.35)
     growth[:, 0] = 0
     path = np.cumsum(np.log1p(growth), axis=1)
@@ -250,32 +259,32 @@ def _simulate(z: np.ndarray, regions: np.ndarray, years: list[int], measures: di
     v: dict[str, np.ndarray] = {}
     gdp = 220 * np.exp(0.9 * zc)[:, None] * np.exp(path)
     v["gdp"] = gdp
-    share = np.clip(0.12 * np.exp(zone(0.55) + 0.15 * zc[:, None]), 0.02, 0.65)
+    share = np.clip(0.12 * np.exp(zone(0.55, +1, 0.15)), 0.02, 0.65)
     v["city_gdp"] = gdp / np.clip(share * np.exp(walk(0.03)), 0.02, 0.9)
     iva = gdp * np.clip(0.42 * np.exp(zone(0.2)) * np.exp(walk(0.02)), 0.15, 0.75)
     v["industrial_value_added"] = iva
     rev = iva * 4.0 * np.exp(zone(0.15)) * np.exp(walk(0.03))
     v["industrial_revenue"] = rev
-    tech = zone(0.5) + 0.2 * zc[:, None]
+    tech = zone(0.5, +1, 0.3)
     hmr = rev * np.clip(0.18 * np.exp(tech) * np.exp(walk(0.05)), 0.01, 0.8)
     v["hitech_mfg_revenue"] = hmr
-    v["city_hitech_mfg_revenue"] = hmr / np.clip(0.15 * np.exp(zone(0.6)), 0.03, 0.75)
-    v["rd_expenditure"] = rev * np.clip(0.016 * np.exp(0.6 * tech + zone(0.25)) * np.exp(walk(0.04)), 0.003, 0.06)
-    tax = gdp * np.clip(0.13 * np.exp(zone(0.25)) * np.exp(walk(0.04)), 0.04, 0.3)
+    v["city_hitech_mfg_revenue"] = hmr / np.clip(0.15 * np.exp(zone(0.6, +1, 0.15)), 0.03, 0.75)
+    v["rd_expenditure"] = rev * np.clip(0.016 * np.exp(0.6 * tech + zone(0.25, +1)) * np.exp(walk(0.04)), 0.003, 0.06)
+    tax = gdp * np.clip(0.13 * np.exp(zone(0.25, +1, 0.05)) * np.exp(walk(0.04)), 0.04, 0.3)
     v["tax_revenue"] = tax
-    v["city_tax_revenue"] = tax / np.clip(0.12 * np.exp(zone(0.6)), 0.02, 0.7)
-    openness = np.where(east, 0.8, np.where(west, 0.25, 0.35))[:, None] * np.exp(zone(0.6) + 0.25 * zc[:, None])
+    v["city_tax_revenue"] = tax / np.clip(0.12 * np.exp(zone(0.6, +1, 0.15)), 0.02, 0.7)
+    openness = np.where(east, 0.8, np.where(west, 0.25, 0.35))[:, None] * np.exp(zone(0.6, +1, 0.25))
     trade = gdp * openness * np.exp(walk(0.10, clip=0.5))
     v["trade_total"] = trade
-    v["city_trade_total"] = trade / np.clip(0.15 * np.exp(zone(0.6)), 0.03, 0.8)
-    v["hitech_trade"] = trade * np.clip(0.3 * np.exp(0.5 * tech + zone(0.2)), 0.05, 0.9)
-    fdi_int = np.where(east, 45.0, np.where(west, 18.0, 30.0))[:, None] * np.exp(zone(0.6) + 0.2 * zc[:, None])
+    v["city_trade_total"] = trade / np.clip(0.15 * np.exp(zone(0.6, +1, 0.15)), 0.03, 0.8)
+    v["hitech_trade"] = trade * np.clip(0.3 * np.exp(0.5 * tech + zone(0.2, +1)), 0.05, 0.9)
+    fdi_int = np.where(east, 45.0, np.where(west, 18.0, 30.0))[:, None] * np.exp(zone(0.6, +1, 0.2))
     fdi = gdp * fdi_int * np.exp(walk(0.2, clip=0.8))
     v["fdi_actual"] = fdi
-    v["city_fdi_actual"] = fdi / np.clip(0.15 * np.exp(zone(0.6)), 0.03, 0.8)
+    v["city_fdi_actual"] = fdi / np.clip(0.15 * np.exp(zone(0.6, +1, 0.15)), 0.03, 0.8)
 
     def count(base: np.ndarray, sd: float, stock: bool = False) -> np.ndarray:
-        c = np.maximum(np.round(base * np.exp(zone(sd)) * np.exp(walk(0.03))), 0)
+        c = np.maximum(np.round(base * np.exp(zone(sd, +1)) * np.exp(walk(0.03))), 0)
         if stock:  # a stock (listed companies, patents…) rarely shrinks
             c = np.maximum.accumulate(c, axis=1)
         return c
@@ -283,23 +292,23 @@ def _simulate(z: np.ndarray, regions: np.ndarray, years: list[int], measures: di
     scale = gdp / 220.0
     v["large_manufacturers"] = count(rev / np.where(west | ~east, 60.0, 120.0)[:, None] * 0.6, 0.4)
     v["listed_companies"] = count(gdp / 70.0, 0.6, stock=True)
-    v["built_land_area"] = 25 * np.exp(zone(0.4)) * scale ** 0.5 * np.exp(0.1 * (path - path[:, :1]))
+    v["built_land_area"] = 25 * np.exp(zone(0.4, -1)) * scale ** 0.5 * np.exp(0.1 * (path - path[:, :1]))
     v["rd_institutions"] = count(gdp / 5.0 * np.exp(0.5 * tech), 0.3, stock=True)
     v["hitech_enterprises"] = count(gdp / 2.0 * np.exp(0.7 * tech) * np.exp(0.06 * (years_arr - years[0])), 0.3)
     v["incubators"] = count(gdp / 60.0 * np.exp(0.5 * tech), 0.5, stock=True)
     v["invention_patents"] = count(gdp * 6.0 * np.exp(tech) * np.exp(0.08 * (years_arr - years[0])), 0.4, stock=True)
-    v["population"] = gdp[:, :1] / 15.0 * np.exp(zone(0.4)) * np.exp(0.25 * path)
-    green = np.where(west, 1.5, np.where(east, 0.8, 1.1))[:, None] * np.exp(zone(0.5))
+    v["population"] = gdp[:, :1] / 15.0 * np.exp(zone(0.4, -1)) * np.exp(0.25 * path)
+    green = np.where(west, 1.5, np.where(east, 0.8, 1.1))[:, None] * np.exp(zone(0.5, -1, 0.15))
     energy = iva * 0.5 * green * np.exp(-0.03 * (years_arr - years[0])) * np.exp(walk(0.04))
     v["energy_consumption"] = energy
-    v["co2_emissions"] = energy * 2.3 * np.exp(zone(0.12)) * np.exp(walk(0.03))
-    v["water_consumption"] = iva * 20.0 * np.exp(zone(0.6)) * np.exp(-0.02 * (years_arr - years[0])) * np.exp(walk(0.05))
-    cod = iva * 1.5 * np.exp(zone(0.7)) * np.exp(-0.04 * (years_arr - years[0])) * np.exp(walk(0.06))
+    v["co2_emissions"] = energy * 2.3 * np.exp(zone(0.12, -1)) * np.exp(walk(0.03))
+    v["water_consumption"] = iva * 20.0 * np.exp(zone(0.6, -1, 0.1)) * np.exp(-0.02 * (years_arr - years[0])) * np.exp(walk(0.05))
+    cod = iva * 1.5 * np.exp(zone(0.7, -1, 0.1)) * np.exp(-0.04 * (years_arr - years[0])) * np.exp(walk(0.06))
     v["cod_emissions"] = cod
-    v["ammonia_emissions"] = cod * 0.1 * np.exp(zone(0.2))
-    swg = iva * 0.25 * green * np.exp(zone(0.6)) * np.exp(walk(0.06))
+    v["ammonia_emissions"] = cod * 0.1 * np.exp(zone(0.2, -1))
+    swg = iva * 0.25 * green * np.exp(zone(0.6, -1)) * np.exp(walk(0.06))
     v["solid_waste_generated"] = swg
-    rate = np.clip(rng.beta(6, 1.6, Z)[:, None] + 0.01 * (years_arr - years[0]), 0.3, 1.0)
+    rate = np.clip((rng.beta(6, 1.6, Z) + 0.03 * zc + 0.1 * lead)[:, None] + 0.01 * (years_arr - years[0]), 0.3, 1.0)
     over = rng.random(Z) < 0.015  # reusing stock from earlier years: more utilised than generated
     rate[over] = rng.uniform(1.02, 1.15, (int(over.sum()), 1))
     v["solid_waste_utilized"] = swg * rate
@@ -310,7 +319,7 @@ def _simulate(z: np.ndarray, regions: np.ndarray, years: list[int], measures: di
     v["paired_parks"] = np.repeat(paired[:, None], T, axis=1).astype(float)
     v["approval_powers"] = np.round(np.exp(rng.normal(np.log(150) + 0.1 * zc, 0.4))[:, None]
                                     * (1 + 0.05 * (years_arr - years[0])))
-    v["startup_days"] = np.clip(12.0 * np.exp(zone(0.3) - 0.1 * zc[:, None]) * np.exp(-0.25 * (years_arr - 2016)),
+    v["startup_days"] = np.clip(12.0 * np.exp(zone(0.3, -1, 0.1)) * np.exp(-0.25 * (years_arr - 2016)),
                                 0.5, 30)
 
     out: dict[str, np.ndarray] = {}

@@ -411,3 +411,21 @@ def test_synthetic_year_23000(tmp_path):
     layout = write_synthetic_year(tmp_path, 2022, 23000, seed=5)
     print(f"\nwrite_synthetic_year(23000 zones): {layout.files_written} files in {time.perf_counter() - t0:.2f} s")
     assert layout.files_written == 46000
+
+
+def test_any_registry_and_catalogue_work(tmp_path):
+    """The golden example's registry (11 zones + 1 candidate) and its 6-indicator catalogue."""
+    golden = Path(__file__).parent / "fixtures" / "golden"
+    if not (golden / "registry.csv").exists():
+        pytest.skip("golden fixture not present")
+    layout = write_demo(tmp_path, years=range(2020, 2022), registry_path=golden / "registry.csv",
+                        catalogues_dir=golden / "catalogues")
+    reg = load_registry(layout.registry)
+    assert "P1" in set(reg.zone_code) and len(reg[reg.tier == "provincial"]) == 1 + len(CANDIDATES)
+    cat = catalogue_for_year(load_catalogues(golden / "catalogues"), 2021)
+    faulty = set(layout.faulty_files)
+    for p in sorted((layout.inbox / "2021").iterdir()):
+        if p not in faulty and p.suffix == ".csv" and p.read_bytes()[:3] != b";":
+            rows = read_rows(p)
+            if "zone_code" in rows[0]:
+                assert [r["measure_code"] for r in rows] == list(cat.measures)

@@ -1,7 +1,8 @@
 """Ingestion assets: the year's inbox → submission log, issues and accepted measures (group ``ingestion``)."""
 
 
-from dagster import AssetDep, AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, MetadataValue, multi_asset
+from dagster import (AssetDep, AssetExecutionContext, AssetKey, AssetSpec, DataVersion, MaterializeResult, MetadataValue,
+                     multi_asset)
 
 from checks.validation import submission_check_results, submission_check_specs
 from etdz import schemas
@@ -10,27 +11,30 @@ from etdz.ingest import ingest_year
 from etdz.validation_page import rejection_notice_text, write_validation_page
 from pipelines.partitions import earlier_years
 from pipelines.resources import EtdzResource
-from assets.metadata import dataset_metadata, markdown_table
+from assets.inbox import INBOX_KEY
+from assets.metadata import dataset_metadata, markdown_table, table_version
 
 OWNERS = ["team:data-engineering"]
 LOG, ISSUES, MEASURES = AssetKey("submission_log"), AssetKey("submission_issues"), AssetKey("measures")
 
 
-def build_ingestion_assets(partitions_def):
+def build_ingestion_assets(partitions_def, code_version: str):
     @multi_asset(
         name="submissions",
         partitions_def=partitions_def,
         can_subset=False,
         specs=[
-            AssetSpec(LOG, group_name="ingestion", owners=OWNERS, kinds={"parquet", "pandas"},
+            AssetSpec(LOG, group_name="ingestion", owners=OWNERS, kinds={"parquet", "pandas"}, deps=[INBOX_KEY],
+                      code_version=code_version,
                       description="Every file received for the data year: SHA-256, status (accepted / rejected / "
                                   "superseded), error and warning counts, modification time. Files are archived "
                                   "byte for byte under their SHA-256 before anything else happens."),
-            AssetSpec(ISSUES, group_name="ingestion", owners=OWNERS, kinds={"parquet", "pandas"},
+            AssetSpec(ISSUES, group_name="ingestion", owners=OWNERS, kinds={"parquet", "pandas"}, deps=[INBOX_KEY],
+                      code_version=code_version,
                       description="Every problem found in the year's files (errors reject a file, warnings do not), "
                                   "with file, row, column, value found, what was expected and a Chinese message."),
             AssetSpec(MEASURES, group_name="ingestion", owners=OWNERS, kinds={"parquet", "pandas"},
-                      deps=[AssetDep(MEASURES, partition_mapping=earlier_years(1))],
+                      deps=[INBOX_KEY, AssetDep(MEASURES, partition_mapping=earlier_years(1))], code_version=code_version,
                       description="Accepted measure values of each zone's chosen submission, in canonical units. "
                                   "Depends on the previous year's measures (year-on-year plausibility warnings)."),
         ],
@@ -39,49 +43,50 @@ def build_ingestion_assets(partitions_def):
     )
     def submissions(context: AssetExecutionContext, etdz: EtdzResource):
         year = int(context.partition_key)
-        catalogues = etdz.catalogues()
-        catalogue = etdz.catalogue(year)
-        registry = etdz.load_registry()
-        store = etdz.store()
-        prev = previous_submissions(store, etdz.inbox, year, catalogues, catalogue, registry, etdz.max_file_bytes)
-        ingest = ingest_year(etdz.inbox_dir(year), year, catalogue, registry, archive=etdz.archive,
-                             previous=prev.measures, max_bytes=etdz.max_file_bytes)
-        context.log.info(f"data year {year}: {len(ingest.log)} file(s), {len(ingest.submitted_zones)} zone(s) with an "
-                         f"accepted submission, previous year's submissions from {prev.origin}")
+        with etdz.writing(year):
+            catalogues = etdz.catalogues()
+            catalogue = etdz.catalogue(year)
+            registry = etdz.load_registry()
+            store = etdz.store()
+            prev = previous_submissions(store, etdz.inbox, year, catalogues, catalogue, registry, etdz.max_file_bytes)
+            ingest = ingest_year(etdz.inbox_dir(year), year, catalogue, registry, archive=etdz.archive,
+                                 previous=prev.measures, max_bytes=etdz.max_file_bytes)
+            context.log.info(f"data year {year}: {len(ingest.log)} file(s), {len(ingest.submitted_zones)} zone(s) with an "
+                             f"accepted submission, previous year's submissions from {prev.origin}")
 
-        out = etdz.reports_dir(year)
-        write_validation_page(ingest, out / "validation.html")
-        notices = out / "rejections"
-        rejected = ingest.log[ingest.log.status == "rejected"]
-        if len(rejected):
-            notices.mkdir(parents=True, exist_ok=True)
-        for row in rejected.to_dict("records"):
-            text = rejection_notice_text(row, ingest.issues[ingest.issues.sha256 == row["sha256"]])
-            (notices / f"{row['sha256'][:12]}.txt").write_text(text, encoding="utf-8")
+            out = etdz.reports_dir(year)
+            write_validation_page(ingest, out / "validation.html")
+            notices = out / "rejections"
+            rejected = ingest.log[ingest.log.status == "rejected"]
+            if len(rejected):
+                notices.mkdir(parents=True, exist_ok=True)
+            for row in rejected.to_dict("records"):
+                text = rejection_notice_text(row, ingest.issues[ingest.issues.sha256 == row["sha256"]])
+                (notices / f"{row['sha256'][:12]}.txt").write_text(text, encoding="utf-8")
 
-        tables = {
-            LOG: schemas.to_table(ingest.log, schemas.SUBMISSION_LOG),
-            ISSUES: schemas.to_table(ingest.issues, schemas.SUBMISSION_ISSUES),
-            MEASURES: schemas.to_table(ingest.measures, schemas.MEASURES),
-        }
-        urls = {key: store.write(key.path[-1], year, table) for key, table in tables.items()}
-        status_counts = ingest.log.status.value_counts().to_dict() if len(ingest.log) else {}
-        yield MaterializeResult(asset_key=LOG, metadata=dataset_metadata(tables[LOG], urls[LOG], {
-            "method_version": catalogue.version, "catalogue": MetadataValue.path(catalogue.path),
-            "files": len(ingest.log), **{f"files_{k}": int(v) for k, v in status_counts.items()},
-            "validation_report": MetadataValue.path(str(out / "validation.html")),
-            "rejection_notices": MetadataValue.path(str(notices)),
-            "files_preview": MetadataValue.md(markdown_table(
-                ingest.log[["file_name", "zone_code", "status", "errors", "warnings"]], max_rows=50)),
-        }))
-        yield MaterializeResult(asset_key=ISSUES, metadata=dataset_metadata(tables[ISSUES], urls[ISSUES], {
-            "errors": int((ingest.issues.severity == "error").sum()) if len(ingest.issues) else 0,
-            "warnings": int((ingest.issues.severity == "warning").sum()) if len(ingest.issues) else 0,
-        }))
-        yield MaterializeResult(asset_key=MEASURES, metadata=dataset_metadata(tables[MEASURES], urls[MEASURES], {
-            "zones_with_accepted_submission": len(ingest.submitted_zones),
-            "previous_year_from": prev.origin,
-        }))
-        yield from submission_check_results(ingest, LOG)
+            tables = {
+                LOG: schemas.to_table(ingest.log, schemas.SUBMISSION_LOG),
+                ISSUES: schemas.to_table(ingest.issues, schemas.SUBMISSION_ISSUES),
+                MEASURES: schemas.to_table(ingest.measures, schemas.MEASURES),
+            }
+            urls = {key: store.write(key.path[-1], year, table) for key, table in tables.items()}
+            status_counts = ingest.log.status.value_counts().to_dict() if len(ingest.log) else {}
+            yield MaterializeResult(asset_key=LOG, data_version=DataVersion(table_version(tables[LOG])), metadata=dataset_metadata(tables[LOG], urls[LOG], {
+                "method_version": catalogue.version, "catalogue": MetadataValue.path(catalogue.path),
+                "files": len(ingest.log), **{f"files_{k}": int(v) for k, v in status_counts.items()},
+                "validation_report": MetadataValue.path(str(out / "validation.html")),
+                "rejection_notices": MetadataValue.path(str(notices)),
+                "files_preview": MetadataValue.md(markdown_table(
+                    ingest.log[["file_name", "zone_code", "status", "errors", "warnings"]], max_rows=50)),
+            }))
+            yield MaterializeResult(asset_key=ISSUES, data_version=DataVersion(table_version(tables[ISSUES])), metadata=dataset_metadata(tables[ISSUES], urls[ISSUES], {
+                "errors": int((ingest.issues.severity == "error").sum()) if len(ingest.issues) else 0,
+                "warnings": int((ingest.issues.severity == "warning").sum()) if len(ingest.issues) else 0,
+            }))
+            yield MaterializeResult(asset_key=MEASURES, data_version=DataVersion(table_version(tables[MEASURES])), metadata=dataset_metadata(tables[MEASURES], urls[MEASURES], {
+                "zones_with_accepted_submission": len(ingest.submitted_zones),
+                "previous_year_from": prev.origin,
+            }))
+            yield from submission_check_results(ingest, LOG)
 
     return [submissions]

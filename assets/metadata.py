@@ -42,3 +42,14 @@ def markdown_table(df: pd.DataFrame, max_rows: int = 30, floatfmt: str = "{:.2f}
     sep = "| " + " | ".join("---" for _ in df.columns) + " |"
     rows = ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
     return "\n".join([head, sep, *rows])
+
+
+def table_version(table: pa.Table) -> str:
+    """A content hash of a table, used as the Dagster data version: an identical re-run keeps the
+    version, so assets downstream of it do not turn stale for nothing."""
+    import hashlib
+
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()[:16]

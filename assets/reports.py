@@ -4,7 +4,7 @@
 from dagster import AssetDep, AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, MetadataValue, multi_asset
 
 from etdz.history import all_rankings
-from etdz.reports import ReportInputs, write_year_reports
+from etdz.reports import ReportInputs, ReportOutputs, write_year_reports
 from pipelines.partitions import previous_years
 from pipelines.resources import EtdzResource
 
@@ -13,7 +13,7 @@ INPUTS = ("rankings", "category_scores", "indicator_scores", "indicator_bounds",
           "upgrade_candidates", "submission_log", "submission_issues", "measures")
 
 
-def build_report_assets(partitions_def, max_window: int):
+def build_report_assets(partitions_def, max_window: int, code_version: str):
     deps = [AssetKey(name) for name in INPUTS if name != "rankings"]
     # this year's rankings and, for the cards' rank trends and downgrade risk, the earlier years in the window
     deps.append(AssetDep("rankings", partition_mapping=previous_years(max(1, max_window - 1))))
@@ -23,30 +23,22 @@ def build_report_assets(partitions_def, max_window: int):
         partitions_def=partitions_def,
         can_subset=False,
         specs=[
-            AssetSpec("national_report", group_name="reports", owners=OWNERS, kinds={"html"}, deps=deps,
+            AssetSpec("national_report", group_name="reports", owners=OWNERS, kinds={"html"}, deps=deps, code_version=code_version,
                       description="national_report.html: the year at a glance — top 30, regional top 10s, single-item "
                                   "top lists, distributions, movers, watch-list, summons, upgrade candidates, data quality."),
-            AssetSpec("zone_cards", group_name="reports", owners=OWNERS, kinds={"html"}, deps=deps,
+            AssetSpec("zone_cards", group_name="reports", owners=OWNERS, kinds={"html"}, deps=deps, code_version=code_version,
                       description="zones/<zone_code>.html: each ranked zone's result notice (结果通知书) with ranks, "
                                   "trend, category scores against the averages, every indicator and the distance to "
                                   "its target rank."),
-            AssetSpec("rankings_workbook", group_name="reports", owners=OWNERS, kinds={"excel"}, deps=deps,
+            AssetSpec("rankings_workbook", group_name="reports", owners=OWNERS, kinds={"excel"}, deps=deps, code_version=code_version,
                       description="rankings.xlsx for officials: national sheet, one per region, upgrade candidates."),
         ],
         description="Write the year's reports from the published datasets.",
     )
     def reports(context: AssetExecutionContext, etdz: EtdzResource):
         year = int(context.partition_key)
-        store = etdz.store()
-        frames = {}
-        for name in INPUTS:
-            table = store.read(name, year)
-            if table is None:
-                raise RuntimeError(f"data year {year}: dataset {name} is missing from {etdz.warehouse}; "
-                                   f"materialise the scoring assets for {year} first")
-            frames[name] = table.to_pandas()
-        out = write_year_reports(ReportInputs(data_year=year, catalogue=etdz.catalogue(year),
-                                              history=all_rankings(store, year), **frames), etdz.reports)
+        with etdz.writing(year):
+            out = write_reports(etdz, year)
         yield MaterializeResult(asset_key="national_report", metadata={
             "path": MetadataValue.path(str(out.national_report)),
             "top30": MetadataValue.md(out.top30_markdown),
@@ -61,3 +53,17 @@ def build_report_assets(partitions_def, max_window: int):
         })
 
     return [reports]
+
+
+def write_reports(etdz: EtdzResource, year: int) -> ReportOutputs:
+    """Read the year's datasets from the warehouse and write its reports."""
+    store = etdz.store()
+    frames = {}
+    for name in INPUTS:
+        table = store.read(name, year)
+        if table is None:
+            raise RuntimeError(f"data year {year}: dataset {name} is missing from {etdz.warehouse}; "
+                               f"materialise the scoring assets for {year} first (etdz run --data-year {year})")
+        frames[name] = table.to_pandas()
+    return write_year_reports(ReportInputs(data_year=year, catalogue=etdz.catalogue(year),
+                                           history=all_rankings(store, year), **frames), etdz.reports)

@@ -8,9 +8,10 @@ catalogue declares.
 
 
 import pandas as pd
-from dagster import AssetDep, AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, MetadataValue, multi_asset
+from dagster import (AssetDep, AssetExecutionContext, AssetKey, AssetSpec, DataVersion, MaterializeResult, MetadataValue,
+                     multi_asset)
 
-from assets.metadata import dataset_metadata, markdown_table
+from assets.metadata import dataset_metadata, markdown_table, table_version
 from etdz import schemas
 from etdz.history import previous_submissions, ranking_history
 from etdz.scoring import YearInputs, score_year
@@ -36,52 +37,54 @@ DESCRIPTIONS = {
 }
 
 
-def build_scoring_assets(partitions_def, max_window: int):
+def build_scoring_assets(partitions_def, max_window: int, code_version: str):
     specs = []
     for name, key in KEYS.items():
         deps: list = [AssetDep("measures", partition_mapping=previous_years(1)), AssetKey("submission_log")]
         if name == "rankings":
             deps.append(AssetDep(key, partition_mapping=earlier_years(max(1, max_window - 1))))
         specs.append(AssetSpec(key, group_name="scoring", owners=OWNERS, kinds={"parquet", "pandas"},
-                               description=DESCRIPTIONS[name], deps=deps))
+                               description=DESCRIPTIONS[name], deps=deps, code_version=code_version))
 
     @multi_asset(name="scores", specs=specs, partitions_def=partitions_def, can_subset=False,
                  description="Score and rank the data year exactly as 03-scoring.md says.")
     def scores(context: AssetExecutionContext, etdz: EtdzResource):
         year = int(context.partition_key)
-        catalogues = etdz.catalogues()
-        catalogue = etdz.catalogue(year)
-        registry = etdz.load_registry()
-        store = etdz.store()
-        log = store.read("submission_log", year)
-        measures = store.read("measures", year)
-        if log is None or measures is None:
-            raise RuntimeError(f"data year {year} has no ingested submissions in {etdz.warehouse}: "
-                               f"materialise the `submissions` asset for {year} first (etdz run --data-year {year})")
-        log_df = log.to_pandas()
-        prev = previous_submissions(store, etdz.inbox, year, catalogues, catalogue, registry, etdz.max_file_bytes)
-        window = catalogue.downgrade.window if catalogue.downgrade else 1
-        history = ranking_history(store, range(year - max(window, 2) + 1, year))
-        result = score_year(YearInputs(
-            data_year=year, catalogue=catalogue, registry=registry, measures=measures.to_pandas(),
-            submitted=set(log_df.loc[log_df.status == "accepted", "zone_code"].dropna()),
-            prev_measures=prev.measures, prev_submitted=prev.zones, history=history,
-        ))
-        top_lists = sorted({m for c in catalogues for m in c.top_lists})
-        for name, key in KEYS.items():
-            df: pd.DataFrame = getattr(result, name)
-            table = schemas.to_table(df, schemas.schema_for(name, top_lists))
-            url = store.write(name, year, table)
-            extra: dict = {"method_version": catalogue.version}
-            if name == "rankings":
-                extra.update(_rankings_metadata(result.rankings, catalogue))
-            elif name == "downgrade_watchlist":
-                extra["preview"] = MetadataValue.md(markdown_table(df.assign(
-                    bottom_years=df.get("bottom_years", pd.Series(dtype=object)).map(
-                        lambda ys: ",".join(map(str, ys)))), max_rows=50))
-            elif name == "upgrade_candidates":
-                extra["preview"] = MetadataValue.md(markdown_table(df, max_rows=50))
-            yield MaterializeResult(asset_key=key, metadata=dataset_metadata(table, url, extra))
+        with etdz.writing(year):
+            catalogues = etdz.catalogues()
+            catalogue = etdz.catalogue(year)
+            registry = etdz.load_registry()
+            store = etdz.store()
+            log = store.read("submission_log", year)
+            measures = store.read("measures", year)
+            if log is None or measures is None:
+                raise RuntimeError(f"data year {year} has no ingested submissions in {etdz.warehouse}: "
+                                   f"materialise the `submissions` asset for {year} first (etdz run --data-year {year})")
+            log_df = log.to_pandas()
+            prev = previous_submissions(store, etdz.inbox, year, catalogues, catalogue, registry, etdz.max_file_bytes)
+            window = catalogue.downgrade.window if catalogue.downgrade else 1
+            history = ranking_history(store, range(year - max(window, 2) + 1, year))
+            result = score_year(YearInputs(
+                data_year=year, catalogue=catalogue, registry=registry, measures=measures.to_pandas(),
+                submitted=set(log_df.loc[log_df.status == "accepted", "zone_code"].dropna()),
+                prev_measures=prev.measures, prev_submitted=prev.zones, history=history,
+            ))
+            top_lists = sorted({m for c in catalogues for m in c.top_lists})
+            for name, key in KEYS.items():
+                df: pd.DataFrame = getattr(result, name)
+                table = schemas.to_table(df, schemas.schema_for(name, top_lists))
+                url = store.write(name, year, table)
+                extra: dict = {"method_version": catalogue.version}
+                if name == "rankings":
+                    extra.update(_rankings_metadata(result.rankings, catalogue))
+                elif name == "downgrade_watchlist":
+                    extra["preview"] = MetadataValue.md(markdown_table(df.assign(
+                        bottom_years=df.get("bottom_years", pd.Series(dtype=object)).map(
+                            lambda ys: ",".join(map(str, ys)))), max_rows=50))
+                elif name == "upgrade_candidates":
+                    extra["preview"] = MetadataValue.md(markdown_table(df, max_rows=50))
+                yield MaterializeResult(asset_key=key, data_version=DataVersion(table_version(table)),
+                                        metadata=dataset_metadata(table, url, extra))
 
     return [scores]
 

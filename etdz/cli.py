@@ -32,6 +32,14 @@ class RunFailed(RuntimeError):
     pass
 
 
+def _quiet_dagster_warnings() -> None:
+    """Dagster flags beta / preview parameters we use deliberately; keep the command's output readable."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message=r".*(is currently in beta|is currently in preview).*")
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"dagster.*")
+
+
 def run_years(years: list[int], settings: Settings, quiet: bool = False) -> list[dict]:
     """Materialise every asset of each year, in order, as recorded Dagster runs; returns a summary per year.
 
@@ -49,22 +57,36 @@ def run_years(years: list[int], settings: Settings, quiet: bool = False) -> list
 
     from dagster import DagsterInstance
 
+    from etdz.inbox_state import folder_digest, inbox_files
+    from etdz.locks import year_lock
+    from etdz.publish import ensure_writable
     from etdz.storage import Warehouse
     from pipelines.definitions import build_definitions
     from pipelines.jobs import ANNUAL_JOB
+    from pipelines.observations import inbox_observation
+    from pipelines.resources import EtdzResource
 
     defs = build_definitions(settings)
     job = defs.resolve_job_def(ANNUAL_JOB)
     store = Warehouse(settings.warehouse)
     summaries = []
     run_config = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    resource = EtdzResource.from_settings(settings)
     with DagsterInstance.get() as instance:
         for y in years:
             t0 = time.perf_counter()
-            tags = {"etdz/catalogue": catalogue_for_year(catalogues, y).version, "etdz/trigger": "cli",
-                    "etdz/inbox": str(Path(settings.inbox) / str(y))}
-            result = job.execute_in_process(partition_key=str(y), instance=instance, raise_on_error=False,
-                                            tags=tags, run_config=run_config)
+            folder = Path(settings.inbox) / str(y)
+            digest = folder_digest(folder)
+            catalogue = catalogue_for_year(catalogues, y)
+            tags = {"etdz/catalogue": catalogue.version, "etdz/catalogue_sha256": catalogue.sha256[:16],
+                    "etdz/inbox": str(folder), "etdz/inbox_digest": digest,
+                    "etdz/files": str(len(inbox_files(folder))), "etdz/trigger": "cli"}
+            with year_lock(resource.lock_dir(), y):
+                ensure_writable(store, y)  # a published year refuses before anything runs
+                # record what the run reads, so the UI can tell when the inbox changes afterwards
+                instance.report_runless_asset_event(inbox_observation(y, digest, len(inbox_files(folder))))
+                result = job.execute_in_process(partition_key=str(y), instance=instance, raise_on_error=False,
+                                                tags=tags, run_config=run_config)
             if not result.success:
                 raise RunFailed(_failure_message(result, y))
             summary = _summary(store, y, result.run_id, time.perf_counter() - t0)
@@ -100,13 +122,50 @@ def _format_summary(s: dict) -> str:
             f"first: {s['leader']}  [{s['seconds']} s, run {s['run_id'][:8]}]")
 
 
+def run_stale(settings: Settings, max_rounds: int = 50) -> list[int]:
+    """Re-run, oldest first, every year with a stale asset until nothing is stale (as the UI shows it).
+
+    The inbox of every year is observed first, so a new or replaced file counts as a change.
+    """
+    from dagster import DagsterInstance
+
+    from etdz.catalogue import load_catalogues
+    from etdz.inbox_state import folder_digest, inbox_files, inbox_years
+    from pipelines.definitions import build_definitions
+    from pipelines.observations import inbox_observation, last_observed_digest
+    from pipelines.staleness import stale_assets
+
+    ensure_dagster_home(settings.dagster_home)
+    catalogues = load_catalogues(settings.methodology)
+    years = [y for y in inbox_years(settings.inbox) if any(c.applies_to(y) for c in catalogues)]
+    defs = build_definitions(settings)
+    done: list[int] = []
+    with DagsterInstance.get() as instance:
+        for y in years:
+            digest = folder_digest(Path(settings.inbox) / str(y))
+            if last_observed_digest(instance, y) not in (None, digest):
+                instance.report_runless_asset_event(
+                    inbox_observation(y, digest, len(inbox_files(Path(settings.inbox) / str(y)))))
+        for _ in range(max_rounds):
+            stale = stale_assets(defs, instance, years)
+            if not stale:
+                break
+            y = min(stale)
+            print(f"data year {y} is stale ({', '.join(stale[y])}): re-running it", flush=True)
+            run_years([y], settings)
+            done.append(y)
+    if not done:
+        print("nothing is stale")
+    return done
+
+
 def _years(args) -> list[int]:
     if args.data_year is not None:
         if args.year_from is not None or args.year_to is not None:
             raise SystemExit("etdz run: give either --data-year Y or --from A --to B, not both")
         return [args.data_year]
     if args.year_from is None or args.year_to is None:
-        raise SystemExit("etdz run: give --data-year Y, or --from A --to B")
+        raise SystemExit("etdz run: give --data-year Y, --from A --to B, or --stale")
     if args.year_to < args.year_from:
         raise SystemExit(f"etdz run: --to {args.year_to} is before --from {args.year_from}")
     return list(range(args.year_from, args.year_to + 1))
@@ -115,7 +174,10 @@ def _years(args) -> list[int]:
 def cmd_run(args) -> int:
     settings = Settings.from_env()
     try:
-        run_years(_years(args), settings)
+        if args.stale:
+            run_stale(settings)
+        else:
+            run_years(_years(args), settings)
     except RunFailed as exc:
         print(f"etdz run: {exc}", file=sys.stderr)
         return 1
@@ -183,6 +245,43 @@ def cmd_validate(args) -> int:
     return status
 
 
+def cmd_publish(args) -> int:
+    from etdz.publish import publish_year, verify
+    from pipelines.resources import EtdzResource
+
+    settings = Settings.from_env()
+    etdz = EtdzResource.from_settings(settings)
+    if args.verify:
+        problems = verify(etdz.store(), args.data_year)
+        print("\n".join(problems) if problems else f"data year {args.data_year}: published files intact")
+        return 1 if problems else 0
+    manifest = publish_year(etdz.store(), etdz.reports_dir(args.data_year), args.data_year,
+                            etdz.catalogue(args.data_year), settings.registry, approved_by=args.approved_by,
+                            note=args.note)
+    if manifest["results_status"] != "final":
+        print(f"warning: data year {args.data_year} is published with provisional results "
+              f"(a due zone has no accepted submission)", file=sys.stderr)
+    print(f"data year {args.data_year} published: {len(manifest['datasets'])} datasets, "
+          f"{len(manifest['reports']['files'])} report files, {len(manifest['submission_files'])} submission files, "
+          f"catalogue {manifest['catalogue']['version']}; manifest in "
+          f"{settings.warehouse}/_published/data_year={args.data_year}/manifest.json")
+    return 0
+
+
+def cmd_reopen(args) -> int:
+    from etdz.publish import reopen_year
+    from etdz.storage import Warehouse
+
+    settings = Settings.from_env()
+    try:
+        event = reopen_year(Warehouse(settings.warehouse), args.data_year, args.reason, by=args.by)
+    except ValueError as exc:
+        print(f"etdz reopen: {exc}", file=sys.stderr)
+        return 2
+    print(f"data year {args.data_year} reopened by {event['by']} at {event['at']}: {event['reason']}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="etdz", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -190,6 +289,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-year", type=int)
     p.add_argument("--from", dest="year_from", type=int)
     p.add_argument("--to", dest="year_to", type=int)
+    p.add_argument("--stale", action="store_true",
+                   help="re-run every year the UI shows as stale (e.g. after a corrected file), oldest first")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("demo", help="write realistic demo submissions for 2018–2023 and run every year")
     p.add_argument("--home", help="folder for the demo (default $ETDZ_HOME or ~/etdz)")
@@ -205,14 +306,28 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("validate", help="check submission files and print every problem (the warehouse is untouched)")
     p.add_argument("files", nargs="+")
     p.set_defaults(func=cmd_validate)
+    p = sub.add_parser("publish", help="freeze an approved data year: manifest of every output, file used and catalogue")
+    p.add_argument("--data-year", type=int, required=True)
+    p.add_argument("--approved-by", help="who approved the results (default: the current user)")
+    p.add_argument("--note", help="free text recorded with the publication")
+    p.add_argument("--verify", action="store_true", help="check the published files are unchanged instead")
+    p.set_defaults(func=cmd_publish)
+    p = sub.add_parser("reopen", help="unfreeze a published data year (the reason is recorded)")
+    p.add_argument("--data-year", type=int, required=True)
+    p.add_argument("--reason", required=True)
+    p.add_argument("--by", help="who reopens it (default: the current user)")
+    p.set_defaults(func=cmd_reopen)
     args = parser.parse_args(argv)
+    _quiet_dagster_warnings()
 
     from etdz.catalogue import CatalogueError, MethodologyError
+    from etdz.locks import LockTimeout
+    from etdz.publish import PublishedYearError
     from etdz.registry import RegistryError
 
     try:
         return args.func(args)
-    except (CatalogueError, MethodologyError, RegistryError) as exc:
+    except (CatalogueError, MethodologyError, RegistryError, PublishedYearError, LockTimeout) as exc:
         print(f"etdz {args.command}: {exc}", file=sys.stderr)
         return 2
 

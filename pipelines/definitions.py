@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from dagster import Definitions
 
 from etdz.settings import Settings
 from pipelines.jobs import build_annual_job
 from pipelines.partitions import data_year_partitions
 from pipelines.resources import EtdzResource
+from pipelines.schedules import build_yearly_schedule
+from pipelines.sensors import build_inbox_sensor
+
+# Bump when a change of the code changes what the assets produce (the UI then shows them stale).
+CODE_VERSION = "1"
 
 
 def build_definitions(settings: Settings | None = None) -> Definitions:
     """Assemble assets, checks, jobs, schedules and sensors for the configured locations."""
+    from assets.inbox import build_inbox_asset
     from assets.ingestion import build_ingestion_assets
     from assets.reports import build_report_assets
     from assets.scoring import build_scoring_assets
@@ -21,11 +29,20 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     catalogues = resource.catalogues()
     partitions = data_year_partitions(catalogues, settings.inbox)
     max_window = max([c.downgrade.window if c.downgrade else 2 for c in catalogues] + [2])
-    assets = [*build_ingestion_assets(partitions), *build_scoring_assets(partitions, max_window),
-              *build_report_assets(partitions, max_window)]
+    # Code versions: a change of the code release or of any catalogue marks the assets stale in the UI.
+    method = hashlib.sha256("".join(sorted(c.sha256 for c in catalogues)).encode()).hexdigest()[:12]
+    assets = [
+        build_inbox_asset(partitions),
+        *build_ingestion_assets(partitions, code_version=f"{CODE_VERSION}+{method}"),
+        *build_scoring_assets(partitions, max_window, code_version=f"{CODE_VERSION}+{method}"),
+        *build_report_assets(partitions, max_window, code_version=CODE_VERSION),
+    ]
+    job = build_annual_job(partitions)
     return Definitions(
         assets=assets,
-        jobs=[build_annual_job(partitions)],
+        jobs=[job],
+        schedules=[build_yearly_schedule(job, partitions)],
+        sensors=[build_inbox_sensor(job, partitions)],
         resources={"etdz": resource},
     )
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
+from typing import Iterator
 
 import pandas as pd
 from dagster import ConfigurableResource
 
 from etdz.catalogue import Catalogue, catalogue_for_year, load_catalogues
+from etdz.locks import year_lock
+from etdz.publish import ensure_writable
 from etdz.registry import load_registry
 from etdz.settings import Settings
 from etdz.storage import Warehouse
@@ -46,3 +51,16 @@ class EtdzResource(ConfigurableResource):
 
     def reports_dir(self, data_year: int) -> Path:
         return Path(self.reports) / str(int(data_year))
+
+    def lock_dir(self) -> Path:
+        """Where the per-year write locks live: beside a local warehouse, else under DAGSTER_HOME."""
+        if "://" not in self.warehouse:
+            return Path(self.warehouse) / "_locks"
+        return Path(os.environ.get("DAGSTER_HOME") or Path.home()) / "etdz-locks"
+
+    @contextlib.contextmanager
+    def writing(self, data_year: int) -> Iterator[None]:
+        """Hold the year's write lock and refuse a published year: wrap every asset's writes in this."""
+        with year_lock(self.lock_dir(), data_year):
+            ensure_writable(self.store(), data_year)
+            yield

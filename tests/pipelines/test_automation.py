@@ -1,0 +1,176 @@
+"""The yearly schedule, the inbox sensor, staleness after a corrected file, publishing and the year lock."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from dagster import DagsterInstance, RunRequest, build_schedule_context, build_sensor_context
+
+from etdz.settings import Settings
+
+GOLDEN = Path(__file__).resolve().parents[1] / "fixtures" / "golden"
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    """A copy of the golden inbox and fresh warehouse / DAGSTER_HOME, exported as ETDZ_* variables."""
+    shutil.copytree(GOLDEN / "inbox", tmp_path / "inbox")
+    values = {"ETDZ_REGISTRY": str(GOLDEN / "registry.csv"), "ETDZ_METHODOLOGY": str(GOLDEN / "catalogues"),
+              "ETDZ_INBOX": str(tmp_path / "inbox"), "ETDZ_WAREHOUSE": str(tmp_path / "warehouse"),
+              "ETDZ_REPORTS": str(tmp_path / "reports"), "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+              "ETDZ_HOME": str(tmp_path)}
+    for k, v in values.items():
+        monkeypatch.setenv(k, v)
+    return tmp_path
+
+
+def test_schedule_requests_the_previous_data_year_on_1_march(env):
+    from pipelines.definitions import build_definitions
+    from pipelines.schedules import schedule_cron
+
+    assert schedule_cron() == "0 6 1 3 *"
+    assert schedule_cron("04-15") == "0 6 15 4 *"
+    with pytest.raises(ValueError):
+        schedule_cron("15-04")
+    defs = build_definitions(Settings.from_env())
+    sched = defs.resolve_schedule_def("yearly_assessment")
+    assert sched.cron_schedule == "0 6 1 3 *" and sched.execution_timezone == "Asia/Shanghai"
+    ctx = build_schedule_context(scheduled_execution_time=dt.datetime(2022, 3, 1, 6, tzinfo=dt.timezone.utc),
+                                 repository_def=defs.get_repository_def())
+    [req] = sched.evaluate_tick(ctx).run_requests
+    assert req.partition_key == "2021"
+
+
+def _tick(defs, instance, cursor):
+    sensor = defs.resolve_sensor_def("inbox_sensor")
+    ctx = build_sensor_context(instance=instance, cursor=cursor, resources={"etdz": defs.resources["etdz"]},
+                               definitions=defs)
+    data = sensor.evaluate_tick(ctx)
+    for event in data.asset_events:  # the daemon records these; in a test we do
+        instance.report_runless_asset_event(event)
+    return data.run_requests or [], data.cursor, data
+
+
+def test_sensor_requests_each_new_or_replaced_file_once(env):
+    from pipelines.definitions import build_definitions
+
+    defs = build_definitions(Settings.from_env())
+    with DagsterInstance.ephemeral() as instance:
+        reqs, cursor, _ = _tick(defs, instance, None)
+        assert sorted(r.partition_key for r in reqs) == ["2020", "2021"]  # nothing recorded yet: both years are new
+        reqs, cursor, _ = _tick(defs, instance, cursor)
+        assert reqs == []
+        corrected = env / "inbox" / "2020" / "E4 更正.csv"
+        corrected.write_text((env / "inbox" / "2020" / "E4.csv").read_text(encoding="utf-8"), encoding="utf-8")
+        reqs, cursor, _ = _tick(defs, instance, cursor)
+        assert [r.partition_key for r in reqs] == ["2020"] and isinstance(reqs[0], RunRequest)
+        reqs, cursor, _ = _tick(defs, instance, cursor)
+        assert reqs == []
+        # a restarted sensor (no cursor) starts from the observations it recorded
+        reqs, _, _ = _tick(defs, instance, None)
+        assert reqs == []
+
+
+def test_corrected_file_marks_the_right_partitions_stale_and_a_rerun_clears_them(env):
+    """Staleness per partition, as the GraphQL API reports it, through the steps an operator takes."""
+    from dagster_graphql.test.utils import define_out_of_process_context, execute_dagster_graphql
+
+    from etdz.cli import run_stale, run_years
+
+    settings = Settings.from_env()
+    run_years([2020, 2021], settings, quiet=True)
+    os.environ["DAGSTER_HOME"] = settings.dagster_home
+    query = """query($key: AssetKeyInput!, $pk: String) { assetNodeOrError(assetKey: $key) {
+                 ... on AssetNode { staleStatus(partition: $pk) staleCauses(partition: $pk) { reason } } } }"""
+    workspace = str(Path(__file__).resolve().parents[2] / "workspace.yaml")
+
+    def status(instance) -> dict:
+        out = {}
+        with define_out_of_process_context(workspace, None, instance) as ctx:
+            for key in ("submission_log", "measures", "rankings", "indicator_scores", "national_report"):
+                for pk in ("2020", "2021"):
+                    res = execute_dagster_graphql(ctx, query, {"key": {"path": [key]}, "pk": pk})
+                    assert not res.errors, res.errors
+                    out[(key, pk)] = res.data["assetNodeOrError"]["staleStatus"]
+        return out
+
+    with DagsterInstance.get() as instance:
+        before = status(instance)
+        assert set(before.values()) == {"FRESH"}, before
+        # a corrected file for 2020 arrives (a different trade figure for E4)
+        src = (env / "inbox" / "2020" / "E4.csv").read_text(encoding="utf-8")
+        (env / "inbox" / "2020" / "E4 corrected.csv").write_text(src.replace(",trade_total,", ",trade_total,") + "",
+                                                                encoding="utf-8")
+        text = src.splitlines()
+        text = [line if ",trade_total," not in line else line.rsplit(",", 2)[0] + ",999,亿元" for line in text]
+        (env / "inbox" / "2020" / "E4 corrected.csv").write_text("\n".join(text) + "\n", encoding="utf-8")
+        os.utime(env / "inbox" / "2020" / "E4 corrected.csv", (time.time() + 60, time.time() + 60))
+        defs_reqs, _, _ = _tick(__import__("pipelines.definitions", fromlist=["x"]).build_definitions(settings),
+                                instance, None)
+        assert [r.partition_key for r in defs_reqs] == ["2020"]
+        after_drop = status(instance)
+        assert after_drop[("submission_log", "2020")] == "STALE" and after_drop[("measures", "2020")] == "STALE"
+        assert after_drop[("submission_log", "2021")] == "FRESH"
+
+    # `etdz run --stale` re-runs 2020, then 2021 (whose growth and previous ranks read 2020), until fresh
+    rerun = run_stale(settings)
+    assert rerun == [2020, 2021]
+    with DagsterInstance.get() as instance:
+        assert set(status(instance).values()) == {"FRESH"}
+
+
+def test_published_year_refuses_runs_until_reopened_with_a_reason(env, capsys):
+    from etdz.cli import main, run_years
+    from etdz.publish import PublishedYearError, history, verify
+    from etdz.storage import Warehouse
+
+    settings = Settings.from_env()
+    run_years([2020], settings, quiet=True)
+    assert main(["publish", "--data-year", "2020", "--approved-by", "审核组"]) == 0
+    store = Warehouse(settings.warehouse)
+    assert verify(store, 2020) == []
+    manifest = (Path(settings.warehouse) / "_published" / "data_year=2020" / "manifest.json").read_text("utf-8")
+    assert '"sha256"' in manifest and "E1.csv" in manifest and '"version": "G1"' in manifest
+    with pytest.raises(PublishedYearError, match="reopen"):
+        run_years([2020], settings, quiet=True)
+    assert main(["run", "--data-year", "2020"]) == 2
+    assert "published" in capsys.readouterr().err
+    assert main(["reopen", "--data-year", "2020", "--reason", "第三方复核更正 E4 数据"]) == 0
+    run_years([2020], settings, quiet=True)
+    assert [e["action"] for e in history(store, 2020)] == ["publish", "reopen"]
+    assert history(store, 2020)[1]["reason"] == "第三方复核更正 E4 数据"
+
+
+def test_year_lock_excludes_a_second_writer(tmp_path):
+    import multiprocessing as mp
+
+    from etdz.locks import LockTimeout, year_lock
+
+    def hold(path, ready, release):
+        with year_lock(path, 2020):
+            ready.set()
+            release.wait(10)
+
+    ctx = mp.get_context("fork")
+    ready, release = ctx.Event(), ctx.Event()
+    p = ctx.Process(target=hold, args=(tmp_path, ready, release))
+    p.start()
+    try:
+        assert ready.wait(10)
+        with pytest.raises(LockTimeout):
+            with year_lock(tmp_path, 2020, timeout=0.5):
+                pass
+        with year_lock(tmp_path, 2021, timeout=0.5):  # another year is free
+            pass
+    finally:
+        release.set()
+        p.join(10)
+    with year_lock(tmp_path, 2020, timeout=1):  # released when the holder ends
+        with year_lock(tmp_path, 2020, timeout=0):  # re-entrant in one process
+            pass

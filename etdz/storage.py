@@ -95,3 +95,59 @@ class Warehouse:
 def local_path(url: str) -> Path | None:
     """A Path when ``url`` is on the local filesystem, else None."""
     return None if "://" in url and not url.startswith("file://") else Path(url.removeprefix("file://"))
+
+
+_CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8", ".htm": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8", ".json": "application/json", ".svg": "image/svg+xml",
+    ".png": "image/png", ".csv": "text/csv; charset=utf-8", ".txt": "text/plain; charset=utf-8",
+    ".pdf": "application/pdf", ".parquet": "application/vnd.apache.parquet",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+# An S3 PUT takes up to 5 GiB; s3fs switches to a multipart upload above 2 × chunksize.
+_ONE_PUT = 5 * 2**30
+
+
+def publish_folder(local_dir: Path, url: str, *, delete_stale: bool = False) -> None:
+    """Copy the tree under ``local_dir`` to the fsspec URL ``url`` (e.g. ``s3://bucket/reports/2021``).
+
+    ``local_dir/a/b.html`` becomes ``<url>/a/b.html``. Each file is uploaded as one object in a single
+    PUT (atomic: a reader sees the old object or the new one, never part of one), with a
+    ``Content-Type`` so HTML reports open in a browser straight from the bucket. Files whose name
+    starts with ``_`` or ``.`` (temporary files) are skipped. With ``delete_stale=True``, objects under
+    ``url`` that have no local counterpart any more are removed afterwards (a mirror); by default
+    nothing is deleted. A local ``url`` works too (files are replaced atomically).
+    """
+    local_dir = Path(local_dir)
+    if not local_dir.is_dir():
+        raise NotADirectoryError(f"publish_folder: {local_dir} is not a folder")
+    fs, base = _fs(url.rstrip("/"))
+    protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
+    local = "file" in protocols
+    published: set[str] = set()
+    for src in sorted(p for p in local_dir.rglob("*") if p.is_file()):
+        rel = src.relative_to(local_dir)
+        if any(part.startswith(("_", ".")) for part in rel.parts):
+            continue
+        dest = f"{base}/{rel.as_posix()}"
+        published.add(dest)
+        data = src.read_bytes()
+        if local:
+            folder = dest.rsplit("/", 1)[0]
+            os.makedirs(folder, exist_ok=True)
+            tmp = f"{folder}/_{src.name}.{uuid.uuid4().hex}.tmp"
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, dest)
+        elif "s3" in protocols or "s3a" in protocols:
+            kwargs = {"ContentType": _CONTENT_TYPES[src.suffix.lower()]} if src.suffix.lower() in _CONTENT_TYPES else {}
+            fs.pipe_file(dest, data, chunksize=_ONE_PUT, **kwargs)
+        else:
+            fs.pipe_file(dest, data)
+    if delete_stale and fs.exists(base):
+        stale = [p for p in fs.find(base) if p not in published
+                 and not any(part.startswith(("_", ".")) for part in p[len(base):].split("/"))]
+        if stale:
+            fs.rm(stale)
+    fs.invalidate_cache(base)

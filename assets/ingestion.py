@@ -61,7 +61,10 @@ def build_ingestion_assets(partitions_def, code_version: str):
             if len(rejected):
                 notices.mkdir(parents=True, exist_ok=True)
             for row in rejected.to_dict("records"):
-                text = rejection_notice_text(row, ingest.issues[ingest.issues.sha256 == row["sha256"]])
+                # name and hash together: two files with identical bytes under different names are two submissions
+                issues = ingest.issues[(ingest.issues.sha256 == row["sha256"]) &
+                                       (ingest.issues.file_name == row["file_name"])]
+                text = rejection_notice_text(row, issues)
                 (notices / f"{row['sha256'][:12]}.txt").write_text(text, encoding="utf-8")
 
             tables = {

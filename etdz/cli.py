@@ -240,7 +240,8 @@ def cmd_validate(args) -> int:
     from etdz.registry import load_registry
 
     settings = Settings.from_env()
-    text, status = validate_files(args.files, load_catalogues(settings.methodology), load_registry(settings.registry))
+    text, status = validate_files(args.files, load_catalogues(settings.methodology), load_registry(settings.registry),
+                                  max_bytes=settings.max_file_bytes)
     print(text)
     return status
 

@@ -24,6 +24,7 @@ class Settings:
     registry: str
     methodology: str
     dagster_home: str
+    max_file_bytes: int = 20 * 1024 * 1024
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -45,4 +46,16 @@ class Settings:
             registry=local("ETDZ_REGISTRY", SHIPPED_REGISTRY),
             methodology=local("ETDZ_METHODOLOGY", SHIPPED_DIR),
             dagster_home=local("DAGSTER_HOME", home / "dagster_home"),
+            max_file_bytes=_megabytes(env.get("ETDZ_MAX_FILE_MB"), 20),
         )
+
+
+def _megabytes(value: str | None, default: float) -> int:
+    """``ETDZ_MAX_FILE_MB`` (a number of MB, default 20) in bytes."""
+    try:
+        mb = float(value) if value not in (None, "") else default
+    except ValueError:
+        raise ValueError(f"ETDZ_MAX_FILE_MB must be a number of megabytes, found {value!r}") from None
+    if mb <= 0:
+        raise ValueError(f"ETDZ_MAX_FILE_MB must be > 0, found {value!r}")
+    return int(mb * 1024 * 1024)

@@ -30,9 +30,9 @@ class EtdzResource(ConfigurableResource):
     max_file_bytes: int = 20 * 1024 * 1024
 
     @classmethod
-    def from_settings(cls, s: Settings, max_file_bytes: int = 20 * 1024 * 1024) -> "EtdzResource":
+    def from_settings(cls, s: Settings) -> "EtdzResource":
         return cls(inbox=s.inbox, warehouse=s.warehouse, reports=s.reports, archive=s.archive, registry=s.registry,
-                   methodology=s.methodology, max_file_bytes=max_file_bytes)
+                   methodology=s.methodology, max_file_bytes=s.max_file_bytes)
 
     def store(self) -> Warehouse:
         return Warehouse(self.warehouse)

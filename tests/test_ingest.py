@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import time
 from pathlib import Path
 
 import fsspec
@@ -106,7 +105,7 @@ def test_corpus_measures_come_from_the_chosen_files_only(corpus):
 
 def test_validate_command_on_the_corpus(corpus):
     _, root = corpus
-    cat, reg = catalogue_for_year(load_catalogues(), 2022), load_registry()
+    _cat, reg = catalogue_for_year(load_catalogues(), 2022), load_registry()
     folder = root / "inbox" / "2022"
     text, code = validate_files(sorted(folder.iterdir()), load_catalogues(), reg)
     assert code == 1
@@ -258,16 +257,12 @@ def test_missing_folder_and_hidden_files(tmp_path, tiny):
     assert ingest_year(inbox, 2022, cat, reg, None).log.empty
 
 
-def test_performance_230_files_one_batch(tmp_path, shipped):
+def test_230_files_validate_in_one_batch(tmp_path, shipped):
+    """All 230 files go through one GX batch (the timing itself lives in bench/, not in a unit test)."""
     cat, _ = shipped
     reg = load_registry()
     paths = generate_year(tmp_path / "inbox" / "2022", cat, reg)
     assert len(paths) == 230
-    ingest_year(tmp_path / "inbox" / "2022", 2022, cat, reg, None)  # warm-up (lazy imports: openpyxl, GX expectations)
-    t = time.perf_counter()
     y = ingest_year(tmp_path / "inbox" / "2022", 2022, cat, reg, str(tmp_path / "archive"))
-    elapsed = time.perf_counter() - t
-    print(f"\n230 files, {y.validation.rows_checked} rows: {elapsed:.2f} s (GX batch {y.validation.duration_s:.2f} s)")
     assert (y.log.status == "accepted").all() and len(y.submitted_zones) == 230
     assert y.validation.rows_checked == 230 * len(cat.measures)
-    assert elapsed < 3.0

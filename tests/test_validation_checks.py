@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import dagster as dg
-import pandas as pd
 import pytest
 
 from checks.validation import GX_SUITE, submission_check_results, submission_check_specs

@@ -9,7 +9,7 @@ import numpy as np
 from etdz.reports import charts
 from etdz.reports.inputs import YearView
 from etdz.reports.targets import zone_target
-from etdz.reports.templating import REGION_COLOURS, environment, region_colour, region_label
+from etdz.reports.templating import environment, region_colour, region_label
 
 STRONG_WEAK = 3
 

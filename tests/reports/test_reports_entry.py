@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 from etdz.reports import ReportOutputs, write_year_reports
 
@@ -36,13 +35,11 @@ def test_history_without_current_year_and_without_category_history(small_year, t
     assert out.cards == len(small_year.frames["rankings"])
 
 
-def test_230_zones_well_under_five_seconds(year_builder, catalogue_2021, tmp_path):
+def test_230_zones_write_a_card_each(year_builder, catalogue_2021, tmp_path):
+    """The full-size year (its timing is measured by bench/bench_reports.py, not asserted here)."""
     data = year_builder(catalogue_2021, 2023, per_region={"east": 112, "central": 68, "west": 50}, years=5)
-    t = time.perf_counter()
     out = write_year_reports(data.inputs(), tmp_path)
-    elapsed = time.perf_counter() - t
-    assert out.cards == 230
-    assert elapsed < 5.0, out.seconds
+    assert out.cards == 230 and len(list((tmp_path / "2023" / "zones").glob("*.html"))) == 230
 
 
 def test_frames_read_back_from_parquet_schemas(small_year, tmp_path):

@@ -169,8 +169,13 @@ def non_loopback(entries: list[dict]) -> list[dict]:
 
 @pytest.fixture(scope="session")
 def baseline_run(tmp_path_factory):
-    """The golden example through `etdz run` with the defaults: local warehouse, SQLite instance."""
+    """The golden example through `etdz run` with the defaults: local warehouse, SQLite instance.
+
+    Its DAGSTER_HOME holds deploy/dagster.sqlite.yaml (what `etdz` writes, plus the UI's sign-up dialog off).
+    """
     root = tmp_path_factory.mktemp("baseline")
+    (root / "dagster_home").mkdir()
+    shutil.copy(REPO / "deploy" / "dagster.sqlite.yaml", root / "dagster_home" / "dagster.yaml")
     proc = run_golden(root, golden_env(root))
     return root, proc
 

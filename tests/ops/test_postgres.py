@@ -28,6 +28,7 @@ def test_the_documented_dagster_yaml_takes_everything_from_the_environment():
     assert all(set(v) == {"env"} for v in settings.values()), "no literal connection settings (the password!)"
     assert db["scheme"] == "postgresql+psycopg2"  # SQLAlchemy 2.1 would pick psycopg 3, which is not installed
     assert cfg["telemetry"] == {"enabled": False}
+    assert cfg["nux"] == {"enabled": False}
 
 
 @pytest.fixture(scope="module")

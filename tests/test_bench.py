@@ -1,0 +1,48 @@
+"""Smoke test of the benchmark command (bench/run.py) at a tiny size: it runs and writes valid JSON.
+
+No timing is asserted: the figures depend on the machine; docs/benchmarks.md holds them.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_bench_runs_at_50_zones_and_writes_json(tmp_path):
+    out = tmp_path / "bench.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--sizes", "50", "--skip-demo",
+                           "--floor-repeat", "1", "--out", str(out), "--workdir", str(tmp_path / "work")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "targets:" in proc.stdout and "ratio pipeline / floor" in proc.stdout
+
+    res = json.loads(out.read_text(encoding="utf-8"))
+    for key in ("date", "machine", "imports", "sizes", "slopes", "demo", "targets", "notes"):
+        assert key in res
+    assert res["demo"] is None  # --skip-demo
+    assert res["machine"]["nproc"] >= 1 and res["machine"]["python"]
+    [size] = res["sizes"]
+    assert size["zones"] == 50 and size["files"] == 100  # Y and Y-1
+    assert size["run_status"] == "SUCCESS"
+    for key in ("wall_s", "cpu_s", "user_s", "sys_s", "peak_rss_mb", "pipeline_ingest_validate_score_s", "ratio"):
+        assert isinstance(size[key], (int, float)) and size[key] > 0, key
+    stages = size["stages"]
+    for key in ("imports_s", "ingest_validate_s", "score_s", "reports_s", "dagster_overhead_s", "startup_s"):
+        assert isinstance(stages[key], (int, float)), key
+    assert stages["ingest_validate_s"] + stages["score_s"] + stages["reports_s"] < size["wall_s"]
+    floor = size["floor"]
+    for key in ("read_s", "validate_s", "score_s", "total_s"):
+        assert floor[key] >= 0
+    assert floor["files"] == 50 and floor["rejected"] == 0 and floor["zones_ranked"] == 50
+    assert {t["result"] for t in res["targets"]} <= {"PASS", "FAIL", "n/a"}
+    assert len(res["targets"]) == 6
+    # the temp folders are removed unless --keep
+    assert not any((tmp_path / "work").glob("etdz-bench-*"))

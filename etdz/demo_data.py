@@ -36,7 +36,7 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
-from etdz.catalogue import Catalogue, Measure, catalogue_for_year, load_catalogues
+from etdz.catalogue import Measure, catalogue_for_year, load_catalogues
 from etdz.registry import COLUMNS as REGISTRY_COLUMNS
 from etdz.registry import due_zones, load_registry
 

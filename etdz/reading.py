@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import PurePath
@@ -117,8 +118,11 @@ def decode_csv(data: bytes) -> tuple[str | None, str | None]:
         return None, None
 
 
+_CONTROL = re.compile("[\x00-\x08\x0b\x0e-\x1f]")  # C0 controls except \t \n \x0c \r
+
+
 def _looks_binary(text: str) -> bool:
-    return "\x00" in text or sum(1 for ch in text[:4096] if ord(ch) < 32 and ch not in "\t\r\n\x0c") > 8
+    return "\x00" in text or len(_CONTROL.findall(text, 0, 4096)) > 8
 
 
 # --------------------------------------------------------------------------- header

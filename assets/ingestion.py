@@ -1,6 +1,8 @@
 """Ingestion assets: the year's inbox → submission log, issues and accepted measures (group ``ingestion``)."""
 
 
+from pathlib import Path
+
 from dagster import (AssetDep, AssetExecutionContext, AssetKey, AssetSpec, DataVersion, MaterializeResult, MetadataValue,
                      multi_asset)
 
@@ -56,16 +58,7 @@ def build_ingestion_assets(partitions_def, code_version: str):
 
             out = etdz.reports_dir(year)
             write_validation_page(ingest, out / "validation.html")
-            notices = out / "rejections"
-            rejected = ingest.log[ingest.log.status == "rejected"]
-            if len(rejected):
-                notices.mkdir(parents=True, exist_ok=True)
-            for row in rejected.to_dict("records"):
-                # name and hash together: two files with identical bytes under different names are two submissions
-                issues = ingest.issues[(ingest.issues.sha256 == row["sha256"]) &
-                                       (ingest.issues.file_name == row["file_name"])]
-                text = rejection_notice_text(row, issues)
-                (notices / f"{row['sha256'][:12]}.txt").write_text(text, encoding="utf-8")
+            notices = write_rejection_notices(ingest, out / "rejections")
 
             tables = {
                 LOG: schemas.to_table(ingest.log, schemas.SUBMISSION_LOG),
@@ -73,23 +66,43 @@ def build_ingestion_assets(partitions_def, code_version: str):
                 MEASURES: schemas.to_table(ingest.measures, schemas.MEASURES),
             }
             urls = {key: store.write(key.path[-1], year, table) for key, table in tables.items()}
-            status_counts = ingest.log.status.value_counts().to_dict() if len(ingest.log) else {}
-            yield MaterializeResult(asset_key=LOG, data_version=DataVersion(table_version(tables[LOG])), metadata=dataset_metadata(tables[LOG], urls[LOG], {
-                "method_version": catalogue.version, "catalogue": MetadataValue.path(catalogue.path),
-                "files": len(ingest.log), **{f"files_{k}": int(v) for k, v in status_counts.items()},
-                "validation_report": MetadataValue.path(str(out / "validation.html")),
-                "rejection_notices": MetadataValue.path(str(notices)),
-                "files_preview": MetadataValue.md(markdown_table(
-                    ingest.log[["file_name", "zone_code", "status", "errors", "warnings"]], max_rows=50)),
-            }))
-            yield MaterializeResult(asset_key=ISSUES, data_version=DataVersion(table_version(tables[ISSUES])), metadata=dataset_metadata(tables[ISSUES], urls[ISSUES], {
-                "errors": int((ingest.issues.severity == "error").sum()) if len(ingest.issues) else 0,
-                "warnings": int((ingest.issues.severity == "warning").sum()) if len(ingest.issues) else 0,
-            }))
-            yield MaterializeResult(asset_key=MEASURES, data_version=DataVersion(table_version(tables[MEASURES])), metadata=dataset_metadata(tables[MEASURES], urls[MEASURES], {
-                "zones_with_accepted_submission": len(ingest.submitted_zones),
-                "previous_year_from": prev.origin,
-            }))
+            log, issues = ingest.log, ingest.issues
+            status_counts = log.status.value_counts().to_dict() if len(log) else {}
+            extra = {
+                LOG: {
+                    "method_version": catalogue.version, "catalogue": MetadataValue.path(catalogue.path),
+                    "files": len(log), **{f"files_{k}": int(v) for k, v in status_counts.items()},
+                    "validation_report": MetadataValue.path(str(out / "validation.html")),
+                    "rejection_notices": MetadataValue.path(str(notices)),
+                    "files_preview": MetadataValue.md(markdown_table(
+                        log[["file_name", "zone_code", "status", "errors", "warnings"]], max_rows=50)),
+                },
+                ISSUES: {
+                    "errors": int((issues.severity == "error").sum()) if len(issues) else 0,
+                    "warnings": int((issues.severity == "warning").sum()) if len(issues) else 0,
+                },
+                MEASURES: {
+                    "zones_with_accepted_submission": len(ingest.submitted_zones),
+                    "previous_year_from": prev.origin,
+                },
+            }
+            for key, table in tables.items():
+                yield MaterializeResult(asset_key=key, data_version=DataVersion(table_version(table)),
+                                        metadata=dataset_metadata(table, urls[key], extra[key]))
             yield from submission_check_results(ingest, LOG)
 
     return [submissions]
+
+
+def write_rejection_notices(ingest, folder: Path) -> Path:
+    """One notice per rejected file, named by its hash (never by the untrusted file name); notices of
+    files no longer rejected are removed so the folder always matches the year's submission log."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.txt"):
+        old.unlink()
+    issues = ingest.issues
+    for row in ingest.log[ingest.log.status == "rejected"].to_dict("records"):
+        # name and hash together: two files with identical bytes under different names are two submissions
+        mine = issues[(issues.sha256 == row["sha256"]) & (issues.file_name == row["file_name"])]
+        (folder / f"{row['sha256'][:12]}.txt").write_text(rejection_notice_text(row, mine), encoding="utf-8")
+    return folder

@@ -40,7 +40,7 @@ def build_ingestion_assets(partitions_def, code_version: str):
                       description="Accepted measure values of each zone's chosen submission, in canonical units. "
                                   "Depends on the previous year's measures (year-on-year plausibility warnings)."),
         ],
-        check_specs=submission_check_specs(LOG),
+        check_specs=submission_check_specs(LOG, partitions_def),
         description="Archive, read and validate the year's submissions (Great Expectations suite derived from the catalogue).",
     )
     def submissions(context: AssetExecutionContext, etdz: EtdzResource):

@@ -31,11 +31,14 @@ _DESCRIPTIONS = {
 GX_SUITE = "gx_suite"
 
 
-def submission_check_specs(asset_key) -> list[dg.AssetCheckSpec]:
+def submission_check_specs(asset_key, partitions_def=None) -> list[dg.AssetCheckSpec]:
+    """One check per rule family plus the GX suite summary. With ``partitions_def`` (the data years) each
+    evaluation is recorded for the run's partition, so the UI shows the checks per year."""
     key = dg.AssetKey.from_coercible(asset_key)
-    specs = [dg.AssetCheckSpec(name=fam, asset=key, description=_DESCRIPTIONS[fam]) for fam in FAMILIES]
+    specs = [dg.AssetCheckSpec(name=fam, asset=key, description=_DESCRIPTIONS[fam], partitions_def=partitions_def)
+             for fam in FAMILIES]
     specs.append(dg.AssetCheckSpec(
-        name=GX_SUITE, asset=key,
+        name=GX_SUITE, asset=key, partitions_def=partitions_def,
         description="Great Expectations 1.x suite derived from the year's catalogue, run on all files of the year in one "
                     "batch; fails (WARN) when a file is rejected"))
     return specs

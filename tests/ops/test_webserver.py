@@ -198,10 +198,6 @@ def test_asset_checks_on_submission_log_ran_in_both_runs(webserver, nodes):
         assert all(e["evaluation"]["severity"] == "WARN" for e in evaluated)  # rejections never fail a run
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "checks/validation.py declares AssetCheckSpec without partitions_def, so Dagster records each evaluation "
-    "without a partition and shows the planned per-partition execution as SKIPPED in the UI. Fix: "
-    "AssetCheckSpec(..., partitions_def=<the data-year partitions>); then remove this marker."))
 def test_asset_check_results_are_recorded_per_partition(webserver, nodes):
     for name, executions in _check_executions(webserver, nodes).items():
         by_partition = {e["partition"]: e for e in executions}

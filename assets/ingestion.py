@@ -14,7 +14,7 @@ from etdz.validation_page import rejection_notice_text, write_validation_page
 from pipelines.partitions import earlier_years
 from pipelines.resources import EtdzResource
 from assets.inbox import INBOX_KEY
-from assets.metadata import dataset_metadata, markdown_table, table_version
+from assets.metadata import dataset_metadata, markdown_table, report_location, table_version
 
 OWNERS = ["team:data-engineering"]
 LOG, ISSUES, MEASURES = AssetKey("submission_log"), AssetKey("submission_issues"), AssetKey("measures")
@@ -58,7 +58,9 @@ def build_ingestion_assets(partitions_def, code_version: str):
 
             out = etdz.reports_dir(year)
             write_validation_page(ingest, out / "validation.html")
-            notices = write_rejection_notices(ingest, out / "rejections")
+            write_rejection_notices(ingest, out / "rejections")
+            etdz.publish_reports(year, "rejections", delete_stale=True)  # object-store reports: upload
+            etdz.publish_reports(year)
 
             tables = {
                 LOG: schemas.to_table(ingest.log, schemas.SUBMISSION_LOG),
@@ -72,8 +74,8 @@ def build_ingestion_assets(partitions_def, code_version: str):
                 LOG: {
                     "method_version": catalogue.version, "catalogue": MetadataValue.path(catalogue.path),
                     "files": len(log), **{f"files_{k}": int(v) for k, v in status_counts.items()},
-                    "validation_report": MetadataValue.path(str(out / "validation.html")),
-                    "rejection_notices": MetadataValue.path(str(notices)),
+                    "validation_report": report_location(etdz, year, "validation.html"),
+                    "rejection_notices": report_location(etdz, year, "rejections"),
                     "files_preview": MetadataValue.md(markdown_table(
                         log[["file_name", "zone_code", "status", "errors", "warnings"]], max_rows=50)),
                 },

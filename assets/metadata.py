@@ -53,3 +53,10 @@ def table_version(table: pa.Table) -> str:
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)
     return hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()[:16]
+
+
+def report_location(etdz, year: int, name: str) -> MetadataValue:
+    """A report's location for the UI: a path for local reports, a URL on an object store."""
+    if "://" in etdz.reports:
+        return MetadataValue.url(f"{etdz.reports_url(year)}/{name}")
+    return MetadataValue.path(str(etdz.reports_dir(year) / name))

@@ -3,6 +3,7 @@
 
 from dagster import AssetDep, AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, MetadataValue, multi_asset
 
+from assets.metadata import report_location
 from etdz.history import all_rankings
 from etdz.reports import ReportInputs, ReportOutputs, write_year_reports
 from pipelines.partitions import previous_years
@@ -39,17 +40,19 @@ def build_report_assets(partitions_def, max_window: int, code_version: str):
         year = int(context.partition_key)
         with etdz.writing(year):
             out = write_reports(etdz, year)
+            etdz.publish_reports(year, "zones", delete_stale=True)  # object-store reports: upload
+            etdz.publish_reports(year)
         yield MaterializeResult(asset_key="national_report", metadata={
-            "path": MetadataValue.path(str(out.national_report)),
+            "path": report_location(etdz, year, "national_report.html"),
             "top30": MetadataValue.md(out.top30_markdown),
             "seconds": round(out.seconds.get("national_report", 0.0), 3),
         })
         yield MaterializeResult(asset_key="zone_cards", metadata={
-            "folder": MetadataValue.path(str(out.cards_dir)), "cards": out.cards,
+            "folder": report_location(etdz, year, "zones"), "cards": out.cards,
             "seconds": round(out.seconds.get("cards", 0.0), 3),
         })
         yield MaterializeResult(asset_key="rankings_workbook", metadata={
-            "path": MetadataValue.path(str(out.workbook)), "seconds": round(out.seconds.get("workbook", 0.0), 3),
+            "path": report_location(etdz, year, "rankings.xlsx"), "seconds": round(out.seconds.get("workbook", 0.0), 3),
         })
 
     return [reports]
@@ -66,4 +69,4 @@ def write_reports(etdz: EtdzResource, year: int) -> ReportOutputs:
                                f"materialise the scoring assets for {year} first (etdz run --data-year {year})")
         frames[name] = table.to_pandas()
     return write_year_reports(ReportInputs(data_year=year, catalogue=etdz.catalogue(year),
-                                           history=all_rankings(store, year), **frames), etdz.reports)
+                                           history=all_rankings(store, year), **frames), etdz.reports_root())

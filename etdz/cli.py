@@ -10,11 +10,9 @@ from pathlib import Path
 
 from etdz.settings import Settings
 
-DAGSTER_YAML = """# Dagster instance for the ETDZ assessment (embedded SQLite storage under this folder).
-# For PostgreSQL instance storage see docs/operations.md.
-telemetry:
-  enabled: false
-"""
+# The instance configuration a new DAGSTER_HOME gets: SQLite storage, telemetry and the UI's sign-up
+# dialog off, one queued run per data year (also shipped as deploy/dagster.sqlite.yaml).
+DAGSTER_YAML = Path(__file__).parent / "data" / "dagster.sqlite.yaml"
 
 
 def ensure_dagster_home(path: str) -> Path:
@@ -23,7 +21,7 @@ def ensure_dagster_home(path: str) -> Path:
     home.mkdir(parents=True, exist_ok=True)
     cfg = home / "dagster.yaml"
     if not cfg.exists():
-        cfg.write_text(DAGSTER_YAML, encoding="utf-8")
+        cfg.write_text(DAGSTER_YAML.read_text(encoding="utf-8"), encoding="utf-8")
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 
@@ -212,7 +210,7 @@ Done in {time.perf_counter() - t0:.1f} s.
   reports:  {settings.reports}/<data_year>/  — e.g. {Path(settings.reports) / str(last) / 'national_report.html'}
   archive of every received file: {settings.archive}
 Open the Dagster UI (asset graph, partitions, runs, checks):
-  {exports} dagster dev -m pipelines.definitions
+  {exports} dagster dev -m pipelines.definitions -a defs
   then browse http://127.0.0.1:3000""")
     return 0
 

@@ -15,7 +15,7 @@ from etdz.locks import year_lock
 from etdz.publish import ensure_writable
 from etdz.registry import load_registry
 from etdz.settings import Settings
-from etdz.storage import Warehouse
+from etdz.storage import Warehouse, publish_folder
 
 
 class EtdzResource(ConfigurableResource):
@@ -49,8 +49,28 @@ class EtdzResource(ConfigurableResource):
     def inbox_dir(self, data_year: int) -> Path:
         return Path(self.inbox) / str(int(data_year))
 
+    def reports_root(self) -> Path:
+        """Where reports are written locally: ETDZ_REPORTS itself, or for an object-store URL a staging
+        folder under DAGSTER_HOME whose files are then uploaded by :meth:`publish_reports`."""
+        if "://" not in self.reports:
+            return Path(self.reports)
+        return Path(os.environ.get("DAGSTER_HOME") or Path.home()) / "etdz-reports-staging"
+
     def reports_dir(self, data_year: int) -> Path:
-        return Path(self.reports) / str(int(data_year))
+        return self.reports_root() / str(int(data_year))
+
+    def reports_url(self, data_year: int) -> str:
+        """Where a year's reports are published (a local folder or an object-store URL)."""
+        return f"{self.reports.rstrip('/')}/{int(data_year)}"
+
+    def publish_reports(self, data_year: int, subfolder: str | None = None, delete_stale: bool = False) -> None:
+        """Upload a year's staged reports (or one sub-folder of them) when ETDZ_REPORTS is an object store."""
+        if "://" not in self.reports:
+            return
+        local = self.reports_dir(data_year) / subfolder if subfolder else self.reports_dir(data_year)
+        url = self.reports_url(data_year) + (f"/{subfolder}" if subfolder else "")
+        if local.is_dir():
+            publish_folder(local, url, delete_stale=delete_stale)
 
     def lock_dir(self) -> Path:
         """Where the per-year write locks live: beside a local warehouse, else under DAGSTER_HOME."""

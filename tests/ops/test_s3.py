@@ -38,7 +38,8 @@ def s3_run(s3_server, tmp_path_factory):
     root = tmp_path_factory.mktemp("s3")
     netlog = root / "netlog.jsonl"
     audit = network_audit_dir(root / "audit")
-    env = golden_env(root, ETDZ_WAREHOUSE=f"s3://{BUCKET}/warehouse", PYTHONPATH=str(audit),
+    env = golden_env(root, ETDZ_WAREHOUSE=f"s3://{BUCKET}/warehouse", ETDZ_REPORTS=f"s3://{BUCKET}/reports",
+                     PYTHONPATH=str(audit),
                      ETDZ_NETLOG=str(netlog), **s3_server.env())
     proc = run_golden(root, env)
     return root, proc, netlog
@@ -60,6 +61,18 @@ def test_the_bucket_holds_the_hive_layout_and_nothing_half_written(s3_server, s3
     tables = sorted(k for k in keys if "/_archive/" not in k)
     assert tables == sorted(f"{BUCKET}/warehouse/{d}/data_year={y}/part-0.parquet"
                             for d in DATASETS for y in (2020, 2021))
+
+
+def test_reports_are_published_to_the_bucket(s3_server, s3_run, baseline_run):
+    fs = s3_server.filesystem()
+    keys = {k.split(f"{BUCKET}/reports/", 1)[1] for k in fs.find(f"{BUCKET}/reports")}
+    ranked = read_dataset(str(baseline_run[0] / "warehouse"), "rankings")
+    for year in (2020, 2021):
+        assert {f"{year}/national_report.html", f"{year}/rankings.xlsx", f"{year}/validation.html"} <= keys
+        zones = set(ranked.loc[ranked.data_year == year, "zone_code"])
+        assert {k.split("/")[-1] for k in keys if k.startswith(f"{year}/zones/")} == {f"{z}.html" for z in zones}
+    html = fs.cat_file(f"{BUCKET}/reports/2021/national_report.html").decode("utf-8")
+    assert "<html" in html.lower()
 
 
 def test_every_submission_is_archived_in_the_bucket_by_sha256(s3_server, s3_run):

@@ -210,7 +210,7 @@ Done in {time.perf_counter() - t0:.1f} s.
   reports:  {settings.reports}/<data_year>/  — e.g. {Path(settings.reports) / str(last) / 'national_report.html'}
   archive of every received file: {settings.archive}
 Open the Dagster UI (asset graph, partitions, runs, checks):
-  {exports} dagster dev -m pipelines.definitions -a defs
+  {exports} {Path(sys.executable).parent / "dagster"} dev -m pipelines.definitions -a defs
   then browse http://127.0.0.1:3000""")
     return 0
 

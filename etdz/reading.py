@@ -223,15 +223,8 @@ def read_csv_bytes(data: bytes) -> ReadResult:
         result.problems.append(FileProblem("file.empty", "文件没有任何内容", expected="第 1 行为表头，其下每行一个指标"))
         return result
     result.raw_header = list(records[0])
-    result.header = [normalise_column(h) for h in records[0]]
     body = [(n, list(r)) for n, r in enumerate(records[1:], start=2)]
-    _header_problems(result, [r for _, r in body])
-    if result.problems:
-        return result
-    _build_rows(result, body)
-    if not result.rows:
-        result.problems.append(FileProblem("file.no_data", "文件只有表头，没有任何数据行", expected="表头下每行一个指标"))
-    return result
+    return _header_and_rows(result, body, "文件只有表头，没有任何数据行")
 
 
 # --------------------------------------------------------------------------- XLSX
@@ -324,13 +317,18 @@ def read_xlsx_bytes(data: bytes, max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSE
     else:
         body = table[1:]
     result.raw_header = [_cell_text(v) for v in first]
+    return _header_and_rows(result, body, "第一个工作表只有表头，没有任何数据行")
+
+
+def _header_and_rows(result: "ReadResult", body: list, no_data_message: str) -> "ReadResult":
+    """Shared tail of CSV and XLSX reading: check the header (``result.raw_header``), then build the rows."""
     result.header = [normalise_column(v) for v in result.raw_header]
     _header_problems(result, [cells for _, cells in body])
     if result.problems:
         return result
     _build_rows(result, body)
     if not result.rows:
-        result.problems.append(FileProblem("file.no_data", "第一个工作表只有表头，没有任何数据行", expected="表头下每行一个指标"))
+        result.problems.append(FileProblem("file.no_data", no_data_message, expected="表头下每行一个指标"))
     return result
 
 

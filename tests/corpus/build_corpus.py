@@ -11,13 +11,14 @@ Deterministic: the same bytes every time (the XLSX files get a fixed timestamp).
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import random
 import sys
 import zipfile
 from pathlib import Path
+
+from tests.fixtures.submissions import csv_bytes, rows_for
 
 YEAR = 2022
 ZONE = "beijing-beijing"
@@ -44,24 +45,8 @@ MEASURES = [
 
 
 def rows(zone: str = ZONE, year: object = YEAR, **override) -> list[list[object]]:
-    out = []
-    for m, v, u in MEASURES:
-        if m in override:
-            if override[m] is None:
-                continue
-            v, u = override[m]
-        out.append([zone, year, m, v, u])
-    return out
-
-
-def csv_bytes(data_rows, columns=COLUMNS, encoding="utf-8", bom=False, delimiter=",", quoting=csv.QUOTE_MINIMAL) -> bytes:
-    buf = io.StringIO()
-    w = csv.writer(buf, delimiter=delimiter, quoting=quoting, lineterminator="\r\n")
-    if columns is not None:
-        w.writerow(columns)
-    w.writerows(data_rows)
-    b = buf.getvalue().encode(encoding)
-    return b"\xef\xbb\xbf" + b if bom else b
+    """Rows of a complete submission of every shipped measure; ``override={measure: (value, unit)}``."""
+    return rows_for(zone, year, MEASURES, **override)
 
 
 def xlsx_bytes(data_rows, columns=COLUMNS, title=None, first_sheet_empty=False) -> bytes:

@@ -13,7 +13,7 @@ from dagster import (AssetDep, AssetExecutionContext, AssetKey, AssetSpec, DataV
 
 from assets.metadata import dataset_metadata, markdown_table, table_version
 from etdz import schemas
-from etdz.history import previous_submissions, ranking_history
+from etdz.history import ranking_history
 from etdz.scoring import YearInputs, score_year
 from pipelines.partitions import earlier_years, previous_years
 from pipelines.resources import EtdzResource
@@ -61,7 +61,7 @@ def build_scoring_assets(partitions_def, max_window: int, code_version: str):
                 raise RuntimeError(f"data year {year} has no ingested submissions in {etdz.warehouse}: "
                                    f"materialise the `submissions` asset for {year} first (etdz run --data-year {year})")
             log_df = log.to_pandas()
-            prev = previous_submissions(store, etdz.inbox, year, catalogues, catalogue, registry, etdz.max_file_bytes)
+            prev = etdz.previous_submissions(year, catalogue, registry)
             window = catalogue.downgrade.window if catalogue.downgrade else 1
             history = ranking_history(store, range(year - max(window, 2) + 1, year))
             result = score_year(YearInputs(

@@ -11,6 +11,7 @@ import pandas as pd
 from dagster import ConfigurableResource
 
 from etdz.catalogue import Catalogue, catalogue_for_year, load_catalogues
+from etdz.history import Submissions, previous_submissions
 from etdz.locks import year_lock
 from etdz.publish import ensure_writable
 from etdz.registry import load_registry
@@ -45,6 +46,11 @@ class EtdzResource(ConfigurableResource):
 
     def load_registry(self) -> pd.DataFrame:
         return load_registry(self.registry)
+
+    def previous_submissions(self, data_year: int, catalogue: Catalogue, registry: pd.DataFrame) -> Submissions:
+        """Accepted submissions of Y−1 for growth and year-on-year checks (warehouse, else its inbox)."""
+        return previous_submissions(self.store(), self.inbox, data_year, self.catalogues(), catalogue, registry,
+                                    self.max_file_bytes)
 
     def inbox_dir(self, data_year: int) -> Path:
         return Path(self.inbox) / str(int(data_year))

@@ -23,6 +23,7 @@ import os
 import re
 import uuid
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +40,7 @@ from etdz.validation import (CHECKS, ISSUE_COLUMNS, SubmissionFile, ValidationRe
 LOG_COLUMNS = list(SUBMISSION_LOG.names)
 MEASURE_COLUMNS = list(MEASURES.names)
 _CHUNK = 1024 * 1024
+_ARCHIVE_THREADS = 8  # archive writes (each fsynced) overlap with reading; fsync releases the GIL
 
 
 @dataclass
@@ -113,8 +115,13 @@ def _hash_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def load_file(path: Path, idx: int, expected_year: int, archive: str | None, max_bytes: int) -> SubmissionFile:
-    """Hash (and archive) one file first, then read it. Files over ``max_bytes`` are archived, never read."""
+def load_file(path: Path, idx: int, expected_year: int, archive: str | None, max_bytes: int,
+              archiver=None) -> SubmissionFile:
+    """Hash (and archive) one file first, then read it. Files over ``max_bytes`` are archived, never read.
+
+    ``archiver``: a callable with :func:`archive_bytes`' signature that returns the archive URL (default:
+    :func:`archive_bytes` itself; :func:`ingest_year` passes one that writes in background threads)."""
+    archiver = archiver or archive_bytes
     st = path.stat()
     with open(path, "rb") as fh:
         data: bytes | None = fh.read(max_bytes + 1)
@@ -122,11 +129,11 @@ def load_file(path: Path, idx: int, expected_year: int, archive: str | None, max
         data = None
         sha = _hash_file(path)
         size = max(st.st_size, max_bytes + 1)
-        where = archive_bytes(archive, sha, src=path) if archive else None
+        where = archiver(archive, sha, src=path) if archive else None
     else:
         sha = hashlib.sha256(data).hexdigest()  # type: ignore[arg-type]
         size = len(data)  # type: ignore[arg-type]
-        where = archive_bytes(archive, sha, data=data) if archive else None
+        where = archiver(archive, sha, data=data) if archive else None
     read = read_submission(path.name, data, size, max_bytes)
     return SubmissionFile(idx=idx, file_name=path.name, sha256=sha, size=size, read=read, expected_year=expected_year,
                           received_at=pd.Timestamp(st.st_mtime_ns, unit="ns", tz="UTC"), mtime_ns=st.st_mtime_ns,
@@ -220,7 +227,25 @@ def ingest_year(inbox_dir: str | Path, data_year: int, catalogue: Catalogue, reg
     read for growth only). ``previous``: the MEASURES frame of Y-1's accepted
     submissions, for the ``soft_max_yoy_factor`` warnings."""
     data_year = int(data_year)
-    files = [load_file(p, i, data_year, archive, max_bytes) for i, p in enumerate(list_inbox(inbox_dir))]
+    paths = list_inbox(inbox_dir)
+    if not archive:
+        files = [load_file(p, i, data_year, None, max_bytes) for i, p in enumerate(paths)]
+    else:
+        # Each file is still written to a temporary name, fsynced and renamed, but by a few threads while
+        # this one reads the next files (one fsync at a time cost ~0.7 ms a file: 17 s for 23,000 files).
+        # Every archive write has completed (or raised) before anything is validated or decided.
+        with ThreadPoolExecutor(max_workers=_ARCHIVE_THREADS, thread_name_prefix="etdz-archive") as pool:
+            pending: list = []
+
+            def archiver(root: str, sha256: str, data: bytes | None = None, src: str | Path | None = None) -> str:
+                pending.append(pool.submit(archive_bytes, root, sha256, data=data, src=src))
+                if len(pending) > 4 * _ARCHIVE_THREADS:  # bounded: at most a few files' bytes wait in memory
+                    pending[len(pending) - 4 * _ARCHIVE_THREADS - 1].result()
+                return archive_url(root, sha256)
+
+            files = [load_file(p, i, data_year, archive, max_bytes, archiver) for i, p in enumerate(paths)]
+            for fut in pending:
+                fut.result()  # re-raises an archive failure: machinery failures raise
     issues, report, long = validate_submissions(files, catalogue, registry, data_year, previous)
     log = decide(files, issues, catalogue.version)
     measures = build_measures(long, log, files, registry, catalogue.version)

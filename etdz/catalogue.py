@@ -19,7 +19,7 @@ SHIPPED_DIR = Path(__file__).parent / "catalogues"
 
 _TOP_KEYS = {
     "version", "name_zh", "name_en", "data_years", "normalisation", "downgrade",
-    "summons_bottom_n", "top_lists", "categories", "measures", "indicators", "source",
+    "summons_bottom_n", "top_lists", "categories", "measures", "indicators",
 }
 _CATEGORY_KEYS = {"code", "name_zh", "name_en", "weight", "source"}
 _MEASURE_KEYS = {
@@ -30,7 +30,8 @@ _INDICATOR_KEYS = {
     "code", "name_zh", "name_en", "category", "weight", "direction", "kind", "measure",
     "numerator", "denominator", "scale", "source",
 }
-_KIND_KEYS = {"value": {"measure"}, "growth": {"measure"}, "ratio": {"numerator", "denominator", "scale"}}
+# `scale` is tolerated (and unused) on value and growth indicators; naming the wrong measures is refused
+_KIND_KEYS = {"value": {"measure", "scale"}, "growth": {"measure", "scale"}, "ratio": {"numerator", "denominator", "scale"}}
 _KIND_REQUIRED = {"value": {"measure"}, "growth": {"measure"}, "ratio": {"numerator", "denominator"}}
 _DOWNGRADE_KEYS = {"rule", "bottom_n", "window", "times"}
 _DOWNGRADE_RULES = ("regional_bottom", "national_consecutive")
@@ -121,7 +122,6 @@ class Catalogue:
     indicators: tuple[Indicator, ...]
     path: str = ""
     sha256: str = ""
-    source: str | None = None
 
     def applies_to(self, data_year: int) -> bool:
         return self.year_from <= data_year and (self.year_to is None or data_year <= self.year_to)
@@ -246,9 +246,8 @@ def _parse(raw: Any, path: Path, sha256: str) -> Catalogue:
         if d["rule"] == "regional_bottom":
             if "window" not in d or "times" not in d:
                 c.fail("downgrade", "rule regional_bottom needs `window` and `times`")
+            # times > window is allowed (the contract sets no such rule): the watch-list is then always empty
             window, times = c.integer(d, "window", "downgrade"), c.integer(d, "times", "downgrade")
-            if times > window:  # type: ignore[operator]
-                c.fail("downgrade", f"`times` ({times}) cannot exceed `window` ({window})")
         else:  # national_consecutive: window and times are ignored (the rule is two consecutive years)
             window, times = 2, 2
         downgrade = Downgrade(d["rule"], bottom_n, window, times)  # type: ignore[arg-type]
@@ -349,7 +348,7 @@ def _parse(raw: Any, path: Path, sha256: str) -> Catalogue:
             c.fail(entry, f"`category` names {category!r}, which is not a category of this catalogue")
         ind = Indicator(
             code=code, category=category, direction=item["direction"], kind=kind,  # type: ignore[arg-type]
-            weight=c.number(item, "weight", entry, default=1.0, positive=True),  # type: ignore[arg-type]
+            weight=c.number(item, "weight", entry, default=1.0, non_negative=True),  # type: ignore[arg-type]
             name_zh=c.text(item, "name_zh", entry, code), name_en=c.text(item, "name_en", entry),  # type: ignore[arg-type]
             measure=c.text(item, "measure", entry), numerator=c.text(item, "numerator", entry),
             denominator=c.text(item, "denominator", entry),
@@ -363,6 +362,8 @@ def _parse(raw: Any, path: Path, sha256: str) -> Catalogue:
     for k in categories:
         if not any(i.category == k.code for i in indicators):
             c.fail(f"category {k.code}", "has no indicator (every category needs at least one)")
+        if sum(i.weight for i in indicators if i.category == k.code) <= 0:
+            c.fail(f"category {k.code}", "its indicators' weights sum to 0 (the category score would be undefined)")
 
     top_lists = doc.get("top_lists") or []
     if not isinstance(top_lists, list):
@@ -378,7 +379,6 @@ def _parse(raw: Any, path: Path, sha256: str) -> Catalogue:
         year_from=year_from, year_to=year_to, winsorise=winsorise, downgrade=downgrade,  # type: ignore[arg-type]
         summons_bottom_n=summons, top_lists=tuple(map(str, top_lists)), categories=tuple(categories),  # type: ignore[arg-type]
         measures=measures, indicators=tuple(indicators), path=str(path), sha256=sha256,
-        source=c.text(doc, "source", "source"),
     )
 
 

@@ -12,11 +12,10 @@ from pathlib import Path
 
 
 def inbox_files(folder: str | Path) -> list[Path]:
-    """Regular files of a year folder, hidden and temporary files excluded, sorted by name."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith((".", "~$", "_")))
+    """Regular files of a year folder, sorted by name: the same set the ingestion receives."""
+    from etdz.ingest import list_inbox
+
+    return list_inbox(folder)
 
 
 def folder_digest(folder: str | Path) -> str:

@@ -144,7 +144,8 @@ def list_inbox(inbox_dir: str | Path) -> list[Path]:
     folder = Path(inbox_dir)
     if not folder.is_dir():
         return []
-    return sorted((p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")), key=lambda p: p.name)
+    # every regular file counts as received (02-inputs.md: every file is archived and logged), hidden ones too
+    return sorted((p for p in folder.iterdir() if p.is_file()), key=lambda p: p.name)
 
 
 # --------------------------------------------------------------------------- decisions and frames

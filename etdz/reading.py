@@ -92,6 +92,14 @@ def _cell_text(v: object) -> str:
     return str(v)
 
 
+def _percent_text(v: float) -> str:
+    """0.125 → "12.5%" exactly (decimal arithmetic, so 0.07 gives "7%", not "7.000000000000001%")."""
+    from decimal import Decimal
+
+    d = (Decimal(repr(float(v))) * 100).normalize()
+    return f"{d:f}%"
+
+
 def _is_blank(v: object) -> bool:
     return v is None or (isinstance(v, str) and v.strip(_HEADER_SPACES) == "")
 
@@ -295,6 +303,11 @@ def read_xlsx_bytes(data: bytes, max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSE
                     v = getattr(c, "value", None)
                     if getattr(c, "data_type", None) == "f":
                         v = Formula(str(v))
+                    elif isinstance(v, (int, float)) and not isinstance(v, bool) and \
+                            "%" in (getattr(c, "number_format", "") or ""):
+                        # Excel stores 12% as 0.12; the user typed 12%, which the number syntax reads as 12
+                        # for a measure in % (with a warning) and refuses for any other measure
+                        v = _percent_text(v)
                     elif type(v).__name__ in ("ArrayFormula", "DataTableFormula"):
                         v = Formula(str(getattr(v, "text", v)))
                     cells.append(v)

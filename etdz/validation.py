@@ -400,8 +400,9 @@ def build_long_frame(files: list[SubmissionFile], catalogue: Catalogue,
                    _text(unit_raw) if not isinstance(unit_raw, Formula) else str(unit_raw),  # unit_raw
                    value_text, normalised, reported, formula_col,
                    None if not extra else ", ".join(extra),  # overflow
-                   # unit_checked: a unit is checked only where a value is given and the measure is known
-                   unit if (known and value_text is not None and formula_col is None) else None)
+                   # unit_checked: every row of a known measure names an accepted unit (02-inputs.md: "An unknown
+                   # unit is an error"), even when its value is left empty
+                   unit if (known and formula_col is None) else None)
         for code in required:
             if code not in listed:
                 append(f.idx, None, "absent", code, None, None, None, None, None, np.nan, None, None, None)
@@ -439,14 +440,15 @@ def build_long_frame(files: list[SubmissionFile], catalogue: Catalogue,
     df["not_above_value"] = [lookup.get((fi, t), np.nan) if isinstance(t, str) else np.nan
                              for fi, t in zip(df["file_idx"].tolist(), targets.tolist())]
 
-    # year on year against the zone's previous accepted value (skipped when that is 0 or absent)
+    # year on year against the zone's previous accepted value: value/previous outside [1/f, f] (a negative
+    # ratio is below 1/f); skipped when the previous value is 0 (no ratio) or absent
     df["previous"] = np.nan
     if previous is not None and len(previous):
         prev = previous[["zone_code", "measure_code", "value"]].dropna().drop_duplicates(["zone_code", "measure_code"], keep="last")
         plook = dict(zip(zip(prev["zone_code"], prev["measure_code"]), prev["value"].astype(float)))
         df["previous"] = [plook.get((z, m), np.nan) for z, m in zip(df["zone_code"].tolist(), df["measure_code"].tolist())]
     factor = j["yoy_factor"].astype("float64").where(known)
-    applies = factor.notna() & (df["previous"] > 0) & df["value"].notna()
+    applies = factor.notna() & df["previous"].notna() & (df["previous"] != 0) & df["value"].notna()
     df["yoy_ratio"] = (df["value"] / df["previous"]).where(applies)
     df["yoy_low"] = (1.0 / factor).where(applies)
     df["yoy_high"] = factor.where(applies)

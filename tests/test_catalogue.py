@@ -80,6 +80,8 @@ BROKEN = [
     ("bad_kind", lambda d: d["indicators"][0].update(kind="index"), "indicator I1", "kind"),
     ("ratio_without_denominator", lambda d: d["indicators"][1].pop("denominator"), "indicator I2", "needs"),
     ("value_with_numerator", lambda d: d["indicators"][0].update(numerator="m1"), "indicator I1", "do not apply"),
+    ("top_level_source", lambda d: d.update(source="x"), "(top level)", "unknown key"),
+    ("all_weights_zero", lambda d: d["indicators"][0].update(weight=0), "category A", "sum to 0"),
     ("bad_direction", lambda d: d["indicators"][0].update(direction="up"), "indicator I1", "direction"),
     ("bad_winsorise", lambda d: d.update(normalisation={"winsorise": [0.9, 0.1]}), "normalisation.winsorise", "0 <= a"),
     ("bad_rule", lambda d: d.update(downgrade={"rule": "worst", "bottom_n": 5}), "downgrade.rule", "one of"),
@@ -127,3 +129,12 @@ def test_duplicate_versions_in_a_folder_are_refused(tmp_path):
     write(tmp_path, dict(BASE, data_years={"from": 2030, "to": None}), "b.yaml")
     with pytest.raises(CatalogueError, match="also declared"):
         load_catalogues(tmp_path)
+
+
+def test_what_the_contract_does_not_forbid_loads(tmp_path):
+    """times > window, a zero-weight indicator beside others, `scale` on a value indicator: all in the format."""
+    doc = mutate(lambda d: (d.update(downgrade={"rule": "regional_bottom", "bottom_n": 5, "window": 2, "times": 3}),
+                            d["indicators"].append({"code": "I3", "category": "A", "direction": "higher",
+                                                    "kind": "value", "measure": "m2", "weight": 0, "scale": 10})))
+    c = load_catalogue(write(tmp_path, doc))
+    assert c.downgrade.times == 3 and c.indicators[2].weight == 0.0

@@ -245,7 +245,7 @@ def test_archive_on_fsspec_storage_and_oversize_files(tmp_path, tiny):
     assert list(y2.log.archive_path) == list(y.log.archive_path)
 
 
-def test_missing_folder_and_hidden_files(tmp_path, tiny):
+def test_missing_folder_and_hidden_files_are_received_too(tmp_path, tiny):
     cat, reg = tiny
     y = ingest_year(tmp_path / "nope" / "2022", 2022, cat, reg, None)
     assert y.log.empty and y.issues.empty and y.measures.empty and y.submitted_zones == set()
@@ -254,7 +254,9 @@ def test_missing_folder_and_hidden_files(tmp_path, tiny):
     inbox = tmp_path / "inbox" / "2022"
     _put(inbox, ".DS_Store", b"\0\0")
     (inbox / "subfolder").mkdir()
-    assert ingest_year(inbox, 2022, cat, reg, None).log.empty
+    log = ingest_year(inbox, 2022, cat, reg, None).log
+    # a hidden file is still a file received: logged (and archived) and rejected as not CSV/XLSX
+    assert log.file_name.tolist() == [".DS_Store"] and log.status.tolist() == ["rejected"]
 
 
 def test_230_files_validate_in_one_batch(tmp_path, shipped):

@@ -213,3 +213,54 @@ def test_gx_failure_is_a_machinery_error_not_a_rejection(env, monkeypatch):
     monkeypatch.setattr(v, "build_suite", broken)
     with pytest.raises(RuntimeError, match="Great Expectations failed"):
         env({"f.csv": csv_bytes(rows_for("Z1", 2022))})
+
+
+# ------------------------------------------------------------------ review fixes (readings of §2.1)
+
+
+def _xlsx_with_formats(rows: list[list], formats: dict[tuple[int, int], str]) -> bytes:
+    """An XLSX whose cells (row, col), 1-based, carry a number format, as Excel writes a typed 12%."""
+    import io
+
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["zone_code", "data_year", "measure_code", "value", "unit"])
+    for r in rows:
+        ws.append(r)
+    for (r, c), fmt in formats.items():
+        ws.cell(row=r, column=c).number_format = fmt
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def test_percent_formatted_excel_cell_reads_as_the_percentage_typed(env):
+    rows = [list(r) for r in rows_for("Z1", 2022)]
+    share = next(i for i, r in enumerate(rows) if r[2] == "share")
+    rows[share][3] = 0.125  # Excel's stored value of a cell showing 12.5%
+    output = next(i for i, r in enumerate(rows) if r[2] == "output")
+    rows[output][3] = 0.5  # a % format on a measure in 亿元: "50%" is an invalid value there
+    ok = _xlsx_with_formats([r for i, r in enumerate(rows) if i != output], {(share + 2 - (share > output), 4): "0.0%"})
+    bad = _xlsx_with_formats(rows, {(share + 2, 4): "0.0%", (output + 2, 4): "0%"})
+    y = env({"ok.xlsx": ok, "bad.xlsx": bad})
+    assert status(y, "ok.xlsx") == "accepted"
+    m = y.measures.set_index("measure_code").value
+    assert m["share"] == pytest.approx(12.5)
+    assert "row.number_normalised" in set(issues_of(y, "ok.xlsx").check)
+    assert status(y, "bad.xlsx") == "rejected"
+    assert "row.invalid_value" in set(issues_of(y, "bad.xlsx").check)
+
+
+def test_year_on_year_warning_applies_to_a_negative_previous_value(env):
+    rows = rows_for("Z1", 2022, output=("20", "亿元"))
+    prev = pd.DataFrame({"zone_code": ["Z1"], "measure_code": ["output"], "value": [-10.0]})
+    y = env({"f.csv": csv_bytes(rows)}, previous=prev)
+    assert "row.yoy_change" in set(issues_of(y, "f.csv").check)  # 20 / −10 = −2 < 1/5
+
+
+def test_unknown_unit_is_an_error_even_with_the_value_left_empty(env):
+    y = env({"f.csv": csv_bytes(rows_for("Z1", 2022, extra_info=("", "英里")))})
+    assert status(y, "f.csv") == "rejected"
+    assert "row.unknown_unit" in set(issues_of(y, "f.csv").check)

@@ -35,6 +35,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -54,15 +55,37 @@ T_LINEAR = 1.5  # marginal cost per zone of the last interval / of the one befor
 # --------------------------------------------------------------------------- measuring a child
 
 
-def measure(cmd: list[str], env: dict | None = None, cwd: str | None = None, log: Path | None = None) -> dict:
-    """Run ``cmd`` as a fresh child; wall (perf_counter), user/sys CPU and ru_maxrss of that child only."""
+def _sample_rss(pid: int, samples: list, stop: threading.Event, every: float = 0.2) -> None:
+    """(epoch, RSS MB) of ``pid`` from /proc every ``every`` s, to tell which stage holds the peak."""
+    page_mb = os.sysconf("SC_PAGE_SIZE") / 2**20
+    while not stop.is_set():
+        try:
+            with open(f"/proc/{pid}/statm") as fh:
+                samples.append((time.time(), int(fh.read().split()[1]) * page_mb))
+        except (OSError, ValueError, IndexError):
+            return
+        stop.wait(every)
+
+
+def measure(cmd: list[str], env: dict | None = None, cwd: str | None = None, log: Path | None = None,
+            rss_samples: list | None = None) -> dict:
+    """Run ``cmd`` as a fresh child; wall (perf_counter), user/sys CPU and ru_maxrss of that child only.
+    ``rss_samples``: a list to fill with (epoch, RSS MB) samples of the child (Linux /proc)."""
     t_epoch = time.time()
     t0 = time.perf_counter()
     out = open(log, "wb") if log else subprocess.DEVNULL
+    stop = threading.Event()
     try:
         p = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+        sampler = None
+        if rss_samples is not None and os.path.exists(f"/proc/{p.pid}"):
+            sampler = threading.Thread(target=_sample_rss, args=(p.pid, rss_samples, stop), daemon=True)
+            sampler.start()
         _, status, ru = os.wait4(p.pid, 0)
         p.returncode = os.waitstatus_to_exitcode(status)
+        stop.set()
+        if sampler:
+            sampler.join()
     finally:
         if log:
             out.close()
@@ -126,7 +149,10 @@ def bench_size(n: int, year: int, seed: int, imports_s: float, floor_repeat: int
         layout = write_synthetic_year(home, year, n, seed)
         gen_s = time.perf_counter() - t
         env = child_env(home, layout.inbox, layout.registry)
-        run = measure([ETDZ, "run", "--data-year", str(year)], env=env, cwd=str(home), log=home / "run.log")
+        load_before = os.getloadavg()[0]  # other work on the machine skews wall times: recorded with them
+        samples: list = []
+        run = measure([ETDZ, "run", "--data-year", str(year)], env=env, cwd=str(home), log=home / "run.log",
+                      rss_samples=samples)
         if run["exit"] != 0:
             raise RuntimeError(f"etdz run failed at {n} zones (exit {run['exit']}):\n"
                                + (home / "run.log").read_text(errors="replace")[-3000:])
@@ -145,6 +171,11 @@ def bench_size(n: int, year: int, seed: int, imports_s: float, floor_repeat: int
         stages["startup_s"] = (first - run["started_at"]) if first else None  # process start -> first step
         stages["teardown_s"] = (run["ended_at"] - last) if last else None  # last step end -> process exit
         stages["dagster_overhead_s"] = run["wall_s"] - sum(known) - imports_s
+        # the largest sampled RSS inside each step's window (sampled every 0.2 s: a lower bound of the peak)
+        peak_by_step = {}
+        for key, s in st.get("steps", {}).items():
+            inside = [mb for t, mb in samples if s["start"] and s["end"] and s["start"] <= t <= s["end"]]
+            peak_by_step[key] = round(max(inside), 1) if inside else None
         pipe_ivs = (stages["ingest_validate_s"] or 0) + (stages["score_s"] or 0)
 
         floor = measure([PY, str(ROOT / "bench" / "floor.py"), "--inbox", str(layout.inbox), "--registry",
@@ -177,9 +208,9 @@ def bench_size(n: int, year: int, seed: int, imports_s: float, floor_repeat: int
             "zones": n, "files": layout.files_written, "generate_s": round(gen_s, 3), "run_id": st.get("run_id"),
             "run_status": st.get("status"),
             "wall_s": run["wall_s"], "cpu_s": run["cpu_s"], "user_s": run["user_s"], "sys_s": run["sys_s"],
-            "peak_rss_mb": run["peak_rss_mb"], "stages": stages, "pipeline_ingest_validate_score_s": pipe_ivs,
+            "peak_rss_mb": run["peak_rss_mb"], "sampled_peak_rss_mb_by_step": peak_by_step, "stages": stages, "pipeline_ingest_validate_score_s": pipe_ivs,
             "floor": f, "ratio": pipe_ivs / f["total_s"] if f["total_s"] else None,
-            "profile": prof, "home": str(home) if keep else None,
+            "profile": prof, "home": str(home) if keep else None, "loadavg_1min_before": round(load_before, 2),
         }
     finally:
         if not keep:
@@ -190,10 +221,11 @@ def bench_demo(workdir: Path, keep: bool) -> dict:
     home = Path(tempfile.mkdtemp(prefix="etdz-bench-demo-", dir=workdir))
     try:
         env = {k: v for k, v in os.environ.items() if not k.startswith("ETDZ_") and k != "DAGSTER_HOME"}
+        load_before = os.getloadavg()[0]
         r = measure([ETDZ, "demo", "--home", str(home)], env=env, cwd=str(home), log=home / "demo.log")
         lines = (home / "demo.log").read_text(errors="replace").splitlines()
         years = [ln for ln in lines if ln.startswith("data year ")]
-        return {"exit": r["exit"], "wall_s": r["wall_s"], "cpu_s": r["cpu_s"], "peak_rss_mb": r["peak_rss_mb"],
+        return {"exit": r["exit"], "wall_s": r["wall_s"], "loadavg_1min_before": round(load_before, 2), "cpu_s": r["cpu_s"], "peak_rss_mb": r["peak_rss_mb"],
                 "years": len(years), "per_year": years, "home": str(home) if keep else None,
                 "tail": None if r["exit"] == 0 else "\n".join(lines[-20:])}
     finally:
@@ -274,6 +306,10 @@ def table(res: dict) -> str:
         ("wall, cold process (s)", [s["wall_s"] for s in sizes], 2),
         ("CPU user+sys (s)", [s["cpu_s"] for s in sizes], 2),
         ("peak RSS (MB)", [s["peak_rss_mb"] for s in sizes], 0),
+        ("  sampled RSS peak in ingest step (MB)", [(s.get("sampled_peak_rss_mb_by_step") or {}).get("submissions") for s in sizes], 0),
+        ("  sampled RSS peak in score step (MB)", [(s.get("sampled_peak_rss_mb_by_step") or {}).get("scores") for s in sizes], 0),
+        ("  sampled RSS peak in reports step (MB)", [(s.get("sampled_peak_rss_mb_by_step") or {}).get("reports") for s in sizes], 0),
+        ("load average before (1 min)", [s.get("loadavg_1min_before") for s in sizes], 2),
         ("  imports (cold, s)", [s["stages"]["imports_s"] for s in sizes], 2),
         ("  ingest+validate step (s)", [s["stages"]["ingest_validate_s"] for s in sizes], 2),
         ("  score step (s)", [s["stages"]["score_s"] for s in sizes], 2),
@@ -325,12 +361,17 @@ def machine() -> dict:
         cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), None)
     except OSError:
         pass
+    import etdz  # the code the children run (PYTHONPATH may point at another checkout)
+
+    code = Path(etdz.__file__).resolve().parents[1]
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=code, capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=code, capture_output=True,
+                               text=True).stdout.strip() != ""
     except OSError:
-        commit = None
+        commit, dirty = None, None
     return {"nproc": os.cpu_count(), "mem_total_gb": mem, "cpu": cpu, "python": platform.python_version(),
-            "platform": platform.platform(), "git_commit": commit}
+            "platform": platform.platform(), "code": str(code), "git_commit": commit, "uncommitted_changes": dirty}
 
 
 def main(argv=None) -> int:
@@ -370,6 +411,7 @@ def main(argv=None) -> int:
     res = {
         "date": started.isoformat(timespec="seconds"),
         "machine": machine(),
+        "loadavg_1min_at_start": round(os.getloadavg()[0], 2),
         "command": "python bench/run.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "data_year": a.data_year, "seed": a.seed,
         "imports": imp,

@@ -99,7 +99,8 @@ def child_env(home: Path, inbox: Path, registry: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ETDZ_") and k != "DAGSTER_HOME"}
     env.update({"ETDZ_HOME": str(home), "ETDZ_INBOX": str(inbox), "ETDZ_REGISTRY": str(registry),
                 "ETDZ_WAREHOUSE": str(home / "warehouse"), "ETDZ_REPORTS": str(home / "reports"),
-                "DAGSTER_HOME": str(home / "dagster_home"), "PYTHONDONTWRITEBYTECODE": "0"})
+                "DAGSTER_HOME": str(home / "dagster_home"), "PYTHONDONTWRITEBYTECODE": "0",
+                "PYTHONFAULTHANDLER": "1"})  # a crash prints every thread's Python stack into run.log
     return env
 
 
@@ -153,10 +154,13 @@ def bench_size(n: int, year: int, seed: int, imports_s: float, floor_repeat: int
         samples: list = []
         run = measure([ETDZ, "run", "--data-year", str(year)], env=env, cwd=str(home), log=home / "run.log",
                       rss_samples=samples)
-        if run["exit"] != 0:
-            raise RuntimeError(f"etdz run failed at {n} zones (exit {run['exit']}):\n"
-                               + (home / "run.log").read_text(errors="replace")[-3000:])
         st = step_times(home / "dagster_home")
+        run_log = (home / "run.log").read_text(errors="replace")
+        if run["exit"] != 0 and st.get("status") != "SUCCESS":
+            raise RuntimeError(f"etdz run failed at {n} zones (exit {run['exit']}):\n" + run_log[-3000:])
+        if run["exit"] != 0:  # the Dagster run succeeded, the process then died (seen: SIGABRT at exit)
+            print(f"WARNING: etdz run at {n} zones: the Dagster run succeeded but the process exited with "
+                  f"{run['exit']}; its output ends with:\n{run_log[-1500:]}", flush=True)
         stages = {v: None for v in STEPS.values()}
         first = last = None
         for key, s in st.get("steps", {}).items():
@@ -206,6 +210,7 @@ def bench_size(n: int, year: int, seed: int, imports_s: float, floor_repeat: int
 
         return {
             "zones": n, "files": layout.files_written, "generate_s": round(gen_s, 3), "run_id": st.get("run_id"),
+            "exit": run["exit"], "run_log_tail": run_log[-1500:] if run["exit"] != 0 else None,
             "run_status": st.get("status"),
             "wall_s": run["wall_s"], "cpu_s": run["cpu_s"], "user_s": run["user_s"], "sys_s": run["sys_s"],
             "peak_rss_mb": run["peak_rss_mb"], "sampled_peak_rss_mb_by_step": peak_by_step, "stages": stages, "pipeline_ingest_validate_score_s": pipe_ivs,
@@ -303,6 +308,7 @@ def table(res: dict) -> str:
     cols = [f"{s['zones']:,} zones" for s in sizes]
     rows = [
         ("files (Y and Y−1)", [s["files"] for s in sizes], 0),
+        ("etdz run exit code", [s.get("exit") for s in sizes], 0),
         ("wall, cold process (s)", [s["wall_s"] for s in sizes], 2),
         ("CPU user+sys (s)", [s["cpu_s"] for s in sizes], 2),
         ("peak RSS (MB)", [s["peak_rss_mb"] for s in sizes], 0),

@@ -41,5 +41,5 @@ setup(
             "boto3",
         ],
     },
-    entry_points={"console_scripts": ["etdz=etdz.cli:main"]},
+    entry_points={"console_scripts": ["etdz=etdz.cli:entry"]},
 )

@@ -390,7 +390,8 @@ def load_catalogue(path: str | Path) -> Catalogue:
     except OSError as exc:
         raise CatalogueError(path, "(file)", f"cannot be read: {exc}") from exc
     try:
-        raw = yaml.safe_load(data.decode("utf-8"))
+        # the C loader when libyaml is there (same documents, ~10x faster); the pure-Python one otherwise
+        raw = yaml.load(data.decode("utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except (UnicodeDecodeError, yaml.YAMLError) as exc:
         raise CatalogueError(path, "(file)", f"is not valid UTF-8 YAML: {exc}") from exc
     return _parse(raw, path, hashlib.sha256(data).hexdigest())

@@ -8,6 +8,7 @@ Previous ranks and the downgrade window read the rankings that exist in the ware
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,8 +47,20 @@ def previous_submissions(store: Warehouse, inbox: str | Path, data_year: int, ca
     except MethodologyError:
         # no method for Y−1: read its files with Y's catalogue, which declares the measures growth needs
         catalogue = current
-    ing = ingest_year(folder, year, catalogue, registry, archive=None, previous=None, max_bytes=max_bytes)
-    return Submissions(ing.measures, ing.submitted_zones, "inbox")
+    # The ingestion and the scoring step of one run both need Y−1: read its inbox once per process.
+    # The key holds every file's name, size and mtime, the catalogue and the registry: any change re-reads.
+    key = (str(folder.resolve()), year, catalogue.sha256, max_bytes,
+           int(pd.util.hash_pandas_object(registry, index=False).sum()),
+           tuple(sorted((e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in os.scandir(folder))))
+    hit = _INBOX_MEMO.get(key)
+    if hit is None:
+        ing = ingest_year(folder, year, catalogue, registry, archive=None, previous=None, max_bytes=max_bytes)
+        _INBOX_MEMO.clear()  # one year kept: bounded memory
+        hit = _INBOX_MEMO[key] = Submissions(ing.measures, frozenset(ing.submitted_zones), "inbox")
+    return hit
+
+
+_INBOX_MEMO: dict[tuple, Submissions] = {}
 
 
 def ranking_history(store: Warehouse, years: range | list[int]) -> dict[int, pd.DataFrame]:

@@ -117,10 +117,12 @@ def _records(df: pd.DataFrame) -> list[dict]:
 
 def render_validation_page(ingest) -> str:
     log, issues, report = ingest.log, ingest.issues, ingest.validation
+    by_file: dict[tuple, list[dict]] = {}
+    for r in _records(issues):  # one pass over the issues, not one filter of all issues per file
+        by_file.setdefault((r["file_name"], r["sha256"]), []).append(r)
     files = []
     for f in _records(log):
-        mine = issues.loc[(issues["file_name"] == f["file_name"]) & (issues["sha256"] == f["sha256"])]
-        f["issues"] = _records(mine)
+        f["issues"] = by_file.get((f["file_name"], f["sha256"]), [])
         if f.get("received_at") is not None:
             f["received_at"] = pd.Timestamp(f["received_at"]).strftime("%Y-%m-%d %H:%M:%S")
         files.append(f)

@@ -16,6 +16,7 @@ import unicodedata
 from pathlib import Path
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
@@ -60,8 +61,11 @@ def _ranking_columns(v: YearView) -> list[tuple[str, str, str]]:
 
 
 def _write_sheet(ws, columns, rows, freeze: str = "C2") -> None:
-    ws.append([neutralise(h) for h, _, _ in columns])
-    widths = [_width(h) for h, _, _ in columns]
+    """Stream one sheet. Write-only worksheets go to disk row by row (a 23,000-zone workbook would
+    otherwise hold millions of cell objects), so widths, panes and the filter are set before any row."""
+    header = [neutralise(h) for h, _, _ in columns]
+    widths = [_width(h) for h in header]
+    table = []
     for r in rows:
         out = []
         for i, (_, key, kind) in enumerate(columns):
@@ -76,34 +80,37 @@ def _write_sheet(ws, columns, rows, freeze: str = "C2") -> None:
             elif kind == "bool":
                 x = "是" if bool(x) else "否"
             else:
-                x = neutralise(x)
+                x = neutralise(x)  # nothing we write may be a formula
             out.append(x)
             widths[i] = max(widths[i], _width(x if kind != "score" else f"{x:.2f}"))
-        ws.append(out)
-    for i, (_, _, kind) in enumerate(columns, start=1):
-        letter = get_column_letter(i)
-        ws.column_dimensions[letter].width = min(max(widths[i - 1] + 2, 8), 44)
-        fmt = SCORE_FMT if kind == "score" else INT_FMT if kind == "int" else None
-        if fmt:
-            for (cell,) in ws.iter_rows(min_row=2, min_col=i, max_col=i):
-                cell.number_format = fmt
-    for cell in ws[1]:
-        cell.font = HEADER_FONT
-        cell.fill = HEADER_FILL
-        cell.alignment = Alignment(vertical="center", wrap_text=True)
-    ws.row_dimensions[1].height = 32
-    for row in ws.iter_rows(min_row=1):
-        for cell in row:
-            if cell.data_type == "f":  # belt and braces: nothing we write may be a formula
-                cell.value = neutralise(cell.value)
-                cell.data_type = "s"
+        table.append(out)
+    for i in range(1, len(columns) + 1):
+        ws.column_dimensions[get_column_letter(i)].width = min(max(widths[i - 1] + 2, 8), 44)
     ws.freeze_panes = freeze
     if rows:
-        ws.auto_filter.ref = ws.dimensions
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{len(rows) + 1}"
+    head = []
+    for h in header:
+        cell = WriteOnlyCell(ws, value=h)
+        cell.font, cell.fill = HEADER_FONT, HEADER_FILL
+        cell.alignment = Alignment(vertical="center", wrap_text=True)
+        head.append(cell)
+    ws.append(head)
+    formats = [SCORE_FMT if kind == "score" else INT_FMT if kind == "int" else None for _, _, kind in columns]
+    for out in table:
+        row = []
+        for x, fmt in zip(out, formats):
+            if fmt is not None and x is not None:
+                cell = WriteOnlyCell(ws, value=x)
+                cell.number_format = fmt
+                row.append(cell)
+            else:
+                row.append(x)
+        ws.append(row)
 
 
 def build(v: YearView) -> Workbook:
-    wb = Workbook()
+    wb = Workbook(write_only=True)
     columns = _ranking_columns(v)
     rows = []
     for z in v.zones:
@@ -112,9 +119,7 @@ def build(v: YearView) -> Workbook:
         for k, (s, _) in v.cat_scores.get(z["zone_code"], {}).items():
             r[f"cat:{k}"] = s
         rows.append(r)
-    ws = wb.active
-    ws.title = "全国 National"
-    _write_sheet(ws, columns, rows)
+    _write_sheet(wb.create_sheet("全国 National"), columns, rows)
     for region in v.regions:
         title = REGION_SHEETS.get(region, neutralise(region)[:31])
         zr = sorted((r for r in rows if r["region"] == region),
@@ -132,6 +137,8 @@ def build(v: YearView) -> Workbook:
     ups.sort(key=lambda u: (_opt_int(u.get("candidate_rank")) or 1 << 30, str(u.get("zone_code"))))
     _write_sheet(wb.create_sheet("晋升候选 Upgrade"), up_cols, ups)
     about = wb.create_sheet("说明 About")
+    about.column_dimensions["A"].width = 26
+    about.column_dimensions["B"].width = 90
     cat = v.catalogue
     for line in [
         ("数据年度 Data year", v.data_year), ("考核年度 Assessment year", v.data_year + 1),
@@ -143,8 +150,6 @@ def build(v: YearView) -> Workbook:
                                  "Text starting with = + - @ is prefixed with ' so it is never a formula."),
     ]:
         about.append(list(line))
-    about.column_dimensions["A"].width = 26
-    about.column_dimensions["B"].width = 90
     return wb
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from etdz.catalogue import Catalogue, MethodologyError, catalogue_for_year
+from etdz.memory import release_memory
 from etdz.storage import Warehouse
 
 
@@ -57,6 +58,8 @@ def previous_submissions(store: Warehouse, inbox: str | Path, data_year: int, ca
         ing = ingest_year(folder, year, catalogue, registry, archive=None, previous=None, max_bytes=max_bytes)
         _INBOX_MEMO.clear()  # one year kept: bounded memory
         hit = _INBOX_MEMO[key] = Submissions(ing.measures, frozenset(ing.submitted_zones), "inbox")
+        del ing
+        release_memory()  # only its measures are kept: give the rest back before this year's ingest
     return hit
 
 

@@ -171,7 +171,7 @@ def decide(files: list[SubmissionFile], issues: pd.DataFrame, method_version: st
             "status": "rejected" if err else "accepted", "errors": err, "warnings": warn,
             "received_at": f.received_at, "size_bytes": f.size,
             "file_format": f.read.file_format or (Path(f.file_name).suffix.lower().lstrip(".") or None),
-            "encoding": f.read.encoding, "rows": len(f.read.rows) if not f.read.problems else None,
+            "encoding": f.read.encoding, "rows": f.read.n_rows if not f.read.problems else None,
             "method_version": method_version, "superseded_by": None, "archive_path": f.archive_path,
             "_mtime": f.mtime_ns,
         })

@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from etdz.catalogue import Catalogue
+from etdz.memory import release_memory
 from etdz.numbers import NORMALISATIONS_ZH, NUMBER_REGEX, format_number, parse_value, whole_gap
 from etdz.reading import EXTRA_KEY, REQUIRED_COLUMNS, ROW_KEY, Formula, ReadResult
 from etdz.schemas import SUBMISSION_ISSUES
@@ -624,6 +625,9 @@ def validate_rows(files: list[SubmissionFile], catalogue: Catalogue, data_year: 
     """Run the suite on all files at once; returns (row issues, report, long frame)."""
     t0 = time.perf_counter()
     df = build_long_frame(files, catalogue, previous)
+    for f in files:
+        f.read.release_rows()  # everything later reads the long frame
+    release_memory()
     report = ValidationReport(data_year=data_year, method_version=catalogue.version,
                               suite_name=f"etdz_submissions_{data_year}_{catalogue.version}")
     report.files_checked = int(df["file_idx"].nunique()) if len(df) else 0

@@ -37,7 +37,7 @@ def previous_submissions(store: Warehouse, inbox: str | Path, data_year: int, ca
     if log is not None and measures is not None:
         log_df = log.to_pandas()
         zones = set(log_df.loc[log_df.status == "accepted", "zone_code"].dropna())
-        return Submissions(measures.to_pandas(), zones, "warehouse")
+        return Submissions(measures.select(["zone_code", "measure_code", "value"]).to_pandas(), zones, "warehouse")
     folder = Path(inbox) / str(year)
     if not folder.is_dir():
         return Submissions(None, set(), "none")
@@ -57,7 +57,9 @@ def previous_submissions(store: Warehouse, inbox: str | Path, data_year: int, ca
     if hit is None:
         ing = ingest_year(folder, year, catalogue, registry, archive=None, previous=None, max_bytes=max_bytes)
         _INBOX_MEMO.clear()  # one year kept: bounded memory
-        hit = _INBOX_MEMO[key] = Submissions(ing.measures, frozenset(ing.submitted_zones), "inbox")
+        # growth and the year-on-year check read only these three columns
+        slim = ing.measures[["zone_code", "measure_code", "value"]]
+        hit = _INBOX_MEMO[key] = Submissions(slim, frozenset(ing.submitted_zones), "inbox")
         del ing
         release_memory()  # only its measures are kept: give the rest back before this year's ingest
     return hit

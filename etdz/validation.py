@@ -653,6 +653,7 @@ def validate_rows(files: list[SubmissionFile], catalogue: Catalogue, data_year: 
         report.duration_s = time.perf_counter() - t0
         return issues, report, df
     suite, result = run_suite(df, catalogue, report.suite_name)
+    release_memory()  # GX's temporaries
     report.gx_version = gx_module().__version__
     try:
         report.suite = suite.to_json_dict()

@@ -11,7 +11,6 @@ Deterministic: the same bytes every time (the XLSX files get a fixed timestamp).
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import random
 import sys
@@ -19,6 +18,7 @@ import zipfile
 from pathlib import Path
 
 from tests.fixtures.submissions import csv_bytes, rows_for
+from tests.fixtures.submissions import xlsx_bytes as fixture_xlsx_bytes
 
 YEAR = 2022
 ZONE = "beijing-beijing"
@@ -50,23 +50,8 @@ def rows(zone: str = ZONE, year: object = YEAR, **override) -> list[list[object]
 
 
 def xlsx_bytes(data_rows, columns=COLUMNS, title=None, first_sheet_empty=False) -> bytes:
-    import openpyxl
-
-    wb = openpyxl.Workbook()
-    wb.properties.created = wb.properties.modified = dt.datetime(2023, 3, 1)
-    ws = wb.active
-    if first_sheet_empty:
-        ws.title = "说明"
-        ws = wb.create_sheet("数据")
-    if title:
-        ws.append([title])
-    if columns is not None:
-        ws.append(columns)
-    for r in data_rows:
-        ws.append(list(r))
-    buf = io.BytesIO()
-    wb.save(buf)
-    return _fixed_zip(buf.getvalue())
+    """The fixtures' workbook, with fixed zip timestamps so the corpus is byte-identical on every build."""
+    return _fixed_zip(fixture_xlsx_bytes(data_rows, columns, title, first_sheet_empty))
 
 
 def _fixed_zip(data: bytes) -> bytes:

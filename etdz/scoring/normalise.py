@@ -40,9 +40,14 @@ def scale(values: np.ndarray, lower: float | None, upper: float | None, directio
     if lower is None or upper is None or not upper > lower:
         return np.full(values.shape, 100.0)
     c = np.minimum(np.maximum(values, lower), upper)
-    if direction == "higher":
-        return 100.0 * (c - lower) / (upper - lower)
-    return 100.0 * (upper - c) / (upper - lower)
+    gap = (c - lower) if direction == "higher" else (upper - c)
+    with np.errstate(over="ignore", invalid="ignore"):
+        s = 100.0 * gap / (upper - lower)  # the contract's formula, in its order (bit for bit)
+        if not np.isfinite(s).all():
+            # 100 · gap overflows for values near the largest double (a ratio over a denominator of
+            # 1e-308): divide first there, which is the same number in exact arithmetic
+            s = np.where(np.isfinite(s), s, np.clip(gap / (upper - lower), 0.0, 1.0) * 100.0)
+    return s
 
 
 def score_indicator(values: np.ndarray, status: np.ndarray, direction: str,

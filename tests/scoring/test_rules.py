@@ -302,3 +302,11 @@ def test_upgrade_candidates_beyond_the_cohort_bounds_are_clipped_to_them():
     nat = np.round(r.rankings.total_score.to_numpy(), 6)
     assert up.loc["q", "equivalent_national_rank"] == 1 + int((nat > round(med / 2, 6)).sum())
     assert "p" not in set(r.rankings.zone_code)
+
+
+def test_scaling_near_the_largest_double_stays_within_0_100():
+    """A ratio over a subnormal denominator (~9e307) must not overflow 100·(c − L) to inf (found by hypothesis)."""
+    cat = make_catalogue([RATIO])
+    r = run(cat, EAST3, 2020, {"a": {"x": 1.0, "d": 1.1125369292536007e-308}, "b": {"x": 0.0, "d": 1.0},
+                               "c": {"x": None, "d": 1.0}})
+    assert scores_of(r, "R") == pytest.approx({"a": 100.0, "b": 0.0, "c": 0.0})

@@ -306,7 +306,7 @@ def test_upgrade_candidates_beyond_the_cohort_bounds_are_clipped_to_them():
 
 def test_scaling_near_the_largest_double_stays_within_0_100():
     """A ratio over a subnormal denominator (~9e307) must not overflow 100·(c − L) to inf (found by hypothesis)."""
-    cat = make_catalogue([RATIO])
+    cat = make_catalogue([dict(RATIO, scale=1)])
     r = run(cat, EAST3, 2020, {"a": {"x": 1.0, "d": 1.1125369292536007e-308}, "b": {"x": 0.0, "d": 1.0},
                                "c": {"x": None, "d": 1.0}})
     assert scores_of(r, "R") == pytest.approx({"a": 100.0, "b": 0.0, "c": 0.0})

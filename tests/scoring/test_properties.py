@@ -51,7 +51,8 @@ def _score(zones, cur, prev, submitted, winsor, regions, categories=CATS, indica
     return score_year(YearInputs(2021, cat, reg, m, submitted, p, set(prev), {}))
 
 
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# derandomize: CI sees the same examples every time (a new counter-example is found locally, then kept as a rule test)
+SETTINGS = settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 
 
 @SETTINGS

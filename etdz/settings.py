@@ -10,11 +10,6 @@ from etdz.catalogue import SHIPPED_DIR
 from etdz.registry import SHIPPED_REGISTRY
 
 
-def default_home() -> Path:
-    """The demo's base folder: ``$ETDZ_HOME``, else ``~/etdz``."""
-    return Path(os.environ.get("ETDZ_HOME") or Path.home() / "etdz").expanduser()
-
-
 @dataclass(frozen=True)
 class Settings:
     inbox: str

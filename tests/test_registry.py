@@ -49,3 +49,16 @@ def test_missing_column_is_refused(tmp_path):
     p.write_text("zone_code,name_zh\nA,甲\n", encoding="utf-8")
     with pytest.raises(RegistryError, match="missing column"):
         load_registry(p)
+
+
+def test_shipped_registry_is_the_reference_list_mapped_as_02_inputs_says():
+    from pathlib import Path
+
+    import pandas as pd
+
+    from etdz.registry import SHIPPED_REGISTRY, build_from_reference
+
+    built = build_from_reference(Path(__file__).parent / "fixtures" / "reference" / "etdz_registry.csv")
+    shipped = pd.read_csv(SHIPPED_REGISTRY, dtype=str, keep_default_na=False)
+    assert built.astype(str).replace({"<NA>": ""}).values.tolist() == shipped.values.tolist()
+    assert built.loc[built.name_zh == "石嘴山经济技术开发区", "exit_data_year"].item() == 2019

@@ -8,6 +8,7 @@ from dagster import (AssetDep, AssetExecutionContext, AssetKey, AssetSpec, DataV
 
 from checks.validation import submission_check_results, submission_check_specs
 from etdz import schemas
+from etdz.catalogue import catalogue_for_year
 from etdz.ingest import ingest_year
 from etdz.validation_page import rejection_notice_text, write_validation_page
 from pipelines.partitions import earlier_years
@@ -45,10 +46,11 @@ def build_ingestion_assets(partitions_def, code_version: str):
     def submissions(context: AssetExecutionContext, etdz: EtdzResource):
         year = int(context.partition_key)
         with etdz.writing(year):
-            catalogue = etdz.catalogue(year)
+            catalogues = etdz.catalogues()  # parsed once per step
+            catalogue = catalogue_for_year(catalogues, year)
             registry = etdz.load_registry()
             store = etdz.store()
-            prev = etdz.previous_submissions(year, catalogue, registry)
+            prev = etdz.previous_submissions(year, catalogues, registry)
             ingest = ingest_year(etdz.inbox_dir(year), year, catalogue, registry, archive=etdz.archive,
                                  previous=prev.measures, max_bytes=etdz.max_file_bytes)
             context.log.info(f"data year {year}: {len(ingest.log)} file(s), {len(ingest.submitted_zones)} zone(s) with an "

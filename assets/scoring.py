@@ -13,6 +13,7 @@ from dagster import (AssetDep, AssetExecutionContext, AssetKey, AssetSpec, DataV
 
 from assets.metadata import dataset_metadata, markdown_table, table_version
 from etdz import schemas
+from etdz.catalogue import catalogue_for_year
 from etdz.history import ranking_history
 from etdz.scoring import YearInputs, score_year
 from pipelines.partitions import earlier_years, previous_years
@@ -51,8 +52,8 @@ def build_scoring_assets(partitions_def, max_window: int, code_version: str):
     def scores(context: AssetExecutionContext, etdz: EtdzResource):
         year = int(context.partition_key)
         with etdz.writing(year):
-            catalogues = etdz.catalogues()
-            catalogue = etdz.catalogue(year)
+            catalogues = etdz.catalogues()  # parsed once per step
+            catalogue = catalogue_for_year(catalogues, year)
             registry = etdz.load_registry()
             store = etdz.store()
             log = store.read("submission_log", year)
@@ -61,7 +62,7 @@ def build_scoring_assets(partitions_def, max_window: int, code_version: str):
                 raise RuntimeError(f"data year {year} has no ingested submissions in {etdz.warehouse}: "
                                    f"materialise the `submissions` asset for {year} first (etdz run --data-year {year})")
             log_df = log.to_pandas()
-            prev = etdz.previous_submissions(year, catalogue, registry)
+            prev = etdz.previous_submissions(year, catalogues, registry)
             window = catalogue.downgrade.window if catalogue.downgrade else 1
             history = ranking_history(store, range(year - max(window, 2) + 1, year))
             result = score_year(YearInputs(

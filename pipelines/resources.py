@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from dataclasses import asdict
 from pathlib import Path
 from typing import Iterator
 
@@ -32,8 +33,8 @@ class EtdzResource(ConfigurableResource):
 
     @classmethod
     def from_settings(cls, s: Settings) -> "EtdzResource":
-        return cls(inbox=s.inbox, warehouse=s.warehouse, reports=s.reports, archive=s.archive, registry=s.registry,
-                   methodology=s.methodology, max_file_bytes=s.max_file_bytes)
+        """The resource's fields are the settings' (all but DAGSTER_HOME, which Dagster itself reads)."""
+        return cls(**{k: v for k, v in asdict(s).items() if k in cls.model_fields})
 
     def store(self) -> Warehouse:
         return Warehouse(self.warehouse)
@@ -47,10 +48,11 @@ class EtdzResource(ConfigurableResource):
     def load_registry(self) -> pd.DataFrame:
         return load_registry(self.registry)
 
-    def previous_submissions(self, data_year: int, catalogue: Catalogue, registry: pd.DataFrame) -> Submissions:
+    def previous_submissions(self, data_year: int, catalogues: list[Catalogue],
+                             registry: pd.DataFrame) -> Submissions:
         """Accepted submissions of Y−1 for growth and year-on-year checks (warehouse, else its inbox)."""
-        return previous_submissions(self.store(), self.inbox, data_year, self.catalogues(), catalogue, registry,
-                                    self.max_file_bytes)
+        return previous_submissions(self.store(), self.inbox, data_year, catalogues,
+                                    catalogue_for_year(catalogues, data_year), registry, self.max_file_bytes)
 
     def inbox_dir(self, data_year: int) -> Path:
         return Path(self.inbox) / str(int(data_year))

@@ -30,15 +30,19 @@ setup(
         "openpyxl>=3.1,<4",
         "defusedxml>=0.7,<1",  # openpyxl uses it when installed: no XML entity attacks
         "Jinja2>=3.1,<4",
-        "fsspec>=2025.1",
-        "s3fs>=2025.1",  # s3:// warehouses through fsspec
+        # s3:// warehouses through fsspec. s3fs pins fsspec to its own release and aiobotocore pins a
+        # narrow botocore window, so the four move together as one set; left open, pip (23.2, as
+        # `python3 -m venv` ships it) backtracks for minutes or gives up with ResolutionImpossible.
+        "fsspec==2026.9.0",
+        "s3fs==2026.9.0",
+        "aiobotocore==3.10.0",  # -> botocore>=1.43.115,<1.43.118
     ],
     extras_require={
         "test": [
             "pytest>=9,<10",
             "hypothesis>=6.100,<7",
             "moto[server]>=5,<6",
-            "boto3",
+            "boto3==1.43.117",  # botocore 1.43.117: inside aiobotocore's window (see s3fs above)
         ],
     },
     entry_points={"console_scripts": ["etdz=etdz.cli:entry"]},

@@ -173,7 +173,7 @@ def decide(files: list[SubmissionFile], issues: pd.DataFrame, method_version: st
             "file_format": f.read.file_format or (Path(f.file_name).suffix.lower().lstrip(".") or None),
             "encoding": f.read.encoding, "rows": f.read.n_rows if not f.read.problems else None,
             "method_version": method_version, "superseded_by": None, "archive_path": f.archive_path,
-            "_mtime": f.mtime_ns,
+            "late": False, "_mtime": f.mtime_ns,
         })
     log = pd.DataFrame(rows, columns=LOG_COLUMNS + ["_mtime"])
     # per zone, the accepted file with the latest mtime wins (ties: the greater name by code point);
@@ -201,7 +201,7 @@ def build_measures(long: pd.DataFrame, log: pd.DataFrame, files: list[Submission
     chosen = set(log.loc[log["status"] == "accepted", "file_name"])
     idx = {f.idx for f in files if f.file_name in chosen}
     if long.empty or not idx:
-        return pd.DataFrame({c: pd.Series(dtype="float64" if c == "value" else "str") for c in MEASURE_COLUMNS})
+        return pd.DataFrame({c: pd.Series(dtype="float64" if c in ("value", "rate") else "str") for c in MEASURE_COLUMNS})
     sha = {f.idx: f.sha256 for f in files}
     m = long.loc[long["file_idx"].isin(idx) & long["origin"].eq("row") & long["value"].notna()]
     tier = dict(zip(registry["zone_code"], registry["tier"]))
@@ -215,6 +215,7 @@ def build_measures(long: pd.DataFrame, log: pd.DataFrame, files: list[Submission
         "reported_unit": m["unit_raw"].astype("str"),
         "tier": m["zone_code"].map(tier).astype("str"),
         "method_version": method_version,
+        "rate": float("nan"),
     })
     return out.sort_values(["zone_code", "measure_code"], kind="stable").reset_index(drop=True)
 

@@ -9,6 +9,7 @@ from dagster import (AssetDep, AssetExecutionContext, AssetKey, AssetSpec, DataV
 from checks.validation import submission_check_results, submission_check_specs
 from etdz import schemas
 from etdz.catalogue import catalogue_for_year
+from etdz.commit import atomic_write_text, remove
 from etdz.guard import ALLOW_TAG, acceptance_findings, cohort_findings, refuse_if
 from etdz.ingest import ingest_year
 from etdz.validation_page import rejection_notice_text, write_validation_page
@@ -109,11 +110,15 @@ def write_rejection_notices(ingest, folder: Path) -> Path:
     """One notice per rejected file, named by its hash (never by the untrusted file name); notices of
     files no longer rejected are removed so the folder always matches the year's submission log."""
     folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.glob("*.txt"):
-        old.unlink()
     issues = ingest.issues
+    written = set()
     for row in ingest.log[ingest.log.status == "rejected"].to_dict("records"):
         # name and hash together: two files with identical bytes under different names are two submissions
         mine = issues[(issues.sha256 == row["sha256"]) & (issues.file_name == row["file_name"])]
-        (folder / f"{row['sha256'][:12]}.txt").write_text(rejection_notice_text(row, mine), encoding="utf-8")
+        name = f"{row['sha256'][:12]}.txt"
+        atomic_write_text(folder / name, rejection_notice_text(row, mine))
+        written.add(name)
+    for old in folder.glob("*.txt"):  # part of the step's commit: removed when the new notices appear
+        if old.name not in written and not old.name.startswith(("_", ".")):
+            remove(old)
     return folder

@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import uuid
+import shutil
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -31,6 +31,7 @@ import fsspec
 import pandas as pd
 
 from etdz.catalogue import Catalogue, MethodologyError, catalogue_for_year
+from etdz.commit import replace_file
 from etdz.numbers import parse_value
 from etdz.reading import DEFAULT_MAX_BYTES, Formula, ReadResult, read_submission
 from etdz.schemas import MEASURES, SUBMISSION_ISSUES, SUBMISSION_LOG
@@ -81,23 +82,11 @@ def archive_bytes(archive: str, sha256: str, data: bytes | None = None, src: str
         return archive_url(archive, sha256)
     protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
     if "file" in protocols or "local" in protocols:
-        folder = os.path.dirname(dest)
-        os.makedirs(folder, exist_ok=True)
-        tmp = f"{folder}/_{sha256}.{uuid.uuid4().hex}.tmp"
-        try:
-            with open(tmp, "wb") as out:
-                if data is not None:
-                    out.write(data)
-                else:
-                    with open(src, "rb") as fh:  # type: ignore[arg-type]
-                        while chunk := fh.read(_CHUNK):
-                            out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, dest)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        if data is not None:
+            replace_file(dest, data)
+        else:
+            with open(src, "rb") as fh:  # type: ignore[arg-type]  # opened first: a vanished file is not a disk error
+                replace_file(dest, lambda out: shutil.copyfileobj(fh, out, _CHUNK))
     else:
         fs.makedirs(os.path.dirname(dest), exist_ok=True)
         if data is not None:

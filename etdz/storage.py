@@ -1,23 +1,25 @@
 """The Parquet warehouse: Hive-partitioned datasets, atomic writes, local or object storage.
 
 Layout (04-outputs.md §4.1): ``<root>/<dataset>/data_year=<Y>/part-0.parquet``. Local
-writes go to a temporary ``_``-prefixed file in the same folder and are renamed into
-place (atomic on POSIX); object stores (``s3://``) publish an object in one PUT, which
-is atomic too. Readers therefore never see half a file, and a run that dies leaves
-the previous version in place.
+writes go through :func:`etdz.commit.atomic_write` (a temporary ``_``-prefixed file in the same
+folder, renamed into place); object stores (``s3://``) publish an object in one PUT, which is
+atomic too. Inside a step (``EtdzResource.writing``) every write joins the step's commit, so a
+step's datasets change together or not at all (etdz/commit.py). Readers therefore never see half a
+file, and a run that dies leaves the previous version in place.
 """
 
 from __future__ import annotations
 
 import io
-import os
-import uuid
 from pathlib import Path
 
 import fsspec
 import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
+
+from etdz.commit import atomic_write, commit_for, replace_file
+from etdz.errors import DamagedFileError, storage_error
 
 PART = "part-0.parquet"
 
@@ -49,30 +51,48 @@ class Warehouse:
 
     def write(self, dataset: str, data_year: int, table: pa.Table) -> str:
         """Write one year's table atomically, replacing the previous version; returns its URL."""
-        final = self.path(dataset, data_year)
-        folder = final.rsplit("/", 1)[0]
         buf = io.BytesIO()
         pq.write_table(table, buf, compression="zstd")
         data = buf.getvalue()
         if self.local:
-            os.makedirs(folder, exist_ok=True)
-            tmp = f"{folder}/_{PART}.{uuid.uuid4().hex}.tmp"
-            with open(tmp, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, final)
+            atomic_write(self.path(dataset, data_year), data)
+            return self.url(dataset, data_year)
+        url = self.url(dataset, data_year)
+        commit = commit_for(url)
+        if commit is not None:
+            commit.stage_object(url, data)
         else:
-            self.fs.pipe_file(final, data)
-        return self.url(dataset, data_year)
+            self.fs.pipe_file(self.path(dataset, data_year), data)
+        return url
+
+    def _location(self, dataset: str, data_year: int) -> str:
+        """What a step commit knows the file by: the local path, or the URL of an object."""
+        return self.path(dataset, data_year) if self.local else self.url(dataset, data_year)
 
     def read(self, dataset: str, data_year: int) -> pa.Table | None:
-        """One year's table, or None when that year was never written."""
+        """One year's table, or None when that year was never written.
+
+        Inside a step commit, what the step itself staged is read (a step reads its own writes). A file
+        that exists but cannot be read as Parquet raises :class:`DamagedFileError` naming it and the
+        command that rebuilds it; the file is never rewritten here.
+        """
         path = self.path(dataset, data_year)
-        if not self.fs.exists(path):
-            return None
-        with self.fs.open(path, "rb") as fh:
-            return pq.read_table(fh)
+        commit = commit_for(self._location(dataset, data_year))
+        staged = commit.staged_location(self._location(dataset, data_year)) if commit else None
+        if staged is not None:
+            path = staged if self.local else fsspec.core.url_to_fs(staged)[1]
+        try:
+            if not self.fs.exists(path):
+                return None
+            with self.fs.open(path, "rb") as fh:
+                return pq.read_table(fh)
+        except (pa.ArrowException, EOFError) as exc:
+            raise DamagedFileError(
+                f"{self.url(dataset, data_year)} is damaged and cannot be read ({str(exc).strip()[:200]}). Nothing "
+                f"was changed. Rebuild that year from its inbox with: etdz run --data-year {int(data_year)} "
+                f"(or restore the file from a backup), then run the command again.") from exc
+        except OSError as exc:
+            raise storage_error(exc, self.url(dataset, data_year), "reading") from exc
 
     def years(self, dataset: str) -> list[int]:
         """Data years for which the dataset has a file."""
@@ -134,12 +154,7 @@ def publish_folder(local_dir: Path, url: str, *, delete_stale: bool = False) -> 
         published.add(dest)
         data = src.read_bytes()
         if local:
-            folder = dest.rsplit("/", 1)[0]
-            os.makedirs(folder, exist_ok=True)
-            tmp = f"{folder}/_{src.name}.{uuid.uuid4().hex}.tmp"
-            with open(tmp, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, dest)
+            replace_file(dest, data)
         elif "s3" in protocols or "s3a" in protocols:
             kwargs = {"ContentType": _CONTENT_TYPES[src.suffix.lower()]} if src.suffix.lower() in _CONTENT_TYPES else {}
             fs.pipe_file(dest, data, chunksize=_ONE_PUT, **kwargs)

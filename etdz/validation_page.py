@@ -8,13 +8,12 @@ script, Chinese text in UTF-8.
 
 from __future__ import annotations
 
-import os
-import uuid
 from pathlib import Path
 
 import jinja2
 import pandas as pd
 
+from etdz.commit import atomic_write_text
 from etdz.validation import CHECKS, FAMILY_TITLES
 
 STATUS_ZH = {"accepted": "已接收", "rejected": "已拒收", "superseded": "已被替代"}
@@ -136,12 +135,8 @@ def render_validation_page(ingest) -> str:
 
 
 def write_validation_page(ingest, path: str | Path) -> None:
-    """Write the page atomically (temporary ``_``-prefixed file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f"_{path.name}.{uuid.uuid4().hex}.tmp"
-    tmp.write_text(render_validation_page(ingest), encoding="utf-8")
-    os.replace(tmp, path)
+    """Write the page atomically (etdz.commit: part of the step's commit inside a step)."""
+    atomic_write_text(path, render_validation_page(ingest))
 
 
 def rejection_notice_text(file_log_row, issues_of_file: pd.DataFrame) -> str:

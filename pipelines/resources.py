@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from dataclasses import asdict
 from pathlib import Path
 from typing import Iterator
@@ -12,6 +11,7 @@ import pandas as pd
 from dagster import ConfigurableResource
 
 from etdz.catalogue import Catalogue, catalogue_for_year, load_catalogues
+from etdz.commit import Outputs, commit_for, step_commit
 from etdz.history import Submissions, previous_submissions
 from etdz.locks import year_lock
 from etdz.publish import ensure_writable
@@ -57,12 +57,14 @@ class EtdzResource(ConfigurableResource):
     def inbox_dir(self, data_year: int) -> Path:
         return Path(self.inbox) / str(int(data_year))
 
+    def outputs(self) -> Outputs:
+        """Where the outputs, their year locks and their commit journals live."""
+        return Outputs(self.warehouse, self.reports)
+
     def reports_root(self) -> Path:
         """Where reports are written locally: ETDZ_REPORTS itself, or for an object-store URL a staging
         folder under DAGSTER_HOME whose files are then uploaded by :meth:`publish_reports`."""
-        if "://" not in self.reports:
-            return Path(self.reports)
-        return Path(os.environ.get("DAGSTER_HOME") or Path.home()) / "etdz-reports-staging"
+        return self.outputs().reports_root()
 
     def reports_dir(self, data_year: int) -> Path:
         return self.reports_root() / str(int(data_year))
@@ -72,23 +74,35 @@ class EtdzResource(ConfigurableResource):
         return f"{self.reports.rstrip('/')}/{int(data_year)}"
 
     def publish_reports(self, data_year: int, subfolder: str | None = None, delete_stale: bool = False) -> None:
-        """Upload a year's staged reports (or one sub-folder of them) when ETDZ_REPORTS is an object store."""
+        """Upload a year's staged reports (or one sub-folder of them) when ETDZ_REPORTS is an object store.
+
+        Inside a step the upload waits until the step's files are committed locally."""
         if "://" not in self.reports:
             return
         local = self.reports_dir(data_year) / subfolder if subfolder else self.reports_dir(data_year)
         url = self.reports_url(data_year) + (f"/{subfolder}" if subfolder else "")
-        if local.is_dir():
-            publish_folder(local, url, delete_stale=delete_stale)
+
+        def upload() -> None:
+            if local.is_dir():
+                publish_folder(local, url, delete_stale=delete_stale)
+
+        commit = commit_for(str(self.reports_dir(data_year)))
+        if commit is not None:
+            commit.after.append(upload)
+        else:
+            upload()
 
     def lock_dir(self) -> Path:
         """Where the per-year write locks live: beside a local warehouse, else under DAGSTER_HOME."""
-        if "://" not in self.warehouse:
-            return Path(self.warehouse) / "_locks"
-        return Path(os.environ.get("DAGSTER_HOME") or Path.home()) / "etdz-locks"
+        return self.outputs().lock_dir()
 
     @contextlib.contextmanager
     def writing(self, data_year: int) -> Iterator[None]:
-        """Hold the year's write lock and refuse a published year: wrap every asset's writes in this."""
-        with year_lock(self.lock_dir(), data_year):
+        """Wrap every asset's writes in this: hold the year's write lock, refuse a published year, and make
+        the step one commit — what a failed run left is rolled forward or back first, then every dataset,
+        report and notice the step writes appears together when the block ends (nothing if it raises)."""
+        outputs = self.outputs()
+        with year_lock(outputs.lock_dir(), data_year):
             ensure_writable(self.store(), data_year)
-            yield
+            with step_commit(outputs.journal_dir(data_year), outputs.scope(data_year)):
+                yield

@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from etdz.reports.inputs import ReportInputs, YearView, prepare
+from etdz.commit import remove
 from etdz.reports.templating import atomic_write_text
 
 __all__ = ["ReportInputs", "ReportOutputs", "write_year_reports", "prepare"]
@@ -71,7 +72,7 @@ def write_year_reports(inputs: ReportInputs, reports_root: str | Path, *, genera
     if prune_stale_cards:
         for p in zones_dir.glob("*.html"):
             if p.name not in written and not p.name.startswith(("_", ".")):
-                p.unlink()
+                remove(p)
     seconds["cards"] = time.perf_counter() - t
 
     t = time.perf_counter()

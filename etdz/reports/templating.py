@@ -1,4 +1,4 @@
-"""The one Jinja2 environment of the reports, number formatting, and atomic file writes.
+"""The one Jinja2 environment of the reports and number formatting; files are written by etdz.commit.
 
 Every template is rendered with ``autoescape=True``: zone names, file names and notes come from
 submissions and the registry and are untrusted. Templates and the stylesheet are package data
@@ -9,14 +9,14 @@ work from an installed wheel as well as from the source tree.
 from __future__ import annotations
 
 import math
-import os
-import uuid
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
+
+from etdz.commit import atomic_write as atomic_write_bytes, atomic_write_text  # noqa: F401  (the report writers' names)
 
 REGION_LABELS = {"east": "东部 East", "central": "中部 Central", "west": "西部 West"}
 REGION_ZH = {"east": "东部", "central": "中部", "west": "西部"}
@@ -98,21 +98,3 @@ def environment() -> Environment:
     env.globals.update(css=stylesheet, REGION_LABELS=REGION_LABELS, REGION_ZH=REGION_ZH)
     return env
 
-
-def atomic_write_bytes(path: Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically: a ``_``-prefixed temp file in the same folder, then rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f"_{path.name}.{uuid.uuid4().hex}.tmp"
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
-
-
-def atomic_write_text(path: Path, text: str) -> Path:
-    return atomic_write_bytes(path, text.encode("utf-8"))

@@ -1,0 +1,423 @@
+"""Atomic files and one commit per step: after any failure a step's outputs are all old or all new.
+
+Two mechanisms, one home:
+
+- :func:`atomic_write` — the project's only way to write an output file: a temporary ``_<name>.<id>.tmp``
+  in the same folder (readers skip ``_`` and ``.`` names), fsync, rename over the final name, fsync the
+  folder. A reader never sees half a file.
+- :func:`step_commit` — everything a step writes (Parquet datasets, reports, rejection notices) is staged
+  as such temporary files while the commit is open; at the end the step writes a small journal (the list
+  of staged → final renames and of files to remove), durably and atomically, then applies it. A failure
+  before the journal exists leaves only temporary files, which the next step or command removes (all
+  old); a failure after it is rolled forward by the next step or command (all new). Recovery runs under
+  the year's write lock, before anything is read.
+
+Writers need not know about the commit: :func:`atomic_write` and :func:`remove` join the commit that is
+open for the path's data year (found by path), so assets keep calling ``store.write`` and the report
+writers unchanged.
+
+Object storage (an ``s3://`` warehouse): datasets are staged as ``_…tmp`` objects and the journal (kept on
+local disk under ``DAGSTER_HOME``) moves them into place with server-side copies. Each object is replaced
+in one request, but a reader may see some objects of a step new and others old *while* the journal is
+applied; after the step returns (or the next command on the same machine rolls the journal forward) they
+are all new. Reports uploaded to a bucket are published after the local commit, file by file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import threading
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, Callable, Iterator
+
+import fsspec
+
+from etdz.errors import storage_error
+
+Data = bytes | Callable[[BinaryIO], None]  # the bytes, or a function that writes them to an open file
+
+_open_commits: list["StepCommit"] = []
+_registry_lock = threading.Lock()
+
+
+# --------------------------------------------------------------------------- plain files
+
+
+def is_temporary(name: str) -> bool:
+    """A name left by an unfinished write (ours are ``_<name>.<id>.tmp``); readers and recovery skip them."""
+    return name.startswith(("_", ".")) and name.endswith(".tmp")
+
+
+def _tmp_path(path: Path, tag: str) -> Path:
+    return path.parent / f"_{path.name}.{tag}.tmp"
+
+
+def _write_file(path: Path, data: Data) -> None:
+    """Write and fsync one new file (the fault-injection seam of the tests: every write goes through here)."""
+    with open(path, "wb") as fh:
+        if callable(data):
+            data(fh)
+        else:
+            fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _rename(src: str | Path, dst: str | Path) -> None:
+    """Atomically replace ``dst`` by ``src`` (the tests' other seam: every rename goes through here)."""
+    os.replace(src, dst)
+
+
+def fsync_dir(folder: str | Path) -> None:
+    """Make the folder's entries (renames, new files) durable."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _unlink_quietly(path: str | Path) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+
+
+def replace_file(path: str | Path, data: Data) -> Path:
+    """Write ``path`` atomically now, whatever commit is open (the archive, manifests, journals)."""
+    path = Path(path)
+    tmp = _tmp_path(path, uuid.uuid4().hex)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_file(tmp, data)
+        _rename(tmp, path)
+        fsync_dir(path.parent)
+    except OSError as exc:
+        raise storage_error(exc, path) from exc
+    finally:
+        if tmp.exists():
+            _unlink_quietly(tmp)
+    return path
+
+
+def atomic_write(path: str | Path, data: Data) -> Path:
+    """Write one output file atomically; inside an open step commit it is staged and appears at the commit.
+
+    ``data``: bytes, or a function writing to a binary file object (to stream large files). Raises
+    :class:`etdz.errors.StorageError` (one plain message) when the filesystem refuses.
+    """
+    path = Path(path)
+    commit = commit_for(str(path))
+    if commit is not None:
+        commit.stage(path, data)
+        return path
+    return replace_file(path, data)
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """:func:`atomic_write` of UTF-8 text."""
+    return atomic_write(path, text.encode("utf-8"))
+
+
+def remove(path: str | Path) -> None:
+    """Remove an output file (a stale notice or card); inside an open step commit, at the commit."""
+    path = Path(path)
+    commit = commit_for(str(path))
+    if commit is not None:
+        commit.remove(path)
+        return
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as exc:
+        raise storage_error(exc, path, "removing") from exc
+
+
+# --------------------------------------------------------------------------- where a year's outputs live
+
+
+def _norm(location: str) -> str:
+    """Local paths absolute (so prefixes compare), URLs as they are."""
+    return location.rstrip("/") if "://" in location else os.path.abspath(location)
+
+
+@dataclass(frozen=True)
+class YearScope:
+    """Every output file of one data year: its dataset files in the warehouse and its reports folder."""
+
+    year: int
+    warehouse: str  # local folder or fsspec URL
+    reports: str    # the year's local reports folder
+
+    def contains(self, location: str) -> bool:
+        """True when ``location`` (a path or URL) is one of the year's output files."""
+        loc = _norm(location)
+        reports = _norm(self.reports)
+        if loc == reports or loc.startswith(reports + "/"):
+            return True
+        warehouse = _norm(self.warehouse)
+        if not loc.startswith(warehouse + "/"):
+            return False
+        parts = loc[len(warehouse) + 1:].split("/")
+        return len(parts) == 3 and not parts[0].startswith(("_", ".")) and parts[1] == f"data_year={self.year}"
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """The output locations of a deployment (``ETDZ_WAREHOUSE``, ``ETDZ_REPORTS``) and where the
+    year locks and the commit journals of those outputs live."""
+
+    warehouse: str
+    reports: str
+    dagster_home: str = field(default_factory=lambda: os.environ.get("DAGSTER_HOME") or str(Path.home()))
+
+    @property
+    def local_warehouse(self) -> bool:
+        return "://" not in self.warehouse or self.warehouse.startswith("file://")
+
+    def reports_root(self) -> Path:
+        """Where reports are written locally: ETDZ_REPORTS itself, or for an object-store URL a staging
+        folder under DAGSTER_HOME whose files are then uploaded."""
+        if "://" not in self.reports:
+            return Path(self.reports)
+        return Path(self.dagster_home) / "etdz-reports-staging"
+
+    def _beside_warehouse(self, name: str, elsewhere: str) -> Path:
+        if self.local_warehouse:
+            return Path(self.warehouse.removeprefix("file://")) / name
+        return Path(self.dagster_home) / elsewhere
+
+    def lock_dir(self) -> Path:
+        """The per-year write locks: beside a local warehouse, else under DAGSTER_HOME."""
+        return self._beside_warehouse("_locks", "etdz-locks")
+
+    def journal_dir(self, year: int) -> Path:
+        """The commit journals of one year: beside a local warehouse, else under DAGSTER_HOME."""
+        return self._beside_warehouse("_commits", "etdz-commits") / f"data_year={int(year)}"
+
+    def scope(self, year: int) -> YearScope:
+        return YearScope(int(year), self.warehouse, str(self.reports_root() / str(int(year))))
+
+    def years_on_disk(self) -> list[int]:
+        """Years that have a journal, dataset folder or reports folder (candidates for recovery)."""
+        years: set[int] = set()
+        journals = self.journal_dir(0).parent
+        if journals.is_dir():
+            years |= {int(p.name.split("=", 1)[1]) for p in journals.glob("data_year=*") if p.name[10:].isdigit()}
+        if self.local_warehouse:
+            root = Path(self.warehouse.removeprefix("file://"))
+            years |= {int(p.name.split("=", 1)[1]) for p in root.glob("*/data_year=*")
+                      if not p.parent.name.startswith(("_", ".")) and p.name[10:].isdigit()}
+        reports = self.reports_root()
+        if reports.is_dir():
+            years |= {int(p.name) for p in reports.iterdir() if p.is_dir() and p.name.isdigit()}
+        return sorted(years)
+
+    def recover_all(self) -> list[int]:
+        """Roll every finished commit forward and remove what failed runs left behind, for every year no
+        other process is writing now (those are skipped: their writer owns them). Returns the years repaired.
+        Run by each command before it reads anything."""
+        from etdz.locks import LockTimeout, year_lock
+
+        repaired = []
+        for year in self.years_on_disk():
+            try:
+                with year_lock(self.lock_dir(), year, timeout=0):
+                    if recover(self.journal_dir(year), self.scope(year)):
+                        repaired.append(year)
+            except LockTimeout:
+                continue
+        return repaired
+
+
+# --------------------------------------------------------------------------- the commit
+
+
+def commit_for(location: str) -> "StepCommit | None":
+    """The step commit open in this process for the data year ``location`` belongs to, if any."""
+    with _registry_lock:
+        for commit in _open_commits:
+            if commit.scope.contains(location):
+                return commit
+    return None
+
+
+def _fs_of(location: str):
+    return fsspec.core.url_to_fs(location) if "://" in location else (None, location)
+
+
+class StepCommit:
+    """The files one step stages; :meth:`commit` makes them all appear together (see the module doc)."""
+
+    def __init__(self, journal_dir: Path, scope: YearScope, label: str):
+        self.journal_dir = Path(journal_dir)
+        self.scope = scope
+        self.tag = f"{label}-{uuid.uuid4().hex[:12]}"
+        self.staged: dict[str, str] = {}   # final location → staged location
+        self.removed: set[str] = set()     # final locations to remove
+        self.after: list[Callable[[], None]] = []  # run once the files are in place (uploads)
+        self.journal: Path | None = None
+
+    def stage(self, path: Path, data: Data) -> None:
+        """Write ``path``'s new content to its temporary name (replacing what this step staged before)."""
+        tmp = _tmp_path(path, self.tag)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _write_file(tmp, data)
+        except OSError as exc:
+            _unlink_quietly(tmp)
+            raise storage_error(exc, path) from exc
+        self.staged[str(path)] = str(tmp)
+        self.removed.discard(str(path))
+
+    def stage_object(self, url: str, data: bytes) -> None:
+        """Stage an object of an object store (one PUT under a temporary key beside it)."""
+        folder, name = url.rsplit("/", 1)
+        tmp = f"{folder}/_{name}.{self.tag}.tmp"
+        fs, path = _fs_of(tmp)
+        fs.pipe_file(path, data)
+        self.staged[url] = tmp
+        self.removed.discard(url)
+
+    def remove(self, path: Path) -> None:
+        tmp = self.staged.pop(str(path), None)
+        if tmp:
+            _unlink_quietly(tmp)
+        self.removed.add(str(path))
+
+    def staged_location(self, location: str) -> str | None:
+        """Where this step staged ``location``'s new content (so the step reads its own writes)."""
+        return self.staged.get(location)
+
+    def commit(self) -> None:
+        """Journal the staged renames durably, apply them, drop the journal, then run the uploads."""
+        if not self.staged and not self.removed:
+            return
+        try:
+            for folder in sorted({os.path.dirname(t) for t in self.staged.values() if "://" not in t}):
+                fsync_dir(folder)  # the staged files exist on disk before the journal says so
+            body = json.dumps({"year": self.scope.year, "renames": sorted(self.staged.items()),
+                               "removes": sorted(self.removed)}, ensure_ascii=False).encode("utf-8")
+            self.journal = replace_file(self.journal_dir / f"{self.tag}.json", body)
+        except BaseException:
+            self.abort()
+            raise
+        apply_journal(self.journal)  # a failure here leaves the journal: the next command rolls it forward
+        for action in self.after:
+            action()
+
+    def abort(self) -> None:
+        """Remove what was staged: the previous outputs stay as they were."""
+        for tmp in self.staged.values():
+            if "://" in tmp:
+                fs, path = _fs_of(tmp)
+                with contextlib.suppress(Exception):
+                    fs.rm(path)
+            else:
+                _unlink_quietly(tmp)
+        self.staged.clear()
+
+
+def apply_journal(journal: Path) -> None:
+    """Move every staged file of a complete journal into place (idempotent), then remove the journal."""
+    entries = json.loads(journal.read_bytes())
+    folders: set[str] = set()
+    try:
+        for final, tmp in entries["renames"]:
+            if "://" in tmp:
+                fs, path = _fs_of(tmp)
+                if fs.exists(path):
+                    fs.mv(path, _fs_of(final)[1])
+                continue
+            if os.path.exists(tmp):
+                _rename(tmp, final)
+                folders.add(os.path.dirname(final))
+        for final in entries["removes"]:
+            if "://" in final:
+                fs, path = _fs_of(final)
+                if fs.exists(path):
+                    fs.rm(path)
+            elif os.path.exists(final):
+                os.unlink(final)
+                folders.add(os.path.dirname(final))
+        for folder in sorted(folders):
+            fsync_dir(folder)
+        os.unlink(journal)
+        fsync_dir(journal.parent)
+    except OSError as exc:
+        raise storage_error(exc, getattr(exc, "filename", None) or journal) from exc
+
+
+def _sweep(scope: YearScope) -> int:
+    """Remove the temporary files failed writes of the year left behind; returns how many."""
+    removed = 0
+    folders: list[Path] = [Path(scope.reports)]
+    if "://" not in scope.warehouse or scope.warehouse.startswith("file://"):
+        folders += list(Path(scope.warehouse.removeprefix("file://")).glob(f"*/data_year={scope.year}"))
+    else:
+        fs, base = _fs_of(scope.warehouse)
+        leftovers = [p for p in fs.glob(f"{base}/*/data_year={scope.year}/_*.tmp")]
+        if leftovers:
+            fs.rm(leftovers)
+            removed += len(leftovers)
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for dirpath, _, files in os.walk(folder):
+            for name in files:
+                if is_temporary(name):
+                    _unlink_quietly(os.path.join(dirpath, name))
+                    removed += 1
+    return removed
+
+
+def recover(journal_dir: Path, scope: YearScope) -> bool:
+    """Finish or undo whatever a failed run of the year left: complete journals are rolled forward, then
+    every temporary file (a partial staging, a killed write) is removed. Call it holding the year's lock.
+    Returns True when anything was repaired."""
+    journal_dir = Path(journal_dir)
+    repaired = False
+    if journal_dir.is_dir():
+        for journal in sorted(journal_dir.glob("*.json"), key=lambda p: p.stat().st_mtime_ns):
+            if not journal.name.startswith(("_", ".")):
+                apply_journal(journal)
+                repaired = True
+        for leftover in journal_dir.iterdir():
+            if is_temporary(leftover.name):
+                _unlink_quietly(leftover)
+    return _sweep(scope) > 0 or repaired
+
+
+@contextlib.contextmanager
+def step_commit(journal_dir: Path, scope: YearScope, label: str = "step") -> Iterator[StepCommit]:
+    """Open the year's commit for one step: recover first, stage every write, commit on success.
+
+    Call it holding the year's write lock. Re-entrant: a nested call for the same year joins the open
+    commit. On an exception (or the step being abandoned) everything staged is removed.
+    """
+    with _registry_lock:
+        joined = next((c for c in _open_commits if c.scope == scope), None)
+    if joined is not None:
+        yield joined
+        return
+    recover(journal_dir, scope)
+    commit = StepCommit(journal_dir, scope, label)
+    with _registry_lock:
+        _open_commits.append(commit)
+    try:
+        yield commit
+    except BaseException:
+        _close(commit)
+        commit.abort()
+        raise
+    _close(commit)
+    commit.commit()
+
+
+def _close(commit: StepCommit) -> None:
+    with _registry_lock:
+        if commit in _open_commits:
+            _open_commits.remove(commit)
+

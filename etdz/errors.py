@@ -1,0 +1,59 @@
+"""Machinery failures as one plain message each, with the exit code the `etdz` command returns.
+
+Exit codes (README): 0 the run succeeded (rejected files included); 2 refused before anything was
+written (configuration, environment, a guard); 1 a run that started failed. Every message names the
+path involved and what the operator can do; the command prints it without a traceback unless ``--debug``.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+
+EXIT_REFUSED = 2
+EXIT_FAILED = 1
+
+
+class EtdzError(Exception):
+    """An error an operator can act on: ``str(exc)`` is the whole message, ``exit_code`` what `etdz` returns."""
+
+    exit_code = EXIT_FAILED
+
+    def __init__(self, message: str, exit_code: int | None = None):
+        super().__init__(message)
+        if exit_code is not None:
+            self.exit_code = exit_code
+
+
+class StorageError(EtdzError):
+    """Writing or reading an output failed on the filesystem (disk full, read-only, permission, missing folder)."""
+
+
+class DamagedFileError(EtdzError):
+    """A Parquet file on record cannot be read: it is named, with the command that rebuilds it."""
+
+
+_WHAT_TO_DO = {
+    errno.ENOSPC: ("the disk is full", "free space on that disk (or point the setting at another disk)"),
+    errno.EDQUOT: ("the disk quota is exceeded", "free space or raise the quota"),
+    errno.EROFS: ("the folder is on a read-only filesystem", "remount it read-write or point the setting at a "
+                                                             "writable folder"),
+    errno.EACCES: ("permission denied", "give the user running etdz write access to it (or point the setting "
+                                        "at a folder it may write)"),
+    errno.EPERM: ("operation not permitted", "give the user running etdz write access to it"),
+    errno.ENOENT: ("the folder does not exist", "create it, or correct the setting that points there"),
+    errno.ENOTDIR: ("a part of the path is a file, not a folder", "correct the setting that points there"),
+}
+
+
+def storage_error(exc: OSError, path: str | os.PathLike, action: str = "writing") -> StorageError:
+    """Turn an OSError met while ``action`` (e.g. "writing") ``path`` into one plain message.
+
+    The message says what happened, where, that the step's earlier outputs are untouched (every step
+    commits its files together, etdz/commit.py), and what to do before running the command again.
+    """
+    what, todo = _WHAT_TO_DO.get(exc.errno or 0, (exc.strerror or str(exc), "correct the cause"))
+    where = getattr(exc, "filename", None) or path
+    return StorageError(f"{action} {where} failed: {what}. Nothing of this step was changed (the previous "
+                        f"results stay in place); {todo}, then run the command again.")
+

@@ -1,0 +1,241 @@
+"""One commit per step: a fault at any write or rename leaves each step all-old or all-new (issue 11).
+
+The golden example is run for 2020 and 2021 ("old"); then 2021 is run again on changed inputs (a zone's
+file withdrawn, another faulty file) with a fault injected at the k-th file write or rename of the run,
+for every k. After the failure and the recovery the next command runs first, every output of each step
+must be exactly the old one or exactly the new one, 2020 untouched, and nothing temporary left.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import etdz.commit as commit_mod
+from etdz import schemas
+from etdz.commit import Outputs, YearScope, atomic_write_text, remove, step_commit
+from etdz.errors import StorageError
+from etdz.storage import Warehouse
+from tests.safety.outputs_state import STEPS, copy_state, leftovers, snapshot, verdict
+
+GOLDEN = Path(__file__).resolve().parents[1] / "fixtures" / "golden"
+YEAR = 2021
+
+
+# --------------------------------------------------------------------------- the mechanism on its own
+
+
+def _table(n: int):
+    df = pd.DataFrame({"zone_code": [f"z{i}" for i in range(n)], "measure_code": "m", "value": 1.0, "unit": "亿元"})
+    return schemas.to_table(df, schemas.MEASURES)
+
+
+def _scope(tmp_path) -> tuple[Outputs, YearScope]:
+    out = Outputs(str(tmp_path / "warehouse"), str(tmp_path / "reports"))
+    return out, out.scope(YEAR)
+
+
+def test_staged_files_appear_only_at_the_commit_and_the_step_reads_its_own_writes(tmp_path):
+    out, scope = _scope(tmp_path)
+    w = Warehouse(out.warehouse)
+    w.write("measures", YEAR, _table(1))
+    with step_commit(out.journal_dir(YEAR), scope):
+        w.write("measures", YEAR, _table(3))
+        atomic_write_text(tmp_path / "reports" / str(YEAR) / "national_report.html", "new")
+        assert w.read("measures", YEAR).num_rows == 3  # its own write
+        assert not (tmp_path / "reports" / str(YEAR) / "national_report.html").exists()
+        assert Warehouse(out.warehouse).read("measures", YEAR).num_rows == 3
+        assert pd.read_parquet(tmp_path / "warehouse" / "measures" / f"data_year={YEAR}" / "part-0.parquet").shape[0] == 1
+    assert w.read("measures", YEAR).num_rows == 3
+    assert (tmp_path / "reports" / str(YEAR) / "national_report.html").read_text() == "new"
+    assert leftovers(tmp_path) == []
+
+
+def test_an_exception_in_the_step_leaves_everything_as_it_was(tmp_path):
+    out, scope = _scope(tmp_path)
+    w = Warehouse(out.warehouse)
+    w.write("measures", YEAR, _table(1))
+    notice = tmp_path / "reports" / str(YEAR) / "rejections" / "abc.txt"
+    atomic_write_text(notice, "old notice")
+    with pytest.raises(RuntimeError), step_commit(out.journal_dir(YEAR), scope):
+        w.write("measures", YEAR, _table(3))
+        remove(notice)
+        raise RuntimeError("the scorer failed")
+    assert w.read("measures", YEAR).num_rows == 1 and notice.read_text() == "old notice"
+    assert leftovers(tmp_path) == []
+
+
+def test_other_years_and_the_archive_are_outside_the_commit(tmp_path):
+    out, scope = _scope(tmp_path)
+    w = Warehouse(out.warehouse)
+    with step_commit(out.journal_dir(YEAR), scope):
+        w.write("measures", YEAR - 1, _table(2))  # not this year's: written at once
+        assert w.read("measures", YEAR - 1).num_rows == 2
+        assert not scope.contains(str(tmp_path / "warehouse" / "_archive" / "ab" / "abcd"))
+
+
+def test_a_journal_left_by_a_crash_is_rolled_forward_by_the_next_step(tmp_path, monkeypatch):
+    out, scope = _scope(tmp_path)
+    w = Warehouse(out.warehouse)
+    w.write("measures", YEAR, _table(1))
+    w.write("rankings", YEAR, schemas.to_table(None, schemas.schema_for("rankings", [])))
+    real = commit_mod._rename
+    calls = []
+
+    def crash_after_first_rename(src, dst):
+        calls.append(dst)
+        if len(calls) == 3:  # the journal's own rename, then the first staged file: then the "power cut"
+            raise KeyboardInterrupt
+        real(src, dst)
+
+    monkeypatch.setattr(commit_mod, "_rename", crash_after_first_rename)
+    with pytest.raises(KeyboardInterrupt), step_commit(out.journal_dir(YEAR), scope):
+        w.write("measures", YEAR, _table(3))
+        w.write("submission_log", YEAR, schemas.to_table(None, schemas.SUBMISSION_LOG))
+    monkeypatch.setattr(commit_mod, "_rename", real)
+    assert list(out.journal_dir(YEAR).glob("*.json"))  # a complete journal is waiting
+    assert out.recover_all() == [YEAR]
+    assert w.read("measures", YEAR).num_rows == 3 and w.read("submission_log", YEAR) is not None
+    assert leftovers(tmp_path) == []
+
+
+def test_a_full_disk_while_staging_names_the_file_and_changes_nothing(tmp_path, monkeypatch):
+    out, scope = _scope(tmp_path)
+    w = Warehouse(out.warehouse)
+    w.write("measures", YEAR, _table(1))
+
+    def full(path, data):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(commit_mod, "_write_file", full)
+    with pytest.raises(StorageError) as err, step_commit(out.journal_dir(YEAR), scope):
+        w.write("measures", YEAR, _table(3))
+    message = str(err.value)
+    assert "disk is full" in message and "measures" in message and "run the command again" in message
+    assert err.value.exit_code == 1
+    monkeypatch.undo()
+    assert w.read("measures", YEAR).num_rows == 1 and leftovers(tmp_path) == []
+
+
+# --------------------------------------------------------------------------- the real steps, faults everywhere
+
+
+def _inboxes(base: Path) -> tuple[Path, Path]:
+    """Inbox A (the golden files plus a garbage file) and B (a zone's file withdrawn, another faulty file)."""
+    a, b = base / "inbox_a", base / "inbox_b"
+    shutil.copytree(GOLDEN / "inbox", a, copy_function=shutil.copy2)
+    shutil.copytree(GOLDEN / "inbox", b, copy_function=shutil.copy2)
+    (a / str(YEAR) / "garbage.csv").write_bytes(b"\x00\x01 not a submission")
+    (b / str(YEAR) / "E2.csv").unlink()
+    (b / str(YEAR) / "header only.csv").write_text("zone_code,data_year,measure_code,value,unit\n", encoding="utf-8")
+    for p in list(a.rglob("*.csv")) + list(b.rglob("*.csv")):
+        os.utime(p, (1_700_000_000, 1_700_000_000))
+    return a, b
+
+
+def run_year(root: Path, inbox: Path, year: int, archive: Path | None = None):
+    """Run every asset of ``year`` in this process, as `etdz run` does (raise_on_error=False). ``archive``:
+    one archive for several roots, so the logs (which name the archived copies) compare equal."""
+    from dagster import DagsterInstance
+
+    from etdz.settings import Settings
+    from pipelines.definitions import build_definitions
+    from pipelines.jobs import ANNUAL_JOB
+
+    env = {"ETDZ_HOME": str(root), "ETDZ_INBOX": str(inbox), "ETDZ_REGISTRY": str(GOLDEN / "registry.csv"),
+           "ETDZ_METHODOLOGY": str(GOLDEN / "catalogues"), "ETDZ_WAREHOUSE": str(root / "warehouse"),
+           "ETDZ_REPORTS": str(root / "reports"), "DAGSTER_HOME": str(root / "dagster_home")}
+    if archive is not None:
+        env["ETDZ_ARCHIVE"] = str(archive)
+    job = build_definitions(Settings.from_env(env)).resolve_job_def(ANNUAL_JOB)
+    with DagsterInstance.ephemeral() as instance:
+        return job.execute_in_process(partition_key=str(year), instance=instance, raise_on_error=False)
+
+
+@pytest.fixture(scope="module")
+def old_and_new(tmp_path_factory):
+    """The old state (2020 and 2021 on inbox A), and a clean re-run of 2021 on inbox B with its file operations."""
+    base = tmp_path_factory.mktemp("commit")
+    inbox_a, inbox_b = _inboxes(base)
+    old = base / "old"
+    for y in (2020, YEAR):
+        assert run_year(old, inbox_a, y, base / "archive").success
+    shutil.copytree(base / "archive", base / "archive_old")  # each run below starts from the old archive
+    new = base / "new"
+    copy_state(old, new)
+    ops = []
+    real_write, real_rename = commit_mod._write_file, commit_mod._rename
+
+    def write(path, data):
+        ops.append(("write", str(path)))
+        real_write(path, data)
+
+    def rename(src, dst):
+        ops.append(("rename", str(dst)))
+        real_rename(src, dst)
+
+    commit_mod._write_file, commit_mod._rename = write, rename
+    try:
+        assert run_year(new, inbox_b, YEAR, base / "archive").success
+    finally:
+        commit_mod._write_file, commit_mod._rename = real_write, real_rename
+    return base, inbox_b, old, snapshot(new, YEAR), ops
+
+
+@pytest.mark.slow
+def test_a_fault_at_every_write_and_rename_leaves_each_step_all_old_or_all_new(old_and_new, tmp_path, monkeypatch):
+    base, inbox_b, old, new_state, ops = old_and_new
+    old_state = snapshot(old, YEAR)
+    old_2020 = snapshot(old, 2020)
+    assert any(kind == "rename" and "_commits" in path for kind, path in ops), "the steps journal their commits"
+    outcomes = {}
+    for k in range(1, len(ops) + 1):
+        root = tmp_path / f"trial{k}"
+        copy_state(old, root)
+        shutil.rmtree(base / "archive")
+        shutil.copytree(base / "archive_old", base / "archive")
+        before = snapshot(root, YEAR)  # identities of the copied files: "old" in this trial
+        counter = {"n": 0}
+        real_write, real_rename = commit_mod._write_file, commit_mod._rename
+
+        def fault():
+            counter["n"] += 1
+            if counter["n"] == k:  # alternately a full disk and a plain exception (a bug, an interrupt)
+                if k % 2:
+                    raise OSError(errno.ENOSPC, "No space left on device")
+                raise RuntimeError(f"injected fault at operation {k}")
+
+        def write(path, data, fault=fault, real=real_write):
+            fault()
+            real(path, data)
+
+        def rename(src, dst, fault=fault, real=real_rename):
+            fault()
+            real(src, dst)
+
+        monkeypatch.setattr(commit_mod, "_write_file", write)
+        monkeypatch.setattr(commit_mod, "_rename", rename)
+        result = run_year(root, inbox_b, YEAR, base / "archive")
+        monkeypatch.setattr(commit_mod, "_write_file", real_write)
+        monkeypatch.setattr(commit_mod, "_rename", real_rename)
+        assert counter["n"] >= k, f"operation {k} was never reached"
+        # the next command's first act
+        Outputs(str(root / "warehouse"), str(root / "reports")).recover_all()
+        now = snapshot(root, YEAR)
+        verdicts = {step: verdict(now[step], before[step], new_state[step]) for step in STEPS}
+        assert "torn" not in verdicts.values(), (k, ops[k - 1], verdicts)
+        assert leftovers(root / "warehouse") == [] and leftovers(root / "reports") == [], (k, ops[k - 1])
+        assert {r: s.data for r, s in snapshot(root, 2020)["ingestion"].items()} == \
+            {r: s.data for r, s in old_2020["ingestion"].items()}
+        outcomes[k] = (result.success, verdicts)
+        shutil.rmtree(root)
+    # the fault points cover every step both before and after its commit
+    seen = {(step, v) for _, verdicts in outcomes.values() for step, v in verdicts.items()}
+    assert {(s, v) for s in STEPS for v in ("old", "new")} <= seen, seen
+    print(f"{len(ops)} fault points ({sum(1 for o in ops if o[0] == 'write')} writes, "
+          f"{sum(1 for o in ops if o[0] == 'rename')} renames): every step all-old or all-new")

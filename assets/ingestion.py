@@ -8,6 +8,7 @@ from dagster import (AssetDep, AssetExecutionContext, AssetKey, AssetSpec, DataV
 
 from checks.validation import submission_check_results, submission_check_specs
 from etdz import schemas
+from etdz.escape import markdown_frame
 from etdz.catalogue import catalogue_for_year
 from etdz.commit import atomic_write_text, remove
 from etdz.guard import ALLOW_TAG, acceptance_findings, cohort_findings, refuse_if
@@ -16,7 +17,7 @@ from etdz.validation_page import rejection_notice_text, write_validation_page
 from pipelines.partitions import earlier_years
 from pipelines.resources import EtdzResource
 from assets.inbox import INBOX_KEY
-from assets.metadata import dataset_metadata, markdown_table, report_location, table_version
+from assets.metadata import dataset_metadata, report_location, table_version
 
 OWNERS = ["team:data-engineering"]
 LOG, ISSUES, MEASURES = AssetKey("submission_log"), AssetKey("submission_issues"), AssetKey("measures")
@@ -86,7 +87,7 @@ def build_ingestion_assets(partitions_def, code_version: str):
                     "files": len(log), **{f"files_{k}": int(v) for k, v in status_counts.items()},
                     "validation_report": report_location(etdz, year, "validation.html"),
                     "rejection_notices": report_location(etdz, year, "rejections"),
-                    "files_preview": MetadataValue.md(markdown_table(
+                    "files_preview": MetadataValue.md(markdown_frame(
                         log[["file_name", "zone_code", "status", "errors", "warnings"]], max_rows=50)),
                 },
                 ISSUES: {

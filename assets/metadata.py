@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import pyarrow as pa
 from dagster import MetadataValue, TableColumn, TableSchema
 
@@ -23,25 +22,6 @@ def dataset_metadata(table: pa.Table, url: str, extra: dict | None = None) -> di
     }
     meta.update(extra or {})
     return meta
-
-
-def markdown_table(df: pd.DataFrame, max_rows: int = 30, floatfmt: str = "{:.2f}") -> str:
-    """A small markdown table for the UI (no tabulate dependency)."""
-    if df is None or len(df) == 0:
-        return "_(no rows)_"
-    df = df.head(max_rows)
-
-    def cell(v) -> str:
-        if v is None or (isinstance(v, float) and pd.isna(v)) or v is pd.NA:
-            return ""
-        if isinstance(v, float):
-            return floatfmt.format(v)
-        return str(v).replace("|", "\\|").replace("\n", " ")
-
-    head = "| " + " | ".join(map(str, df.columns)) + " |"
-    sep = "| " + " | ".join("---" for _ in df.columns) + " |"
-    rows = ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
-    return "\n".join([head, sep, *rows])
 
 
 def table_version(table: pa.Table) -> str:

@@ -11,8 +11,9 @@ import pandas as pd
 from dagster import (AssetDep, AssetExecutionContext, AssetKey, AssetSpec, DataVersion, MaterializeResult, MetadataValue,
                      multi_asset)
 
-from assets.metadata import dataset_metadata, markdown_table, table_version
+from assets.metadata import dataset_metadata, table_version
 from etdz import schemas
+from etdz.escape import markdown_frame
 from etdz.catalogue import catalogue_for_year
 from etdz.history import ranking_history
 from etdz.scoring import YearInputs, score_year
@@ -79,11 +80,11 @@ def build_scoring_assets(partitions_def, max_window: int, code_version: str):
                 if name == "rankings":
                     extra.update(_rankings_metadata(result.rankings, catalogue))
                 elif name == "downgrade_watchlist":
-                    extra["preview"] = MetadataValue.md(markdown_table(df.assign(
+                    extra["preview"] = MetadataValue.md(markdown_frame(df.assign(
                         bottom_years=df.get("bottom_years", pd.Series(dtype=object)).map(
                             lambda ys: ",".join(map(str, ys)))), max_rows=50))
                 elif name == "upgrade_candidates":
-                    extra["preview"] = MetadataValue.md(markdown_table(df, max_rows=50))
+                    extra["preview"] = MetadataValue.md(markdown_frame(df, max_rows=50))
                 yield MaterializeResult(asset_key=key, data_version=DataVersion(table_version(table)),
                                         metadata=dataset_metadata(table, url, extra))
 
@@ -93,7 +94,7 @@ def build_scoring_assets(partitions_def, max_window: int, code_version: str):
 def _rankings_metadata(r: pd.DataFrame, catalogue) -> dict:
     cols = ["national_rank", "zone_code", "name_zh", "region", "total_score", "regional_rank", "rank_change"]
     return {
-        "top30": MetadataValue.md(markdown_table(r[cols], max_rows=30)),
+        "top30": MetadataValue.md(markdown_frame(r[cols], max_rows=30)),
         "zones_ranked": len(r),
         "results_status": r.results_status.iloc[0] if len(r) else "final",
         "no_valid_submission": int((r.submission_status != "accepted").sum()),

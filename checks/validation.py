@@ -21,6 +21,7 @@ from __future__ import annotations
 import dagster as dg
 import pandas as pd
 
+from etdz.escape import markdown_table
 from etdz.validation import CHECKS, FAMILIES, FAMILY_TITLES
 
 MAX_ROWS = 50
@@ -44,14 +45,6 @@ def submission_check_specs(asset_key, partitions_def=None) -> list[dg.AssetCheck
     return specs
 
 
-def _md_cell(v: object) -> str:
-    if v is None or (isinstance(v, float) and pd.isna(v)) or v is pd.NA:
-        return ""
-    # file names and values come from untrusted files: no raw HTML into the UI's markdown
-    text = str(v)[:200].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return text.replace("|", "\\|").replace("\r", " ").replace("\n", " ")
-
-
 def _rows(df: pd.DataFrame) -> list[dict]:
     out = []
     for r in df.itertuples(index=False):
@@ -64,13 +57,16 @@ def _rows(df: pd.DataFrame) -> list[dict]:
     return out
 
 
+_COLUMNS = ("file", "row", "column", "value", "check", "severity", "message")
+
+
 def _markdown(rows: list[dict], total: int) -> str:
-    head = "| file | row | column | value | check | severity | message |\n|---|---|---|---|---|---|---|\n"
-    body = "".join(
-        f"| {_md_cell(r['file'])} | {_md_cell(r['row'])} | {_md_cell(r['column'])} | {_md_cell(r['value'])} | "
-        f"{_md_cell(r['check'])} | {_md_cell(r['severity'])} | {_md_cell(r['message'])} |\n" for r in rows)
-    more = f"\n… {total - len(rows)} more (see the validation page / submission_issues)\n" if total > len(rows) else ""
-    return head + body + more if rows else "no problem found"
+    """The failing rows as a markdown table (file names and values are untrusted: the shared escaper)."""
+    if not rows:
+        return "no problem found"
+    table = markdown_table(_COLUMNS, ([r[c] for c in _COLUMNS] for r in rows))
+    more = f"\n\n… {total - len(rows)} more (see the validation page / submission_issues)" if total > len(rows) else ""
+    return table + more
 
 
 def _metadata(issues: pd.DataFrame, extra: dict) -> dict:

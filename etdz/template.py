@@ -22,21 +22,10 @@ from pathlib import Path
 import pandas as pd
 
 from etdz.catalogue import Catalogue, Measure, catalogue_for_year
+from etdz.escape import spreadsheet_text as neutralise
 
 HEADER = ["zone_code", "data_year", "measure_code", "value", "unit", "note"]
 _CODE = re.compile(r"[A-Za-z0-9_-]{1,40}")
-_FORMULA_START = ("=", "+", "-", "@")
-
-
-def neutralise(text: str) -> str:
-    """Text a spreadsheet would take for a formula (starting with = + - @, or a tab/CR) gets a leading '.
-
-    Applied to every text cell of both files. Zone codes, measure codes and units never start with
-    those characters in practice (a catalogue whose codes did would make templates that need editing).
-    """
-    if text and (text[0] in "=+-@\t\r" or text.lstrip(" \t\r\n").startswith(_FORMULA_START)):
-        return "'" + text
-    return text
 
 
 def _fmt_factor(f: float) -> str:

@@ -1,19 +1,21 @@
 """The year's validation results as one self-contained HTML page, and rejection notices.
 
 The page (GX Data Docs equivalent, without its weight): every file with its status
-and every issue, the expectations of the suite with their results. Jinja2 with
-autoescape on (file names and values come from untrusted files), no network, no
-script, Chinese text in UTF-8.
+and every issue, the expectations of the suite with their results. Rendered by the
+reports' one Jinja2 environment (autoescape, bidi controls removed: file names and
+values come from untrusted files), no network, no script, Chinese text in UTF-8.
+Rejection notices are plain text: every untrusted value through :func:`etdz.escape.plain_text`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import jinja2
 import pandas as pd
 
 from etdz.commit import atomic_write_text
+from etdz.escape import plain_text
+from etdz.reports.templating import environment
 from etdz.validation import CHECKS, FAMILY_TITLES
 
 STATUS_ZH = {"accepted": "已接收", "rejected": "已拒收", "superseded": "已被替代"}
@@ -101,9 +103,6 @@ th{background:#f2f2f2} .accepted{color:#1a7f37} .rejected{color:#b42318;font-wei
 </body></html>
 """
 
-_ENV = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-
-
 def _none(v):
     if v is None or v is pd.NA or (isinstance(v, float) and pd.isna(v)):
         return None
@@ -126,7 +125,7 @@ def render_validation_page(ingest) -> str:
             f["received_at"] = pd.Timestamp(f["received_at"]).strftime("%Y-%m-%d %H:%M:%S")
         files.append(f)
     counts = {s: int((log["status"] == s).sum()) for s in ("accepted", "rejected", "superseded")}
-    return _ENV.from_string(_TEMPLATE).render(
+    return environment().from_string(_TEMPLATE).render(
         year=ingest.data_year, version=ingest.method_version, suite_name=report.suite_name,
         gx_version=report.gx_version or "-", rows_checked=report.rows_checked, seconds=report.duration_s,
         files=files, counts=counts, n_errors=int((issues["severity"] == "error").sum()),
@@ -153,8 +152,8 @@ def rejection_notice_text(file_log_row, issues_of_file: pd.DataFrame) -> str:
     lines = [
         "# 报送文件退回通知",
         "",
-        f"文件名：{name}",
-        f"园区代码：{zone or '（无法确定）'}",
+        f"文件名：{plain_text(name)}",
+        f"园区代码：{plain_text(zone) if zone else '（无法确定）'}",
         f"接收时间（UTC）：{pd.Timestamp(received).strftime('%Y-%m-%d %H:%M:%S') if received is not None else '—'}",
         f"文件指纹（SHA-256）：{sha}",
         "",
@@ -169,12 +168,12 @@ def rejection_notice_text(file_log_row, issues_of_file: pd.DataFrame) -> str:
         out = []
         for n, r in enumerate(_records(df), 1):
             where = f"第 {r['row']} 行" if r.get("row") is not None else "整个文件"
-            col = f"，{r['column']} 列" if r.get("column") else ""
-            out.append(f"{n}. [{r['check']}] {where}{col}：{r['message']}")
+            col = f"，{plain_text(r['column'])} 列" if r.get("column") else ""
+            out.append(f"{n}. [{r['check']}] {where}{col}：{plain_text(r['message'])}")
             if r.get("value") not in (None, ""):
-                out.append(f"   发现的内容：{r['value']}")
+                out.append(f"   发现的内容：{plain_text(r['value'])}")
             if r.get("expected"):
-                out.append(f"   应为：{r['expected']}")
+                out.append(f"   应为：{plain_text(r['expected'])}")
             fix = FIX_ZH.get(r["check"])
             if fix:
                 out.append(f"   修改方法：{fix}")

@@ -61,7 +61,7 @@ def test_check_metadata_names_file_row_and_column_of_the_catalogues_own_bound(ye
     }]
     assert "第 3 行" in rows[0]["message"] and "0 ～ 100 台" in rows[0]["message"]
     md = hb.metadata["failing_rows"].value
-    assert "&lt;b&gt;too many&lt;i&gt;.csv | 3 | value | 101 | row.hard_bounds" in md and "<b>" not in md
+    assert r"\<b\>too many\<i\>\.csv | 3 | value | 101 | row\.hard\_bounds" in md and "<b>" not in md
     assert hb.metadata["errors"].value == 1
     gx = results[GX_SUITE]
     assert gx.passed is False and gx.severity == dg.AssetCheckSeverity.WARN

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 
+from etdz.escape import markdown_table
 from etdz.reports import charts
 from etdz.reports.inputs import YearView, _opt_int, _records
 from etdz.reports.templating import REGION_LABELS, environment, is_missing, region_colour, region_label
@@ -156,21 +155,9 @@ def render(v: YearView, generated: str) -> str:
 
 def top30_markdown(v: YearView) -> str:
     """A markdown table of the top 30 (rank, name, province, region, total, categories) for Dagster metadata."""
-    def cell(x) -> str:
-        return str(x).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("\r", " ")
-
     cats = v.categories
     head = ["#", "区 Zone", "省 Province", "区域 Region", "总分 Total"] + [k["name_zh"] for k in cats]
-    lines = ["| " + " | ".join(cell(h) for h in head) + " |", "|" + "|".join(["---:"] + ["---"] * 3 + ["---:"] * (1 + len(cats))) + "|"]
-    for z in v.zones:
-        if z["national_rank"] is None or z["national_rank"] > 30:
-            continue
-        cs = v.cat_scores.get(z["zone_code"], {})
-        row = [z["national_rank"], z["name_zh"], z["province"], region_label(z["region"]),
-               _f2(z["total_score"])] + [_f2(cs.get(k["code"], (None,))[0]) for k in cats]
-        lines.append("| " + " | ".join(cell(x) for x in row) + " |")
-    return "\n".join(lines)
-
-
-def _f2(x) -> str:
-    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.2f}"
+    rows = [[z["national_rank"], z["name_zh"], z["province"], region_label(z["region"]), z["total_score"]]
+            + [v.cat_scores.get(z["zone_code"], {}).get(k["code"], (None,))[0] for k in cats]
+            for z in v.zones if z["national_rank"] is not None and z["national_rank"] <= 30]
+    return markdown_table(head, rows, align=["right"] + ["left"] * 3 + ["right"] * (1 + len(cats)), missing="—")

@@ -1,9 +1,10 @@
 """The one Jinja2 environment of the reports and number formatting; files are written by etdz.commit.
 
-Every template is rendered with ``autoescape=True``: zone names, file names and notes come from
-submissions and the registry and are untrusted. Templates and the stylesheet are package data
-(``etdz/reports/templates/*.j2``, ``etdz/reports/static/*``), found through the package loader so they
-work from an installed wheel as well as from the source tree.
+Every template is rendered with ``autoescape=True`` and :func:`etdz.escape.html_text` as the finalize
+hook (bidi controls removed from every value): zone names, file names and notes come from submissions and
+the registry and are untrusted. Names set inside running text use the ``isolate`` filter (``<bdi>``).
+Templates and the stylesheet are package data (``etdz/reports/templates/*.j2``, ``etdz/reports/static/*``),
+found through the package loader so they work from an installed wheel as well as from the source tree.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from etdz.commit import atomic_write as atomic_write_bytes, atomic_write_text  # noqa: F401  (the report writers' names)
+from etdz.escape import html_text, isolate
 
 REGION_LABELS = {"east": "东部 East", "central": "中部 Central", "west": "西部 West"}
 REGION_ZH = {"east": "东部", "central": "中部", "west": "西部"}
@@ -91,10 +93,11 @@ def stylesheet() -> Markup:
 
 @lru_cache(maxsize=1)
 def environment() -> Environment:
-    env = Environment(loader=PackageLoader("etdz.reports", "templates"), autoescape=True,
+    """The one Jinja2 environment of every HTML page the project writes (the reports and validation.html)."""
+    env = Environment(loader=PackageLoader("etdz.reports", "templates"), autoescape=True, finalize=html_text,
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(score=fmt_score, value=fmt_value, int=fmt_int, change=fmt_change,
-                       region=region_label, colour=region_colour)
+                       region=region_label, colour=region_colour, isolate=isolate)
     env.globals.update(css=stylesheet, REGION_LABELS=REGION_LABELS, REGION_ZH=REGION_ZH)
     return env
 

@@ -3,10 +3,10 @@
 Every sheet has a frozen header (and frozen rank + name columns), an autofilter, widths fitted to the
 content, and numbers stored as numbers (scores with two decimals shown, full precision kept).
 
-Untrusted text (zone names, provinces, codes) never becomes a formula: a text cell that starts with
-``=``, ``+``, ``-``, ``@``, a tab or a carriage return is stored with a leading apostrophe ``'`` (the
-OWASP CSV/formula-injection advice), always as a string cell. The apostrophe is visible, on purpose:
-the cell reads as text in Excel, LibreOffice and WPS alike and stays inert if exported to CSV.
+Untrusted text (zone names, provinces, codes) never becomes a formula: every text cell goes through
+:func:`etdz.escape.spreadsheet_text` (a leading apostrophe before ``=``, ``+``, ``-``, ``@``, their
+full-width forms, a tab or CR, also after leading whitespace; bidi controls removed), always as a string
+cell; numbers stay numbers.
 """
 
 from __future__ import annotations
@@ -20,21 +20,15 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from etdz.escape import spreadsheet_text as neutralise
 from etdz.reports.inputs import YearView, _opt_int, _records
 from etdz.reports.templating import REGION_ZH, atomic_write_bytes, is_missing
 
-DANGEROUS_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 HEADER_FILL = PatternFill("solid", fgColor="1F2933")
 HEADER_FONT = Font(bold=True, color="FFFFFF")
 SCORE_FMT = "0.00"
 INT_FMT = "0"
 REGION_SHEETS = {"east": "东部 East", "central": "中部 Central", "west": "西部 West"}
-
-
-def neutralise(text) -> str:
-    """Text that a spreadsheet will never evaluate: a leading ' before = + - @ tab CR."""
-    s = str(text)
-    return "'" + s if s.startswith(DANGEROUS_PREFIXES) else s
 
 
 def _width(value) -> int:

@@ -293,7 +293,8 @@ def make_year(catalogue: Catalogue | None = None, data_year: int = 2022, *,
             meas["reported_unit"] = meas.unit
             meas["tier"] = "national"
             meas["method_version"] = catalogue.version
-            frames["measures"] = meas
+            meas["rate"] = float("nan")
+            frames["measures"] = meas[[f.name for f in STATIC["measures"]]]
     history = pd.concat(hist, ignore_index=True)
     wl = _downgrade(history, data_year, catalogue)
     rk = frames["rankings"]
@@ -329,7 +330,7 @@ def make_year(catalogue: Catalogue | None = None, data_year: int = 2022, *,
     bad = no_submission[0] if no_submission else codes[-1]
     log.append({**log[0], "file_name": f"{bad}-报表.csv", "sha256": "e" * 64, "zone_code": bad, "status": "rejected",
                 "errors": 2, "warnings": 0, "encoding": "gb18030", "superseded_by": None})
-    frames["submission_log"] = pd.DataFrame(log)
+    frames["submission_log"] = pd.DataFrame(log).assign(late=False)[[f.name for f in STATIC["submission_log"]]]
     issues = [
         {"file_name": f"{bad}-报表.csv", "sha256": "e" * 64, "zone_code": bad, "severity": "error", "scope": "row",
          "check": "invalid_value", "row": 4, "column": "value", "value": "约300", "expected": "a number",

@@ -10,7 +10,7 @@ import openpyxl
 import pytest
 
 from etdz.reports import write_year_reports
-from etdz.reports.workbook import neutralise
+from etdz.escape import spreadsheet_text as neutralise
 from reports_synth import parse_html
 
 SCRIPT = "<script>alert(1)</script>东部经开区"

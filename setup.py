@@ -50,5 +50,5 @@ setup(
             "ruff==0.17.6",  # the linter .ci/run runs (ruff.toml)
         ],
     },
-    entry_points={"console_scripts": ["etdz=etdz.cli:entry"]},
+    entry_points={"console_scripts": ["etdz=pipelines.cli:entry"]},
 )

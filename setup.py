@@ -36,6 +36,10 @@ setup(
         "fsspec==2026.9.0",
         "s3fs==2026.9.0",
         "aiobotocore==3.10.0",  # -> botocore>=1.43.115,<1.43.118
+        # dagster-graphql's graphene 3.4 needs graphql-core < 3.3, but gql >= 4.1 (also dagster-graphql's) and moto
+        # (tests) take the newest graphql-core: pip 23.2 then backtracks through every graphene release.
+        "graphql-core==3.2.14",
+        "gql[requests]==4.0.0",
     ],
     extras_require={
         "test": [
@@ -43,7 +47,8 @@ setup(
             "hypothesis>=6.100,<7",
             "moto[server]>=5,<6",
             "boto3==1.43.117",  # botocore 1.43.117: inside aiobotocore's window (see s3fs above)
+            "ruff==0.17.6",  # the linter .ci/run runs (ruff.toml)
         ],
     },
-    entry_points={"console_scripts": ["etdz=etdz.cli:entry"]},
+    entry_points={"console_scripts": ["etdz=pipelines.cli:entry"]},
 )

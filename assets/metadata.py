@@ -5,11 +5,14 @@ from __future__ import annotations
 import pyarrow as pa
 from dagster import MetadataValue, TableColumn, TableSchema
 
+from etdz import schemas
 from etdz.storage import local_path
 
 
 def table_schema(schema: pa.Schema) -> TableSchema:
-    return TableSchema(columns=[TableColumn(f.name, str(f.type)) for f in schema])
+    """The written table's columns with their descriptions (etdz.schemas field metadata) for the UI."""
+    return TableSchema(columns=[TableColumn(f.name, str(f.type), description=schemas.describe(f) or None)
+                                for f in schema])
 
 
 def dataset_metadata(table: pa.Table, url: str, extra: dict | None = None) -> dict:
@@ -36,7 +39,10 @@ def table_version(table: pa.Table) -> str:
 
 
 def report_location(etdz, year: int, name: str) -> MetadataValue:
-    """A report's location for the UI: a path for local reports, a URL on an object store."""
+    """A report's link for the UI: under the configured reports URL (by default where `etdz ui` serves the
+    reports), else the object-store URL, else the local path."""
+    if etdz.report_links_url:
+        return MetadataValue.url(f"{etdz.report_links_url}/{int(year)}/{name}")
     if "://" in etdz.reports:
         return MetadataValue.url(f"{etdz.reports_url(year)}/{name}")
     return MetadataValue.path(str(etdz.reports_dir(year) / name))

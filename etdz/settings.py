@@ -1,17 +1,65 @@
-"""Where things are: every location comes from an environment variable with a demo default."""
+"""One configuration for every ``etdz`` command and the Dagster code location.
+
+Where each setting comes from, later sources winning:
+
+1. the defaults: folders under ``ETDZ_HOME`` (default ``~/etdz``), the shipped registry and catalogues;
+2. the configuration file ``$ETDZ_HOME/etdz.toml`` (or the file ``ETDZ_CONFIG`` names), which
+   ``etdz init`` and ``etdz demo`` write when there is none;
+3. the environment variables of :data:`VARIABLES` (``ETDZ_INBOX``, …, ``DAGSTER_HOME``).
+
+:meth:`Settings.from_env` is the one loader; :meth:`Settings.describe` says which sources it read, and
+every command prints that line. To add a setting: a field with its default below, its variable in
+:data:`VARIABLES` and, when it is not a plain string, its parser in :data:`PARSERS`.
+"""
 
 from __future__ import annotations
 
+import json
 import os
-from dataclasses import dataclass
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from etdz.catalogue import SHIPPED_DIR
 from etdz.registry import SHIPPED_REGISTRY
 
+CONFIG_NAME = "etdz.toml"
+MEBIBYTE = 1024 * 1024
+
+# setting -> environment variable; the key in the file is the variable's name without ETDZ_, in lower case
+VARIABLES: dict[str, str] = {
+    "inbox": "ETDZ_INBOX",
+    "warehouse": "ETDZ_WAREHOUSE",
+    "reports": "ETDZ_REPORTS",
+    "archive": "ETDZ_ARCHIVE",
+    "registry": "ETDZ_REGISTRY",
+    "methodology": "ETDZ_METHODOLOGY",
+    "dagster_home": "DAGSTER_HOME",
+    "max_file_bytes": "ETDZ_MAX_FILE_MB",
+    "report_links_url": "ETDZ_REPORT_LINKS_URL",
+    "ui_host": "ETDZ_UI_HOST",
+    "ui_port": "ETDZ_UI_PORT",
+    "schedule_date": "ETDZ_SCHEDULE_DATE",
+}
+# settings that are locations: local paths become absolute, object-store URLs stay as they are
+LOCATIONS = ("inbox", "warehouse", "reports", "archive", "registry", "methodology", "dagster_home")
+
+
+class ConfigError(ValueError):
+    """A configuration file or variable that cannot be read; the message names it and what to do."""
+
+
+def file_key(name: str) -> str:
+    """The key of a setting in the configuration file (``ETDZ_MAX_FILE_MB`` -> ``max_file_mb``)."""
+    return VARIABLES[name].removeprefix("ETDZ_").lower()
+
 
 @dataclass(frozen=True)
 class Settings:
+    """Every location and option of one installation (see the module docstring for the sources)."""
+
     inbox: str
     warehouse: str
     reports: str
@@ -19,38 +67,167 @@ class Settings:
     registry: str
     methodology: str
     dagster_home: str
-    max_file_bytes: int = 20 * 1024 * 1024
+    max_file_bytes: int = 20 * MEBIBYTE
+    # where report links in the UI point: by default where `etdz ui` serves the reports (the port after the UI's);
+    # empty for reports on an object store without one configured (the links are then the objects' URLs)
+    report_links_url: str = ""
+    ui_host: str = "127.0.0.1"
+    ui_port: int = 3000
+    schedule_date: str = "03-01"  # MM-DD: the yearly schedule runs the year just closed on this day (06:00 Beijing)
+    # provenance, not settings: the ETDZ_HOME used, the file read ("" when there was none), the variables that won
+    home: str = field(default="", compare=False)
+    config_file: str = field(default="", compare=False)
+    from_environment: tuple[str, ...] = field(default=(), compare=False)
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
-        """Read ``ETDZ_*`` and ``DAGSTER_HOME``; unset variables fall back to folders under ``$ETDZ_HOME``."""
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Load the settings: defaults, then the configuration file, then the environment (``os.environ``)."""
         env = dict(os.environ if env is None else env)
-        home = Path(env.get("ETDZ_HOME") or Path.home() / "etdz").expanduser()
-        warehouse = env.get("ETDZ_WAREHOUSE") or str(home / "warehouse")
+        home = Path(env.get("ETDZ_HOME") or default_home()).expanduser().resolve()
+        path = config_path(env)
+        from_file = read_config(path)
+        base = path.parent
+        raw: dict[str, tuple[str, Path]] = {}  # setting -> (text, folder a relative path is relative to)
+        for name in VARIABLES:
+            if file_key(name) in from_file:
+                raw[name] = (str(from_file[file_key(name)]), base)
+        overridden = []
+        for name, var in VARIABLES.items():
+            if env.get(var):
+                raw[name] = (env[var], Path.cwd())
+                overridden.append(var)
 
-        def local(key: str, default: Path | str) -> str:
-            value = env.get(key) or str(default)
-            # object-store URLs stay as they are; local paths become absolute so runs work from any directory
-            return value if "://" in value else str(Path(value).expanduser().resolve())
+        def location(name: str, default: str) -> str:
+            value, rel = raw.get(name, (default, Path.cwd()))
+            if "://" in value:
+                return value
+            return str((rel / Path(value).expanduser()).resolve())
 
-        return cls(
-            inbox=local("ETDZ_INBOX", home / "inbox"),
-            warehouse=local("ETDZ_WAREHOUSE", warehouse),
-            reports=local("ETDZ_REPORTS", home / "reports"),
-            archive=local("ETDZ_ARCHIVE", warehouse.rstrip("/") + "/_archive"),
-            registry=local("ETDZ_REGISTRY", SHIPPED_REGISTRY),
-            methodology=local("ETDZ_METHODOLOGY", SHIPPED_DIR),
-            dagster_home=local("DAGSTER_HOME", home / "dagster_home"),
-            max_file_bytes=_megabytes(env.get("ETDZ_MAX_FILE_MB"), 20),
-        )
+        warehouse = location("warehouse", str(home / "warehouse"))
+        values: dict[str, object] = {
+            "inbox": location("inbox", str(home / "inbox")),
+            "warehouse": warehouse,
+            "reports": location("reports", str(home / "reports")),
+            "archive": location("archive", warehouse.rstrip("/") + "/_archive"),
+            "registry": location("registry", str(SHIPPED_REGISTRY)),
+            "methodology": location("methodology", str(SHIPPED_DIR)),
+            "dagster_home": location("dagster_home", str(home / "dagster_home")),
+        }
+        for name in VARIABLES:
+            if name in values or name not in raw:
+                continue
+            text, _ = raw[name]
+            parse = PARSERS.get(name, str.strip)
+            try:
+                values[name] = parse(text)
+            except ValueError as exc:
+                where = VARIABLES[name] if VARIABLES[name] in overridden else f"{file_key(name)} in {path}"
+                raise ConfigError(f"{where}: {exc}") from None
+        if "report_links_url" not in values and "://" not in str(values["reports"]):
+            host = values.get("ui_host", Settings.ui_host)
+            values["report_links_url"] = f"http://{host}:{reports_port(values.get('ui_port', Settings.ui_port))}"
+        return cls(**values, home=str(home), config_file=str(path) if from_file or path.is_file() else "",
+                   from_environment=tuple(overridden))
+
+    def describe(self) -> str:
+        """One line saying which configuration was read, for every command to print."""
+        source = f"configuration {self.config_file}" if self.config_file else \
+            f"no configuration file ({Path(self.home) / CONFIG_NAME} does not exist: defaults; `etdz init` writes one)"
+        env = f"; from the environment: {', '.join(self.from_environment)}" if self.from_environment else ""
+        return source + env
 
 
-def _megabytes(value: str | None, default: float) -> int:
-    """``ETDZ_MAX_FILE_MB`` (a number of MB, default 20) in bytes."""
+def default_home() -> Path:
+    """``~/etdz``: where everything lives when ETDZ_HOME is not set (tests replace this function)."""
+    return Path.home() / "etdz"
+
+
+def config_path(env: Mapping[str, str] | None = None) -> Path:
+    """The configuration file: ``ETDZ_CONFIG``, else ``$ETDZ_HOME/etdz.toml``."""
+    env = os.environ if env is None else env
+    if env.get("ETDZ_CONFIG"):
+        return Path(env["ETDZ_CONFIG"]).expanduser().resolve()
+    return Path(env.get("ETDZ_HOME") or default_home()).expanduser().resolve() / CONFIG_NAME
+
+
+def read_config(path: Path) -> dict[str, object]:
+    """The settings in a configuration file ({} when there is none); unknown keys are an error."""
+    if not path.is_file():
+        return {}
     try:
-        mb = float(value) if value not in (None, "") else default
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"configuration {path} is not valid TOML ({exc}); fix it or move it away and run "
+                          f"`etdz init` to write a new one") from None
+    known = {file_key(n) for n in VARIABLES}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"configuration {path}: unknown setting(s) {', '.join(unknown)}; the known ones are "
+                          f"{', '.join(sorted(known))}")
+    return data
+
+
+def write_config(settings: Settings, path: Path | None = None) -> Path | None:
+    """Write ``settings`` as a configuration file unless one exists; returns the path written, or None.
+
+    Every setting is in the file; those equal to their default (which follows ETDZ_HOME, the warehouse, the
+    installed package) are written as comments, so they keep following it. The file is created exclusively:
+    an existing configuration is never overwritten, not even by two commands at once.
+    """
+    path = Path(path or Path(settings.home) / CONFIG_NAME)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    defaults = Settings.from_env({"ETDZ_HOME": settings.home, "ETDZ_CONFIG": os.devnull})  # no file, no variable
+    lines = ["# ETDZ configuration, read by every `etdz` command and the Dagster code location.",
+             "# The environment variable above each line overrides it; a commented line shows the default.", ""]
+    for f in fields(Settings):
+        if f.name not in VARIABLES:
+            continue
+        value = getattr(settings, f.name)
+        shown = round(value / MEBIBYTE, 3) if f.name == "max_file_bytes" else value
+        # JSON string and number literals are valid TOML literals
+        line = f"{file_key(f.name)} = {json.dumps(shown, ensure_ascii=False)}"
+        lines += [f"# {VARIABLES[f.name]}", ("# " if value == getattr(defaults, f.name) else "") + line]
+    try:
+        with open(path, "x", encoding="utf-8") as fh:
+            fh.write("\n".join(lines) + "\n")
+    except FileExistsError:
+        return None
+    return path
+
+
+def reports_port(ui_port: int) -> int:
+    """The port ``etdz ui`` serves the reports on: the one after the Dagster UI's."""
+    return int(ui_port) + 1
+
+
+def _megabytes(value: str) -> int:
+    """A number of MB (``ETDZ_MAX_FILE_MB``) in bytes."""
+    try:
+        mb = float(value)
     except ValueError:
-        raise ValueError(f"ETDZ_MAX_FILE_MB must be a number of megabytes, found {value!r}") from None
+        raise ValueError(f"the largest file accepted must be a number of megabytes, found {value!r}") from None
     if mb <= 0:
-        raise ValueError(f"ETDZ_MAX_FILE_MB must be > 0, found {value!r}")
-    return int(mb * 1024 * 1024)
+        raise ValueError(f"the largest file accepted must be > 0 megabytes, found {value!r}")
+    return int(mb * MEBIBYTE)
+
+
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        raise ValueError(f"a port must be a whole number, found {value!r}") from None
+    if not 0 < port < 65535:
+        raise ValueError(f"a port must be between 1 and 65534, found {value!r}")
+    return port
+
+
+def _month_day(value: str) -> str:
+    m = re.fullmatch(r"(\d{1,2})-(\d{1,2})", value.strip())
+    if not m or not (1 <= int(m.group(1)) <= 12 and 1 <= int(m.group(2)) <= 31):
+        raise ValueError(f"the schedule date must be MM-DD (e.g. 03-01), found {value!r}")
+    return f"{int(m.group(1)):02d}-{int(m.group(2)):02d}"
+
+
+PARSERS: dict[str, Callable[[str], object]] = {"max_file_bytes": _megabytes, "ui_port": _port,
+                                               "schedule_date": _month_day,
+                                               "report_links_url": lambda v: v.strip().rstrip("/")}

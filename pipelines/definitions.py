@@ -7,6 +7,7 @@ import hashlib
 from dagster import Definitions
 
 from etdz.settings import Settings
+from pipelines.columns import with_column_schemas
 from pipelines.jobs import build_annual_job
 from pipelines.partitions import data_year_partitions
 from pipelines.resources import EtdzResource
@@ -27,21 +28,21 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     settings = settings or Settings.from_env()
     resource = EtdzResource.from_settings(settings)
     catalogues = resource.catalogues()
-    partitions = data_year_partitions(catalogues, settings.inbox)
+    partitions = data_year_partitions(settings.inbox, settings.warehouse, settings.schedule_date)
     max_window = max([c.downgrade.window if c.downgrade else 2 for c in catalogues] + [2])
     # Code versions: a change of the code release or of any catalogue marks the assets stale in the UI.
     method = hashlib.sha256("".join(sorted(c.sha256 for c in catalogues)).encode()).hexdigest()[:12]
-    assets = [
+    assets = with_column_schemas([
         build_inbox_asset(partitions),
         *build_ingestion_assets(partitions, code_version=f"{CODE_VERSION}+{method}"),
         *build_scoring_assets(partitions, max_window, code_version=f"{CODE_VERSION}+{method}"),
         *build_report_assets(partitions, max_window, code_version=CODE_VERSION),
-    ]
+    ], top_lists=[m for c in catalogues for m in c.top_lists])
     job = build_annual_job(partitions)
     return Definitions(
         assets=assets,
         jobs=[job],
-        schedules=[build_yearly_schedule(job, partitions)],
+        schedules=[build_yearly_schedule(job, partitions, settings.schedule_date)],
         sensors=[build_inbox_sensor(job, partitions)],
         resources={"etdz": resource},
     )

@@ -7,24 +7,38 @@ from pathlib import Path
 
 from dagster import TimeWindowPartitionMapping, TimeWindowPartitionsDefinition
 
-from etdz.catalogue import Catalogue
+from etdz.inbox_state import inbox_files, inbox_years
+from etdz.storage import Warehouse
+
+# the datasets whose years say "results exist for Y" (every run writes both)
+RESULT_DATASETS = ("submission_log", "rankings")
 
 
-def data_year_partitions(catalogues: list[Catalogue], inbox: str | None = None,
+def next_scheduled_year(schedule_date: str, today: dt.date) -> int:
+    """The data year the yearly schedule requests next: on ``MM-DD`` of year T it runs T − 1."""
+    month, day = (int(x) for x in schedule_date.split("-"))
+    return today.year - 1 if (today.month, today.day) <= (month, day) else today.year
+
+
+def data_year_partitions(inbox: str, warehouse: str, schedule_date: str,
                          today: dt.date | None = None) -> TimeWindowPartitionsDefinition:
-    """Yearly partitions from the first catalogue year to the latest year anyone could run.
+    """Yearly partitions from the first year with data to the year the schedule requests next.
 
-    The range is derived, not hard-coded, so a catalogue or an inbox folder for any
-    year (past or future) has its partition: start = the earliest catalogue or inbox
-    year; end = the latest of this year, the inbox years and the closed catalogue ends.
+    First: the earliest year with a folder in the inbox or results in the warehouse — not the oldest
+    catalogue year, so the UI shows no years that can only ever read "Missing". Last: the year the
+    schedule requests next, or a later inbox / warehouse year. With no data at all, that one year.
     """
-    today = today or dt.date.today()
-    years = [c.year_from for c in catalogues] + [c.year_to for c in catalogues if c.year_to]
-    if inbox and "://" not in inbox and Path(inbox).is_dir():
-        years += [int(p.name) for p in Path(inbox).iterdir() if p.is_dir() and p.name.isdigit() and len(p.name) == 4]
-    first = min(years) if years else today.year - 1
-    last = max(years + [today.year])
-    return TimeWindowPartitionsDefinition(cron_schedule="0 0 1 1 *", fmt="%Y", start=str(first), end=str(last + 1))
+    upcoming = next_scheduled_year(schedule_date, today or dt.date.today())
+    years = {y for y in inbox_years(inbox) if inbox_files(Path(inbox) / str(y))}
+    store = Warehouse(warehouse)
+    for name in RESULT_DATASETS:
+        years.update(store.years(name))
+    first = min(years | {upcoming})
+    last = max(years | {upcoming})
+    # end_offset=1: the current calendar year is a partition too (its window has not closed yet) when it is the
+    # year the schedule requests next; `end` keeps every later year out
+    return TimeWindowPartitionsDefinition(cron_schedule="0 0 1 1 *", fmt="%Y", start=str(first), end=str(last + 1),
+                                          end_offset=1)
 
 
 def previous_years(n: int) -> TimeWindowPartitionMapping:

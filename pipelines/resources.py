@@ -30,6 +30,7 @@ class EtdzResource(ConfigurableResource):
     registry: str
     methodology: str
     max_file_bytes: int = 20 * 1024 * 1024
+    report_links_url: str = ""  # where report links point (Settings.report_links_url); empty: object-store URLs
 
     @classmethod
     def from_settings(cls, s: Settings) -> "EtdzResource":

@@ -1,4 +1,4 @@
-"""The yearly schedule: on a configurable date (default 1 March) request the previous data year.
+"""The yearly schedule: on the configured date (``schedule_date``, default 1 March) request the previous data year.
 
 Dagster's partitioned-schedule helper cannot move a yearly schedule off 1 January, so
 this is a plain schedule returning a RunRequest for the partition (stack.md).
@@ -6,31 +6,25 @@ this is a plain schedule returning a RunRequest for the partition (stack.md).
 
 from __future__ import annotations
 
-import os
-import re
-
 from dagster import DefaultScheduleStatus, RunRequest, ScheduleEvaluationContext, SkipReason, schedule
 
-DEFAULT_DATE = "03-01"  # MM-DD: zones have closed their annual statistics by then
+from etdz.settings import Settings
 
 
-def schedule_cron(date: str | None = None, hour: int = 6) -> str:
-    """Cron for 06:00 on ``MM-DD`` (``ETDZ_SCHEDULE_DATE``, default 03-01)."""
-    date = date or os.environ.get("ETDZ_SCHEDULE_DATE") or DEFAULT_DATE
-    m = re.fullmatch(r"(\d{1,2})-(\d{1,2})", date.strip())
-    if not m or not (1 <= int(m.group(1)) <= 12 and 1 <= int(m.group(2)) <= 31):
-        raise ValueError(f"ETDZ_SCHEDULE_DATE must be MM-DD (e.g. 03-01), found {date!r}")
-    return f"0 {hour} {int(m.group(2))} {int(m.group(1))} *"
+def schedule_cron(date: str = Settings.schedule_date, hour: int = 6) -> str:
+    """Cron for 06:00 on ``MM-DD`` (the settings' ``schedule_date``, already checked when loaded)."""
+    month, day = (int(x) for x in date.split("-"))
+    return f"0 {hour} {day} {month} *"
 
 
-def build_yearly_schedule(job, partitions_def, date: str | None = None):
+def build_yearly_schedule(job, partitions_def, date: str = Settings.schedule_date):
     @schedule(
         name="yearly_assessment",
         cron_schedule=schedule_cron(date),
         job=job,
         execution_timezone="Asia/Shanghai",
         default_status=DefaultScheduleStatus.RUNNING,
-        description="Once a year (ETDZ_SCHEDULE_DATE, default 1 March, 06:00 Beijing time) run the data year that "
+        description="Once a year (schedule_date, default 1 March, 06:00 Beijing time) run the data year that "
                     "has just closed: the year before the tick's.",
     )
     def yearly_assessment(context: ScheduleEvaluationContext):

@@ -26,7 +26,8 @@ def build_inbox_sensor(job, partitions_def, interval_seconds: int = 30):
         job=job,
         minimum_interval_seconds=interval_seconds,
         default_status=DefaultSensorStatus.RUNNING,  # safe: the first tick starts from the recorded digests
-        description="Requests a run for a data year when a submission file is added to or replaced in its inbox folder.",
+        description="Requests a run for a data year when a submission file is added to or replaced in its inbox "
+                    "folder.",
     )
     def inbox_sensor(context: SensorEvaluationContext, etdz: EtdzResource):
         cursor: dict[str, str] = json.loads(context.cursor) if context.cursor else {}

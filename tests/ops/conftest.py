@@ -87,6 +87,23 @@ def stop_group(proc: subprocess.Popen, timeout: float = 10) -> None:
         proc.wait(timeout=timeout)
 
 
+def free_port_pair() -> int:
+    """A free port P whose next port is free too (`etdz ui` serves the UI on P and the reports on P + 1)."""
+    for _ in range(50):
+        port = free_port()
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no two consecutive free ports on 127.0.0.1")
+
+
+# The UI port of this test session: runs build their report links from it, the UI tests start `etdz ui` on it.
+UI_PORT = free_port_pair()
+
+
 def golden_env(root: Path, **extra: str) -> dict[str, str]:
     """The environment of an `etdz run` of the golden example with everything under ``root``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ETDZ_", "AWS_", "DAGSTER_"))}
@@ -98,6 +115,7 @@ def golden_env(root: Path, **extra: str) -> dict[str, str]:
         "ETDZ_WAREHOUSE": str(root / "warehouse"),
         "ETDZ_REPORTS": str(root / "reports"),
         "DAGSTER_HOME": str(root / "dagster_home"),
+        "ETDZ_UI_PORT": str(UI_PORT),
     })
     env.update(extra)
     return env
@@ -106,7 +124,7 @@ def golden_env(root: Path, **extra: str) -> dict[str, str]:
 def run_golden(root: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
     """`etdz run --from 2020 --to 2021` in a subprocess; asserts it succeeded."""
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "etdz.cli", "run", "--from", YEARS[0], "--to", YEARS[-1]],
+    proc = subprocess.run([sys.executable, "-m", "pipelines.cli", "run", "--from", YEARS[0], "--to", YEARS[-1]],
                           env=env, cwd=root, capture_output=True, text=True, timeout=600)
     proc.seconds = time.perf_counter() - t0  # type: ignore[attr-defined]
     assert proc.returncode == 0, f"etdz run failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"

@@ -16,8 +16,16 @@ import pandas as pd
 import pyarrow.dataset as pads
 import pytest
 
-from tests.ops.conftest import (GOLDEN, golden_env, network_audit_dir, non_loopback, read_dataset, read_netlog,
-                                require, run_golden)
+from tests.ops.conftest import (
+    GOLDEN,
+    golden_env,
+    network_audit_dir,
+    non_loopback,
+    read_dataset,
+    read_netlog,
+    require,
+    run_golden,
+)
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 

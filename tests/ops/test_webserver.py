@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import socket
 import struct
 import subprocess
 import sys
@@ -24,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ops.conftest import REPO, free_port, golden_env, require, stop_group, wait_for_port
+from tests.ops.conftest import REPO, UI_PORT, golden_env, require, stop_group, wait_for_port
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
@@ -58,20 +60,19 @@ class Webserver:
 
 @pytest.fixture(scope="module")
 def webserver(baseline_run, tmp_path_factory):
-    """`dagster-webserver -m pipelines.definitions -a defs` on 127.0.0.1 over the golden run's DAGSTER_HOME."""
+    """`etdz ui` (Dagster webserver + daemon, and the reports) on 127.0.0.1 over the golden run's configuration."""
     root, _ = baseline_run
     folder = tmp_path_factory.mktemp("webserver")
-    port = free_port()
+    port = UI_PORT
     log = folder / "webserver.log"
     t0 = time.perf_counter()
     with open(log, "wb") as fh:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "dagster_webserver", "-m", "pipelines.definitions", "-a", "defs",
-             "-h", "127.0.0.1", "-p", str(port)],
-            env=golden_env(root), cwd=folder, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "ui", "--port", str(port)],
+                                env=golden_env(root), cwd=folder, stdout=fh, stderr=subprocess.STDOUT,
+                                start_new_session=True)
     server = Webserver(port, proc, log)
     try:
-        wait_for_port(port, 120, proc, "dagster-webserver")
+        wait_for_port(port, 120, proc, "etdz ui")
         deadline = time.monotonic() + 120
         while True:  # /server_info answers first; the code location loads in its own process
             try:
@@ -88,8 +89,21 @@ def webserver(baseline_run, tmp_path_factory):
         server.startup_seconds = time.perf_counter() - t0  # type: ignore[attr-defined]
         yield server
     finally:
-        stop_group(proc)
-    assert proc.poll() is not None, "the webserver's process group is still running"
+        stop_group(proc, timeout=30)
+    assert proc.poll() is not None, "`etdz ui` is still running"
+    wait_for_port_closed(port)
+
+
+def wait_for_port_closed(port: int, timeout: float = 30) -> None:
+    """`etdz ui` ends the webserver it started: its port closes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                time.sleep(0.2)
+        except OSError:
+            return
+    raise AssertionError(f"something still listens on 127.0.0.1:{port} after `etdz ui` ended")
 
 
 ASSET_NODES = """
@@ -97,6 +111,7 @@ ASSET_NODES = """
   assetNodes {
     assetKey { path }
     groupName
+    metadataEntries { label ... on TableSchemaMetadataEntry { schema { columns { name description } } } }
     partitionKeys
     dependencyKeys { path }
     dependencies { asset { assetKey { path } } partitionMapping { className description } }
@@ -265,3 +280,59 @@ def test_the_lineage_of_rankings_renders_its_upstream_assets(webserver, tmp_path
         assert text in dom, text
     _screenshot(webserver, "/assets/rankings?view=lineage&lineageScope=upstream&lineageDepth=3",
                 tmp_path / "ui_rankings_lineage.png")
+
+
+# ----------------------------------------------------------------------------- what the cockpit promises
+
+
+def test_every_run_carries_the_code_location_origin(webserver):
+    """`etdz run`'s runs show on the Overview timeline and the job page, like runs the UI launched."""
+    runs = webserver.graphql("""
+        { runsOrError { ... on Runs { results { runId jobName
+            repositoryOrigin { repositoryLocationName repositoryName } } } } }""")["runsOrError"]["results"]
+    assert len(runs) >= len(YEARS)
+    for run in runs:
+        assert run["repositoryOrigin"] == {"repositoryLocationName": "etdz", "repositoryName": "__repository__"}, run
+    # the job page lists the runs of its job in its code location
+    on_job_page = webserver.graphql("""
+        { runsOrError(filter: {pipelineName: "annual_assessment", tags: [{key: ".dagster/repository",
+            value: "__repository__@etdz"}]}) { ... on Runs { results { runId } } } }""")["runsOrError"]["results"]
+    assert {r["runId"] for r in on_job_page} == {r["runId"] for r in runs}
+
+
+def test_partitions_start_at_the_first_inbox_year(nodes):
+    for key in ("submission_log", "rankings", "national_report"):
+        assert nodes[key]["partitionKeys"][0] == YEARS[0], (key, nodes[key]["partitionKeys"][:3])
+
+
+def test_every_dataset_has_its_columns_described(nodes):
+    from etdz import schemas
+
+    for name in schemas.DATASETS:
+        if name not in nodes:
+            continue  # an asset another change adds
+        [entry] = [e for e in nodes[name]["metadataEntries"] if e["label"] == "dagster/column_schema"]
+        columns = entry["schema"]["columns"]
+        assert columns and all(c["description"] for c in columns), (name, [c for c in columns if not c["description"]])
+
+
+def test_the_report_link_opens_the_report_itself(webserver):
+    data = webserver.graphql("""
+        { assetOrError(assetKey: {path: ["national_report"]}) { ... on Asset {
+            assetMaterializations(partitions: ["2021"]) {
+              metadataEntries { label ... on UrlMetadataEntry { url } } } } } }""")
+    [mat] = data["assetOrError"]["assetMaterializations"]
+    [url] = [e["url"] for e in mat["metadataEntries"] if e["label"] == "path"]
+    assert url == f"http://127.0.0.1:{UI_PORT + 1}/2021/national_report.html"
+    with urllib.request.urlopen(url, timeout=30) as resp:
+        html = resp.read().decode("utf-8")
+    # the webserver answers 200 with its own page for any path: the title must be the report's
+    title = re.search(r"<title>(.*?)</title>", html, re.S).group(1)
+    assert "2021" in title and "Dagster" not in title, title
+
+
+def test_the_ui_log_has_no_beta_or_preview_noise(webserver):
+    log = webserver.log_tail(10**7)
+    for noise in ("BetaWarning", "PreviewWarning", "SupersessionWarning", "is currently in beta",
+                  "is currently in preview"):
+        assert noise not in log, noise

@@ -36,8 +36,8 @@ def test_schedule_requests_the_previous_data_year_on_1_march(env):
 
     assert schedule_cron() == "0 6 1 3 *"
     assert schedule_cron("04-15") == "0 6 15 4 *"
-    with pytest.raises(ValueError):
-        schedule_cron("15-04")
+    with pytest.raises(ValueError, match="ETDZ_SCHEDULE_DATE"):
+        Settings.from_env({"ETDZ_SCHEDULE_DATE": "15-04"})
     defs = build_definitions(Settings.from_env())
     sched = defs.resolve_schedule_def("yearly_assessment")
     assert sched.cron_schedule == "0 6 1 3 *" and sched.execution_timezone == "Asia/Shanghai"
@@ -81,7 +81,7 @@ def test_corrected_file_marks_the_right_partitions_stale_and_a_rerun_clears_them
     """Staleness per partition, as the GraphQL API reports it, through the steps an operator takes."""
     from dagster_graphql.test.utils import define_out_of_process_context, execute_dagster_graphql
 
-    from etdz.cli import run_stale, run_years
+    from pipelines.runs import run_stale, run_years
 
     settings = Settings.from_env()
     run_years([2020, 2021], settings, quiet=True)
@@ -126,7 +126,8 @@ def test_corrected_file_marks_the_right_partitions_stale_and_a_rerun_clears_them
 
 
 def test_published_year_refuses_runs_until_reopened_with_a_reason(env, capsys):
-    from etdz.cli import main, run_years
+    from pipelines.cli import main
+    from pipelines.runs import run_years
     from etdz.publish import PublishedYearError, history, verify
     from etdz.storage import Warehouse
 

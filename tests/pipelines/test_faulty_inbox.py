@@ -56,7 +56,7 @@ def _run(root: Path, inbox: Path) -> None:
     env = {**os.environ, "ETDZ_REGISTRY": str(GOLDEN / "registry.csv"), "ETDZ_METHODOLOGY": str(GOLDEN / "catalogues"),
            "ETDZ_INBOX": str(inbox), "ETDZ_WAREHOUSE": str(root / "warehouse"), "ETDZ_REPORTS": str(root / "reports"),
            "DAGSTER_HOME": str(root / "dagster_home"), "ETDZ_HOME": str(root)}
-    proc = subprocess.run([sys.executable, "-m", "etdz.cli", "run", "--from", "2020", "--to", "2021"], env=env,
+    proc = subprocess.run([sys.executable, "-m", "pipelines.cli", "run", "--from", "2020", "--to", "2021"], env=env,
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr  # rejected files never fail the run
 

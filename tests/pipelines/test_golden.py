@@ -18,15 +18,21 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def golden_run(tmp_path_factory):
+    """`etdz run` of the golden example, configured by a configuration file alone (only ETDZ_HOME set)."""
+    from etdz.settings import Settings, write_config
+
     root = tmp_path_factory.mktemp("golden")
-    env = {**os.environ,
-           "ETDZ_REGISTRY": str(GOLDEN / "registry.csv"), "ETDZ_METHODOLOGY": str(GOLDEN / "catalogues"),
-           "ETDZ_INBOX": str(GOLDEN / "inbox"), "ETDZ_WAREHOUSE": str(root / "warehouse"),
-           "ETDZ_REPORTS": str(root / "reports"), "DAGSTER_HOME": str(root / "dagster_home"),
-           "ETDZ_HOME": str(root)}
-    proc = subprocess.run([sys.executable, "-m", "etdz.cli", "run", "--from", "2020", "--to", "2021"], env=env,
+    locations = {"ETDZ_REGISTRY": str(GOLDEN / "registry.csv"), "ETDZ_METHODOLOGY": str(GOLDEN / "catalogues"),
+                 "ETDZ_INBOX": str(GOLDEN / "inbox"), "ETDZ_WAREHOUSE": str(root / "warehouse"),
+                 "ETDZ_REPORTS": str(root / "reports"), "DAGSTER_HOME": str(root / "dagster_home"),
+                 "ETDZ_HOME": str(root)}
+    assert write_config(Settings.from_env(locations)) == root / "etdz.toml"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ETDZ_", "DAGSTER_"))}
+    env["ETDZ_HOME"] = str(root)
+    proc = subprocess.run([sys.executable, "-m", "pipelines.cli", "run", "--from", "2020", "--to", "2021"], env=env,
                           cwd=root, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"configuration {root / 'etdz.toml'}" in proc.stderr
     return root, proc
 
 
@@ -66,7 +72,8 @@ def test_rankings_match(golden_run):
 
 def test_indicator_scores_match(golden_run):
     root, _ = golden_run
-    compare(expected("indicator_scores"), dataset(root, "indicator_scores"), ["data_year", "zone_code", "indicator_code"])
+    compare(expected("indicator_scores"), dataset(root, "indicator_scores"),
+            ["data_year", "zone_code", "indicator_code"])
 
 
 def test_category_scores_match(golden_run):

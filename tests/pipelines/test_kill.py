@@ -31,7 +31,7 @@ def _read_all(warehouse: Path) -> dict:
 
 
 def _run(env) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "etdz.cli", "run", "--data-year", str(YEAR)], env=env,
+    return subprocess.run([sys.executable, "-m", "pipelines.cli", "run", "--data-year", str(YEAR)], env=env,
                           capture_output=True, text=True, timeout=900)
 
 
@@ -47,7 +47,7 @@ def test_sigkill_during_writing_keeps_previous_outputs_and_next_run_repairs(tmp_
     written_at = marker.stat().st_mtime_ns
 
     # start the same year again and kill it as soon as it has replaced its first file (mid-run, between writes)
-    proc = subprocess.Popen([sys.executable, "-m", "etdz.cli", "run", "--data-year", str(YEAR)], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run", "--data-year", str(YEAR)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 300
     while marker.stat().st_mtime_ns == written_at and proc.poll() is None and time.monotonic() < deadline:

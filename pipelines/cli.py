@@ -1,0 +1,225 @@
+"""The ``etdz`` console script: :mod:`etdz.cli`'s commands plus the ones that drive Dagster.
+
+``run`` and ``demo`` execute the annual job (:mod:`pipelines.runs`), ``ui`` starts the Dagster webserver
+and daemon and serves the reports, ``publish`` freezes a year through the code location's resource.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from etdz.cli import EXIT_CANNOT_START, EXIT_FAILED, EXIT_OK, build_parser, config_home, dispatch, settings_for
+from etdz.settings import CONFIG_NAME, Settings, reports_port, write_config
+from pipelines.origin import workspace_yaml
+from pipelines.runs import RunFailed, ensure_dagster_home, run_stale, run_years
+
+
+def _years(args: argparse.Namespace) -> list[int]:
+    if args.data_year is not None:
+        if args.year_from is not None or args.year_to is not None:
+            raise SystemExit("etdz run: give either --data-year Y or --from A --to B, not both")
+        return [args.data_year]
+    if args.year_from is None or args.year_to is None:
+        raise SystemExit("etdz run: give --data-year Y, --from A --to B, or --stale")
+    if args.year_to < args.year_from:
+        raise SystemExit(f"etdz run: --to {args.year_to} is before --from {args.year_from}")
+    return list(range(args.year_from, args.year_to + 1))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = settings_for(args)
+    try:
+        if args.stale:
+            run_stale(settings)
+        else:
+            run_years(_years(args), settings)
+    except RunFailed as exc:
+        print(f"etdz run: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"datasets: {settings.warehouse}\nreports:  {settings.reports}")
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Write the demo under ETDZ_HOME, its configuration when there is none, and run every year."""
+    from etdz.demo_data import write_demo
+
+    home = config_home(args.home)
+    # later commands need ETDZ_HOME only when the demo is not where they look anyway
+    prefix = "" if home == config_home(None) else f"ETDZ_HOME={home} "
+    env = {**os.environ, "ETDZ_HOME": str(home)}
+    inbox, registry = home / "inbox", home / "registry.csv"
+    # the demo's configuration: the defaults under its home, with the demo's registry of zones
+    demo = Settings.from_env({"ETDZ_HOME": str(home), "ETDZ_INBOX": str(inbox), "ETDZ_REGISTRY": str(registry)})
+    written = write_config(demo, home / CONFIG_NAME)
+    settings = Settings.from_env(env)
+    print(f"etdz demo: {settings.describe()}" + (" (written now)" if written else ""), file=sys.stderr)
+    mismatch = [f"{name} is {getattr(settings, name)}, the demo writes {want}"
+                for name, want in (("inbox", inbox), ("registry", registry)) if getattr(settings, name) != str(want)]
+    if mismatch:
+        print(f"etdz demo: the configuration in use does not point at the demo ({'; '.join(mismatch)}). Use another "
+              f"--home, or change {settings.config_file or 'the ETDZ_* variables'}.", file=sys.stderr)
+        return EXIT_CANNOT_START
+    years = list(range(args.year_from, args.year_to + 1))
+    t0 = time.perf_counter()
+    layout = write_demo(home, years=range(years[0], years[-1] + 1), seed=args.seed)
+    print(f"demo data: {layout.files_written} submission files for {years[0]}–{years[-1]} in {layout.inbox} "
+          f"({len(layout.faulty_files)} deliberately faulty); registry {layout.registry}")
+    os.environ["ETDZ_HOME"] = str(home)
+    try:
+        run_years(years, settings)
+    except RunFailed as exc:
+        print(f"etdz demo: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    last = years[-1]
+    print(f"""
+Done in {time.perf_counter() - t0:.1f} s.
+  configuration: {settings.config_file}
+  datasets (Parquet, Hive-partitioned by data_year): {settings.warehouse}
+  reports:  {settings.reports}/<data_year>/  — e.g. {Path(settings.reports) / str(last) / 'national_report.html'}
+  archive of every received file: {settings.archive}
+Next:
+  {prefix}etdz ui                      # the Dagster UI (asset graph, partitions, runs, checks) and the reports
+  {prefix}etdz run --data-year {last}      # run a year again
+  {prefix}etdz validate FILE…          # check files before they are sent""")
+    return EXIT_OK
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from etdz.publish import publish_year, verify
+    from pipelines.resources import EtdzResource
+
+    settings = settings_for(args)
+    resource = EtdzResource.from_settings(settings)
+    if args.verify:
+        problems = verify(resource.store(), args.data_year)
+        print("\n".join(problems) if problems else f"data year {args.data_year}: published files intact")
+        return EXIT_FAILED if problems else EXIT_OK
+    manifest = publish_year(resource.store(), resource.reports_dir(args.data_year), args.data_year,
+                            resource.catalogue(args.data_year), settings.registry, approved_by=args.approved_by,
+                            note=args.note)
+    if manifest["results_status"] != "final":
+        print(f"warning: data year {args.data_year} is published with provisional results "
+              f"(a due zone has no accepted submission)", file=sys.stderr)
+    print(f"data year {args.data_year} published: {len(manifest['datasets'])} datasets, "
+          f"{len(manifest['reports']['files'])} report files, {len(manifest['submission_files'])} submission files, "
+          f"catalogue {manifest['catalogue']['version']}; manifest in "
+          f"{settings.warehouse}/_published/data_year={args.data_year}/manifest.json")
+    return EXIT_OK
+
+
+class _QuietReports(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args) -> None:
+        pass  # the UI's console is for Dagster; a line per report request would drown it
+
+
+def serve_reports(folder: str, host: str, port: int) -> ThreadingHTTPServer:
+    """Serve ``folder`` (the reports) read-only over HTTP on ``host:port`` in a background thread."""
+    server = ThreadingHTTPServer((host, port), partial(_QuietReports, directory=folder))
+    threading.Thread(target=server.serve_forever, name="etdz-reports", daemon=True).start()
+    return server
+
+
+def ui_command(settings: Settings, host: str, port: int) -> tuple[list[str], dict[str, str]]:
+    """The `dagster dev` command line and environment `etdz ui` starts: this configuration, its workspace."""
+    home = ensure_dagster_home(settings.dagster_home)
+    workspace = home / "workspace.yaml"
+    workspace.write_text(workspace_yaml(), encoding="utf-8")
+    env = {**os.environ, "ETDZ_HOME": settings.home, "DAGSTER_HOME": str(home),
+           "ETDZ_UI_HOST": host, "ETDZ_UI_PORT": str(port)}
+    if settings.config_file:
+        env["ETDZ_CONFIG"] = settings.config_file
+    cmd = [sys.executable, "-m", "dagster", "dev", "-w", str(workspace), "-h", host, "-p", str(port)]
+    return cmd, env
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    """The Dagster UI with its daemon (schedule, sensor, automation) on this configuration, and the reports."""
+    settings = settings_for(args)
+    host, port = args.host or settings.ui_host, args.port or settings.ui_port
+    cmd, env = ui_command(settings, host, port)
+    server = None
+    if "://" not in settings.reports:
+        Path(settings.reports).mkdir(parents=True, exist_ok=True)
+        server = serve_reports(settings.reports, host, reports_port(port))
+        print(f"etdz ui: reports at http://{host}:{reports_port(port)}/", flush=True)
+    print(f"etdz ui: Dagster UI at http://{host}:{port} (webserver and daemon; Ctrl-C stops both)", flush=True)
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True)
+    # SIGTERM (a service manager, a test's teardown) ends Dagster too, like Ctrl-C: through the `finally` below
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(EXIT_OK))
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        return EXIT_OK
+    finally:
+        if proc.poll() is None:  # `dagster dev` ends its webserver and daemon on SIGTERM to its group
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        if server is not None:
+            server.shutdown()
+
+
+def build_full_parser() -> argparse.ArgumentParser:
+    """Every command: :func:`etdz.cli.build_parser`'s and the Dagster ones."""
+    parser, sub = build_parser()
+    p = sub.add_parser("run", help="materialise every asset of a data year (or a range), as Dagster runs")
+    p.add_argument("--data-year", type=int)
+    p.add_argument("--from", dest="year_from", type=int)
+    p.add_argument("--to", dest="year_to", type=int)
+    p.add_argument("--stale", action="store_true",
+                   help="re-run every year the UI shows as stale (e.g. after a corrected file), oldest first")
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("demo", help="write realistic demo submissions for 2018–2023, its configuration, and run "
+                                    "every year")
+    p.add_argument("--home", help="folder for the demo (default $ETDZ_HOME or ~/etdz)")
+    p.add_argument("--from", dest="year_from", type=int, default=2018)
+    p.add_argument("--to", dest="year_to", type=int, default=2023)
+    p.add_argument("--seed", type=int, default=20240101)
+    p.set_defaults(func=cmd_demo)
+    p = sub.add_parser("ui", help="start the Dagster UI and daemon on this configuration and serve the reports")
+    p.add_argument("--host", help="address to listen on (default: the configuration's ui_host, 127.0.0.1)")
+    p.add_argument("--port", type=int, help="the UI's port (default: ui_port, 3000); the reports use the next one")
+    p.set_defaults(func=cmd_ui)
+    p = sub.add_parser("publish", help="freeze an approved data year: manifest of every output, file used and "
+                                       "catalogue")
+    p.add_argument("--data-year", type=int, required=True)
+    p.add_argument("--approved-by", help="who approved the results (default: the current user)")
+    p.add_argument("--note", help="free text recorded with the publication")
+    p.add_argument("--verify", action="store_true", help="check the published files are unchanged instead")
+    p.set_defaults(func=cmd_publish)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse and run one `etdz` command; returns its exit status."""
+    return dispatch(build_full_parser().parse_args(argv))
+
+
+def entry() -> None:
+    """Console-script entry: run, flush, and leave without interpreter teardown.
+
+    Everything is written and closed when main() returns (runs, instance, files). Skipping the
+    teardown avoids a rare abort at exit ("terminate called without an active exception", SIGABRT)
+    seen twice in ~15 benchmark runs after a successful run: a native thread pool still alive while
+    Python finalises. A successful run must not report failure because of it.
+    """
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code if isinstance(code, int) else EXIT_FAILED)
+
+
+if __name__ == "__main__":
+    entry()

@@ -1,0 +1,30 @@
+"""Every dataset's columns described in the UI, from the one place that declares them: :mod:`etdz.schemas`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pyarrow as pa
+from dagster import AssetsDefinition, AssetSpec, TableColumn, TableSchema, map_asset_specs
+
+from etdz import schemas
+
+
+def column_schema(schema: pa.Schema) -> TableSchema:
+    """A Dagster table schema with each column's type and its description from the schema's field metadata."""
+    return TableSchema(columns=[TableColumn(f.name, str(f.type), description=schemas.describe(f) or None)
+                                for f in schema])
+
+
+def with_column_schemas(assets: Iterable[AssetsDefinition], top_lists: Iterable[str]) -> list[AssetsDefinition]:
+    """The assets, each dataset's spec carrying ``dagster/column_schema`` (shown before anything is materialised)."""
+    top_lists = sorted(set(top_lists))
+
+    def describe(spec: AssetSpec) -> AssetSpec:
+        name = spec.key.to_user_string()
+        if name not in schemas.DATASETS:
+            return spec
+        return spec.merge_attributes(
+            metadata={"dagster/column_schema": column_schema(schemas.schema_for(name, top_lists))})
+
+    return map_asset_specs(describe, list(assets))

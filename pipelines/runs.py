@@ -1,0 +1,190 @@
+"""Running data years through Dagster from the command line (`etdz run`, `etdz demo`).
+
+Each year is one run of the annual job, executed in this process against the instance in
+``DAGSTER_HOME`` and created with the code location's origin (:mod:`pipelines.origin`), so the UI
+shows it like a run it launched itself: on the Overview timeline, on the job's page, re-executable.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+from dagster import DagsterInstance, JobDefinition
+from dagster._core.definitions.job_base import InMemoryJob
+from dagster._core.definitions.partitions.context import partition_loading_context
+from dagster._core.execution.api import ExecuteRunWithPlanIterable, create_execution_plan, job_execution_iterator
+from dagster._core.execution.context_creation_job import (
+    PlanOrchestrationContextManager,
+    orchestration_context_event_generator,
+)
+from dagster._core.execution.execute_in_process import merge_run_tags
+from dagster._core.execution.execute_in_process_result import ExecuteInProcessResult
+
+from etdz.settings import Settings
+from pipelines.origin import job_code_origin, remote_job_origin
+
+# The instance configuration a new DAGSTER_HOME gets: SQLite storage, telemetry and the UI's sign-up
+# dialog off, one queued run per data year (also shipped as deploy/dagster.sqlite.yaml).
+DAGSTER_YAML = Path(__file__).resolve().parents[1] / "etdz" / "data" / "dagster.sqlite.yaml"
+
+
+class RunFailed(RuntimeError):
+    """A run of a data year failed; the message names the year, the step and the error."""
+
+
+def ensure_dagster_home(path: str) -> Path:
+    """Create ``DAGSTER_HOME`` with a dagster.yaml (telemetry off) unless one exists; export it."""
+    home = Path(path)
+    home.mkdir(parents=True, exist_ok=True)
+    cfg = home / "dagster.yaml"
+    if not cfg.exists():
+        cfg.write_text(DAGSTER_YAML.read_text(encoding="utf-8"), encoding="utf-8")
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def execute_partition(job: JobDefinition, instance: DagsterInstance, partition_key: str, tags: Mapping[str, str],
+                      run_config: Mapping[str, object]) -> ExecuteInProcessResult:
+    """``job.execute_in_process(partition_key=…)``, with the run created under the code location's origin.
+
+    Dagster's public ``execute_in_process`` creates runs without an origin; this is its body with the
+    origin passed to ``create_run_for_job`` (dagster is pinned to one release in setup.py).
+    """
+    ephemeral = job.as_ephemeral_job(resource_defs={}, input_values={})
+    with partition_loading_context(dynamic_partitions_store=instance) as ctx:
+        ephemeral.validate_partition_key(partition_key=partition_key, selected_asset_keys=set(), context=ctx)
+    wrapped = InMemoryJob(job_def=ephemeral)
+    plan = create_execution_plan(wrapped, run_config=run_config, instance_ref=instance.get_ref())
+    run_tags = merge_run_tags(job_def=job, partition_key=partition_key, tags=tags, asset_selection=[],
+                              instance=instance, run_config=run_config)
+    run = instance.create_run_for_job(job_def=ephemeral, run_config=run_config,
+                                      tags={**ephemeral.run_tags, **run_tags}, execution_plan=plan,
+                                      remote_job_origin=remote_job_origin(job.name),
+                                      job_code_origin=job_code_origin(job.name))
+    output_capture: dict = {}
+    events = list(ExecuteRunWithPlanIterable(
+        execution_plan=plan,
+        iterator=job_execution_iterator,
+        execution_context_manager=PlanOrchestrationContextManager(
+            context_event_generator=orchestration_context_event_generator, job=wrapped, execution_plan=plan,
+            dagster_run=run, instance=instance, run_config=run_config, executor_defs=None,
+            output_capture=output_capture, raise_on_error=False),
+    ))
+    return ExecuteInProcessResult(job_def=ephemeral, event_list=events, dagster_run=instance.get_run_by_id(run.run_id),
+                                  output_capture=output_capture)
+
+
+def run_years(years: list[int], settings: Settings, quiet: bool = False) -> list[dict]:
+    """Materialise every asset of each year, in order, as recorded Dagster runs; returns a summary per year.
+
+    Raises CatalogueError / MethodologyError / RegistryError before anything runs when the
+    configuration cannot work, and RunFailed when a run fails.
+    """
+    from etdz.catalogue import catalogue_for_year, load_catalogues
+    from etdz.inbox_state import folder_digest, inbox_files
+    from etdz.locks import year_lock
+    from etdz.publish import ensure_writable
+    from etdz.registry import load_registry
+    from etdz.storage import Warehouse
+    from pipelines.definitions import build_definitions
+    from pipelines.jobs import ANNUAL_JOB
+    from pipelines.observations import inbox_observation
+    from pipelines.resources import EtdzResource
+
+    catalogues = load_catalogues(settings.methodology)
+    for y in years:
+        catalogue_for_year(catalogues, y)
+    load_registry(settings.registry)
+    ensure_dagster_home(settings.dagster_home)
+
+    defs = build_definitions(settings)
+    job = defs.resolve_job_def(ANNUAL_JOB)
+    store = Warehouse(settings.warehouse)
+    summaries = []
+    run_config = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    resource = EtdzResource.from_settings(settings)
+    with DagsterInstance.get() as instance:
+        for y in years:
+            t0 = time.perf_counter()
+            folder = Path(settings.inbox) / str(y)
+            digest = folder_digest(folder)
+            catalogue = catalogue_for_year(catalogues, y)
+            tags = {"etdz/catalogue": catalogue.version, "etdz/catalogue_sha256": catalogue.sha256[:16],
+                    "etdz/inbox": str(folder), "etdz/inbox_digest": digest,
+                    "etdz/files": str(len(inbox_files(folder))), "etdz/trigger": "cli"}
+            with year_lock(resource.lock_dir(), y):
+                ensure_writable(store, y)  # a published year refuses before anything runs
+                # record what the run reads, so the UI can tell when the inbox changes afterwards
+                instance.report_runless_asset_event(inbox_observation(y, digest, len(inbox_files(folder))))
+                result = execute_partition(job, instance, str(y), tags, run_config)
+            if not result.success:
+                raise RunFailed(_failure_message(result, y))
+            summary = _summary(store, y, result.run_id, time.perf_counter() - t0)
+            summaries.append(summary)
+            if not quiet:
+                print(_format_summary(summary), flush=True)
+    return summaries
+
+
+def _failure_message(result: ExecuteInProcessResult, year: int) -> str:
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
+            err = event.step_failure_data.error
+            cause = err.cause.message if err.cause else ""
+            return f"data year {year}: step {event.step_key} failed: {err.message.strip()} {cause.strip()}".strip()
+    return f"data year {year}: the run failed (run id {result.run_id}); see the Dagster UI for its event log"
+
+
+def _summary(store, year: int, run_id: str, seconds: float) -> dict:
+    log = store.read("submission_log", year).to_pandas()
+    r = store.read("rankings", year).to_pandas()
+    counts = log.status.value_counts().to_dict()
+    return {"data_year": year, "run_id": run_id, "seconds": round(seconds, 2), "files": len(log),
+            "accepted": int(counts.get("accepted", 0)), "rejected": int(counts.get("rejected", 0)),
+            "superseded": int(counts.get("superseded", 0)), "zones_ranked": len(r),
+            "results_status": r.results_status.iloc[0] if len(r) else "final",
+            "leader": (r.sort_values("national_rank").name_zh.iloc[0] if len(r) else None)}
+
+
+def _format_summary(s: dict) -> str:
+    return (f"data year {s['data_year']}: {s['files']} file(s) — {s['accepted']} accepted, {s['rejected']} rejected, "
+            f"{s['superseded']} superseded; {s['zones_ranked']} zones ranked ({s['results_status']}); "
+            f"first: {s['leader']}  [{s['seconds']} s, run {s['run_id'][:8]}]")
+
+
+def run_stale(settings: Settings, max_rounds: int = 50) -> list[int]:
+    """Re-run, oldest first, every year with a stale asset until nothing is stale (as the UI shows it).
+
+    The inbox of every year is observed first, so a new or replaced file counts as a change.
+    """
+    from etdz.catalogue import load_catalogues
+    from etdz.inbox_state import folder_digest, inbox_files, inbox_years
+    from pipelines.definitions import build_definitions
+    from pipelines.observations import inbox_observation, last_observed_digest
+    from pipelines.staleness import stale_assets
+
+    ensure_dagster_home(settings.dagster_home)
+    catalogues = load_catalogues(settings.methodology)
+    years = [y for y in inbox_years(settings.inbox) if any(c.applies_to(y) for c in catalogues)]
+    defs = build_definitions(settings)
+    done: list[int] = []
+    with DagsterInstance.get() as instance:
+        for y in years:
+            digest = folder_digest(Path(settings.inbox) / str(y))
+            if last_observed_digest(instance, y) not in (None, digest):
+                instance.report_runless_asset_event(
+                    inbox_observation(y, digest, len(inbox_files(Path(settings.inbox) / str(y)))))
+        for _ in range(max_rounds):
+            stale = stale_assets(defs, instance, years)
+            if not stale:
+                break
+            y = min(stale)
+            print(f"data year {y} is stale ({', '.join(stale[y])}): re-running it", flush=True)
+            run_years([y], settings)
+            done.append(y)
+    if not done:
+        print("nothing is stale")
+    return done

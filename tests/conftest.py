@@ -1,0 +1,23 @@
+"""Fixtures for every test: no test reads a developer's or CI's real ETDZ configuration."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def private_etdz_home(tmp_path_factory, monkeypatch):
+    """A fresh, empty ETDZ_HOME and DAGSTER_HOME for each test, no other setting's variable, and ``~/etdz``
+    (the default home, also for settings loaded from an explicit mapping) pointing there too.
+
+    A test that needs a location sets its variable itself; subprocesses inherit this environment.
+    """
+    import etdz.settings
+
+    home = tmp_path_factory.mktemp("etdz_home")
+    for name in [*etdz.settings.VARIABLES.values(), "ETDZ_CONFIG"]:
+        monkeypatch.delenv(name, raising=False)  # test switches (ETDZ_REQUIRE_SERVERS, ETDZ_UPDATE_*) stay
+    monkeypatch.setenv("ETDZ_HOME", str(home))
+    monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster_home"))
+    monkeypatch.setattr(etdz.settings, "default_home", lambda: home)
+    return home

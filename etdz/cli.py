@@ -108,6 +108,7 @@ def dispatch(args: argparse.Namespace, cannot_start: tuple[type[BaseException], 
     """Run the chosen command; an error that means "cannot start" (a broken catalogue, registry or
     configuration, a published year, a held lock, plus ``cannot_start``) prints its message and gives 2."""
     from etdz.catalogue import CatalogueError, MethodologyError
+    from etdz.errors import EtdzError
     from etdz.locks import LockTimeout
     from etdz.publish import PublishedYearError
     from etdz.registry import RegistryError
@@ -118,6 +119,9 @@ def dispatch(args: argparse.Namespace, cannot_start: tuple[type[BaseException], 
             *cannot_start) as exc:
         print(f"etdz {args.command}: {exc}", file=sys.stderr)
         return EXIT_CANNOT_START
+    except EtdzError as exc:  # a guard's refusal (2), a machinery failure (1): one plain message
+        print(f"etdz {args.command}: {exc}", file=sys.stderr)
+        return exc.exit_code
 
 
 def main(argv: list[str] | None = None) -> int:

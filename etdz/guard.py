@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from etdz.errors import EXIT_REFUSED, EtdzError
 from etdz.registry import due_zones
 from etdz.submission_log import accepted_zones
 
@@ -28,10 +29,10 @@ ALLOW_FLAG = "--allow-shrink"
 MIN_SHARE = 0.5
 
 
-class RunRefused(Exception):
+class RunRefused(EtdzError):
     """The run would destroy good results; nothing was written. ``str()`` is the operator's message."""
 
-    exit_code = 2
+    exit_code = EXIT_REFUSED
 
 
 @dataclass(frozen=True)

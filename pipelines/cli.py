@@ -18,6 +18,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from etdz.cli import EXIT_CANNOT_START, EXIT_FAILED, EXIT_OK, build_parser, config_home, dispatch, settings_for
+from etdz.guard import ALLOW_FLAG
 from etdz.settings import CONFIG_NAME, Settings, reports_port, write_config
 from pipelines.origin import workspace_yaml
 from pipelines.runs import RunFailed, ensure_dagster_home, run_stale, run_years
@@ -41,10 +42,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.stale:
             run_stale(settings)
         else:
-            run_years(_years(args), settings)
+            run_years(_years(args), settings, allow_shrink=args.allow_shrink)
     except RunFailed as exc:
         print(f"etdz run: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return exc.exit_code
     print(f"datasets: {settings.warehouse}\nreports:  {settings.reports}")
     return EXIT_OK
 
@@ -180,6 +181,9 @@ def build_full_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", dest="year_to", type=int)
     p.add_argument("--stale", action="store_true",
                    help="re-run every year the UI shows as stale (e.g. after a corrected file), oldest first")
+    p.add_argument(ALLOW_FLAG, dest="allow_shrink", action="store_true",
+                   help="proceed although the run would drop most of the year's ranked or accepted zones "
+                        "(recorded in the run's tags)")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("demo", help="write realistic demo submissions for 2018–2023, its configuration, and run "
                                     "every year")

@@ -32,7 +32,13 @@ DAGSTER_YAML = Path(__file__).resolve().parents[1] / "etdz" / "data" / "dagster.
 
 
 class RunFailed(RuntimeError):
-    """A run of a data year failed; the message names the year, the step and the error."""
+    """A run of a data year failed; the message names the year, the step and the error.
+
+    ``exit_code``: 1, or 2 when the run refused before writing anything (etdz.guard)."""
+
+    def __init__(self, message: str, exit_code: int = 1):
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 def ensure_dagster_home(path: str) -> Path:
@@ -77,12 +83,14 @@ def execute_partition(job: JobDefinition, instance: DagsterInstance, partition_k
                                   output_capture=output_capture)
 
 
-def run_years(years: list[int], settings: Settings, quiet: bool = False) -> list[dict]:
+def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_shrink: bool = False) -> list[dict]:
     """Materialise every asset of each year, in order, as recorded Dagster runs; returns a summary per year.
 
     Raises CatalogueError / MethodologyError / RegistryError before anything runs when the
-    configuration cannot work, and RunFailed when a run fails.
+    configuration cannot work, RunRefused when the registry would wipe a year's results (unless
+    ``allow_shrink``, which the run records in its tags), and RunFailed when a run fails.
     """
+    from etdz.guard import ALLOW_TAG, cohort_findings, refuse_if
     from etdz.catalogue import catalogue_for_year, load_catalogues
     from etdz.inbox_state import folder_digest, inbox_files
     from etdz.locks import year_lock
@@ -97,12 +105,16 @@ def run_years(years: list[int], settings: Settings, quiet: bool = False) -> list
     catalogues = load_catalogues(settings.methodology)
     for y in years:
         catalogue_for_year(catalogues, y)
-    load_registry(settings.registry)
+    registry = load_registry(settings.registry)
+    store = Warehouse(settings.warehouse)
+    for y in years:  # the guard's cheap half before anything runs; the first step checks again, with the files
+        last = store.read("rankings", y)
+        refuse_if(cohort_findings(y, registry, settings.registry or "(shipped registry)",
+                                  None if last is None else last.to_pandas()), y, allow_shrink)
     ensure_dagster_home(settings.dagster_home)
 
     defs = build_definitions(settings)
     job = defs.resolve_job_def(ANNUAL_JOB)
-    store = Warehouse(settings.warehouse)
     summaries = []
     run_config = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     resource = EtdzResource.from_settings(settings)
@@ -115,13 +127,15 @@ def run_years(years: list[int], settings: Settings, quiet: bool = False) -> list
             tags = {"etdz/catalogue": catalogue.version, "etdz/catalogue_sha256": catalogue.sha256[:16],
                     "etdz/inbox": str(folder), "etdz/inbox_digest": digest,
                     "etdz/files": str(len(inbox_files(folder))), "etdz/trigger": "cli"}
+            if allow_shrink:
+                tags[ALLOW_TAG] = "true"
             with year_lock(resource.lock_dir(), y):
                 ensure_writable(store, y)  # a published year refuses before anything runs
                 # record what the run reads, so the UI can tell when the inbox changes afterwards
                 instance.report_runless_asset_event(inbox_observation(y, digest, len(inbox_files(folder))))
                 result = execute_partition(job, instance, str(y), tags, run_config)
             if not result.success:
-                raise RunFailed(_failure_message(result, y))
+                raise _run_failed(result, y)
             summary = _summary(store, y, result.run_id, time.perf_counter() - t0)
             summaries.append(summary)
             if not quiet:
@@ -129,13 +143,17 @@ def run_years(years: list[int], settings: Settings, quiet: bool = False) -> list
     return summaries
 
 
-def _failure_message(result: ExecuteInProcessResult, year: int) -> str:
+def _run_failed(result: ExecuteInProcessResult, year: int) -> RunFailed:
+    """The failure of a run as one message: the step and its error (a guard's refusal alone, exit code 2)."""
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
             err = event.step_failure_data.error
+            if err.cause is not None and err.cause.cls_name == "RunRefused":
+                return RunFailed(err.cause.message.strip().removeprefix("etdz.guard.RunRefused: "), exit_code=2)
             cause = err.cause.message if err.cause else ""
-            return f"data year {year}: step {event.step_key} failed: {err.message.strip()} {cause.strip()}".strip()
-    return f"data year {year}: the run failed (run id {result.run_id}); see the Dagster UI for its event log"
+            return RunFailed(f"data year {year}: step {event.step_key} failed: {err.message.strip()} {cause.strip()}"
+                             .strip())
+    return RunFailed(f"data year {year}: the run failed (run id {result.run_id}); see the Dagster UI for its event log")
 
 
 def _summary(store, year: int, run_id: str, seconds: float) -> dict:

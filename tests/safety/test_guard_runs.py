@@ -19,7 +19,7 @@ def _run(root: Path, *args: str, registry: Path, methodology: Path) -> subproces
     env = {**os.environ, "ETDZ_REGISTRY": str(registry), "ETDZ_METHODOLOGY": str(methodology),
            "ETDZ_INBOX": str(GOLDEN / "inbox"), "ETDZ_WAREHOUSE": str(root / "warehouse"),
            "ETDZ_REPORTS": str(root / "reports"), "DAGSTER_HOME": str(root / "dagster_home"), "ETDZ_HOME": str(root)}
-    return subprocess.run([sys.executable, "-m", "etdz.cli", "run", *args], env=env, cwd=root,
+    return subprocess.run([sys.executable, "-m", "pipelines.cli", "run", *args], env=env, cwd=root,
                           capture_output=True, text=True, timeout=600)
 
 
@@ -48,7 +48,7 @@ def test_header_only_registry_is_refused_and_the_last_good_results_stay(good_run
     header_only.write_text((GOLDEN / "registry.csv").read_text(encoding="utf-8").splitlines()[0] + "\n",
                            encoding="utf-8")
     proc = _run(root, "--data-year", "2021", registry=header_only, methodology=GOLDEN / "catalogues")
-    assert proc.returncode != 0
+    assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "refused" in proc.stderr and "--allow-shrink" in proc.stderr and str(header_only) in proc.stderr
     assert _outputs(root) == before
 
@@ -61,6 +61,6 @@ def test_a_catalogue_that_rejects_every_file_is_refused(good_run, tmp_path_facto
         # a renamed measure: every file now carries an unknown measure and lacks a required one
         (methodology / p.name).write_text(text.replace("fdi_actual", "fdi_actual_usd"), encoding="utf-8")
     proc = _run(root, "--data-year", "2021", registry=GOLDEN / "registry.csv", methodology=methodology)
-    assert proc.returncode != 0
+    assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "refused" in proc.stderr and "accepts files from 0 zone" in proc.stderr
     assert _outputs(root) == before

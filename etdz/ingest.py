@@ -34,8 +34,8 @@ from etdz.catalogue import Catalogue, MethodologyError, catalogue_for_year
 from etdz.numbers import parse_value
 from etdz.reading import DEFAULT_MAX_BYTES, Formula, ReadResult, read_submission
 from etdz.schemas import MEASURES, SUBMISSION_ISSUES, SUBMISSION_LOG
-from etdz.validation import (CHECKS, ISSUE_COLUMNS, SubmissionFile, ValidationReport, _issue, file_checks,
-                             issues_frame, validate_submissions)
+from etdz.validation import (CHECKS, ISSUE_COLUMNS, SubmissionFile, ValidationReport, _issue, conversion_note,
+                             file_checks, issues_frame, validate_submissions)
 
 LOG_COLUMNS = list(SUBMISSION_LOG.names)
 MEASURE_COLUMNS = list(MEASURES.names)
@@ -215,7 +215,7 @@ def build_measures(long: pd.DataFrame, log: pd.DataFrame, files: list[Submission
         "reported_unit": m["unit_raw"].astype("str"),
         "tier": m["zone_code"].map(tier).astype("str"),
         "method_version": method_version,
-        "rate": float("nan"),
+        "rate": m["rate"].astype("float64"),  # null for a plain factor (02-inputs.md §2.3)
     })
     return out.sort_values(["zone_code", "measure_code"], kind="stable").reset_index(drop=True)
 
@@ -312,11 +312,16 @@ def validate_files(paths: list[str | Path], catalogues: list[Catalogue], registr
     for f, iss in alone:
         all_issues.extend(iss)
     versions: dict[int, str] = {}
+    conversions: dict[int, list[str]] = defaultdict(list)  # rows in a currency unit, shown with their computation
     for (version, year), fs in groups.items():
-        issues, _, _ = validate_submissions(fs, cats[version], registry, year)
+        issues, _, long = validate_submissions(fs, cats[version], registry, year)
         all_issues.extend(issues.to_dict("records"))
         for f in fs:
             versions[f.idx] = f"{version}"
+        if len(long):
+            for r in long.loc[long["rate"].notna()].itertuples(index=False):
+                note = conversion_note(cats[version], r.measure_code, r.unit_checked, year, r.reported)
+                conversions[r.file_idx].append(f"第 {r.row} 行 {r.measure_code}：{note}")
     frame = issues_frame(all_issues)
     lines: list[str] = []
     rejected = 0
@@ -335,6 +340,7 @@ def validate_files(paths: list[str | Path], catalogues: list[Catalogue], registr
         if f.idx in versions:
             info.append(f"数据年份 {f.expected_year}，考核办法 {versions[f.idx]}")
         lines.append(f"   {verdict}" + (f"；{'，'.join(info)}" if info else "") + f"  [{'REJECTED' if errors else 'OK'}]")
+        lines.extend(f"   [换算] {c}" for c in conversions.get(f.idx, []))
         for r in mine.itertuples(index=False):
             where = f"第 {r.row} 行" if not pd.isna(r.row) else "文件"
             col = f"，列 {r.column}" if isinstance(r.column, str) and r.column else ""

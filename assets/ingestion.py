@@ -9,6 +9,7 @@ from dagster import (AssetDep, AssetExecutionContext, AssetKey, AssetSpec, DataV
 from checks.validation import submission_check_results, submission_check_specs
 from etdz import schemas
 from etdz.catalogue import catalogue_for_year
+from etdz.deadlines import parse_deadlines
 from etdz.ingest import ingest_year
 from etdz.validation_page import rejection_notice_text, write_validation_page
 from pipelines.partitions import earlier_years
@@ -52,7 +53,8 @@ def build_ingestion_assets(partitions_def, code_version: str):
             store = etdz.store()
             prev = etdz.previous_submissions(year, catalogues, registry)
             ingest = ingest_year(etdz.inbox_dir(year), year, catalogue, registry, archive=etdz.archive,
-                                 previous=prev.measures, max_bytes=etdz.max_file_bytes)
+                                 previous=prev.measures, max_bytes=etdz.max_file_bytes,
+                                 deadlines=parse_deadlines(etdz.deadlines))
             context.log.info(f"data year {year}: {len(ingest.log)} file(s), {len(ingest.submitted_zones)} zone(s) with an "
                              f"accepted submission, previous year's submissions from {prev.origin}")
 
@@ -74,6 +76,7 @@ def build_ingestion_assets(partitions_def, code_version: str):
                 LOG: {
                     "method_version": catalogue.version, "catalogue": MetadataValue.path(catalogue.path),
                     "files": len(log), **{f"files_{k}": int(v) for k, v in status_counts.items()},
+                    "late_files": int(log["late"].sum()) if len(log) else 0,
                     "validation_report": report_location(etdz, year, "validation.html"),
                     "rejection_notices": report_location(etdz, year, "rejections"),
                     "files_preview": MetadataValue.md(markdown_table(

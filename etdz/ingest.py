@@ -25,12 +25,15 @@ import uuid
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
+from typing import Mapping
 
 import fsspec
 import pandas as pd
 
 from etdz.catalogue import Catalogue, MethodologyError, catalogue_for_year
+from etdz.deadlines import late_flags
 from etdz.numbers import parse_value
 from etdz.reading import DEFAULT_MAX_BYTES, Formula, ReadResult, read_submission
 from etdz.schemas import MEASURES, SUBMISSION_ISSUES, SUBMISSION_LOG
@@ -222,12 +225,13 @@ def build_measures(long: pd.DataFrame, log: pd.DataFrame, files: list[Submission
 
 def ingest_year(inbox_dir: str | Path, data_year: int, catalogue: Catalogue, registry: pd.DataFrame,
                 archive: str | None, previous: pd.DataFrame | None = None,
-                max_bytes: int = DEFAULT_MAX_BYTES) -> YearIngest:
+                max_bytes: int = DEFAULT_MAX_BYTES, deadlines: Mapping[int, date] | None = None) -> YearIngest:
     """Archive, read, validate and decide every file of ``<inbox>/<data_year>``.
 
     ``archive=None``: nothing is archived (``etdz validate``; a never-run previous year
     read for growth only). ``previous``: the MEASURES frame of Y-1's accepted
-    submissions, for the ``soft_max_yoy_factor`` warnings."""
+    submissions, for the ``soft_max_yoy_factor`` warnings. ``deadlines``: configured
+    deadlines per data year (``ETDZ_DEADLINES``), else the default of :mod:`etdz.deadlines`."""
     data_year = int(data_year)
     paths = list_inbox(inbox_dir)
     if not archive:
@@ -250,6 +254,7 @@ def ingest_year(inbox_dir: str | Path, data_year: int, catalogue: Catalogue, reg
                 fut.result()  # re-raises an archive failure: machinery failures raise
     issues, report, long = validate_submissions(files, catalogue, registry, data_year, previous)
     log = decide(files, issues, catalogue.version)
+    log["late"] = late_flags(log["received_at"], data_year, deadlines)  # flagged, never dropped: decided on merits
     measures = build_measures(long, log, files, registry, catalogue.version)
     return YearIngest(data_year=data_year, method_version=catalogue.version, log=log.reset_index(drop=True),
                       issues=issues, measures=measures, validation=report, files=files)

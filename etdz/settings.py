@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from etdz.catalogue import SHIPPED_DIR
+from etdz.deadlines import parse_deadlines
 from etdz.registry import SHIPPED_REGISTRY
 
 
@@ -20,6 +21,7 @@ class Settings:
     methodology: str
     dagster_home: str
     max_file_bytes: int = 20 * 1024 * 1024
+    deadlines: str = ""  # ETDZ_DEADLINES "2023=2024-05-15,…": per data year, when files become late (etdz.deadlines)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -42,7 +44,14 @@ class Settings:
             methodology=local("ETDZ_METHODOLOGY", SHIPPED_DIR),
             dagster_home=local("DAGSTER_HOME", home / "dagster_home"),
             max_file_bytes=_megabytes(env.get("ETDZ_MAX_FILE_MB"), 20),
+            deadlines=_deadlines(env.get("ETDZ_DEADLINES") or ""),
         )
+
+
+def _deadlines(value: str) -> str:
+    """``ETDZ_DEADLINES`` as given, once checked: a malformed value fails here, before any run."""
+    parse_deadlines(value)
+    return value
 
 
 def _megabytes(value: str | None, default: float) -> int:

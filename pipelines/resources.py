@@ -30,6 +30,7 @@ class EtdzResource(ConfigurableResource):
     registry: str
     methodology: str
     max_file_bytes: int = 20 * 1024 * 1024
+    deadlines: str = ""  # ETDZ_DEADLINES (etdz.deadlines.parse_deadlines)
 
     @classmethod
     def from_settings(cls, s: Settings) -> "EtdzResource":

@@ -11,6 +11,7 @@ from etdz import schemas
 from etdz.escape import markdown_frame
 from etdz.catalogue import catalogue_for_year
 from etdz.commit import atomic_write_text, remove
+from etdz.deadlines import parse_deadlines
 from etdz.guard import ALLOW_TAG, acceptance_findings, cohort_findings, refuse_if
 from etdz.ingest import ingest_year
 from etdz.validation_page import rejection_notice_text, write_validation_page
@@ -59,7 +60,8 @@ def build_ingestion_assets(partitions_def, code_version: str):
                                       None if last_rankings is None else last_rankings.to_pandas()), year, allowed)
             prev = etdz.previous_submissions(year, catalogues, registry)
             ingest = ingest_year(etdz.inbox_dir(year), year, catalogue, registry, archive=etdz.archive,
-                                 previous=prev.measures, max_bytes=etdz.max_file_bytes)
+                                 previous=prev.measures, max_bytes=etdz.max_file_bytes,
+                                 deadlines=parse_deadlines(etdz.deadlines))
             last_log = store.read("submission_log", year)
             refuse_if(acceptance_findings(year, ingest.submitted_zones,
                                           None if last_log is None else last_log.to_pandas(), str(catalogue.path)),
@@ -85,6 +87,7 @@ def build_ingestion_assets(partitions_def, code_version: str):
                 LOG: {
                     "method_version": catalogue.version, "catalogue": MetadataValue.path(catalogue.path),
                     "files": len(log), **{f"files_{k}": int(v) for k, v in status_counts.items()},
+                    "late_files": int(log["late"].sum()) if len(log) else 0,
                     "validation_report": report_location(etdz, year, "validation.html"),
                     "rejection_notices": report_location(etdz, year, "rejections"),
                     "files_preview": MetadataValue.md(markdown_frame(

@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
 import yaml
 
+from etdz.numbers import format_number
+
 SHIPPED_DIR = Path(__file__).parent / "catalogues"
 
 _TOP_KEYS = {
     "version", "name_zh", "name_en", "data_years", "normalisation", "downgrade",
-    "summons_bottom_n", "top_lists", "categories", "measures", "indicators",
+    "summons_bottom_n", "top_lists", "categories", "measures", "indicators", "exchange_rates",
 }
+_CURRENCY_UNIT_KEYS = {"currency", "factor", "invert"}
 _CATEGORY_KEYS = {"code", "name_zh", "name_en", "weight", "source"}
 _MEASURE_KEYS = {
     "code", "name_zh", "name_en", "unit", "accepted_units", "hard_min", "hard_max",
@@ -59,6 +63,60 @@ class Category:
 
 
 @dataclass(frozen=True)
+class CurrencyUnit:
+    """A unit in another currency (02-inputs.md §2.3): ``value × rate × factor`` in the canonical unit, or
+    ``value ÷ rate × factor`` with ``invert`` (the canonical unit is in that currency, the value in CNY)."""
+
+    currency: str
+    factor: float = 1.0
+    invert: bool = False
+
+
+@dataclass(frozen=True)
+class ExchangeRates:
+    """``exchange_rates``: CNY per unit of each currency, annual average of the data year, with its source."""
+
+    source: str
+    rates: dict[str, dict[int, float]]
+
+    def rate(self, currency: str, data_year: int) -> float | None:
+        """The rate of ``currency`` for ``data_year``, None when the catalogue has none for that year."""
+        return self.rates.get(currency, {}).get(int(data_year))
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """How a reported value becomes canonical: ``value × factor`` for a plain unit; with a ``rate``,
+    ``value × rate × factor`` or (``invert``) ``value ÷ rate × factor``."""
+
+    factor: float
+    rate: float | None = None
+    invert: bool = False
+
+    def apply(self, value: float) -> float:
+        """The canonical value of ``value`` reported in this unit."""
+        if self.rate is None:
+            return value * self.factor
+        return (value / self.rate if self.invert else value * self.rate) * self.factor
+
+    def explain(self, value: float, unit: str, canonical_unit: str) -> str:
+        """The conversion as a reader checks it: ``24.7 亿美元 × 6.4515 = 159.35 亿元`` (the result rounded for
+        reading; the stored value is exact)."""
+        steps = [f"{format_number(value)} {unit}"]
+        if self.rate is not None:
+            steps.append(f"{'÷' if self.invert else '×'} {format_number(self.rate)}")
+        if self.factor != 1.0 or self.rate is None:
+            steps.append(f"× {format_number(self.factor)}")
+        return f"{' '.join(steps)} = {_rounded(self.apply(value))} {canonical_unit}"
+
+
+def _rounded(x: float) -> str:
+    """Two decimals from 1 on, four significant digits below (0.002131, not 0.00)."""
+    text = f"{x:.2f}" if abs(x) >= 1 or x == 0 else f"{x:.4g}"
+    return text.rstrip("0").rstrip(".") if "." in text and "e" not in text else text
+
+
+@dataclass(frozen=True)
 class Measure:
     code: str
     unit: str
@@ -73,6 +131,12 @@ class Measure:
     soft_max_yoy_factor: float | None = None
     not_above: str | None = None
     source: str | None = None
+    currency_units: dict[str, CurrencyUnit] = field(default_factory=dict)
+
+    @property
+    def units(self) -> tuple[str, ...]:
+        """Every accepted unit: the plain ones (canonical first), then the currency units."""
+        return tuple(self.accepted_units) + tuple(self.currency_units)
 
 
 @dataclass(frozen=True)
@@ -122,6 +186,24 @@ class Catalogue:
     indicators: tuple[Indicator, ...]
     path: str = ""
     sha256: str = ""
+    exchange_rates: ExchangeRates | None = None
+
+    def conversion(self, measure: str, unit: str, data_year: int) -> Conversion | None:
+        """How a value of ``measure`` in ``unit`` for ``data_year`` converts to the canonical unit; None when
+        ``unit`` is not accepted, or is a currency unit without a rate for that year (``row.no_exchange_rate``)."""
+        m = self.measures[measure]
+        if unit in m.accepted_units:
+            return Conversion(m.accepted_units[unit])
+        cu = m.currency_units.get(unit)
+        if cu is None or self.exchange_rates is None:
+            return None
+        rate = self.exchange_rates.rate(cu.currency, data_year)
+        return None if rate is None else Conversion(cu.factor, rate, cu.invert)
+
+    def units_for_year(self, measure: str, data_year: int) -> tuple[str, ...]:
+        """The units a submission for ``data_year`` may use for ``measure``: currency units only with a rate."""
+        m = self.measures[measure]
+        return tuple(u for u in m.units if self.conversion(measure, u, data_year) is not None)
 
     def applies_to(self, data_year: int) -> bool:
         return self.year_from <= data_year and (self.year_to is None or data_year <= self.year_to)
@@ -209,57 +291,79 @@ class _Checker:
 
 
 def _parse(raw: Any, path: Path, sha256: str) -> Catalogue:
+    """Check a parsed YAML document section by section and build the catalogue."""
     c = _Checker(path)
     doc = c.mapping(raw, "(top level)")
     c.keys(doc, _TOP_KEYS, {"version", "data_years", "categories", "measures", "indicators"}, "(top level)")
     version = c.text(doc, "version", "version")
     if not version or not version.strip():
         c.fail("version", "must be a non-empty string")
+    year_from, year_to = _parse_data_years(c, doc["data_years"])
+    winsorise = _parse_normalisation(c, doc.get("normalisation"))
+    downgrade = _parse_downgrade(c, doc.get("downgrade"))
+    summons = c.integer(doc, "summons_bottom_n", "summons_bottom_n", default=10, minimum=0)
+    categories = _parse_categories(c, doc["categories"])
+    rates = _parse_exchange_rates(c, doc.get("exchange_rates"))
+    measures = _parse_measures(c, doc["measures"], rates)
+    indicators = _parse_indicators(c, doc["indicators"], categories, measures)
+    top_lists = _parse_top_lists(c, doc.get("top_lists"), measures)
+    return Catalogue(
+        version=version, name_zh=c.text(doc, "name_zh", "name_zh", version), name_en=c.text(doc, "name_en", "name_en"),  # type: ignore[arg-type]
+        year_from=year_from, year_to=year_to, winsorise=winsorise, downgrade=downgrade,
+        summons_bottom_n=summons, top_lists=top_lists, categories=categories,  # type: ignore[arg-type]
+        measures=measures, indicators=indicators, path=str(path), sha256=sha256, exchange_rates=rates,
+    )
 
-    years = c.mapping(doc["data_years"], "data_years")
+
+def _parse_data_years(c: _Checker, raw: Any) -> tuple[int, int | None]:
+    years = c.mapping(raw, "data_years")
     c.keys(years, {"from", "to"}, {"from"}, "data_years")
     year_from = c.integer(years, "from", "data_years", minimum=1900)
     year_to = c.integer(years, "to", "data_years", minimum=1900)
     if year_to is not None and year_to < year_from:  # type: ignore[operator]
         c.fail("data_years", f"`to` ({year_to}) is before `from` ({year_from})")
+    return year_from, year_to  # type: ignore[return-value]
 
-    winsorise: tuple[float, float] | None = None
-    if doc.get("normalisation") is not None:
-        norm = c.mapping(doc["normalisation"], "normalisation")
-        c.keys(norm, {"winsorise"}, set(), "normalisation")
-        w = norm.get("winsorise")
-        if w is not None:
-            if not (isinstance(w, list) and len(w) == 2 and all(_is_number(q) for q in w)):
-                c.fail("normalisation.winsorise", "must be null or a list of two quantiles [a, b]")
-            a, b = float(w[0]), float(w[1])
-            if not (0 <= a <= b <= 1):
-                c.fail("normalisation.winsorise", f"quantiles must satisfy 0 <= a <= b <= 1, found [{a}, {b}]")
-            winsorise = (a, b)
 
-    downgrade: Downgrade | None = None
-    if doc.get("downgrade") is not None:
-        d = c.mapping(doc["downgrade"], "downgrade")
-        c.keys(d, _DOWNGRADE_KEYS, {"rule", "bottom_n"}, "downgrade")
-        if d["rule"] not in _DOWNGRADE_RULES:
-            c.fail("downgrade.rule", f"must be one of {list(_DOWNGRADE_RULES)}, found {d['rule']!r}")
-        bottom_n = c.integer(d, "bottom_n", "downgrade")
-        if d["rule"] == "regional_bottom":
-            if "window" not in d or "times" not in d:
-                c.fail("downgrade", "rule regional_bottom needs `window` and `times`")
-            # times > window is allowed (the contract sets no such rule): the watch-list is then always empty
-            window, times = c.integer(d, "window", "downgrade"), c.integer(d, "times", "downgrade")
-        else:  # national_consecutive: window and times are ignored (the rule is two consecutive years)
-            window, times = 2, 2
-        downgrade = Downgrade(d["rule"], bottom_n, window, times)  # type: ignore[arg-type]
+def _parse_normalisation(c: _Checker, raw: Any) -> tuple[float, float] | None:
+    if raw is None:
+        return None
+    norm = c.mapping(raw, "normalisation")
+    c.keys(norm, {"winsorise"}, set(), "normalisation")
+    w = norm.get("winsorise")
+    if w is None:
+        return None
+    if not (isinstance(w, list) and len(w) == 2 and all(_is_number(q) for q in w)):
+        c.fail("normalisation.winsorise", "must be null or a list of two quantiles [a, b]")
+    a, b = float(w[0]), float(w[1])
+    if not (0 <= a <= b <= 1):
+        c.fail("normalisation.winsorise", f"quantiles must satisfy 0 <= a <= b <= 1, found [{a}, {b}]")
+    return (a, b)
 
-    summons = c.integer(doc, "summons_bottom_n", "summons_bottom_n", default=10, minimum=0)
 
-    # categories
-    cats_raw = doc["categories"]
-    if not isinstance(cats_raw, list) or not cats_raw:
+def _parse_downgrade(c: _Checker, raw: Any) -> Downgrade | None:
+    if raw is None:
+        return None
+    d = c.mapping(raw, "downgrade")
+    c.keys(d, _DOWNGRADE_KEYS, {"rule", "bottom_n"}, "downgrade")
+    if d["rule"] not in _DOWNGRADE_RULES:
+        c.fail("downgrade.rule", f"must be one of {list(_DOWNGRADE_RULES)}, found {d['rule']!r}")
+    bottom_n = c.integer(d, "bottom_n", "downgrade")
+    if d["rule"] == "regional_bottom":
+        if "window" not in d or "times" not in d:
+            c.fail("downgrade", "rule regional_bottom needs `window` and `times`")
+        # times > window is allowed (the contract sets no such rule): the watch-list is then always empty
+        window, times = c.integer(d, "window", "downgrade"), c.integer(d, "times", "downgrade")
+    else:  # national_consecutive: window and times are ignored (the rule is two consecutive years)
+        window, times = 2, 2
+    return Downgrade(d["rule"], bottom_n, window, times)  # type: ignore[arg-type]
+
+
+def _parse_categories(c: _Checker, raw: Any) -> tuple[Category, ...]:
+    if not isinstance(raw, list) or not raw:
         c.fail("categories", "must be a non-empty list")
     categories: list[Category] = []
-    for n, item in enumerate(cats_raw, 1):
+    for n, item in enumerate(raw, 1):
         entry = f"categories[{n}]"
         item = c.mapping(item, entry)
         code = c.code(item, entry)
@@ -268,18 +372,95 @@ def _parse(raw: Any, path: Path, sha256: str) -> Catalogue:
         if any(k.code == code for k in categories):
             c.fail(entry, "duplicate category code (codes are unique within categories)")
         weight = c.number(item, "weight", entry, non_negative=True)
-        categories.append(Category(code, weight, c.text(item, "name_zh", entry, code), c.text(item, "name_en", entry),
+        categories.append(Category(code, weight, c.text(item, "name_zh", entry, code), c.text(item, "name_en", entry),  # type: ignore[arg-type]
                                    c.text(item, "source", entry)))
     total = sum(k.weight for k in categories)
     if abs(total - 1.0) > 1e-9:
         c.fail("categories", f"category weights must sum to 1 (±1e-9), they sum to {total!r}")
+    return tuple(categories)
 
-    # measures
-    meas_raw = doc["measures"]
-    if not isinstance(meas_raw, list) or not meas_raw:
+
+def _parse_exchange_rates(c: _Checker, raw: Any) -> ExchangeRates | None:
+    """``exchange_rates``: a ``source`` and, per currency, year → CNY per unit with no gap between the first and
+    the last year (never judged against today's date: a catalogue stays valid as years pass)."""
+    if raw is None:
+        return None
+    entry = "exchange_rates"
+    doc = c.mapping(raw, entry)
+    if "source" not in doc:
+        c.fail(entry, "missing required key ['source'] (where the rates come from, e.g. 国家统计局统计公报)")
+    source = c.text(doc, "source", entry)
+    if not source or not source.strip():
+        c.fail(entry, "`source` must be a non-empty text")
+    rates: dict[str, dict[int, float]] = {}
+    for currency, table in doc.items():
+        if currency == "source":
+            continue
+        where = f"{entry}.{currency}"
+        if not isinstance(currency, str) or not re.fullmatch(r"[A-Z]{3}", currency):
+            c.fail(where, f"a currency must be a three-letter ISO 4217 code such as USD, found {currency!r}")
+        if currency == "CNY":
+            c.fail(where, "rates are CNY per unit of another currency; CNY itself needs none")
+        table = c.mapping(table, where)
+        if not table:
+            c.fail(where, "lists no year (give year: rate pairs, e.g. 2021: 6.4515)")
+        years: dict[int, float] = {}
+        for year, rate in table.items():
+            if isinstance(year, bool) or not isinstance(year, int) or year < 1900:
+                c.fail(where, f"years must be whole numbers >= 1900 (unquoted), found {year!r}")
+            if not _is_number(rate) or rate <= 0:
+                c.fail(where, f"the rate of {year} must be a number > 0 (CNY per 1 {currency}), found {rate!r}")
+            years[year] = float(rate)
+        missing = sorted(set(range(min(years), max(years) + 1)) - set(years))
+        if missing:
+            c.fail(where, f"no rate for {', '.join(map(str, missing))}: the years between the first ({min(years)}) "
+                          f"and the last ({max(years)}) must all have a rate")
+        rates[currency] = dict(sorted(years.items()))
+    if not rates:
+        c.fail(entry, "lists no currency (e.g. USD: {2021: 6.4515})")
+    return ExchangeRates(source=source, rates=rates)  # type: ignore[arg-type]
+
+
+def _parse_units(c: _Checker, raw: Any, unit: str, entry: str,
+                 rates: ExchangeRates | None) -> tuple[dict[str, float], dict[str, CurrencyUnit]]:
+    """A measure's ``accepted_units``: a plain factor (a number > 0), or a currency unit
+    ``{currency, factor, invert}`` converted at the data year's rate."""
+    units: dict[str, float] = {unit: 1.0}
+    currency_units: dict[str, CurrencyUnit] = {}
+    if raw is None:
+        return units, currency_units
+    where = f"{entry}.accepted_units"
+    acc = c.mapping(raw, where)
+    for u, spec in acc.items():
+        name = str(u)
+        if isinstance(spec, dict):
+            if name == unit:
+                c.fail(where, f"the canonical unit {unit!r} cannot be a currency unit (it must have factor 1)")
+            c.keys(spec, _CURRENCY_UNIT_KEYS, {"currency"}, f"{where}.{name}")
+            currency = spec["currency"]
+            if rates is None or currency not in rates.rates:
+                c.fail(f"{where}.{name}", f"names currency {currency!r}, which has no rates in `exchange_rates` "
+                                          f"(add them there, with their source)")
+            factor = c.number(spec, "factor", f"{where}.{name}", default=1.0, positive=True)
+            invert = spec.get("invert", False)
+            if not isinstance(invert, bool):
+                c.fail(f"{where}.{name}", f"`invert` must be true or false, found {invert!r}")
+            currency_units[name] = CurrencyUnit(currency=currency, factor=factor, invert=invert)  # type: ignore[arg-type]
+            continue
+        if not _is_number(spec) or spec <= 0:
+            c.fail(where, f"factor of unit {u!r} must be a number > 0 or a currency unit "
+                          f"{{currency, factor, invert}}, found {spec!r}")
+        if name == unit and float(spec) != 1.0:
+            c.fail(where, f"the canonical unit {unit!r} must have factor 1, found {spec!r}")
+        units[name] = float(spec)
+    return units, currency_units
+
+
+def _parse_measures(c: _Checker, raw: Any, rates: ExchangeRates | None) -> dict[str, Measure]:
+    if not isinstance(raw, list) or not raw:
         c.fail("measures", "must be a non-empty list")
     measures: dict[str, Measure] = {}
-    for n, item in enumerate(meas_raw, 1):
+    for n, item in enumerate(raw, 1):
         entry = f"measures[{n}]"
         item = c.mapping(item, entry)
         code = c.code(item, entry)
@@ -290,21 +471,13 @@ def _parse(raw: Any, path: Path, sha256: str) -> Catalogue:
         unit = c.text(item, "unit", entry)
         if not unit or not unit.strip():
             c.fail(entry, "`unit` (the canonical unit) must be a non-empty string")
-        units: dict[str, float] = {unit: 1.0}  # type: ignore[dict-item]
-        if item.get("accepted_units") is not None:
-            acc = c.mapping(item["accepted_units"], f"{entry}.accepted_units")
-            for u, factor in acc.items():
-                if not _is_number(factor) or factor <= 0:
-                    c.fail(f"{entry}.accepted_units", f"factor of unit {u!r} must be a number > 0, found {factor!r}")
-                if str(u) == unit and float(factor) != 1.0:
-                    c.fail(f"{entry}.accepted_units", f"the canonical unit {unit!r} must have factor 1, found {factor!r}")
-                units[str(u)] = float(factor)
+        units, currency_units = _parse_units(c, item.get("accepted_units"), unit, entry, rates)  # type: ignore[arg-type]
         integer = item.get("integer", False)
         if not isinstance(integer, bool):
             c.fail(entry, f"`integer` must be true or false, found {integer!r}")
         m = Measure(
-            code=code, unit=unit, name_zh=c.text(item, "name_zh", entry, code), name_en=c.text(item, "name_en", entry),
-            accepted_units=units,
+            code=code, unit=unit, name_zh=c.text(item, "name_zh", entry, code), name_en=c.text(item, "name_en", entry),  # type: ignore[arg-type]
+            accepted_units=units, currency_units=currency_units,
             hard_min=c.number(item, "hard_min", entry), hard_max=c.number(item, "hard_max", entry), integer=integer,
             soft_min=c.number(item, "soft_min", entry), soft_max=c.number(item, "soft_max", entry),
             soft_max_yoy_factor=c.number(item, "soft_max_yoy_factor", entry, positive=True),
@@ -317,14 +490,16 @@ def _parse(raw: Any, path: Path, sha256: str) -> Catalogue:
     for m in measures.values():
         if m.not_above is not None and m.not_above not in measures:
             c.fail(f"measure {m.code}", f"`not_above` names {m.not_above!r}, which is not a measure of this catalogue")
+    return measures
 
-    # indicators
-    inds_raw = doc["indicators"]
-    if not isinstance(inds_raw, list) or not inds_raw:
+
+def _parse_indicators(c: _Checker, raw: Any, categories: tuple[Category, ...],
+                      measures: dict[str, Measure]) -> tuple[Indicator, ...]:
+    if not isinstance(raw, list) or not raw:
         c.fail("indicators", "must be a non-empty list")
     indicators: list[Indicator] = []
     cat_codes = {k.code for k in categories}
-    for n, item in enumerate(inds_raw, 1):
+    for n, item in enumerate(raw, 1):
         entry = f"indicators[{n}]"
         item = c.mapping(item, entry)
         code = c.code(item, entry)
@@ -364,8 +539,11 @@ def _parse(raw: Any, path: Path, sha256: str) -> Catalogue:
             c.fail(f"category {k.code}", "has no indicator (every category needs at least one)")
         if sum(i.weight for i in indicators if i.category == k.code) <= 0:
             c.fail(f"category {k.code}", "its indicators' weights sum to 0 (the category score would be undefined)")
+    return tuple(indicators)
 
-    top_lists = doc.get("top_lists") or []
+
+def _parse_top_lists(c: _Checker, raw: Any, measures: dict[str, Measure]) -> tuple[str, ...]:
+    top_lists = raw or []
     if not isinstance(top_lists, list):
         c.fail("top_lists", "must be a list of measure codes")
     for m in top_lists:
@@ -373,13 +551,7 @@ def _parse(raw: Any, path: Path, sha256: str) -> Catalogue:
             c.fail("top_lists", f"names {m!r}, which is not a measure of this catalogue")
     if len(set(map(str, top_lists))) != len(top_lists):
         c.fail("top_lists", "lists a measure twice")
-
-    return Catalogue(
-        version=version, name_zh=c.text(doc, "name_zh", "name_zh", version), name_en=c.text(doc, "name_en", "name_en"),  # type: ignore[arg-type]
-        year_from=year_from, year_to=year_to, winsorise=winsorise, downgrade=downgrade,  # type: ignore[arg-type]
-        summons_bottom_n=summons, top_lists=tuple(map(str, top_lists)), categories=tuple(categories),  # type: ignore[arg-type]
-        measures=measures, indicators=tuple(indicators), path=str(path), sha256=sha256,
-    )
+    return tuple(map(str, top_lists))
 
 
 def load_catalogue(path: str | Path) -> Catalogue:

@@ -25,18 +25,21 @@ import shutil
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
+from typing import Mapping
 
 import fsspec
 import pandas as pd
 
 from etdz.catalogue import Catalogue, MethodologyError, catalogue_for_year
 from etdz.commit import replace_file
+from etdz.deadlines import late_flags
 from etdz.numbers import parse_value
 from etdz.reading import DEFAULT_MAX_BYTES, Formula, ReadResult, read_submission
 from etdz.schemas import MEASURES, SUBMISSION_ISSUES, SUBMISSION_LOG
-from etdz.validation import (CHECKS, ISSUE_COLUMNS, SubmissionFile, ValidationReport, _issue, file_checks,
-                             issues_frame, validate_submissions)
+from etdz.validation import (CHECKS, ISSUE_COLUMNS, SubmissionFile, ValidationReport, _issue, conversion_note,
+                             file_checks, issues_frame, validate_submissions)
 
 LOG_COLUMNS = list(SUBMISSION_LOG.names)
 MEASURE_COLUMNS = list(MEASURES.names)
@@ -204,19 +207,20 @@ def build_measures(long: pd.DataFrame, log: pd.DataFrame, files: list[Submission
         "reported_unit": m["unit_raw"].astype("str"),
         "tier": m["zone_code"].map(tier).astype("str"),
         "method_version": method_version,
-        "rate": float("nan"),
+        "rate": m["rate"].astype("float64"),  # null for a plain factor (02-inputs.md §2.3)
     })
     return out.sort_values(["zone_code", "measure_code"], kind="stable").reset_index(drop=True)
 
 
 def ingest_year(inbox_dir: str | Path, data_year: int, catalogue: Catalogue, registry: pd.DataFrame,
                 archive: str | None, previous: pd.DataFrame | None = None,
-                max_bytes: int = DEFAULT_MAX_BYTES) -> YearIngest:
+                max_bytes: int = DEFAULT_MAX_BYTES, deadlines: Mapping[int, date] | None = None) -> YearIngest:
     """Archive, read, validate and decide every file of ``<inbox>/<data_year>``.
 
     ``archive=None``: nothing is archived (``etdz validate``; a never-run previous year
     read for growth only). ``previous``: the MEASURES frame of Y-1's accepted
-    submissions, for the ``soft_max_yoy_factor`` warnings."""
+    submissions, for the ``soft_max_yoy_factor`` warnings. ``deadlines``: configured
+    deadlines per data year (``ETDZ_DEADLINES``), else the default of :mod:`etdz.deadlines`."""
     data_year = int(data_year)
     paths = list_inbox(inbox_dir)
     if not archive:
@@ -239,6 +243,7 @@ def ingest_year(inbox_dir: str | Path, data_year: int, catalogue: Catalogue, reg
                 fut.result()  # re-raises an archive failure: machinery failures raise
     issues, report, long = validate_submissions(files, catalogue, registry, data_year, previous)
     log = decide(files, issues, catalogue.version)
+    log["late"] = late_flags(log["received_at"], data_year, deadlines)  # flagged, never dropped: decided on merits
     measures = build_measures(long, log, files, registry, catalogue.version)
     return YearIngest(data_year=data_year, method_version=catalogue.version, log=log.reset_index(drop=True),
                       issues=issues, measures=measures, validation=report, files=files)
@@ -301,11 +306,16 @@ def validate_files(paths: list[str | Path], catalogues: list[Catalogue], registr
     for f, iss in alone:
         all_issues.extend(iss)
     versions: dict[int, str] = {}
+    conversions: dict[int, list[str]] = defaultdict(list)  # rows in a currency unit, shown with their computation
     for (version, year), fs in groups.items():
-        issues, _, _ = validate_submissions(fs, cats[version], registry, year)
+        issues, _, long = validate_submissions(fs, cats[version], registry, year)
         all_issues.extend(issues.to_dict("records"))
         for f in fs:
             versions[f.idx] = f"{version}"
+        if len(long):
+            for r in long.loc[long["rate"].notna()].itertuples(index=False):
+                note = conversion_note(cats[version], r.measure_code, r.unit_checked, year, r.reported)
+                conversions[r.file_idx].append(f"第 {r.row} 行 {r.measure_code}：{note}")
     frame = issues_frame(all_issues)
     lines: list[str] = []
     rejected = 0
@@ -324,6 +334,7 @@ def validate_files(paths: list[str | Path], catalogues: list[Catalogue], registr
         if f.idx in versions:
             info.append(f"数据年份 {f.expected_year}，考核办法 {versions[f.idx]}")
         lines.append(f"   {verdict}" + (f"；{'，'.join(info)}" if info else "") + f"  [{'REJECTED' if errors else 'OK'}]")
+        lines.extend(f"   [换算] {c}" for c in conversions.get(f.idx, []))
         for r in mine.itertuples(index=False):
             where = f"第 {r.row} 行" if not pd.isna(r.row) else "文件"
             col = f"，列 {r.column}" if isinstance(r.column, str) and r.column else ""

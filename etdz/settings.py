@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from etdz.catalogue import SHIPPED_DIR
+from etdz.deadlines import parse_deadlines
 from etdz.registry import SHIPPED_REGISTRY
 
 CONFIG_NAME = "etdz.toml"
@@ -42,6 +43,7 @@ VARIABLES: dict[str, str] = {
     "ui_host": "ETDZ_UI_HOST",
     "ui_port": "ETDZ_UI_PORT",
     "schedule_date": "ETDZ_SCHEDULE_DATE",
+    "deadlines": "ETDZ_DEADLINES",
 }
 # settings that are locations: local paths become absolute, object-store URLs stay as they are
 LOCATIONS = ("inbox", "warehouse", "reports", "archive", "registry", "methodology", "dagster_home")
@@ -74,6 +76,7 @@ class Settings:
     ui_host: str = "127.0.0.1"
     ui_port: int = 3000
     schedule_date: str = "03-01"  # MM-DD: the yearly schedule runs the year just closed on this day (06:00 Beijing)
+    deadlines: str = ""  # "2023=2024-05-15,…": per data year, when files become late (etdz.deadlines)
     # provenance, not settings: the ETDZ_HOME used, the file read ("" when there was none), the variables that won
     home: str = field(default="", compare=False)
     config_file: str = field(default="", compare=False)
@@ -228,6 +231,12 @@ def _month_day(value: str) -> str:
     return f"{int(m.group(1)):02d}-{int(m.group(2)):02d}"
 
 
+def _deadlines(value: str) -> str:
+    """``ETDZ_DEADLINES`` as given, once checked: a malformed value fails here, before any run."""
+    parse_deadlines(value)
+    return value.strip()
+
+
 PARSERS: dict[str, Callable[[str], object]] = {"max_file_bytes": _megabytes, "ui_port": _port,
-                                               "schedule_date": _month_day,
+                                               "schedule_date": _month_day, "deadlines": _deadlines,
                                                "report_links_url": lambda v: v.strip().rstrip("/")}

@@ -3,9 +3,10 @@
 One row per measure of Y's catalogue, in catalogue order, with the canonical unit, an empty
 value, and a note carrying the measure's Chinese name, whether it is required, whether it is a
 count and the units it accepts. Written twice: as CSV (UTF-8 with BOM, so Excel on a Chinese
-Windows machine shows the characters right) and as XLSX (frozen header, column widths, the value
-column formatted as a number, a list of accepted units per row, a second sheet 说明 with
-instructions; the first sheet is the submission). ``data_year`` is always prefilled; ``zone_code``
+Windows machine shows the characters right) and as XLSX: the first sheet is the submission, checked
+as the zone types (Excel data validation on every value cell, the units of the year as a drop-down,
+the identifying columns locked by sheet protection), a second sheet 说明 with instructions, the
+year's exchange rate and a worked conversion. ``data_year`` is always prefilled; ``zone_code``
 when a zone is given (checked against the registry). A filled-in template passes ``etdz validate``.
 
 File names come from the year and the zone *code* only (``etdz_template_2022.csv``,
@@ -16,13 +17,15 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 from pathlib import Path
 
 import pandas as pd
 
-from etdz.catalogue import Catalogue, Measure, catalogue_for_year
+from etdz.catalogue import Catalogue, catalogue_for_year
 from etdz.escape import spreadsheet_text as neutralise
+from etdz.numbers import format_number
 
 HEADER = ["zone_code", "data_year", "measure_code", "value", "unit", "note"]
 _CODE = re.compile(r"[A-Za-z0-9_-]{1,40}")
@@ -34,9 +37,22 @@ def _fmt_factor(f: float) -> str:
     return f"{f:.12f}".rstrip("0")
 
 
-def measure_note(m: Measure, required: bool) -> str:
-    """The note of a measure's row: name, required or optional, count, accepted units with factors."""
-    alts = [f"{u}（×{_fmt_factor(f)}）" for u, f in m.accepted_units.items() if u != m.unit]
+def measure_note(cat: Catalogue, code: str, data_year: int) -> str:
+    """The note of a measure's row: name, required or optional, count, the units accepted in ``data_year``
+    with their factors (a currency unit with the year's rate: ``亿美元（×6.4515，2021 年平均汇率）``)."""
+    m = cat.measures[code]
+    required = code in cat.required_measures
+    alts = []
+    for u in cat.units_for_year(code, data_year):
+        conv = cat.conversion(code, u, data_year)
+        if u == m.unit or conv is None:
+            continue
+        if conv.rate is None:
+            alts.append(f"{u}（×{_fmt_factor(conv.factor)}）")
+        else:
+            steps = f"{'÷' if conv.invert else '×'}{_fmt_factor(conv.rate)}" + (
+                f"×{_fmt_factor(conv.factor)}" if conv.factor != 1 else "")
+            alts.append(f"{u}（{steps}，{data_year} 年平均汇率）")
     units = f"单位：{m.unit}" + (f"，也可用 {'、'.join(alts)}" if alts else "")
     parts = [m.name_zh or m.code, "必填" if required else "选填"]
     if m.integer:
@@ -48,8 +64,7 @@ def measure_note(m: Measure, required: bool) -> str:
 
 
 def _rows(cat: Catalogue, data_year: int, zone: str | None) -> list[list[str]]:
-    required = set(cat.required_measures)
-    return [[zone or "", str(data_year), code, "", m.unit, measure_note(m, code in required)]
+    return [[zone or "", str(data_year), code, "", m.unit, measure_note(cat, code, data_year)]
             for code, m in cat.measures.items()]
 
 
@@ -76,9 +91,58 @@ def _csv_bytes(rows: list[list[str]]) -> bytes:
     return buf.getvalue().encode("utf-8-sig")
 
 
+# Excel's number validations need explicit bounds: "any number" is ±1e15 (Excel keeps 15 significant digits)
+_ANY = 1e15
+
+
+def _excel_number(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() and abs(x) <= _ANY else repr(float(x))
+
+
+def value_rule(cat: Catalogue, code: str, data_year: int) -> dict:
+    """The Excel data validation of a measure's value cell in ``data_year``'s template.
+
+    Always a number. With a single accepted unit (the canonical one) the cell checks the measure's own
+    rules: not below ``hard_min``, not above ``hard_max``, whole for an ``integer`` measure. With several
+    units the bounds depend on the unit chosen, so only what holds in every unit is checked: not negative
+    when ``hard_min >= 0`` (every factor and rate is > 0)."""
+    m = cat.measures[code]
+    single = len(cat.units_for_year(code, data_year)) == 1
+    lo = m.hard_min if single else (0.0 if m.hard_min is not None and m.hard_min >= 0 else None)
+    hi = m.hard_max if single else None
+    whole = m.integer and single
+    if whole:  # Excel compares whole numbers with whole bounds
+        lo = None if lo is None else float(math.ceil(lo))
+        hi = None if hi is None else float(math.floor(hi))
+    kind = "whole" if whole else "decimal"
+    if lo is not None and hi is not None:
+        rule = {"operator": "between", "formula1": _excel_number(lo), "formula2": _excel_number(hi)}
+        text = f"{format_number(lo)} ～ {format_number(hi)}"
+    elif lo is not None:
+        rule = {"operator": "greaterThanOrEqual", "formula1": _excel_number(lo)}
+        text = f"不小于 {format_number(lo)}"
+    elif hi is not None:
+        rule = {"operator": "lessThanOrEqual", "formula1": _excel_number(hi)}
+        text = f"不大于 {format_number(hi)}"
+    else:
+        rule = {"operator": "between", "formula1": _excel_number(-_ANY), "formula2": _excel_number(_ANY)}
+        text = ""
+    what = "整数" if whole else "数字"
+    unit = f" {m.unit}" if single and text else ""
+    limits = f"，{text}{unit}" if text else ""
+    name = m.name_zh or code
+    return {
+        "type": kind, **rule,
+        "promptTitle": name[:32],
+        "prompt": f"请填写{what}{limits}；单位在 unit 列选择。未统计请留空，不要填写文字或公式。"[:255],
+        "errorTitle": "数值不符合要求",
+        "error": f"{name}：应为{what}{limits}。请只填写阿拉伯数字，不要填写文字、区间或说明。"[:255],
+    }
+
+
 def _xlsx_bytes(cat: Catalogue, rows: list[list[str]], data_year: int, zone: str | None) -> bytes:
     from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.styles import Alignment, Font, PatternFill, Protection
     from openpyxl.worksheet.datavalidation import DataValidation
 
     from etdz.demo_data import xlsx_bytes
@@ -102,26 +166,34 @@ def _xlsx_bytes(cat: Catalogue, rows: list[list[str]], data_year: int, zone: str
     ws.freeze_panes = "A2"
     for col, width in zip("ABCDEF", (34, 11, 26, 16, 14, 90)):
         ws.column_dimensions[col].width = width
-    # accepted units as a drop-down per row (one validation per distinct unit list)
+    # the unit as a drop-down of the units accepted in this year (currency units only with a rate),
+    # one validation per distinct list
     by_units: dict[str, list[str]] = {}
-    for i, m in enumerate(cat.measures.values(), start=2):
-        units = ",".join(u.replace(",", "") for u in m.accepted_units)
-        if len(units) <= 250 and not any(c in units for c in '"'):
+    for i, code in enumerate(cat.measures, start=2):
+        units = ",".join(u.replace(",", "") for u in cat.units_for_year(code, data_year))
+        if len(units) <= 250 and '"' not in units:
             by_units.setdefault(units, []).append(f"E{i}")
     for units, cells in by_units.items():
         dv = DataValidation(type="list", formula1=f'"{units}"', allow_blank=False, showErrorMessage=True,
-                            errorTitle="单位", error="请选择该指标可用的单位")
+                            showInputMessage=True, promptTitle="计量单位", prompt="请从下拉列表中选择单位",
+                            errorTitle="计量单位不可用", error=f"请选择该指标可用的单位：{units.replace(',', '、')}"[:255])
         for c in cells:
             dv.add(c)
         ws.add_data_validation(dv)
-    num = DataValidation(type="decimal", operator="greaterThanOrEqual", formula1="0", allow_blank=True,
-                         showErrorMessage=True, errorTitle="数值", error="请填写不小于0的数字（不要填写文字）")
-    num_cells = [f"D{i}" for i, m in enumerate(cat.measures.values(), start=2)
-                 if m.hard_min is not None and m.hard_min >= 0]
-    if num_cells:
-        for c in num_cells:
-            num.add(c)
-        ws.add_data_validation(num)
+    # every value cell: a number, within the measure's bounds when it has a single unit
+    for i, code in enumerate(cat.measures, start=2):
+        dv = DataValidation(allow_blank=True, showErrorMessage=True, showInputMessage=True, errorStyle="stop",
+                            **value_rule(cat, code, data_year))
+        dv.add(f"D{i}")
+        ws.add_data_validation(dv)
+    # what identifies a row is locked (sheet protection without password, as on official forms: it prevents
+    # mistakes, not tampering); value, unit and note stay editable, and the zone code when not prefilled
+    editable = (4, 5, 6) if zone else (1, 4, 5, 6)
+    for i in range(2, n + 2):
+        for col in editable:
+            ws.cell(row=i, column=col).protection = Protection(locked=False)
+    ws.protection.sheet = True
+    ws.protection.formatColumns = ws.protection.formatRows = ws.protection.autoFilter = False
     ws.auto_filter.ref = f"A1:F{n + 1}"
 
     info = wb.create_sheet("说明")
@@ -129,13 +201,40 @@ def _xlsx_bytes(cat: Catalogue, rows: list[list[str]], data_year: int, zone: str
         f"{cat.name_zh}（{cat.version}）— {data_year} 年数据填报模板",
         "只填写第一个工作表：每行一个指标，在 value 列填写数字，unit 列选择单位；未统计的指标留空。",
         "zone_code 填写本开发区在名录中的代码" + (f"（已预填：{zone}）" if zone else "") + f"，data_year 为 {data_year}。",
+        "园区代码、年份和指标代码列已锁定（工作表保护，无密码）；输入不符合要求的数值时 Excel 会提示。",
         "数字请勿带文字（如“约300”）；计数类指标填写整数；金额可用亿元或万元，外资可用万美元或亿美元。",
+        *_currency_lines(cat, data_year),
         "保存为 xlsx 或 CSV（UTF-8 或 GBK 编码、逗号分隔）后提交。",
     ]
     for line in lines:
         info.append([neutralise(line)])
     info.column_dimensions["A"].width = 110
     return xlsx_bytes(wb)
+
+
+def _currency_lines(cat: Catalogue, data_year: int) -> list[str]:
+    """The notes on amounts in another currency: which units, at which rate, with a worked example each."""
+    pairs = [(code, u) for code, m in cat.measures.items() for u in m.currency_units]
+    if not pairs or cat.exchange_rates is None:
+        return []
+    usable = [(code, u) for code, u in pairs if cat.conversion(code, u, data_year) is not None]
+    if not usable:
+        names = "、".join(dict.fromkeys(u for _, u in pairs))
+        return [f"外币单位（{names}）需要 {data_year} 年的汇率，本考核办法尚未收录；请使用 unit 列下拉列表中的单位填报。"]
+    currencies = sorted({cat.measures[code].currency_units[u].currency for code, u in usable})
+    rates = "、".join(f"1 {c} = {format_number(cat.exchange_rates.rate(c, data_year))} 元" for c in currencies)
+    out = [f"外币金额按 {data_year} 年平均汇率（{rates}；来源：{cat.exchange_rates.source}）自动折算为规定单位，"
+           f"按报送时的单位填写即可，例如："]
+    examples: dict[tuple[str, str], str] = {}  # one example per (unit, canonical unit)
+    for code, u in usable:
+        m = cat.measures[code]
+        conv = cat.conversion(code, u, data_year)
+        examples.setdefault((u, m.unit), f"    {conv.explain(_EXAMPLE.get(u, 100.0), u, m.unit)}")  # type: ignore[union-attr]
+    return out + list(examples.values())
+
+
+# round figures of the kind zones report (02-inputs.md §2.3), for the worked examples of the notes
+_EXAMPLE = {"亿美元": 24.7, "万美元": 3303.0, "万元": 21000.0, "亿元": 2.1}
 
 
 def template_stem(data_year: int, zone: str | None = None) -> str:

@@ -30,6 +30,7 @@ import difflib
 import math
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
@@ -87,6 +88,7 @@ _CHECK_LIST = [
     # known_measures_and_units
     Check("row.unknown_measure", "error", "row", "known_measures_and_units", "指标代码未知", "measure_code is not a measure of the year's catalogue (case-sensitive), or is empty."),
     Check("row.unknown_unit", "error", "row", "known_measures_and_units", "计量单位未知", "The unit is not one of the measure's accepted units (checked when a value is given)."),
+    Check("row.no_exchange_rate", "error", "row", "known_measures_and_units", "没有该年度的汇率", "The unit is a currency unit (02-inputs.md §2.3) and the catalogue has no rate of that currency for the file's data year."),
     Check("row.duplicate_measure", "error", "row", "known_measures_and_units", "指标重复", "A measure appears more than once in the file (every occurrence is listed)."),
     # hard_bounds / integers
     Check("row.hard_bounds", "error", "row", "hard_bounds", "数值超出允许范围", "After unit conversion, the value is below hard_min or above hard_max."),
@@ -224,9 +226,8 @@ def _range_text(lo: float | None, hi: float | None, unit: str) -> str:
     return "不限"
 
 
-def _units_text(catalogue: Catalogue, measure: str) -> str:
-    m = catalogue.measures[measure]
-    return "、".join(m.accepted_units)
+def _units_text(catalogue: Catalogue, measure: str, data_year: int) -> str:
+    return "、".join(catalogue.units_for_year(measure, data_year))
 
 
 def _suggest(value: str, choices: Iterable[str]) -> str:
@@ -426,6 +427,7 @@ def build_long_frame(files: list[SubmissionFile], catalogue: Catalogue,
     df["factor"] = [factors.get((m, u), np.nan) for m, u in zip(df["measure_code"].tolist(), df["unit_checked"].tolist())]
     df["value"] = df["reported"] * df["factor"]
     df["unit_key"] = (df["measure_code"] + UNIT_KEY_SEP + df["unit_checked"]).astype("str")
+    _convert_currencies(df, files, catalogue)
     for c in ("hard_min", "hard_max", "soft_min", "soft_max"):
         df[c] = j[c].astype("float64").where(known)
     df["canonical_unit"] = j["canonical_unit"].astype("str")
@@ -471,6 +473,46 @@ def build_long_frame(files: list[SubmissionFile], catalogue: Catalogue,
     return df
 
 
+def _convert_currencies(df: pd.DataFrame, files: list[SubmissionFile], catalogue: Catalogue) -> None:
+    """Rows in a currency unit (02-inputs.md §2.3): converted at the rate of the file's data year (``rate``,
+    ``value``); without a rate for that year, ``no_rate`` holds the currency (``row.no_exchange_rate``).
+    Rows in a plain unit keep ``value = reported × factor`` and a null ``rate``."""
+    df["rate"] = np.nan
+    df["no_rate"] = pd.Series(None, index=df.index, dtype="str")
+    keys = [f"{code}{UNIT_KEY_SEP}{u}" for code, m in catalogue.measures.items() for u in m.currency_units]
+    hit = df["unit_key"].isin(keys).to_numpy() if keys else np.zeros(len(df), dtype=bool)
+    if not hit.any():
+        return
+    year_of = {f.idx: f.expected_year for f in files}
+    rows = df.loc[hit, ["file_idx", "measure_code", "unit_checked", "reported"]]
+    factor, rate, value, missing = [], [], [], []
+    for fi, code, unit, x in zip(rows["file_idx"].tolist(), rows["measure_code"].tolist(),
+                                 rows["unit_checked"].tolist(), rows["reported"].tolist()):
+        conv = catalogue.conversion(code, unit, year_of[fi])
+        if conv is None:
+            factor.append(np.nan), rate.append(np.nan), value.append(np.nan)
+            missing.append(catalogue.measures[code].currency_units[unit].currency)
+        else:
+            factor.append(conv.factor), rate.append(conv.rate), value.append(conv.apply(x))
+            missing.append(None)
+    df.loc[hit, "factor"] = factor
+    df.loc[hit, "rate"] = rate
+    df.loc[hit, "value"] = value
+    df.loc[hit, "no_rate"] = missing
+
+
+def conversion_note(catalogue: Catalogue, measure: str, unit: str, data_year: int, reported: float) -> str:
+    """How a reported value in a currency unit became canonical, for messages: ``24.7 亿美元 × 6.4515 =
+    159.35 亿元，按 2021 年 USD 年平均汇率，来源：…``; empty for a plain unit or a year without a rate."""
+    m = catalogue.measures.get(measure)
+    conv = catalogue.conversion(measure, unit, data_year) if m else None
+    if conv is None or conv.rate is None or catalogue.exchange_rates is None or math.isnan(reported):
+        return ""
+    currency = m.currency_units[unit].currency  # type: ignore[union-attr]
+    return (f"{conv.explain(reported, unit, m.unit)}，按 {data_year} 年 {currency} 年平均汇率，"  # type: ignore[union-attr]
+            f"来源：{catalogue.exchange_rates.source}")
+
+
 # --------------------------------------------------------------------------- the suite
 
 
@@ -481,7 +523,7 @@ def build_suite(catalogue: Catalogue, name: str):
     pairs; the per-measure bounds travel as columns of the frame."""
     gx = gx_module()
     E = gx.expectations
-    pairs = sorted((code, u) for code, m in catalogue.measures.items() for u in m.accepted_units)
+    pairs = sorted((code, u) for code, m in catalogue.measures.items() for u in m.units)
 
     def meta(check: str, column: str) -> dict:
         c = CHECKS[check]
@@ -494,6 +536,7 @@ def build_suite(catalogue: Catalogue, name: str):
         # (measure, unit) pairs as one key column: the pair-set metric of GX iterates rows in Python
         E.ExpectColumnValuesToBeInSet(column="unit_key", value_set=[f"{m}{UNIT_KEY_SEP}{u}" for m, u in pairs],
                                       meta=meta("row.unknown_unit", "unit")),
+        E.ExpectColumnValuesToBeNull(column="no_rate", meta=meta("row.no_exchange_rate", "unit")),
         E.ExpectColumnValuesToMatchRegex(column="value_text", regex=NUMBER_REGEX, meta=meta("row.invalid_value", "value")),
         E.ExpectColumnValuesToBeNull(column="formula_col", meta=meta("row.formula", "value")),
         E.ExpectColumnValuesToBeNull(column="overflow", meta=meta("row.field_count", "value")),
@@ -573,6 +616,9 @@ def _row_issue(f: SubmissionFile, r: pd.Series, check: str, bound: str | None, c
     unit_raw = r["unit_raw"] if isinstance(r["unit_raw"], str) else ""
     conv = "" if pd.isna(r["value"]) else format_number(float(r["value"]))
     conv_txt = f"（折算为 {conv} {m.unit}）" if m and r["unit_checked"] != m.unit and conv else ""
+    rate_txt = ""  # a currency unit: the conversion step by step, in every message about the value
+    if m and conv and not pd.isna(r["rate"]):
+        conv_txt = rate_txt = f"（{conversion_note(catalogue, code, r['unit_checked'], f.expected_year, float(r['reported']))}）"
     w = _where(f, row, "value")
     if check == "row.unknown_measure":
         col = "measure_code"
@@ -582,9 +628,17 @@ def _row_issue(f: SubmissionFile, r: pd.Series, check: str, bound: str | None, c
             msg = f"{_where(f, row, col)}的指标代码「{code}」不在本年度考核办法（{catalogue.version}）中{_suggest(code, catalogue.measures)}；请改用模板中的指标代码，或删除该行"
         return _issue(f, check, msg, row=row, column=col, value=code, expected="本年度考核办法的指标代码（区分大小写）")
     if check == "row.unknown_unit":
-        units = _units_text(catalogue, code)
+        units = _units_text(catalogue, code, f.expected_year)
         msg = f"{_where(f, row, 'unit')}的计量单位「{unit_raw or '（空）'}」不适用于指标 {mname}；可接受的单位：{units}"
         return _issue(f, check, msg, row=row, column="unit", value=unit_raw, expected=units)
+    if check == "row.no_exchange_rate":
+        units = _units_text(catalogue, code, f.expected_year)
+        currency = r["no_rate"]
+        msg = (f"{_where(f, row, 'unit')}的计量单位「{unit_raw}」是外币单位（{currency}），但考核办法 {catalogue.version}"
+               f"（{Path(catalogue.path).name}）没有 {f.expected_year} 年的 {currency} 年平均汇率，指标 {mname} 无法折算为 "
+               f"{m.unit}；请改用 {units} 填报，或由考核办法的维护者在 exchange_rates 中补充 {f.expected_year} 年的汇率")
+        return _issue(f, check, msg, row=row, column="unit", value=unit_raw,
+                      expected=f"{f.expected_year} 年有汇率的单位：{units}")
     if check == "row.invalid_value":
         reason = parse_value(value_raw, percent_ok=bool(m and m.unit == "%")).error or "不是数值"
         msg = f"{w}的数值「{value_raw}」无效（{reason}），指标 {mname}。请只填写阿拉伯数字（可带小数点和负号），不要填写文字、区间或说明；不报送请留空"
@@ -624,12 +678,12 @@ def _row_issue(f: SubmissionFile, r: pd.Series, check: str, bound: str | None, c
     if check == "row.not_above":
         tcode = r["not_above_code"]
         tm = catalogue.measures[tcode]
-        msg = (f"{w}：指标 {mname} 的数值 {conv} {m.unit} 大于 {tcode}（{tm.name_zh}）的数值 "
+        msg = (f"{w}：指标 {mname} 的数值 {conv} {m.unit}{rate_txt} 大于 {tcode}（{tm.name_zh}）的数值 "
                f"{format_number(float(r['not_above_value']))} {tm.unit}，通常不应超过；请核对（已接收）")
         return _issue(f, check, msg, row=row, column="value", value=value_raw, expected=f"≤ {tcode}（{format_number(float(r['not_above_value']))} {tm.unit}）")
     if check == "row.yoy_change":
         fac = format_number(m.soft_max_yoy_factor)
-        msg = (f"{w}：指标 {mname} 的数值 {conv} {m.unit} 与上年已接收的 {format_number(float(r['previous']))} {m.unit} 相比"
+        msg = (f"{w}：指标 {mname} 的数值 {conv} {m.unit}{rate_txt} 与上年已接收的 {format_number(float(r['previous']))} {m.unit} 相比"
                f"变化超过 {fac} 倍（比值 {float(r['yoy_ratio']):.3g}），请核对数值和单位（已接收）")
         return _issue(f, check, msg, row=row, column="value", value=value_raw,
                       expected=f"上年的 1/{fac} ～ {fac} 倍")

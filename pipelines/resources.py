@@ -31,6 +31,7 @@ class EtdzResource(ConfigurableResource):
     methodology: str
     max_file_bytes: int = 20 * 1024 * 1024
     report_links_url: str = ""  # where report links point (Settings.report_links_url); empty: object-store URLs
+    deadlines: str = ""  # ETDZ_DEADLINES (etdz.deadlines.parse_deadlines)
 
     @classmethod
     def from_settings(cls, s: Settings) -> "EtdzResource":

@@ -40,6 +40,15 @@ def test_shipped_catalogues_match_05_indicators():
     assert c21.top_lists == c16.top_lists == ("fdi_actual", "trade_total")
     assert all(i.source for i in c21.indicators) and all(m.source for m in c21.measures.values())
     assert c21.measures["trade_total"].accepted_units == {"亿元": 1.0, "万元": 0.0001, "元": 1e-8}
+    for c in (c16, c21):
+        assert "统计公报" in c.exchange_rates.source
+        assert c.exchange_rates.rates["USD"] == {2015: 6.2284, 2016: 6.6423, 2017: 6.7518, 2018: 6.6174, 2019: 6.8985,
+                                                 2020: 6.8976, 2021: 6.4515, 2022: 6.7261, 2023: 7.0467, 2024: 7.1217}
+        for code in ("trade_total", "city_trade_total", "hitech_trade"):
+            assert set(c.measures[code].currency_units) == {"亿美元", "万美元"}
+        for code in ("fdi_actual", "city_fdi_actual"):
+            assert set(c.measures[code].currency_units) == {"万元", "亿元"}
+            assert all(u.invert for u in c.measures[code].currency_units.values())
     assert c21.measures["solid_waste_utilized"].not_above == "solid_waste_generated"
     assert catalogue_for_year(cats.values(), 2020).version == "2016"
     assert catalogue_for_year(cats.values(), 2021).version == "2021"
@@ -52,6 +61,34 @@ def test_defaults_and_required_measures(tmp_path):
     assert c.measures["m1"].accepted_units == {"亿元": 1.0, "万元": 0.0001}
     assert c.indicators[0].weight == 1.0 and c.indicators[0].scale == 1.0
     assert c.name_zh == "X1"
+
+
+RATES = {"source": "国家统计局统计公报", "USD": {2020: 6.8976, 2021: 6.4515}}
+
+
+def test_currency_units_convert_at_the_data_years_rate(tmp_path):
+    doc = mutate(lambda d: (d.update(exchange_rates=RATES), d["measures"][0]["accepted_units"].update(
+        {"亿美元": {"currency": "USD", "factor": 1}, "万美元": {"currency": "USD", "factor": 0.0001}}),
+        d["measures"].append({"code": "fdi", "unit": "万美元",
+                              "accepted_units": {"万元": {"currency": "USD", "invert": True}}})))
+    c = load_catalogue(write(tmp_path, doc))
+    units = c.measures["m1"].units  # plain units first (write() sorts the keys of the YAML)
+    assert units[0] == "亿元" and set(units[1:2]) == {"万元"} and set(units[2:]) == {"亿美元", "万美元"}
+    assert c.conversion("m1", "亿美元", 2021).apply(24.7) == 24.7 * 6.4515
+    assert c.conversion("m1", "万美元", 2020).apply(3303) == 3303 * 6.8976 * 0.0001
+    assert c.conversion("fdi", "万元", 2021).apply(21000) == 21000 / 6.4515
+    assert c.conversion("m1", "万元", 2021).rate is None  # a plain factor needs no rate
+    assert c.conversion("m1", "亿美元", 2019) is None  # no rate that year: row.no_exchange_rate
+    assert c.units_for_year("m1", 2019) == ("亿元", "万元")
+    assert c.units_for_year("m1", 2021) == units
+
+
+def test_rates_are_never_judged_against_today(tmp_path):
+    """Rates of long-past years only: the catalogue loads, whatever today's date."""
+    doc = mutate(lambda d: (d.update(exchange_rates={"source": "x", "USD": {1990: 4.7832}}),
+                            d["measures"][0]["accepted_units"].update({"亿美元": {"currency": "USD"}})))
+    c = load_catalogue(write(tmp_path, doc))
+    assert c.conversion("m1", "亿美元", 1990).rate == 4.7832
 
 
 def test_golden_catalogue_loads():
@@ -92,6 +129,23 @@ BROKEN = [
     ("no_version", lambda d: d.pop("version"), "(top level)", "version"),
     ("years_reversed", lambda d: d.update(data_years={"from": 2022, "to": 2020}), "data_years", "before"),
     ("integer_flag", lambda d: d["measures"][1].update(integer="yes"), "measure m2", "true or false"),
+    ("rates_without_source", lambda d: d.update(exchange_rates={"USD": {2021: 6.4515}}), "exchange_rates", "source"),
+    ("rates_with_gap", lambda d: d.update(exchange_rates=dict(RATES, USD={2019: 6.9, 2021: 6.45})),
+     "exchange_rates.USD", "no rate for 2020"),
+    ("rate_not_positive", lambda d: d.update(exchange_rates=dict(RATES, USD={2021: 0})), "exchange_rates.USD", "> 0"),
+    ("rate_year_text", lambda d: d.update(exchange_rates=dict(RATES, USD={"2021年": 6.4})), "exchange_rates.USD", "years"),
+    ("bad_currency_code", lambda d: d.update(exchange_rates=dict(RATES, dollar={2021: 6.4})), "exchange_rates.dollar",
+     "ISO 4217"),
+    ("currency_without_rates", lambda d: d["measures"][0]["accepted_units"].update({"亿美元": {"currency": "USD"}}),
+     "measure m1.accepted_units.亿美元", "no rates"),
+    ("currency_unit_typo", lambda d: (d.update(exchange_rates=RATES), d["measures"][0]["accepted_units"].update(
+        {"亿美元": {"currency": "USD", "inverse": True}})), "measure m1.accepted_units.亿美元", "unknown key"),
+    ("currency_unit_invert_text", lambda d: (d.update(exchange_rates=RATES), d["measures"][0]["accepted_units"].update(
+        {"亿美元": {"currency": "USD", "invert": "yes"}})), "measure m1.accepted_units.亿美元", "true or false"),
+    ("currency_unit_bad_factor", lambda d: (d.update(exchange_rates=RATES), d["measures"][0]["accepted_units"].update(
+        {"亿美元": {"currency": "USD", "factor": -1}})), "measure m1.accepted_units.亿美元", "> 0"),
+    ("canonical_as_currency", lambda d: (d.update(exchange_rates=RATES), d["measures"][0]["accepted_units"].update(
+        {"亿元": {"currency": "USD"}})), "measure m1.accepted_units", "canonical unit"),
     ("hard_bounds_reversed", lambda d: d["measures"][0].update(hard_min=5, hard_max=1), "measure m1", "greater"),
 ]
 

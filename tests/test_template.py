@@ -185,3 +185,100 @@ def test_a_filled_in_template_passes_validation(tmp_path, cats, year):
     # the untouched template (every value empty) is accepted too: empty means "not reported" (warnings)
     text, code = validate_files([csv_path], cats, registry)
     assert code == 0, text
+
+
+def _validation_of(ws, cell: str):
+    found = [dv for dv in ws.data_validations.dataValidation if cell in dv.sqref]
+    assert len(found) == 1, f"{cell}: {len(found)} validations"
+    return found[0]
+
+
+@pytest.mark.parametrize("year", [2019, 2022])
+def test_every_value_cell_checks_as_the_zone_types(tmp_path, cats, year):
+    """A number everywhere; with a single unit the measure's hard bounds and whole-ness; Chinese messages."""
+    _, xlsx = write_template(tmp_path, year, cats)
+    _, ws = read_xlsx(xlsx)
+    cat = catalogue_for_year(cats, year)
+    singles = 0
+    for i, (code, m) in enumerate(cat.measures.items(), start=2):
+        dv = _validation_of(ws, f"D{i}")
+        assert dv.showErrorMessage and dv.showInputMessage and dv.allow_blank
+        assert dv.prompt and m.name_zh in dv.error and ("整数" if dv.type == "whole" else "数字") in dv.error
+        if len(cat.units_for_year(code, year)) == 1:
+            singles += 1
+            assert dv.type == ("whole" if m.integer else "decimal")
+            bounds = [float(x) for x in (dv.formula1, dv.formula2) if x is not None]
+            expected = [b for b in (m.hard_min, m.hard_max) if b is not None]
+            assert bounds == (expected or [-1e15, 1e15])
+            one_side = "greaterThanOrEqual" if m.hard_min is not None else "lessThanOrEqual"
+            assert dv.operator == (one_side if len(expected) == 1 else "between")
+        else:  # several units: the bounds depend on the unit chosen; only the sign holds in every unit
+            assert dv.type == "decimal"
+            assert float(dv.formula1) == (0.0 if m.hard_min is not None and m.hard_min >= 0 else -1e15)
+    assert singles >= 5  # the shipped catalogues have %, 天, … measures with one unit
+    days = _validation_of(ws, f"D{list(cat.measures).index('startup_days') + 2}")
+    assert (days.type, days.operator, days.formula1) == ("decimal", "greaterThanOrEqual", "0")
+    patents = _validation_of(ws, f"D{list(cat.measures).index('invention_patents') + 2}")
+    assert (patents.type, patents.formula1) == ("whole", "0") and "整数" in patents.error
+
+
+def test_both_bounds_of_a_single_unit_measure(tmp_path):
+    from tests.fixtures.submissions import write_tiny_catalogue
+
+    cat = write_tiny_catalogue(tmp_path / "cat")
+    _, xlsx = write_template(tmp_path / "out", 2022, [cat])
+    _, ws = read_xlsx(xlsx)
+    dv = _validation_of(ws, f"D{list(cat.measures).index('share') + 2}")
+    assert (dv.type, dv.operator, dv.formula1, dv.formula2) == ("decimal", "between", "0", "100")
+    assert "0 ～ 100 %" in dv.error and "0 ～ 100 %" in dv.prompt
+
+
+def test_units_are_a_drop_down_with_currency_units_only_for_years_with_a_rate(tmp_path, cats):
+    for year, has_rate in ((2022, True), (2025, False)):
+        _, xlsx = write_template(tmp_path / str(year), year, cats)
+        _, ws = read_xlsx(xlsx)
+        cat = catalogue_for_year(cats, year)
+        for i, code in enumerate(cat.measures, start=2):
+            dv = _validation_of(ws, f"E{i}")
+            assert dv.type == "list" and dv.formula1.strip('"').split(",") == list(cat.units_for_year(code, year))
+        trade = list(cat.measures).index("trade_total") + 2
+        assert ("亿美元" in _validation_of(ws, f"E{trade}").formula1) == has_rate
+        notes = " ".join(r[0] for r in load_workbook(xlsx)["说明"].iter_rows(values_only=True))
+        if has_rate:
+            assert "24.7 亿美元 × 6.7261 = 166.13 亿元" in notes and "统计公报" in notes
+        else:
+            assert "2025 年的汇率" in notes
+
+
+def test_identifying_columns_are_locked(tmp_path, cats):
+    for zone in (SUZHOU, None):
+        _, xlsx = write_template(tmp_path / str(zone), 2022, cats, zone=zone)
+        _, ws = read_xlsx(xlsx)
+        assert ws.protection.sheet
+        for i in range(2, ws.max_row + 1):
+            assert ws.cell(row=i, column=1).protection.locked == (zone is not None)  # a zone to fill in stays open
+            assert ws.cell(row=i, column=2).protection.locked and ws.cell(row=i, column=3).protection.locked
+            assert not any(ws.cell(row=i, column=c).protection.locked for c in (4, 5, 6))
+        assert all(c.protection.locked for c in ws[1])
+
+
+def test_a_template_filled_in_foreign_currency_passes_validation(tmp_path, cats):
+    from etdz.ingest import validate_files
+
+    registry = load_registry()
+    _, xlsx_path = write_template(tmp_path / "t", 2021, cats, zone=SUZHOU, registry=registry)
+    cat = catalogue_for_year(cats, 2021)
+    folder = tmp_path / "inbox" / "2021"
+    folder.mkdir(parents=True)
+    filled = _fill_xlsx(xlsx_path, cat, folder / "填报.xlsx")
+    wb, ws = read_xlsx(filled)
+    for row in range(2, ws.max_row + 1):
+        code = ws.cell(row=row, column=3).value
+        if code == "trade_total":
+            ws.cell(row=row, column=4).value, ws.cell(row=row, column=5).value = 24.7, "亿美元"
+        if code == "fdi_actual":
+            ws.cell(row=row, column=4).value, ws.cell(row=row, column=5).value = 21000, "万元"
+    wb.save(filled)
+    text, code = validate_files([filled], cats, registry)
+    assert code == 0, text
+    assert "24.7 亿美元 × 6.4515 = 159.35 亿元" in text and "21000 万元 ÷ 6.4515 = 3255.06 万美元" in text

@@ -12,12 +12,15 @@ from pipelines.resources import EtdzResource
 OWNERS = ["team:analysis"]
 INPUTS = ("rankings", "category_scores", "indicator_scores", "indicator_bounds", "downgrade_watchlist",
           "upgrade_candidates", "submission_log", "submission_issues", "measures")
+OPTIONAL = ("ranking_changes", "rank_robustness")  # read when the year has them
 
 
-def build_report_assets(partitions_def, max_window: int, code_version: str):
-    deps = [AssetKey(name) for name in INPUTS if name != "rankings"]
-    # this year's rankings and, for the cards' rank trends and downgrade risk, the earlier years in the window
-    deps.append(AssetDep("rankings", partition_mapping=previous_years(max(1, max_window - 1))))
+def build_report_assets(partitions_def, code_version: str):
+    deps = [AssetKey(name) for name in INPUTS + OPTIONAL if name != "rankings"]
+    # The cards' rank trends read the rankings of every year on record up to Y (all_rankings), so a corrected
+    # early year must mark them stale: Y depends on every partition from the first one.
+    n_years = len(partitions_def.get_partition_keys())
+    deps.append(AssetDep("rankings", partition_mapping=previous_years(max(1, n_years - 1))))
 
     @multi_asset(
         name="reports",
@@ -68,5 +71,8 @@ def write_reports(etdz: EtdzResource, year: int) -> ReportOutputs:
             raise RuntimeError(f"data year {year}: dataset {name} is missing from {etdz.warehouse}; "
                                f"materialise the scoring assets for {year} first (etdz run --data-year {year})")
         frames[name] = table.to_pandas()
+    for name in OPTIONAL:
+        table = store.read(name, year)
+        frames[name] = None if table is None else table.to_pandas()
     return write_year_reports(ReportInputs(data_year=year, catalogue=etdz.catalogue(year),
                                            history=all_rankings(store, year), **frames), etdz.reports_root())

@@ -30,7 +30,8 @@ class ReportInputs:
     submission_issues: pd.DataFrame
     measures: pd.DataFrame                # accepted measure values (canonical units) of Y
     history: pd.DataFrame                 # rankings of all years on record up to Y, plus an int column data_year
-    category_history: pd.DataFrame | None = None   # category_scores of all years with data_year (optional)
+    ranking_changes: pd.DataFrame | None = None    # what the last correction changed (None: not computed)
+    rank_robustness: pd.DataFrame | None = None    # §3.9 rank intervals (None: not computed for the year)
 
 
 def indicator_unit(ind: Indicator, catalogue: Catalogue) -> str:

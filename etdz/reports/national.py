@@ -136,6 +136,7 @@ def context(v: YearView, generated: str) -> dict:
 
     categories = v.categories
     return {
+        "changes": _changes(v),
         "data_year": v.data_year, "method": cat, "generated": generated, "categories": categories,
         "zones_n": len(zones), "status_rows": status_rows, "status_totals": totals, "status_chart": status_chart,
         "top30": top30, "region_top": region_top, "top_lists": top_lists, "dist": dist,
@@ -148,6 +149,38 @@ def context(v: YearView, generated: str) -> dict:
         "REGION_LABELS": REGION_LABELS, "top_zone": zones[0] if zones else None,
         "n_history": len(v.history_years),
     }
+
+
+FILE_STATUS = {"accepted": "受理 accepted", "rejected": "退回 rejected", "superseded": "被替换 superseded",
+               None: "—"}
+
+
+def _changes(v: YearView) -> dict | None:
+    """The "changes since the previous run" section: None when the dataset was not computed for the year."""
+    df = v.inputs.ranking_changes
+    if df is None:
+        return None
+    rows = []
+    for r in _records(df):
+        prev_rank, rank = _opt_int(r.get("prev_national_rank")), _opt_int(r.get("national_rank"))
+        files = r.get("changed_files")
+        files = [] if files is None or (not hasattr(files, "__len__") and is_missing(files)) else list(files)
+        rows.append({
+            "zone": _zone_brief(v, r["zone_code"]), "zone_code": r["zone_code"],
+            "prev_total": None if is_missing(r.get("prev_total_score")) else float(r["prev_total_score"]),
+            "total": None if is_missing(r.get("total_score")) else float(r["total_score"]),
+            "prev_rank": prev_rank, "rank": rank,
+            "rank_change": None if prev_rank is None or rank is None else prev_rank - rank,
+            "files": [{"year": int(f["data_year"]), "name": f["file_name"],
+                       "before": FILE_STATUS.get(f.get("previous_status"), f.get("previous_status")) if f.get(
+                           "previous_status") else "新收到 new",
+                       "after": FILE_STATUS.get(f.get("status"), f.get("status")) if f.get("status") else "已移除 gone"}
+                      for f in files]})
+    rows.sort(key=lambda c: (-abs(c["rank_change"]) if c["rank_change"] is not None else -1 << 30,
+                             c["rank"] or 1 << 30, c["zone_code"]))
+    at = df.previous_run_at.dropna() if "previous_run_at" in df else pd.Series(dtype=object)
+    previous = pd.Timestamp(at.iloc[0]).strftime("%Y-%m-%d %H:%M UTC") if len(at) else None
+    return {"rows": rows, "previous_run_at": previous, "with_files": sum(bool(c["files"]) for c in rows)}
 
 
 def render(v: YearView, generated: str) -> str:

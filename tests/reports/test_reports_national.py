@@ -129,3 +129,36 @@ def test_top30_markdown(written_year):
     first = rk.sort_values("national_rank").iloc[0]
     assert first["name_zh"] in lines[2] and f"{first.total_score:.2f}" in lines[2]
     assert not math.isnan(first.total_score)
+
+
+def test_changes_since_the_previous_run(small_year, tmp_path):
+    import pandas as pd
+
+    from etdz.reports import write_year_reports
+
+    rk = small_year.frames["rankings"].sort_values("national_rank")
+    a, b = rk.iloc[3], rk.iloc[1]  # a climbed two places because its file was corrected; b moved down
+    changes = pd.DataFrame({
+        "zone_code": [b.zone_code, a.zone_code], "name_zh": [b.name_zh, a.name_zh],
+        "prev_total_score": [b.total_score + 1, a.total_score - 3], "total_score": [b.total_score, a.total_score],
+        "prev_national_rank": [b.national_rank - 1, a.national_rank + 2],
+        "national_rank": [b.national_rank, a.national_rank],
+        "changed_files": [[], [{"data_year": small_year.data_year, "file_name": "更正.csv", "sha256": "1" * 64,
+                                "previous_status": None, "status": "accepted"},
+                               {"data_year": small_year.data_year, "file_name": "旧.csv", "sha256": "2" * 64,
+                                "previous_status": "accepted", "status": "superseded"}]],
+        "previous_run_at": pd.Timestamp("2026-03-02 08:00", tz="UTC"), "method_version": "x"})
+    inp = small_year.inputs()
+    inp.ranking_changes = changes
+    page = parse_html(write_year_reports(inp, tmp_path).national_report.read_text(encoding="utf-8"))
+    rows = [r for r in page.tables["changes-table"] if "data-zone" in r["attrs"]]
+    assert [r["attrs"]["data-zone"] for r in rows] == [a.zone_code, b.zone_code]  # biggest move first
+    cells = rows[0]["cells"]
+    assert int(cells[1]) == a.national_rank + 2 and int(cells[2]) == a.national_rank and cells[3] == "▲2"
+    assert num(cells[4]) == round(a.total_score - 3, 2) and num(cells[5]) == round(a.total_score, 2)
+    assert "更正.csv：新收到 new → 受理 accepted" in cells[6] and "旧.csv：受理 accepted → 被替换 superseded" in cells[6]
+    assert "本区文件未变" in rows[1]["cells"][6]
+
+    inp.ranking_changes = changes.iloc[:0]
+    page = parse_html(write_year_reports(inp, tmp_path).national_report.read_text(encoding="utf-8"))
+    assert "changes-table" not in page.tables and "No zone's total score" in page.ids["changes-none"]

@@ -8,6 +8,7 @@ import numpy as np
 
 from etdz.reports import charts
 from etdz.reports.inputs import YearView
+from etdz.reports.robustness import zone_robustness
 from etdz.reports.targets import zone_target
 from etdz.reports.templating import environment, region_colour, region_label
 
@@ -131,6 +132,9 @@ def card_context(v: YearView, z: dict, common: dict) -> dict:
                   key=lambda r: (_s(r["score"]), -r["meta"].eff_weight, r["indicator_code"]))[:STRONG_WEAK]
 
     target = zone_target(z, v.totals_desc, rows, metas)
+    d = v.catalogue.downgrade
+    robust = None if v.robust_by_zone is None else zone_robustness(
+        v.robust_by_zone.get(code), z, v.n_total, d.bottom_n if d else None, code in v.region_bottom_now, colour)
     return {
         **common, "z": z, "region_label": region_label(region), "colour": colour, "trend": trend,
         "trend_rows": trend_rows, "bars": bars, "cats": cats, "groups": groups, "better_total": better_total,
@@ -138,6 +142,7 @@ def card_context(v: YearView, z: dict, common: dict) -> dict:
         "risk": _risk(v, z, common), "target": target, "n_region": v.n_region.get(region, 0),
         "n_province": v.n_province.get(z["province"], 0), "total_avg": v.total_avg_nat,
         "total_reg_avg": v.total_avg_reg.get(region), "history_n": len(trend_rows),
+        "robust": robust, "robust_computed": v.robust_by_zone is not None,
     }
 
 

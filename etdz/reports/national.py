@@ -8,6 +8,7 @@ import pandas as pd
 
 from etdz.reports import charts
 from etdz.reports.inputs import YearView, _opt_int, _records
+from etdz.reports.robustness import TOP, depends, pct
 from etdz.reports.templating import REGION_LABELS, environment, is_missing, region_colour, region_label
 
 MOVERS = 10
@@ -136,7 +137,7 @@ def context(v: YearView, generated: str) -> dict:
 
     categories = v.categories
     return {
-        "changes": _changes(v),
+        "changes": _changes(v), "robust": _robustness(v),
         "data_year": v.data_year, "method": cat, "generated": generated, "categories": categories,
         "zones_n": len(zones), "status_rows": status_rows, "status_totals": totals, "status_chart": status_chart,
         "top30": top30, "region_top": region_top, "top_lists": top_lists, "dist": dist,
@@ -181,6 +182,37 @@ def _changes(v: YearView) -> dict | None:
     at = df.previous_run_at.dropna() if "previous_run_at" in df else pd.Series(dtype=object)
     previous = pd.Timestamp(at.iloc[0]).strftime("%Y-%m-%d %H:%M UTC") if len(at) else None
     return {"rows": rows, "previous_run_at": previous, "with_files": sum(bool(c["files"]) for c in rows)}
+
+
+def _robustness(v: YearView) -> dict | None:
+    """Every zone's nominal rank against its 90% interval, and the zones whose top-100 or region-bottom
+    status depends on the unpublished choices (etdz.reports.robustness). None: not computed for the year."""
+    if v.robust_by_zone is None:
+        return None
+    d = v.catalogue.downgrade
+    rows, depending = [], []
+    for z in v.zones:
+        r = v.robust_by_zone.get(z["zone_code"])
+        if r is None or r["rank_p05"] is None:
+            continue
+        nominal = r["rank_nominal"] if r["rank_nominal"] is not None else z["national_rank"]
+        in_bottom = z["zone_code"] in v.region_bottom_now
+        p_bottom = r["p_region_bottom"] if d is not None else None
+        top_dep, bottom_dep = depends(nominal <= TOP, r["p_top100"]), depends(in_bottom, p_bottom)
+        row = {"zone_code": z["zone_code"], "name_zh": z["name_zh"], "colour": region_colour(z["region"]),
+               "nominal": nominal, "median": r["rank_median"], "p05": r["rank_p05"], "p95": r["rank_p95"],
+               "flag": top_dep or bottom_dep}
+        rows.append(row)
+        if row["flag"]:
+            depending.append({**row, "zone": z, "p_top100": pct(r["p_top100"]), "p_region_bottom": pct(p_bottom),
+                              "top_dep": top_dep, "bottom_dep": bottom_dep, "in_top100": nominal <= TOP,
+                              "in_bottom": in_bottom})
+    first = next(iter(v.robust_by_zone.values()), None)
+    widths = sorted(r["p95"] - r["p05"] for r in rows)
+    return {"chart": charts.rank_intervals(rows, v.n_total) if rows else None, "depending": depending,
+            "samples": first["samples"] if first else None, "seed": first["seed"] if first else None,
+            "bottom_n": d.bottom_n if d else None, "n": len(rows),
+            "median_width": widths[len(widths) // 2] if widths else None}
 
 
 def render(v: YearView, generated: str) -> str:

@@ -79,9 +79,13 @@ def make_zones(per_region: dict[str, int], names: dict[str, str] | None = None) 
     return zones
 
 
-def make_registry(zones: pd.DataFrame, first_year: int, provincial: int) -> pd.DataFrame:
-    """The national zones (assessed from ``first_year``) and ``provincial`` provincial zones."""
+def make_registry(zones: pd.DataFrame, first_year: int, provincial: int, newcomer: str | None = None,
+                  data_year: int | None = None) -> pd.DataFrame:
+    """The national zones (assessed from ``first_year``; ``newcomer`` only from ``data_year``, so its growth
+    indicators have no base) and ``provincial`` provincial zones."""
     reg = zones.assign(tier="national", first_data_year=first_year, exit_data_year=None)
+    if newcomer is not None:
+        reg.loc[reg.zone_code == newcomer, "first_data_year"] = data_year
     prov = pd.DataFrame([{"zone_code": f"P{j + 1:03d}", "name_zh": f"{CITIES[j % len(CITIES)]}省级开发区",
                           "province": list(PROVINCES["central"])[j % 5], "region": "central", "tier": "provincial",
                           "first_data_year": None, "exit_data_year": None} for j in range(provincial)])
@@ -137,7 +141,9 @@ def make_year(catalogue: Catalogue | None = None, data_year: int = 2022, *,
     rng = np.random.default_rng(seed)
     zones = make_zones(per_region, names)
     first = data_year - years + 1
-    registry = make_registry(zones, first, provincial)
+    # the last zone of the first region joined in data_year: its growth indicators are imputed (no_base)
+    newcomer = zones.zone_code.iloc[per_region[next(iter(per_region))] - 1] if years > 1 else None
+    registry = make_registry(zones, first, provincial, newcomer, data_year)
     codes = registry.zone_code.tolist()
     top = catalogue.top_lists
     history: dict[int, pd.DataFrame] = {}
@@ -146,7 +152,8 @@ def make_year(catalogue: Catalogue | None = None, data_year: int = 2022, *,
         mvals = _measures_for(codes, catalogue, rng, prev_m)
         if provincial:  # provincial zones a little smaller than the national ones
             mvals.loc[(registry.tier == "provincial").to_numpy()] *= 0.8
-        submitted = [c for c in codes if not (y == data_year and c in no_submission)]
+        submitted = [c for c in codes
+                     if not (y == data_year and c in no_submission) and not (c == newcomer and y < data_year)]
         long = _long(mvals, submitted, rng)
         result = score_year(YearInputs(data_year=y, catalogue=catalogue, registry=registry, measures=long,
                                        submitted=set(submitted), prev_measures=prev_long, prev_submitted=prev_sub,

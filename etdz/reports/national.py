@@ -84,9 +84,15 @@ def context(v: YearView, generated: str) -> dict:
                              "max": max(vals) if vals else None, "min": min(vals) if vals else None,
                              "cats": [v.cat_avg_reg.get(r["key"], {}).get(k["code"]) for k in v.categories]})
 
+    # a zone with no valid submission scores 0 everywhere: its fall is no performance drop, so it is listed apart
     movers = [z for z in zones if z["rank_change"] is not None]
-    up = sorted((z for z in movers if z["rank_change"] > 0), key=lambda z: (-z["rank_change"], z["national_rank"]))[:MOVERS]
-    down = sorted((z for z in movers if z["rank_change"] < 0), key=lambda z: (z["rank_change"], z["national_rank"]))[:MOVERS]
+    performed = [z for z in movers if z["submission_status"] == "accepted"]
+    up = sorted((z for z in performed if z["rank_change"] > 0),
+                key=lambda z: (-z["rank_change"], z["national_rank"]))[:MOVERS]
+    down = sorted((z for z in performed if z["rank_change"] < 0),
+                  key=lambda z: (z["rank_change"], z["national_rank"]))[:MOVERS]
+    down_no_submission = sorted((z for z in movers if z["submission_status"] != "accepted" and z["rank_change"] < 0),
+                                key=lambda z: (z["rank_change"], z["national_rank"]))
     method_changed = any(z["method_changed"] for z in zones)
 
     watch = sorted(v.watch_by_zone.values(),
@@ -106,9 +112,11 @@ def context(v: YearView, generated: str) -> dict:
     file_counts = log.status.value_counts().to_dict() if len(log) else {}
     problem_files = []
     if len(log):
-        sel = log[log.status.isin(["rejected", "superseded"])].sort_values(["status", "zone_code", "file_name"],
-                                                                          na_position="last")
+        late = log["late"].fillna(False).astype(bool) if "late" in log else pd.Series(False, index=log.index)
+        sel = log[log.status.isin(["rejected", "superseded"]) | late].sort_values(
+            ["status", "zone_code", "file_name"], na_position="last")
         for r in _records(sel):
+            r["late"] = bool(r.get("late")) if not is_missing(r.get("late")) else False
             r["zone_code"] = None if is_missing(r.get("zone_code")) else str(r["zone_code"])
             r["zone"] = v.zone_by_code.get(r["zone_code"]) if r["zone_code"] else None
             r["received"] = "" if is_missing(r.get("received_at")) else pd.Timestamp(r["received_at"]).strftime("%Y-%m-%d %H:%M")
@@ -143,6 +151,7 @@ def context(v: YearView, generated: str) -> dict:
         "top30": top30, "region_top": region_top, "top_lists": top_lists, "dist": dist,
         "region_stats": region_stats, "total_avg": v.total_avg_nat,
         "cat_avg": [v.cat_avg_nat.get(k["code"]) for k in categories], "up": up, "down": down,
+        "down_no_submission": down_no_submission, "late_n": sum(f["late"] for f in problem_files),
         "method_changed": method_changed, "watch": watch, "downgrade": cat.downgrade, "summoned": summoned,
         "summons_n": cat.summons_bottom_n, "upgrades": upgrades, "file_counts": file_counts,
         "problem_files": problem_files, "issue_counts": issue_counts, "imputed": imputed, "no_valid": no_valid,

@@ -97,12 +97,31 @@ def test_watchlist_summons_upgrades_and_movers(written_year):
     assert int(ups[0]["cells"][0].lstrip("▲")) == best
 
 
+def test_a_zone_without_a_valid_submission_is_no_performance_drop(written_year):
+    data, out, page = _page(written_year)
+    rk = data.frames["rankings"]
+    gone = rk[(rk.submission_status != "accepted") & (rk.rank_change < 0)]
+    assert len(gone), "the synthetic year has a zone that fell for lack of a valid file"
+    down = {r["attrs"]["data-zone"] for r in page.tables["movers-down"] if "data-zone" in r["attrs"]}
+    apart = [r for r in page.tables["movers-no-submission"] if "data-zone" in r["attrs"]]
+    assert not down & set(gone.zone_code)
+    assert {r["attrs"]["data-zone"] for r in apart} == set(gone.zone_code)
+    assert all("无有效报送" in r["cells"][1] for r in apart)
+    performed = rk[(rk.submission_status == "accepted") & (rk.rank_change < 0)]
+    assert down == set(performed.sort_values(["rank_change", "national_rank"]).zone_code.head(10))
+
+
 def test_data_quality(written_year):
     data, out, page = _page(written_year)
     log = data.frames["submission_log"]
-    files = [r["cells"] for r in page.tables["files"][1:]]
-    bad = log[log.status.isin(["rejected", "superseded"])]
-    assert sorted(c[1] for c in files) == sorted(bad.file_name)
+    files = [r for r in page.tables["files"][1:]]
+    bad = log[log.status.isin(["rejected", "superseded"]) | log.late]
+    assert sorted(r["cells"][1] for r in files) == sorted(bad.file_name)
+    late = log[log.late]
+    assert len(late) == 1 and late.status.iloc[0] == "accepted"  # accepted on its merits, still listed
+    assert {r["cells"][1] for r in files if r["attrs"]["data-late"] == "yes"} == set(late.file_name)
+    assert "逾期 late" in next(r["cells"][0] for r in files if r["cells"][1] == late.file_name.iloc[0])
+    assert f"Late files (received after the deadline; accepted or rejected on their merits): 1." in page.ids["late-count"]
     iss = data.frames["submission_issues"]
     shown = {r["attrs"]["data-check"]: int(r["cells"][2]) for r in page.tables["issues"] if "data-check" in r["attrs"]}
     assert shown == iss.groupby("check").size().to_dict()

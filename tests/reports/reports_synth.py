@@ -48,6 +48,7 @@ class SynthYear:
     registry: pd.DataFrame
     frames: dict[str, pd.DataFrame] = field(default_factory=dict)
     history: pd.DataFrame | None = None
+    scored_from: YearInputs | None = None   # what score_year read for data_year (to re-score a correction)
 
     def inputs(self):
         from etdz.reports import ReportInputs
@@ -58,7 +59,8 @@ class SynthYear:
             category_scores=f["category_scores"], indicator_scores=f["indicator_scores"],
             indicator_bounds=f["indicator_bounds"], downgrade_watchlist=f["downgrade_watchlist"],
             upgrade_candidates=f["upgrade_candidates"], submission_log=f["submission_log"],
-            submission_issues=f["submission_issues"], measures=f["measures"], history=self.history)
+            submission_issues=f["submission_issues"], measures=f["measures"], history=self.history,
+            ranking_changes=f.get("ranking_changes"), rank_robustness=f.get("rank_robustness"))
 
 
 def make_zones(per_region: dict[str, int], names: dict[str, str] | None = None) -> pd.DataFrame:
@@ -155,9 +157,10 @@ def make_year(catalogue: Catalogue | None = None, data_year: int = 2022, *,
         submitted = [c for c in codes
                      if not (y == data_year and c in no_submission) and not (c == newcomer and y < data_year)]
         long = _long(mvals, submitted, rng)
-        result = score_year(YearInputs(data_year=y, catalogue=catalogue, registry=registry, measures=long,
-                                       submitted=set(submitted), prev_measures=prev_long, prev_submitted=prev_sub,
-                                       history=dict(history)))
+        year_inputs = YearInputs(data_year=y, catalogue=catalogue, registry=registry, measures=long,
+                                 submitted=set(submitted), prev_measures=prev_long, prev_submitted=prev_sub,
+                                 history=dict(history))
+        result = score_year(year_inputs)
         history[y] = published("rankings", result.rankings, top)
         prev_m, prev_long, prev_sub = mvals, long, set(submitted)
     frames = {name: published(name, getattr(result, name), top) for name in
@@ -171,7 +174,41 @@ def make_year(catalogue: Catalogue | None = None, data_year: int = 2022, *,
     frames["measures"] = published("measures", meas)
     frames.update(_log_and_issues(zones.zone_code.tolist(), no_submission, catalogue, data_year))
     hist = pd.concat([h.assign(data_year=y) for y, h in history.items()], ignore_index=True)
-    return SynthYear(data_year, catalogue, zones, registry, frames, hist)
+    return SynthYear(data_year, catalogue, zones, registry, frames, hist, year_inputs)
+
+
+def corrected(data: SynthYear, code: str, measure: str, factor: float) -> SynthYear:
+    """The same year after ``code`` sent a corrected file (its ``measure`` × ``factor``), re-scored with
+    ``score_year``; ``frames["ranking_changes"]`` is what ``etdz.changes.compare`` gives against the first run."""
+    from etdz.changes import Baseline, ChangeInputs, compare, file_statuses, inputs_digest
+
+    before = data.scored_from
+    m = before.measures.copy()
+    sel = (m.zone_code == code) & (m.measure_code == measure)
+    m.loc[sel, "value"] *= factor
+    after = YearInputs(**{**before.__dict__, "measures": m})
+    result = score_year(after)
+    top = data.catalogue.top_lists
+    frames = dict(data.frames)
+    frames.update({name: published(name, getattr(result, name), top) for name in
+                   ("rankings", "category_scores", "indicator_scores", "indicator_bounds", "downgrade_watchlist",
+                    "upgrade_candidates")})
+    log = data.frames["submission_log"].copy()
+    first = (log.zone_code == code) & (log.status == "accepted")
+    new = log[first].assign(file_name=f"{code}_{data.data_year} 更正.csv", sha256="c" * 64,
+                            received_at=log.loc[first, "received_at"] + pd.Timedelta(days=20))
+    log.loc[first, ["status", "superseded_by"]] = ["superseded", "c" * 64]
+    frames["submission_log"] = published("submission_log", pd.concat([log, new], ignore_index=True))
+    old_files = file_statuses({data.data_year: data.frames["submission_log"]})
+    baseline = Baseline(inputs_digest(old_files, data.registry, data.catalogue.sha256),
+                        data.frames["rankings"][["zone_code", "name_zh", "total_score", "national_rank"]], old_files,
+                        pd.Timestamp(f"{data.data_year + 1}-03-20 09:30", tz="UTC"))
+    comparison = compare(ChangeInputs(data.data_year, frames["rankings"], {data.data_year: frames["submission_log"]},
+                                      data.registry, data.catalogue.sha256, data.catalogue.version, baseline, None))
+    frames["ranking_changes"] = published("ranking_changes", comparison.changes)
+    hist = data.history[data.history.data_year != data.data_year]
+    hist = pd.concat([hist, frames["rankings"].assign(data_year=data.data_year)], ignore_index=True)
+    return SynthYear(data.data_year, data.catalogue, data.zones, data.registry, frames, hist, after)
 
 
 def _log_and_issues(codes: list[str], no_submission: tuple[str, ...], catalogue: Catalogue,

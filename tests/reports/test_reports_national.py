@@ -181,3 +181,20 @@ def test_changes_since_the_previous_run(small_year, tmp_path):
     inp.ranking_changes = changes.iloc[:0]
     page = parse_html(write_year_reports(inp, tmp_path).national_report.read_text(encoding="utf-8"))
     assert "changes-table" not in page.tables and "No zone's total score" in page.ids["changes-none"]
+
+
+def test_a_real_correction_shows_the_zone_and_its_file(small_year, tmp_path):
+    from etdz.reports import write_year_reports
+    from reports_synth import corrected
+
+    rk = small_year.frames["rankings"].sort_values("national_rank")
+    code = rk.zone_code.iloc[-2]
+    after = corrected(small_year, code, "trade_total", 20.0)  # the first file had the trade in the wrong unit
+    changes = after.frames["ranking_changes"].set_index("zone_code")
+    assert code in changes.index and changes.at[code, "national_rank"] < changes.at[code, "prev_national_rank"]
+    page = parse_html(write_year_reports(after.inputs(), tmp_path).national_report.read_text(encoding="utf-8"))
+    rows = {r["attrs"]["data-zone"]: r["cells"] for r in page.tables["changes-table"] if "data-zone" in r["attrs"]}
+    assert set(rows) == set(changes.index)
+    assert f"{code}_{small_year.data_year} 更正.csv：新收到 new → 受理 accepted" in rows[code][6]
+    assert f"{code}_{small_year.data_year}.csv：受理 accepted → 被替换 superseded" in rows[code][6]
+    assert all("本区文件未变" in cells[6] for z, cells in rows.items() if z != code)

@@ -27,8 +27,9 @@ from etdz.reports import write_year_reports  # noqa: E402
 from reports_synth import SynthYear, chromium_screenshot, corrected, make_year  # noqa: E402
 
 CLOSE_UPS = {  # picture -> (page, sections shown alone, width, height)
-    "national_robustness.png": ("national", ("robustness", "changes"), 1200, 1500),
-    "zone_card_robustness.png": ("card", ("robustness", "risk", "target"), 940, 1900),
+    "national_robustness.png": ("national", ("robustness",), 1200, 1400),
+    "national_changes.png": ("national", ("changes", "quality"), 1200, 1300),
+    "zone_card_robustness.png": ("card", ("robustness", "risk", "target"), 940, 1500),
 }
 
 

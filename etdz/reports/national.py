@@ -12,6 +12,7 @@ from etdz.reports.robustness import TOP, depends, pct
 from etdz.reports.templating import REGION_LABELS, environment, is_missing, region_colour, region_label
 
 MOVERS = 10
+CHANGES_SHOWN = 40  # rows of the "changes since the previous run" table; the dataset has them all
 
 
 def _zone_brief(v: YearView, code: str) -> dict:
@@ -190,7 +191,15 @@ def _changes(v: YearView) -> dict | None:
                              c["rank"] or 1 << 30, c["zone_code"]))
     at = df.previous_run_at.dropna() if "previous_run_at" in df else pd.Series(dtype=object)
     previous = pd.Timestamp(at.iloc[0]).strftime("%Y-%m-%d %H:%M UTC") if len(at) else None
-    return {"rows": rows, "previous_run_at": previous, "with_files": sum(bool(c["files"]) for c in rows)}
+    # A corrected file moves the bounds, so most totals shift a little: the table shows the zones whose rank
+    # moved or whose own files changed; the others are summed up in one sentence.
+    shown = [c for c in rows if c["files"] or c["rank_change"] != 0]
+    score_only = [c for c in rows if not (c["files"] or c["rank_change"] != 0)]
+    largest = max((abs(c["total"] - c["prev_total"]) for c in score_only
+                   if c["total"] is not None and c["prev_total"] is not None), default=None)
+    return {"rows": shown[:CHANGES_SHOWN], "more": max(0, len(shown) - CHANGES_SHOWN), "n": len(rows),
+            "n_rank": len(shown), "score_only": len(score_only), "largest_score_only": largest,
+            "previous_run_at": previous, "with_files": sum(bool(c["files"]) for c in rows)}
 
 
 def _robustness(v: YearView) -> dict | None:

@@ -27,14 +27,18 @@ def build_report_assets(partitions_def, code_version: str):
         partitions_def=partitions_def,
         can_subset=False,
         specs=[
-            AssetSpec("national_report", group_name="reports", owners=OWNERS, kinds={"html"}, deps=deps, code_version=code_version,
-                      description="national_report.html: the year at a glance — top 30, regional top 10s, single-item "
-                                  "top lists, distributions, movers, watch-list, summons, upgrade candidates, data quality."),
-            AssetSpec("zone_cards", group_name="reports", owners=OWNERS, kinds={"html"}, deps=deps, code_version=code_version,
+            AssetSpec("national_report", group_name="reports", owners=OWNERS, kinds={"html"}, deps=deps,
+                      code_version=code_version,
+                      description="national_report.html: the year at a glance — top 30, regional top 10s, "
+                                  "single-item top lists, distributions, rank robustness, movers, changes since "
+                                  "the previous run, watch-list, summons, upgrade candidates, data quality."),
+            AssetSpec("zone_cards", group_name="reports", owners=OWNERS, kinds={"html"}, deps=deps,
+                      code_version=code_version,
                       description="zones/<zone_code>.html: each ranked zone's result notice (结果通知书) with ranks, "
-                                  "trend, category scores against the averages, every indicator and the distance to "
-                                  "its target rank."),
-            AssetSpec("rankings_workbook", group_name="reports", owners=OWNERS, kinds={"excel"}, deps=deps, code_version=code_version,
+                                  "trend, how firm its rank is, category scores against the averages, every "
+                                  "indicator, its downgrade risk and every target it cares about."),
+            AssetSpec("rankings_workbook", group_name="reports", owners=OWNERS, kinds={"excel"}, deps=deps,
+                      code_version=code_version,
                       description="rankings.xlsx for officials: national sheet, one per region, upgrade candidates."),
         ],
         description="Write the year's reports from the published datasets.",

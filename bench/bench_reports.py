@@ -28,7 +28,7 @@ from reports_synth import SynthYear, chromium_screenshot, corrected, make_year  
 
 CLOSE_UPS = {  # picture -> (page, sections shown alone, width, height)
     "national_robustness.png": ("national", ("robustness",), 1200, 1400),
-    "national_changes.png": ("national", ("changes", "quality"), 1200, 1300),
+    "national_changes.png": ("national", ("changes", "quality"), 1200, 2300),
     "zone_card_robustness.png": ("card", ("robustness", "risk", "target"), 940, 1500),
 }
 

@@ -171,8 +171,9 @@ def biggest_moves(changes: pd.DataFrame, limit: int = 10) -> pd.DataFrame:
     c["rank_move"] = (c.prev_national_rank.astype("Float64") - c.national_rank.astype("Float64")).abs().fillna(np.inf)
     c["score_move"] = (c.total_score - c.prev_total_score).abs().fillna(np.inf)
     c = c.sort_values(["rank_move", "score_move", "zone_code"], ascending=[False, False, True], kind="stable")
-    c["files"] = c.changed_files.map(lambda fs: ", ".join(f"{f['file_name']} ({f['previous_status'] or 'new'} → "
-                                                          f"{f['status'] or 'gone'})" for f in (fs if fs is not None else [])))
+    c["files"] = c.changed_files.map(lambda fs: ", ".join(
+        f"{f['file_name']} ({f['previous_status'] or 'new'} → {f['status'] or 'gone'})"
+        for f in (fs if fs is not None else [])))
     return c[["zone_code", "name_zh", "prev_national_rank", "national_rank", "prev_total_score", "total_score",
               "files"]].head(limit).reset_index(drop=True)
 

@@ -84,9 +84,11 @@ def card_context(v: YearView, z: dict, common: dict) -> dict:
         charts.rank_panel("全国名次 National", years, series("national_rank"), [counts[y]["N"] for y in years],
                           "#1f2933", ref_rank=100),
         charts.rank_panel("区域名次 Regional", years, series("regional_rank"),
-                          [counts[y]["region"].get(hist[y]["region"] if y in hist else region, 0) for y in years], colour),
+                          [counts[y]["region"].get(hist[y]["region"] if y in hist else region, 0) for y in years],
+                          colour),
         charts.rank_panel("省内名次 Provincial", years, series("provincial_rank"),
-                          [counts[y]["province"].get(hist[y]["province"] if y in hist else z["province"], 0) for y in years],
+                          [counts[y]["province"].get(hist[y]["province"] if y in hist else z["province"], 0)
+                           for y in years],
                           "#9f1239"),
     ]
     trend_rows = [{"year": y, "national": hist[y]["national_rank"], "regional": hist[y]["regional_rank"],
@@ -104,7 +106,8 @@ def card_context(v: YearView, z: dict, common: dict) -> dict:
     for k in v.categories:
         s, rank = cs.get(k["code"], (None, None))
         cats.append({**k, "score": s, "rank": rank, "nat": v.cat_avg_nat.get(k["code"]), "reg": reg_avg.get(k["code"]),
-                     "better": better_by_cat.get(k["code"], [0, 0])[0], "count": better_by_cat.get(k["code"], [0, 0])[1]})
+                     "better": better_by_cat.get(k["code"], [0, 0])[0],
+                     "count": better_by_cat.get(k["code"], [0, 0])[1]})
     bar_rows = [{"label": "总分", "sub": "Total", "value": z["total_score"], "nat": v.total_avg_nat,
                  "reg": v.total_avg_reg.get(region), "strong": True}]
     bar_rows += [{"label": c["name_zh"], "sub": f"{c['name_en'] or c['code']} · {c['weight'] * 100:g}%",

@@ -173,9 +173,8 @@ def prepare(inp: ReportInputs) -> YearView:
             "better_than_national_avg", "better_than_regional_avg"]
     for row in zip(*(ind[c].tolist() for c in cols)):
         d = dict(zip(cols, row))
-        d["imputed"] = bool(d["imputed"]) if not is_missing(d["imputed"]) else False
-        d["better_than_national_avg"] = bool(d["better_than_national_avg"]) if not is_missing(d["better_than_national_avg"]) else False
-        d["better_than_regional_avg"] = bool(d["better_than_regional_avg"]) if not is_missing(d["better_than_regional_avg"]) else False
+        for flag in ("imputed", "better_than_national_avg", "better_than_regional_avg"):
+            d[flag] = False if is_missing(d[flag]) else bool(d[flag])
         d["value"] = _nan(d["value"])
         d["score"] = _nan(d["score"])
         ind_rows.setdefault(d["zone_code"], []).append(d)
@@ -221,7 +220,8 @@ def prepare(inp: ReportInputs) -> YearView:
     watch = {}
     for r in _records(inp.downgrade_watchlist):
         by = r.get("bottom_years")
-        r["bottom_years"] = [] if by is None or (not hasattr(by, "__len__") and is_missing(by)) else [int(v) for v in by]
+        absent = by is None or (not hasattr(by, "__len__") and is_missing(by))
+        r["bottom_years"] = [] if absent else [int(v) for v in by]
         r["region_candidate_rank"] = _opt_int(r.get("region_candidate_rank"))
         watch[r["zone_code"]] = r
 

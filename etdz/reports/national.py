@@ -120,7 +120,8 @@ def context(v: YearView, generated: str) -> dict:
             r["late"] = bool(r.get("late")) if not is_missing(r.get("late")) else False
             r["zone_code"] = None if is_missing(r.get("zone_code")) else str(r["zone_code"])
             r["zone"] = v.zone_by_code.get(r["zone_code"]) if r["zone_code"] else None
-            r["received"] = "" if is_missing(r.get("received_at")) else pd.Timestamp(r["received_at"]).strftime("%Y-%m-%d %H:%M")
+            at = r.get("received_at")
+            r["received"] = "" if is_missing(at) else pd.Timestamp(at).strftime("%Y-%m-%d %H:%M")
             problem_files.append(r)
     iss = inp.submission_issues
     issue_counts = []
@@ -162,8 +163,12 @@ def context(v: YearView, generated: str) -> dict:
     }
 
 
-FILE_STATUS = {"accepted": "受理 accepted", "rejected": "退回 rejected", "superseded": "被替换 superseded",
-               None: "—"}
+FILE_STATUS = {"accepted": "受理 accepted", "rejected": "退回 rejected", "superseded": "被替换 superseded"}
+
+
+def _status(status: str | None, absent: str) -> str:
+    """A file status in words; ``absent`` when the file had none (new since) or has none (gone since)."""
+    return FILE_STATUS.get(status, status) if status else absent
 
 
 def _changes(v: YearView) -> dict | None:
@@ -183,9 +188,8 @@ def _changes(v: YearView) -> dict | None:
             "prev_rank": prev_rank, "rank": rank,
             "rank_change": None if prev_rank is None or rank is None else prev_rank - rank,
             "files": [{"year": int(f["data_year"]), "name": f["file_name"],
-                       "before": FILE_STATUS.get(f.get("previous_status"), f.get("previous_status")) if f.get(
-                           "previous_status") else "新收到 new",
-                       "after": FILE_STATUS.get(f.get("status"), f.get("status")) if f.get("status") else "已移除 gone"}
+                       "before": _status(f.get("previous_status"), "新收到 new"), "after": _status(f.get("status"),
+                                                                                              "已移除 gone")}
                       for f in files]})
     rows.sort(key=lambda c: (-abs(c["rank_change"]) if c["rank_change"] is not None else -1 << 30,
                              c["rank"] or 1 << 30, c["zone_code"]))
@@ -244,7 +248,8 @@ def top30_markdown(v: YearView) -> str:
 
     cats = v.categories
     head = ["#", "区 Zone", "省 Province", "区域 Region", "总分 Total"] + [k["name_zh"] for k in cats]
-    lines = ["| " + " | ".join(cell(h) for h in head) + " |", "|" + "|".join(["---:"] + ["---"] * 3 + ["---:"] * (1 + len(cats))) + "|"]
+    align = ["---:"] + ["---"] * 3 + ["---:"] * (1 + len(cats))
+    lines = ["| " + " | ".join(cell(h) for h in head) + " |", "|" + "|".join(align) + "|"]
     for z in v.zones:
         if z["national_rank"] is None or z["national_rank"] > 30:
             continue

@@ -41,7 +41,8 @@ def test_card_numbers_equal_the_data(written_year, pick):
     n_better = int(mine.better_than_national_avg.sum())
     assert n_better == z.indicators_better_than_avg
     assert page.ids["better-count"] == f"{n_better} of {len(data.catalogue.indicators)}"
-    rows = {r["attrs"]["data-indicator"]: r["cells"] for r in page.tables["indicator-table"] if "data-indicator" in r["attrs"]}
+    rows = {r["attrs"]["data-indicator"]: r["cells"] for r in page.tables["indicator-table"]
+            if "data-indicator" in r["attrs"]}
     assert set(rows) == {i.code for i in data.catalogue.indicators}
     for icode, cells in rows.items():
         v, s = mine.at[icode, "value"], mine.at[icode, "score"]
@@ -50,12 +51,14 @@ def test_card_numbers_equal_the_data(written_year, pick):
         elif np.isinf(v):
             assert cells[1] == ("+∞" if v > 0 else "−∞")
         else:
-            assert num(cells[1]) == pytest.approx(round(v, 2), abs=0.5 if "," in cells[1] and "." not in cells[1] else 1e-9)
+            whole = "," in cells[1] and "." not in cells[1]
+            assert num(cells[1]) == pytest.approx(round(v, 2), abs=0.5 if whole else 1e-9)
         assert num(cells[3]) == round(s, 2)
         assert ("✓" in cells[4]) == bool(mine.at[icode, "better_than_national_avg"])
         assert ("✓" in cells[5]) == bool(mine.at[icode, "better_than_regional_avg"])
     # per-category counts "x of y"
-    cats = {r["attrs"]["data-category"]: r["cells"] for r in page.tables["indicator-table"] if "data-category" in r["attrs"]}
+    cats = {r["attrs"]["data-category"]: r["cells"] for r in page.tables["indicator-table"]
+            if "data-category" in r["attrs"]}
     for k in data.catalogue.categories:
         sub = mine[mine.category_code == k.code]
         assert cats[k.code][-2] == f"{int(sub.better_than_national_avg.sum())} of {len(sub)}"
@@ -102,7 +105,8 @@ def test_downgrade_risk_status(year_builder, catalogue_2021, tmp_path):
     text = page.ids["risk-years"]
     assert f"{'、'.join(map(str, years))}年，共 {len(years)} 次" in text
     en = ", ".join(map(str, years[:-1])) + " and " + str(years[-1]) if len(years) > 1 else str(years[0])
-    assert f": in {en}: {len(years)} time" in text and f"{data.catalogue.downgrade.times} make a candidate (reached)" in text
+    assert f": in {en}: {len(years)} time" in text
+    assert f"{data.catalogue.downgrade.times} make a candidate (reached)" in text
     assert "of" not in text.split("(reached)")[0].split("within")[-1]  # no "(3 of 2)"
     # a zone that was never in its region's bottom n is clear (or merely near the line)
     h = data.history

@@ -50,9 +50,11 @@ def test_region_top10s(written_year):
     rk = data.frames["rankings"]
     for region, g in rk.groupby("region"):
         rows = page.tables[f"region-top-{region}"]
-        shown = [(r["attrs"]["data-zone"], int(r["cells"][0]), num(r["cells"][2])) for r in rows if "data-zone" in r["attrs"]]
+        shown = [(r["attrs"]["data-zone"], int(r["cells"][0]), num(r["cells"][2]))
+                 for r in rows if "data-zone" in r["attrs"]]
         exp = g[g.regional_rank <= 10].sort_values(["regional_rank", "zone_code"])
-        assert shown == [(z, int(rr), round(t, 2)) for z, rr, t in zip(exp.zone_code, exp.regional_rank, exp.total_score)]
+        assert shown == [(z, int(rr), round(t, 2))
+                         for z, rr, t in zip(exp.zone_code, exp.regional_rank, exp.total_score)]
 
 
 def test_single_item_top10s_use_measures_and_catalogue_units(written_year):
@@ -121,7 +123,7 @@ def test_data_quality(written_year):
     assert len(late) == 1 and late.status.iloc[0] == "accepted"  # accepted on its merits, still listed
     assert {r["cells"][1] for r in files if r["attrs"]["data-late"] == "yes"} == set(late.file_name)
     assert "逾期 late" in next(r["cells"][0] for r in files if r["cells"][1] == late.file_name.iloc[0])
-    assert f"Late files (received after the deadline; accepted or rejected on their merits): 1." in page.ids["late-count"]
+    assert "(received after the deadline; accepted or rejected on their merits): 1." in page.ids["late-count"]
     iss = data.frames["submission_issues"]
     shown = {r["attrs"]["data-check"]: int(r["cells"][2]) for r in page.tables["issues"] if "data-check" in r["attrs"]}
     assert shown == iss.groupby("check").size().to_dict()
@@ -175,7 +177,8 @@ def test_changes_since_the_previous_run(small_year, tmp_path):
     cells = rows[0]["cells"]
     assert int(cells[1]) == a.national_rank + 2 and int(cells[2]) == a.national_rank and cells[3] == "▲2"
     assert num(cells[4]) == round(a.total_score - 3, 2) and num(cells[5]) == round(a.total_score, 2)
-    assert "更正.csv：新收到 new → 受理 accepted" in cells[6] and "旧.csv：受理 accepted → 被替换 superseded" in cells[6]
+    assert "更正.csv：新收到 new → 受理 accepted" in cells[6]
+    assert "旧.csv：受理 accepted → 被替换 superseded" in cells[6]
     assert "本区文件未变" in rows[1]["cells"][6]
 
     inp.ranking_changes = changes.iloc[:0]

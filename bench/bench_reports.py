@@ -80,7 +80,7 @@ def screenshots(data: SynthYear, root: Path, folder: Path) -> None:
     code = rk[rk.national_rank > 100].zone_code.iloc[0]  # a zone with a "top 100" target
     pages = {"national": out.national_report, "card": out.cards_dir / f"{code}.html"}
     folder.mkdir(parents=True, exist_ok=True)
-    shots = [(pages["national"], "national_report.png", 1200, 7200), (pages["card"], "zone_card.png", 940, 4300)]
+    shots = [(pages["national"], "national_report.png", 1200, 9600), (pages["card"], "zone_card.png", 940, 4300)]
     tmp = Path(tempfile.mkdtemp(prefix="etdz-closeups-"))
     for name, (page, keep, w, h) in CLOSE_UPS.items():
         html = pages[page].read_text(encoding="utf-8")

@@ -12,26 +12,33 @@ from pipelines.resources import EtdzResource
 OWNERS = ["team:analysis"]
 INPUTS = ("rankings", "category_scores", "indicator_scores", "indicator_bounds", "downgrade_watchlist",
           "upgrade_candidates", "submission_log", "submission_issues", "measures")
+OPTIONAL = ("ranking_changes", "rank_robustness")  # read when the year has them
 
 
-def build_report_assets(partitions_def, max_window: int, code_version: str):
-    deps = [AssetKey(name) for name in INPUTS if name != "rankings"]
-    # this year's rankings and, for the cards' rank trends and downgrade risk, the earlier years in the window
-    deps.append(AssetDep("rankings", partition_mapping=previous_years(max(1, max_window - 1))))
+def build_report_assets(partitions_def, code_version: str):
+    deps = [AssetKey(name) for name in INPUTS + OPTIONAL if name != "rankings"]
+    # The cards' rank trends read the rankings of every year on record up to Y (all_rankings), so a corrected
+    # early year must mark them stale: Y depends on every partition from the first one.
+    n_years = len(partitions_def.get_partition_keys())
+    deps.append(AssetDep("rankings", partition_mapping=previous_years(max(1, n_years - 1))))
 
     @multi_asset(
         name="reports",
         partitions_def=partitions_def,
         can_subset=False,
         specs=[
-            AssetSpec("national_report", group_name="reports", owners=OWNERS, kinds={"html"}, deps=deps, code_version=code_version,
-                      description="national_report.html: the year at a glance — top 30, regional top 10s, single-item "
-                                  "top lists, distributions, movers, watch-list, summons, upgrade candidates, data quality."),
-            AssetSpec("zone_cards", group_name="reports", owners=OWNERS, kinds={"html"}, deps=deps, code_version=code_version,
+            AssetSpec("national_report", group_name="reports", owners=OWNERS, kinds={"html"}, deps=deps,
+                      code_version=code_version,
+                      description="national_report.html: the year at a glance — top 30, regional top 10s, "
+                                  "single-item top lists, distributions, rank robustness, movers, changes since "
+                                  "the previous run, watch-list, summons, upgrade candidates, data quality."),
+            AssetSpec("zone_cards", group_name="reports", owners=OWNERS, kinds={"html"}, deps=deps,
+                      code_version=code_version,
                       description="zones/<zone_code>.html: each ranked zone's result notice (结果通知书) with ranks, "
-                                  "trend, category scores against the averages, every indicator and the distance to "
-                                  "its target rank."),
-            AssetSpec("rankings_workbook", group_name="reports", owners=OWNERS, kinds={"excel"}, deps=deps, code_version=code_version,
+                                  "trend, how firm its rank is, category scores against the averages, every "
+                                  "indicator, its downgrade risk and every target it cares about."),
+            AssetSpec("rankings_workbook", group_name="reports", owners=OWNERS, kinds={"excel"}, deps=deps,
+                      code_version=code_version,
                       description="rankings.xlsx for officials: national sheet, one per region, upgrade candidates."),
         ],
         description="Write the year's reports from the published datasets.",
@@ -68,5 +75,8 @@ def write_reports(etdz: EtdzResource, year: int) -> ReportOutputs:
             raise RuntimeError(f"data year {year}: dataset {name} is missing from {etdz.warehouse}; "
                                f"materialise the scoring assets for {year} first (etdz run --data-year {year})")
         frames[name] = table.to_pandas()
+    for name in OPTIONAL:
+        table = store.read(name, year)
+        frames[name] = None if table is None else table.to_pandas()
     return write_year_reports(ReportInputs(data_year=year, catalogue=etdz.catalogue(year),
                                            history=all_rankings(store, year), **frames), etdz.reports_root())

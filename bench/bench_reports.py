@@ -4,15 +4,19 @@
 
 Builds the year with the report tests' builder (tests/reports/reports_synth.py), writes the national
 report, 230 cards and the workbook, and prints the time per output (target: under 5 s in all).
-``--screenshots`` also renders national_report.png and zone_card.png with headless Chromium.
+``--screenshots`` also renders, with headless Chromium, the year after one zone's corrected file (so the
+national report has its "changes since the previous run") and with its rank robustness (when the tree has
+``etdz.scoring.robustness``): national_report.png, zone_card.png and close-ups of the new sections.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import tempfile
 import time
+from importlib.util import find_spec
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -20,7 +24,13 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "reports")]
 
 from etdz.catalogue import catalogue_for_year, load_catalogues  # noqa: E402
 from etdz.reports import write_year_reports  # noqa: E402
-from reports_synth import chromium_screenshot, make_year  # noqa: E402
+from reports_synth import SynthYear, chromium_screenshot, corrected, make_year  # noqa: E402
+
+CLOSE_UPS = {  # picture -> (page, sections shown alone, width, height)
+    "national_robustness.png": ("national", ("robustness",), 1200, 1400),
+    "national_changes.png": ("national", ("changes", "quality"), 1200, 2300),
+    "zone_card_robustness.png": ("card", ("robustness", "risk", "target"), 940, 1500),
+}
 
 
 def main(argv=None) -> int:
@@ -48,15 +58,40 @@ def main(argv=None) -> int:
         best = wall if best is None else min(best, wall)
     print(f"best: {best:.3f} s for national report + workbook + {out.cards} cards -> {root / str(a.year)}")
     if a.screenshots:
-        a.screenshots.mkdir(parents=True, exist_ok=True)
-        rk = data.frames["rankings"].sort_values("national_rank")
-        code = rk[rk.national_rank > 100].zone_code.iloc[0]  # a zone with a "top 100" target
-        for src, name, w, h in ((out.national_report, "national_report.png", 1200, 5600),
-                                (out.cards_dir / f"{code}.html", "zone_card.png", 940, 3900)):
-            r = chromium_screenshot(src, a.screenshots / name, w, h)
-            print(f"{a.screenshots / name}: exit {r['returncode']}, {r['png_bytes']} bytes, "
-                  f"page requests {r['requests']}, console {r['console']}")
+        screenshots(data, root, a.screenshots)
     return 0 if best is not None and best < 5.0 else 1
+
+
+def screenshots(data: SynthYear, root: Path, folder: Path) -> None:
+    """The year after a corrected file, with its robustness when available, rendered to PNGs in ``folder``."""
+    rk = data.frames["rankings"].sort_values("national_rank")
+    after = corrected(data, rk.zone_code.iloc[130], "trade_total", 6.0)  # its trade had been sent in the wrong unit
+    if find_spec("etdz.scoring.robustness") is not None:
+        from etdz.scoring.robustness import rank_robustness, robustness_inputs
+
+        t = time.perf_counter()
+        after.frames["rank_robustness"] = rank_robustness(robustness_inputs(
+            after.data_year, after.catalogue, after.frames["indicator_scores"], after.frames["rankings"]))
+        print(f"rank robustness: {time.perf_counter() - t:.2f} s")
+    else:
+        print("this tree has no etdz.scoring.robustness: screenshots without rank robustness")
+    out = write_year_reports(after.inputs(), root)
+    rk = after.frames["rankings"].sort_values("national_rank")
+    code = rk[rk.national_rank > 100].zone_code.iloc[0]  # a zone with a "top 100" target
+    pages = {"national": out.national_report, "card": out.cards_dir / f"{code}.html"}
+    folder.mkdir(parents=True, exist_ok=True)
+    shots = [(pages["national"], "national_report.png", 1200, 9600), (pages["card"], "zone_card.png", 940, 4300)]
+    tmp = Path(tempfile.mkdtemp(prefix="etdz-closeups-"))
+    for name, (page, keep, w, h) in CLOSE_UPS.items():
+        html = pages[page].read_text(encoding="utf-8")
+        hide = "section" + "".join(f":not(#{k})" for k in keep)  # the page's own sections, shown alone
+        html = re.sub(r"</style>", f"{hide}, .tiles {{ display: none; }}\n</style>", html, count=1)
+        (tmp / name.replace(".png", ".html")).write_text(html, encoding="utf-8")
+        shots.append((tmp / name.replace(".png", ".html"), name, w, h))
+    for src, name, w, h in shots:
+        r = chromium_screenshot(src, folder / name, w, h)
+        print(f"{folder / name}: exit {r['returncode']}, {r['png_bytes']} bytes, "
+              f"page requests {r['requests']}, console {r['console']}")
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ CODE_VERSION = "1"
 
 def build_definitions(settings: Settings | None = None) -> Definitions:
     """Assemble assets, checks, jobs, schedules and sensors for the configured locations."""
+    from assets.changes import build_changes_asset
     from assets.inbox import build_inbox_asset
     from assets.ingestion import build_ingestion_assets
     from assets.reports import build_report_assets
@@ -36,7 +37,8 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
         build_inbox_asset(partitions),
         *build_ingestion_assets(partitions, code_version=f"{CODE_VERSION}+{method}"),
         *build_scoring_assets(partitions, max_window, code_version=f"{CODE_VERSION}+{method}"),
-        *build_report_assets(partitions, max_window, code_version=CODE_VERSION),
+        build_changes_asset(partitions, code_version=f"{CODE_VERSION}+{method}"),
+        *build_report_assets(partitions, code_version=CODE_VERSION),
     ], top_lists=[m for c in catalogues for m in c.top_lists])
     job = build_annual_job(partitions)
     return Definitions(

@@ -32,11 +32,6 @@ class ReportOutputs:
     top30_markdown: str      # markdown preview of the top 30 for Dagster metadata
     seconds: dict[str, float] = field(default_factory=dict)  # time per output
 
-    def metadata(self) -> dict:
-        """Plain values for Dagster metadata (paths as strings)."""
-        return {"national_report": str(self.national_report), "workbook": str(self.workbook),
-                "cards_dir": str(self.cards_dir), "cards": self.cards, "seconds": dict(self.seconds)}
-
 
 def write_year_reports(inputs: ReportInputs, reports_root: str | Path, *, generated: str | None = None,
                        prune_stale_cards: bool = True) -> ReportOutputs:

@@ -4,29 +4,33 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 
 from etdz.reports import charts
 from etdz.reports.inputs import YearView
-from etdz.reports.targets import zone_target
+from etdz.reports.robustness import zone_robustness
+from etdz.reports.targets import DangerLine, zone_targets
 from etdz.reports.templating import environment, region_colour, region_label
 
 STRONG_WEAK = 3
 
 
 def _common(v: YearView, generated: str) -> dict:
-    regional_totals = {}
-    for z in v.zones:
-        regional_totals.setdefault(z["region"], []).append(z["total_score"])
     return {
         "data_year": v.data_year, "method": v.catalogue, "generated": generated, "categories": v.categories,
         "N": v.n_total, "provisional": v.provisional, "n_indicators": len(v.indicators),
-        "regional_totals": {r: np.sort(np.asarray(t, dtype=float))[::-1] for r, t in regional_totals.items()},
         "metas": v.indicator_by_code,
     }
 
 
-def _risk(v: YearView, z: dict, common: dict) -> dict:
+def _join_en(items: list) -> str:
+    """2021 / 2021 and 2022 / 2021, 2022 and 2023."""
+    items = [str(x) for x in items]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _risk(v: YearView, z: dict, danger: DangerLine | None) -> dict:
+    """The downgrade-risk panel: the bottom-n years of §3.6 (``v.bottom_years``, from ``bottom_flags``) in the
+    rule's window, and where the zone stands against this year's danger line."""
     d = v.catalogue.downgrade
     Y = v.data_year
     code = z["zone_code"]
@@ -36,31 +40,28 @@ def _risk(v: YearView, z: dict, common: dict) -> dict:
     years = v.bottom_years.get(code, [])
     if d.rule == "national_consecutive":
         window, times, need_next = [Y - 1, Y], 2, [Y]
-        group_n, rank, line = v.n_total, z["national_rank"], v.n_total - d.bottom_n + 1
-        totals = v.totals_desc
+        rank, group_n = z["national_rank"], v.n_total
     else:
         window, times = list(range(Y - d.window + 1, Y + 1)), d.times
         need_next = list(range(Y - d.window + 2, Y + 1))
-        group_n = v.n_region.get(z["region"], 0)
-        rank, line = z["regional_rank"], group_n - d.bottom_n + 1
-        totals = common["regional_totals"].get(z["region"], np.array([]))
+        rank, group_n = z["regional_rank"], v.n_region.get(z["region"], 0)
     in_window = [y for y in years if y in window]
-    carried = [y for y in years if y in need_next]
+    carried = [y for y in years if y in need_next]  # still in the window of next year's assessment
     w = v.watch_by_zone.get(code)
     if z["downgrade_candidate"] or w is not None:
         status = "candidate"
-    elif len(carried) >= times - 1 and carried:
+    elif carried and len(carried) >= times - 1:
         status = "at_risk"
-    elif rank is not None and line >= 1 and rank >= line - 3:
+    elif danger is not None and (danger.in_bottom or (danger.places_above is not None and danger.places_above <= 3)):
         status = "near"
     else:
         status = "clear"
-    margin = None
-    if rank is not None and 1 <= line <= len(totals) and rank < line:
-        margin = float(z["total_score"] - totals[line - 1])
+    n = len(in_window)
+    years_zh = "、".join(map(str, in_window)) + f"年，共 {n} 次" if in_window else "无"
+    years_en = f"in {_join_en(in_window)}: {n} time{'s' if n != 1 else ''}" if in_window else "none"
     out.update(rule=d.rule, status=status, bottom_years=in_window, window=window, times=times, bottom_n=d.bottom_n,
-               line=line, rank=rank, group_n=group_n, places_above=(line - rank) if rank is not None else None,
-               margin=margin, watch=w, next_year=Y + 1)
+               rank=rank, group_n=group_n, danger=danger, watch=w, next_year=Y + 1, years_zh=years_zh,
+               years_en=years_en, enough=n >= times)
     return out
 
 
@@ -83,9 +84,11 @@ def card_context(v: YearView, z: dict, common: dict) -> dict:
         charts.rank_panel("全国名次 National", years, series("national_rank"), [counts[y]["N"] for y in years],
                           "#1f2933", ref_rank=100),
         charts.rank_panel("区域名次 Regional", years, series("regional_rank"),
-                          [counts[y]["region"].get(hist[y]["region"] if y in hist else region, 0) for y in years], colour),
+                          [counts[y]["region"].get(hist[y]["region"] if y in hist else region, 0) for y in years],
+                          colour),
         charts.rank_panel("省内名次 Provincial", years, series("provincial_rank"),
-                          [counts[y]["province"].get(hist[y]["province"] if y in hist else z["province"], 0) for y in years],
+                          [counts[y]["province"].get(hist[y]["province"] if y in hist else z["province"], 0)
+                           for y in years],
                           "#9f1239"),
     ]
     trend_rows = [{"year": y, "national": hist[y]["national_rank"], "regional": hist[y]["regional_rank"],
@@ -103,7 +106,8 @@ def card_context(v: YearView, z: dict, common: dict) -> dict:
     for k in v.categories:
         s, rank = cs.get(k["code"], (None, None))
         cats.append({**k, "score": s, "rank": rank, "nat": v.cat_avg_nat.get(k["code"]), "reg": reg_avg.get(k["code"]),
-                     "better": better_by_cat.get(k["code"], [0, 0])[0], "count": better_by_cat.get(k["code"], [0, 0])[1]})
+                     "better": better_by_cat.get(k["code"], [0, 0])[0],
+                     "count": better_by_cat.get(k["code"], [0, 0])[1]})
     bar_rows = [{"label": "总分", "sub": "Total", "value": z["total_score"], "nat": v.total_avg_nat,
                  "reg": v.total_avg_reg.get(region), "strong": True}]
     bar_rows += [{"label": c["name_zh"], "sub": f"{c['name_en'] or c['code']} · {c['weight'] * 100:g}%",
@@ -120,8 +124,8 @@ def card_context(v: YearView, z: dict, common: dict) -> dict:
         by_cat.setdefault(r["category_code"], []).append({**r, "meta": m})
     for c in cats:
         groups.append({"cat": c, "rows": by_cat.get(c["code"], [])})
-    better_total = sum(r["better_than_national_avg"] for r in rows)
-    better_reg_total = sum(r["better_than_regional_avg"] for r in rows)
+    # the counts are the scorer's (rankings); the per-category split groups the scorer's per-indicator flags
+    better_total, better_reg_total = z["indicators_better_than_avg"], z["indicators_better_than_regional_avg"]
 
     scored = [{**r, "meta": metas[r["indicator_code"]]} for r in rows if r["indicator_code"] in metas]
     strong = sorted((r for r in scored if r["status"] == "ok"),
@@ -130,14 +134,20 @@ def card_context(v: YearView, z: dict, common: dict) -> dict:
     weak = sorted((r for r in scored if r["indicator_code"] not in strong_codes),
                   key=lambda r: (_s(r["score"]), -r["meta"].eff_weight, r["indicator_code"]))[:STRONG_WEAK]
 
-    target = zone_target(z, v.totals_desc, rows, metas)
+    d = v.catalogue.downgrade
+    bottom_now = {c for c, ys in v.bottom_years.items() if v.data_year in ys}
+    targets = zone_targets(z, v.totals_desc, v.zones, bottom_now, d.rule if d else None, d.bottom_n if d else None,
+                           rows, metas)
+    robust = None if v.robust_by_zone is None else zone_robustness(
+        v.robust_by_zone.get(code), z, v.n_total, d.bottom_n if d else None, code in v.region_bottom_now, colour)
     return {
         **common, "z": z, "region_label": region_label(region), "colour": colour, "trend": trend,
         "trend_rows": trend_rows, "bars": bars, "cats": cats, "groups": groups, "better_total": better_total,
-        "better_reg_total": better_reg_total, "n_rows": len(rows), "strong": strong, "weak": weak,
-        "risk": _risk(v, z, common), "target": target, "n_region": v.n_region.get(region, 0),
+        "better_reg_total": better_reg_total, "n_rows": z["indicators_total"], "strong": strong, "weak": weak,
+        "risk": _risk(v, z, targets.danger), "targets": targets, "n_region": v.n_region.get(region, 0),
         "n_province": v.n_province.get(z["province"], 0), "total_avg": v.total_avg_nat,
         "total_reg_avg": v.total_avg_reg.get(region), "history_n": len(trend_rows),
+        "robust": robust, "robust_computed": v.robust_by_zone is not None,
     }
 
 

@@ -155,3 +155,50 @@ def hbar_counts(rows: list[dict], width: int = 420, row_h: int = 26) -> dict:
         out.append({**r, "y": top + i * row_h, "parts": parts, "total": sum(p["n"] for p in r["parts"]),
                     "end_x": _r(xpos + 6)})
     return {"width": width, "height": top + row_h * len(rows) + 4, "rows": out, "row_h": row_h}
+
+
+def rank_intervals(rows: list[dict], n_zones: int, width: int = 1060, height: int = 330,
+                   ref_rank: int | None = 100) -> dict:
+    """Every zone's nominal rank against its 90% interval, as the JRC's audits of composite indices draw it.
+
+    ``rows``: ``{"zone_code", "name_zh", "colour", "nominal", "median", "p05", "p95"}``, in nominal-rank
+    order; zones along the x axis, the rank axis inverted (1 at the top). A vertical bar spans p05–p95,
+    a dot marks the nominal rank and a dash the median.
+    """
+    ml, mr, mt, mb = 44, 12, 16, 30
+    pw, ph = width - ml - mr, height - mt - mb
+    n_max = max([n_zones, 2] + [r["p95"] for r in rows if r.get("p95") is not None])
+    step = pw / max(1, len(rows))
+
+    def y(rank: float) -> float:
+        return _r(mt + ph * (rank - 1) / (n_max - 1))
+
+    out = []
+    for i, r in enumerate(rows):
+        xc = _r(ml + step * (i + 0.5))
+        out.append({**r, "x": xc, "y_nominal": y(r["nominal"]), "y_median": y(r["median"]), "y_p05": y(r["p05"]),
+                    "y_p95": y(r["p95"]), "bar_w": max(1.0, min(4.0, _r(step * 0.6)))})
+    yticks = [{"y": y(t), "label": str(int(t))} for t in nice_ticks(1, n_max, 6) if 1 <= t <= n_max]
+    if not yticks or yticks[0]["label"] != "1":
+        yticks.insert(0, {"y": y(1), "label": "1"})
+    ref = {"y": y(ref_rank), "label": str(ref_rank)} if ref_rank is not None and 1 < ref_rank < n_max else None
+    return {"width": width, "height": height, "left": ml, "right": width - mr, "top": mt, "bottom": mt + ph,
+            "rows": out, "yticks": yticks, "ref": ref, "dot_r": 2.2 if step < 6 else 3.2}
+
+
+def interval_strip(nominal: int, p05: int, p95: int, median: int, n_zones: int, colour: str,
+                   width: int = 640, height: int = 58, ref_rank: int | None = 100) -> dict:
+    """One zone's rank interval on the national axis (1 on the left, N on the right)."""
+    ml, mr = 16, 16
+    pw = width - ml - mr
+    n_max = max(2, n_zones, p95)
+
+    def x(rank: float) -> float:
+        return _r(ml + pw * (rank - 1) / (n_max - 1))
+
+    ticks = [{"x": x(t), "label": str(int(t))} for t in sorted({1, n_max} | set(nice_ticks(1, n_max, 6)))
+             if 1 <= t <= n_max]
+    ref = {"x": x(ref_rank), "label": str(ref_rank)} if ref_rank is not None and 1 < ref_rank < n_max else None
+    return {"width": width, "height": height, "left": ml, "right": width - mr, "axis_y": 34, "colour": colour,
+            "x_p05": x(p05), "x_p95": x(p95), "x_nominal": x(nominal), "x_median": x(median),
+            "ticks": ticks, "ref": ref, "nominal": nominal, "p05": p05, "p95": p95}

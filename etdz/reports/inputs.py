@@ -7,13 +7,14 @@ one pass (grouped once, never filtered per zone), so 230 cards render from dicti
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from etdz.catalogue import Catalogue, Indicator
 from etdz.reports.templating import REGION_ORDER, is_missing
+from etdz.scoring.downgrade import bottom_flags
 
 
 @dataclass
@@ -30,7 +31,8 @@ class ReportInputs:
     submission_issues: pd.DataFrame
     measures: pd.DataFrame                # accepted measure values (canonical units) of Y
     history: pd.DataFrame                 # rankings of all years on record up to Y, plus an int column data_year
-    category_history: pd.DataFrame | None = None   # category_scores of all years with data_year (optional)
+    ranking_changes: pd.DataFrame | None = None    # what the last correction changed (None: not computed)
+    rank_robustness: pd.DataFrame | None = None    # §3.9 rank intervals (None: not computed for the year)
 
 
 def indicator_unit(ind: Indicator, catalogue: Catalogue) -> str:
@@ -105,7 +107,8 @@ class YearView:
     bottom_years: dict[str, list[int]]                 # zone -> years it was in the downgrade-rule bottom
     watch_by_zone: dict[str, dict]
     provisional: bool
-    extra: dict = field(default_factory=dict)
+    robust_by_zone: dict[str, dict] | None             # zone -> its rank_robustness row (None: not computed)
+    region_bottom_now: set[str]                        # zones in their region's bottom n this year (§3.6)
 
 
 def _records(df: pd.DataFrame) -> list[dict]:
@@ -170,9 +173,8 @@ def prepare(inp: ReportInputs) -> YearView:
             "better_than_national_avg", "better_than_regional_avg"]
     for row in zip(*(ind[c].tolist() for c in cols)):
         d = dict(zip(cols, row))
-        d["imputed"] = bool(d["imputed"]) if not is_missing(d["imputed"]) else False
-        d["better_than_national_avg"] = bool(d["better_than_national_avg"]) if not is_missing(d["better_than_national_avg"]) else False
-        d["better_than_regional_avg"] = bool(d["better_than_regional_avg"]) if not is_missing(d["better_than_regional_avg"]) else False
+        for flag in ("imputed", "better_than_national_avg", "better_than_regional_avg"):
+            d[flag] = False if is_missing(d[flag]) else bool(d[flag])
         d["value"] = _nan(d["value"])
         d["score"] = _nan(d["score"])
         ind_rows.setdefault(d["zone_code"], []).append(d)
@@ -203,32 +205,35 @@ def prepare(inp: ReportInputs) -> YearView:
     for rows in history_by_zone.values():
         rows.sort(key=lambda d: d["data_year"])
 
-    # bottom-n years of the downgrade rule (03-scoring.md §3.6), from the ranks on record
+    # bottom-n years of the downgrade rule (03-scoring.md §3.6), from the ranks on record: the scorer's rule
     bottom: dict[str, list[int]] = {}
     d = cat.downgrade
+    region_bottom_now: set[str] = set()
     if d is not None:
-        n = d.bottom_n
-        for zc, rows in history_by_zone.items():
-            ys = []
-            for r in rows:
-                c = counts[r["data_year"]]
-                if d.rule == "national_consecutive":
-                    hit = r["national_rank"] is not None and r["national_rank"] >= c["N"] - n + 1
-                else:
-                    nR = c["region"].get(r["region"], 0)
-                    hit = r["regional_rank"] is not None and r["regional_rank"] >= nR - n + 1
-                if hit:
-                    ys.append(r["data_year"])
-            bottom[zc] = ys
+        for y, g in hist.groupby("data_year", sort=True):
+            flags = bottom_flags(g.reset_index(drop=True), d.bottom_n, d.rule).to_numpy(dtype=bool)
+            for zc in g.zone_code.to_numpy()[flags]:
+                bottom.setdefault(zc, []).append(int(y))
+        region_bottom_now = set(rk.zone_code.to_numpy()[bottom_flags(rk.reset_index(drop=True), d.bottom_n,
+                                                                     "regional_bottom").to_numpy(dtype=bool)])
 
     watch = {}
     for r in _records(inp.downgrade_watchlist):
         by = r.get("bottom_years")
-        r["bottom_years"] = [] if by is None or (not hasattr(by, "__len__") and is_missing(by)) else [int(v) for v in by]
+        absent = by is None or (not hasattr(by, "__len__") and is_missing(by))
+        r["bottom_years"] = [] if absent else [int(v) for v in by]
         r["region_candidate_rank"] = _opt_int(r.get("region_candidate_rank"))
         watch[r["zone_code"]] = r
 
     provisional = bool((rk.results_status == "provisional").any()) if len(rk) else False
+    robust = None
+    if inp.rank_robustness is not None:
+        robust = {}
+        for r in _records(inp.rank_robustness):
+            robust[r["zone_code"]] = {
+                **{c: _opt_int(r.get(c)) for c in ("rank_nominal", "rank_median", "rank_p05", "rank_p95", "samples",
+                                                   "seed")},
+                "p_top100": _opt_float(r.get("p_top100")), "p_region_bottom": _opt_float(r.get("p_region_bottom"))}
     totals = np.sort(rk.total_score.to_numpy(dtype=float))[::-1]
     return YearView(
         data_year=Y, catalogue=cat, inputs=inp, zones=zones, zone_by_code=zone_by_code, indicators=metas,
@@ -238,7 +243,8 @@ def prepare(inp: ReportInputs) -> YearView:
         totals_desc=totals, cat_scores=cat_scores, cat_avg_nat={k: float(v) for k, v in cat_avg_nat.items()},
         cat_avg_reg=cat_avg_reg, total_avg_nat=total_avg_nat, total_avg_reg=total_avg_reg, ind_rows=ind_rows,
         history_by_zone=history_by_zone, history_years=sorted(counts), history_counts=counts,
-        bottom_years=bottom, watch_by_zone=watch, provisional=provisional)
+        bottom_years=bottom, watch_by_zone=watch, provisional=provisional, robust_by_zone=robust,
+        region_bottom_now=region_bottom_now)
 
 
 def _nan(x) -> float:

@@ -7,9 +7,11 @@ import pandas as pd
 from etdz.escape import markdown_table
 from etdz.reports import charts
 from etdz.reports.inputs import YearView, _opt_int, _records
+from etdz.reports.robustness import TOP, depends, pct
 from etdz.reports.templating import REGION_LABELS, environment, is_missing, region_colour, region_label
 
 MOVERS = 10
+CHANGES_SHOWN = 40  # rows of the "changes since the previous run" table; the dataset has them all
 
 
 def _zone_brief(v: YearView, code: str) -> dict:
@@ -82,9 +84,15 @@ def context(v: YearView, generated: str) -> dict:
                              "max": max(vals) if vals else None, "min": min(vals) if vals else None,
                              "cats": [v.cat_avg_reg.get(r["key"], {}).get(k["code"]) for k in v.categories]})
 
+    # a zone with no valid submission scores 0 everywhere: its fall is no performance drop, so it is listed apart
     movers = [z for z in zones if z["rank_change"] is not None]
-    up = sorted((z for z in movers if z["rank_change"] > 0), key=lambda z: (-z["rank_change"], z["national_rank"]))[:MOVERS]
-    down = sorted((z for z in movers if z["rank_change"] < 0), key=lambda z: (z["rank_change"], z["national_rank"]))[:MOVERS]
+    performed = [z for z in movers if z["submission_status"] == "accepted"]
+    up = sorted((z for z in performed if z["rank_change"] > 0),
+                key=lambda z: (-z["rank_change"], z["national_rank"]))[:MOVERS]
+    down = sorted((z for z in performed if z["rank_change"] < 0),
+                  key=lambda z: (z["rank_change"], z["national_rank"]))[:MOVERS]
+    down_no_submission = sorted((z for z in movers if z["submission_status"] != "accepted" and z["rank_change"] < 0),
+                                key=lambda z: (z["rank_change"], z["national_rank"]))
     method_changed = any(z["method_changed"] for z in zones)
 
     watch = sorted(v.watch_by_zone.values(),
@@ -104,12 +112,15 @@ def context(v: YearView, generated: str) -> dict:
     file_counts = log.status.value_counts().to_dict() if len(log) else {}
     problem_files = []
     if len(log):
-        sel = log[log.status.isin(["rejected", "superseded"])].sort_values(["status", "zone_code", "file_name"],
-                                                                          na_position="last")
+        late = log["late"].fillna(False).astype(bool) if "late" in log else pd.Series(False, index=log.index)
+        sel = log[log.status.isin(["rejected", "superseded"]) | late].sort_values(
+            ["status", "zone_code", "file_name"], na_position="last")
         for r in _records(sel):
+            r["late"] = bool(r.get("late")) if not is_missing(r.get("late")) else False
             r["zone_code"] = None if is_missing(r.get("zone_code")) else str(r["zone_code"])
             r["zone"] = v.zone_by_code.get(r["zone_code"]) if r["zone_code"] else None
-            r["received"] = "" if is_missing(r.get("received_at")) else pd.Timestamp(r["received_at"]).strftime("%Y-%m-%d %H:%M")
+            at = r.get("received_at")
+            r["received"] = "" if is_missing(at) else pd.Timestamp(at).strftime("%Y-%m-%d %H:%M")
             problem_files.append(r)
     iss = inp.submission_issues
     issue_counts = []
@@ -135,11 +146,13 @@ def context(v: YearView, generated: str) -> dict:
 
     categories = v.categories
     return {
+        "changes": _changes(v), "robust": _robustness(v),
         "data_year": v.data_year, "method": cat, "generated": generated, "categories": categories,
         "zones_n": len(zones), "status_rows": status_rows, "status_totals": totals, "status_chart": status_chart,
         "top30": top30, "region_top": region_top, "top_lists": top_lists, "dist": dist,
         "region_stats": region_stats, "total_avg": v.total_avg_nat,
         "cat_avg": [v.cat_avg_nat.get(k["code"]) for k in categories], "up": up, "down": down,
+        "down_no_submission": down_no_submission, "late_n": sum(f["late"] for f in problem_files),
         "method_changed": method_changed, "watch": watch, "downgrade": cat.downgrade, "summoned": summoned,
         "summons_n": cat.summons_bottom_n, "upgrades": upgrades, "file_counts": file_counts,
         "problem_files": problem_files, "issue_counts": issue_counts, "imputed": imputed, "no_valid": no_valid,
@@ -147,6 +160,80 @@ def context(v: YearView, generated: str) -> dict:
         "REGION_LABELS": REGION_LABELS, "top_zone": zones[0] if zones else None,
         "n_history": len(v.history_years),
     }
+
+
+FILE_STATUS = {"accepted": "受理 accepted", "rejected": "退回 rejected", "superseded": "被替换 superseded"}
+
+
+def _status(status: str | None, absent: str) -> str:
+    """A file status in words; ``absent`` when the file had none (new since) or has none (gone since)."""
+    return FILE_STATUS.get(status, status) if status else absent
+
+
+def _changes(v: YearView) -> dict | None:
+    """The "changes since the previous run" section: None when the dataset was not computed for the year."""
+    df = v.inputs.ranking_changes
+    if df is None:
+        return None
+    rows = []
+    for r in _records(df):
+        prev_rank, rank = _opt_int(r.get("prev_national_rank")), _opt_int(r.get("national_rank"))
+        files = r.get("changed_files")
+        files = [] if files is None or (not hasattr(files, "__len__") and is_missing(files)) else list(files)
+        rows.append({
+            "zone": _zone_brief(v, r["zone_code"]), "zone_code": r["zone_code"],
+            "prev_total": None if is_missing(r.get("prev_total_score")) else float(r["prev_total_score"]),
+            "total": None if is_missing(r.get("total_score")) else float(r["total_score"]),
+            "prev_rank": prev_rank, "rank": rank,
+            "rank_change": None if prev_rank is None or rank is None else prev_rank - rank,
+            "files": [{"year": int(f["data_year"]), "name": f["file_name"],
+                       "before": _status(f.get("previous_status"), "新收到 new"), "after": _status(f.get("status"),
+                                                                                              "已移除 gone")}
+                      for f in files]})
+    rows.sort(key=lambda c: (-abs(c["rank_change"]) if c["rank_change"] is not None else -1 << 30,
+                             c["rank"] or 1 << 30, c["zone_code"]))
+    at = df.previous_run_at.dropna() if "previous_run_at" in df else pd.Series(dtype=object)
+    previous = pd.Timestamp(at.iloc[0]).strftime("%Y-%m-%d %H:%M UTC") if len(at) else None
+    # A corrected file moves the bounds, so most totals shift a little: the table shows the zones whose rank
+    # moved or whose own files changed; the others are summed up in one sentence.
+    shown = [c for c in rows if c["files"] or c["rank_change"] != 0]
+    score_only = [c for c in rows if not (c["files"] or c["rank_change"] != 0)]
+    largest = max((abs(c["total"] - c["prev_total"]) for c in score_only
+                   if c["total"] is not None and c["prev_total"] is not None), default=None)
+    return {"rows": shown[:CHANGES_SHOWN], "more": max(0, len(shown) - CHANGES_SHOWN), "n": len(rows),
+            "n_rank": len(shown), "score_only": len(score_only), "largest_score_only": largest,
+            "previous_run_at": previous, "with_files": sum(bool(c["files"]) for c in rows)}
+
+
+def _robustness(v: YearView) -> dict | None:
+    """Every zone's nominal rank against its 90% interval, and the zones whose top-100 or region-bottom
+    status depends on the unpublished choices (etdz.reports.robustness). None: not computed for the year."""
+    if v.robust_by_zone is None:
+        return None
+    d = v.catalogue.downgrade
+    rows, depending = [], []
+    for z in v.zones:
+        r = v.robust_by_zone.get(z["zone_code"])
+        if r is None or r["rank_p05"] is None:
+            continue
+        nominal = r["rank_nominal"] if r["rank_nominal"] is not None else z["national_rank"]
+        in_bottom = z["zone_code"] in v.region_bottom_now
+        p_bottom = r["p_region_bottom"] if d is not None else None
+        top_dep, bottom_dep = depends(nominal <= TOP, r["p_top100"]), depends(in_bottom, p_bottom)
+        row = {"zone_code": z["zone_code"], "name_zh": z["name_zh"], "colour": region_colour(z["region"]),
+               "nominal": nominal, "median": r["rank_median"], "p05": r["rank_p05"], "p95": r["rank_p95"],
+               "flag": top_dep or bottom_dep}
+        rows.append(row)
+        if row["flag"]:
+            depending.append({**row, "zone": z, "p_top100": pct(r["p_top100"]), "p_region_bottom": pct(p_bottom),
+                              "top_dep": top_dep, "bottom_dep": bottom_dep, "in_top100": nominal <= TOP,
+                              "in_bottom": in_bottom})
+    first = next(iter(v.robust_by_zone.values()), None)
+    widths = sorted(r["p95"] - r["p05"] for r in rows)
+    return {"chart": charts.rank_intervals(rows, v.n_total) if rows else None, "depending": depending,
+            "samples": first["samples"] if first else None, "seed": first["seed"] if first else None,
+            "bottom_n": d.bottom_n if d else None, "n": len(rows),
+            "median_width": widths[len(widths) // 2] if widths else None}
 
 
 def render(v: YearView, generated: str) -> str:

@@ -1,36 +1,56 @@
-"""Distance to a target rank and where the next points are (03-scoring.md §3.8).
+"""Every target a zone cares about, and where its next points are (03-scoring.md §3.8 applied to each).
 
-For a zone z with national rank r among N zones:
+The targets of a zone with national rank r and regional rank q:
 
-* target K: 100 when r > 100, else r − 1 (the next rank up); a zone ranked 1st has no target;
-* gap = T(K-th zone) − T(z), where the K-th zone is the one in position K when the totals are sorted in
-  descending order (with ties, a zone tied in position K counts: its total is what z must reach);
-* for every indicator i of category k: one unit of improvement (one unit more for ``higher``, one unit
-  less for ``lower``) is worth ``W_k · w_i / Σ_{j∈k} w_j · 100 / (U − L)`` points of total, as long as the
-  value stays within [L, U] (the year's bounds, held fixed). The headroom is what is left before the
-  bound: ``(100 − s) / 100 · (U − L)`` units, worth ``W_k · w_i / Σ w_j · (100 − s)`` points (for an ``ok``
-  value that is ``U − c`` for ``higher`` and ``c − L`` for ``lower``; a missing indicator scores 0, so
-  reporting it opens the whole range). An indicator with U = L (or no finite bounds) gives no points.
+* ``next``: the next rank up, r − 1 (none for 1st place);
+* ``top``: the top 100 for zones below it, else the top 50, else the top 30 (none inside the top 30);
+* ``region_top10``: the 10th place of its region, when it is below it;
+* ``leave_bottom``: for a zone in the bottom n of the downgrade rule (§3.6: its region's bottom n, or the
+  national one under ``national_consecutive``), the lowest total outside the bottom n.
 
-The indicators are listed by points per unit, largest first (as §3.8 asks), among those with headroom
-left; ``units_to_close`` says how many units alone would close the gap, when the headroom allows it.
+A zone outside the bottom n gets instead its *margin* above that danger line: the points it can lose
+and still stay above every zone now in the bottom n. Which zones are in the bottom n is decided by
+``etdz.scoring.downgrade.bottom_flags`` (one home for the rule), passed in as a set.
+
+For a target at position K of a group (the nation or the region), the gap is ``T(K-th zone) − T(z)``,
+the K-th zone being the one in position K when the group's totals are sorted in descending order (with
+ties, a zone tied in position K counts: its total is what z must reach).
+
+For every indicator i of category k, one unit of improvement (one more for ``higher``, one less for
+``lower``) is worth ``W_k · w_i / Σ_{j∈k} w_j · 100 / (U − L)`` points of total as long as the value stays
+within [L, U] (the year's bounds, held fixed). The headroom is what is left before the bound:
+``(100 − s) / 100 · (U − L)`` units, worth ``W_k · w_i / Σ w_j · (100 − s)`` points (a missing indicator
+scores 0, so reporting it opens the whole range). An indicator with U = L (or no finite bounds) gives no
+points, and neither does one whose score is imputed (``no_base``: its score is the cohort's median
+whatever the value). The indicators are listed by points per unit, largest first; ``units_to_close``
+says how many units alone would close the gap, when the headroom allows it.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from etdz.reports.inputs import IndicatorMeta
 
+TOP_TIERS = (100, 50, 30)
+REGION_TOP = 10
 
-def target_rank(national_rank: int | None, top: int = 100) -> int | None:
-    """The default target: ``top`` for zones ranked below it, else the next rank up; None for 1st place."""
+
+def next_rank_up(national_rank: int | None) -> int | None:
+    """r − 1; None for 1st place (or no rank)."""
     if national_rank is None or national_rank <= 1:
         return None
-    return top if national_rank > top else national_rank - 1
+    return national_rank - 1
+
+
+def top_tier(national_rank: int | None) -> int | None:
+    """The next top list to enter: 100 below it, else 50, else 30; None inside the top 30."""
+    if national_rank is None:
+        return None
+    return next((k for k in TOP_TIERS if national_rank > k), None)
 
 
 def gap_to_rank(total: float, totals_desc, k: int) -> float:
@@ -53,25 +73,19 @@ class NextPoint:
     points_per_unit: float     # points of total per unit of improvement
     headroom_units: float      # units left before the bound
     headroom_points: float     # points of total left in this indicator
-    units_to_close: float | None   # units that alone close the gap (None: the headroom is not enough)
-
-    @property
-    def closes_gap(self) -> bool:
-        return self.units_to_close is not None
 
 
-def next_points(rows: list[dict], metas: dict[str, IndicatorMeta], gap: float | None,
-                limit: int | None = None) -> list[NextPoint]:
-    """The indicators where one unit of improvement moves the total most, with their headroom.
+def next_points(rows: list[dict], metas: dict[str, IndicatorMeta]) -> list[NextPoint]:
+    """The indicators where one unit of improvement moves the total, most first, with their headroom.
 
     ``rows``: the zone's indicator_scores rows; ``metas``: indicator metadata with bounds and effective
-    weights (``W_k · w_i / Σ_{j∈k} w_j``); ``gap``: the points to close (None for no target).
+    weights (``W_k · w_i / Σ_{j∈k} w_j``). Imputed (``no_base``) indicators and U = L give no points.
     """
     out = []
     for r in rows:
         m = metas.get(r["indicator_code"])
-        if m is None:
-            continue
+        if m is None or r["status"] == "no_base" or r.get("imputed"):
+            continue  # an imputed score does not follow the value: no place to gain points
         lo, hi = m.lower, m.upper
         if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
             continue  # U = L (or no finite bounds): every zone scores 100 or the same, no points to gain
@@ -80,38 +94,101 @@ def next_points(rows: list[dict], metas: dict[str, IndicatorMeta], gap: float | 
         headroom_points = m.eff_weight * max(0.0, 100.0 - score)
         if headroom_points <= 1e-12:
             continue
-        headroom_units = headroom_points / ppu
-        units_to_close = None
-        if gap is not None and gap > 0 and headroom_points >= gap:
-            units_to_close = gap / ppu
         out.append(NextPoint(code=m.code, name_zh=m.name_zh, category=m.category, direction=m.direction,
                              unit=m.unit, value=r["value"], status=r["status"], score=score,
-                             points_per_unit=ppu, headroom_units=headroom_units, headroom_points=headroom_points,
-                             units_to_close=units_to_close))
+                             points_per_unit=ppu, headroom_units=headroom_points / ppu,
+                             headroom_points=headroom_points))
     out.sort(key=lambda p: (-p.points_per_unit, -p.headroom_points, p.code))
-    return out[:limit] if limit else out
+    return out
 
 
 @dataclass
 class Target:
-    rank: int | None           # K (None for 1st place)
-    total_at_rank: float | None
-    gap: float | None
-    points: list[NextPoint]
-    reachable_alone: int       # indicators whose headroom alone closes the gap
-    headroom_total: float      # points left over all indicators
-    largest: list[NextPoint] = None  # the indicators with the most points left (whatever their unit)
+    kind: str                  # next | top | region_top10 | leave_bottom
+    rank: int                  # K: the position to reach in its group
+    group: str                 # "national" or "regional"
+    total_at_rank: float
+    gap: float
+    units_to_close: dict[str, float | None] = field(default_factory=dict)  # indicator -> units alone (None: not enough)
+    reachable_alone: int = 0   # indicators whose headroom alone closes the gap
+    best: list[NextPoint] = field(default_factory=list)  # the first indicators (points per unit) that close it alone
 
 
-def zone_target(zone: dict, totals_desc, rows: list[dict], metas: dict[str, IndicatorMeta],
-                top: int = 100, limit: int = 8) -> Target:
-    k = target_rank(zone.get("national_rank"), top)
-    all_points = next_points(rows, metas, None)
-    largest = sorted(all_points, key=lambda p: (-p.headroom_points, p.code))[:3]
-    if k is None:
-        return Target(None, None, None, all_points[:limit], 0, sum(p.headroom_points for p in all_points), largest)
-    t_k = float(np.asarray(totals_desc, dtype=float)[min(k, len(totals_desc)) - 1])
-    gap = t_k - float(zone["total_score"])
-    pts = next_points(rows, metas, gap)
-    return Target(k, t_k, gap, pts[:limit], sum(p.closes_gap for p in pts), sum(p.headroom_points for p in pts),
-                  largest)
+def target(kind: str, group: str, k: int, total: float, totals_desc, points: list[NextPoint],
+           best: int = 3) -> Target:
+    """The gap to position ``k`` of a group and, for each indicator, the units that alone close it."""
+    totals_desc = np.asarray(totals_desc, dtype=float)
+    t_k = float(totals_desc[min(k, len(totals_desc)) - 1])
+    gap = t_k - float(total)
+    units = {p.code: (gap / p.points_per_unit if p.headroom_points >= gap else None) if gap > 0 else 0.0
+             for p in points}
+    closing = [p for p in points if units[p.code] is not None]
+    return Target(kind, k, group, t_k, gap, units, len(closing), closing[:best])
+
+
+@dataclass
+class DangerLine:
+    """The downgrade danger line of §3.6 from where the zone stands."""
+
+    group: str                 # "regional" or "national"
+    bottom_n: int
+    in_bottom: bool
+    margin: float | None       # outside the bottom n: points it can lose and stay above it
+    top_of_bottom_rank: int | None   # the best rank inside the bottom n of its group
+    places_above: int | None   # outside: places between it and that rank
+
+
+@dataclass
+class ZoneTargets:
+    targets: list[Target]
+    points: list[NextPoint]    # every indicator with points to gain, by points per unit
+    headroom_total: float
+    largest: list[NextPoint]   # the indicators with the most points left (whatever their unit)
+    danger: DangerLine | None
+
+
+def zone_targets(zone: dict, totals_desc, rankings: list[dict], bottom: set[str], rule: str | None,
+                 bottom_n: int | None, rows: list[dict], metas: dict[str, IndicatorMeta],
+                 limit: int = 8) -> ZoneTargets:
+    """Every target of one zone (see the module docstring).
+
+    ``totals_desc``: the national totals, descending; ``rankings``: every zone's rankings row (zone_code,
+    region, total_score, national_rank, regional_rank); ``bottom``: the zones in the bottom n this year
+    (``bottom_flags``); ``rule`` / ``bottom_n``: the catalogue's downgrade rule (None: no danger line).
+    When the top list to enter is the next rank up (rank 101), it is listed once, as the top list.
+    """
+    points = next_points(rows, metas)
+    total, r = zone["total_score"], zone.get("national_rank")
+    out = []
+    up, top = next_rank_up(r), top_tier(r)
+    if up is not None and up != top:
+        out.append(target("next", "national", up, total, totals_desc, points))
+    if top is not None:
+        out.append(target("top", "national", top, total, totals_desc, points))
+    region = [g for g in rankings if g.get("region") == zone.get("region")]
+    q = zone.get("regional_rank")
+    if q is not None and q > REGION_TOP and len(region) >= REGION_TOP:
+        reg_totals = np.sort(np.asarray([g["total_score"] for g in region], dtype=float))[::-1]
+        out.append(target("region_top10", "regional", REGION_TOP, total, reg_totals, points))
+    danger = None
+    if rule is not None and bottom_n:
+        group = region if rule == "regional_bottom" else rankings
+        rank_key = "regional_rank" if rule == "regional_bottom" else "national_rank"
+        inside = [g for g in group if g["zone_code"] in bottom]
+        outside = [g for g in group if g["zone_code"] not in bottom]
+        in_bottom = zone["zone_code"] in bottom
+        top_rank = min((g[rank_key] for g in inside if g[rank_key] is not None), default=None)
+        margin = places = None
+        if in_bottom and outside:
+            lowest_out = min(g["total_score"] for g in outside)
+            k = 1 + sum(g["total_score"] > lowest_out for g in group)
+            out.append(target("leave_bottom", "regional" if rule == "regional_bottom" else "national", k, total,
+                              np.sort(np.asarray([g["total_score"] for g in group], dtype=float))[::-1], points))
+        elif not in_bottom and inside:
+            margin = float(total - max(g["total_score"] for g in inside))
+            own = zone.get(rank_key)
+            places = None if own is None or top_rank is None else top_rank - own
+        danger = DangerLine("regional" if rule == "regional_bottom" else "national", bottom_n, in_bottom, margin,
+                            top_rank, places)
+    largest = sorted(points, key=lambda p: (-p.headroom_points, p.code))[:3]
+    return ZoneTargets(out, points[:limit], sum(p.headroom_points for p in points), largest, danger)

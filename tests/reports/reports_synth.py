@@ -1,11 +1,9 @@
-"""A small, readable synthetic dataset builder for the report tests (and bench/bench_reports.py),
-and a parser for what the reports show.
+"""A small, readable synthetic year for the report tests (and bench/bench_reports.py), scored with the
+real scorer, and a parser for what the reports show.
 
-``make_year`` produces every frame ``etdz.reports.ReportInputs`` takes, with exactly the columns of
-``etdz.schemas``. It scores the zones with a compact, vectorised version of 03-scoring.md (winsorised
-min-max, weighted means, competition ranks, downgrade and summons rules) so that the reports look like a
-real year; the report tests only rely on the frames being internally consistent, not on this being the
-reference scorer.
+``make_year`` draws plausible measure values for a registry of synthetic zones, scores every year with
+``etdz.scoring.year.score_year`` (so the reports are tested on exactly the datasets the pipeline
+publishes) and passes each frame through its declared Parquet schema, as the warehouse would.
 
 Usage::
 
@@ -21,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from etdz.catalogue import Catalogue, catalogue_for_year, load_catalogues
-from etdz.schemas import STATIC, rankings_schema
+from etdz.schemas import schema_for, to_table
+from etdz.scoring import YearInputs, score_year
 
 PROVINCES = {  # province -> host cities used for synthetic zone names
     "east": {"江苏": ["苏州", "昆山", "南京", "南通", "徐州"], "浙江": ["宁波", "杭州", "嘉兴", "温州"],
@@ -33,23 +32,12 @@ PROVINCES = {  # province -> host cities used for synthetic zone names
              "广西": ["南宁", "柳州", "钦州"], "云南": ["昆明", "曲靖", "蒙自"]},
 }
 CITIES = ["苏州", "合肥", "成都", "青岛"]
+MISSING_SHARE = 0.02  # values a zone leaves empty (scored as missing)
 
 
-def empty(dataset: str, top_lists=()) -> pd.DataFrame:
-    """An empty frame with exactly the columns of a dataset."""
-    schema = rankings_schema(top_lists) if dataset == "rankings" else STATIC[dataset]
-    return pd.DataFrame({f.name: pd.Series(dtype=object) for f in schema})
-
-
-def competition_rank(scores, groups=None) -> np.ndarray:
-    """1 + the number of zones in the same group with a strictly greater score (rounded to 6 decimals)."""
-    s = np.round(np.asarray(scores, dtype=float), 6)
-    g = np.zeros(len(s)) if groups is None else np.asarray(groups)
-    out = np.empty(len(s), dtype=int)
-    for i in range(len(s)):
-        same = g == g[i]
-        out[i] = 1 + int(np.sum(s[same] > s[i]))
-    return out
+def published(dataset: str, df: pd.DataFrame | None, top_lists=()) -> pd.DataFrame:
+    """A frame as the warehouse returns it: conformed to the dataset's declared schema and read back."""
+    return to_table(df, schema_for(dataset, top_lists)).to_pandas()
 
 
 @dataclass
@@ -57,9 +45,10 @@ class SynthYear:
     data_year: int
     catalogue: Catalogue
     zones: pd.DataFrame
+    registry: pd.DataFrame
     frames: dict[str, pd.DataFrame] = field(default_factory=dict)
     history: pd.DataFrame | None = None
-    category_history: pd.DataFrame | None = None
+    scored_from: YearInputs | None = None   # what score_year read for data_year (to re-score a correction)
 
     def inputs(self):
         from etdz.reports import ReportInputs
@@ -71,7 +60,7 @@ class SynthYear:
             indicator_bounds=f["indicator_bounds"], downgrade_watchlist=f["downgrade_watchlist"],
             upgrade_candidates=f["upgrade_candidates"], submission_log=f["submission_log"],
             submission_issues=f["submission_issues"], measures=f["measures"], history=self.history,
-            category_history=self.category_history)
+            ranking_changes=f.get("ranking_changes"), rank_robustness=f.get("rank_robustness"))
 
 
 def make_zones(per_region: dict[str, int], names: dict[str, str] | None = None) -> pd.DataFrame:
@@ -92,9 +81,25 @@ def make_zones(per_region: dict[str, int], names: dict[str, str] | None = None) 
     return zones
 
 
-def _measures_for(zones: pd.DataFrame, catalogue: Catalogue, rng: np.random.Generator, base=None) -> pd.DataFrame:
+def make_registry(zones: pd.DataFrame, first_year: int, provincial: int, newcomer: str | None = None,
+                  data_year: int | None = None) -> pd.DataFrame:
+    """The national zones (assessed from ``first_year``; ``newcomer`` only from ``data_year``, so its growth
+    indicators have no base) and ``provincial`` provincial zones."""
+    reg = zones.assign(tier="national", first_data_year=first_year, exit_data_year=None)
+    if newcomer is not None:
+        reg.loc[reg.zone_code == newcomer, "first_data_year"] = data_year
+    prov = pd.DataFrame([{"zone_code": f"P{j + 1:03d}", "name_zh": f"{CITIES[j % len(CITIES)]}省级开发区",
+                          "province": list(PROVINCES["central"])[j % 5], "region": "central", "tier": "provincial",
+                          "first_data_year": None, "exit_data_year": None} for j in range(provincial)])
+    reg = pd.concat([reg, prov], ignore_index=True) if len(prov) else reg
+    for c in ("first_data_year", "exit_data_year"):
+        reg[c] = reg[c].astype("Int64")
+    return reg
+
+
+def _measures_for(codes: list[str], catalogue: Catalogue, rng: np.random.Generator, base=None) -> pd.DataFrame:
     """Random plausible measure values, one column per measure (growing ~8% a year from ``base``)."""
-    n = len(zones)
+    n = len(codes)
     size = np.exp(rng.normal(0, 0.8, n))  # a zone's size drives most of its figures
     out = {}
     for code, m in catalogue.measures.items():
@@ -108,161 +113,26 @@ def _measures_for(zones: pd.DataFrame, catalogue: Catalogue, rng: np.random.Gene
         if m.integer:
             v = np.round(v)
         out[code] = v
-    df = pd.DataFrame(out, index=zones.zone_code)
-    for num, den in (("fdi_actual", "city_fdi_actual"), ("trade_total", "city_trade_total"),
-                     ("gdp", "city_gdp"), ("tax_revenue", "city_tax_revenue")):
-        if num in df and den in df:
-            df[den] = np.maximum(df[den], df[num] * 1.5)
+    df = pd.DataFrame(out, index=codes)
+    for num_, den in (("fdi_actual", "city_fdi_actual"), ("trade_total", "city_trade_total"),
+                      ("gdp", "city_gdp"), ("tax_revenue", "city_tax_revenue")):
+        if num_ in df and den in df:
+            df[den] = np.maximum(df[den], df[num_] * 1.5)
     return df
 
 
-def _score_year(zones, catalogue, mvals, prev_mvals, no_submission, rng, data_year, prev_rank):
-    """Indicator, category and total scores, ranks and bounds for one year (03-scoring.md, compactly)."""
-    n = len(zones)
-    codes = zones.zone_code.to_numpy()
-    region = zones.region.to_numpy()
-    ind_rows, bounds_rows = [], []
-    scores = {}
-    for ind in catalogue.indicators:
-        status = np.array(["ok"] * n, dtype=object)
-        if ind.kind == "value":
-            v = mvals[ind.measure].to_numpy(dtype=float).copy()
-        elif ind.kind == "ratio":
-            den = mvals[ind.denominator].to_numpy(dtype=float)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                v = mvals[ind.numerator].to_numpy(dtype=float) / den * ind.scale
-            v[den == 0] = np.nan
-        else:
-            x = mvals[ind.measure].to_numpy(dtype=float)
-            if prev_mvals is None:
-                v = np.full(n, np.nan)
-                status[:] = "no_base"
-            else:
-                p = prev_mvals[ind.measure].reindex(codes).to_numpy(dtype=float)
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    v = (x - p) / np.abs(p) * 100
-                status[np.isnan(p)] = "no_base"
-        miss = rng.random(n) < 0.02
-        v[miss] = np.nan
-        status[miss] = "missing"
-        status[no_submission] = "missing"
-        v[no_submission] = np.nan
-        ok = status == "ok"
-        finite = v[ok & np.isfinite(v)]
-        if finite.size:
-            if catalogue.winsorise:
-                lo, hi = np.quantile(finite, catalogue.winsorise)
-            else:
-                lo, hi = finite.min(), finite.max()
-            c = np.clip(v, lo, hi)
-            if hi > lo:
-                s = 100 * ((c - lo) if ind.direction == "higher" else (hi - c)) / (hi - lo)
-            else:
-                s = np.full(n, 100.0)
-            mean = finite.mean()
-        else:
-            lo = hi = mean = np.nan
-            s = np.full(n, 100.0)
-        s = np.where(ok, s, 0.0)
-        med = float(np.median(s[ok])) if ok.any() else 0.0
-        imputed = status == "no_base"
-        s = np.where(imputed, med, s)
-        scores[ind.code] = s
-
-        def better(mask_f, mean_f):
-            with np.errstate(invalid="ignore"):
-                b = (v > mean_f) if ind.direction == "higher" else (v < mean_f)
-            return ok & np.nan_to_num(b, nan=False).astype(bool) if np.isfinite(mean_f) else np.zeros(n, bool)
-
-        bn = better(None, mean)
-        br = np.zeros(n, bool)
-        for r in np.unique(region):
-            sel = region == r
-            fr = v[sel & ok & np.isfinite(v)]
-            br[sel] = better(None, fr.mean() if fr.size else np.nan)[sel]
-        ind_rows.append(pd.DataFrame({
-            "zone_code": codes, "indicator_code": ind.code, "category_code": ind.category, "value": v,
-            "status": status, "score": s, "imputed": imputed, "better_than_national_avg": bn,
-            "better_than_regional_avg": br, "method_version": catalogue.version}))
-        bounds_rows.append({"indicator_code": ind.code, "method_version": catalogue.version,
-                            "category_code": ind.category, "direction": ind.direction, "weight": float(ind.weight),
-                            "lower": lo, "upper": hi, "mean": mean, "imputed_score": med,
-                            "n_finite": int(finite.size)})
-    ind_df = pd.concat(ind_rows, ignore_index=True)
-    total = np.zeros(n)
-    cat_rows = []
-    for cat in catalogue.categories:
-        inds = catalogue.indicators_of(cat.code)
-        w = np.array([i.weight for i in inds])
-        S = sum(wi * scores[i.code] for wi, i in zip(w, inds)) / w.sum()
-        total += cat.weight * S
-        cat_rows.append(pd.DataFrame({"zone_code": codes, "category_code": cat.code, "score": S,
-                                      "national_rank": competition_rank(S), "method_version": catalogue.version}))
-    cat_df = pd.concat(cat_rows, ignore_index=True)
-    better_n = ind_df.groupby("zone_code", sort=False)["better_than_national_avg"].sum().reindex(codes).to_numpy()
-    better_r = ind_df.groupby("zone_code", sort=False)["better_than_regional_avg"].sum().reindex(codes).to_numpy()
-    rk = pd.DataFrame({
-        "assessment_year": data_year + 1, "zone_code": codes, "name_zh": zones.name_zh.to_numpy(),
-        "province": zones.province.to_numpy(), "region": region, "total_score": total,
-        "national_rank": competition_rank(total), "regional_rank": competition_rank(total, region),
-        "provincial_rank": competition_rank(total, zones.province.to_numpy()),
-    })
-    rk["prev_national_rank"] = pd.array([prev_rank.get(c) for c in codes], dtype="Int64")
-    rk["rank_change"] = rk.prev_national_rank - pd.array(rk.national_rank, dtype="Int64")
-    rk["method_changed"] = False
-    rk["top100"] = rk.national_rank <= 100
-    rk["indicators_better_than_avg"] = better_n.astype(int)
-    rk["indicators_better_than_regional_avg"] = better_r.astype(int)
-    rk["indicators_total"] = len(catalogue.indicators)
-    rk["submission_status"] = np.where(no_submission, "no_valid_submission", "accepted")
-    rk["downgrade_candidate"] = False
-    N = n
-    rk["summoned"] = rk.national_rank >= N - catalogue.summons_bottom_n + 1
-    rk["results_status"] = "provisional" if no_submission.any() else "final"
-    rk["method_version"] = catalogue.version
-    for m in catalogue.top_lists:
-        vals = mvals[m].where(~pd.Series(no_submission, index=mvals.index)).to_numpy(dtype=float)
-        r = competition_rank(np.nan_to_num(vals, nan=-1.0))
-        rk[f"rank_{m}"] = pd.array(np.where(np.isnan(vals), pd.NA, r), dtype="Int64")
-    return rk, cat_df, ind_df, pd.DataFrame(bounds_rows)
-
-
-def _downgrade(history: pd.DataFrame, Y: int, catalogue: Catalogue) -> pd.DataFrame:
-    d = catalogue.downgrade
-    if d is None:
-        return empty("downgrade_watchlist")
-    h = history.copy()
-    if d.rule == "regional_bottom":
-        nR = h.groupby(["data_year", "region"])["zone_code"].transform("count")
-        h["bottom"] = h.regional_rank >= nR - d.bottom_n + 1
-        years, times = range(Y - d.window + 1, Y + 1), d.times
-    else:
-        N = h.groupby("data_year")["zone_code"].transform("count")
-        h["bottom"] = h.national_rank >= N - d.bottom_n + 1
-        years, times = range(Y - 1, Y + 1), 2
-    cur = h[h.data_year == Y].set_index("zone_code")
-    w = h[h.data_year.isin(list(years)) & h.bottom & h.zone_code.isin(cur.index)]
-    rows = []
-    for code, g in w.groupby("zone_code"):
-        if len(g) >= times:
-            g = g.sort_values("data_year")
-            rows.append({"zone_code": code, "name_zh": cur.at[code, "name_zh"], "region": cur.at[code, "region"],
-                         "bottom_years": [int(y) for y in g.data_year], "mean_score": float(g.total_score.tail(2).mean()),
-                         "rule": d.rule, "method_version": catalogue.version})
-    if not rows:
-        return empty("downgrade_watchlist")
-    out = pd.DataFrame(rows)
-    out["region_candidate_rank"] = 0
-    for r, idx in out.groupby("region").groups.items():
-        out.loc[idx, "region_candidate_rank"] = competition_rank(-out.loc[idx, "mean_score"])
-    return out[[f.name for f in STATIC["downgrade_watchlist"]]]
+def _long(mvals: pd.DataFrame, zones: list[str], rng: np.random.Generator) -> pd.DataFrame:
+    """The long measures of the given zones, a few values left empty."""
+    long = mvals.loc[zones].stack().rename("value").reset_index()
+    long.columns = ["zone_code", "measure_code", "value"]
+    return long[rng.random(len(long)) >= MISSING_SHARE].reset_index(drop=True)
 
 
 def make_year(catalogue: Catalogue | None = None, data_year: int = 2022, *,
               per_region: dict[str, int] | None = None, years: int = 3, seed: int = 7,
               names: dict[str, str] | None = None, no_submission: tuple[str, ...] = ("W002",),
               provincial: int = 4) -> SynthYear:
-    """A synthetic, internally consistent year ``data_year`` with ``years`` years of history.
+    """A synthetic year ``data_year`` with ``years`` years of history, every year scored by ``score_year``.
 
     ``names`` overrides zone names (e.g. hostile ones); zones in ``no_submission`` have no valid file in
     ``data_year`` (so the results are provisional).
@@ -272,49 +142,78 @@ def make_year(catalogue: Catalogue | None = None, data_year: int = 2022, *,
     per_region = per_region or {"east": 6, "central": 4, "west": 3}
     rng = np.random.default_rng(seed)
     zones = make_zones(per_region, names)
-    codes = zones.zone_code.to_numpy()
-    hist, cat_hist = [], []
-    prev_m, prev_rank = None, {}
-    frames = {}
-    for y in range(data_year - years + 1, data_year + 1):
-        mvals = _measures_for(zones, catalogue, rng, prev_m)
-        nosub = np.isin(codes, no_submission) if y == data_year else np.zeros(len(codes), bool)
-        rk, cat_df, ind_df, bounds = _score_year(zones, catalogue, mvals, prev_m, nosub, rng, y, prev_rank)
-        hist.append(rk.assign(data_year=y))
-        cat_hist.append(cat_df.assign(data_year=y))
-        prev_m, prev_rank = mvals, dict(zip(rk.zone_code, rk.national_rank))
-        if y == data_year:
-            frames.update(rankings=rk, category_scores=cat_df, indicator_scores=ind_df, indicator_bounds=bounds)
-            meas = mvals.loc[~nosub].stack().rename("value").reset_index()
-            meas.columns = ["zone_code", "measure_code", "value"]
-            meas["unit"] = meas.measure_code.map({c: m.unit for c, m in catalogue.measures.items()})
-            meas["source_sha256"] = meas.zone_code.map(lambda c: f"{abs(hash(c)) % 16**12:012x}")
-            meas["reported_value"] = meas.value.map(repr)
-            meas["reported_unit"] = meas.unit
-            meas["tier"] = "national"
-            meas["method_version"] = catalogue.version
-            meas["rate"] = float("nan")
-            frames["measures"] = meas[[f.name for f in STATIC["measures"]]]
-    history = pd.concat(hist, ignore_index=True)
-    wl = _downgrade(history, data_year, catalogue)
-    rk = frames["rankings"]
-    rk["downgrade_candidate"] = rk.zone_code.isin(wl.zone_code)
-    history.loc[history.data_year == data_year, "downgrade_candidate"] = history.zone_code.isin(wl.zone_code)
-    frames["downgrade_watchlist"] = wl
-    frames["rankings"] = rk[[f.name for f in rankings_schema(catalogue.top_lists)]]
+    first = data_year - years + 1
+    # the last zone of the first region joined in data_year: its growth indicators are imputed (no_base)
+    newcomer = zones.zone_code.iloc[per_region[next(iter(per_region))] - 1] if years > 1 else None
+    registry = make_registry(zones, first, provincial, newcomer, data_year)
+    codes = registry.zone_code.tolist()
+    top = catalogue.top_lists
+    history: dict[int, pd.DataFrame] = {}
+    prev_m, prev_long, prev_sub = None, None, set()
+    for y in range(first, data_year + 1):
+        mvals = _measures_for(codes, catalogue, rng, prev_m)
+        if provincial:  # provincial zones a little smaller than the national ones
+            mvals.loc[(registry.tier == "provincial").to_numpy()] *= 0.8
+        submitted = [c for c in codes
+                     if not (y == data_year and c in no_submission) and not (c == newcomer and y < data_year)]
+        long = _long(mvals, submitted, rng)
+        year_inputs = YearInputs(data_year=y, catalogue=catalogue, registry=registry, measures=long,
+                                 submitted=set(submitted), prev_measures=prev_long, prev_submitted=prev_sub,
+                                 history=dict(history))
+        result = score_year(year_inputs)
+        history[y] = published("rankings", result.rankings, top)
+        prev_m, prev_long, prev_sub = mvals, long, set(submitted)
+    frames = {name: published(name, getattr(result, name), top) for name in
+              ("rankings", "category_scores", "indicator_scores", "indicator_bounds", "downgrade_watchlist",
+               "upgrade_candidates")}
+    meas = long.assign(unit=long.measure_code.map({c: m.unit for c, m in catalogue.measures.items()}),
+                       source_sha256=long.zone_code.map(lambda c: f"{abs(hash(c)) % 16**12:012x}"),
+                       tier=long.zone_code.map(dict(zip(registry.zone_code, registry.tier))),
+                       method_version=catalogue.version)
+    meas["reported_value"], meas["reported_unit"] = meas.value.map(repr), meas.unit
+    frames["measures"] = published("measures", meas)
+    frames.update(_log_and_issues(zones.zone_code.tolist(), no_submission, catalogue, data_year))
+    hist = pd.concat([h.assign(data_year=y) for y, h in history.items()], ignore_index=True)
+    return SynthYear(data_year, catalogue, zones, registry, frames, hist, year_inputs)
 
-    # provincial upgrade candidates, placed between national zones
-    totals = np.sort(rk.total_score.to_numpy())[::-1]
-    up = []
-    for j in range(provincial):
-        t = float(totals[min(len(totals) - 1, 2 + j * 3)] - 0.5)
-        up.append({"zone_code": f"P{j + 1:03d}", "name_zh": f"{CITIES[j]}省级开发区",
-                   "province": list(PROVINCES["central"])[j % 5], "region": "central", "total_score": t,
-                   "candidate_rank": j + 1, "equivalent_national_rank": 1 + int(np.sum(np.round(totals, 6) > round(t, 6))),
-                   "method_version": catalogue.version})
-    frames["upgrade_candidates"] = pd.DataFrame(up) if up else empty("upgrade_candidates")
 
-    # submission log: every accepted file, one superseded and one rejected file
+def corrected(data: SynthYear, code: str, measure: str, factor: float) -> SynthYear:
+    """The same year after ``code`` sent a corrected file (its ``measure`` × ``factor``), re-scored with
+    ``score_year``; ``frames["ranking_changes"]`` is what ``etdz.changes.compare`` gives against the first run."""
+    from etdz.changes import Baseline, ChangeInputs, compare, file_statuses, inputs_digest
+
+    before = data.scored_from
+    m = before.measures.copy()
+    sel = (m.zone_code == code) & (m.measure_code == measure)
+    m.loc[sel, "value"] *= factor
+    after = YearInputs(**{**before.__dict__, "measures": m})
+    result = score_year(after)
+    top = data.catalogue.top_lists
+    frames = dict(data.frames)
+    frames.update({name: published(name, getattr(result, name), top) for name in
+                   ("rankings", "category_scores", "indicator_scores", "indicator_bounds", "downgrade_watchlist",
+                    "upgrade_candidates")})
+    log = data.frames["submission_log"].copy()
+    first = (log.zone_code == code) & (log.status == "accepted")
+    new = log[first].assign(file_name=f"{code}_{data.data_year} 更正.csv", sha256="c" * 64,
+                            received_at=log.loc[first, "received_at"] + pd.Timedelta(days=20))
+    log.loc[first, ["status", "superseded_by"]] = ["superseded", "c" * 64]
+    frames["submission_log"] = published("submission_log", pd.concat([log, new], ignore_index=True))
+    old_files = file_statuses({data.data_year: data.frames["submission_log"]})
+    baseline = Baseline(inputs_digest(old_files, data.registry, data.catalogue.sha256),
+                        data.frames["rankings"][["zone_code", "name_zh", "total_score", "national_rank"]], old_files,
+                        pd.Timestamp(f"{data.data_year + 1}-03-20 09:30", tz="UTC"))
+    comparison = compare(ChangeInputs(data.data_year, frames["rankings"], {data.data_year: frames["submission_log"]},
+                                      data.registry, data.catalogue.sha256, data.catalogue.version, baseline, None))
+    frames["ranking_changes"] = published("ranking_changes", comparison.changes)
+    hist = data.history[data.history.data_year != data.data_year]
+    hist = pd.concat([hist, frames["rankings"].assign(data_year=data.data_year)], ignore_index=True)
+    return SynthYear(data.data_year, data.catalogue, data.zones, data.registry, frames, hist, after)
+
+
+def _log_and_issues(codes: list[str], no_submission: tuple[str, ...], catalogue: Catalogue,
+                    data_year: int) -> dict[str, pd.DataFrame]:
+    """A submission log (every accepted file; one superseded, one rejected and one late file) and its issues."""
     ts = pd.Timestamp(f"{data_year + 1}-03-01", tz="UTC")
     log = []
     for i, code in enumerate(codes):
@@ -324,13 +223,13 @@ def make_year(catalogue: Catalogue | None = None, data_year: int = 2022, *,
                     "status": "accepted", "errors": 0, "warnings": int(i % 3 == 0),
                     "received_at": ts + pd.Timedelta(hours=i), "size_bytes": 2048, "file_format": "csv",
                     "encoding": "utf-8", "rows": len(catalogue.measures), "method_version": catalogue.version,
-                    "superseded_by": None, "archive_path": f"_archive/{i:064x}"})
+                    "superseded_by": None, "archive_path": f"_archive/{i:064x}", "late": False})
+    log[-1].update(late=True, received_at=ts + pd.Timedelta(days=60))  # accepted on its merits, but late
     log.append({**log[0], "file_name": f"{codes[0]} 初稿.xlsx", "sha256": "f" * 64, "status": "superseded",
                 "received_at": ts - pd.Timedelta(days=3), "file_format": "xlsx", "superseded_by": log[0]["sha256"]})
     bad = no_submission[0] if no_submission else codes[-1]
     log.append({**log[0], "file_name": f"{bad}-报表.csv", "sha256": "e" * 64, "zone_code": bad, "status": "rejected",
                 "errors": 2, "warnings": 0, "encoding": "gb18030", "superseded_by": None})
-    frames["submission_log"] = pd.DataFrame(log).assign(late=False)[[f.name for f in STATIC["submission_log"]]]
     issues = [
         {"file_name": f"{bad}-报表.csv", "sha256": "e" * 64, "zone_code": bad, "severity": "error", "scope": "row",
          "check": "invalid_value", "row": 4, "column": "value", "value": "约300", "expected": "a number",
@@ -342,11 +241,8 @@ def make_year(catalogue: Catalogue | None = None, data_year: int = 2022, *,
          "scope": "row", "check": "soft_yoy", "row": 2, "column": "value", "value": "9999",
          "expected": "x5", "message": "change beyond x5"},
     ]
-    frames["submission_issues"] = pd.DataFrame(issues)
-    for k, df in frames.items():  # exactly the schema's columns, in its order
-        cols = [f.name for f in (rankings_schema(catalogue.top_lists) if k == "rankings" else STATIC[k])]
-        assert list(df.columns) == cols or df.empty, (k, set(df.columns) ^ set(cols))
-    return SynthYear(data_year, catalogue, zones, frames, history, pd.concat(cat_hist, ignore_index=True))
+    return {"submission_log": published("submission_log", pd.DataFrame(log)),
+            "submission_issues": published("submission_issues", pd.DataFrame(issues))}
 
 
 # --------------------------------------------------------------------------- parsing what the reports show

@@ -41,7 +41,8 @@ def test_card_numbers_equal_the_data(written_year, pick):
     n_better = int(mine.better_than_national_avg.sum())
     assert n_better == z.indicators_better_than_avg
     assert page.ids["better-count"] == f"{n_better} of {len(data.catalogue.indicators)}"
-    rows = {r["attrs"]["data-indicator"]: r["cells"] for r in page.tables["indicator-table"] if "data-indicator" in r["attrs"]}
+    rows = {r["attrs"]["data-indicator"]: r["cells"] for r in page.tables["indicator-table"]
+            if "data-indicator" in r["attrs"]}
     assert set(rows) == {i.code for i in data.catalogue.indicators}
     for icode, cells in rows.items():
         v, s = mine.at[icode, "value"], mine.at[icode, "score"]
@@ -50,12 +51,14 @@ def test_card_numbers_equal_the_data(written_year, pick):
         elif np.isinf(v):
             assert cells[1] == ("+∞" if v > 0 else "−∞")
         else:
-            assert num(cells[1]) == pytest.approx(round(v, 2), abs=0.5 if "," in cells[1] and "." not in cells[1] else 1e-9)
+            whole = "," in cells[1] and "." not in cells[1]
+            assert num(cells[1]) == pytest.approx(round(v, 2), abs=0.5 if whole else 1e-9)
         assert num(cells[3]) == round(s, 2)
         assert ("✓" in cells[4]) == bool(mine.at[icode, "better_than_national_avg"])
         assert ("✓" in cells[5]) == bool(mine.at[icode, "better_than_regional_avg"])
     # per-category counts "x of y"
-    cats = {r["attrs"]["data-category"]: r["cells"] for r in page.tables["indicator-table"] if "data-category" in r["attrs"]}
+    cats = {r["attrs"]["data-category"]: r["cells"] for r in page.tables["indicator-table"]
+            if "data-category" in r["attrs"]}
     for k in data.catalogue.categories:
         sub = mine[mine.category_code == k.code]
         assert cats[k.code][-2] == f"{int(sub.better_than_national_avg.sum())} of {len(sub)}"
@@ -98,8 +101,13 @@ def test_downgrade_risk_status(year_builder, catalogue_2021, tmp_path):
     code = wl.zone_code.iloc[0]
     page = _card(out, code)
     assert "已列入降级预警名单" in page.ids["risk-status"]
-    years = ", ".join(str(y) for y in wl.bottom_years.iloc[0])
-    assert page.ids["risk-years"].startswith(years)
+    years = [int(y) for y in wl.bottom_years.iloc[0]]
+    text = page.ids["risk-years"]
+    assert f"{'、'.join(map(str, years))}年，共 {len(years)} 次" in text
+    en = ", ".join(map(str, years[:-1])) + " and " + str(years[-1]) if len(years) > 1 else str(years[0])
+    assert f": in {en}: {len(years)} time" in text
+    assert f"{data.catalogue.downgrade.times} make a candidate (reached)" in text
+    assert "of" not in text.split("(reached)")[0].split("within")[-1]  # no "(3 of 2)"
     # a zone that was never in its region's bottom n is clear (or merely near the line)
     h = data.history
     nR = h.groupby(["data_year", "region"]).zone_code.transform("count")
@@ -110,14 +118,42 @@ def test_downgrade_risk_status(year_builder, catalogue_2021, tmp_path):
     assert "无降级风险" in page.ids["risk-status"]
 
 
-def test_target_gap_on_every_card(written_year):
+def test_target_gaps_on_every_card(written_year):
     data, out = written_year
     rk = data.frames["rankings"]
     totals = np.sort(rk.total_score.to_numpy())[::-1]
     for _, z in rk.iterrows():
         page = _card(out, z.zone_code)
         if z.national_rank == 1:
-            assert "target-gap" not in page.ids
+            assert "target-gap-next" not in page.ids
             continue
-        k = 100 if z.national_rank > 100 else z.national_rank - 1
-        assert num(page.ids["target-gap"]) == round(totals[k - 1] - z.total_score, 2)
+        assert num(page.ids["target-gap-next"]) == round(totals[z.national_rank - 2] - z.total_score, 2)
+        top = next((k for k in (100, 50, 30) if z.national_rank > k), None)
+        assert ("target-gap-top" in page.ids) == (top is not None)  # a small year: every zone is in the top 30
+
+
+def test_no_base_indicators_are_not_offered_as_points(written_year):
+    data, out = written_year
+    ind = data.frames["indicator_scores"]
+    no_base = ind[ind.status == "no_base"]
+    assert len(no_base), "the synthetic year has growth indicators without a base"
+    code = no_base.zone_code.iloc[0]
+    offered = {r["attrs"]["data-indicator"] for r in _card(out, code).tables["next-points"]
+               if "data-indicator" in r["attrs"]}
+    assert offered and not offered & set(no_base[no_base.zone_code == code].indicator_code)
+
+
+def test_margin_above_the_danger_line(written_year):
+    from etdz.scoring.downgrade import bottom_flags
+
+    data, out = written_year
+    rk = data.frames["rankings"]
+    d = data.catalogue.downgrade
+    flags = bottom_flags(rk, d.bottom_n, d.rule)
+    for _, z in rk[~flags.to_numpy()].iterrows():
+        region = rk[rk.region == z.region]
+        inside = region[flags.loc[region.index].to_numpy()]
+        if inside.empty:
+            continue
+        page = _card(out, z.zone_code)
+        assert num(page.ids["danger-margin"]) == round(z.total_score - inside.total_score.max(), 2)

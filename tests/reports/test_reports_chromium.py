@@ -57,7 +57,8 @@ def test_card_prints_to_a4_pdf(written_year, tmp_path):
     p = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                         "--disable-component-update", "--no-first-run", "--disable-sync", f"--user-data-dir={profile}",
                         "--proxy-server=http://127.0.0.1:9", "--no-pdf-header-footer", f"--print-to-pdf={pdf}",
-                        (out.cards_dir / f"{code}.html").resolve().as_uri()], capture_output=True, text=True, timeout=90)
+                        (out.cards_dir / f"{code}.html").resolve().as_uri()],
+                       capture_output=True, text=True, timeout=90)
     assert p.returncode == 0, p.stderr[-2000:]
     head = pdf.read_bytes()
     assert head.startswith(b"%PDF")

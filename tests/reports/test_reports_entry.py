@@ -27,10 +27,9 @@ def test_rerun_replaces_files_and_prunes_stale_cards(small_year, tmp_path):
     assert out.cards == len(small_year.frames["rankings"])
 
 
-def test_history_without_current_year_and_without_category_history(small_year, tmp_path):
+def test_history_without_current_year(small_year, tmp_path):
     inp = small_year.inputs()
     inp.history = small_year.history[small_year.history.data_year < small_year.data_year]
-    inp.category_history = None
     out = write_year_reports(inp, tmp_path)
     assert out.cards == len(small_year.frames["rankings"])
 

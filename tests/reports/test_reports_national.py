@@ -50,9 +50,11 @@ def test_region_top10s(written_year):
     rk = data.frames["rankings"]
     for region, g in rk.groupby("region"):
         rows = page.tables[f"region-top-{region}"]
-        shown = [(r["attrs"]["data-zone"], int(r["cells"][0]), num(r["cells"][2])) for r in rows if "data-zone" in r["attrs"]]
+        shown = [(r["attrs"]["data-zone"], int(r["cells"][0]), num(r["cells"][2]))
+                 for r in rows if "data-zone" in r["attrs"]]
         exp = g[g.regional_rank <= 10].sort_values(["regional_rank", "zone_code"])
-        assert shown == [(z, int(rr), round(t, 2)) for z, rr, t in zip(exp.zone_code, exp.regional_rank, exp.total_score)]
+        assert shown == [(z, int(rr), round(t, 2))
+                         for z, rr, t in zip(exp.zone_code, exp.regional_rank, exp.total_score)]
 
 
 def test_single_item_top10s_use_measures_and_catalogue_units(written_year):
@@ -97,12 +99,31 @@ def test_watchlist_summons_upgrades_and_movers(written_year):
     assert int(ups[0]["cells"][0].lstrip("▲")) == best
 
 
+def test_a_zone_without_a_valid_submission_is_no_performance_drop(written_year):
+    data, out, page = _page(written_year)
+    rk = data.frames["rankings"]
+    gone = rk[(rk.submission_status != "accepted") & (rk.rank_change < 0)]
+    assert len(gone), "the synthetic year has a zone that fell for lack of a valid file"
+    down = {r["attrs"]["data-zone"] for r in page.tables["movers-down"] if "data-zone" in r["attrs"]}
+    apart = [r for r in page.tables["movers-no-submission"] if "data-zone" in r["attrs"]]
+    assert not down & set(gone.zone_code)
+    assert {r["attrs"]["data-zone"] for r in apart} == set(gone.zone_code)
+    assert all("无有效报送" in r["cells"][1] for r in apart)
+    performed = rk[(rk.submission_status == "accepted") & (rk.rank_change < 0)]
+    assert down == set(performed.sort_values(["rank_change", "national_rank"]).zone_code.head(10))
+
+
 def test_data_quality(written_year):
     data, out, page = _page(written_year)
     log = data.frames["submission_log"]
-    files = [r["cells"] for r in page.tables["files"][1:]]
-    bad = log[log.status.isin(["rejected", "superseded"])]
-    assert sorted(c[1] for c in files) == sorted(bad.file_name)
+    files = [r for r in page.tables["files"][1:]]
+    bad = log[log.status.isin(["rejected", "superseded"]) | log.late]
+    assert sorted(r["cells"][1] for r in files) == sorted(bad.file_name)
+    late = log[log.late]
+    assert len(late) == 1 and late.status.iloc[0] == "accepted"  # accepted on its merits, still listed
+    assert {r["cells"][1] for r in files if r["attrs"]["data-late"] == "yes"} == set(late.file_name)
+    assert "逾期 late" in next(r["cells"][0] for r in files if r["cells"][1] == late.file_name.iloc[0])
+    assert "(received after the deadline; accepted or rejected on their merits): 1." in page.ids["late-count"]
     iss = data.frames["submission_issues"]
     shown = {r["attrs"]["data-check"]: int(r["cells"][2]) for r in page.tables["issues"] if "data-check" in r["attrs"]}
     assert shown == iss.groupby("check").size().to_dict()
@@ -129,3 +150,57 @@ def test_top30_markdown(written_year):
     first = rk.sort_values("national_rank").iloc[0]
     assert first["name_zh"] in lines[2] and f"{first.total_score:.2f}" in lines[2]
     assert not math.isnan(first.total_score)
+
+
+def test_changes_since_the_previous_run(small_year, tmp_path):
+    import pandas as pd
+
+    from etdz.reports import write_year_reports
+
+    rk = small_year.frames["rankings"].sort_values("national_rank")
+    a, b = rk.iloc[3], rk.iloc[1]  # a climbed two places because its file was corrected; b moved down
+    changes = pd.DataFrame({
+        "zone_code": [b.zone_code, a.zone_code], "name_zh": [b.name_zh, a.name_zh],
+        "prev_total_score": [b.total_score + 1, a.total_score - 3], "total_score": [b.total_score, a.total_score],
+        "prev_national_rank": [b.national_rank - 1, a.national_rank + 2],
+        "national_rank": [b.national_rank, a.national_rank],
+        "changed_files": [[], [{"data_year": small_year.data_year, "file_name": "更正.csv", "sha256": "1" * 64,
+                                "previous_status": None, "status": "accepted"},
+                               {"data_year": small_year.data_year, "file_name": "旧.csv", "sha256": "2" * 64,
+                                "previous_status": "accepted", "status": "superseded"}]],
+        "previous_run_at": pd.Timestamp("2026-03-02 08:00", tz="UTC"), "method_version": "x"})
+    inp = small_year.inputs()
+    inp.ranking_changes = changes
+    page = parse_html(write_year_reports(inp, tmp_path).national_report.read_text(encoding="utf-8"))
+    rows = [r for r in page.tables["changes-table"] if "data-zone" in r["attrs"]]
+    assert [r["attrs"]["data-zone"] for r in rows] == [a.zone_code, b.zone_code]  # biggest move first
+    cells = rows[0]["cells"]
+    assert int(cells[1]) == a.national_rank + 2 and int(cells[2]) == a.national_rank and cells[3] == "▲2"
+    assert num(cells[4]) == round(a.total_score - 3, 2) and num(cells[5]) == round(a.total_score, 2)
+    assert "更正.csv：新收到 new → 受理 accepted" in cells[6]
+    assert "旧.csv：受理 accepted → 被替换 superseded" in cells[6]
+    assert "本区文件未变" in rows[1]["cells"][6]
+
+    inp.ranking_changes = changes.iloc[:0]
+    page = parse_html(write_year_reports(inp, tmp_path).national_report.read_text(encoding="utf-8"))
+    assert "changes-table" not in page.tables and "No zone's total score" in page.ids["changes-none"]
+
+
+def test_a_real_correction_shows_the_zone_and_its_file(small_year, tmp_path):
+    from etdz.reports import write_year_reports
+    from reports_synth import corrected
+
+    rk = small_year.frames["rankings"].sort_values("national_rank")
+    code = rk.zone_code.iloc[-2]
+    after = corrected(small_year, code, "trade_total", 20.0)  # the first file had the trade in the wrong unit
+    changes = after.frames["ranking_changes"].set_index("zone_code")
+    assert code in changes.index and changes.at[code, "national_rank"] < changes.at[code, "prev_national_rank"]
+    page = parse_html(write_year_reports(after.inputs(), tmp_path).national_report.read_text(encoding="utf-8"))
+    rows = {r["attrs"]["data-zone"]: r["cells"] for r in page.tables["changes-table"] if "data-zone" in r["attrs"]}
+    ranked = changes[(changes.national_rank != changes.prev_national_rank) | (changes.index == code)]
+    assert set(rows) == set(ranked.index)  # zones that only shifted with the bounds are summed up in words
+    rest = changes.drop(index=ranked.index)
+    assert len(rest) and f"另有 {len(rest)} 个经开区名次未变" in page.ids["changes-summary"]
+    assert f"{code}_{small_year.data_year} 更正.csv：新收到 new → 受理 accepted" in rows[code][6]
+    assert f"{code}_{small_year.data_year}.csv：受理 accepted → 被替换 superseded" in rows[code][6]
+    assert all("本区文件未变" in cells[6] for z, cells in rows.items() if z != code)

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from etdz.reports.inputs import IndicatorMeta
-from etdz.reports.targets import gap_to_rank, next_points, target_rank, zone_target
+from etdz.reports.targets import gap_to_rank, next_points, next_rank_up, top_tier, zone_targets
 
 
 def meta(code, cat, eff, direction, lo, hi, unit="u"):
@@ -31,54 +31,89 @@ ROWS = [
 T_Z = 0.6 * (1 * 25 + 3 * 20) / 4 + 0.4 * 100  # 52.75
 
 
-def test_target_rank_rule():
-    assert target_rank(1) is None
-    assert target_rank(2) == 1
-    assert target_rank(100) == 99
-    assert target_rank(101) == 100
-    assert target_rank(230) == 100
+def test_target_rank_rules():
+    assert next_rank_up(1) is None and next_rank_up(2) == 1 and next_rank_up(230) == 229
+    assert [top_tier(r) for r in (1, 30, 31, 50, 51, 100, 101, 230)] == [None, None, 30, 30, 50, 50, 100, 100]
+
+
+def zone(rank, total, code="Z", region="east", regional_rank=None):
+    return {"zone_code": code, "national_rank": rank, "total_score": total, "region": region,
+            "regional_rank": regional_rank if regional_rank is not None else rank}
 
 
 def test_points_per_unit_headroom_and_gap_hand_computed():
     assert T_Z == pytest.approx(52.75)
-    totals = [90.0, 70.0, 60.0, T_Z]           # z is 4th: target K = 3, T(3rd) = 60
-    t = zone_target({"national_rank": 4, "total_score": T_Z}, totals, ROWS, METAS)
-    assert t.rank == 3 and t.total_at_rank == 60.0
-    assert t.gap == pytest.approx(7.25)
-    codes = [p.code for p in t.points]
-    assert codes == ["A2", "A1"]                # by points per unit; B1 (U = L) gives nothing
+    totals = [90.0, 70.0, 60.0, T_Z]           # z is 4th: next rank up K = 3, T(3rd) = 60; top 30 already
+    t = zone_targets(zone(4, T_Z), totals, [], set(), None, None, ROWS, METAS)
+    assert [x.kind for x in t.targets] == ["next"]
+    nxt = t.targets[0]
+    assert nxt.rank == 3 and nxt.total_at_rank == 60.0
+    assert nxt.gap == pytest.approx(7.25)
+    assert [p.code for p in t.points] == ["A2", "A1"]   # by points per unit; B1 (U = L) gives nothing
     a2, a1 = t.points
     assert a2.points_per_unit == pytest.approx(0.45 * 100 / 10)       # 4.5 points per unit less
     assert a2.headroom_units == pytest.approx(18 - 10)                # 8 units before the lower bound
     assert a2.headroom_points == pytest.approx(0.45 * 80)             # 36
-    assert a2.units_to_close == pytest.approx(7.25 / 4.5)
+    assert nxt.units_to_close["A2"] == pytest.approx(7.25 / 4.5)
     assert a1.points_per_unit == pytest.approx(0.15 * 100 / 200)      # 0.075 per unit more
     assert a1.headroom_units == pytest.approx(200 - 50)
     assert a1.headroom_points == pytest.approx(0.15 * 75)             # 11.25
-    assert a1.units_to_close == pytest.approx(7.25 / 0.075)
-    assert t.reachable_alone == 2
+    assert nxt.units_to_close["A1"] == pytest.approx(7.25 / 0.075)
+    assert nxt.reachable_alone == 2 and [p.code for p in nxt.best] == ["A2", "A1"]
     assert t.headroom_total == pytest.approx(36 + 11.25)
 
 
-def test_below_100_targets_rank_100_and_not_enough_headroom():
+def test_below_100_targets_the_next_rank_and_rank_100_and_not_enough_headroom():
     totals = sorted([100.0 - i * 0.6 for i in range(150)], reverse=True)
     z_total = totals[119]                       # ranked 120th: 20 places of 0.6 below the 100th
-    t = zone_target({"national_rank": 120, "total_score": z_total}, totals, ROWS, METAS)
-    assert t.rank == 100
-    assert t.gap == pytest.approx(gap_to_rank(z_total, totals, 100)) == pytest.approx(12.0)
-    a2, a1 = t.points
-    assert a2.units_to_close == pytest.approx(12 / 4.5)
-    assert a1.units_to_close is None            # only 11.25 points left in A1: not enough alone
-    assert t.reachable_alone == 1
+    t = zone_targets(zone(120, z_total), totals, [], set(), None, None, ROWS, METAS)
+    assert [(x.kind, x.rank) for x in t.targets] == [("next", 119), ("top", 100)]
+    top = t.targets[1]
+    assert top.gap == pytest.approx(gap_to_rank(z_total, totals, 100)) == pytest.approx(12.0)
+    assert top.units_to_close["A2"] == pytest.approx(12 / 4.5)
+    assert top.units_to_close["A1"] is None     # only 11.25 points left in A1: not enough alone
+    assert top.reachable_alone == 1
+    # in the top 100 the next list is the top 50; at 101 the next rank up is the top 100 itself (listed once)
+    assert [(x.kind, x.rank) for x in zone_targets(zone(80, totals[79]), totals, [], set(), None, None, ROWS,
+                                                   METAS).targets] == [("next", 79), ("top", 50)]
+    assert [(x.kind, x.rank) for x in zone_targets(zone(101, totals[100]), totals, [], set(), None, None, ROWS,
+                                                   METAS).targets] == [("top", 100)]
 
 
-def test_first_place_has_no_gap_missing_and_at_bound():
-    t = zone_target({"national_rank": 1, "total_score": 99.0}, [99.0, 50.0], ROWS, METAS)
-    assert t.rank is None and t.gap is None
+def test_first_place_has_no_target_missing_and_at_bound():
+    t = zone_targets(zone(1, 99.0), [99.0, 50.0], [], set(), None, None, ROWS, METAS)
+    assert t.targets == []
     rows = [{"indicator_code": "A1", "value": math.nan, "score": 0.0, "status": "missing"},
             {"indicator_code": "A2", "value": 10.0, "score": 100.0, "status": "ok"},  # at its bound
             {"indicator_code": "B1", "value": math.inf, "score": 100.0, "status": "ok"}]
-    pts = next_points(rows, METAS, gap=5.0)
+    pts = next_points(rows, METAS)
     assert [p.code for p in pts] == ["A1"]
     assert pts[0].headroom_units == pytest.approx(200.0)   # reporting it opens the whole range
     assert pts[0].headroom_points == pytest.approx(15.0)
+
+
+def test_an_imputed_indicator_is_no_place_to_gain_points():
+    rows = [{**ROWS[0], "status": "no_base", "imputed": True, "value": math.nan, "score": 40.0}, ROWS[1], ROWS[2]]
+    assert [p.code for p in next_points(rows, METAS)] == ["A2"]
+
+
+REGION = [  # east: 12 zones, totals 80, 78, …, 58; the bottom 2 of the region are the last two
+    {"zone_code": f"E{i}", "region": "east", "total_score": 80.0 - 2 * i, "national_rank": i + 1,
+     "regional_rank": i + 1} for i in range(12)]
+BOTTOM = {"E10", "E11"}                         # as bottom_flags gives for bottom_n = 2
+
+
+def test_region_top10_and_the_danger_line():
+    totals = [z["total_score"] for z in REGION]
+    e11 = REGION[11]
+    t = zone_targets(e11, totals, REGION, BOTTOM, "regional_bottom", 2, ROWS, METAS)
+    kinds = {x.kind: x for x in t.targets}
+    assert kinds["region_top10"].rank == 10 and kinds["region_top10"].gap == pytest.approx(62.0 - 58.0)
+    leave = kinds["leave_bottom"]                # draw level with E9, the lowest zone outside the bottom 2
+    assert leave.total_at_rank == 62.0 and leave.gap == pytest.approx(4.0) and leave.rank == 10
+    assert t.danger.in_bottom and t.danger.margin is None and t.danger.top_of_bottom_rank == 11
+    e7 = REGION[7]                               # 66 points, 3 places above rank 11 (60 points)
+    t = zone_targets(e7, totals, REGION, BOTTOM, "regional_bottom", 2, ROWS, METAS)
+    assert "leave_bottom" not in {x.kind for x in t.targets}
+    assert t.danger.margin == pytest.approx(66.0 - 60.0) and t.danger.places_above == 3
+    assert zone_targets(e7, totals, REGION, BOTTOM, None, None, ROWS, METAS).danger is None

@@ -1,0 +1,37 @@
+"""What a correction changed: the ``ranking_changes`` asset (04-outputs.md §4.1; core in ``etdz/changes.py``)."""
+
+from dagster import (AssetDep, AssetExecutionContext, AssetKey, DataVersion, MaterializeResult, MetadataValue,
+                     asset)
+
+from assets.metadata import dataset_metadata, markdown_table, table_version
+from etdz.changes import biggest_moves, compare, load_change_inputs, write_comparison
+from pipelines.partitions import previous_years
+from pipelines.resources import EtdzResource
+
+OWNERS = ["team:analysis"]
+DESCRIPTION = ("Which cohort zones' total score or national rank moved since the year's last run with other inputs "
+               "(the Y and Y−1 submissions, registry or catalogue), from what to what, and the zone's files whose "
+               "status changed (superseded, newly accepted, newly rejected). A re-run on the same inputs leaves it "
+               "as it was; empty for a year's first run.")
+
+
+def build_changes_asset(partitions_def, code_version: str):
+    @asset(name="ranking_changes", partitions_def=partitions_def, group_name="scoring", owners=OWNERS,
+           kinds={"parquet", "pandas"}, description=DESCRIPTION, code_version=code_version,
+           deps=[AssetKey("rankings"), AssetDep("submission_log", partition_mapping=previous_years(1))])
+    def ranking_changes(context: AssetExecutionContext, etdz: EtdzResource) -> MaterializeResult:
+        year = int(context.partition_key)
+        with etdz.writing(year):
+            store = etdz.store()
+            result = compare(load_change_inputs(store, year, etdz.catalogue(year), etdz.load_registry()))
+            table, url = write_comparison(store, year, result)
+        changes = table.to_pandas()
+        previous = changes.previous_run_at.iloc[0].isoformat() if len(changes) else None
+        return MaterializeResult(data_version=DataVersion(table_version(table)), metadata=dataset_metadata(table, url, {
+            "changes": len(changes),
+            "same_inputs": result.same_inputs,
+            "previous_run_at": previous or "",
+            "biggest_moves": MetadataValue.md(markdown_table(biggest_moves(changes), max_rows=10)),
+        }))
+
+    return ranking_changes

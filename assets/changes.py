@@ -1,10 +1,10 @@
 """What a correction changed: the ``ranking_changes`` asset (04-outputs.md §4.1; core in ``etdz/changes.py``)."""
 
-from dagster import (AssetDep, AssetExecutionContext, AssetKey, DataVersion, MaterializeResult, MetadataValue,
-                     asset)
+from dagster import AssetDep, AssetExecutionContext, AssetKey, DataVersion, MaterializeResult, MetadataValue, asset
 
-from assets.metadata import dataset_metadata, markdown_table, table_version
+from assets.metadata import dataset_metadata, table_version
 from etdz.changes import biggest_moves, compare, load_change_inputs, write_comparison
+from etdz.escape import markdown_frame
 from pipelines.partitions import previous_years
 from pipelines.resources import EtdzResource
 
@@ -31,7 +31,7 @@ def build_changes_asset(partitions_def, code_version: str):
             "changes": len(changes),
             "same_inputs": result.same_inputs,
             "previous_run_at": previous or "",
-            "biggest_moves": MetadataValue.md(markdown_table(biggest_moves(changes), max_rows=10)),
+            "biggest_moves": MetadataValue.md(markdown_frame(biggest_moves(changes), max_rows=10)),
         }))
 
     return ranking_changes

@@ -17,6 +17,7 @@ def test_reports_depend_on_the_rankings_of_every_year_on_record(tmp_path):
     inbox = tmp_path / "inbox"
     for y in range(2020, 2026):
         (inbox / str(y)).mkdir(parents=True)
+        (inbox / str(y) / "E1.csv").write_text("zone_code\n", encoding="utf-8")  # partitions start at the first file
     settings = Settings.from_env({"ETDZ_HOME": str(tmp_path), "ETDZ_INBOX": str(inbox),
                                   "ETDZ_REGISTRY": str(GOLDEN / "registry.csv"),
                                   "ETDZ_METHODOLOGY": str(GOLDEN / "catalogues")})

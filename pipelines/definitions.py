@@ -22,6 +22,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     from assets.inbox import build_inbox_asset
     from assets.ingestion import build_ingestion_assets
     from assets.reports import build_report_assets
+    from assets.robustness import build_robustness_assets
     from assets.scoring import build_scoring_assets
 
     settings = settings or Settings.from_env()
@@ -35,6 +36,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
         build_inbox_asset(partitions),
         *build_ingestion_assets(partitions, code_version=f"{CODE_VERSION}+{method}"),
         *build_scoring_assets(partitions, max_window, code_version=f"{CODE_VERSION}+{method}"),
+        *build_robustness_assets(partitions, code_version=f"{CODE_VERSION}+{method}"),
         *build_report_assets(partitions, max_window, code_version=CODE_VERSION),
     ]
     job = build_annual_job(partitions)

@@ -50,9 +50,16 @@ def scale(values: np.ndarray, lower: float | None, upper: float | None, directio
     return s
 
 
-def score_indicator(values: np.ndarray, status: np.ndarray, direction: str,
-                    winsorise: tuple[float, float] | None) -> tuple[np.ndarray, np.ndarray, Bounds]:
-    """Scores of one indicator over the cohort: (scores, imputed flags, bounds)."""
+NO_BASE_OPTIONS = ("median", "zero")
+
+
+def score_indicator(values: np.ndarray, status: np.ndarray, direction: str, winsorise: tuple[float, float] | None,
+                    no_base: str = "median") -> tuple[np.ndarray, np.ndarray, Bounds]:
+    """Scores of one indicator over the cohort: (scores, imputed flags, bounds).
+
+    ``no_base`` zones take the median of the ``ok`` scores (§3.2 step 5) or, as a robustness variant
+    (§3.9), 0; the bounds record the value they took.
+    """
     lower, upper, mean, n = bounds_of(values, status, winsorise)
     ok = status == OK
     scores = np.zeros(values.shape, dtype="float64")  # missing = 0
@@ -62,9 +69,12 @@ def score_indicator(values: np.ndarray, status: np.ndarray, direction: str,
     else:
         median = 0.0
     imputed = status == NO_BASE
-    scores[imputed] = median
+    if no_base not in NO_BASE_OPTIONS:
+        raise ValueError(f"no_base option must be one of {NO_BASE_OPTIONS}, found {no_base!r}")
+    imputed_value = median if no_base == "median" else 0.0
+    scores[imputed] = imputed_value
     assert not ((status != OK) & (status != NO_BASE) & (status != MISSING)).any()
-    return scores, imputed, Bounds(lower, upper, mean, median, n)
+    return scores, imputed, Bounds(lower, upper, mean, imputed_value, n)
 
 
 def better_than_mean(values: np.ndarray, status: np.ndarray, direction: str, mask: np.ndarray | None = None) -> np.ndarray:

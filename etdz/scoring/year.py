@@ -16,6 +16,7 @@ import pandas as pd
 
 from etdz.catalogue import Catalogue
 from etdz.registry import due_zones, provincial_zones
+from etdz.scoring.aggregate import category_scores, category_weights, indicator_weights, total_score
 from etdz.scoring.downgrade import summoned, watchlist
 from etdz.scoring.indicators import OK, indicator_values, measure_matrix
 from etdz.scoring.normalise import Bounds, better_than_mean, scale, score_indicator
@@ -47,15 +48,11 @@ class ScoredYear:
 
 
 def _aggregate(catalogue: Catalogue, scores: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
-    """Category scores S(z,k) = Σ w_i s_i / Σ w_i and totals T(z) = Σ W_k S(z,k)."""
-    cats = {}
-    for k in catalogue.categories:
-        inds = catalogue.indicators_of(k.code)
-        w = np.array([i.weight for i in inds])
-        cats[k.code] = scores[[i.code for i in inds]].to_numpy() @ w / w.sum()
-    cat = pd.DataFrame(cats, index=scores.index)
-    total = pd.Series(sum(k.weight * cat[k.code].to_numpy() for k in catalogue.categories), index=scores.index,
-                      dtype="float64") if len(scores) else pd.Series(dtype="float64", index=scores.index)
+    """Category scores S(z,k) and totals T(z) with the catalogue's weights (§3.3)."""
+    matrix = scores[[i.code for i in catalogue.indicators]].to_numpy(dtype="float64")
+    cats = list(category_scores(matrix, catalogue, indicator_weights(catalogue)))
+    cat = pd.DataFrame({k.code: s for k, s in zip(catalogue.categories, cats)}, index=scores.index)
+    total = pd.Series(total_score(cats, category_weights(catalogue)), index=scores.index, dtype="float64")
     return cat, total
 
 

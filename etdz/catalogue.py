@@ -407,7 +407,7 @@ def _parse(raw: Any, path: Path, sha256: str) -> Catalogue:
 
 
 _ROBUSTNESS_KEYS = {"samples", "seed", "weights", "winsorise_options", "no_base_options"}
-_NO_BASE_OPTIONS = ("median", "zero")
+NO_BASE_OPTIONS = ("median", "zero")  # §3.2 step 5 imputes the median; §3.9 also tries 0
 
 
 def _parse_robustness(c: _Checker, raw: Any, own_winsorise: tuple[float, float] | None) -> Robustness:
@@ -429,8 +429,8 @@ def _parse_robustness(c: _Checker, raw: Any, own_winsorise: tuple[float, float] 
     for n, w in enumerate(raw_options, 1):
         options.append(_winsorise(c, w, f"{entry}.winsorise_options[{n}]"))
     no_base = r.get("no_base_options", ["median"])
-    if not isinstance(no_base, list) or not no_base or any(q not in _NO_BASE_OPTIONS for q in no_base):
-        c.fail(f"{entry}.no_base_options", f"must be a non-empty list of {list(_NO_BASE_OPTIONS)}, found {no_base!r}")
+    if not isinstance(no_base, list) or not no_base or any(q not in NO_BASE_OPTIONS for q in no_base):
+        c.fail(f"{entry}.no_base_options", f"must be a non-empty list of {list(NO_BASE_OPTIONS)}, found {no_base!r}")
     return Robustness(samples=samples, seed=seed, weights=weights,  # type: ignore[arg-type]
                       winsorise_options=tuple(options), no_base_options=tuple(no_base))
 

@@ -1,10 +1,10 @@
-"""Rank robustness (03-scoring.md §3.9): how firm each rank is under the unpublished weights and treatment.
+"""Step 9 — rank robustness (03-scoring.md §3.9): how firm each rank is under the unpublished choices.
 
 The cohort is re-scored under N sampled variants of the method, as the JRC's statistical audits of
 composite indices do. Exactly as §3.9 says, so anyone can re-derive it:
 
 1. the score variants — every ``winsorise`` option × ``no_base`` option, each a zones × indicators
-   matrix computed by the nominal scorer's own step (:func:`etdz.scoring.normalise.score_indicator`);
+   matrix computed by the nominal scoring's own steps (:func:`etdz.scoring.scores.score_matrix`);
 2. the draws, in this order from ``numpy.random.default_rng(seed)``: indicator factors (N × I),
    category factors (N × K), the winsorise option, the no_base option of each sample;
 3. the samples, as matrix products over blocks of samples that share a variant (the aggregation of
@@ -26,8 +26,8 @@ import pandas as pd
 from etdz.catalogue import Catalogue, Robustness
 from etdz.scoring.aggregate import category_scores, category_weights, indicator_weights, total_score
 from etdz.scoring.downgrade import in_bottom
-from etdz.scoring.normalise import score_indicator
 from etdz.scoring.ranks import DECIMALS, competition_ranks
+from etdz.scoring.scores import score_matrix
 from etdz.storage import Warehouse
 
 COLUMNS = ["zone_code", "rank_nominal", "rank_median", "rank_p05", "rank_p95", "p_top100",
@@ -102,14 +102,13 @@ def score_variants(values: np.ndarray, status: np.ndarray, catalogue: Catalogue,
     """§3.9 step 1: indicator scores under every (winsorise option, no_base option).
 
     Returns an array (winsorise options, no_base options, zones, indicators), each variant computed by
-    the nominal scoring step with that option.
+    the nominal scoring's steps (:func:`etdz.scoring.scores.score_matrix`) with that option.
     """
     shape = (len(settings.winsorise_options), len(settings.no_base_options)) + values.shape
     out = np.empty(shape, dtype="float64")
     for a, winsorise in enumerate(settings.winsorise_options):
         for b, no_base in enumerate(settings.no_base_options):
-            for n, ind in enumerate(catalogue.indicators):
-                out[a, b, :, n] = score_indicator(values[:, n], status[:, n], ind.direction, winsorise, no_base)[0]
+            out[a, b] = score_matrix(values, status, catalogue, winsorise, no_base)[0]
     return out
 
 

@@ -5,8 +5,9 @@
 Builds a synthetic year for the shipped 2021 catalogue (lognormal figures, 5% left empty, 4% of the
 zones without a file, 20% without a previous-year file so growth is ``no_base``), scores it with
 ``score_year``, then times ``rank_robustness`` under 2 × 2 treatment options (winsorise [0.05, 0.95] or
-plain min/max × no_base median or zero). Each size is run twice: once timed, once under tracemalloc for
-the peak of the memory it allocates (numpy reports its buffers to tracemalloc). Targets (issue 15):
+plain min/max × no_base median or zero). Each size is run twice: once timed (wall and CPU time: on a shared
+machine the CPU time is the steadier figure), once under tracemalloc for the peak of the memory it
+allocates (numpy reports its buffers to tracemalloc). Targets (issue 15):
 230 × 1,000 samples within 1 s; 23,000 × 1,000 within 1.5 GB.
 """
 
@@ -73,16 +74,16 @@ def main(argv=None) -> int:
         settings = dataclasses.replace(year.catalogue.robustness, samples=a.samples, weights=0.25,
                                        winsorise_options=((0.05, 0.95), None), no_base_options=("median", "zero"))
         inputs = robustness_inputs(YEAR, year.catalogue, scored.indicator_scores, scored.rankings)
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         out = rank_robustness(inputs, settings)
-        wall = time.perf_counter() - t
+        wall, cpu = time.perf_counter() - t, time.process_time() - cpu
         tracemalloc.start()
         rank_robustness(inputs, settings)
         peak_mb = tracemalloc.get_traced_memory()[1] / 2**20
         tracemalloc.stop()
         rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         spread = float((out.rank_p95 - out.rank_p05).median())
-        print(f"{n:>6} zones x {a.samples} samples: {wall:7.3f} s   peak allocated {peak_mb:7.1f} MB   "
+        print(f"{n:>6} zones x {a.samples} samples: {wall:7.3f} s wall ({cpu:.3f} s CPU)   peak allocated {peak_mb:7.1f} MB   "
               f"process max RSS so far {rss_mb:7.1f} MB   median 90% interval width {spread:.0f} ranks")
         results.append((n, wall, peak_mb))
     print("targets:")

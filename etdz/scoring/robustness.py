@@ -30,12 +30,13 @@ from etdz.scoring.ranks import DECIMALS, competition_ranks
 from etdz.scoring.scores import score_matrix
 from etdz.storage import Warehouse
 
-COLUMNS = ["zone_code", "rank_nominal", "rank_median", "rank_p05", "rank_p95", "p_top100",
-                          "p_region_bottom", "samples", "seed", "method_version"]
+COLUMNS = ["zone_code", "rank_nominal", "rank_median", "rank_p05", "rank_p95", "p_top100", "p_region_bottom",
+           "samples", "seed", "method_version"]
 TOP = 100  # "top 100" of §3.4 and §3.9
 QUANTILES = [0.5, 0.05, 0.95]  # median, p05, p95, in §3.9's order
-# Working memory of one block of samples (totals, one category, rounded totals, ranks): ~16 bytes per
-# zone and sample per array; 64 MB per array keeps a block of 23,000 zones at ~360 samples.
+# The totals of one block of samples (zones × samples, float64) take at most this much; the block's other
+# arrays (one category's scores, rounded totals, sort order, ranks) are of the same size, a few at a time.
+# At 23,000 zones a block holds 364 samples and the whole analysis peaks at ~400 MB (bench_robustness.py).
 BLOCK_BYTES = 64 * 2**20
 
 
@@ -128,7 +129,7 @@ def sample_ranks(variants: np.ndarray, draws: Draws, catalogue: Catalogue, regio
     """§3.9 step 3: every sample's national ranks (samples × zones, int32) and, with ``bottom_n``, how many
     samples put each zone in its region's bottom n (zones; None without ``bottom_n``).
 
-    Samples sharing a score variant are scored together, ``block`` of them per matrix product.
+    Samples sharing a score variant are scored together, as many per matrix product as ``block_bytes`` allows.
     """
     n_samples, n_zones = len(draws.winsorise_choice), variants.shape[2]
     w = indicator_weights(catalogue) * draws.indicator_factors  # w_i f[n,i]

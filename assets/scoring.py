@@ -15,8 +15,8 @@ from assets.metadata import dataset_metadata, table_version
 from etdz import schemas
 from etdz.escape import markdown_frame
 from etdz.catalogue import catalogue_for_year
-from etdz.history import ranking_history
-from etdz.scoring import YearInputs, score_year
+from etdz.scoring import score_year
+from etdz.scoring.inputs import load_year_inputs
 from pipelines.partitions import earlier_years, previous_years
 from pipelines.resources import EtdzResource
 
@@ -57,20 +57,8 @@ def build_scoring_assets(partitions_def, max_window: int, code_version: str):
             catalogue = catalogue_for_year(catalogues, year)
             registry = etdz.load_registry()
             store = etdz.store()
-            log = store.read("submission_log", year)
-            measures = store.read("measures", year)
-            if log is None or measures is None:
-                raise RuntimeError(f"data year {year} has no ingested submissions in {etdz.warehouse}: "
-                                   f"materialise the `submissions` asset for {year} first (etdz run --data-year {year})")
-            log_df = log.to_pandas()
-            prev = etdz.previous_submissions(year, catalogues, registry)
-            window = catalogue.downgrade.window if catalogue.downgrade else 1
-            history = ranking_history(store, range(year - max(window, 2) + 1, year))
-            result = score_year(YearInputs(
-                data_year=year, catalogue=catalogue, registry=registry, measures=measures.to_pandas(),
-                submitted=set(log_df.loc[log_df.status == "accepted", "zone_code"].dropna()),
-                prev_measures=prev.measures, prev_submitted=prev.zones, history=history,
-            ))
+            result = score_year(load_year_inputs(
+                store, year, catalogue, registry, lambda: etdz.previous_submissions(year, catalogues, registry)))
             top_lists = sorted({m for c in catalogues for m in c.top_lists})
             for name, key in KEYS.items():
                 df: pd.DataFrame = getattr(result, name)

@@ -22,7 +22,7 @@ SHIPPED_DIR = Path(__file__).parent / "catalogues"
 
 _TOP_KEYS = {
     "version", "name_zh", "name_en", "data_years", "normalisation", "downgrade",
-    "summons_bottom_n", "top_lists", "categories", "measures", "indicators", "exchange_rates",
+    "summons_bottom_n", "top_lists", "categories", "measures", "indicators", "exchange_rates", "robustness",
 }
 _CURRENCY_UNIT_KEYS = {"currency", "factor", "invert"}
 _CATEGORY_KEYS = {"code", "name_zh", "name_en", "weight", "source"}
@@ -171,6 +171,20 @@ class Downgrade:
 
 
 @dataclass(frozen=True)
+class Robustness:
+    """The rank-robustness analysis of 03-scoring.md §3.9 (02-inputs.md §2.3 "Robustness analysis").
+
+    ``seed`` None means the data year (resolved per year by the scorer, not here).
+    """
+
+    samples: int = 1000
+    seed: int | None = None
+    weights: float = 0.25
+    winsorise_options: tuple[tuple[float, float] | None, ...] = (None,)
+    no_base_options: tuple[str, ...] = ("median",)
+
+
+@dataclass(frozen=True)
 class Catalogue:
     version: str
     name_zh: str
@@ -187,6 +201,7 @@ class Catalogue:
     path: str = ""
     sha256: str = ""
     exchange_rates: ExchangeRates | None = None
+    robustness: Robustness = field(default_factory=Robustness)
 
     def conversion(self, measure: str, unit: str, data_year: int) -> Conversion | None:
         """How a value of ``measure`` in ``unit`` for ``data_year`` converts to the canonical unit; None when
@@ -307,11 +322,13 @@ def _parse(raw: Any, path: Path, sha256: str) -> Catalogue:
     measures = _parse_measures(c, doc["measures"], rates)
     indicators = _parse_indicators(c, doc["indicators"], categories, measures)
     top_lists = _parse_top_lists(c, doc.get("top_lists"), measures)
+    robustness = _parse_robustness(c, doc.get("robustness"), winsorise)
     return Catalogue(
         version=version, name_zh=c.text(doc, "name_zh", "name_zh", version), name_en=c.text(doc, "name_en", "name_en"),  # type: ignore[arg-type]
         year_from=year_from, year_to=year_to, winsorise=winsorise, downgrade=downgrade,
         summons_bottom_n=summons, top_lists=top_lists, categories=categories,  # type: ignore[arg-type]
         measures=measures, indicators=indicators, path=str(path), sha256=sha256, exchange_rates=rates,
+        robustness=robustness,
     )
 
 
@@ -325,20 +342,24 @@ def _parse_data_years(c: _Checker, raw: Any) -> tuple[int, int | None]:
     return year_from, year_to  # type: ignore[return-value]
 
 
+def _winsorise(c: _Checker, w: Any, entry: str) -> tuple[float, float] | None:
+    """A winsorisation setting: null (plain min/max) or two quantiles ``[a, b]`` with 0 <= a <= b <= 1."""
+    if w is None:
+        return None
+    if not (isinstance(w, list) and len(w) == 2 and all(_is_number(q) for q in w)):
+        c.fail(entry, "must be null or a list of two quantiles [a, b]")
+    a, b = float(w[0]), float(w[1])
+    if not (0 <= a <= b <= 1):
+        c.fail(entry, f"quantiles must satisfy 0 <= a <= b <= 1, found [{a}, {b}]")
+    return (a, b)
+
+
 def _parse_normalisation(c: _Checker, raw: Any) -> tuple[float, float] | None:
     if raw is None:
         return None
     norm = c.mapping(raw, "normalisation")
     c.keys(norm, {"winsorise"}, set(), "normalisation")
-    w = norm.get("winsorise")
-    if w is None:
-        return None
-    if not (isinstance(w, list) and len(w) == 2 and all(_is_number(q) for q in w)):
-        c.fail("normalisation.winsorise", "must be null or a list of two quantiles [a, b]")
-    a, b = float(w[0]), float(w[1])
-    if not (0 <= a <= b <= 1):
-        c.fail("normalisation.winsorise", f"quantiles must satisfy 0 <= a <= b <= 1, found [{a}, {b}]")
-    return (a, b)
+    return _winsorise(c, norm.get("winsorise"), "normalisation.winsorise")
 
 
 def _parse_downgrade(c: _Checker, raw: Any) -> Downgrade | None:
@@ -552,6 +573,35 @@ def _parse_top_lists(c: _Checker, raw: Any, measures: dict[str, Measure]) -> tup
     if len(set(map(str, top_lists))) != len(top_lists):
         c.fail("top_lists", "lists a measure twice")
     return tuple(map(str, top_lists))
+
+
+_ROBUSTNESS_KEYS = {"samples", "seed", "weights", "winsorise_options", "no_base_options"}
+NO_BASE_OPTIONS = ("median", "zero")  # §3.2 step 5 imputes the median; §3.9 also tries 0
+
+
+def _parse_robustness(c: _Checker, raw: Any, own_winsorise: tuple[float, float] | None) -> Robustness:
+    """The optional ``robustness`` section; absent keys take the defaults of 02-inputs.md §2.3."""
+    if raw is None:
+        return Robustness(winsorise_options=(own_winsorise,))
+    entry = "robustness"
+    r = c.mapping(raw, entry)
+    c.keys(r, _ROBUSTNESS_KEYS, set(), entry)
+    samples = c.integer(r, "samples", entry, default=1000)
+    seed = c.integer(r, "seed", entry, minimum=0)  # numpy's default_rng takes a non-negative integer
+    weights = c.number(r, "weights", entry, default=0.25, non_negative=True)
+    if weights >= 1:  # U(1 − p, 1 + p) must keep every weight positive, or a category's weights could sum to 0
+        c.fail(entry, f"`weights` must be >= 0 and < 1, found {weights!r}")
+    options: list[tuple[float, float] | None] = []
+    raw_options = r.get("winsorise_options", [list(own_winsorise) if own_winsorise else None])
+    if not isinstance(raw_options, list) or not raw_options:
+        c.fail(f"{entry}.winsorise_options", "must be a non-empty list of [a, b] quantile pairs or null")
+    for n, w in enumerate(raw_options, 1):
+        options.append(_winsorise(c, w, f"{entry}.winsorise_options[{n}]"))
+    no_base = r.get("no_base_options", ["median"])
+    if not isinstance(no_base, list) or not no_base or any(q not in NO_BASE_OPTIONS for q in no_base):
+        c.fail(f"{entry}.no_base_options", f"must be a non-empty list of {list(NO_BASE_OPTIONS)}, found {no_base!r}")
+    return Robustness(samples=samples, seed=seed, weights=weights,  # type: ignore[arg-type]
+                      winsorise_options=tuple(options), no_base_options=tuple(no_base))
 
 
 def load_catalogue(path: str | Path) -> Catalogue:

@@ -24,6 +24,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     from assets.inbox import build_inbox_asset
     from assets.ingestion import build_ingestion_assets
     from assets.reports import build_report_assets
+    from assets.robustness import build_robustness_assets
     from assets.scoring import build_scoring_assets
 
     settings = settings or Settings.from_env()
@@ -37,6 +38,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
         build_inbox_asset(partitions),
         *build_ingestion_assets(partitions, code_version=f"{CODE_VERSION}+{method}"),
         *build_scoring_assets(partitions, max_window, code_version=f"{CODE_VERSION}+{method}"),
+        *build_robustness_assets(partitions, code_version=f"{CODE_VERSION}+{method}"),
         build_changes_asset(partitions, code_version=f"{CODE_VERSION}+{method}"),
         *build_report_assets(partitions, code_version=CODE_VERSION),
     ], top_lists=[m for c in catalogues for m in c.top_lists])

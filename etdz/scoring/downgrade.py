@@ -1,23 +1,29 @@
-"""Step 6 — the downgrade watch-list (03-scoring.md §3.6) and the summons flag."""
+"""Step 7 — the downgrade watch-list (03-scoring.md §3.6) and the summons flag."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from etdz.catalogue import Catalogue
 from etdz.scoring.ranks import competition_rank
 
+ArrayOrSeries = np.ndarray | pd.Series
 WATCHLIST_COLUMNS = ["zone_code", "name_zh", "region", "bottom_years", "mean_score", "region_candidate_rank", "rule",
                      "method_version"]
+
+
+def in_bottom(rank: ArrayOrSeries, group_size: int | ArrayOrSeries, bottom_n: int) -> ArrayOrSeries:
+    """The bottom-n rule of §3.6: ``rank >= group_size − n + 1`` (arrays or Series, element-wise)."""
+    return rank >= (group_size - bottom_n + 1)
 
 
 def bottom_flags(rankings: pd.DataFrame, bottom_n: int, rule: str) -> pd.Series:
     """Whether each zone of one year's rankings is in the bottom n (of its region, or nationally)."""
     if rule == "regional_bottom":
         n_r = rankings.groupby("region")["zone_code"].transform("size")
-        return rankings["regional_rank"].astype("float64") >= (n_r - bottom_n + 1)
-    n = len(rankings)
-    return rankings["national_rank"].astype("float64") >= (n - bottom_n + 1)
+        return in_bottom(rankings["regional_rank"].astype("float64"), n_r, bottom_n)
+    return in_bottom(rankings["national_rank"].astype("float64"), len(rankings), bottom_n)
 
 
 def watchlist(data_year: int, catalogue: Catalogue, current: pd.DataFrame,
@@ -72,5 +78,5 @@ def summoned(rankings: pd.DataFrame, summons_bottom_n: int) -> pd.Series:
     n = len(rankings)
     if summons_bottom_n <= 0:
         return pd.Series(False, index=rankings.index)
-    return rankings["national_rank"].astype("float64") >= (n - summons_bottom_n + 1)
+    return in_bottom(rankings["national_rank"].astype("float64"), n, summons_bottom_n)
 

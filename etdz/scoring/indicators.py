@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -50,12 +50,14 @@ def indicator_values(
     values: dict[str, np.ndarray] = {}
     statuses: dict[str, np.ndarray] = {}
     for ind in catalogue.indicators:
-        v, st = _one(ind, current, previous, has_sub, has_prev)
+        v, st = _indicator(ind, current, previous, has_sub, has_prev)
         values[ind.code], statuses[ind.code] = v, st
     return pd.DataFrame(values, index=idx), pd.DataFrame(statuses, index=idx)
 
 
-def _one(ind: Indicator, cur: pd.DataFrame, prev: pd.DataFrame, has_sub: np.ndarray, has_prev: np.ndarray):
+def _indicator(ind: Indicator, cur: pd.DataFrame, prev: pd.DataFrame, has_sub: np.ndarray,
+               has_prev: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One indicator's values and statuses (§3.1); ``missing`` takes precedence over ``no_base``."""
     n = len(cur)
     status = np.full(n, OK, dtype=object)
     if ind.kind == "value":

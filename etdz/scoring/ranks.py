@@ -1,4 +1,4 @@
-"""Competition ranks ("1224") on values rounded to 6 decimals (03-scoring.md §3.4)."""
+"""Step 6 — competition ranks ("1224") on values rounded to 6 decimals (03-scoring.md §3.4)."""
 
 from __future__ import annotations
 
@@ -19,3 +19,20 @@ def competition_rank(values: pd.Series, groups: pd.Series | None = None, ascendi
     else:
         r = rounded.groupby(groups.to_numpy(), sort=False).rank(method="min", ascending=ascending, na_option="keep")
     return r.astype("Int32")
+
+
+def competition_ranks(values: np.ndarray) -> np.ndarray:
+    """Competition ranks, descending, along the last axis of an array of already rounded, finite values.
+
+    The array form of :func:`competition_rank` for many rankings at once (one per row: the samples of
+    §3.9): sort each row, number the positions, let tied values share the first position of their run.
+    """
+    order = np.argsort(-values, axis=-1)  # ties share a rank, so any order of them will do
+    ordered = np.take_along_axis(values, order, axis=-1)
+    position = np.broadcast_to(np.arange(1, values.shape[-1] + 1, dtype="int32"), values.shape)
+    starts = np.ones(values.shape, dtype=bool)
+    starts[..., 1:] = ordered[..., 1:] != ordered[..., :-1]
+    ranked = np.maximum.accumulate(np.where(starts, position, 0), axis=-1)
+    ranks = np.empty(values.shape, dtype="int32")
+    np.put_along_axis(ranks, order, ranked, axis=-1)
+    return ranks

@@ -1,10 +1,22 @@
-"""Scoring one data year end to end (03-scoring.md), as plain pandas/numpy.
+"""Scoring one data year end to end (03-scoring.md), as plain pandas/numpy; nothing here imports Dagster.
 
-The steps follow the composite-indicator pipeline (as in the JRC's COINr):
-data → indicator values (:mod:`.indicators`) → bounds, clipping, scaling and
-imputation (:mod:`.normalise`) → weighted aggregation → ranks (:mod:`.ranks`) →
-downgrade watch-list (:mod:`.downgrade`) → upgrade candidates against the national
-bounds. Nothing here imports Dagster.
+The method's steps, one module each (as in the JRC's COINr), called here in order:
+
+| step | module | contract |
+|---|---|---|
+| indicator values and statuses | :mod:`.indicators` | §3.1 |
+| treat: bounds L, U and clipping | :mod:`.treat` | §3.2 steps 1–2 |
+| normalise: direction-aware min–max | :mod:`.normalise` | §3.2 step 3 |
+| impute: missing 0, no_base median | :mod:`.impute` | §3.2 steps 4–5 |
+| (the three above, per indicator) | :mod:`.scores` | §3.2 |
+| better than the averages | :mod:`.averages` | §3.5 |
+| aggregate: categories, total | :mod:`.aggregate` | §3.3 |
+| rank | :mod:`.ranks` | §3.4 |
+| downgrade watch-list, summons | :mod:`.downgrade` | §3.6 |
+| upgrade candidates | :mod:`.upgrade` | §3.7 |
+| rank robustness (its own asset) | :mod:`.robustness` | §3.9 |
+
+This module assembles the year's datasets from them.
 """
 
 from __future__ import annotations
@@ -15,11 +27,14 @@ import numpy as np
 import pandas as pd
 
 from etdz.catalogue import Catalogue
-from etdz.registry import due_zones, provincial_zones
+from etdz.registry import due_zones
+from etdz.scoring.aggregate import category_scores, category_weights, indicator_weights, total_score
+from etdz.scoring.averages import better_than_mean, better_than_regional_mean
 from etdz.scoring.downgrade import summoned, watchlist
-from etdz.scoring.indicators import OK, indicator_values, measure_matrix
-from etdz.scoring.normalise import Bounds, better_than_mean, scale, score_indicator
+from etdz.scoring.indicators import indicator_values, measure_matrix
 from etdz.scoring.ranks import competition_rank
+from etdz.scoring.scores import Bounds, score_matrix
+from etdz.scoring.upgrade import upgrade_candidates
 
 
 @dataclass
@@ -38,6 +53,8 @@ class YearInputs:
 
 @dataclass
 class ScoredYear:
+    """The year's datasets (04-outputs.md §4.1), as DataFrames."""
+
     indicator_scores: pd.DataFrame
     indicator_bounds: pd.DataFrame
     category_scores: pd.DataFrame
@@ -46,88 +63,83 @@ class ScoredYear:
     upgrade_candidates: pd.DataFrame
 
 
-def _aggregate(catalogue: Catalogue, scores: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
-    """Category scores S(z,k) = Σ w_i s_i / Σ w_i and totals T(z) = Σ W_k S(z,k)."""
-    cats = {}
-    for k in catalogue.categories:
-        inds = catalogue.indicators_of(k.code)
-        w = np.array([i.weight for i in inds])
-        cats[k.code] = scores[[i.code for i in inds]].to_numpy() @ w / w.sum()
-    cat = pd.DataFrame(cats, index=scores.index)
-    total = pd.Series(sum(k.weight * cat[k.code].to_numpy() for k in catalogue.categories), index=scores.index,
-                      dtype="float64") if len(scores) else pd.Series(dtype="float64", index=scores.index)
-    return cat, total
-
-
 def score_year(inp: YearInputs) -> ScoredYear:
     """Score, rank and list the cohort of ``inp.data_year`` and its upgrade candidates."""
-    cat_ = inp.catalogue
+    catalogue = inp.catalogue
     cohort = due_zones(inp.registry, inp.data_year).sort_values("zone_code", kind="stable").reset_index(drop=True)
     zones = cohort.zone_code.tolist()
-    codes = list(cat_.measures)
-    cur = measure_matrix(inp.measures, zones, codes)
-    prev = measure_matrix(inp.prev_measures, zones, codes)
-    values, status = indicator_values(cat_, zones, cur, inp.submitted, prev, inp.prev_submitted)
+    measure_codes = list(catalogue.measures)
+    current = measure_matrix(inp.measures, zones, measure_codes)
+    values, status = indicator_values(catalogue, zones, current, inp.submitted,
+                                      measure_matrix(inp.prev_measures, zones, measure_codes), inp.prev_submitted)
+    value_matrix, status_matrix = values.to_numpy(dtype="float64"), status.to_numpy()
 
+    scores, imputed, bounds = score_matrix(value_matrix, status_matrix, catalogue, catalogue.winsorise)
+    categories = list(category_scores(scores, catalogue, indicator_weights(catalogue)))
+    total = total_score(categories, category_weights(catalogue))
     region = cohort.region.to_numpy()
-    scores = pd.DataFrame(index=values.index, dtype="float64")
-    imputed = pd.DataFrame(index=values.index, dtype=bool)
-    better_nat = pd.DataFrame(index=values.index, dtype=bool)
-    better_reg = pd.DataFrame(index=values.index, dtype=bool)
-    bounds: dict[str, Bounds] = {}
-    for ind in cat_.indicators:
-        v, st = values[ind.code].to_numpy(dtype="float64"), status[ind.code].to_numpy()
-        s, imp, b = score_indicator(v, st, ind.direction, cat_.winsorise)
-        scores[ind.code], imputed[ind.code], bounds[ind.code] = s, imp, b
-        better_nat[ind.code] = better_than_mean(v, st, ind.direction)
-        reg = np.zeros(len(v), dtype=bool)
-        for r in np.unique(region):
-            mask = region == r
-            reg |= better_than_mean(v, st, ind.direction, mask) & mask
-        better_reg[ind.code] = reg
+    better_national = np.column_stack([better_than_mean(value_matrix[:, n], status_matrix[:, n], ind.direction)
+                                       for n, ind in enumerate(catalogue.indicators)])
+    better_regional = np.column_stack([
+        better_than_regional_mean(value_matrix[:, n], status_matrix[:, n], ind.direction, region)
+        for n, ind in enumerate(catalogue.indicators)])
 
-    cat_scores, total = _aggregate(cat_, scores)
-    ind_cat = {i.code: i.category for i in cat_.indicators}
-
-    indicator_scores = pd.DataFrame({
-        "zone_code": np.repeat(zones, len(cat_.indicators)),
-        "indicator_code": np.tile([i.code for i in cat_.indicators], len(zones)),
-    })
-    indicator_scores["category_code"] = indicator_scores.indicator_code.map(ind_cat)
-    indicator_scores["value"] = values.to_numpy().reshape(-1)
-    indicator_scores["status"] = status.to_numpy().reshape(-1)
-    indicator_scores["score"] = scores.to_numpy().reshape(-1)
-    indicator_scores["imputed"] = imputed.to_numpy().reshape(-1)
-    indicator_scores["better_than_national_avg"] = better_nat.to_numpy().reshape(-1)
-    indicator_scores["better_than_regional_avg"] = better_reg.to_numpy().reshape(-1)
-    indicator_scores["method_version"] = cat_.version
-
-    indicator_bounds = pd.DataFrame([{
-        "indicator_code": i.code, "method_version": cat_.version, "category_code": i.category,
-        "direction": i.direction, "weight": i.weight, "lower": bounds[i.code].lower, "upper": bounds[i.code].upper,
-        "mean": bounds[i.code].mean, "imputed_score": bounds[i.code].imputed_score, "n_finite": bounds[i.code].n_finite,
-    } for i in cat_.indicators])
-
-    category_scores = cat_scores.stack().rename("score").reset_index().rename(columns={"level_1": "category_code"})
-    category_scores.columns = ["zone_code", "category_code", "score"]
-    category_scores["national_rank"] = competition_rank(category_scores["score"], category_scores["category_code"])
-    category_scores["method_version"] = cat_.version
-
-    rankings = _rankings(inp, cohort, total, better_nat, better_reg, cur)
-    wl = watchlist(inp.data_year, cat_, rankings, inp.history)
+    rankings = _rankings(inp, cohort, total, better_national, better_regional, current)
+    wl = watchlist(inp.data_year, catalogue, rankings, inp.history)
     rankings["downgrade_candidate"] = rankings.zone_code.isin(wl.zone_code)
     rankings = rankings.sort_values(["national_rank", "zone_code"], kind="stable").reset_index(drop=True)
 
-    upgrade = _upgrade(inp, bounds, total)
-    return ScoredYear(indicator_scores, indicator_bounds, category_scores, rankings, wl, upgrade)
+    upgrade = upgrade_candidates(catalogue, inp.registry, inp.measures, inp.submitted, inp.prev_measures,
+                                 inp.prev_submitted, bounds, total)
+    return ScoredYear(
+        _indicator_scores(catalogue, zones, value_matrix, status_matrix, scores, imputed, better_national,
+                          better_regional),
+        _indicator_bounds(catalogue, bounds), _category_scores(catalogue, zones, categories), rankings, wl, upgrade)
 
 
-def _rankings(inp: YearInputs, cohort: pd.DataFrame, total: pd.Series, better_nat: pd.DataFrame,
-              better_reg: pd.DataFrame, cur: pd.DataFrame) -> pd.DataFrame:
-    cat_ = inp.catalogue
+def _indicator_scores(catalogue: Catalogue, zones: list[str], values: np.ndarray, status: np.ndarray,
+                      scores: np.ndarray, imputed: np.ndarray, better_national: np.ndarray,
+                      better_regional: np.ndarray) -> pd.DataFrame:
+    """One row per zone × indicator, zones in code order, indicators in catalogue order."""
+    codes = [i.code for i in catalogue.indicators]
+    out = pd.DataFrame({"zone_code": np.repeat(zones, len(codes)), "indicator_code": np.tile(codes, len(zones))})
+    out["category_code"] = out.indicator_code.map({i.code: i.category for i in catalogue.indicators})
+    out["value"] = values.reshape(-1)
+    out["status"] = status.reshape(-1)
+    out["score"] = scores.reshape(-1)
+    out["imputed"] = imputed.reshape(-1)
+    out["better_than_national_avg"] = better_national.reshape(-1)
+    out["better_than_regional_avg"] = better_regional.reshape(-1)
+    out["method_version"] = catalogue.version
+    return out
+
+
+def _indicator_bounds(catalogue: Catalogue, bounds: list[Bounds]) -> pd.DataFrame:
+    """One row per indicator: everything needed to re-derive its scores."""
+    return pd.DataFrame([{
+        "indicator_code": i.code, "method_version": catalogue.version, "category_code": i.category,
+        "direction": i.direction, "weight": i.weight, "lower": b.lower, "upper": b.upper, "mean": b.mean,
+        "imputed_score": b.imputed_score, "n_finite": b.n_finite,
+    } for i, b in zip(catalogue.indicators, bounds)])
+
+
+def _category_scores(catalogue: Catalogue, zones: list[str], categories: list[np.ndarray]) -> pd.DataFrame:
+    """One row per zone × category with the category's national rank."""
+    codes = [k.code for k in catalogue.categories]
+    out = pd.DataFrame({"zone_code": np.repeat(zones, len(codes)), "category_code": np.tile(codes, len(zones)),
+                        "score": np.column_stack(categories).reshape(-1) if zones else np.empty(0)})
+    out["national_rank"] = competition_rank(out["score"], out["category_code"])
+    out["method_version"] = catalogue.version
+    return out
+
+
+def _rankings(inp: YearInputs, cohort: pd.DataFrame, total: np.ndarray, better_national: np.ndarray,
+              better_regional: np.ndarray, current: pd.DataFrame) -> pd.DataFrame:
+    """The rankings of §3.4 (the watch-list flag is added by the caller)."""
+    catalogue = inp.catalogue
     r = cohort[["zone_code", "name_zh", "province", "region"]].copy()
     r["assessment_year"] = inp.data_year + 1
-    r["total_score"] = total.to_numpy()
+    r["total_score"] = total
     r["national_rank"] = competition_rank(r.total_score)
     r["regional_rank"] = competition_rank(r.total_score, r.region)
     r["provincial_rank"] = competition_rank(r.total_score, r.province)
@@ -136,52 +148,19 @@ def _rankings(inp: YearInputs, cohort: pd.DataFrame, total: pd.Series, better_na
         prev_rank = dict(zip(prev.zone_code, prev.national_rank))
         r["prev_national_rank"] = pd.array([prev_rank.get(z) for z in r.zone_code], dtype="Int32")
         versions = set(prev.method_version.dropna())
-        r["method_changed"] = bool(versions and versions != {cat_.version})
+        r["method_changed"] = bool(versions and versions != {catalogue.version})
     else:
         r["prev_national_rank"] = pd.array([None] * len(r), dtype="Int32")
         r["method_changed"] = False
     r["rank_change"] = (r.prev_national_rank - r.national_rank).astype("Int32")
     r["top100"] = r.national_rank <= 100
-    r["indicators_better_than_avg"] = better_nat.sum(axis=1).to_numpy().astype("int32")
-    r["indicators_better_than_regional_avg"] = better_reg.sum(axis=1).to_numpy().astype("int32")
-    r["indicators_total"] = len(cat_.indicators)
+    r["indicators_better_than_avg"] = better_national.sum(axis=1).astype("int32")
+    r["indicators_better_than_regional_avg"] = better_regional.sum(axis=1).astype("int32")
+    r["indicators_total"] = len(catalogue.indicators)
     r["submission_status"] = np.where(r.zone_code.isin(list(inp.submitted)), "accepted", "no_valid_submission")
-    r["summoned"] = summoned(r, cat_.summons_bottom_n)
+    r["summoned"] = summoned(r, catalogue.summons_bottom_n)
     r["results_status"] = "provisional" if (r.submission_status != "accepted").any() else "final"
-    r["method_version"] = cat_.version
-    for m in cat_.top_lists:
-        r[f"rank_{m}"] = competition_rank(cur[m].reset_index(drop=True).set_axis(r.index))
+    r["method_version"] = catalogue.version
+    for m in catalogue.top_lists:
+        r[f"rank_{m}"] = competition_rank(current[m].reset_index(drop=True).set_axis(r.index))
     return r
-
-
-def _upgrade(inp: YearInputs, bounds: dict[str, Bounds], national_total: pd.Series) -> pd.DataFrame:
-    """§3.7: provincial zones with an accepted submission, scored on the national cohort's bounds."""
-    cat_ = inp.catalogue
-    prov = provincial_zones(inp.registry)
-    prov = prov[prov.zone_code.isin(list(inp.submitted))].sort_values("zone_code", kind="stable").reset_index(drop=True)
-    cols = ["zone_code", "name_zh", "province", "region", "total_score", "candidate_rank", "equivalent_national_rank",
-            "method_version"]
-    if prov.empty:
-        return pd.DataFrame(columns=cols)
-    zones = prov.zone_code.tolist()
-    codes = list(cat_.measures)
-    values, status = indicator_values(cat_, zones, measure_matrix(inp.measures, zones, codes), inp.submitted,
-                                      measure_matrix(inp.prev_measures, zones, codes), inp.prev_submitted)
-    scores = pd.DataFrame(index=values.index, dtype="float64")
-    for ind in cat_.indicators:
-        v, st, b = values[ind.code].to_numpy(dtype="float64"), status[ind.code].to_numpy(), bounds[ind.code]
-        s = np.zeros(len(v))
-        ok = st == OK
-        s[ok] = scale(v[ok], b.lower, b.upper, ind.direction)
-        s[st == "no_base"] = b.imputed_score
-        scores[ind.code] = s
-    _, total = _aggregate(cat_, scores)
-    out = prov[["zone_code", "name_zh", "province", "region"]].copy()
-    out["total_score"] = total.to_numpy()
-    out["candidate_rank"] = competition_rank(out.total_score)
-    national = np.sort(np.round(national_total.to_numpy(dtype="float64"), 6))
-    candidates = np.round(out.total_score.to_numpy(dtype="float64"), 6)
-    # 1 + the number of national zones with a strictly greater rounded total
-    out["equivalent_national_rank"] = 1 + len(national) - np.searchsorted(national, candidates, side="right")
-    out["method_version"] = cat_.version
-    return out.sort_values(["candidate_rank", "zone_code"], kind="stable").reset_index(drop=True)[cols]

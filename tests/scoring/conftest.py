@@ -10,7 +10,7 @@ from etdz.scoring import YearInputs, score_year
 
 
 def make_catalogue(indicators, categories=None, measures=None, winsorise=None, downgrade=None, summons=10,
-                   top_lists=(), version="T1", years=(2000, None)):
+                   top_lists=(), version="T1", years=(2000, None), robustness=None):
     """A catalogue from a list of indicator dicts; measures default to every measure they use."""
     categories = categories or [{"code": "A", "weight": 1.0}]
     if measures is None:
@@ -29,6 +29,8 @@ def make_catalogue(indicators, categories=None, measures=None, winsorise=None, d
            "categories": categories, "measures": measures, "indicators": indicators}
     if downgrade:
         doc["downgrade"] = downgrade
+    if robustness is not None:
+        doc["robustness"] = robustness
     return catalogue_from_dict(doc)
 
 

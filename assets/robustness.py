@@ -1,0 +1,57 @@
+"""The rank-robustness asset (group ``scoring``): how firm each zone's rank is (03-scoring.md §3.9)."""
+
+import pandas as pd
+from dagster import AssetExecutionContext, AssetKey, DataVersion, MaterializeResult, MetadataValue, asset
+
+from assets.metadata import dataset_metadata, markdown_table, table_version
+from etdz import schemas
+from etdz.catalogue import Catalogue
+from etdz.scoring.robustness import load_robustness_inputs, rank_robustness
+from pipelines.resources import EtdzResource
+
+OWNERS = ["team:data-engineering"]
+DESCRIPTION = ("Per cohort zone: its national rank against the ranks it gets under N sampled variants of the "
+               "unpublished weights and treatment — median rank and 90% interval, share of variants in the top 100 "
+               "and in its region's bottom n (03-scoring.md §3.9).")
+
+
+def build_robustness_assets(partitions_def, code_version: str):
+    """The ``rank_robustness`` asset, one partition per data year, after the year's scores and rankings."""
+
+    @asset(name="rank_robustness", partitions_def=partitions_def, group_name="scoring", owners=OWNERS,
+           kinds={"parquet", "pandas"}, deps=[AssetKey("indicator_scores"), AssetKey("rankings")],
+           code_version=code_version, description=DESCRIPTION)
+    def rank_robustness_asset(context: AssetExecutionContext, etdz: EtdzResource) -> MaterializeResult:
+        year = int(context.partition_key)
+        with etdz.writing(year):
+            catalogue = etdz.catalogue(year)
+            store = etdz.store()
+            result = rank_robustness(load_robustness_inputs(store, year, catalogue))
+            table = schemas.to_table(result, schemas.RANK_ROBUSTNESS)
+            url = store.write("rank_robustness", year, table)
+        return MaterializeResult(data_version=DataVersion(table_version(table)),
+                                 metadata=dataset_metadata(table, url, _metadata(result, catalogue, year)))
+
+    return [rank_robustness_asset]
+
+
+def _metadata(r: pd.DataFrame, catalogue: Catalogue, year: int) -> dict:
+    """Sizes, the settings, and the zones whose top-100 or bottom-n status depends on the unpublished choices."""
+    settings = catalogue.robustness
+    top_uncertain = (r.p_top100 > 0) & (r.p_top100 < 1)
+    bottom_uncertain = (r.p_region_bottom > 0) & (r.p_region_bottom < 1)
+    uncertain = r[top_uncertain | bottom_uncertain]
+    return {
+        "method_version": catalogue.version,
+        "zones": len(r),
+        "samples": settings.samples,
+        "seed": settings.seed if settings.seed is not None else year,
+        "weights_spread": settings.weights,
+        "winsorise_options": str([list(o) if o else None for o in settings.winsorise_options]),
+        "no_base_options": str(list(settings.no_base_options)),
+        "top100_uncertain": int(top_uncertain.sum()),
+        "region_bottom_uncertain": int(bottom_uncertain.sum()) if catalogue.downgrade else MetadataValue.null(),
+        "uncertain_zones": MetadataValue.md(markdown_table(uncertain[[
+            "rank_nominal", "zone_code", "rank_median", "rank_p05", "rank_p95", "p_top100", "p_region_bottom"]],
+            max_rows=30)),
+    }

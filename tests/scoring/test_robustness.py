@@ -1,0 +1,229 @@
+"""Rank robustness (03-scoring.md §3.9) against a plain loop over the samples, written here from the text."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from etdz.catalogue import CatalogueError, Robustness
+from etdz.scoring.downgrade import bottom_flags
+from etdz.scoring.robustness import rank_robustness, robustness_inputs
+from tests.scoring.conftest import make_catalogue, make_registry, run
+
+YEAR = 2022
+INDICATORS = [
+    {"code": "A1", "category": "A", "direction": "higher", "kind": "value", "measure": "x"},
+    {"code": "A2", "category": "A", "direction": "lower", "kind": "ratio", "numerator": "y", "denominator": "x",
+     "weight": 2},
+    {"code": "A3", "category": "A", "direction": "higher", "kind": "growth", "measure": "x"},
+    {"code": "B1", "category": "B", "direction": "higher", "kind": "value", "measure": "y", "weight": 0.5},
+    {"code": "B2", "category": "B", "direction": "lower", "kind": "growth", "measure": "y"},
+    {"code": "C1", "category": "C", "direction": "higher", "kind": "value", "measure": "z"},
+]
+CATEGORIES = [{"code": "A", "weight": 0.5}, {"code": "B", "weight": 0.3}, {"code": "C", "weight": 0.2}]
+DOWNGRADE = {"rule": "regional_bottom", "bottom_n": 5, "window": 3, "times": 2}
+OPTIONS = {"winsorise_options": [[0.05, 0.95], None], "no_base_options": ["median", "zero"]}
+
+
+def cohort(n_zones: int = 160, seed: int = 7):
+    """A cohort with outliers, missing values, zones without a file, no_base and zero-base growth, ties."""
+    rng = np.random.default_rng(seed)
+    zones = [f"Z{i:03d}" for i in range(n_zones)]
+    regions = {z: ("east", "central", "west")[i % 3] for i, z in enumerate(zones)}
+    registry = make_registry([(z, regions[z], f"P{i % 7}") for i, z in enumerate(zones)])
+
+    def figure():
+        if rng.random() < 0.05:
+            return None  # left empty: the indicator is missing
+        return float(rng.lognormal(3, 1.2)) if rng.random() < 0.95 else float(rng.choice([0.0, 5000.0]))
+
+    current = {z: {"x": figure(), "y": figure(), "z": figure()} for z in zones}
+    previous = {z: {"x": figure(), "y": figure(), "z": figure()} for z in zones if rng.random() < 0.75}
+    previous[zones[0]]["x"] = 0.0  # growth from a zero base: +inf
+    submitted = [z for z in zones if rng.random() > 0.04]
+    return registry, regions, current, previous, submitted
+
+
+def score(catalogue, data):
+    registry, _, current, previous, submitted = data
+    return run(catalogue, registry, YEAR, current, previous, submitted=submitted)
+
+
+def reference(data, seed: int, samples: int, weights: float) -> pd.DataFrame:
+    """§3.9 as a plain loop over the samples; the variants come from the nominal scorer run with each option."""
+    _, regions, *_ = data
+    codes = [i["code"] for i in INDICATORS]
+    variants = {}
+    for a, option in enumerate(OPTIONS["winsorise_options"]):
+        scored = score(make_catalogue(INDICATORS, CATEGORIES, winsorise=option), data)
+        wide = scored.indicator_scores.pivot(index="zone_code", columns="indicator_code", values=["score", "status"])
+        s, status = wide["score"][codes].astype(float), wide["status"][codes]
+        assert (status == "no_base").any().any()  # the no_base options must matter
+        for b, no_base in enumerate(OPTIONS["no_base_options"]):
+            variants[a, b] = s.where(status != "no_base", 0.0) if no_base == "zero" else s
+    zones = list(variants[0, 0].index)
+    region = pd.Series(regions)[zones]
+    region_size = region.map(region.value_counts())
+
+    rng = np.random.default_rng(seed)
+    f = rng.uniform(1 - weights, 1 + weights, size=(samples, len(INDICATORS)))
+    g = rng.uniform(1 - weights, 1 + weights, size=(samples, len(CATEGORIES)))
+    a = rng.integers(0, len(OPTIONS["winsorise_options"]), size=samples)
+    b = rng.integers(0, len(OPTIONS["no_base_options"]), size=samples)
+
+    ranks = {z: [] for z in zones}
+    top, bottom = dict.fromkeys(zones, 0), dict.fromkeys(zones, 0)
+    for n in range(samples):
+        s = variants[a[n], b[n]]
+        w = {ind["code"]: ind.get("weight", 1) * f[n, i] for i, ind in enumerate(INDICATORS)}
+        cat_w = [k["weight"] * g[n, j] for j, k in enumerate(CATEGORIES)]
+        total = pd.Series(0.0, index=zones)
+        for j, k in enumerate(CATEGORIES):
+            members = [ind["code"] for ind in INDICATORS if ind["category"] == k["code"]]
+            category = sum(w[c] * s[c] for c in members) / sum(w[c] for c in members)
+            total += cat_w[j] / sum(cat_w) * category
+        rounded = pd.Series(np.round(total.to_numpy(), 6), index=zones)
+        national = rounded.rank(method="min", ascending=False).astype(int)
+        regional = rounded.groupby(region).rank(method="min", ascending=False).astype(int)
+        for z in zones:
+            ranks[z].append(national[z])
+            top[z] += national[z] <= 100
+            bottom[z] += regional[z] >= region_size[z] - DOWNGRADE["bottom_n"] + 1
+
+    def inverted_cdf(values, q):  # the smallest rank r with (share of samples <= r) >= q
+        return sorted(values)[max(math.ceil(q * samples), 1) - 1]
+
+    return pd.DataFrame([{"zone_code": z, "rank_median": inverted_cdf(ranks[z], 0.5),
+                          "rank_p05": inverted_cdf(ranks[z], 0.05), "rank_p95": inverted_cdf(ranks[z], 0.95),
+                          "p_top100": top[z] / samples, "p_region_bottom": bottom[z] / samples} for z in zones])
+
+
+def robustness(data, section: dict | None, downgrade=DOWNGRADE, winsorise=(0.05, 0.95), **kw) -> pd.DataFrame:
+    catalogue = make_catalogue(INDICATORS, CATEGORIES, winsorise=winsorise, downgrade=downgrade, robustness=section)
+    scored = score(catalogue, data)
+    return rank_robustness(robustness_inputs(YEAR, catalogue, scored.indicator_scores, scored.rankings), **kw)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return cohort()
+
+
+@pytest.mark.parametrize("seed", [1, 2021])
+def test_matches_a_plain_loop_over_the_samples(data, seed):
+    got = robustness(data, {"samples": 200, "seed": seed, "weights": 0.25, **OPTIONS})
+    want = reference(data, seed, samples=200, weights=0.25)
+    merged = want.merge(got, on="zone_code", suffixes=("_want", ""), validate="one_to_one")
+    assert len(merged) == 160
+    for col in ("rank_median", "rank_p05", "rank_p95", "p_top100", "p_region_bottom"):
+        assert (merged[f"{col}_want"] == merged[col]).all(), merged.loc[merged[f"{col}_want"] != merged[col]]
+    # the variants really spread the ranks, and the top-100 line is crossed both ways
+    assert (got.rank_p95 > got.rank_p05).mean() > 0.5
+    assert ((got.p_top100 > 0) & (got.p_top100 < 1)).any()
+    assert ((got.p_region_bottom > 0) & (got.p_region_bottom < 1)).any()
+    assert (got.samples == 200).all() and (got.seed == seed).all() and (got.method_version == "T1").all()
+
+
+def test_nominal_rank_is_the_rankings_rank_and_blocks_do_not_change_the_result(data):
+    section = {"samples": 60, "seed": 5, **OPTIONS}
+    whole = robustness(data, section)
+    in_blocks = robustness(data, section, block_bytes=8 * 160 * 7)  # 7 samples per block
+    pd.testing.assert_frame_equal(whole, in_blocks)
+    scored = score(make_catalogue(INDICATORS, CATEGORIES, winsorise=(0.05, 0.95)), data)
+    nominal = scored.rankings.set_index("zone_code").national_rank.astype(int)
+    assert (whole.set_index("zone_code").rank_nominal == nominal.reindex(whole.zone_code)).all()
+    assert whole.rank_nominal.is_monotonic_increasing  # listed in nominal order
+
+
+def test_seed_defaults_to_the_data_year_and_p_region_bottom_needs_a_downgrade_rule(data):
+    by_default = robustness(data, {"samples": 40, **OPTIONS})
+    explicit = robustness(data, {"samples": 40, "seed": YEAR, **OPTIONS})
+    assert (by_default.seed == YEAR).all()
+    pd.testing.assert_frame_equal(by_default, explicit)
+    assert robustness(data, {"samples": 40, **OPTIONS}, downgrade=None).p_region_bottom.isna().all()
+
+
+def test_an_explicit_seed_argument_overrides_the_catalogue(data):
+    a = robustness(data, {"samples": 40, "seed": 3, **OPTIONS})
+    b = robustness(data, {"samples": 40, "seed": 4, **OPTIONS})
+    c = robustness(data, {"samples": 40, "seed": 4, **OPTIONS}, seed=3)
+    assert not a.equals(b)
+    pd.testing.assert_frame_equal(a, c)
+
+
+# ---------------------------------------------------------------- with no uncertainty, the interval is the rank
+
+value = st.one_of(st.none(), st.floats(min_value=0, max_value=1e6, allow_nan=False), st.sampled_from([0.0, 1.0, 5.0]))
+
+
+@st.composite
+def small_years(draw):
+    n = draw(st.integers(min_value=1, max_value=15))
+    zones = [f"z{i:02d}" for i in range(n)]
+    regions = {z: draw(st.sampled_from(["east", "central", "west"])) for z in zones}
+    registry = make_registry([(z, regions[z], "P") for z in zones])
+    figures = st.fixed_dictionaries({"x": value, "y": value, "z": value})
+    current = {z: draw(figures) for z in zones}
+    previous = {z: draw(figures) for z in zones if draw(st.booleans())}
+    submitted = [z for z in zones if draw(st.integers(0, 9)) > 0]
+    winsorise = draw(st.sampled_from([None, (0.05, 0.95), (0.1, 0.9)]))
+    category_weights = draw(st.sampled_from([(0.5, 0.3, 0.2), (0.25, 0.25, 0.5), (0.7, 0.2, 0.1)]))
+    return (registry, regions, current, previous, submitted), winsorise, category_weights
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(small_years(), st.integers(min_value=0, max_value=2**32))
+def test_with_fixed_weights_and_one_option_every_interval_is_the_nominal_rank(case, seed):
+    data, winsorise, category_weights = case
+    categories = [dict(k, weight=w) for k, w in zip(CATEGORIES, category_weights)]
+    own = list(winsorise) if winsorise else None
+    catalogue = make_catalogue(INDICATORS, categories, winsorise=winsorise, downgrade=DOWNGRADE,
+                               robustness={"samples": 25, "seed": seed, "weights": 0,
+                                           "winsorise_options": [own], "no_base_options": ["median"]})
+    scored = score(catalogue, data)
+    got = rank_robustness(robustness_inputs(YEAR, catalogue, scored.indicator_scores, scored.rankings))
+    for col in ("rank_median", "rank_p05", "rank_p95"):
+        assert (got[col] == got.rank_nominal).all(), got
+    nominal = scored.rankings.assign(bottom=bottom_flags(scored.rankings, DOWNGRADE["bottom_n"], "regional_bottom"))
+    expected = nominal.set_index("zone_code").bottom.astype(float).reindex(got.zone_code).to_numpy()
+    assert (got.p_region_bottom.to_numpy() == expected).all()
+    assert (got.p_top100 == (got.rank_nominal <= 100).astype(float)).all()
+
+
+# ---------------------------------------------------------------- the catalogue section (02-inputs.md §2.3)
+
+def test_an_absent_section_or_key_takes_the_defaults():
+    assert make_catalogue(INDICATORS, CATEGORIES, winsorise=(0.1, 0.9)).robustness == Robustness(
+        samples=1000, seed=None, weights=0.25, winsorise_options=((0.1, 0.9),), no_base_options=("median",))
+    assert make_catalogue(INDICATORS, CATEGORIES).robustness.winsorise_options == (None,)
+    partial = make_catalogue(INDICATORS, CATEGORIES, winsorise=(0.05, 0.95), robustness={"samples": 10, "weights": 0})
+    assert partial.robustness == Robustness(10, None, 0.0, ((0.05, 0.95),), ("median",))
+    full = make_catalogue(INDICATORS, CATEGORIES, robustness={"seed": 9, **OPTIONS})
+    assert full.robustness.winsorise_options == ((0.05, 0.95), None)
+    assert full.robustness.no_base_options == ("median", "zero") and full.robustness.seed == 9
+
+
+@pytest.mark.parametrize("section, entry, rule", [
+    ({"sample": 10}, "robustness", "unknown key"),
+    ({"samples": 0}, "robustness", "`samples` must be an integer >= 1"),
+    ({"samples": 2.5}, "robustness", "`samples` must be an integer >= 1"),
+    ({"seed": -1}, "robustness", "`seed` must be an integer >= 0"),
+    ({"weights": 1}, "robustness", "`weights` must be >= 0 and < 1"),
+    ({"weights": -0.1}, "robustness", "`weights` must be >= 0"),
+    ({"winsorise_options": []}, "robustness.winsorise_options", "non-empty list"),
+    ({"winsorise_options": [[0.9, 0.1]]}, "robustness.winsorise_options[1]", "0 <= a <= b <= 1"),
+    ({"winsorise_options": [None, [0.05]]}, "robustness.winsorise_options[2]", "two quantiles"),
+    ({"no_base_options": ["mean"]}, "robustness.no_base_options", "non-empty list of ['median', 'zero']"),
+    ({"no_base_options": "median"}, "robustness.no_base_options", "non-empty list"),
+    ([1000], "robustness", "must be a mapping"),
+])
+def test_a_section_that_breaks_a_rule_is_refused_naming_entry_and_rule(section, entry, rule):
+    with pytest.raises(CatalogueError) as exc:
+        make_catalogue(INDICATORS, CATEGORIES, robustness=section)
+    assert exc.value.entry == entry and rule in exc.value.rule, str(exc.value)
+    assert "<inline>" in str(exc.value)  # the file's name

@@ -3,9 +3,10 @@
 import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, DataVersion, MaterializeResult, MetadataValue, asset
 
-from assets.metadata import dataset_metadata, markdown_table, table_version
+from assets.metadata import dataset_metadata, table_version
 from etdz import schemas
 from etdz.catalogue import Catalogue
+from etdz.escape import markdown_frame
 from etdz.scoring.robustness import load_robustness_inputs, rank_robustness
 from pipelines.resources import EtdzResource
 
@@ -51,7 +52,7 @@ def _metadata(r: pd.DataFrame, catalogue: Catalogue, year: int) -> dict:
         "no_base_options": str(list(settings.no_base_options)),
         "top100_uncertain": int(top_uncertain.sum()),
         "region_bottom_uncertain": int(bottom_uncertain.sum()) if catalogue.downgrade else MetadataValue.null(),
-        "uncertain_zones": MetadataValue.md(markdown_table(uncertain[[
+        "uncertain_zones": MetadataValue.md(markdown_frame(uncertain[[
             "rank_nominal", "zone_code", "rank_median", "rank_p05", "rank_p95", "p_top100", "p_region_bottom"]],
             max_rows=30)),
     }

@@ -69,8 +69,9 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~&$^\"'=:@])")
 def markdown_text(value: Any, max_len: int = 200) -> str:
     """Untrusted text as inert markdown for the Dagster UI's metadata (``MetadataValue.md``).
 
-    Dagster's UI renders metadata markdown with react-markdown and GitHub-flavoured markdown (tables,
-    autolinks); some releases also pass raw HTML through a sanitizer. No escaper may rely on that sanitizer:
+    The web UI of dagster-webserver 1.13 bundles two markdown renderers: react-markdown with remark-gfm
+    (tables, autolinks) and rehype-sanitize, and markdown-to-jsx, which turns inline HTML into elements.
+    No escaper may rely on a sanitizer downstream:
     a zone name ``<script>…``, ``<img onerror=…>``, ``[x](javascript:…)``, ``![](http://tracker/)``, an
     entity such as ``&lt;`` that would decode into markup, a ``|`` that splits a table cell, a newline that
     starts a heading (``#``), quote (``>``) or list (``-``), or a backtick that opens code must show as the

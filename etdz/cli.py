@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from etdz.escape import plain_text
 from etdz.settings import Settings
 
 # The instance configuration a new DAGSTER_HOME gets: SQLite storage, telemetry and the UI's sign-up
@@ -117,7 +118,7 @@ def _summary(store, year: int, run_id: str, seconds: float) -> dict:
 def _format_summary(s: dict) -> str:
     return (f"data year {s['data_year']}: {s['files']} file(s) — {s['accepted']} accepted, {s['rejected']} rejected, "
             f"{s['superseded']} superseded; {s['zones_ranked']} zones ranked ({s['results_status']}); "
-            f"first: {s['leader']}  [{s['seconds']} s, run {s['run_id'][:8]}]")
+            f"first: {plain_text(s['leader'])}  [{s['seconds']} s, run {s['run_id'][:8]}]")
 
 
 def run_stale(settings: Settings, max_rounds: int = 50) -> list[int]:

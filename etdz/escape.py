@@ -24,12 +24,11 @@ reversed. Zone names are Chinese; none of these characters belongs in one.
 from __future__ import annotations
 
 import math
+import numbers
 import re
 import unicodedata
 from typing import Any, Iterable, Sequence
 
-import numpy as np
-import pandas as pd
 from markupsafe import Markup, escape
 
 #: The bidirectional formatting characters of Unicode's UAX #9 (explicit embeddings, overrides, isolates, marks)
@@ -87,12 +86,12 @@ def markdown_text(value: Any, max_len: int = 200) -> str:
 
 
 def _md_cell(value: Any, floatfmt: str, missing: str) -> str:
-    if value is None or value is pd.NA or (isinstance(value, (float, np.floating)) and math.isnan(value)):
-        return missing
-    if isinstance(value, (float, np.floating)):
-        return floatfmt.format(float(value))
-    if isinstance(value, (bool, int, np.integer, np.bool_)):
+    if isinstance(value, numbers.Integral):  # int, bool, numpy integers: as they print
         return str(value)
+    if isinstance(value, numbers.Real):  # float, numpy floats
+        return missing if math.isnan(value) else floatfmt.format(float(value))
+    if value is None or type(value).__name__ in ("NAType", "NaTType"):  # pandas' missing markers
+        return missing
     return markdown_text(value)
 
 

@@ -10,9 +10,10 @@ Dagster UI markdown       :func:`markdown_text`,   markup, links, images, raw HT
 (asset / check metadata)  :func:`markdown_table`   in the UI's markdown renderer
 HTML reports, validation  :func:`html_text` (the   bidirectional overrides that reorder the page (Jinja's
 page (Jinja2)             environment's finalize)  autoescape does the markup); :func:`isolate` for ``<bdi>``
-spreadsheets (XLSX, CSV)  :func:`spreadsheet_text` formulas (``=HYPERLINK(…)``, DDE) and bidi overrides
-plain text (notices)      :func:`plain_text`       bidi overrides, control characters and line breaks that
-                                                   forge lines of the notice
+spreadsheets (XLSX, CSV)  :func:`spreadsheet_text` formulas (``=HYPERLINK(…)``, DDE), bidi overrides and
+                                                   control characters an XLSX cannot store
+plain text (notices, CLI) :func:`plain_text`       bidi overrides, control characters and line breaks that
+                                                   forge lines of the notice or drive a terminal
 ========================  =======================  ==========================================================
 
 Bidirectional controls (the "Trojan Source" characters, CVE-2021-42574) are removed everywhere text is shown:
@@ -34,10 +35,12 @@ from markupsafe import Markup, escape
 #: The bidirectional formatting characters of Unicode's UAX #9 (explicit embeddings, overrides, isolates, marks)
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
 _BIDI = re.compile("[" + "".join(sorted(BIDI_CONTROLS)) + "]")
-# C0 and C1 control characters and DEL (line breaks and tabs included: they forge lines or table rows)
-_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
-# C0 / C1 controls a HTML page may keep (layout whitespace); the others are invalid in HTML
-_HTML_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# C0 and C1 control characters, DEL and the Unicode line / paragraph separators (line breaks and tabs
+# included: they forge lines or table rows)
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# control characters that HTML forbids and XLSX cannot store (openpyxl refuses the cell): all of C0 but
+# tab, LF and CR (layout whitespace), DEL and C1
+_INVALID_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 def strip_bidi(text: str) -> str:
@@ -133,9 +136,9 @@ def html_text(value: Any) -> Any:
     its type (removing characters cannot create a tag).
     """
     if isinstance(value, Markup):
-        return Markup(_HTML_CONTROLS.sub("", strip_bidi(str(value))))
+        return Markup(_INVALID_CONTROLS.sub("", strip_bidi(str(value))))
     if isinstance(value, str):
-        return _HTML_CONTROLS.sub("", strip_bidi(value))
+        return _INVALID_CONTROLS.sub("", strip_bidi(value))
     return value
 
 
@@ -174,7 +177,8 @@ def spreadsheet_text(value: Any) -> str:
     or their full-width forms ＝ ＋ － ＠, or starts with a tab or CR, gets a leading apostrophe ``'``: it is
     then always shown as text, in Excel, LibreOffice and WPS alike, and stays inert when exported to CSV
     and opened again. The apostrophe is visible on purpose. Bidi controls are removed (a name with U+202E
-    would reverse the cells' text on screen). Only for text: write numbers as numbers, not through here.
+    would reverse the cells' text on screen), and so are the control characters an XLSX cannot store (one
+    such name would otherwise fail the whole workbook). Only for text: write numbers as numbers.
     """
-    text = strip_bidi(str(value))
+    text = _INVALID_CONTROLS.sub("", strip_bidi(str(value)))
     return "'" + text if text and _formula_like(text) else text

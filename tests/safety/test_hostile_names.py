@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import unicodedata
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -43,19 +44,30 @@ HOSTILE_NAMES = {  # zone code: name in the registry
     "C3": "第一行\n# 第二行",
     "W1": LONG,
     "W2": "\u200b@SUM(A1)",  # a zero-width space before the formula sign (not stripped by the registry)
+    "W3": "\x1b[31m红\x07区",  # a terminal escape and a bell: no XLSX can store them, no HTML allows them
 }
 MEASURE_NAME = "  =1+1 外资\u202e"  # a catalogue measure name: the template's notes start with it
 HOSTILE_FILES = [  # names of files dropped in the 2021 inbox (content: garbage, so they are rejected); no "/"
     "<script>alert(1)<\\script>.csv", f"{LINK}.csv", '=HYPERLINK("x","y").csv', "  =1+1.csv", "＝1+1.csv", "\u202evsc.exe.csv",
-    "a|b.csv", "two\nlines.csv", "x" * 200 + ".csv",
+    "a|b.csv", "two\nlines.csv", "x" * 200 + ".csv", "bell\x07\x1b[2J.csv",
 ]
 SUPERSEDED = "<img src=x onerror=alert(2)>.csv"  # a copy of E2's good file, older: it is superseded
 EXPECTED_TEXT = {code: name.strip() for code, name in HOSTILE_NAMES.items()}  # as the registry reads them
 
 
 def _visible(text: str) -> str:
-    """What a reader sees of a name: without bidi controls (every output removes them)."""
-    return "".join(ch for ch in text if ch not in BIDI_CONTROLS)
+    """A name as the HTML pages and spreadsheets show it: without bidi controls and the control characters
+    neither allows (tab, LF and CR stay)."""
+    return "".join(ch for ch in text
+                   if ch not in BIDI_CONTROLS and (ch in "\t\n\r" or unicodedata.category(ch) != "Cc"))
+
+
+def _one_line(text: str, cut: int | None = None) -> str:
+    """A name as plain text (notices) and, with ``cut`` = 200, a markdown table cell (trimmed) shows it."""
+    line = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in text if ch not in BIDI_CONTROLS)
+    if cut is None:
+        return line
+    return (line if len(line) <= cut else line[:cut - 1] + "…").strip()
 
 
 @pytest.fixture(scope="module")
@@ -183,15 +195,12 @@ def test_ui_markdown_shows_the_names_as_text(hostile_run):
         assert all(len(r) == len(rows[0]) for r in rows), key  # no | or newline broke a row
         shown = {r[name_col] for r in rows[1:]}
         for code, name in EXPECTED_TEXT.items():
-            expected = " ".join(_visible(name).split("\n"))
-            expected = expected if len(expected) <= 200 else expected[:199] + "…"
-            assert expected in shown, (key, code, shown)
+            assert _one_line(name, 200) in shown, (key, code, shown)
     # file names in the ingestion metadata and in the checks' failing rows
     files = {r[0] for r in tables["submission_log@2021/files_preview"][1:]}
     failing = {r[0] for k, t in tables.items() if k.endswith("@2021/failing_rows") for r in t[1:]}
     for name in [*HOSTILE_FILES, SUPERSEDED]:
-        shown = " ".join(_visible(name).split("\n"))
-        shown = (shown if len(shown) <= 200 else shown[:199] + "…").strip()  # a table cell is trimmed
+        shown = _one_line(name, 200)
         assert shown in files, name
         if name != SUPERSEDED:
             assert shown in failing, name
@@ -255,7 +264,7 @@ def test_rejection_notices_are_plain_lines(hostile_run):
         assert lines[0] == "# 报送文件退回通知"  # nothing forged a line above or inside the header
         names += [line.removeprefix("文件名：") for line in lines if line.startswith("文件名：")]
     for name in HOSTILE_FILES:
-        assert " ".join(_visible(name).split("\n")) in names, name
+        assert _one_line(name) in names, name
 
 
 # ------------------------------------------------------------------------------------------------ spreadsheets
@@ -283,7 +292,8 @@ def test_workbook_cells_are_text_never_formulas(hostile_run):
     texts = set(_assert_inert_workbook(hostile_run / "reports" / "2021" / "rankings.xlsx"))
     for code in ("E3", "E4", "E5", "W2"):
         assert "'" + EXPECTED_TEXT[code] in texts, code  # neutralised with a visible apostrophe
-    assert SCRIPT in texts and LONG in texts and _visible(EXPECTED_TEXT["C1"]) in texts
+    assert SCRIPT in texts and LONG in texts
+    assert _visible(EXPECTED_TEXT["C1"]) in texts and _visible(EXPECTED_TEXT["W3"]) in texts
     wb = openpyxl.load_workbook(hostile_run / "reports" / "2021" / "rankings.xlsx")
     ranks = [c.value for c in wb.worksheets[0]["A"][1:]]
     assert all(isinstance(r, int) for r in ranks if r is not None)  # numbers stay numbers

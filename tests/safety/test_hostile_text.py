@@ -59,7 +59,7 @@ def test_markdown_text_cuts_long_text_and_drops_bidi():
     ("=1+1", "'=1+1"), ("+86", "'+86"), ("-3", "'-3"), ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"), ("\rx", "'\rx"),
     ("  =1+1", "'  =1+1"), ("\n=x", "'\n=x"), ("\u3000=x", "'\u3000=x"), ("\u200b=x", "'\u200b=x"),
     ("\ufeff@x", "'\ufeff@x"), ("＝1+1", "'＝1+1"), ("＋1", "'＋1"), ("－1", "'－1"), ("＠x", "'＠x"),
-    ("\u202e=1+1", "'=1+1"), ("abc\u202edef", "abcdef"),
+    ("\u202e=1+1", "'=1+1"), ("abc\u202edef", "abcdef"), ("\x01=x\x07", "'=x"), ("\x1b[31m", "[31m"),
     ("a=b", "a=b"), ("经开区", "经开区"), ("", ""), ("   ", "   "), ("'=x", "'=x"),
 ])
 def test_spreadsheet_text(text, expected):
@@ -67,7 +67,7 @@ def test_spreadsheet_text(text, expected):
 
 
 def test_plain_text_is_one_line_without_controls():
-    assert plain_text("a\nb\r\tc\x1b[31m\u202ed\x85") == "a b  c [31md "
+    assert plain_text("a\nb\r\tc\x1b[31m\u202ed\x85\u2028e") == "a b  c [31md  e"
     assert plain_text(None) == "None"
 
 

@@ -267,6 +267,19 @@ def test_rejection_notices_are_plain_lines(hostile_run):
         assert _one_line(name) in names, name
 
 
+def test_validate_prints_plain_lines(hostile_run):
+    from etdz.catalogue import load_catalogues
+    from etdz.ingest import validate_files
+    from etdz.registry import load_registry
+
+    inbox = hostile_run / "inbox" / "2021"
+    text, status = validate_files([inbox / name for name in HOSTILE_FILES], load_catalogues(hostile_run / "catalogues"),
+                                  load_registry(hostile_run / "registry.csv"))
+    assert status == 1
+    assert not set(text) & BIDI_CONTROLS and "\x1b" not in text and "\x07" not in text  # nothing drives the terminal
+    assert sum(line.startswith("== ") for line in text.splitlines()) == len(HOSTILE_FILES)  # no forged file line
+
+
 # ------------------------------------------------------------------------------------------------ spreadsheets
 
 def _formula_like(text: str) -> bool:

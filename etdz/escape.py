@@ -38,9 +38,9 @@ _BIDI = re.compile("[" + "".join(sorted(BIDI_CONTROLS)) + "]")
 # C0 and C1 control characters, DEL and the Unicode line / paragraph separators (line breaks and tabs
 # included: they forge lines or table rows)
 _CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-# control characters that HTML forbids and XLSX cannot store (openpyxl refuses the cell): all of C0 but
-# tab, LF and CR (layout whitespace), DEL and C1
-_INVALID_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# what HTML pages and spreadsheets never show: the bidi controls, and the control characters HTML forbids
+# and XLSX cannot store (openpyxl refuses the cell): all of C0 but tab, LF and CR (layout whitespace), DEL, C1
+_UNSHOWABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f" + "".join(sorted(BIDI_CONTROLS)) + "]")
 
 
 def strip_bidi(text: str) -> str:
@@ -131,14 +131,12 @@ def html_text(value: Any) -> Any:
     the ranks and scores around it included) and control characters that are invalid in HTML, in every
     context a template puts a value — text, attributes, ``<title>``, inline SVG ``<text>`` — which is why
     they are removed rather than wrapped. Markup and HTML metacharacters are left to the environment's
-    autoescape (``autoescape=True``): this hook never turns text into markup. Values that are not text
-    (numbers, None) pass unchanged; :class:`markupsafe.Markup` built by the templates' own filters keeps
-    its type (removing characters cannot create a tag).
+    autoescape (``autoescape=True``): this hook never turns text into markup. Values that are not plain
+    text pass unchanged: numbers, None, and :class:`markupsafe.Markup` — the output of the templates' own
+    macros and filters, whose untrusted parts already passed here (a macro's ``{{ … }}`` are finalized too).
     """
-    if isinstance(value, Markup):
-        return Markup(_INVALID_CONTROLS.sub("", strip_bidi(str(value))))
-    if isinstance(value, str):
-        return _INVALID_CONTROLS.sub("", strip_bidi(value))
+    if type(value) is str:  # not Markup (a str subclass)
+        return _UNSHOWABLE.sub("", value)
     return value
 
 
@@ -180,5 +178,5 @@ def spreadsheet_text(value: Any) -> str:
     would reverse the cells' text on screen), and so are the control characters an XLSX cannot store (one
     such name would otherwise fail the whole workbook). Only for text: write numbers as numbers.
     """
-    text = _INVALID_CONTROLS.sub("", strip_bidi(str(value)))
+    text = _UNSHOWABLE.sub("", str(value))
     return "'" + text if text and _formula_like(text) else text

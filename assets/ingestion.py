@@ -8,8 +8,8 @@ from dagster import (AssetDep, AssetExecutionContext, AssetKey, AssetSpec, DataV
 
 from checks.validation import submission_check_results, submission_check_specs
 from etdz import schemas
-from etdz.escape import markdown_frame
 from etdz.catalogue import catalogue_for_year
+from etdz.escape import markdown_frame
 from etdz.ingest import ingest_year
 from etdz.validation_page import rejection_notice_text, write_validation_page
 from pipelines.partitions import earlier_years

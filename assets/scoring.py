@@ -13,8 +13,8 @@ from dagster import (AssetDep, AssetExecutionContext, AssetKey, AssetSpec, DataV
 
 from assets.metadata import dataset_metadata, table_version
 from etdz import schemas
-from etdz.escape import markdown_frame
 from etdz.catalogue import catalogue_for_year
+from etdz.escape import markdown_frame
 from etdz.history import ranking_history
 from etdz.scoring import YearInputs, score_year
 from pipelines.partitions import earlier_years, previous_years

@@ -3,22 +3,30 @@
 
 from pathlib import Path
 
-from dagster import (AssetDep, AssetExecutionContext, AssetKey, AssetSpec, DataVersion, MaterializeResult, MetadataValue,
-                     multi_asset)
+from dagster import (
+    AssetDep,
+    AssetExecutionContext,
+    AssetKey,
+    AssetSpec,
+    DataVersion,
+    MaterializeResult,
+    MetadataValue,
+    multi_asset,
+)
 
+from assets.inbox import INBOX_KEY
+from assets.metadata import dataset_metadata, report_location, table_version
 from checks.validation import submission_check_results, submission_check_specs
 from etdz import schemas
-from etdz.escape import markdown_frame
 from etdz.catalogue import catalogue_for_year
 from etdz.commit import atomic_write_text, remove
 from etdz.deadlines import parse_deadlines
+from etdz.escape import markdown_frame
 from etdz.guard import ALLOW_TAG, acceptance_findings, cohort_findings, refuse_if
 from etdz.ingest import ingest_year
 from etdz.validation_page import rejection_notice_text, write_validation_page
 from pipelines.partitions import earlier_years
 from pipelines.resources import EtdzResource
-from assets.inbox import INBOX_KEY
-from assets.metadata import dataset_metadata, report_location, table_version
 
 OWNERS = ["team:data-engineering"]
 LOG, ISSUES, MEASURES = AssetKey("submission_log"), AssetKey("submission_issues"), AssetKey("measures")

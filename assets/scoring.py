@@ -8,13 +8,21 @@ catalogue declares.
 
 
 import pandas as pd
-from dagster import (AssetDep, AssetExecutionContext, AssetKey, AssetSpec, DataVersion, MaterializeResult, MetadataValue,
-                     multi_asset)
+from dagster import (
+    AssetDep,
+    AssetExecutionContext,
+    AssetKey,
+    AssetSpec,
+    DataVersion,
+    MaterializeResult,
+    MetadataValue,
+    multi_asset,
+)
 
 from assets.metadata import dataset_metadata, table_version
 from etdz import schemas
-from etdz.escape import markdown_frame
 from etdz.catalogue import catalogue_for_year
+from etdz.escape import markdown_frame
 from etdz.scoring import score_year
 from etdz.scoring.inputs import load_year_inputs
 from pipelines.partitions import earlier_years, previous_years

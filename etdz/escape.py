@@ -10,9 +10,10 @@ Dagster UI markdown       :func:`markdown_text`,   markup, links, images, raw HT
 (asset / check metadata)  :func:`markdown_table`   in the UI's markdown renderer
 HTML reports, validation  :func:`html_text` (the   bidirectional overrides that reorder the page (Jinja's
 page (Jinja2)             environment's finalize)  autoescape does the markup); :func:`isolate` for ``<bdi>``
-spreadsheets (XLSX, CSV)  :func:`spreadsheet_text` formulas (``=HYPERLINK(…)``, DDE) and bidi overrides
-plain text (notices)      :func:`plain_text`       bidi overrides, control characters and line breaks that
-                                                   forge lines of the notice
+spreadsheets (XLSX, CSV)  :func:`spreadsheet_text` formulas (``=HYPERLINK(…)``, DDE), bidi overrides and
+                                                   control characters an XLSX cannot store
+plain text (notices, CLI) :func:`plain_text`       bidi overrides, control characters and line breaks that
+                                                   forge lines of the notice or drive a terminal
 ========================  =======================  ==========================================================
 
 Bidirectional controls (the "Trojan Source" characters, CVE-2021-42574) are removed everywhere text is shown:
@@ -24,21 +25,22 @@ reversed. Zone names are Chinese; none of these characters belongs in one.
 from __future__ import annotations
 
 import math
+import numbers
 import re
 import unicodedata
 from typing import Any, Iterable, Sequence
 
-import numpy as np
-import pandas as pd
 from markupsafe import Markup, escape
 
 #: The bidirectional formatting characters of Unicode's UAX #9 (explicit embeddings, overrides, isolates, marks)
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
 _BIDI = re.compile("[" + "".join(sorted(BIDI_CONTROLS)) + "]")
-# C0 and C1 control characters and DEL (line breaks and tabs included: they forge lines or table rows)
-_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
-# C0 / C1 controls a HTML page may keep (layout whitespace); the others are invalid in HTML
-_HTML_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# C0 and C1 control characters, DEL and the Unicode line / paragraph separators (line breaks and tabs
+# included: they forge lines or table rows)
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# what HTML pages and spreadsheets never show: the bidi controls, and the control characters HTML forbids
+# and XLSX cannot store (openpyxl refuses the cell): all of C0 but tab, LF and CR (layout whitespace), DEL, C1
+_UNSHOWABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f" + "".join(sorted(BIDI_CONTROLS)) + "]")
 
 
 def strip_bidi(text: str) -> str:
@@ -69,8 +71,9 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~&$^\"'=:@])")
 def markdown_text(value: Any, max_len: int = 200) -> str:
     """Untrusted text as inert markdown for the Dagster UI's metadata (``MetadataValue.md``).
 
-    Dagster's UI renders metadata markdown with react-markdown and GitHub-flavoured markdown (tables,
-    autolinks); some releases also pass raw HTML through a sanitizer. No escaper may rely on that sanitizer:
+    The web UI of dagster-webserver 1.13 bundles two markdown renderers: react-markdown with remark-gfm
+    (tables, autolinks) and rehype-sanitize, and markdown-to-jsx, which turns inline HTML into elements.
+    No escaper may rely on a sanitizer downstream:
     a zone name ``<script>…``, ``<img onerror=…>``, ``[x](javascript:…)``, ``![](http://tracker/)``, an
     entity such as ``&lt;`` that would decode into markup, a ``|`` that splits a table cell, a newline that
     starts a heading (``#``), quote (``>``) or list (``-``), or a backtick that opens code must show as the
@@ -86,12 +89,12 @@ def markdown_text(value: Any, max_len: int = 200) -> str:
 
 
 def _md_cell(value: Any, floatfmt: str, missing: str) -> str:
-    if value is None or value is pd.NA or (isinstance(value, (float, np.floating)) and math.isnan(value)):
-        return missing
-    if isinstance(value, (float, np.floating)):
-        return floatfmt.format(float(value))
-    if isinstance(value, (bool, int, np.integer, np.bool_)):
+    if isinstance(value, numbers.Integral):  # int, bool, numpy integers: as they print
         return str(value)
+    if isinstance(value, numbers.Real):  # float, numpy floats
+        return missing if math.isnan(value) else floatfmt.format(float(value))
+    if value is None or type(value).__name__ in ("NAType", "NaTType"):  # pandas' missing markers
+        return missing
     return markdown_text(value)
 
 
@@ -128,14 +131,12 @@ def html_text(value: Any) -> Any:
     the ranks and scores around it included) and control characters that are invalid in HTML, in every
     context a template puts a value — text, attributes, ``<title>``, inline SVG ``<text>`` — which is why
     they are removed rather than wrapped. Markup and HTML metacharacters are left to the environment's
-    autoescape (``autoescape=True``): this hook never turns text into markup. Values that are not text
-    (numbers, None) pass unchanged; :class:`markupsafe.Markup` built by the templates' own filters keeps
-    its type (removing characters cannot create a tag).
+    autoescape (``autoescape=True``): this hook never turns text into markup. Values that are not plain
+    text pass unchanged: numbers, None, and :class:`markupsafe.Markup` — the output of the templates' own
+    macros and filters, whose untrusted parts already passed here (a macro's ``{{ … }}`` are finalized too).
     """
-    if isinstance(value, Markup):
-        return Markup(_HTML_CONTROLS.sub("", strip_bidi(str(value))))
-    if isinstance(value, str):
-        return _HTML_CONTROLS.sub("", strip_bidi(value))
+    if type(value) is str:  # not Markup (a str subclass)
+        return _UNSHOWABLE.sub("", value)
     return value
 
 
@@ -174,7 +175,8 @@ def spreadsheet_text(value: Any) -> str:
     or their full-width forms ＝ ＋ － ＠, or starts with a tab or CR, gets a leading apostrophe ``'``: it is
     then always shown as text, in Excel, LibreOffice and WPS alike, and stays inert when exported to CSV
     and opened again. The apostrophe is visible on purpose. Bidi controls are removed (a name with U+202E
-    would reverse the cells' text on screen). Only for text: write numbers as numbers, not through here.
+    would reverse the cells' text on screen), and so are the control characters an XLSX cannot store (one
+    such name would otherwise fail the whole workbook). Only for text: write numbers as numbers.
     """
-    text = strip_bidi(str(value))
+    text = _UNSHOWABLE.sub("", str(value))
     return "'" + text if text and _formula_like(text) else text

@@ -35,11 +35,21 @@ import pandas as pd
 from etdz.catalogue import Catalogue, MethodologyError, catalogue_for_year
 from etdz.commit import replace_file
 from etdz.deadlines import late_flags
+from etdz.escape import plain_text
 from etdz.numbers import parse_value
 from etdz.reading import DEFAULT_MAX_BYTES, Formula, ReadResult, read_submission
 from etdz.schemas import MEASURES, SUBMISSION_ISSUES, SUBMISSION_LOG
-from etdz.validation import (CHECKS, ISSUE_COLUMNS, SubmissionFile, ValidationReport, _issue, conversion_note,
-                             file_checks, issues_frame, validate_submissions)
+from etdz.validation import (
+    CHECKS,
+    ISSUE_COLUMNS,
+    SubmissionFile,
+    ValidationReport,
+    _issue,
+    conversion_note,
+    file_checks,
+    issues_frame,
+    validate_submissions,
+)
 
 LOG_COLUMNS = list(SUBMISSION_LOG.names)
 MEASURE_COLUMNS = list(MEASURES.names)
@@ -340,7 +350,7 @@ def validate_files(paths: list[str | Path], catalogues: list[Catalogue], registr
             col = f"，列 {r.column}" if isinstance(r.column, str) and r.column else ""
             lines.append(f"   [{sev_zh.get(r.severity, r.severity)}] {r.check}（{where}{col}）：{r.message}")
     lines.append(f"合计：{len(order)} 个文件，{rejected} 个将被拒收，{len(order) - rejected} 个可以接收。")
-    return "\n".join(lines) + "\n", 1 if rejected else 0
+    return "\n".join(map(plain_text, lines)) + "\n", 1 if rejected else 0  # file names must not drive the terminal
 
 
 __all__ = ["YearIngest", "ingest_year", "validate_files", "archive_bytes", "archive_url", "decide", "build_measures",

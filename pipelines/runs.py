@@ -23,6 +23,7 @@ from dagster._core.execution.context_creation_job import (
 from dagster._core.execution.execute_in_process import merge_run_tags
 from dagster._core.execution.execute_in_process_result import ExecuteInProcessResult
 
+from etdz.escape import plain_text
 from etdz.settings import Settings
 from pipelines.origin import job_code_origin, remote_job_origin
 
@@ -90,8 +91,8 @@ def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_s
     configuration cannot work, RunRefused when the registry would wipe a year's results (unless
     ``allow_shrink``, which the run records in its tags), and RunFailed when a run fails.
     """
-    from etdz.guard import ALLOW_TAG, cohort_findings, refuse_if
     from etdz.catalogue import catalogue_for_year, load_catalogues
+    from etdz.guard import ALLOW_TAG, cohort_findings, refuse_if
     from etdz.inbox_state import folder_digest, inbox_files
     from etdz.locks import year_lock
     from etdz.publish import ensure_writable
@@ -170,7 +171,7 @@ def _summary(store, year: int, run_id: str, seconds: float) -> dict:
 def _format_summary(s: dict) -> str:
     return (f"data year {s['data_year']}: {s['files']} file(s) — {s['accepted']} accepted, {s['rejected']} rejected, "
             f"{s['superseded']} superseded; {s['zones_ranked']} zones ranked ({s['results_status']}); "
-            f"first: {s['leader']}  [{s['seconds']} s, run {s['run_id'][:8]}]")
+            f"first: {plain_text(s['leader'])}  [{s['seconds']} s, run {s['run_id'][:8]}]")
 
 
 def run_stale(settings: Settings, max_rounds: int = 50) -> list[int]:

@@ -1,4 +1,5 @@
-"""Untrusted text comes out inert: no markup in the HTML, no formula in the workbook, no network."""
+"""Untrusted text comes out inert: no markup or bidi override in the HTML, no formula in the workbook, no
+markup in the UI's markdown, no network."""
 
 from __future__ import annotations
 
@@ -8,21 +9,28 @@ from html.parser import HTMLParser
 
 import openpyxl
 import pytest
+from markdown_it import MarkdownIt
 
-from etdz.reports import write_year_reports
+from etdz.escape import BIDI_CONTROLS
 from etdz.escape import spreadsheet_text as neutralise
+from etdz.reports import write_year_reports
 from reports_synth import parse_html
 
 SCRIPT = "<script>alert(1)</script>东部经开区"
 FORMULA = '=HYPERLINK("http://evil.example/x","点击")'
 PLUS = "+1 区"
+RLO = "\u202e区发开经"  # a right-to-left override: would reverse the rest of its line
+FULLWIDTH = "＝1+1"
+SPACED = "  =1+1"
+LINK = "[x](javascript:alert(1))"
 
 
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory, catalogue_2021):
     from reports_synth import make_year
 
-    data = make_year(catalogue_2021, 2022, names={"E001": SCRIPT, "E002": FORMULA, "C001": PLUS, "W001": "@SUM(A1)"})
+    data = make_year(catalogue_2021, 2022, names={"E001": SCRIPT, "E002": FORMULA, "C001": PLUS, "W001": "@SUM(A1)",
+                                                   "E003": RLO, "E004": FULLWIDTH, "E005": SPACED, "C002": LINK})
     # the watch-list carries names too; and a rejected file name with markup
     wl = data.frames["downgrade_watchlist"]
     wl.loc[wl.zone_code == "E001", "name_zh"] = SCRIPT
@@ -101,6 +109,8 @@ def test_formulas_in_names_are_neutralised(hostile):
     assert seen[PLUS] == "'" + PLUS
     assert seen["@SUM(A1)"] == "'@SUM(A1)"
     assert seen[SCRIPT] == SCRIPT  # not a formula prefix: kept as it is (a spreadsheet shows text)
+    for cell in (FULLWIDTH, SPACED):
+        assert "'" + cell in {c.value for ws in wb.worksheets for row in ws.iter_rows() for c in row}, cell
     with zipfile.ZipFile(out.workbook) as z:
         for name in z.namelist():
             if name.startswith("xl/worksheets/"):
@@ -116,6 +126,39 @@ def test_top30_markdown_escapes_pipes(year_builder, catalogue_2021, tmp_path):
 
 
 @pytest.mark.parametrize("text,expected", [("=1+1", "'=1+1"), ("+x", "'+x"), ("-x", "'-x"), ("@x", "'@x"),
-                                           ("\tx", "'\tx"), ("ok", "ok"), ("经开区", "经开区")])
+                                           ("\tx", "'\tx"), ("ok", "ok"), ("经开区", "经开区"), (SPACED, "'" + SPACED),
+                                           (FULLWIDTH, "'" + FULLWIDTH), ("\u202e=1", "'=1")])
 def test_neutralise(text, expected):
     assert neutralise(text) == expected
+
+
+def test_bidi_controls_never_reach_the_pages_or_the_workbook(hostile):
+    data, out = hostile
+    for path in _all_html(out):
+        assert not set(path.read_text(encoding="utf-8")) & BIDI_CONTROLS, path.name
+    assert parse_html((out.cards_dir / "E003.html").read_text(encoding="utf-8")).ids["zone-name"] == RLO[1:]
+    wb = openpyxl.load_workbook(out.workbook)
+    texts = [c.value for ws in wb.worksheets for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
+    assert RLO[1:] in texts and not any(set(t) & BIDI_CONTROLS for t in texts)
+
+
+def test_names_in_running_text_are_isolated(hostile):
+    data, out = hostile
+    nat = out.national_report.read_text(encoding="utf-8")
+    assert '<span class="name"><bdi>&lt;script&gt;alert(1)&lt;/script&gt;东部经开区</bdi></span>' in nat
+
+
+def test_top30_markdown_is_inert(hostile):
+    data, out = hostile
+    md = MarkdownIt("commonmark", {"html": True}).enable("table")  # the UI may let raw HTML through
+    names, previous = [], None
+    for tok in md.parse(out.top30_markdown):
+        assert tok.type != "html_block", tok
+        for child in tok.children or ():
+            assert child.type not in ("html_inline", "link_open", "image", "code_inline"), child
+        if tok.type == "inline" and previous == "td_open":  # a table cell
+            names.append("".join(c.content for c in tok.children if c.type in ("text", "text_special")))
+        previous = tok.type
+    assert not set(out.top30_markdown) & BIDI_CONTROLS
+    for name in (SCRIPT, LINK, FORMULA, FULLWIDTH, RLO[1:]):
+        assert name in names, name

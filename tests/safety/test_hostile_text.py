@@ -1,0 +1,86 @@
+"""The escapers of etdz/escape.py, one output kind each, against the attacks each one defends from."""
+
+from __future__ import annotations
+
+import jinja2
+import pytest
+from markdown_it import MarkdownIt
+
+from etdz.escape import (BIDI_CONTROLS, html_text, isolate, markdown_table, markdown_text, plain_text,
+                         spreadsheet_text)
+from etdz.reports.templating import environment
+
+# the strictest reading of the UI's markdown: raw HTML allowed, GFM tables on
+MD = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+ATTACKS = ["<script>alert(1)</script>", "[x](javascript:alert(1))", "![t](http://tracker.example/p.png)",
+           "<http://evil.example>", "&lt;script&gt;", "&#60;b&#62;", "`code`", "**bold**", "_em_", "~~del~~",
+           "# heading", "> quote", "- item", "+ item", "1. item", "a|b", "line\n# forged", "x\r\n---", "\\|", "~~~"]
+
+
+def _tokens(text: str):
+    for tok in MD.parse(text):
+        yield tok
+        yield from tok.children or ()
+
+
+@pytest.mark.parametrize("attack", ATTACKS)
+def test_markdown_text_renders_as_the_same_characters(attack):
+    md = markdown_text(attack)
+    types = {t.type for t in _tokens(md)}
+    assert types <= {"paragraph_open", "paragraph_close", "inline", "text", "text_special"}, (attack, types)
+    shown = "".join(t.content for t in _tokens(md) if t.type in ("text", "text_special"))
+    assert shown == attack.replace("\r", " ").replace("\n", " ").strip()
+
+
+def test_markdown_table_keeps_its_shape_and_escapes_headers_too():
+    table = markdown_table(["<b>name</b>", "n"], [[a, 1.0] for a in ATTACKS] + [[None, float("nan")]],
+                           align=["left", "right"], missing="—")
+    rows, cells = [], None
+    for tok in _tokens(table):
+        assert tok.type not in ("html_inline", "html_block", "link_open", "image", "code_inline"), tok
+        if tok.type == "tr_open":
+            cells = []
+        elif tok.type == "inline" and cells is not None:
+            cells.append("".join(c.content for c in tok.children if c.type in ("text", "text_special")))
+        elif tok.type == "tr_close":
+            rows.append(cells)
+    assert rows[0] == ["<b>name</b>", "n"]
+    assert [r[1] for r in rows[1:]] == ["1.00"] * len(ATTACKS) + ["—"]
+    assert rows[-1][0] == "—"
+    assert markdown_table(["a"], []) == "_(no rows)_"
+
+
+def test_markdown_text_cuts_long_text_and_drops_bidi():
+    assert markdown_text("名" * 500) == "名" * 199 + "…"
+    assert markdown_text("\u202eabc\u2066d\u2069") == "abcd"
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("=1+1", "'=1+1"), ("+86", "'+86"), ("-3", "'-3"), ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"), ("\rx", "'\rx"),
+    ("  =1+1", "'  =1+1"), ("\n=x", "'\n=x"), ("\u3000=x", "'\u3000=x"), ("\u200b=x", "'\u200b=x"),
+    ("\ufeff@x", "'\ufeff@x"), ("＝1+1", "'＝1+1"), ("＋1", "'＋1"), ("－1", "'－1"), ("＠x", "'＠x"),
+    ("\u202e=1+1", "'=1+1"), ("abc\u202edef", "abcdef"), ("\x01=x\x07", "'=x"), ("\x1b[31m", "[31m"),
+    ("a=b", "a=b"), ("经开区", "经开区"), ("", ""), ("   ", "   "), ("'=x", "'=x"),
+])
+def test_spreadsheet_text(text, expected):
+    assert spreadsheet_text(text) == expected
+
+
+def test_plain_text_is_one_line_without_controls():
+    assert plain_text("a\nb\r\tc\x1b[31m\u202ed\x85\u2028e") == "a b  c [31md  e"
+    assert plain_text(None) == "None"
+
+
+def test_html_finalize_removes_bidi_everywhere_and_leaves_escaping_to_autoescape():
+    env = jinja2.Environment(autoescape=True, finalize=html_text)
+    out = env.from_string('<p title="{{ x }}">{{ x }}</p><svg><text>{{ x }}</text></svg>{{ n }}').render(
+        x="\u202e<b>\u2067x\u200f", n=3)
+    assert not set(out) & BIDI_CONTROLS
+    assert out == '<p title="&lt;b&gt;x">&lt;b&gt;x</p><svg><text>&lt;b&gt;x</text></svg>3'
+    assert str(isolate("\u202e<i>名</i>")) == "<bdi>&lt;i&gt;名&lt;/i&gt;</bdi>"
+
+
+def test_the_reports_environment_has_the_finalize_and_the_isolate_filter():
+    env = environment()
+    assert env.finalize is html_text and env.filters["isolate"] is isolate
+    assert env.from_string("{{ x }}|{{ x|isolate }}").render(x="\u202e<a>") == "&lt;a&gt;|<bdi>&lt;a&gt;</bdi>"

@@ -9,6 +9,7 @@ from dagster import (AssetDep, AssetExecutionContext, AssetKey, AssetSpec, DataV
 from checks.validation import submission_check_results, submission_check_specs
 from etdz import schemas
 from etdz.catalogue import catalogue_for_year
+from etdz.guard import ALLOW_TAG, acceptance_findings, cohort_findings, refuse_if
 from etdz.ingest import ingest_year
 from etdz.validation_page import rejection_notice_text, write_validation_page
 from pipelines.partitions import earlier_years
@@ -50,9 +51,17 @@ def build_ingestion_assets(partitions_def, code_version: str):
             catalogue = catalogue_for_year(catalogues, year)
             registry = etdz.load_registry()
             store = etdz.store()
+            allowed = context.run.tags.get(ALLOW_TAG, "").lower() == "true"
+            last_rankings = store.read("rankings", year)
+            refuse_if(cohort_findings(year, registry, etdz.registry or "(shipped registry)",
+                                      None if last_rankings is None else last_rankings.to_pandas()), year, allowed)
             prev = etdz.previous_submissions(year, catalogues, registry)
             ingest = ingest_year(etdz.inbox_dir(year), year, catalogue, registry, archive=etdz.archive,
                                  previous=prev.measures, max_bytes=etdz.max_file_bytes)
+            last_log = store.read("submission_log", year)
+            refuse_if(acceptance_findings(year, ingest.submitted_zones,
+                                          None if last_log is None else last_log.to_pandas(), str(catalogue.path)),
+                      year, allowed)
             context.log.info(f"data year {year}: {len(ingest.log)} file(s), {len(ingest.submitted_zones)} zone(s) with an "
                              f"accepted submission, previous year's submissions from {prev.origin}")
 

@@ -17,6 +17,7 @@ from etdz.registry import load_registry
 from etdz.schemas import schema_for, to_table
 from etdz.scoring import YearInputs, score_year
 from etdz.storage import Warehouse
+from etdz.submission_log import accepted_zones
 
 GOLDEN = Path(__file__).resolve().parent / "fixtures" / "golden"
 
@@ -36,14 +37,11 @@ def run_year(s: dict, year: int, when: str) -> pd.DataFrame:
     store.write("submission_log", year, to_table(ing.log, schema_for("submission_log")))
     store.write("measures", year, to_table(ing.measures, schema_for("measures")))
     prev_log, prev_measures = store.read("submission_log", year - 1), store.read("measures", year - 1)
-    prev_zones = set()
-    if prev_log is not None:
-        pl = prev_log.to_pandas()
-        prev_zones = set(pl.loc[pl.status == "accepted", "zone_code"])
+    prev_zones = accepted_zones(None if prev_log is None else prev_log.to_pandas())
     history = {year - 1: store.read("rankings", year - 1).to_pandas()} if store.exists("rankings", year - 1) else {}
     result = score_year(YearInputs(
         data_year=year, catalogue=cat, registry=s["registry"], measures=ing.measures,
-        submitted=set(ing.log.loc[ing.log.status == "accepted", "zone_code"]),
+        submitted=accepted_zones(ing.log),
         prev_measures=None if prev_measures is None else prev_measures.to_pandas(), prev_submitted=prev_zones,
         history=history))
     store.write("rankings", year, to_table(result.rankings, schema_for("rankings", cat.top_lists)))

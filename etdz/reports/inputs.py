@@ -194,7 +194,7 @@ def prepare(inp: ReportInputs) -> YearView:
         counts[int(y)] = {"N": len(g), "region": g.region.value_counts().to_dict(),
                           "province": g.province.value_counts().to_dict()}
     hcols = ["zone_code", "data_year", "national_rank", "regional_rank", "provincial_rank", "total_score",
-             "region", "province", "method_version"]
+             "region", "province", "method_version", "submission_status"]
     hcols = [c for c in hcols if c in hist.columns]
     history_by_zone: dict[str, list[dict]] = {}
     for row in zip(*(hist[c].tolist() for c in hcols)):

@@ -84,15 +84,22 @@ def context(v: YearView, generated: str) -> dict:
                              "max": max(vals) if vals else None, "min": min(vals) if vals else None,
                              "cats": [v.cat_avg_reg.get(r["key"], {}).get(k["code"]) for k in v.categories]})
 
-    # a zone with no valid submission scores 0 everywhere: its fall is no performance drop, so it is listed apart
+    # A zone with no valid submission scores 0 everywhere: its fall is no performance drop, nor is its rise the
+    # year after; both are listed apart from the movers.
+    prev_status = {code: r["submission_status"] for code, rows in v.history_by_zone.items() for r in rows
+                   if r["data_year"] == v.data_year - 1 and "submission_status" in r}
     movers = [z for z in zones if z["rank_change"] is not None]
-    performed = [z for z in movers if z["submission_status"] == "accepted"]
+    fell = [z for z in movers if z["submission_status"] != "accepted" and z["rank_change"] < 0]
+    back = [z for z in movers if z["submission_status"] == "accepted" and z["rank_change"] > 0
+            and prev_status.get(z["zone_code"], "accepted") != "accepted"]
+    apart = {z["zone_code"] for z in fell + back}
+    performed = [z for z in movers if z["submission_status"] == "accepted" and z["zone_code"] not in apart]
     up = sorted((z for z in performed if z["rank_change"] > 0),
                 key=lambda z: (-z["rank_change"], z["national_rank"]))[:MOVERS]
     down = sorted((z for z in performed if z["rank_change"] < 0),
                   key=lambda z: (z["rank_change"], z["national_rank"]))[:MOVERS]
-    down_no_submission = sorted((z for z in movers if z["submission_status"] != "accepted" and z["rank_change"] < 0),
-                                key=lambda z: (z["rank_change"], z["national_rank"]))
+    no_submission_moves = sorted([{**z, "back": False} for z in fell] + [{**z, "back": True} for z in back],
+                                 key=lambda z: (-abs(z["rank_change"]), z["national_rank"]))
     method_changed = any(z["method_changed"] for z in zones)
 
     watch = sorted(v.watch_by_zone.values(),
@@ -152,7 +159,7 @@ def context(v: YearView, generated: str) -> dict:
         "top30": top30, "region_top": region_top, "top_lists": top_lists, "dist": dist,
         "region_stats": region_stats, "total_avg": v.total_avg_nat,
         "cat_avg": [v.cat_avg_nat.get(k["code"]) for k in categories], "up": up, "down": down,
-        "down_no_submission": down_no_submission, "late_n": sum(f["late"] for f in problem_files),
+        "no_submission_moves": no_submission_moves, "late_n": sum(f["late"] for f in problem_files),
         "method_changed": method_changed, "watch": watch, "downgrade": cat.downgrade, "summoned": summoned,
         "summons_n": cat.summons_bottom_n, "upgrades": upgrades, "file_counts": file_counts,
         "problem_files": problem_files, "issue_counts": issue_counts, "imputed": imputed, "no_valid": no_valid,

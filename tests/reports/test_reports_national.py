@@ -108,7 +108,7 @@ def test_a_zone_without_a_valid_submission_is_no_performance_drop(written_year):
     apart = [r for r in page.tables["movers-no-submission"] if "data-zone" in r["attrs"]]
     assert not down & set(gone.zone_code)
     assert {r["attrs"]["data-zone"] for r in apart} == set(gone.zone_code)
-    assert all("无有效报送" in r["cells"][1] for r in apart)
+    assert all("本年无有效报送" in r["cells"][2] and r["attrs"]["data-reason"] == "missing" for r in apart)
     performed = rk[(rk.submission_status == "accepted") & (rk.rank_change < 0)]
     assert down == set(performed.sort_values(["rank_change", "national_rank"]).zone_code.head(10))
 
@@ -204,3 +204,20 @@ def test_a_real_correction_shows_the_zone_and_its_file(small_year, tmp_path):
     assert f"{code}_{small_year.data_year} 更正.csv：新收到 new → 受理 accepted" in rows[code][6]
     assert f"{code}_{small_year.data_year}.csv：受理 accepted → 被替换 superseded" in rows[code][6]
     assert all("本区文件未变" in cells[6] for z, cells in rows.items() if z != code)
+
+
+def test_a_rise_after_a_year_without_a_valid_submission_is_listed_apart(small_year, tmp_path):
+    from etdz.reports import write_year_reports
+
+    rk = small_year.frames["rankings"]
+    riser = rk[(rk.submission_status == "accepted") & (rk.rank_change > 0)].zone_code.iloc[0]
+    inp = small_year.inputs()
+    h = inp.history.copy()
+    last_year = (h.zone_code == riser) & (h.data_year == small_year.data_year - 1)
+    h.loc[last_year, "submission_status"] = "no_valid_submission"  # it had sent nothing valid the year before
+    inp.history = h
+    page = parse_html(write_year_reports(inp, tmp_path).national_report.read_text(encoding="utf-8"))
+    up = {r["attrs"]["data-zone"] for r in page.tables["movers-up"] if "data-zone" in r["attrs"]}
+    apart = {r["attrs"]["data-zone"]: r for r in page.tables["movers-no-submission"] if "data-zone" in r["attrs"]}
+    assert riser not in up and apart[riser]["attrs"]["data-reason"] == "back"
+    assert f"{small_year.data_year - 1}年无有效报送" in apart[riser]["cells"][2]

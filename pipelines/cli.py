@@ -88,9 +88,9 @@ Done in {time.perf_counter() - t0:.1f} s.
   reports:  {settings.reports}/<data_year>/  — e.g. {Path(settings.reports) / str(last) / 'national_report.html'}
   archive of every received file: {settings.archive}
 Next:
-  {prefix}etdz ui                      # the Dagster UI (asset graph, partitions, runs, checks) and the reports
-  {prefix}etdz run --data-year {last}      # run a year again
-  {prefix}etdz validate FILE…          # check files before they are sent""")
+  {prefix + "etdz ui":<34} # the Dagster UI (asset graph, partitions, runs, checks) and the reports
+  {prefix + f"etdz run --data-year {last}":<34} # run a year again
+  {prefix + "etdz validate FILE…":<34} # check files before they are sent""")
     return EXIT_OK
 
 

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from dagster import DagsterInstance, RunRequest, build_schedule_context, build_sensor_context
+from dagster import DagsterInstance, RunRequest, RunsFilter, build_schedule_context, build_sensor_context
 
 from etdz.settings import Settings
 
@@ -96,6 +96,10 @@ def test_a_year_run_by_the_command_line_is_not_run_again_by_the_sensor(env):
     run_years([2020], settings, quiet=True)
     defs = build_definitions(settings)
     with DagsterInstance.get() as instance:
+        [run] = instance.get_runs()  # created with the code location's origin, like a run the UI launched
+        assert run.remote_job_origin.location_name == "etdz" and run.job_code_origin is not None
+        # the label the UI filters a code location's runs by (Overview timeline, job page)
+        assert instance.get_runs(RunsFilter(tags={".dagster/repository": "__repository__@etdz"})) == [run]
         reqs, cursor, _ = _tick(defs, instance, None)
         reqs2, _, _ = _tick(defs, instance, cursor)
         assert [r.partition_key for r in reqs + reqs2] == ["2021"]  # 2020's inbox state already ran

@@ -12,9 +12,11 @@ setup(
     version="0.1.0",
     description="Yearly assessment of China's national economic and technological development zones, on Dagster",
     python_requires=">=3.11,<3.13",
-    packages=find_packages(include=["etdz", "etdz.*", "assets", "assets.*", "checks", "checks.*", "pipelines", "pipelines.*"]),
+    packages=find_packages(include=["etdz", "etdz.*", "assets", "assets.*", "checks", "checks.*", "pipelines",
+                                    "pipelines.*"]),
     package_data={
-        "etdz": ["catalogues/*.yaml", "data/*.csv", "data/*.yaml", "reports/templates/*.j2", "reports/static/*"],
+        "etdz": ["catalogues/*.yaml", "data/*.csv", "data/*.yaml", "data/*.j2", "reports/templates/*.j2",
+                 "reports/static/*"],
     },
     include_package_data=True,
     install_requires=[

@@ -1,8 +1,6 @@
 """Ingestion assets: the year's inbox → submission log, issues and accepted measures (group ``ingestion``)."""
 
 
-from pathlib import Path
-
 from dagster import (
     AssetDep,
     AssetExecutionContext,
@@ -19,12 +17,11 @@ from assets.metadata import dataset_metadata, report_location, table_version
 from checks.validation import submission_check_results, submission_check_specs
 from etdz import schemas
 from etdz.catalogue import catalogue_for_year
-from etdz.commit import atomic_write_text, remove
 from etdz.deadlines import parse_deadlines
 from etdz.escape import markdown_frame
 from etdz.guard import ALLOW_TAG, acceptance_findings, cohort_findings, refuse_if
 from etdz.ingest import ingest_year
-from etdz.validation_page import rejection_notice_text, write_validation_page
+from etdz.validation_page import write_rejection_notices, write_validation_page
 from pipelines.partitions import earlier_years
 from pipelines.resources import EtdzResource
 
@@ -78,8 +75,8 @@ def build_ingestion_assets(partitions_def, code_version: str):
                              f"accepted submission, previous year's submissions from {prev.origin}")
 
             out = etdz.reports_dir(year)
-            write_validation_page(ingest, out / "validation.html")
-            write_rejection_notices(ingest, out / "rejections")
+            write_validation_page(ingest, out / "validation.html", registry)
+            write_rejection_notices(ingest, out / "rejections", registry)
             etdz.publish_reports(year, "rejections", delete_stale=True)  # object-store reports: upload
             etdz.publish_reports(year)
 
@@ -117,20 +114,3 @@ def build_ingestion_assets(partitions_def, code_version: str):
 
     return [submissions]
 
-
-def write_rejection_notices(ingest, folder: Path) -> Path:
-    """One notice per rejected file, named by its hash (never by the untrusted file name); notices of
-    files no longer rejected are removed so the folder always matches the year's submission log."""
-    folder.mkdir(parents=True, exist_ok=True)
-    issues = ingest.issues
-    written = set()
-    for row in ingest.log[ingest.log.status == "rejected"].to_dict("records"):
-        # name and hash together: two files with identical bytes under different names are two submissions
-        mine = issues[(issues.sha256 == row["sha256"]) & (issues.file_name == row["file_name"])]
-        name = f"{row['sha256'][:12]}.txt"
-        atomic_write_text(folder / name, rejection_notice_text(row, mine))
-        written.add(name)
-    for old in folder.glob("*.txt"):  # part of the step's commit: removed when the new notices appear
-        if old.name not in written and not old.name.startswith(("_", ".")):
-            remove(old)
-    return folder

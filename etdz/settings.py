@@ -44,6 +44,7 @@ VARIABLES: dict[str, str] = {
     "ui_port": "ETDZ_UI_PORT",
     "schedule_date": "ETDZ_SCHEDULE_DATE",
     "deadlines": "ETDZ_DEADLINES",
+    "poll_seconds": "ETDZ_POLL_SECONDS",
 }
 # settings that are locations: local paths become absolute, object-store URLs stay as they are
 LOCATIONS = ("inbox", "warehouse", "reports", "archive", "registry", "methodology", "dagster_home")
@@ -77,6 +78,7 @@ class Settings:
     ui_port: int = 3000
     schedule_date: str = "03-01"  # MM-DD: the yearly schedule runs the year just closed on this day (06:00 Beijing)
     deadlines: str = ""  # "2023=2024-05-15,…": per data year, when files become late (etdz.deadlines)
+    poll_seconds: int = 30  # how often the daemon looks at the inbox and evaluates the automation conditions
     # provenance, not settings: the ETDZ_HOME used, the file read ("" when there was none), the variables that won
     home: str = field(default="", compare=False)
     config_file: str = field(default="", compare=False)
@@ -224,6 +226,16 @@ def _port(value: str) -> int:
     return port
 
 
+def _seconds(value: str) -> int:
+    try:
+        seconds = int(value)
+    except ValueError:
+        raise ValueError(f"an interval must be a whole number of seconds, found {value!r}") from None
+    if seconds < 1:
+        raise ValueError(f"an interval must be at least 1 second, found {value!r}")
+    return seconds
+
+
 def _month_day(value: str) -> str:
     m = re.fullmatch(r"(\d{1,2})-(\d{1,2})", value.strip())
     if not m or not (1 <= int(m.group(1)) <= 12 and 1 <= int(m.group(2)) <= 31):
@@ -239,4 +251,5 @@ def _deadlines(value: str) -> str:
 
 PARSERS: dict[str, Callable[[str], object]] = {"max_file_bytes": _megabytes, "ui_port": _port,
                                                "schedule_date": _month_day, "deadlines": _deadlines,
+                                               "poll_seconds": _seconds,
                                                "report_links_url": lambda v: v.strip().rstrip("/")}

@@ -1,10 +1,12 @@
 """The year's validation results as one self-contained HTML page, and rejection notices.
 
-The page (GX Data Docs equivalent, without its weight): every file with its status
-and every issue, the expectations of the suite with their results. Rendered by the
-reports' one Jinja2 environment (autoescape, bidi controls removed: file names and
-values come from untrusted files), no network, no script, Chinese text in UTF-8.
-Rejection notices are plain text: every untrusted value through :func:`etdz.escape.plain_text`.
+The page (GX Data Docs equivalent, without its weight) opens with what needs doing: the
+rejected files (zone code and name, first error, the notice to send) and the zones still
+without an accepted file, then the warnings, filterable by rule family (CSS only), then
+every file's problems and the suite. Jinja2 with autoescape on (file names and values come
+from untrusted files), no network, no script, Chinese text in UTF-8, A4 print styles (the
+details stay on screen). Rendered by the reports' one Jinja2 environment (bidi controls removed);
+rejection notices are plain text, every untrusted value through :func:`etdz.escape.plain_text`.
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from etdz.commit import atomic_write_text
+from etdz.commit import atomic_write_text, remove
 from etdz.escape import plain_text
+from etdz.registry import due_zones
 from etdz.reports.templating import environment
-from etdz.validation import CHECKS, FAMILY_TITLES
+from etdz.validation import CHECKS, FAMILIES, FAMILY_TITLES
 
 STATUS_ZH = {"accepted": "已接收", "rejected": "已拒收", "superseded": "已被替代"}
 SEVERITY_ZH = {"error": "错误", "warning": "警告"}
@@ -30,16 +33,19 @@ FIX_ZH = {
     "file.zip_bomb": "请使用报送模板重新填写并保存为普通的 .xlsx 文件。",
     "file.empty": "请使用报送模板：第 1 行为表头，其下每行填写一个指标。",
     "file.no_data": "请在表头下方逐行填写各项指标的数据。",
-    "file.missing_columns": "第 1 行必须是表头，包含 zone_code、data_year、measure_code、value、unit 五列（用英文逗号分隔）；请删除表头上方的标题行，或使用报送模板。",
+    "file.missing_columns": "第 1 行必须是表头，包含 zone_code、data_year、measure_code、value、unit 五列"
+                            "（用英文逗号分隔）；请删除表头上方的标题行，或使用报送模板。",
     "file.duplicate_column": "请删除重复的列，每个列名只保留一次。",
     "file.extra_column": "多余的列会被忽略，无需处理；如需说明请写在 note 列。",
     "file.missing_zone": "请在每一行的 zone_code 列填写本园区在名录中的代码。",
-    "file.several_zones": "一个文件只能包含一个园区的数据；请每个园区单独报送一个文件，并在每一行填写同一个园区代码。",
+    "file.several_zones": "一个文件只能包含一个园区的数据；"
+                          "请每个园区单独报送一个文件，并在每一行填写同一个园区代码。",
     "file.unknown_zone": "请使用园区名录中的代码（区分大小写），可从报送模板中复制。",
     "file.zone_not_due": "无需处理：本年度不参加考核的园区，数据仅存档。",
     "file.year_mismatch": "请确认报送的是本年度的数据，并在每一行的 data_year 列填写该年份。",
     "file.no_catalogue": "请确认 data_year 填写正确。",
-    "row.invalid_value": "数值只能填写阿拉伯数字（可带小数点、负号），不要填写文字、区间或“约”等说明；不报送的指标请留空。",
+    "row.invalid_value": "数值只能填写阿拉伯数字（可带小数点、负号），不要填写文字、区间或“约”等说明；"
+                         "不报送的指标请留空。",
     "row.formula": "请把公式单元格改为数值本身（复制后“选择性粘贴—数值”）。",
     "row.field_count": "请去掉数值中的千位分隔逗号，或用 Excel 重新另存为 CSV。",
     "row.number_normalised": "无需处理；今后请直接填写半角数字，不加千位分隔符。",
@@ -55,53 +61,8 @@ FIX_ZH = {
     "row.yoy_change": "请核对数值与单位；如确有大幅变化，无需处理（可在 note 列说明）。",
 }
 
-_TEMPLATE = """<!DOCTYPE html>
-<html lang="zh-CN"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{ year }} 年度报送数据校验结果</title>
-<style>
-body{font-family:"Noto Sans CJK SC","Source Han Sans SC","Microsoft YaHei","PingFang SC",sans-serif;margin:2em;color:#222;line-height:1.5}
-h1{font-size:1.5em} h2{font-size:1.2em;border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em} h3{font-size:1.05em;margin-bottom:.3em}
-table{border-collapse:collapse;margin:.5em 0 1em;font-size:.9em;width:100%} th,td{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top}
-th{background:#f2f2f2} .accepted{color:#1a7f37} .rejected{color:#b42318;font-weight:bold} .superseded{color:#777}
-.error{color:#b42318} .warning{color:#9a6700} .mono{font-family:monospace;font-size:.85em} .ok{color:#1a7f37} .fail{color:#b42318}
-.summary span{display:inline-block;margin-right:2em} @media print{body{margin:0} h2{page-break-before:auto}}
-</style></head><body>
-<h1>{{ year }} 年度报送数据校验结果</h1>
-<p>考核办法版本 {{ version }}；校验套件 <span class="mono">{{ suite_name }}</span>（Great Expectations {{ gx_version }}，
-{{ rows_checked }} 行一次性校验，用时 {{ "%.2f"|format(seconds) }} 秒）。</p>
-<p class="summary"><span>文件 {{ files|length }} 个</span><span class="accepted">已接收 {{ counts.accepted }}</span>
-<span class="rejected">已拒收 {{ counts.rejected }}</span><span class="superseded">已被替代 {{ counts.superseded }}</span>
-<span>错误 {{ n_errors }} 条</span><span>警告 {{ n_warnings }} 条</span></p>
-
-<h2>文件一览</h2>
-<table><thead><tr><th>文件名</th><th>园区</th><th>状态</th><th>错误</th><th>警告</th><th>接收时间（UTC）</th><th>SHA-256</th></tr></thead><tbody>
-{% for f in files %}<tr><td><a href="#f{{ loop.index }}">{{ f.file_name }}</a></td><td>{{ f.zone_code or "" }}</td>
-<td class="{{ f.status }}">{{ status_zh[f.status] }}{% if f.superseded_by %}（由 {{ f.superseded_by[:12] }} 替代）{% endif %}</td>
-<td>{{ f.errors }}</td><td>{{ f.warnings }}</td><td>{{ f.received_at }}</td><td class="mono">{{ f.sha256[:12] }}</td></tr>
-{% endfor %}</tbody></table>
-
-<h2>逐个文件的问题</h2>
-{% for f in files %}<h3 id="f{{ loop.index }}">{{ f.file_name }} — <span class="{{ f.status }}">{{ status_zh[f.status] }}</span></h3>
-{% if f.issues %}<table><thead><tr><th>级别</th><th>代码</th><th>行</th><th>列</th><th>数值</th><th>应为</th><th>说明</th></tr></thead><tbody>
-{% for i in f.issues %}<tr><td class="{{ i.severity }}">{{ severity_zh[i.severity] }}</td><td class="mono">{{ i.check }}</td><td>{{ i.row if i.row is not none else "" }}</td>
-<td>{{ i.column or "" }}</td><td>{{ i.value if i.value is not none else "" }}</td><td>{{ i.expected or "" }}</td><td>{{ i.message }}</td></tr>
-{% endfor %}</tbody></table>{% else %}<p class="ok">没有发现问题。</p>{% endif %}
-{% endfor %}
-
-<h2>校验套件（由考核办法生成）</h2>
-<table><thead><tr><th>检查</th><th>类别</th><th>级别</th><th>Expectation</th><th>列</th><th>结果</th><th>不符合的行</th><th>检查的行</th></tr></thead><tbody>
-{% for e in expectations %}<tr><td class="mono">{{ e.check }}</td><td>{{ family_titles[e.family] }}</td><td class="{{ e.severity }}">{{ severity_zh[e.severity] }}</td>
-<td class="mono">{{ e.expectation_type }}</td><td class="mono">{{ e.columns|join(", ") }}</td>
-<td class="{{ 'ok' if e.success else 'fail' }}">{{ "通过" if e.success else "未通过" }}</td><td>{{ e.unexpected_count }}</td><td>{{ e.element_count }}</td></tr>
-{% endfor %}</tbody></table>
-
-<h2>检查代码说明</h2>
-<table><thead><tr><th>代码</th><th>级别</th><th>范围</th><th>含义</th></tr></thead><tbody>
-{% for c in checks %}<tr><td class="mono">{{ c.code }}</td><td class="{{ c.severity }}">{{ severity_zh[c.severity] }}</td><td>{{ c.scope }}</td><td>{{ c.title_zh }}</td></tr>
-{% endfor %}</tbody></table>
-</body></html>
-"""
+# the page's template (autoescaped: file names and values come from untrusted files)
+TEMPLATE = Path(__file__).parent / "data" / "validation.html.j2"
 
 def _none(v):
     if v is None or v is pd.NA or (isinstance(v, float) and pd.isna(v)):
@@ -113,29 +74,87 @@ def _records(df: pd.DataFrame) -> list[dict]:
     return [{k: _none(v) for k, v in r.items()} for r in df.astype(object).to_dict("records")]
 
 
-def render_validation_page(ingest) -> str:
+def _family_of(check: str) -> str:
+    return next((fam for fam, codes in FAMILIES.items() if check in codes), "other")
+
+
+def notice_name(zone_code: object, sha256: str, registry: pd.DataFrame | None) -> str:
+    """The file name of a rejection notice: ``<zone_code>_<sha12>.txt`` when the file's zone is in the registry,
+    else ``unknown_<sha12>.txt`` — a code read from a file becomes part of a path only once the registry vouches
+    for it (registry codes are ``[A-Za-z0-9_-]``)."""
+    known = registry is not None and zone_code is not None and zone_code in set(registry["zone_code"])
+    return f"{zone_code if known else 'unknown'}_{sha256[:12]}.txt"
+
+
+def render_validation_page(ingest, registry: pd.DataFrame | None = None) -> str:
+    """The year's validation page: rejected files and the zones still missing first, then the warnings
+    (filterable by rule family), then every file's problems and the suite. ``registry`` gives zone names
+    and the zones due; without it the missing zones are not listed."""
     log, issues, report = ingest.log, ingest.issues, ingest.validation
+    names = dict(zip(registry["zone_code"], registry["name_zh"])) if registry is not None else {}
     by_file: dict[tuple, list[dict]] = {}
     for r in _records(issues):  # one pass over the issues, not one filter of all issues per file
         by_file.setdefault((r["file_name"], r["sha256"]), []).append(r)
-    files = []
-    for f in _records(log):
+    files, rejected, warnings = [], [], []
+    for index, f in enumerate(_records(log), 1):
+        f["index"] = index
         f["issues"] = by_file.get((f["file_name"], f["sha256"]), [])
         if f.get("received_at") is not None:
             f["received_at"] = pd.Timestamp(f["received_at"]).strftime("%Y-%m-%d %H:%M:%S")
         files.append(f)
+        if f["status"] == "rejected":
+            first = next((i["message"] for i in f["issues"] if i["severity"] == "error"), "")
+            rejected.append({**f, "zone_name": names.get(f.get("zone_code")), "first_error": first,
+                             "notice": notice_name(f.get("zone_code"), f["sha256"], registry)})
+        warnings += [{**i, "family_key": _family_of(i["check"])} for i in f["issues"] if i["severity"] == "warning"]
+    warnings.sort(key=lambda i: (str(i.get("zone_code") or ""), i["file_name"], i["row"] or 0))
+    families = sorted({w["family_key"] for w in warnings})
+    warning_families = [{"key": fam, "title": FAMILY_TITLES.get(fam, fam),
+                         "count": sum(w["family_key"] == fam for w in warnings)} for fam in families]
+    missing = None
+    if registry is not None:
+        due = due_zones(registry, ingest.data_year)
+        got = ingest.submitted_zones
+        tried = log.loc[log["status"] == "rejected", "zone_code"].value_counts().to_dict()
+        missing = [{"zone_code": z.zone_code, "name_zh": z.name_zh, "province": z.province,
+                    "rejected_files": int(tried.get(z.zone_code, 0))}
+                   for z in due.itertuples(index=False) if z.zone_code not in got]
     counts = {s: int((log["status"] == s).sum()) for s in ("accepted", "rejected", "superseded")}
-    return environment().from_string(_TEMPLATE).render(
+    return environment().from_string(TEMPLATE.read_text(encoding="utf-8")).render(
         year=ingest.data_year, version=ingest.method_version, suite_name=report.suite_name,
         gx_version=report.gx_version or "-", rows_checked=report.rows_checked, seconds=report.duration_s,
-        files=files, counts=counts, n_errors=int((issues["severity"] == "error").sum()),
+        files=files, rejected=rejected, missing=missing, warnings=warnings, warning_families=warning_families,
+        counts=counts, n_errors=int((issues["severity"] == "error").sum()),
         n_warnings=int((issues["severity"] == "warning").sum()), expectations=report.expectations,
         family_titles=FAMILY_TITLES, checks=list(CHECKS.values()), status_zh=STATUS_ZH, severity_zh=SEVERITY_ZH)
 
 
-def write_validation_page(ingest, path: str | Path) -> None:
-    """Write the page atomically (etdz.commit: part of the step's commit inside a step)."""
-    atomic_write_text(path, render_validation_page(ingest))
+def write_validation_page(ingest, path: str | Path, registry: pd.DataFrame | None = None) -> None:
+    """Write the page atomically (see :func:`render_validation_page`)."""
+    atomic_write_text(Path(path), render_validation_page(ingest, registry))
+
+
+def write_rejection_notices(ingest, folder: str | Path, registry: pd.DataFrame | None = None) -> Path:
+    """One notice per rejected file (:func:`notice_name`, never the untrusted file name); notices of files no
+    longer rejected are removed, so the folder always matches the year's submission log."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    issues = ingest.issues
+    wanted = {}
+    for row in ingest.log[ingest.log["status"] == "rejected"].to_dict("records"):
+        # name and hash together: two files with identical bytes under different names are two submissions
+        mine = issues[(issues["sha256"] == row["sha256"]) & (issues["file_name"] == row["file_name"])]
+        name = notice_name(_none(row.get("zone_code")), row["sha256"], registry)
+        if name in wanted:  # the same bytes under another file name: a submission of its own, a notice of its own
+            stem = name.removesuffix(".txt")
+            name = next(f"{stem}_{n}.txt" for n in range(2, len(wanted) + 3) if f"{stem}_{n}.txt" not in wanted)
+        wanted[name] = rejection_notice_text(row, mine)
+    for old in folder.glob("*.txt"):  # part of the step's commit: removed when the new notices appear
+        if old.name not in wanted and not old.name.startswith(("_", ".")):
+            remove(old)
+    for name, text in wanted.items():
+        atomic_write_text(folder / name, text)
+    return folder
 
 
 def rejection_notice_text(file_log_row, issues_of_file: pd.DataFrame) -> str:

@@ -89,9 +89,9 @@ Done in {time.perf_counter() - t0:.1f} s.
   reports:  {settings.reports}/<data_year>/  — e.g. {Path(settings.reports) / str(last) / 'national_report.html'}
   archive of every received file: {settings.archive}
 Next:
-  {prefix}etdz ui                      # the Dagster UI (asset graph, partitions, runs, checks) and the reports
-  {prefix}etdz run --data-year {last}      # run a year again
-  {prefix}etdz validate FILE…          # check files before they are sent""")
+  {prefix + "etdz ui":<34} # the Dagster UI (asset graph, partitions, runs, checks) and the reports
+  {prefix + f"etdz run --data-year {last}":<34} # run a year again
+  {prefix + "etdz validate FILE…":<34} # check files before they are sent""")
     return EXIT_OK
 
 
@@ -130,8 +130,12 @@ def serve_reports(folder: str, host: str, port: int) -> ThreadingHTTPServer:
     return server
 
 
-def ui_command(settings: Settings, host: str, port: int) -> tuple[list[str], dict[str, str]]:
-    """The `dagster dev` command line and environment `etdz ui` starts: this configuration, its workspace."""
+def ui_commands(settings: Settings, host: str, port: int) -> tuple[list[list[str]], dict[str, str]]:
+    """The webserver and daemon command lines `etdz ui` starts, and their environment: this configuration.
+
+    The two processes `dagster dev` would start, started directly (`dagster dev` is superseded by `dg dev`
+    and says so in the log at every start).
+    """
     home = ensure_dagster_home(settings.dagster_home)
     workspace = home / "workspace.yaml"
     workspace.write_text(workspace_yaml(), encoding="utf-8")
@@ -139,35 +143,40 @@ def ui_command(settings: Settings, host: str, port: int) -> tuple[list[str], dic
            "ETDZ_UI_HOST": host, "ETDZ_UI_PORT": str(port)}
     if settings.config_file:
         env["ETDZ_CONFIG"] = settings.config_file
-    cmd = [sys.executable, "-m", "dagster", "dev", "-w", str(workspace), "-h", host, "-p", str(port)]
-    return cmd, env
+    daemon = Path(sys.executable).with_name("dagster-daemon")  # the console script beside this interpreter
+    return [[sys.executable, "-m", "dagster_webserver", "-w", str(workspace), "-h", host, "-p", str(port)],
+            [str(daemon) if daemon.exists() else "dagster-daemon", "run", "-w", str(workspace)]], env
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
     """The Dagster UI with its daemon (schedule, sensor, automation) on this configuration, and the reports."""
     settings = settings_for(args)
     host, port = args.host or settings.ui_host, args.port or settings.ui_port
-    cmd, env = ui_command(settings, host, port)
+    commands, env = ui_commands(settings, host, port)
     server = None
     if "://" not in settings.reports:
         Path(settings.reports).mkdir(parents=True, exist_ok=True)
         server = serve_reports(settings.reports, host, reports_port(port))
         print(f"etdz ui: reports at http://{host}:{reports_port(port)}/", flush=True)
     print(f"etdz ui: Dagster UI at http://{host}:{port} (webserver and daemon; Ctrl-C stops both)", flush=True)
-    proc = subprocess.Popen(cmd, env=env, start_new_session=True)
+    procs = [subprocess.Popen(cmd, env=env, start_new_session=True) for cmd in commands]
     # SIGTERM (a service manager, a test's teardown) ends Dagster too, like Ctrl-C: through the `finally` below
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(EXIT_OK))
     try:
-        return proc.wait()
+        while all(p.poll() is None for p in procs):
+            time.sleep(0.5)
+        return next(p.returncode for p in procs if p.returncode is not None) or EXIT_FAILED
     except KeyboardInterrupt:
         return EXIT_OK
     finally:
-        if proc.poll() is None:  # `dagster dev` ends its webserver and daemon on SIGTERM to its group
-            os.killpg(proc.pid, signal.SIGTERM)
+        for p in procs:  # each in its own process group, with whatever it started (the code server)
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGTERM)
+        for p in procs:
             try:
-                proc.wait(timeout=20)
+                p.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+                os.killpg(p.pid, signal.SIGKILL)
         if server is not None:
             server.shutdown()
 

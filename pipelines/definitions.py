@@ -47,7 +47,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
         assets=assets,
         jobs=[job],
         schedules=[build_yearly_schedule(job, partitions, settings.schedule_date)],
-        sensors=[build_inbox_sensor(job, partitions)],
+        sensors=[build_inbox_sensor(job, partitions, settings.poll_seconds)],
         resources={"etdz": resource},
     )
 

@@ -1,10 +1,22 @@
-"""The inbox sensor: a new or replaced file in <inbox>/<Y>/ requests a run of year Y, once.
+"""The inbox sensor: once a year's folder is stable after a change, record it and request one run of the year;
+then bring the later years up to date, in order, one run each.
 
-The cursor holds each year folder's digest (names, sizes, modification times). On the
-first tick, with no cursor yet, the digests last recorded in the instance (by `etdz run`
-or earlier ticks) stand in for it, so a freshly started sensor does not re-run years that
-were already run on the same files. Every change is also recorded as an observation of
-the `inbox` source asset, which is what turns that year's assets stale in the UI.
+A folder counts as stable when two ticks in a row see the same digest (names, sizes, modification
+times), so a file still being copied is not read half-written. The cursor holds, per year, the digest
+last recorded and the one seen on the previous tick; with no cursor, the digests last recorded in the
+instance (by `etdz run` or earlier ticks) stand in, so a freshly started sensor does not re-run years
+already run on the same files, and `etdz run` followed by the sensor never runs a year twice on one
+inbox state. Each recorded change is an observation of the ``inbox`` source asset (the UI then shows
+the year stale). Requests carry no run key: Dagster skips a run key it has seen before forever, which
+would leave an inbox that returns to an earlier state (a file added, then removed) never run again;
+the cursor is what makes each change count once. A published year's changes are not recorded (reopen
+it first).
+
+Later years: year Y + 1 reads year Y (growth, previous rank, the downgrade window), so when Y's results
+are newer than the run that produced Y + 1's, Y + 1 is behind. When no run of the job is queued or in
+progress, and the same year was behind on the previous tick too (so a `etdz run --from A --to B` between
+two of its years is not overtaken), the sensor requests the earliest year that is behind — one at a time,
+oldest first, each once: after its run it is no longer behind.
 """
 
 from __future__ import annotations
@@ -12,7 +24,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, SkipReason, sensor
+from dagster import (
+    AssetKey,
+    AssetRecordsFilter,
+    DagsterInstance,
+    DagsterRunStatus,
+    DefaultSensorStatus,
+    RunRequest,
+    RunsFilter,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    sensor,
+)
 
 from etdz.inbox_state import folder_digest, inbox_files, inbox_years
 from etdz.publish import is_published
@@ -25,33 +49,81 @@ def build_inbox_sensor(job, partitions_def, interval_seconds: int = 30):
         name="inbox_sensor",
         job=job,
         minimum_interval_seconds=interval_seconds,
-        default_status=DefaultSensorStatus.RUNNING,  # safe: the first tick starts from the recorded digests
-        description="Requests a run for a data year when a submission file is added to or replaced in its inbox "
-                    "folder.",
+        default_status=DefaultSensorStatus.RUNNING,  # safe: it starts from the recorded digests
+        description="Requests one run of a data year when a file was added to, replaced in or removed from its "
+                    "inbox folder and the folder is stable.",
     )
     def inbox_sensor(context: SensorEvaluationContext, etdz: EtdzResource):
-        cursor: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
+        cursor: dict[str, dict] = json.loads(context.cursor) if context.cursor else {}
         keys = set(partitions_def.get_partition_keys())
         requests, events, notes = [], [], []
         for year in inbox_years(etdz.inbox):
             if str(year) not in keys:
                 continue
+            if not isinstance(cursor.get(str(year)), dict):
+                cursor.pop(str(year), None)  # a cursor of an earlier release (one digest per year)
             folder = Path(etdz.inbox) / str(year)
             digest = folder_digest(folder)
-            known = cursor.get(str(year)) or last_observed_digest(context.instance, year)
-            cursor[str(year)] = digest
-            if digest == known:
-                continue
-            events.append(inbox_observation(year, digest, len(inbox_files(folder))))
-            if is_published(etdz.store(), year):
-                notes.append(f"{year}: files changed but the year is published (reopen it to re-run)")
-                continue
-            requests.append(RunRequest(partition_key=str(year), run_key=f"inbox-{year}-{digest}",
-                                       tags={"etdz/trigger": "inbox_sensor", "etdz/inbox_digest": digest}))
-        if not requests and not events:
-            return SensorResult(skip_reason=SkipReason("no new or replaced files"), cursor=json.dumps(cursor))
+            state = cursor.get(str(year)) or {"recorded": last_observed_digest(context.instance, year)}
+            if digest == state.get("recorded"):
+                state.pop("seen", None)
+            elif digest != state.get("seen"):
+                state["seen"] = digest  # changed since the last tick: wait until it stays the same
+            elif is_published(etdz.store(), year):
+                notes.append(f"{year}: files changed but the year is published (reopen it to run it again)")
+            else:
+                events.append(inbox_observation(year, digest, len(inbox_files(folder))))
+                requests.append(RunRequest(partition_key=str(year),
+                                           tags={"etdz/trigger": "inbox_sensor", "etdz/inbox_digest": digest}))
+                state = {"recorded": digest}
+            cursor[str(year)] = state
+        behind = None if requests else first_year_behind(context.instance, job.name, sorted(int(k) for k in keys))
+        if behind is not None and cursor.get("behind") == behind and not is_published(etdz.store(), behind):
+            requests.append(RunRequest(partition_key=str(behind),
+                                       tags={"etdz/trigger": "inbox_sensor", "etdz/reason": "earlier year changed"}))
+            behind = None
+        cursor["behind"] = behind
         if notes:
             context.log.warning("; ".join(notes))
-        return SensorResult(run_requests=requests, asset_events=events, cursor=json.dumps(cursor, sort_keys=True))
+        text = json.dumps(cursor, sort_keys=True)
+        if not requests and not events:
+            return SensorResult(skip_reason=SkipReason("no stable change in the inbox, no later year behind"),
+                                cursor=text)
+        return SensorResult(run_requests=requests, asset_events=events, cursor=text)
 
     return inbox_sensor
+
+
+ACTIVE = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
+
+
+def _last_materialized(instance: DagsterInstance, asset: str, year: int) -> float | None:
+    records = instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=AssetKey(asset), asset_partitions=[str(year)]), limit=1).records
+    return records[0].timestamp if records else None
+
+
+def first_year_behind(instance: DagsterInstance, job_name: str, years: list[int]) -> int | None:
+    """The earliest year whose results are older than its previous year's, while no run of the job is active.
+
+    A year's run writes ``submission_log`` first and ``rankings`` last; Y + 1 is behind when Y's rankings
+    were written after Y + 1's submission log (Y + 1's run read an older Y).
+    """
+    if instance.get_runs_count(RunsFilter(job_name=job_name, statuses=ACTIVE)):
+        return None
+    for year in years:
+        done = _last_materialized(instance, "rankings", year)
+        started_next = _last_materialized(instance, "submission_log", year + 1)
+        if done is not None and started_next is not None and done > started_next:
+            if _failed_since(instance, job_name, year + 1, done):
+                return None  # it was tried and failed: the UI shows why; a new change or a manual run retries
+            return year + 1
+    return None
+
+
+def _failed_since(instance: DagsterInstance, job_name: str, year: int, since: float) -> bool:
+    """Did the latest run of ``year`` fail, after ``since``?"""
+    [latest] = instance.get_run_records(RunsFilter(job_name=job_name, tags={"dagster/partition": str(year)}),
+                                        limit=1) or [None]
+    return (latest is not None and latest.dagster_run.status == DagsterRunStatus.FAILURE
+            and latest.create_timestamp.timestamp() > since)

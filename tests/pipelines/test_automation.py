@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from dagster import DagsterInstance, RunRequest, build_schedule_context, build_sensor_context
+from dagster import DagsterInstance, RunRequest, RunsFilter, build_schedule_context, build_sensor_context
 
 from etdz.settings import Settings
 
@@ -41,7 +41,7 @@ def test_schedule_requests_the_previous_data_year_on_1_march(env):
     defs = build_definitions(Settings.from_env())
     sched = defs.resolve_schedule_def("yearly_assessment")
     assert sched.cron_schedule == "0 6 1 3 *" and sched.execution_timezone == "Asia/Shanghai"
-    ctx = build_schedule_context(scheduled_execution_time=dt.datetime(2022, 3, 1, 6, tzinfo=dt.timezone.utc),
+    ctx = build_schedule_context(scheduled_execution_time=dt.datetime(2022, 3, 1, 6, tzinfo=dt.UTC),
                                  repository_def=defs.get_repository_def())
     [req] = sched.evaluate_tick(ctx).run_requests
     assert req.partition_key == "2021"
@@ -57,24 +57,52 @@ def _tick(defs, instance, cursor):
     return data.run_requests or [], data.cursor, data
 
 
-def test_sensor_requests_each_new_or_replaced_file_once(env):
+def test_sensor_requests_each_stable_change_once_and_an_earlier_state_again(env):
     from pipelines.definitions import build_definitions
 
     defs = build_definitions(Settings.from_env())
     with DagsterInstance.ephemeral() as instance:
         reqs, cursor, _ = _tick(defs, instance, None)
+        assert reqs == []  # a change is requested once the folder stayed the same for a tick
+        reqs, cursor, _ = _tick(defs, instance, cursor)
         assert sorted(r.partition_key for r in reqs) == ["2020", "2021"]  # nothing recorded yet: both years are new
+        assert all(r.run_key is None for r in reqs)
         reqs, cursor, _ = _tick(defs, instance, cursor)
         assert reqs == []
         corrected = env / "inbox" / "2020" / "E4 更正.csv"
         corrected.write_text((env / "inbox" / "2020" / "E4.csv").read_text(encoding="utf-8"), encoding="utf-8")
         reqs, cursor, _ = _tick(defs, instance, cursor)
+        assert reqs == []  # still being written, perhaps
+        reqs, cursor, _ = _tick(defs, instance, cursor)
         assert [r.partition_key for r in reqs] == ["2020"] and isinstance(reqs[0], RunRequest)
         reqs, cursor, _ = _tick(defs, instance, cursor)
         assert reqs == []
+        # the file is withdrawn: the inbox is back in an earlier state, which runs again
+        corrected.unlink()
+        reqs, cursor, _ = _tick(defs, instance, cursor)
+        reqs, cursor, _ = _tick(defs, instance, cursor)
+        assert [r.partition_key for r in reqs] == ["2020"]
         # a restarted sensor (no cursor) starts from the observations it recorded
-        reqs, _, _ = _tick(defs, instance, None)
+        reqs, cursor, _ = _tick(defs, instance, None)
+        reqs, _, _ = _tick(defs, instance, cursor)
         assert reqs == []
+
+
+def test_a_year_run_by_the_command_line_is_not_run_again_by_the_sensor(env):
+    from pipelines.definitions import build_definitions
+    from pipelines.runs import run_years
+
+    settings = Settings.from_env()
+    run_years([2020], settings, quiet=True)
+    defs = build_definitions(settings)
+    with DagsterInstance.get() as instance:
+        [run] = instance.get_runs()  # created with the code location's origin, like a run the UI launched
+        assert run.remote_job_origin.location_name == "etdz" and run.job_code_origin is not None
+        # the label the UI filters a code location's runs by (Overview timeline, job page)
+        assert instance.get_runs(RunsFilter(tags={".dagster/repository": "__repository__@etdz"})) == [run]
+        reqs, cursor, _ = _tick(defs, instance, None)
+        reqs2, _, _ = _tick(defs, instance, cursor)
+        assert [r.partition_key for r in reqs + reqs2] == ["2021"]  # 2020's inbox state already ran
 
 
 def test_corrected_file_marks_the_right_partitions_stale_and_a_rerun_clears_them(env):
@@ -111,8 +139,9 @@ def test_corrected_file_marks_the_right_partitions_stale_and_a_rerun_clears_them
         text = [line if ",trade_total," not in line else line.rsplit(",", 2)[0] + ",999,亿元" for line in text]
         (env / "inbox" / "2020" / "E4 corrected.csv").write_text("\n".join(text) + "\n", encoding="utf-8")
         os.utime(env / "inbox" / "2020" / "E4 corrected.csv", (time.time() + 60, time.time() + 60))
-        defs_reqs, _, _ = _tick(__import__("pipelines.definitions", fromlist=["x"]).build_definitions(settings),
-                                instance, None)
+        defs = __import__("pipelines.definitions", fromlist=["x"]).build_definitions(settings)
+        _, cursor, _ = _tick(defs, instance, None)
+        defs_reqs, _, _ = _tick(defs, instance, cursor)
         assert [r.partition_key for r in defs_reqs] == ["2020"]
         after_drop = status(instance)
         assert after_drop[("submission_log", "2020")] == "STALE" and after_drop[("measures", "2020")] == "STALE"
@@ -126,10 +155,10 @@ def test_corrected_file_marks_the_right_partitions_stale_and_a_rerun_clears_them
 
 
 def test_published_year_refuses_runs_until_reopened_with_a_reason(env, capsys):
-    from pipelines.cli import main
-    from pipelines.runs import run_years
     from etdz.publish import PublishedYearError, history, verify
     from etdz.storage import Warehouse
+    from pipelines.cli import main
+    from pipelines.runs import run_years
 
     settings = Settings.from_env()
     run_years([2020], settings, quiet=True)

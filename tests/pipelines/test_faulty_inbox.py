@@ -24,13 +24,13 @@ def _faulty_files(folder: Path) -> dict[str, str]:
     good_e1 = (folder / "E1.csv").read_text(encoding="utf-8")
     files = {
         "garbage.csv": (os.urandom(2048), "rejected"),
-        "E1 有误的旧版本.csv": (good_e1.replace(",trade_total,", ",trade_total,").replace("2021,fdi_actual,", "2021,fdi_actual,约")
-                              .encode("utf-8"), "rejected"),
+        "E1 有误的旧版本.csv": (good_e1.replace("2021,fdi_actual,", "2021,fdi_actual,约").encode("utf-8"), "rejected"),
         "未知开发区.csv": ((HEADER + "ZZ9,2021,fdi_actual,100,万美元\n").encode("utf-8"), "rejected"),
-        "两个区.csv": ((HEADER + "E2,2021,fdi_actual,1,万美元\nE3,2021,trade_total,1,亿元\n").encode("utf-8"), "rejected"),
+        "两个区.csv": ((HEADER + "E2,2021,fdi_actual,1,万美元\nE3,2021,trade_total,1,亿元\n").encode("utf-8"),
+                    "rejected"),
         "分号.csv": (good_e1.replace(",", ";").encode("utf-8"), "rejected"),
         "只有表头.csv": (HEADER.encode("utf-8"), "rejected"),
-        "说明.txt": ("请查收".encode("utf-8"), "rejected"),
+        "说明.txt": ("请查收".encode(), "rejected"),
         "负数.csv": (good_e1.replace("E1", "E4").replace("2021,hitech_enterprises,", "2021,hitech_enterprises,-")
                     .encode("utf-8"), "rejected"),
         "W1 GBK 旧版.csv": ((folder / "W1.csv").read_text(encoding="utf-8").encode("gb18030"), "superseded"),
@@ -91,3 +91,13 @@ def test_faulty_files_are_rejected_and_the_scores_are_those_of_the_clean_run(tmp
     assert (got.total_score - got.total_score_exp).abs().max() < 1e-9
     assert (got.national_rank == got.national_rank_exp).all() and (got.regional_rank == got.regional_rank_exp).all()
     assert set(got.submission_status) == {"accepted"}
+
+    # one notice per rejected file, named by its registered zone (else unknown) and its fingerprint
+    notices = {p.name for p in (tmp_path / "reports" / "2021" / "rejections").iterdir()}
+    rejected = log21[log21.status == "rejected"]
+    assert len(notices) == len(rejected)
+    sha = {name: digest[:12] for name, digest in log21.sha256.items()}
+    assert f"E1_{sha['E1 有误的旧版本.csv']}.txt" in notices
+    assert f"unknown_{sha['未知开发区.csv']}.txt" in notices and f"unknown_{sha['garbage.csv']}.txt" in notices
+    page = (tmp_path / "reports" / "2021" / "validation.html").read_text(encoding="utf-8")
+    assert page.index("<h2>被拒收的文件") < page.index("<h2>尚无有效报送的园区") < page.index("<h2>警告")

@@ -1,0 +1,81 @@
+"""The validation page people read first, and rejection notices named by zone."""
+
+from __future__ import annotations
+
+import pytest
+
+from etdz.ingest import ingest_year
+from etdz.validation import gx_module
+from etdz.validation_page import render_validation_page, write_rejection_notices
+from tests.fixtures.submissions import csv_bytes, write_tiny_catalogue, write_tiny_registry
+
+CATALOGUE = (
+    "version: NEW1\ndata_years: {from: 2022, to: null}\ncategories: [{code: K, weight: 1}]\n"
+    "measures:\n"
+    "  - {code: gizmos, name_zh: 小装置数, unit: 台, hard_min: 0, hard_max: 100, integer: true}\n"
+    "  - {code: ratio_x, name_zh: 某比率, unit: '%', hard_min: 0, hard_max: 100}\n"
+    "indicators:\n"
+    "  - {code: K1, category: K, direction: higher, kind: value, measure: gizmos}\n"
+    "  - {code: K2, category: K, direction: higher, kind: value, measure: ratio_x}\n"
+)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def gx():
+    return gx_module()
+
+
+@pytest.fixture
+def year(tmp_path):
+    """Z1 accepted (with a warning), Z2 rejected, a PDF of no zone and a file claiming a zone not in the registry;
+    Z3 sends nothing. ZX has left, ZN is not due yet, P1 is provincial: none of them is missing."""
+    cat = write_tiny_catalogue(tmp_path / "cat", CATALOGUE, "new.yaml")
+    reg = write_tiny_registry(tmp_path / "reg")
+    inbox = tmp_path / "inbox" / "2022"
+    inbox.mkdir(parents=True)
+    (inbox / "good.csv").write_bytes(csv_bytes([["Z1", 2022, "gizmos", "40", "台"],
+                                                ["Z1", 2022, "ratio_x", "12%", "%"]]))
+    (inbox / "bad.csv").write_bytes(csv_bytes([["Z2", 2022, "ratio_x", "5", "%"], ["Z2", 2022, "gizmos", "101", "台"]]))
+    (inbox / "说明.pdf").write_bytes(b"%PDF-1.4")
+    (inbox / "forged.csv").write_bytes(csv_bytes([["../Z9", 2022, "gizmos", "1", "台"]]))
+    return ingest_year(inbox, 2022, cat, reg, str(tmp_path / "archive")), reg
+
+
+def test_the_page_opens_with_rejected_files_and_missing_zones_then_warnings(year):
+    ingest, registry = year
+    html = render_validation_page(ingest, registry)
+    rejected, missing, warnings = (html.index(h) for h in ("<h2>被拒收的文件（3）", "<h2>尚无有效报送的园区（2）",
+                                                           "<h2>警告"))
+    assert rejected < missing < warnings < html.index("<h2>逐个文件的问题")
+    missing_section = html[missing:warnings]
+    assert "Z2" in missing_section and "乙经开区" in missing_section and "已拒收 1 个" in missing_section
+    assert "Z3" in missing_section and "丙经开区" in missing_section and "未报送" in missing_section
+    for absent in ("Z1", "ZX", "ZN", "P1"):
+        assert f'"mono">{absent}<' not in missing_section, absent
+    rejected_section = html[rejected:missing]
+    assert "乙经开区" in rejected_section and "（名录中没有）" in rejected_section
+    found = ingest.issues[ingest.issues.severity == "warning"]
+    assert f"<h2>警告（{len(found)}，" in html and len(found)
+    assert set(found.check) <= {c for c in found.check if c in html[warnings:html.index("<h2>逐个文件的问题")]}
+    # filterable without a script, printable on A4, nothing fetched from the network
+    assert 'type="checkbox"' in html and "body:has(#show-" in html
+    assert "@page{size:A4" in html and "<script" not in html and "https://" not in html
+
+
+def test_without_a_registry_the_page_still_renders(year):
+    ingest, _ = year
+    html = render_validation_page(ingest)
+    assert "被拒收的文件（3）" in html and "尚无有效报送的园区" not in html
+
+
+def test_notices_are_named_by_registered_zone_else_unknown(year, tmp_path):
+    ingest, registry = year
+    folder = tmp_path / "rejections"
+    folder.mkdir()
+    (folder / "stale_000000000000.txt").write_text("old", encoding="utf-8")
+    write_rejection_notices(ingest, folder, registry)
+    sha = dict(zip(ingest.log.file_name, ingest.log.sha256))
+    assert sorted(p.name for p in folder.iterdir()) == sorted([
+        f"Z2_{sha['bad.csv'][:12]}.txt", f"unknown_{sha['说明.pdf'][:12]}.txt",
+        f"unknown_{sha['forged.csv'][:12]}.txt"])  # a code read from a file is not a path unless registered
+    assert "row.hard_bounds" in (folder / f"Z2_{sha['bad.csv'][:12]}.txt").read_text(encoding="utf-8")

@@ -3,20 +3,23 @@
 :func:`write_demo` writes ``<home>/registry.csv`` (the shipped registry plus a few fictional
 provincial upgrade candidates) and ``<home>/inbox/<Y>/…`` with one submission file per zone due
 in Y (02-inputs.md §2.1/§2.2), in the formats zones really send: UTF-8 CSV (with and without BOM),
-GBK CSV, XLSX, file names in mixed styles, money sometimes in 万元 and foreign investment in 亿美元,
-a few measures left empty — and per year two to four deliberately faulty files so that a user
-sees what rejection looks like. :func:`write_synthetic_year` writes a large synthetic registry and
+GBK CSV, XLSX, file names in mixed styles, money sometimes in 万元, trade in 亿美元 and foreign investment
+in 万元 (converted at the year's rate), a few measures left empty, a few files after the deadline — and
+per year two to four deliberately faulty files so that a user sees what rejection looks like; in the
+year before the last every rejected zone corrects its file, so that year's results are final.
+:func:`write_synthetic_year` writes a large synthetic registry and
 inbox (up to tens of thousands of zones) from the same generator, for benchmarks.
 
 Everything is a function of the seed: the same seed gives byte-identical files and the same
 modification times (set with ``os.utime``), so which file supersedes which is reproducible.
 
-The numbers are made up but shaped like the real ones: GDP from tens to thousands of 亿元, a
-zone's host-city figures larger than its own, foreign investment in 万美元, counts whole, energy,
+The numbers are made up but shaped like the real ones and anchored on public figures (MOFCOM's national
+totals, 苏州工业园区's own figures, provincial GDP: :func:`_anchor`, docs/demo.md): GDP from tens to
+thousands of 亿元, a zone's host-city figures larger than its own, foreign investment in 万美元, counts whole, energy,
 water and CO2 in proportion to industrial value added, growth per zone = trend + noise (mostly
 −10 %…+25 % a year, with a dip in 2020), east stronger than west on average, and the zones the
 ministry ranked at the top (``etdz/data/demo_strength.csv``, from the published rankings) on top
-— 苏州工业园区 leads.
+— 苏州工业园区 first in every year, as in every published assessment.
 """
 
 from __future__ import annotations
@@ -36,7 +39,8 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
-from etdz.catalogue import Measure, catalogue_for_year, load_catalogues
+from etdz.catalogue import Catalogue, Measure, catalogue_for_year, load_catalogues
+from etdz.deadlines import default_deadline
 from etdz.registry import COLUMNS as REGISTRY_COLUMNS
 from etdz.registry import due_zones, load_registry
 
@@ -82,11 +86,21 @@ ALT_UNITS: dict[str, tuple[str, str]] = {
     "large_manufacturers": ("个", "counts"), "listed_companies": ("个", "counts"), "rd_institutions": ("家", "counts"),
     "hitech_enterprises": ("个", "counts"), "incubators": ("家", "counts"),
 }
-HABITS = {"money": 0.15, "fdi": 0.10, "land": 0.10, "people": 0.08, "tonnes": 0.08, "bigtonnes": 0.05,
+# Amounts in another currency (02-inputs.md §2.3), as statistics offices report them: trade in dollars
+# (one zone's 2021 report: 24.7亿美元), foreign investment in yuan. Converted at the data year's rate.
+CURRENCY_UNITS: dict[str, tuple[str, str]] = {
+    "trade_total": ("亿美元", "usd_trade"), "city_trade_total": ("亿美元", "usd_trade"),
+    "hitech_trade": ("万美元", "usd_trade"), "fdi_actual": ("万元", "cny_fdi"), "city_fdi_actual": ("万元", "cny_fdi"),
+}
+HABITS = {"usd_trade": 0.12, "cny_fdi": 0.06, "money": 0.15, "fdi": 0.10, "land": 0.10, "people": 0.08, "tonnes": 0.08,
+          "bigtonnes": 0.05,
           "jobs": 0.05, "counts": 0.20}
 NOTES = ("初步统计数", "统计局核定数", "含托管区域", "口径与上年一致", "快报数", "按新口径统计")
 REGION_OFFSET = {"east": 0.30, "central": -0.10, "west": -0.40}
 
+LATE_PER_YEAR = 2  # files received after the deadline, per year
+# Kinds of fault that leave the zone without an accepted file unless it sends a correction.
+UNCORRECTED = ("text_value", "semicolon", "unknown_unit", "negative_count", "title_row")
 # Kinds of deliberately faulty files, in the order they are handed out over the years.
 FAULTS = ("text_value", "semicolon", "corrected", "unknown_unit", "negative_count", "unknown_zone",
           "title_row", "stray_last_year")
@@ -101,6 +115,9 @@ FAULT_DESCRIPTIONS = {
     "title_row": "an XLSX with a title row above the header: the required columns are missing, rejected",
     "stray_last_year": "last year's file dropped again into this year's folder: data_year mismatch, rejected; "
                        "the zone's real file is fine",
+    "late": "received after the data year's deadline: flagged late in submission_log, accepted on its merits",
+    "late_correction": "the corrected file of a zone whose first file was rejected, received after the deadline "
+                       "(flagged late): the year's results become final",
     "revised": "an accepted file with GDP keyed in 万元 but labelled 亿元 (warnings), then a revised file with a "
                "later modification time: the first is superseded",
 }
@@ -162,6 +179,13 @@ def _mtime(data_year: int, rng: np.random.Generator) -> int:
     """A submission time in the spring after the data year (minutes, China time)."""
     t0 = datetime(data_year + 1, 3, 1, 9, 0, tzinfo=CHINA_TZ).timestamp()
     return int(t0) + int(rng.integers(0, 75 * 24 * 60)) * 60
+
+
+def _late_mtime(data_year: int, rng: np.random.Generator) -> int:
+    """A submission time 1 to 60 days after the data year's default deadline (China time)."""
+    d = default_deadline(data_year)
+    t0 = datetime(d.year, d.month, d.day, 10, 0, tzinfo=CHINA_TZ).timestamp()
+    return int(t0) + int(rng.integers(1, 61)) * 86400
 
 
 def _set_mtime(path: Path, t: int) -> None:
@@ -343,6 +367,130 @@ def _simulate(z: np.ndarray, regions: np.ndarray, years: list[int], measures: di
     return out
 
 
+# --------------------------------------------------------------------------- public figures the demo matches
+# (docs/demo.md, "Which figures are anchored on which public facts")
+
+# All national zones together, canonical units (亿元, 万美元): MOFCOM's releases of the 2020 and 2023
+# assessments — 2019: GDP 10.5万亿元, trade 6.4万亿元, foreign investment 547.6亿美元 (218 zones); 2022: GDP
+# 14万亿元, trade 10.3万亿元, foreign investment 432亿美元 (230 zones). Other years: the same yearly change.
+NATIONAL_TOTALS: dict[str, dict[int, float]] = {
+    "gdp": {2019: 105_000.0, 2022: 140_000.0},
+    "trade_total": {2019: 64_000.0, 2022: 103_000.0},
+    "fdi_actual": {2019: 5_476_000.0, 2022: 4_320_000.0},
+}
+# The measures that move with each total (a zone's shares, ratios and host-city figures keep their proportions)
+ANCHORED_WITH = {
+    "gdp": ("gdp", "city_gdp", "tax_revenue", "city_tax_revenue", "industrial_revenue", "industrial_value_added",
+            "hitech_mfg_revenue", "city_hitech_mfg_revenue", "rd_expenditure"),
+    "trade_total": ("trade_total", "city_trade_total", "hitech_trade"),
+    "fdi_actual": ("fdi_actual", "city_fdi_actual"),
+}
+# 苏州工业园区 in 2020: GDP 2907亿元 (the park's statistics); its trade is reported in dollars (795亿美元 in 2012,
+# suzhou.gov.cn), foreign investment about 20亿美元 a year (19.6亿美元 in 2012); 苏州市 GDP about 2.0万亿元 (2020).
+SUZHOU_2020 = {"gdp": 2907.0, "trade_total": 900.0 * 6.8976, "fdi_actual": 200_000.0, "city_gdp": 20_170.0}
+# Provincial GDP 2020, 亿元 (NBS): a host city is never larger than half its province (the four municipalities:
+# the city is the province).
+PROVINCE_GDP_2020 = {
+    "广东省": 110761, "江苏省": 102719, "山东省": 73129, "浙江省": 64613, "河南省": 54997, "四川省": 48599,
+    "福建省": 43904, "湖北省": 43443, "湖南省": 41782, "上海市": 38701, "安徽省": 38681, "河北省": 36207,
+    "北京市": 36103, "陕西省": 26182, "江西省": 25692, "辽宁省": 25115, "重庆市": 25003, "云南省": 24522,
+    "广西壮族自治区": 22157, "贵州省": 17827, "山西省": 17652, "内蒙古自治区": 17360, "天津市": 14084,
+    "新疆维吾尔自治区": 13798, "黑龙江省": 13699, "吉林省": 12311, "甘肃省": 9017, "海南省": 5532,
+    "宁夏回族自治区": 3921, "青海省": 3006, "西藏自治区": 1903,
+}
+MUNICIPALITIES = ("北京市", "上海市", "天津市", "重庆市")
+
+
+def _yearly_target(points: dict[int, float], year: int) -> float:
+    """A total for ``year``: log-linear through the two published years, extended at the same yearly change."""
+    (y0, v0), (y1, v1) = sorted(points.items())
+    return v0 * (v1 / v0) ** ((year - y0) / (y1 - y0))
+
+
+def _anchor(values: dict[str, np.ndarray], reg: pd.DataFrame, years: list[int], index: dict[str, int]) -> None:
+    """Put the simulated figures on the public ones (in place): 苏州工业园区's level and lead, national totals per
+    year (the other zones scaled to make up the rest), host cities within their province."""
+    lead = index.get(SUZHOU_IP)
+    if lead is not None and 2020 in years:
+        t20 = years.index(2020)
+        for total, measures in ANCHORED_WITH.items():
+            if total in values:
+                factor = SUZHOU_2020[total] / values[total][lead, t20]
+                for code in measures:
+                    if code in values:
+                        values[code][lead, :] *= factor
+        if "city_gdp" in values:
+            values["city_gdp"][lead, :] *= SUZHOU_2020["city_gdp"] / values["city_gdp"][lead, t20]
+    if lead is not None:
+        _leader_growth(values, lead, years)
+    others = np.ones(len(reg), dtype=bool)
+    if lead is not None:
+        others[lead] = False
+    national = (reg.tier == "national").to_numpy()
+    for total, measures in ANCHORED_WITH.items():
+        if total not in values:
+            continue
+        for ti, year in enumerate(years):
+            due = national & np.isin(reg.zone_code, list(_due_codes(reg, year)))
+            rest = _yearly_target(NATIONAL_TOTALS[total], year) - values[total][due & ~others, ti].sum()
+            factor = rest / values[total][due & others, ti].sum()
+            for code in measures:
+                if code in values:
+                    values[code][others, ti] *= factor
+    if "city_gdp" in values:
+        growth = (values["gdp"].sum(axis=0) / values["gdp"][:, years.index(2020)].sum()) if 2020 in years else 1.0
+        province = np.array([PROVINCE_GDP_2020.get(p, np.inf) for p in reg.province], dtype=float)
+        share = np.where(np.isin(reg.province, MUNICIPALITIES), 1.0, 0.5)
+        cap = (province * share)[:, None] * growth
+        # never below 1.2 × the zone: the host city always contains more than the zone
+        values["city_gdp"] = np.maximum(np.minimum(values["city_gdp"], cap), 1.2 * values["gdp"])
+
+
+def _due_codes(reg: pd.DataFrame, year: int) -> set[str]:
+    return set(due_zones(reg, year).zone_code)
+
+
+def _leader_growth(values: dict[str, np.ndarray], zi: int, years: list[int]) -> None:
+    """苏州工业园区 grows as steadily as the best (the 90th percentile of the year's growth; CO2 at the 10th) and
+    co-builds and supports parks as the leading zones do: first in every published assessment 2016–2024."""
+    # a national eco-industrial demonstration park: energy and water per unit of value added among the lowest,
+    # solid waste reused among the most
+    for code, base, q in (("energy_consumption", "industrial_value_added", 0.05),
+                          ("water_consumption", "industrial_value_added", 0.05),
+                          ("solid_waste_utilized", "solid_waste_generated", 0.95)):
+        if code in values and base in values:
+            ratio = np.nanquantile(values[code] / values[base], q, axis=0)
+            values[code][zi] = values[base][zi] * (np.minimum(ratio, 1.0) if q > 0.5 else ratio)
+    pin = years.index(2020) if 2020 in years else None  # the year whose level is anchored (SUZHOU_2020)
+    for code, q in (("gdp", 0.6), ("trade_total", 0.75), ("fdi_actual", 0.75), ("hitech_enterprises", 0.97),
+                    ("co2_emissions", 0.1)):
+        if code not in values:
+            continue
+        x = values[code]
+        level = x[zi, pin] if pin is not None else None
+        for ti in range(1, len(years)):
+            with np.errstate(divide="ignore", invalid="ignore"):
+                g = x[:, ti] / x[:, ti - 1]
+            x[zi, ti] = x[zi, ti - 1] * float(np.nanquantile(g[np.isfinite(g)], q))
+        if level is not None:
+            x[zi] *= level / x[zi, pin]
+        if code == "hitech_enterprises":
+            x[zi] = np.round(x[zi])
+    for zone, city in (("trade_total", "city_trade_total"), ("fdi_actual", "city_fdi_actual"),
+                       ("tax_revenue", "city_tax_revenue")):
+        if city in values and zone in values:  # a share of its host city among the highest (never above 60 %)
+            top_share = np.minimum(np.nanquantile(values[zone] / values[city], 0.95, axis=0), 0.6)
+            values[city][zi] = values[zone][zi] / top_share
+    if "hitech_trade" in values and "trade_total" in values:  # electronics and biomedicine: a high-tech share
+        share = np.minimum(np.nanquantile(values["hitech_trade"] / values["trade_total"], 0.95, axis=0), 0.9)
+        values["hitech_trade"][zi] = values["trade_total"][zi] * share
+    if "city_gdp" in values and "gdp" in values:
+        values["city_gdp"][zi] = np.maximum(values["city_gdp"][zi], 1.2 * values["gdp"][zi])
+    for code in ("paired_parks", "approval_powers", "joint_parks"):
+        if code in values:
+            values[code][zi] = np.maximum(values[code][zi], np.nanquantile(values[code], 0.97, axis=0).round())
+
+
 # --------------------------------------------------------------------------- writing files
 
 
@@ -438,17 +586,22 @@ _NAME_STYLES = (
 )
 
 
-def _rows_for(codes: list[str], values: dict[str, np.ndarray], zi: int, ti: int, measures: dict[str, Measure],
+def _rows_for(codes: list[str], values: dict[str, np.ndarray], zi: int, ti: int, cat: Catalogue, year: int,
               habits: dict[str, bool], rng: np.random.Generator, empty: set[str],
               thousands: bool) -> list[_Row]:
     rows: list[_Row] = []
     for code in codes:
-        m = measures[code]
+        m = cat.measures[code]
         x = float(values[code][zi, ti])
         unit, factor = m.unit, 1.0
         alt = ALT_UNITS.get(code)
         if alt and habits.get(alt[1]) and alt[0] in m.accepted_units:
             unit, factor = alt[0], m.accepted_units[alt[0]]
+        money = CURRENCY_UNITS.get(code)  # trade in dollars, investment in yuan, where the year has a rate
+        conv = cat.conversion(code, money[0], year) if money and habits.get(money[1]) and \
+            money[0] in m.currency_units else None
+        if conv is not None:
+            unit, factor = money[0], conv.apply(1.0)  # type: ignore[index]
         if code in empty:
             rows.append(_Row(code, "", unit, "暂无统计"))
             continue
@@ -535,6 +688,11 @@ def write_demo(home: str | Path, years: range = range(2018, 2024), seed: int = 2
     z = _strengths(codes, regions, newcomer, provincial, rng)
     values = _simulate(z, regions, years, measures, rng)
     index = {c: i for i, c in enumerate(codes)}
+    _anchor(values, reg, years, index)
+    for code, m in measures.items():  # back to the decimals a zone reports; a positive amount stays positive
+        d = _decimals(code, m)
+        rounded = np.round(values[code], d)
+        values[code] = np.where((values[code] > 0) & (rounded == 0) & (d > 0), 10.0 ** -d, rounded)
     best = _load_strength()
 
     # zones going from zero foreign investment to some (as 内江 did: 0 -> 3303 万美元)
@@ -579,6 +737,8 @@ def write_demo(home: str | Path, years: range = range(2018, 2024), seed: int = 2
     fault_ptr = 0
     used: set[str] = set()
 
+    # one year is complete (results final), the last one still in its cycle (provisional), as in a real cycle
+    complete_year = years[-2] if len(years) >= 2 else years[-1]
     for ti, year in enumerate(years):
         cat = year_cats[year]
         mcodes = list(cat.measures)
@@ -605,6 +765,11 @@ def write_demo(home: str | Path, years: range = range(2018, 2024), seed: int = 2
         fault_of = dict(zip(targets, kinds))
         used.update(targets)
         revised_zone = targets[len(kinds)] if len(targets) > len(kinds) and ti % 2 == 1 else None
+        # a few zones send their file after the deadline (flagged late, accepted on its merits)
+        punctual = [c for c in submitters
+                    if c in due and c not in protected and c not in fault_of and c != revised_zone]
+        late_zones = {punctual[i] for i in rng.choice(len(punctual), size=min(LATE_PER_YEAR, len(punctual)),
+                                                      replace=False)} if punctual else set()
 
         for code in submitters:
             zi = index[code]
@@ -620,7 +785,7 @@ def write_demo(home: str | Path, years: range = range(2018, 2024), seed: int = 2
             stem = sanitise_name(style.format(name=row["name_zh"], code=code, year=year, province=row["province"]),
                                  fallback=f"{code}_{year}")
             mtime = _mtime(year, rng)
-            rows = _rows_for(mcodes, values, zi, ti, cat.measures, habits, rng, empty, thousands)
+            rows = _rows_for(mcodes, values, zi, ti, cat, year, habits, rng, empty, thousands)
 
             kind = fault_of.get(code)
             good_ext, good = _file_bytes(fmt, code, year, rows, with_note, header_case)
@@ -630,7 +795,10 @@ def write_demo(home: str | Path, years: range = range(2018, 2024), seed: int = 2
                                   "status": status, "description": FAULT_DESCRIPTIONS[kind]})
 
             if kind is None and code != revised_zone:
-                writer.write(stem, good_ext, good, mtime)
+                if code in late_zones:
+                    record(writer.write(stem, good_ext, good, _late_mtime(year, rng)), "late", "accepted")
+                else:
+                    writer.write(stem, good_ext, good, mtime)
                 continue
             if code == revised_zone:
                 bad_rows = [
@@ -691,7 +859,7 @@ def write_demo(home: str | Path, years: range = range(2018, 2024), seed: int = 2
                     p = writer.write(sanitise_name(f"{typo} {year}"), ext, data, mtime + 3600)
                 else:
                     prev_rows = _rows_for(list(year_cats[years[ti - 1]].measures), values, zi, ti - 1,
-                                          year_cats[years[ti - 1]].measures, {}, rng, set(), False)
+                                          year_cats[years[ti - 1]], years[ti - 1], {}, rng, set(), False)
                     ext, data = _file_bytes("utf8", code, years[ti - 1], prev_rows, False)
                     p = writer.write(sanitise_name(f"{row['name_zh']} {years[ti - 1]}年 统计报表 副本"), ext, data,
                                      mtime - 86400)
@@ -699,6 +867,9 @@ def write_demo(home: str | Path, years: range = range(2018, 2024), seed: int = 2
                 raise AssertionError(kind)
             faulty.append(p)
             record(p, kind, "rejected")
+            if year == complete_year and kind in UNCORRECTED:  # the year closes: every zone corrects its file
+                fixed = writer.write(stem + " 更正", good_ext, good, _late_mtime(year, rng))
+                record(fixed, "late_correction", "accepted")
         all_files.extend(writer.written)
 
     _remove_stale(home, previous, all_files)

@@ -176,7 +176,8 @@ def _xlsx_bytes(cat: Catalogue, rows: list[list[str]], data_year: int, zone: str
     for units, cells in by_units.items():
         dv = DataValidation(type="list", formula1=f'"{units}"', allow_blank=False, showErrorMessage=True,
                             showInputMessage=True, promptTitle="计量单位", prompt="请从下拉列表中选择单位",
-                            errorTitle="计量单位不可用", error=f"请选择该指标可用的单位：{units.replace(',', '、')}"[:255])
+                            errorTitle="计量单位不可用",
+                            error=f"请选择该指标可用的单位：{units.replace(',', '、')}"[:255])
         for c in cells:
             dv.add(c)
         ws.add_data_validation(dv)
@@ -220,7 +221,8 @@ def _currency_lines(cat: Catalogue, data_year: int) -> list[str]:
     usable = [(code, u) for code, u in pairs if cat.conversion(code, u, data_year) is not None]
     if not usable:
         names = "、".join(dict.fromkeys(u for _, u in pairs))
-        return [f"外币单位（{names}）需要 {data_year} 年的汇率，本考核办法尚未收录；请使用 unit 列下拉列表中的单位填报。"]
+        return [f"外币单位（{names}）需要 {data_year} 年的汇率，本考核办法尚未收录；"
+                "请使用 unit 列下拉列表中的单位填报。"]
     currencies = sorted({cat.measures[code].currency_units[u].currency for code, u in usable})
     rates = "、".join(f"1 {c} = {format_number(cat.exchange_rates.rate(c, data_year))} 元" for c in currencies)
     out = [f"外币金额按 {data_year} 年平均汇率（{rates}；来源：{cat.exchange_rates.source}）自动折算为规定单位，"

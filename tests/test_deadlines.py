@@ -42,7 +42,8 @@ def test_configured_deadlines_are_parsed_and_checked():
                      ("2023=2023-12-31", "after that year"), ("2023=2024-05-15,2023=2024-06-01", "twice")]:
         with pytest.raises(ValueError, match=why):
             parse_deadlines(bad)
-    assert Settings.from_env({"ETDZ_HOME": "/tmp/x", "ETDZ_DEADLINES": "2023=2024-05-15"}).deadlines == "2023=2024-05-15"
+    env = {"ETDZ_HOME": "/tmp/x", "ETDZ_DEADLINES": "2023=2024-05-15"}
+    assert Settings.from_env(env).deadlines == "2023=2024-05-15"
     with pytest.raises(ValueError, match="ETDZ_DEADLINES"):
         Settings.from_env({"ETDZ_HOME": "/tmp/x", "ETDZ_DEADLINES": "2023=15.5.2024"})
 
@@ -59,6 +60,7 @@ def test_late_files_are_flagged_and_decided_on_their_merits(tmp_path):
         os.utime(inbox / name, ns=(when.value, when.value))
     log = ingest_year(inbox, 2022, cat, reg, None).log.set_index("file_name")
     assert log["late"].to_dict() == {"on_time.csv": False, "late_good.csv": True, "late_bad.csv": True}
-    assert log["status"].to_dict() == {"on_time.csv": "accepted", "late_good.csv": "accepted", "late_bad.csv": "rejected"}
+    assert log["status"].to_dict() == {"on_time.csv": "accepted", "late_good.csv": "accepted",
+                                       "late_bad.csv": "rejected"}
     configured = ingest_year(inbox, 2022, cat, reg, None, deadlines={2022: date(2023, 8, 1)}).log.set_index("file_name")
     assert configured["late"].to_dict() == {"on_time.csv": False, "late_good.csv": False, "late_bad.csv": True}

@@ -16,8 +16,8 @@ import pytest
 from openpyxl import load_workbook
 
 from etdz.catalogue import catalogue_for_year, load_catalogues
-from etdz.demo_data import (CANDIDATES, FAULTS, MANIFEST_NAME, SUZHOU_IP, sanitise_name, write_demo,
-                            write_synthetic_year)
+from etdz.demo_data import (CANDIDATES, FAULTS, MANIFEST_NAME, NATIONAL_TOTALS, PROVINCE_GDP_2020, STRENGTH_CSV,
+                            SUZHOU_IP, sanitise_name, write_demo, write_synthetic_year)
 from etdz.registry import due_zones, load_registry
 
 YEARS = list(range(2018, 2024))
@@ -76,8 +76,8 @@ def values(demo):
         for r in read_rows(home / rel):
             if str(r["value"]).strip() == "":
                 continue
-            m = cat.measures[r["measure_code"]]
-            v = float(str(r["value"]).replace(",", "")) * m.accepted_units[r["unit"]]
+            conv = cat.conversion(r["measure_code"], r["unit"], year)  # a currency unit at the year's rate
+            v = conv.apply(float(str(r["value"]).replace(",", "")))
             recs.append((r["zone_code"], year, r["measure_code"], v))
     df = pd.DataFrame(recs, columns=["zone_code", "year", "measure", "value"])
     return df.pivot_table(index=["zone_code", "year"], columns="measure", values="value", aggfunc="last")
@@ -420,3 +420,92 @@ def test_any_registry_and_catalogue_work(tmp_path):
             rows = read_rows(p)
             if "zone_code" in rows[0]:
                 assert [r["measure_code"] for r in rows] == list(cat.measures)
+
+
+# --------------------------------------------------------------------------- scored by the real code
+
+
+@pytest.fixture(scope="module")
+def scored(demo):
+    """Every demo year ingested and scored by the real code, in order (growth reads the previous year)."""
+    from etdz.ingest import ingest_year
+    from etdz.scoring.year import YearInputs, score_year
+
+    home, layout, _ = demo
+    reg, cats = load_registry(layout.registry), load_catalogues()
+    out, prev, prev_submitted = {}, None, set()
+    for year in layout.years:
+        cat = catalogue_for_year(cats, year)
+        ing = ingest_year(layout.inbox / str(year), year, cat, reg, None, previous=prev)
+        out[year] = (ing, score_year(YearInputs(year, cat, reg, ing.measures, ing.submitted_zones, prev,
+                                                prev_submitted)))
+        prev, prev_submitted = ing.measures, ing.submitted_zones
+    return out
+
+
+def test_suzhou_industrial_park_is_first_in_every_year(scored):
+    """As in every published assessment from 2016 to 2024."""
+    for year, (_, s) in scored.items():
+        assert s.rankings.set_index("zone_code").at[SUZHOU_IP, "national_rank"] == 1, year
+
+
+def test_the_top_30_resembles_the_published_rankings_without_copying_them(scored):
+    published = pd.read_csv(STRENGTH_CSV, comment="#")
+    best = dict(zip(published.zone_code, published.best_rank))
+    for year, (_, s) in scored.items():
+        top30 = s.rankings.sort_values("national_rank").zone_code.head(30).tolist()
+        known = [z for z in top30 if z in best]
+        assert len(known) >= 20, (year, len(known))  # mostly the zones the ministry ranked at the top
+        assert set(top30[:5]) <= {z for z, r in best.items() if r <= 10}, year
+        assert known != sorted(known, key=lambda z: (best[z], z)), year  # an order of its own
+
+
+def test_one_year_is_final_the_last_one_still_provisional(scored):
+    status = {year: set(s.rankings.results_status) for year, (_, s) in scored.items()}
+    assert status[YEARS[-2]] == {"final"}  # every zone corrected its rejected file, some after the deadline
+    assert status[YEARS[-1]] == {"provisional"}
+    assert sum(v == {"final"} for v in status.values()) == 1
+
+
+def test_late_files_are_flagged_and_decided_on_their_merits(scored, demo):
+    scenarios = demo[2]["scenarios"]
+    for year, (ing, _) in scored.items():
+        log = ing.log.set_index("file_name")
+        late = set(log.index[log.late])
+        expected = {Path(x["file"]).name for x in scenarios if x["year"] == year and x["kind"].startswith("late")}
+        assert late == expected and len(late) >= 2, year
+        assert set(log.loc[list(late), "status"]) == {"accepted"}
+    corrections = [x for x in scenarios if x["kind"] == "late_correction"]
+    assert corrections and {x["year"] for x in corrections} == {YEARS[-2]}
+
+
+def test_trade_in_dollars_and_investment_in_yuan_are_converted(scored):
+    rates = {2018: 6.6174, 2019: 6.8985, 2020: 6.8976, 2021: 6.4515, 2022: 6.7261, 2023: 7.0467}
+    for year, (ing, _) in scored.items():
+        m = ing.measures
+        usd = m[(m.reported_unit == "亿美元") & m.measure_code.isin(["trade_total", "city_trade_total"])]
+        cny = m[(m.reported_unit == "万元") & m.measure_code.isin(["fdi_actual", "city_fdi_actual"])]
+        assert len(usd) >= 5 and len(cny) >= 2, year
+        assert (usd.rate == rates[year]).all() and (cny.rate == rates[year]).all()
+        assert np.allclose(usd.value, usd.reported_value.str.replace(",", "").astype(float) * rates[year], rtol=1e-12)
+        assert np.allclose(cny.value, cny.reported_value.str.replace(",", "").astype(float) / rates[year], rtol=1e-12)
+        assert m.loc[m.reported_unit == m.unit, "rate"].isna().all()
+
+
+def test_magnitudes_are_anchored_on_public_figures(scored, demo):
+    reg = load_registry(demo[1].registry).set_index("zone_code")
+    for year, (ing, _) in scored.items():
+        v = ing.measures.pivot_table(index="zone_code", columns="measure_code", values="value")
+        v = v[v.index.isin(due_zones(reg.reset_index(), year).zone_code)]
+        for total, points in NATIONAL_TOTALS.items():
+            if year in points:  # MOFCOM's totals of all national zones (a rejected file or two missing)
+                assert abs(v[total].sum() / points[year] - 1) < 0.05, (year, total)
+        if year == 2020:
+            assert v.at[SUZHOU_IP, "gdp"] == pytest.approx(2907) and v.at[SUZHOU_IP, "city_gdp"] == pytest.approx(20170)
+        if year == 2021:  # the issue's examples sit among the zones: 24.7亿美元 of trade, 3.07亿美元 of investment
+            assert 0.2 <= (v.trade_total < 24.7 * 6.4515).mean() <= 0.9
+            assert 0.2 <= (v.fdi_actual < 30700).mean() <= 0.95
+        # a host city never larger than half its province (a municipality: the whole of it), growth included
+        both = v[["gdp", "city_gdp"]].dropna()  # a zone may leave a measure empty
+        cap = reg.province.reindex(both.index).map(PROVINCE_GDP_2020) * 1.6
+        assert (both.city_gdp <= cap).all() and (both.city_gdp > both.gdp).all(), year

@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+from etdz.commit import Outputs
+from etdz.errors import EtdzError, error_message
 from etdz.settings import Settings
 
 # The instance configuration a new DAGSTER_HOME gets: SQLite storage, telemetry and the UI's sign-up
@@ -52,6 +54,9 @@ def run_years(years: list[int], settings: Settings, quiet: bool = False) -> list
         catalogue_for_year(catalogues, y)
     load_registry(settings.registry)
     ensure_dagster_home(settings.dagster_home)
+    outputs = Outputs(settings.warehouse, settings.reports, settings.dagster_home)
+    outputs.recover_all()  # finish or undo what a failed run left, before anything is read
+    outputs.check_writable(settings.archive)  # a read-only or missing output folder refuses (exit 2)
 
     from dagster import DagsterInstance
 
@@ -98,6 +103,9 @@ def _failure_message(result, year: int) -> str:
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
             err = event.step_failure_data.error
+            plain = error_message(err)
+            if plain:  # a machinery failure explained by etdz.errors: its message alone
+                return f"data year {year}: step {event.step_key} failed: {plain}"
             cause = err.cause.message if err.cause else ""
             return f"data year {year}: step {event.step_key} failed: {err.message.strip()} {cause.strip()}".strip()
     return f"data year {year}: the run failed (run id {result.run_id}); see the Dagster UI for its event log"
@@ -250,8 +258,9 @@ def cmd_publish(args) -> int:
 
     settings = Settings.from_env()
     etdz = EtdzResource.from_settings(settings)
+    etdz.outputs().recover_all()
     if args.verify:
-        problems = verify(etdz.store(), args.data_year)
+        problems = verify(etdz.store(), args.data_year, settings.archive)
         print("\n".join(problems) if problems else f"data year {args.data_year}: published files intact")
         return 1 if problems else 0
     manifest = publish_year(etdz.store(), etdz.reports_dir(args.data_year), args.data_year,
@@ -283,6 +292,7 @@ def cmd_reopen(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="etdz", description=__doc__)
+    parser.add_argument("--debug", action="store_true", help="show the traceback of a failure")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("run", help="materialise every asset of a data year (or a range), as Dagster runs")
     p.add_argument("--data-year", type=int)
@@ -326,6 +336,11 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return args.func(args)
+    except EtdzError as exc:  # a machinery failure: one plain message and its exit code (etdz/errors.py)
+        if args.debug:
+            raise
+        print(f"etdz {args.command}: {exc}", file=sys.stderr)
+        return exc.exit_code
     except (CatalogueError, MethodologyError, RegistryError, PublishedYearError, LockTimeout) as exc:
         print(f"etdz {args.command}: {exc}", file=sys.stderr)
         return 2

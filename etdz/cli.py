@@ -55,8 +55,8 @@ def run_years(years: list[int], settings: Settings, quiet: bool = False) -> list
     load_registry(settings.registry)
     ensure_dagster_home(settings.dagster_home)
     outputs = Outputs(settings.warehouse, settings.reports, settings.dagster_home)
-    outputs.recover_all()  # finish or undo what a failed run left, before anything is read
     outputs.check_writable(settings.archive)  # a read-only or missing output folder refuses (exit 2)
+    outputs.recover_all()  # finish or undo what a failed run left, before anything is read
 
     from dagster import DagsterInstance
 
@@ -73,7 +73,8 @@ def run_years(years: list[int], settings: Settings, quiet: bool = False) -> list
     job = defs.resolve_job_def(ANNUAL_JOB)
     store = Warehouse(settings.warehouse)
     summaries = []
-    run_config = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    # a failed step is reported once, as the plain message of RunFailed; its traceback stays in the event log
+    run_config = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
     resource = EtdzResource.from_settings(settings)
     with DagsterInstance.get() as instance:
         for y in years:

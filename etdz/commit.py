@@ -363,7 +363,7 @@ def apply_journal(journal: Path) -> None:
         os.unlink(journal)
         fsync_dir(journal.parent)
     except OSError as exc:
-        raise storage_error(exc, getattr(exc, "filename", None) or journal) from exc
+        raise storage_error(exc, getattr(exc, "filename", None) or journal, "committing") from exc
 
 
 def _sweep(scope: YearScope) -> int:

@@ -54,7 +54,7 @@ def storage_error(exc: OSError, path: str | os.PathLike, action: str = "writing"
     commits its files together, etdz/commit.py), and what to do before running the command again.
     """
     what, todo = _WHAT_TO_DO.get(exc.errno or 0, (exc.strerror or str(exc), "correct the cause"))
-    where = getattr(exc, "filename", None) or path
+    where = path  # the file the operator knows, not the temporary name it was being written to
     kept = ("Nothing was written" if exit_code == EXIT_REFUSED
             else "Nothing of this step was changed (the previous results stay in place)")
     return StorageError(f"{action} {where} failed: {what}. {kept}; {todo}, then run the command again.", exit_code)

@@ -124,7 +124,7 @@ def test_permission_denied_names_the_file_and_changes_nothing(tmp_path, monkeypa
     _plain(err)
     assert "permission denied" in err and str(tmp_path / "reports" / "2021") in err and "write access" in err
     monkeypatch.setattr(commit_mod, "_write_file", real)
-    assert leftovers(tmp_path / "reports") == []
+    assert leftovers(tmp_path / "reports") == [] and _hashes(tmp_path / "warehouse") == before
 
 
 def test_a_damaged_parquet_of_an_earlier_year_is_named_with_the_command_that_rebuilds_it(tmp_path, monkeypatch,

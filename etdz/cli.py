@@ -85,6 +85,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]
     parser = argparse.ArgumentParser(prog="etdz", description="The ETDZ assessment platform. Configuration: "
                                      "$ETDZ_HOME/etdz.toml (ETDZ_HOME defaults to ~/etdz), overridden by ETDZ_* "
                                      "variables. Exit status: 0 done, 2 cannot start, 1 a run failed.")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of a failure")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("init", help="write the configuration file $ETDZ_HOME/etdz.toml (only when there is none)")
     p.set_defaults(func=cmd_init)
@@ -120,6 +121,8 @@ def dispatch(args: argparse.Namespace, cannot_start: tuple[type[BaseException], 
         print(f"etdz {args.command}: {exc}", file=sys.stderr)
         return EXIT_CANNOT_START
     except EtdzError as exc:  # a guard's refusal (2), a machinery failure (1): one plain message
+        if getattr(args, "debug", False):
+            raise
         print(f"etdz {args.command}: {exc}", file=sys.stderr)
         return exc.exit_code
 

@@ -36,7 +36,7 @@ from typing import BinaryIO, Callable, Iterator
 
 import fsspec
 
-from etdz.errors import storage_error
+from etdz.errors import EXIT_REFUSED, storage_error
 
 Data = bytes | Callable[[BinaryIO], None]  # the bytes, or a function that writes them to an open file
 
@@ -215,6 +215,22 @@ class Outputs:
             years |= {int(p.name) for p in reports.iterdir() if p.is_dir() and p.name.isdigit()}
         return sorted(years)
 
+    def check_writable(self, *more: str) -> None:
+        """Refuse (exit code 2) before a run when an output folder cannot be written: a read-only or missing
+        folder, no permission. Object stores are left to the run. ``more``: other folders (the archive)."""
+        folders = [self.warehouse, str(self.reports_root()), *more]
+        for folder in folders:
+            if "://" in folder and not folder.startswith("file://"):
+                continue
+            path = Path(folder.removeprefix("file://"))
+            probe = path / f"_probe.{uuid.uuid4().hex}.tmp"
+            try:
+                path.mkdir(parents=True, exist_ok=True)
+                probe.write_bytes(b"")
+                probe.unlink()
+            except OSError as exc:
+                raise storage_error(exc, path, "writing to", exit_code=EXIT_REFUSED) from exc
+
     def recover_all(self) -> list[int]:
         """Roll every finished commit forward and remove what failed runs left behind, for every year no
         other process is writing now (those are skipped: their writer owns them). Returns the years repaired.
@@ -347,7 +363,7 @@ def apply_journal(journal: Path) -> None:
         os.unlink(journal)
         fsync_dir(journal.parent)
     except OSError as exc:
-        raise storage_error(exc, getattr(exc, "filename", None) or journal) from exc
+        raise storage_error(exc, getattr(exc, "filename", None) or journal, "committing") from exc
 
 
 def _sweep(scope: YearScope) -> int:

@@ -46,14 +46,39 @@ _WHAT_TO_DO = {
 }
 
 
-def storage_error(exc: OSError, path: str | os.PathLike, action: str = "writing") -> StorageError:
+def storage_error(exc: OSError, path: str | os.PathLike, action: str = "writing",
+                  exit_code: int = EXIT_FAILED) -> StorageError:
     """Turn an OSError met while ``action`` (e.g. "writing") ``path`` into one plain message.
 
     The message says what happened, where, that the step's earlier outputs are untouched (every step
     commits its files together, etdz/commit.py), and what to do before running the command again.
     """
     what, todo = _WHAT_TO_DO.get(exc.errno or 0, (exc.strerror or str(exc), "correct the cause"))
-    where = getattr(exc, "filename", None) or path
-    return StorageError(f"{action} {where} failed: {what}. Nothing of this step was changed (the previous "
-                        f"results stay in place); {todo}, then run the command again.")
+    where = path  # the file the operator knows, not the temporary name it was being written to
+    kept = ("Nothing was written" if exit_code == EXIT_REFUSED
+            else "Nothing of this step was changed (the previous results stay in place)")
+    return StorageError(f"{action} {where} failed: {what}. {kept}; {todo}, then run the command again.", exit_code)
 
+
+
+def error_message(info) -> str | None:
+    """The plain message of an :class:`EtdzError` inside Dagster's serialized error chain, else None.
+
+    ``info``: a ``SerializableErrorInfo`` (``cls_name``, ``message``, ``cause``, ``context``); duck-typed
+    so this module needs no Dagster."""
+    names = {cls.__name__ for cls in _subclasses(EtdzError)}
+    seen = 0
+    while info is not None and seen < 20:
+        if info.cls_name in names:
+            first = info.message.split(f"{info.cls_name}: ", 1)  # drop the "module.ClassName: " prefix
+            return (first[1] if len(first) == 2 and "\n" not in first[0] else info.message).strip()
+        info = info.cause or info.context
+        seen += 1
+    return None
+
+
+def _subclasses(cls: type) -> list[type]:
+    out = [cls]
+    for sub in cls.__subclasses__():
+        out += _subclasses(sub)
+    return out

@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Iterator
 
+from etdz.errors import storage_error
+
 _held: dict[str, int] = {}  # lock path → re-entrancy depth, for this process only
 
 
@@ -26,7 +28,6 @@ class LockTimeout(RuntimeError):
 def year_lock(lock_dir: str | Path, data_year: int, timeout: float = 3600.0) -> Iterator[Path]:
     """Hold the exclusive lock of ``data_year`` (waiting up to ``timeout`` seconds for another writer)."""
     lock_dir = Path(lock_dir)
-    lock_dir.mkdir(parents=True, exist_ok=True)
     path = lock_dir / f"data_year={int(data_year)}.lock"
     key = str(path)
     if _held.get(key):
@@ -36,7 +37,11 @@ def year_lock(lock_dir: str | Path, data_year: int, timeout: float = 3600.0) -> 
         finally:
             _held[key] -= 1
         return
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        lock_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise storage_error(exc, path, "opening the write lock") from exc
     try:
         deadline = time.monotonic() + timeout
         while True:

@@ -17,7 +17,10 @@ import hashlib
 import json
 from pathlib import Path
 
+import fsspec
+
 from etdz.catalogue import Catalogue
+from etdz.errors import EXIT_REFUSED, EtdzError
 from etdz.schemas import DATASETS
 from etdz.storage import Warehouse
 
@@ -76,7 +79,10 @@ def build_manifest(store: Warehouse, reports_dir: Path, year: int, catalogue: Ca
     for name in DATASETS:
         path = store.path(name, year)
         if not store.fs.exists(path):
-            raise FileNotFoundError(f"data year {year} has no {name} dataset in {store.root}: run it before publishing")
+            if not store.years(name):
+                continue  # a dataset this deployment has never written (added to the schemas by a later release)
+            raise EtdzError(f"data year {year} has no {name} dataset in {store.root}: run it before publishing "
+                            f"(etdz run --data-year {year})", EXIT_REFUSED)
         with store.fs.open(path, "rb") as fh:
             data = fh.read()
         datasets[name] = {"path": store.url(name, year), "sha256": _sha256_bytes(data), "bytes": len(data)}
@@ -86,7 +92,8 @@ def build_manifest(store: Warehouse, reports_dir: Path, year: int, catalogue: Ca
             if p.is_file() and not p.name.startswith(("_", ".")):
                 reports[str(p.relative_to(reports_dir))] = _sha256_bytes(p.read_bytes())
     log = store.read("submission_log", year).to_pandas()
-    files = [{"file_name": r["file_name"], "sha256": r["sha256"], "zone_code": r["zone_code"], "status": r["status"]}
+    files = [{"file_name": r["file_name"], "sha256": r["sha256"], "zone_code": r["zone_code"], "status": r["status"],
+              "archive_path": r.get("archive_path") if isinstance(r.get("archive_path"), str) else None}
              for r in log.sort_values(["zone_code", "file_name"], na_position="last").to_dict("records")]
     rankings = store.read("rankings", year).to_pandas()
     return {
@@ -132,20 +139,72 @@ def reopen_year(store: Warehouse, year: int, reason: str, by: str | None = None)
     return event
 
 
-def verify(store: Warehouse, year: int) -> list[str]:
-    """Differences between the published manifest and the files now in place (empty = intact)."""
+def _hash_of(location: str) -> str | None:
+    """SHA-256 of a local file or an object (None when it is not there)."""
+    fs, path = fsspec.core.url_to_fs(location)
+    if not fs.exists(path):
+        return None
+    with fs.open(path, "rb") as fh:
+        return _sha256_bytes(fh.read())
+
+
+def _differences(expected: dict[str, str], actual: dict[str, str | None], label: str) -> list[str]:
+    """One line per file whose hash differs, that is missing, or (``actual`` beyond ``expected``) was added."""
+    out = []
+    for where, sha in expected.items():
+        now = actual.get(where)
+        if now is None:
+            out.append(f"{label} {where}: missing")
+        elif now != sha:
+            out.append(f"{label} {where}: changed since publication")
+    out += [f"{label} {where}: added since publication" for where in sorted(set(actual) - set(expected))]
+    return out
+
+
+def verify(store: Warehouse, year: int, archive: str | None = None) -> list[str]:
+    """Every difference between the published manifest and the files now in place (empty = intact).
+
+    Covers everything the manifest lists: the datasets, every report file (national report, cards,
+    workbook, validation page, rejection notices; files added to the folder since count too), the
+    archived submission files, the catalogue and the registry. Each line names one file. When anything
+    differs, a last line says whether the year was reopened since (a re-run then explains the change) or
+    not (the files were changed outside etdz). ``archive``: where submissions are archived, for manifests
+    that predate the archive paths they now record.
+    """
     folder = _folder(store, year)
     if not store.fs.exists(f"{folder}/manifest.json"):
         return [f"data year {year} has no manifest"]
     with store.fs.open(f"{folder}/manifest.json", "rb") as fh:
         manifest = json.loads(fh.read())
-    problems = []
-    for name, info in manifest["datasets"].items():
-        path = store.path(name, year)
-        if not store.fs.exists(path):
-            problems.append(f"{name}: missing")
-            continue
-        with store.fs.open(path, "rb") as fh:
-            if _sha256_bytes(fh.read()) != info["sha256"]:
-                problems.append(f"{name}: changed since publication")
+    problems = _differences({store.url(n, year): i["sha256"] for n, i in manifest["datasets"].items()},
+                            {store.url(n, year): _hash_of(store.url(n, year)) for n in manifest["datasets"]},
+                            "dataset")
+    reports_dir = Path(manifest["reports"]["folder"])
+    listed = {str(reports_dir / rel): sha for rel, sha in manifest["reports"]["files"].items()}
+    present = {str(p): _sha256_bytes(p.read_bytes()) for p in sorted(reports_dir.rglob("*")) if p.is_file()
+               and not any(part.startswith(("_", ".")) for part in p.relative_to(reports_dir).parts)} \
+        if reports_dir.is_dir() else {}
+    problems += _differences(listed, present, "report")
+    archived = {}
+    for f in manifest["submission_files"]:
+        where = f.get("archive_path") or (f"{archive.rstrip('/')}/{f['sha256'][:2]}/{f['sha256']}" if archive else None)
+        if where:
+            archived[where] = f["sha256"]
+    problems += _differences(archived, {w: _hash_of(w) for w in archived}, "archived submission")
+    for part in ("catalogue", "registry"):
+        info = manifest[part]
+        problems += _differences({info["path"]: info["sha256"]}, {info["path"]: _hash_of(info["path"])}, part)
+    if problems:
+        events = history(store, year)
+        published_at = manifest.get("published", {}).get("at", "")
+        last_publish = max((i for i, e in enumerate(events) if e["action"] == "publish"), default=-1)
+        reopened = [e for e in events[last_publish + 1:] if e["action"] == "reopen"]
+        if reopened:
+            last = reopened[-1]
+            problems.append(f"data year {year} was reopened since its publication (on {last['at']} by {last['by']}: "
+                            f"{last.get('reason', '')}); a re-run after reopening changes these files")
+        else:
+            problems.append(f"data year {year} was not reopened since its publication on {published_at}: these "
+                            f"files were changed outside etdz; restore them from the manifest's hashes or reopen "
+                            f"the year and re-run it")
     return problems

@@ -101,8 +101,9 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
     settings = settings_for(args)
     resource = EtdzResource.from_settings(settings)
+    resource.outputs().recover_all()
     if args.verify:
-        problems = verify(resource.store(), args.data_year)
+        problems = verify(resource.store(), args.data_year, settings.archive)
         print("\n".join(problems) if problems else f"data year {args.data_year}: published files intact")
         return EXIT_FAILED if problems else EXIT_OK
     manifest = publish_year(resource.store(), resource.reports_dir(args.data_year), args.data_year,

@@ -23,7 +23,10 @@ from dagster._core.execution.context_creation_job import (
 from dagster._core.execution.execute_in_process import merge_run_tags
 from dagster._core.execution.execute_in_process_result import ExecuteInProcessResult
 
+from etdz.commit import Outputs
+from etdz.errors import error_message
 from etdz.escape import plain_text
+from etdz.guard import RunRefused
 from etdz.settings import Settings
 from pipelines.origin import job_code_origin, remote_job_origin
 
@@ -113,11 +116,15 @@ def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_s
         refuse_if(cohort_findings(y, registry, settings.registry or "(shipped registry)",
                                   None if last is None else last.to_pandas()), y, allow_shrink)
     ensure_dagster_home(settings.dagster_home)
+    outputs = Outputs(settings.warehouse, settings.reports, settings.dagster_home)
+    outputs.check_writable(settings.archive)  # a read-only or missing output folder refuses (exit 2)
+    outputs.recover_all()  # finish or undo what a failed run left, before anything is read
 
     defs = build_definitions(settings)
     job = defs.resolve_job_def(ANNUAL_JOB)
     summaries = []
-    run_config = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    # a failed step is reported once, as the plain message of RunFailed; its traceback stays in the event log
+    run_config = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
     resource = EtdzResource.from_settings(settings)
     with DagsterInstance.get() as instance:
         for y in years:
@@ -149,8 +156,11 @@ def _run_failed(result: ExecuteInProcessResult, year: int) -> RunFailed:
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
             err = event.step_failure_data.error
-            if err.cause is not None and err.cause.cls_name == "RunRefused":
-                return RunFailed(err.cause.message.strip().removeprefix("etdz.guard.RunRefused: "), exit_code=2)
+            plain = error_message(err)
+            if err.cause is not None and err.cause.cls_name == RunRefused.__name__:
+                return RunFailed(plain or err.cause.message, exit_code=RunRefused.exit_code)
+            if plain:  # a machinery failure explained by etdz.errors: its message alone
+                return RunFailed(f"data year {year}: step {event.step_key} failed: {plain}")
             cause = err.cause.message if err.cause else ""
             return RunFailed(f"data year {year}: step {event.step_key} failed: {err.message.strip()} {cause.strip()}"
                              .strip())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -61,8 +62,8 @@ def test_sigkill_during_writing_keeps_previous_outputs_and_next_run_repairs(tmp_
         assert after_kill[name].schema == before[name].schema, name
         assert after_kill[name].num_rows == before[name].num_rows, name
     leftovers = [p for p in (tmp_path / "warehouse").rglob("*") if p.is_file() and p.name.startswith("_")
-                 and "_archive" not in p.parts and "_locks" not in p.parts]
-    # a temporary file may remain from the killed write: readers skip it and the next write replaces it
+                 and not {"_archive", "_locks", "_commits"} & set(p.parts)]
+    # files the killed step had staged may remain: readers skip them and the next command removes them
     assert all(p.name.startswith("_part-0.parquet.") for p in leftovers), leftovers
 
     second = _run(env)  # the lock died with the killed process: the next run proceeds and repairs everything
@@ -72,3 +73,74 @@ def test_sigkill_during_writing_keeps_previous_outputs_and_next_run_repairs(tmp_
         if name == "submission_log":  # received_at etc. are the same files: identical too
             pass
         assert repaired[name].equals(before[name]), name
+    left = [p for top in ("warehouse", "reports") for p in (tmp_path / top).rglob("*.tmp") if "_archive" not in p.parts]
+    assert not left, left  # nothing the killed run left behind remains
+
+
+KILL_TRIALS = int(os.environ.get("ETDZ_KILL_TRIALS", "8"))
+
+
+def _golden_env(root: Path, inbox: Path, archive: Path) -> dict:
+    from tests.safety.outputs_state import GOLDEN
+
+    return {**os.environ, "ETDZ_HOME": str(root), "ETDZ_INBOX": str(inbox),
+            "ETDZ_REGISTRY": str(GOLDEN / "registry.csv"), "ETDZ_METHODOLOGY": str(GOLDEN / "catalogues"),
+            "ETDZ_WAREHOUSE": str(root / "warehouse"), "ETDZ_REPORTS": str(root / "reports"),
+            "ETDZ_ARCHIVE": str(archive), "DAGSTER_HOME": str(root / "dagster_home")}
+
+
+def _start(env) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "etdz.cli", "run", "--data-year", "2021"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def _writing(root: Path) -> bool:
+    from tests.safety.outputs_state import leftovers
+
+    return bool(leftovers(root / "warehouse") or leftovers(root / "reports"))
+
+
+def test_sigkill_at_random_points_leaves_each_step_all_old_or_all_new(tmp_path):
+    """SIGKILL at a random moment of the writes; after the next command's recovery each step is whole."""
+    import random
+
+    from etdz.commit import Outputs
+    from tests.safety.outputs_state import (STEPS, copy_state, leftovers, prepare_old_and_new, restore_archive,
+                                           snapshot, verdict)
+
+    base, inbox_b, old, new_state, _ = prepare_old_and_new(tmp_path / "state")
+    # when do the writes happen in a clean run? (from the first temporary file seen to the end)
+    probe = tmp_path / "probe"
+    copy_state(old, probe)
+    restore_archive(base)
+    t0 = time.monotonic()
+    proc = _start(_golden_env(probe, inbox_b, base / "archive"))
+    first = None
+    while proc.poll() is None:
+        if first is None and _writing(probe):
+            first = time.monotonic() - t0
+        time.sleep(0.005)
+    end = time.monotonic() - t0
+    assert proc.returncode == 0 and first is not None
+    rng = random.Random(20261129)
+    outcomes = []
+    for trial in range(KILL_TRIALS):
+        root = tmp_path / f"kill{trial}"
+        copy_state(old, root)
+        restore_archive(base)
+        before = snapshot(root, 2021)
+        delay = rng.uniform(max(0.0, first - 0.5), end)
+        proc = _start(_golden_env(root, inbox_b, base / "archive"))
+        time.sleep(delay)
+        finished = proc.poll() is not None
+        if not finished:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+        Outputs(str(root / "warehouse"), str(root / "reports")).recover_all()  # the next command's first act
+        now = snapshot(root, 2021)
+        verdicts = {step: verdict(now[step], before[step], new_state[step]) for step in STEPS}
+        assert "torn" not in verdicts.values(), (trial, round(delay, 2), verdicts)
+        assert leftovers(root / "warehouse") == [] and leftovers(root / "reports") == [], trial
+        outcomes.append((round(delay, 2), finished, tuple(verdicts.values())))
+        shutil.rmtree(root)
+    print(f"{KILL_TRIALS} SIGKILL trials (writes from {first:.2f} s to {end:.2f} s): {outcomes}")

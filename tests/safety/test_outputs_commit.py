@@ -9,9 +9,7 @@ must be exactly the old one or exactly the new one, 2020 untouched, and nothing 
 from __future__ import annotations
 
 import errno
-import os
 import shutil
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -21,9 +19,9 @@ from etdz import schemas
 from etdz.commit import Outputs, YearScope, atomic_write_text, remove, step_commit
 from etdz.errors import StorageError
 from etdz.storage import Warehouse
-from tests.safety.outputs_state import STEPS, copy_state, leftovers, snapshot, verdict
+from tests.safety.outputs_state import (STEPS, copy_state, leftovers, prepare_old_and_new, restore_archive, run_year,
+                                       snapshot, verdict)
 
-GOLDEN = Path(__file__).resolve().parents[1] / "fixtures" / "golden"
 YEAR = 2021
 
 
@@ -50,7 +48,8 @@ def test_staged_files_appear_only_at_the_commit_and_the_step_reads_its_own_write
         assert w.read("measures", YEAR).num_rows == 3  # its own write
         assert not (tmp_path / "reports" / str(YEAR) / "national_report.html").exists()
         assert Warehouse(out.warehouse).read("measures", YEAR).num_rows == 3
-        assert pd.read_parquet(tmp_path / "warehouse" / "measures" / f"data_year={YEAR}" / "part-0.parquet").shape[0] == 1
+        in_place = tmp_path / "warehouse" / "measures" / f"data_year={YEAR}" / "part-0.parquet"
+        assert pd.read_parquet(in_place).shape[0] == 1
     assert w.read("measures", YEAR).num_rows == 3
     assert (tmp_path / "reports" / str(YEAR) / "national_report.html").read_text() == "new"
     assert leftovers(tmp_path) == []
@@ -125,80 +124,21 @@ def test_a_full_disk_while_staging_names_the_file_and_changes_nothing(tmp_path, 
 # --------------------------------------------------------------------------- the real steps, faults everywhere
 
 
-def _inboxes(base: Path) -> tuple[Path, Path]:
-    """Inbox A (the golden files plus a garbage file) and B (a zone's file withdrawn, another faulty file)."""
-    a, b = base / "inbox_a", base / "inbox_b"
-    shutil.copytree(GOLDEN / "inbox", a, copy_function=shutil.copy2)
-    shutil.copytree(GOLDEN / "inbox", b, copy_function=shutil.copy2)
-    (a / str(YEAR) / "garbage.csv").write_bytes(b"\x00\x01 not a submission")
-    (b / str(YEAR) / "E2.csv").unlink()
-    (b / str(YEAR) / "header only.csv").write_text("zone_code,data_year,measure_code,value,unit\n", encoding="utf-8")
-    for p in list(a.rglob("*.csv")) + list(b.rglob("*.csv")):
-        os.utime(p, (1_700_000_000, 1_700_000_000))
-    return a, b
-
-
-def run_year(root: Path, inbox: Path, year: int, archive: Path | None = None):
-    """Run every asset of ``year`` in this process, as `etdz run` does (raise_on_error=False). ``archive``:
-    one archive for several roots, so the logs (which name the archived copies) compare equal."""
-    from dagster import DagsterInstance
-
-    from etdz.settings import Settings
-    from pipelines.definitions import build_definitions
-    from pipelines.jobs import ANNUAL_JOB
-
-    env = {"ETDZ_HOME": str(root), "ETDZ_INBOX": str(inbox), "ETDZ_REGISTRY": str(GOLDEN / "registry.csv"),
-           "ETDZ_METHODOLOGY": str(GOLDEN / "catalogues"), "ETDZ_WAREHOUSE": str(root / "warehouse"),
-           "ETDZ_REPORTS": str(root / "reports"), "DAGSTER_HOME": str(root / "dagster_home")}
-    if archive is not None:
-        env["ETDZ_ARCHIVE"] = str(archive)
-    job = build_definitions(Settings.from_env(env)).resolve_job_def(ANNUAL_JOB)
-    with DagsterInstance.ephemeral() as instance:
-        return job.execute_in_process(partition_key=str(year), instance=instance, raise_on_error=False)
-
-
 @pytest.fixture(scope="module")
 def old_and_new(tmp_path_factory):
-    """The old state (2020 and 2021 on inbox A), and a clean re-run of 2021 on inbox B with its file operations."""
-    base = tmp_path_factory.mktemp("commit")
-    inbox_a, inbox_b = _inboxes(base)
-    old = base / "old"
-    for y in (2020, YEAR):
-        assert run_year(old, inbox_a, y, base / "archive").success
-    shutil.copytree(base / "archive", base / "archive_old")  # each run below starts from the old archive
-    new = base / "new"
-    copy_state(old, new)
-    ops = []
-    real_write, real_rename = commit_mod._write_file, commit_mod._rename
-
-    def write(path, data):
-        ops.append(("write", str(path)))
-        real_write(path, data)
-
-    def rename(src, dst):
-        ops.append(("rename", str(dst)))
-        real_rename(src, dst)
-
-    commit_mod._write_file, commit_mod._rename = write, rename
-    try:
-        assert run_year(new, inbox_b, YEAR, base / "archive").success
-    finally:
-        commit_mod._write_file, commit_mod._rename = real_write, real_rename
-    return base, inbox_b, old, snapshot(new, YEAR), ops
+    return prepare_old_and_new(tmp_path_factory.mktemp("commit"))
 
 
 @pytest.mark.slow
 def test_a_fault_at_every_write_and_rename_leaves_each_step_all_old_or_all_new(old_and_new, tmp_path, monkeypatch):
     base, inbox_b, old, new_state, ops = old_and_new
-    old_state = snapshot(old, YEAR)
     old_2020 = snapshot(old, 2020)
     assert any(kind == "rename" and "_commits" in path for kind, path in ops), "the steps journal their commits"
     outcomes = {}
     for k in range(1, len(ops) + 1):
         root = tmp_path / f"trial{k}"
         copy_state(old, root)
-        shutil.rmtree(base / "archive")
-        shutil.copytree(base / "archive_old", base / "archive")
+        restore_archive(base)
         before = snapshot(root, YEAR)  # identities of the copied files: "old" in this trial
         counter = {"n": 0}
         real_write, real_rename = commit_mod._write_file, commit_mod._rename

@@ -34,8 +34,8 @@ from etdz.catalogue import Catalogue, MethodologyError, catalogue_for_year
 from etdz.numbers import parse_value
 from etdz.reading import DEFAULT_MAX_BYTES, Formula, ReadResult, read_submission
 from etdz.schemas import MEASURES, SUBMISSION_ISSUES, SUBMISSION_LOG
-from etdz.validation import (CHECKS, ISSUE_COLUMNS, SubmissionFile, ValidationReport, _issue, file_checks,
-                             issues_frame, validate_submissions)
+from etdz.validation import (CHECKS, ISSUE_COLUMNS, SubmissionFile, ValidationReport, _issue, dropped_measures_issues,
+                             file_checks, issues_frame, validate_submissions)
 
 LOG_COLUMNS = list(SUBMISSION_LOG.names)
 MEASURE_COLUMNS = list(MEASURES.names)
@@ -250,6 +250,10 @@ def ingest_year(inbox_dir: str | Path, data_year: int, catalogue: Catalogue, reg
                 fut.result()  # re-raises an archive failure: machinery failures raise
     issues, report, long = validate_submissions(files, catalogue, registry, data_year, previous)
     log = decide(files, issues, catalogue.version)
+    dropped = dropped_measures_issues(files, log, long, catalogue)
+    if dropped:  # warnings only: the decision stands, the counts include them
+        issues = issues_frame(issues.to_dict("records") + dropped)
+        log = decide(files, issues, catalogue.version)
     measures = build_measures(long, log, files, registry, catalogue.version)
     return YearIngest(data_year=data_year, method_version=catalogue.version, log=log.reset_index(drop=True),
                       issues=issues, measures=measures, validation=report, files=files)

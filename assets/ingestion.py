@@ -52,7 +52,8 @@ def build_ingestion_assets(partitions_def, code_version: str):
             store = etdz.store()
             prev = etdz.previous_submissions(year, catalogues, registry)
             ingest = ingest_year(etdz.inbox_dir(year), year, catalogue, registry, archive=etdz.archive,
-                                 previous=prev.measures, max_bytes=etdz.max_file_bytes)
+                                 previous=prev.measures, max_bytes=etdz.max_file_bytes,
+                                 max_rows_per_measure=etdz.max_rows_per_measure)
             context.log.info(f"data year {year}: {len(ingest.log)} file(s), {len(ingest.submitted_zones)} zone(s) with an "
                              f"accepted submission, previous year's submissions from {prev.origin}")
 

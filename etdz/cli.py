@@ -239,7 +239,7 @@ def cmd_validate(args) -> int:
 
     settings = Settings.from_env()
     text, status = validate_files(args.files, load_catalogues(settings.methodology), load_registry(settings.registry),
-                                  max_bytes=settings.max_file_bytes)
+                                  max_bytes=settings.max_file_bytes, max_rows_per_measure=settings.max_rows_per_measure)
     print(text)
     return status
 
@@ -323,10 +323,11 @@ def main(argv: list[str] | None = None) -> int:
     from etdz.locks import LockTimeout
     from etdz.publish import PublishedYearError
     from etdz.registry import RegistryError
+    from etdz.settings import SettingsError
 
     try:
         return args.func(args)
-    except (CatalogueError, MethodologyError, RegistryError, PublishedYearError, LockTimeout) as exc:
+    except (CatalogueError, MethodologyError, RegistryError, PublishedYearError, LockTimeout, SettingsError) as exc:
         print(f"etdz {args.command}: {exc}", file=sys.stderr)
         return 2
 

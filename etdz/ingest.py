@@ -32,7 +32,7 @@ import pandas as pd
 
 from etdz.catalogue import Catalogue, MethodologyError, catalogue_for_year
 from etdz.numbers import parse_value
-from etdz.reading import DEFAULT_MAX_BYTES, Formula, ReadResult, read_submission
+from etdz.reading import DEFAULT_MAX_BYTES, DEFAULT_ROWS_PER_MEASURE, Formula, ReadResult, read_submission
 from etdz.schemas import MEASURES, SUBMISSION_ISSUES, SUBMISSION_LOG
 from etdz.validation import (CHECKS, ISSUE_COLUMNS, SubmissionFile, ValidationReport, _issue, dropped_measures_issues,
                              file_checks, issues_frame, validate_submissions)
@@ -116,7 +116,7 @@ def _hash_file(path: Path) -> str:
 
 
 def load_file(path: Path, idx: int, expected_year: int, archive: str | None, max_bytes: int,
-              archiver=None) -> SubmissionFile:
+              archiver=None, max_rows: int | None = None) -> SubmissionFile:
     """Hash (and archive) one file first, then read it. Files over ``max_bytes`` are archived, never read.
 
     ``archiver``: a callable with :func:`archive_bytes`' signature that returns the archive URL (default:
@@ -134,7 +134,7 @@ def load_file(path: Path, idx: int, expected_year: int, archive: str | None, max
         sha = hashlib.sha256(data).hexdigest()  # type: ignore[arg-type]
         size = len(data)  # type: ignore[arg-type]
         where = archiver(archive, sha, data=data) if archive else None
-    read = read_submission(path.name, data, size, max_bytes)
+    read = read_submission(path.name, data, size, max_bytes, max_rows=max_rows)
     return SubmissionFile(idx=idx, file_name=path.name, sha256=sha, size=size, read=read, expected_year=expected_year,
                           received_at=pd.Timestamp(st.st_mtime_ns, unit="ns", tz="UTC"), mtime_ns=st.st_mtime_ns,
                           archive_path=where)
@@ -222,16 +222,18 @@ def build_measures(long: pd.DataFrame, log: pd.DataFrame, files: list[Submission
 
 def ingest_year(inbox_dir: str | Path, data_year: int, catalogue: Catalogue, registry: pd.DataFrame,
                 archive: str | None, previous: pd.DataFrame | None = None,
-                max_bytes: int = DEFAULT_MAX_BYTES) -> YearIngest:
+                max_bytes: int = DEFAULT_MAX_BYTES, max_rows_per_measure: int = DEFAULT_ROWS_PER_MEASURE) -> YearIngest:
     """Archive, read, validate and decide every file of ``<inbox>/<data_year>``.
 
     ``archive=None``: nothing is archived (``etdz validate``; a never-run previous year
     read for growth only). ``previous``: the MEASURES frame of Y-1's accepted
-    submissions, for the ``soft_max_yoy_factor`` warnings."""
+    submissions, for the ``soft_max_yoy_factor`` warnings. A file may hold at most ``max_rows_per_measure`` × the
+    catalogue's number of measures non-blank data rows (``file.too_many_rows``: the rest is never parsed)."""
     data_year = int(data_year)
+    max_rows = max_rows_per_measure * len(catalogue.measures)
     paths = list_inbox(inbox_dir)
     if not archive:
-        files = [load_file(p, i, data_year, None, max_bytes) for i, p in enumerate(paths)]
+        files = [load_file(p, i, data_year, None, max_bytes, max_rows=max_rows) for i, p in enumerate(paths)]
     else:
         # Each file is still written to a temporary name, fsynced and renamed, but by a few threads while
         # this one reads the next files (one fsync at a time cost ~0.7 ms a file: 17 s for 23,000 files).
@@ -245,7 +247,7 @@ def ingest_year(inbox_dir: str | Path, data_year: int, catalogue: Catalogue, reg
                     pending[len(pending) - 4 * _ARCHIVE_THREADS - 1].result()
                 return archive_url(root, sha256)
 
-            files = [load_file(p, i, data_year, archive, max_bytes, archiver) for i, p in enumerate(paths)]
+            files = [load_file(p, i, data_year, archive, max_bytes, archiver, max_rows) for i, p in enumerate(paths)]
             for fut in pending:
                 fut.result()  # re-raises an archive failure: machinery failures raise
     issues, report, long = validate_submissions(files, catalogue, registry, data_year, previous)
@@ -273,7 +275,8 @@ def _file_year(read: ReadResult) -> int | None:
 
 
 def validate_files(paths: list[str | Path], catalogues: list[Catalogue], registry: pd.DataFrame,
-                   max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[str, int]:
+                   max_bytes: int = DEFAULT_MAX_BYTES,
+                   max_rows_per_measure: int = DEFAULT_ROWS_PER_MEASURE) -> tuple[str, int]:
     """Check files against the catalogue of their own data year, touching nothing.
 
     Returns (a Chinese report listing every problem with its check code, exit status:
@@ -282,6 +285,8 @@ def validate_files(paths: list[str | Path], catalogues: list[Catalogue], registr
     alone: list[tuple[SubmissionFile, list[dict]]] = []
     order: list[SubmissionFile] = []
     cats: dict[str, Catalogue] = {}
+    # the catalogue is known only once the file is read: the limit of the largest one
+    max_rows = max_rows_per_measure * max((len(c.measures) for c in catalogues), default=1)
     for i, raw in enumerate(paths):
         path = Path(raw)
         if not path.is_file():
@@ -292,7 +297,7 @@ def validate_files(paths: list[str | Path], catalogues: list[Catalogue], registr
                                "expected": None, "message": f"文件「{path}」不存在或不是文件"}]))
             continue
         folder_year = int(path.parent.name) if re.fullmatch(r"\d{4}", path.parent.name) else None
-        f = load_file(path, i, folder_year or 0, None, max_bytes)
+        f = load_file(path, i, folder_year or 0, None, max_bytes, max_rows=max_rows)
         order.append(f)
         year = _file_year(f.read) if f.read.ok else None
         year = year or folder_year
@@ -325,8 +330,10 @@ def validate_files(paths: list[str | Path], catalogues: list[Catalogue], registr
     lines: list[str] = []
     rejected = 0
     sev_zh = {"error": "错误", "warning": "警告"}
+    by_file = {key: g for key, g in frame.groupby(["file_name", "sha256"], sort=False)}  # linear in the files
+    empty = frame.iloc[0:0]
     for f in order:
-        mine = frame.loc[(frame["file_name"] == f.file_name) & (frame["sha256"] == f.sha256)]
+        mine = by_file.get((f.file_name, f.sha256), empty)
         errors = int((mine["severity"] == "error").sum())
         warnings = int((mine["severity"] == "warning").sum())
         rejected += errors > 0

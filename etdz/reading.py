@@ -29,6 +29,9 @@ ROW_KEY = "__row__"
 EXTRA_KEY = "__extra__"  # CSV: non-empty fields beyond the header (list of strings)
 
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+#: a file may hold at most this many non-blank data rows per measure of the year's catalogue (a submission has one
+#: row per measure; a few times that leaves room for notes and mistakes, 200,000 rows are refused unparsed)
+DEFAULT_ROWS_PER_MEASURE = 10
 #: zip-bomb guard: total uncompressed size of all members, and the worst member ratio
 DEFAULT_MAX_UNCOMPRESSED = 200 * 1024 * 1024
 DEFAULT_MAX_RATIO = 200.0

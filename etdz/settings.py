@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from etdz.catalogue import SHIPPED_DIR
+from etdz.reading import DEFAULT_ROWS_PER_MEASURE
 from etdz.registry import SHIPPED_REGISTRY
 
 
@@ -20,6 +22,7 @@ class Settings:
     methodology: str
     dagster_home: str
     max_file_bytes: int = 20 * 1024 * 1024
+    max_rows_per_measure: int = DEFAULT_ROWS_PER_MEASURE
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -42,7 +45,12 @@ class Settings:
             methodology=local("ETDZ_METHODOLOGY", SHIPPED_DIR),
             dagster_home=local("DAGSTER_HOME", home / "dagster_home"),
             max_file_bytes=_megabytes(env.get("ETDZ_MAX_FILE_MB"), 20),
+            max_rows_per_measure=_rows_per_measure(env.get("ETDZ_MAX_ROWS_PER_MEASURE")),
         )
+
+
+class SettingsError(ValueError):
+    """A setting whose value cannot be used; the message names the variable, the value found and what to do."""
 
 
 def _megabytes(value: str | None, default: float) -> int:
@@ -50,7 +58,24 @@ def _megabytes(value: str | None, default: float) -> int:
     try:
         mb = float(value) if value not in (None, "") else default
     except ValueError:
-        raise ValueError(f"ETDZ_MAX_FILE_MB must be a number of megabytes, found {value!r}") from None
-    if mb <= 0:
-        raise ValueError(f"ETDZ_MAX_FILE_MB must be > 0, found {value!r}")
+        mb = math.nan
+    if not math.isfinite(mb) or mb <= 0 or mb * 1024 * 1024 < 1:
+        raise SettingsError(f"ETDZ_MAX_FILE_MB={value!r} is not a usable size: set it to a positive number of "
+                            f"megabytes (the largest submission file that is read, e.g. 20 or 0.5), or unset it "
+                            f"for the default {default:g}")
     return int(mb * 1024 * 1024)
+
+
+def _rows_per_measure(value: str | None) -> int:
+    """``ETDZ_MAX_ROWS_PER_MEASURE``: a file may hold at most this many non-blank rows per catalogue measure."""
+    if value in (None, ""):
+        return DEFAULT_ROWS_PER_MEASURE
+    try:
+        n = int(value.strip())
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise SettingsError(f"ETDZ_MAX_ROWS_PER_MEASURE={value!r} is not usable: set it to a whole number ≥ 1 (a "
+                            f"submission file may hold that many non-blank rows per measure of the year's "
+                            f"catalogue), or unset it for the default {DEFAULT_ROWS_PER_MEASURE}")
+    return n

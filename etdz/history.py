@@ -8,13 +8,13 @@ Previous ranks and the downgrade window read the rankings that exist in the ware
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from etdz.catalogue import Catalogue, MethodologyError, catalogue_for_year
+from etdz.inbox_state import folder_digest
 from etdz.memory import release_memory
 from etdz.reading import DEFAULT_ROWS_PER_MEASURE
 from etdz.storage import Warehouse
@@ -54,7 +54,7 @@ def previous_submissions(store: Warehouse, inbox: str | Path, data_year: int, ca
     # The key holds every file's name, size and mtime, the catalogue and the registry: any change re-reads.
     key = (str(folder.resolve()), year, catalogue.sha256, max_bytes, max_rows_per_measure,
            int(pd.util.hash_pandas_object(registry, index=False).sum()),
-           tuple(sorted((e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in os.scandir(folder))))
+           folder_digest(folder))  # names, sizes, mtimes as listed (a link is never followed, a vanished file skipped)
     hit = _INBOX_MEMO.get(key)
     if hit is None:
         ing = ingest_year(folder, year, catalogue, registry, archive=None, previous=None, max_bytes=max_bytes,

@@ -372,24 +372,27 @@ def validate_files(paths: list[str | Path], catalogues: list[Catalogue], registr
         folder_year = int(path.parent.name) if re.fullmatch(r"\d{4}", path.parent.name) else None
         f = load_file(path, i, folder_year or 0, None, max_bytes, max_rows=max_rows)
         order.append(f)
-        year = _file_year(f.read) if f.read.ok else None
-        year = year or folder_year
+        if f.read.problems:  # nothing else can be checked in a file that could not be read
+            alone.append((f, file_checks(f, registry)))
+            continue
+        year = _file_year(f.read) or folder_year
         f.expected_year = folder_year or year or 0
-        if f.read.problems or year is None:
-            extra = []
-            if not f.read.problems:
-                extra.append(_issue(f, "file.year_mismatch", f"文件「{f.file_name}」「data_year」列没有一个统一、有效的年份，无法确定适用的考核办法；请在每一行填写数据年份",
-                                    column="data_year", expected="四位年份，如 2022"))
-            alone.append((f, file_checks(f, registry) if f.read.problems else extra))
-            continue
-        try:
-            cat = catalogue_for_year(catalogues, year)
-        except MethodologyError as exc:
-            alone.append((f, [_issue(f, "file.no_catalogue", f"文件「{f.file_name}」：{exc}", column="data_year",
-                                     value=str(year), expected="有考核办法适用的数据年份")]))
-            continue
+        # Every problem in one pass: a file whose year is unknown, or has no catalogue, is still checked (zone,
+        # rows) against the nearest catalogue, beside the year problem, so one correction round fixes everything.
+        if year is None:
+            # expected_year 0: the file checks skip the year and due checks (reported here instead)
+            alone.append((f, [_issue(f, "file.year_mismatch", f"文件「{f.file_name}」「data_year」列没有一个统一、有效的年份，无法确定适用的考核办法（其余问题按最新的考核办法检查）；请在每一行填写数据年份",
+                                     column="data_year", expected="四位年份，如 2022")]))
+            cat = max(catalogues, key=lambda c: c.year_from)
+        else:
+            try:
+                cat = catalogue_for_year(catalogues, year)
+            except MethodologyError as exc:
+                alone.append((f, [_issue(f, "file.no_catalogue", f"文件「{f.file_name}」：{exc}（其余问题按年份最接近的考核办法检查）",
+                                         column="data_year", value=str(year), expected="有考核办法适用的数据年份")]))
+                cat = min(catalogues, key=lambda c: min(abs(year - c.year_from), abs(year - (c.year_to or year))))
         cats[cat.version] = cat
-        groups[(cat.version, year)].append(f)
+        groups[(cat.version, year or 0)].append(f)
     all_issues: list[dict] = []
     for f, iss in alone:
         all_issues.extend(iss)
@@ -417,7 +420,7 @@ def validate_files(paths: list[str | Path], catalogues: list[Catalogue], registr
         if f.zone_code:
             info.append(f"园区 {f.zone_code}")
         if f.idx in versions:
-            info.append(f"数据年份 {f.expected_year}，考核办法 {versions[f.idx]}")
+            info.append(f"数据年份 {f.expected_year or '无法确定'}，考核办法 {versions[f.idx]}")
         lines.append(f"   {verdict}" + (f"；{'，'.join(info)}" if info else "") + f"  [{'REJECTED' if errors else 'OK'}]")
         for r in mine.itertuples(index=False):
             where = f"第 {r.row} 行" if not pd.isna(r.row) else "文件"

@@ -136,7 +136,7 @@ class SubmissionFile:
     sha256: str
     size: int
     read: ReadResult
-    expected_year: int
+    expected_year: int  # the folder's year; 0 when unknown (``etdz validate``: year and due checks are skipped)
     received_at: pd.Timestamp | None = None
     mtime_ns: int = 0
     archive_path: str | None = None
@@ -340,13 +340,15 @@ def file_checks(f: SubmissionFile, registry: pd.DataFrame, lookup: dict[str, dic
         if reg is None:
             out.append(_issue(f, "file.unknown_zone", f"{_where(f, column='zone_code')}的园区代码「{zone}」不在园区名录中{_suggest(zone, registry['zone_code'])}，请使用名录中的代码",
                               column="zone_code", value=zone, expected="名录中的园区代码（区分大小写）"))
-        elif not _is_due(reg, f.expected_year):
+        elif f.expected_year and not _is_due(reg, f.expected_year):
             r = reg
             span = f"{'' if pd.isna(r['first_data_year']) else int(r['first_data_year'])}–{'' if pd.isna(r['exit_data_year']) else int(r['exit_data_year'])}"
             out.append(_issue(f, "file.zone_not_due", f"{_where(f)}：园区「{zone}」（{r['name_zh']}）不参加 {f.expected_year} 年度的考核（考核年度 {span}），文件已接收但不计分",
                               column="zone_code", value=zone, expected=f"考核年度 {span}"))
 
     # year: every row's data_year is the folder's year
+    if not f.expected_year:
+        return out  # unknown (etdz validate): the caller reports the year problem
     bad: dict[str, list[int]] = {}
     seen: dict[tuple, bool] = {}  # every row repeats the year: parse each distinct cell once
     for rec in read.rows:

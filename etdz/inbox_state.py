@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # what a non-regular entry is, in Chinese for the rejection message
-_NOT_REGULAR = ((stat.S_ISLNK, "符号链接"), (stat.S_ISDIR, "文件夹"), (stat.S_ISFIFO, "命名管道（FIFO）"), (stat.S_ISSOCK, "套接字（socket）"),
-                (stat.S_ISCHR, "字符设备"), (stat.S_ISBLK, "块设备"))
+_NOT_REGULAR = ((stat.S_ISLNK, "符号链接"), (stat.S_ISDIR, "文件夹"), (stat.S_ISFIFO, "命名管道（FIFO）"),
+                (stat.S_ISSOCK, "套接字（socket）"), (stat.S_ISCHR, "字符设备"), (stat.S_ISBLK, "块设备"))
 
 
 @dataclass(frozen=True)

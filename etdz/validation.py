@@ -328,7 +328,8 @@ def file_checks(f: SubmissionFile, registry: pd.DataFrame, lookup: dict[str, dic
         if len(zones) > 10:
             found += f"；… 共 {len(zones)} 个不同的值"
         out.append(_issue(f, "file.several_zones", f"{_where(f, column='zone_code')}含有多个不同的园区代码：{found}。一个文件只能是一个园区的报送，请每个园区单独报送一个文件，且每行都填写园区代码",
-                          column="zone_code", value=names_text([z or "(空)" for z in zones], sep=", "), expected="所有行为同一个园区代码"))
+                          column="zone_code", value=names_text([z or "(空)" for z in zones], sep=", "),
+                          expected="所有行为同一个园区代码"))
     elif not named:
         if zones:
             out.append(_issue(f, "file.missing_zone", f"{_where(f, column='zone_code')}为空：请在每一行填写本园区在名录中的代码",
@@ -368,7 +369,8 @@ def file_checks(f: SubmissionFile, registry: pd.DataFrame, lookup: dict[str, dic
         if len(bad) > 10:
             found += f"；… 共 {len(bad)} 个不同的值"
         out.append(_issue(f, "file.year_mismatch", f"{_where(f, column='data_year')}应为 {f.expected_year}（文件所在的年度文件夹），但发现 {found}。请确认报送的是 {f.expected_year} 年的数据，并在每一行填写 {f.expected_year}",
-                          column="data_year", value=names_text([y or "(空)" for y in bad], sep=", "), expected=str(f.expected_year)))
+                          column="data_year", value=names_text([y or "(空)" for y in bad], sep=", "),
+                          expected=str(f.expected_year)))
     return out
 
 
@@ -744,6 +746,7 @@ def dropped_measures_issues(files: list[SubmissionFile], log: pd.DataFrame, long
     for fi, code in zip(rows["file_idx"].tolist(), rows["measure_code"].tolist()):
         reported.setdefault(int(fi), set()).add(code)
     by_name = {f.file_name: f for f in files}
+    order = {code: i for i, code in enumerate(catalogue.measures)}
     out: list[dict] = []
     for zone, g in log.loc[log["zone_code"].notna()].groupby("zone_code", sort=True):
         chosen = [by_name[n] for n in g.loc[g["status"] == "accepted", "file_name"]]
@@ -751,15 +754,16 @@ def dropped_measures_issues(files: list[SubmissionFile], log: pd.DataFrame, long
         if len(chosen) != 1 or not older:
             continue
         new, prev = chosen[0], max(older, key=lambda f: (f.mtime_ns, f.file_name))  # the file it replaces
-        order = {code: i for i, code in enumerate(catalogue.measures)}
-        gone = sorted(reported.get(prev.idx, set()) - reported.get(new.idx, set()), key=lambda c: (order.get(c, 1 << 30), c))
+        gone = sorted(reported.get(prev.idx, set()) - reported.get(new.idx, set()),
+                      key=lambda c: (order.get(c, 1 << 30), c))  # in catalogue order
         if not gone:
             continue
         named = [f"{c}（{catalogue.measures[c].name_zh}）" if c in catalogue.measures else c for c in gone]
         out.append(_issue(new, "file.measures_dropped",
                           f"{_where(new)}取代了本园区较早的文件「{prev.file_name}」，但没有报送其中已有数值的 {len(gone)} 个指标："
                           f"{names_text(named)}。这些指标将按缺失处理；如是遗漏，请报送包含全部指标的文件（已接收）",
-                          column="measure_code", value=names_text(gone, sep=", "), expected=f"与「{prev.file_name}」相同的指标"))
+                          column="measure_code", value=names_text(gone, sep=", "),
+                          expected=f"与「{prev.file_name}」相同的指标"))
     return out
 
 

@@ -98,7 +98,7 @@ def test_a_file_the_system_refuses_to_open_is_logged_and_the_others_read(env, mo
 
 
 def test_a_file_written_to_while_it_is_read_is_not_taken(env, monkeypatch):
-    cat, reg, inbox, archive = env
+    _cat, _reg, inbox, archive = env
     entry = next(e for e in scan_inbox(inbox) if e.name == "Z1.csv")
     real_fstat = os.fstat
     calls = []

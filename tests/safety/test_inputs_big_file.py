@@ -8,6 +8,7 @@ import io
 import os
 import subprocess
 import sys
+import zipfile
 
 import openpyxl
 import pandas as pd
@@ -90,6 +91,42 @@ def test_xlsx_over_the_row_limit_stops_streaming_at_the_limit(env, monkeypatch):
     assert _status(y, "big.xlsx") == "rejected" and _status(y, "z2.csv") == "accepted"
     assert list(y.issues.loc[y.issues.file_name == "big.xlsx", "check"]) == ["file.too_many_rows"]
     assert len(seen) <= limit + 2  # the header, the rows within the limit, the first one beyond: no more
+
+
+def test_xlsx_without_declared_dimensions_is_not_parsed_in_full_when_opened(env, monkeypatch):
+    """openpyxl's write-only workbooks (and many exporters) declare no <dimension>: opening one used to parse every
+    row of the sheet before the first was read. Count the bytes read from the sheet's XML."""
+    cat, reg, inbox = env
+    wb = openpyxl.Workbook(write_only=True)
+    ws = wb.create_sheet()
+    ws.append(COLUMNS)
+    for r in _many_rows(20_000):
+        ws.append(r)
+    buf = io.BytesIO()
+    wb.save(buf)
+    (inbox / "big.xlsx").write_bytes(buf.getvalue())
+    with zipfile.ZipFile(buf) as z:
+        sheet_size = z.getinfo("xl/worksheets/sheet1.xml").file_size
+        assert b"<dimension" not in z.read("xl/worksheets/sheet1.xml")[:2000]
+    read_bytes = []
+    original = _read_only.ReadOnlyWorksheet._get_source
+
+    def counting_source(self):
+        src = original(self)
+        real_read = src.read
+
+        def read(n=-1):
+            chunk = real_read(n)
+            read_bytes.append(len(chunk))
+            return chunk
+
+        src.read = read
+        return src
+
+    monkeypatch.setattr(_read_only.ReadOnlyWorksheet, "_get_source", counting_source)
+    y = ingest_year(inbox, YEAR, cat, reg, None)
+    assert list(y.issues.loc[y.issues.file_name == "big.xlsx", "check"]) == ["file.too_many_rows"]
+    assert sum(read_bytes) < sheet_size / 10, (sum(read_bytes), sheet_size)
 
 
 def test_filled_in_template_with_formatted_empty_rows_stays_within_the_limit(env):

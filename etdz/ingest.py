@@ -378,7 +378,7 @@ def validate_files(paths: list[str | Path], catalogues: list[Catalogue], registr
     max_rows = max_rows_per_measure * max((len(c.measures) for c in catalogues), default=1)
     for i, raw in enumerate(paths):
         path = Path(raw)
-        if not path.is_file():
+        if not path.exists() and not path.is_symlink():  # a link, FIFO, folder … is load_file's: file.not_regular
             f = SubmissionFile(i, path.name, "", 0, ReadResult(), 0)
             order.append(f)
             alone.append((f, [{"file_name": path.name, "sha256": "", "zone_code": None, "severity": "error",

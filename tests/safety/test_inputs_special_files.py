@@ -133,3 +133,21 @@ def test_etdz_run_with_special_files_in_the_inbox(tmp_path):
     exp = pd.read_csv(GOLDEN / "expected" / "rankings.csv")
     got = read("rankings").merge(exp, on=["data_year", "zone_code"], suffixes=("", "_exp"))
     assert len(got) == len(exp) and (got.total_score - got.total_score_exp).abs().max() < 1e-9
+
+
+def test_etdz_validate_applies_the_same_rule(tmp_path):
+    from etdz.catalogue import load_catalogues
+    from etdz.ingest import validate_files
+    from etdz.registry import load_registry
+
+    os.mkfifo(tmp_path / "pipe.csv")
+    (tmp_path / "passwd.csv").symlink_to("/etc/passwd")
+    out: dict = {}
+    args = ([tmp_path / "pipe.csv", tmp_path / "passwd.csv"], load_catalogues(), load_registry())
+    t = threading.Thread(target=lambda: out.setdefault("r", validate_files(*args)), daemon=True)
+    t.start()
+    t.join(300)
+    assert not t.is_alive(), "etdz validate blocked on a FIFO"
+    text, status = out["r"]
+    assert status == 1 and text.count("file.not_regular") == 2, text
+    assert Path("/etc/passwd").read_text().splitlines()[0] not in text

@@ -66,7 +66,8 @@ def build_ingestion_assets(partitions_def, code_version: str):
             prev = etdz.previous_submissions(year, catalogues, registry)
             ingest = ingest_year(etdz.inbox_dir(year), year, catalogue, registry, archive=etdz.archive,
                                  previous=prev.measures, max_bytes=etdz.max_file_bytes,
-                                 deadlines=parse_deadlines(etdz.deadlines))
+                                 deadlines=parse_deadlines(etdz.deadlines),
+                                 max_rows_per_measure=etdz.max_rows_per_measure)
             last_log = store.read("submission_log", year)
             refuse_if(acceptance_findings(year, ingest.submitted_zones,
                                           None if last_log is None else last_log.to_pandas(), str(catalogue.path)),

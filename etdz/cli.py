@@ -61,7 +61,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     settings = settings_for(args)
     text, status = validate_files(args.files, load_catalogues(settings.methodology), load_registry(settings.registry),
-                                  max_bytes=settings.max_file_bytes)
+                                  max_bytes=settings.max_file_bytes, max_rows_per_measure=settings.max_rows_per_measure)
     print(text)
     return status
 

@@ -8,14 +8,15 @@ Previous ranks and the downgrade window read the rankings that exist in the ware
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from etdz.catalogue import Catalogue, MethodologyError, catalogue_for_year
+from etdz.inbox_state import folder_digest
 from etdz.memory import release_memory
+from etdz.reading import DEFAULT_ROWS_PER_MEASURE
 from etdz.storage import Warehouse
 
 
@@ -29,7 +30,8 @@ class Submissions:
 
 
 def previous_submissions(store: Warehouse, inbox: str | Path, data_year: int, catalogues: list[Catalogue],
-                         current: Catalogue, registry: pd.DataFrame, max_bytes: int) -> Submissions:
+                         current: Catalogue, registry: pd.DataFrame, max_bytes: int,
+                         max_rows_per_measure: int = DEFAULT_ROWS_PER_MEASURE) -> Submissions:
     """Accepted submissions of ``data_year − 1``: from the warehouse, else read from its inbox folder."""
     year = data_year - 1
     log = store.read("submission_log", year)
@@ -50,12 +52,13 @@ def previous_submissions(store: Warehouse, inbox: str | Path, data_year: int, ca
         catalogue = current
     # The ingestion and the scoring step of one run both need Y−1: read its inbox once per process.
     # The key holds every file's name, size and mtime, the catalogue and the registry: any change re-reads.
-    key = (str(folder.resolve()), year, catalogue.sha256, max_bytes,
+    key = (str(folder.resolve()), year, catalogue.sha256, max_bytes, max_rows_per_measure,
            int(pd.util.hash_pandas_object(registry, index=False).sum()),
-           tuple(sorted((e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in os.scandir(folder))))
+           folder_digest(folder))  # names, sizes, mtimes as listed (a link is never followed, a vanished file skipped)
     hit = _INBOX_MEMO.get(key)
     if hit is None:
-        ing = ingest_year(folder, year, catalogue, registry, archive=None, previous=None, max_bytes=max_bytes)
+        ing = ingest_year(folder, year, catalogue, registry, archive=None, previous=None, max_bytes=max_bytes,
+                          max_rows_per_measure=max_rows_per_measure)
         _INBOX_MEMO.clear()  # one year kept: bounded memory
         # growth and the year-on-year check read only these three columns
         slim = ing.measures[["zone_code", "measure_code", "value"]]

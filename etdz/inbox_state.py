@@ -1,32 +1,88 @@
-"""The state of an inbox year folder as one digest: what changed since the last run?
+"""The state of an inbox year folder: what is in it (as listed, links never followed) and one digest of it.
 
-The digest covers every file's name, size and modification time (not its content:
+The digest covers every entry's name, size and modification time (not its content:
 hashing 230 files on every sensor tick would be wasteful, and a replaced file always
 changes its mtime). The ingestion archives and hashes the content itself.
+
+Listing uses ``lstat``: a symbolic link, FIFO, socket or device is listed as what it is
+(the ingestion logs it as rejected, ``file.not_regular``) and is never followed or opened
+here; sub-folders are not submissions and are skipped; an entry that disappears between
+the directory read and its ``lstat`` was never received.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
+from dataclasses import dataclass
 from pathlib import Path
+
+# what a non-regular entry is, in Chinese for the rejection message
+_NOT_REGULAR = ((stat.S_ISLNK, "符号链接"), (stat.S_ISDIR, "文件夹"), (stat.S_ISFIFO, "命名管道（FIFO）"),
+                (stat.S_ISSOCK, "套接字（socket）"), (stat.S_ISCHR, "字符设备"), (stat.S_ISBLK, "块设备"))
+
+
+@dataclass(frozen=True)
+class InboxEntry:
+    """One entry of a year folder as listed: ``not_regular`` is None for a regular file, else what it is."""
+
+    path: Path
+    not_regular: str | None
+    size: int
+    mtime_ns: int
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def not_regular(mode: int) -> str | None:
+    """None for a regular file's ``st_mode``, else what the entry is (Chinese)."""
+    if stat.S_ISREG(mode):
+        return None
+    return next((what for test, what in _NOT_REGULAR if test(mode)), "特殊文件")
+
+
+def inbox_entry(path: str | Path) -> InboxEntry:
+    """One path as listed (``lstat``: a link is described, not followed). Raises FileNotFoundError."""
+    st = os.lstat(path)
+    return InboxEntry(Path(path), not_regular(st.st_mode), st.st_size, st.st_mtime_ns)
+
+
+def scan_inbox(folder: str | Path) -> list[InboxEntry]:
+    """Every entry of a year folder except sub-folders, sorted by name (code point): the files received."""
+    try:
+        it = os.scandir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    out: list[InboxEntry] = []
+    with it:
+        for e in it:
+            try:
+                st = e.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue  # gone between the directory read and its lstat: never received
+            if stat.S_ISDIR(st.st_mode):
+                continue
+            out.append(InboxEntry(Path(e.path), not_regular(st.st_mode), st.st_size, st.st_mtime_ns))
+    out.sort(key=lambda x: x.name)
+    return out
 
 
 def inbox_files(folder: str | Path) -> list[Path]:
-    """Regular files of a year folder, sorted by name: the same set the ingestion receives."""
-    from etdz.ingest import list_inbox
-
-    return list_inbox(folder)
+    """Entries of a year folder, sorted by name: the same set the ingestion receives."""
+    return [e.path for e in scan_inbox(folder)]
 
 
 def folder_digest(folder: str | Path) -> str:
-    """A short digest of the folder's file names, sizes and modification times ("empty" when none)."""
-    files = inbox_files(folder)
-    if not files:
+    """A short digest of the folder's entry names, sizes and modification times ("empty" when none)."""
+    entries = scan_inbox(folder)
+    if not entries:
         return "empty"
     h = hashlib.sha256()
-    for p in files:
-        st = p.stat()
-        h.update(f"{p.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode("utf-8", "surrogateescape"))
+    for e in entries:
+        h.update(f"{e.name}\0{e.size}\0{e.mtime_ns}\n".encode("utf-8", "surrogateescape"))
     return h.hexdigest()[:16]
 
 

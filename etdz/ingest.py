@@ -1,7 +1,9 @@
 """Ingestion of one data year's inbox (02-inputs.md §2.1): archive, read, validate, decide.
 
-For every file in ``<inbox>/<Y>/`` (sorted by name; hidden files starting with ``.``
-and folders are not submissions and are skipped):
+For every entry of ``<inbox>/<Y>/`` (sorted by name; hidden files too; sub-folders are not
+submissions and are skipped; a link, FIFO, socket or device is logged as rejected and never
+opened; a file that vanished, changed or cannot be opened since the listing is logged as
+rejected with nothing archived; see :func:`load_file`):
 
 1. the bytes are hashed and archived under ``<archive>/<sha[:2]>/<sha256>`` before
    anything else (fsspec, so the archive may be ``s3://…``; the original file name is
@@ -18,16 +20,18 @@ Nothing here raises for a bad file: a rejection is a result. Only machinery fail
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
 import shutil
+import stat
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Mapping
+from typing import BinaryIO, Mapping
 
 import fsspec
 import pandas as pd
@@ -36,8 +40,17 @@ from etdz.catalogue import Catalogue, MethodologyError, catalogue_for_year
 from etdz.commit import replace_file
 from etdz.deadlines import late_flags
 from etdz.escape import plain_text
+from etdz.inbox_state import InboxEntry, inbox_entry, not_regular, scan_inbox
 from etdz.numbers import parse_value
-from etdz.reading import DEFAULT_MAX_BYTES, Formula, ReadResult, read_submission
+from etdz.reading import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_ROWS_PER_MEASURE,
+    FileProblem,
+    Formula,
+    ReadResult,
+    file_format,
+    read_submission,
+)
 from etdz.schemas import MEASURES, SUBMISSION_ISSUES, SUBMISSION_LOG
 from etdz.validation import (
     CHECKS,
@@ -46,6 +59,7 @@ from etdz.validation import (
     ValidationReport,
     _issue,
     conversion_note,
+    dropped_measures_issues,
     file_checks,
     issues_frame,
     validate_submissions,
@@ -86,68 +100,134 @@ def archive_url(archive: str, sha256: str) -> str:
     return f"{archive.rstrip('/')}/{sha256[:2]}/{sha256}"
 
 
-def archive_bytes(archive: str, sha256: str, data: bytes | None = None, src: str | Path | None = None) -> str:
-    """Store one file's bytes content-addressed (idempotent). ``data`` or ``src`` (a local path, streamed)."""
+def archive_bytes(archive: str, sha256: str, data: bytes | None = None, src: BinaryIO | None = None) -> str:
+    """Store one file's bytes content-addressed (idempotent). ``data``, or ``src``: an open binary file, streamed
+    from its start (the file the ingestion opened, never a path opened again: it may have been replaced)."""
     fs, root = fsspec.core.url_to_fs(archive)
     dest = f"{root.rstrip('/')}/{sha256[:2]}/{sha256}"
-    size = len(data) if data is not None else os.path.getsize(src)  # type: ignore[arg-type]
+    size = len(data) if data is not None else os.fstat(src.fileno()).st_size  # type: ignore[union-attr]
     if fs.exists(dest) and fs.size(dest) == size:
         return archive_url(archive, sha256)
     protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
     if "file" in protocols or "local" in protocols:
         if data is not None:
             replace_file(dest, data)
-        else:
-            with open(src, "rb") as fh:  # type: ignore[arg-type]  # opened first: a vanished file is not a disk error
-                replace_file(dest, lambda out: shutil.copyfileobj(fh, out, _CHUNK))
+        else:  # the file the ingestion opened (never the path again: it may have been replaced meanwhile)
+            src.seek(0)  # type: ignore[union-attr]
+            replace_file(dest, lambda out: shutil.copyfileobj(src, out, _CHUNK))  # type: ignore[arg-type]
     else:
         fs.makedirs(os.path.dirname(dest), exist_ok=True)
         if data is not None:
             fs.pipe_file(dest, data)
         else:
-            fs.put_file(str(src), dest)
+            src.seek(0)  # type: ignore[union-attr]
+            with fs.open(dest, "wb") as out:
+                shutil.copyfileobj(src, out, _CHUNK)  # type: ignore[arg-type]
     return archive_url(archive, sha256)
 
 
-def _hash_file(path: Path) -> str:
+def _hash_open_file(fh: BinaryIO) -> str:
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            h.update(chunk)
+    fh.seek(0)
+    while chunk := fh.read(_CHUNK):
+        h.update(chunk)
     return h.hexdigest()
 
 
-def load_file(path: Path, idx: int, expected_year: int, archive: str | None, max_bytes: int,
-              archiver=None) -> SubmissionFile:
+# open without following a link (a link swapped in after the listing fails with ELOOP) and without blocking
+# (a FIFO swapped in would otherwise wait for a writer forever); the fd's own fstat then decides
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def _unread(entry: InboxEntry, idx: int, expected_year: int, check: str, message: str) -> SubmissionFile:
+    """A file listed but not read (not regular, vanished, changed, refused by the system): nothing archived,
+    no hash (``sha256`` is empty), rejected with ``check``."""
+    problem = FileProblem(check, message, expected="收件箱中一个完整、可读的普通文件（.csv 或 .xlsx）")
+    return SubmissionFile(idx=idx, file_name=entry.name, sha256="", size=0 if entry.not_regular else entry.size,
+                          read=ReadResult(file_format=file_format(entry.name), problems=[problem]),
+                          expected_year=expected_year, received_at=pd.Timestamp(entry.mtime_ns, unit="ns", tz="UTC"),
+                          mtime_ns=entry.mtime_ns, archive_path=None)
+
+
+def _not_regular_message(what: str) -> str:
+    return (f"这是一个{what}，不是普通文件：系统不会打开它（也不会打开它指向的内容），未读取也未存档。"
+            f"请把报送文件本身（不是链接或快捷方式）放入收件箱")
+
+
+_CHANGED = ("文件在列出收件箱之后被改动或替换（大小或修改时间与列出时不同，例如上传工具先写临时文件再改名，或文件仍在写入），"
+            "本次未读取也未存档；下一次运行会读取它当时的内容")
+
+
+def _os_reason(exc: OSError) -> str:
+    return f"{type(exc).__name__}: {exc.strerror or exc}"
+
+
+def load_file(entry: InboxEntry | str | Path, idx: int, expected_year: int, archive: str | None, max_bytes: int,
+              archiver=None, max_rows: int | None = None) -> SubmissionFile:
     """Hash (and archive) one file first, then read it. Files over ``max_bytes`` are archived, never read.
+
+    ``entry``: the file as listed (:func:`etdz.inbox_state.scan_inbox`; a path is listed here). The file is read
+    as it is, not as it was listed: only a regular file is opened (without following a link, without blocking),
+    and one that vanished, changed since the listing or while being read, or that the system refuses to open is
+    a rejected file with its own check code (``file.not_regular``, ``file.vanished``, ``file.changed``,
+    ``file.cannot_open``) and nothing archived — never an exception that would fail the other zones.
 
     ``archiver``: a callable with :func:`archive_bytes`' signature that returns the archive URL (default:
     :func:`archive_bytes` itself; :func:`ingest_year` passes one that writes in background threads)."""
+    if not isinstance(entry, InboxEntry):
+        try:
+            entry = inbox_entry(entry)
+        except FileNotFoundError:
+            entry = InboxEntry(Path(entry), None, 0, 0)  # the open below reports it as vanished
     archiver = archiver or archive_bytes
-    st = path.stat()
-    with open(path, "rb") as fh:
-        data: bytes | None = fh.read(max_bytes + 1)
-    if len(data) > max_bytes:  # type: ignore[arg-type]
-        data = None
-        sha = _hash_file(path)
-        size = max(st.st_size, max_bytes + 1)
-        where = archiver(archive, sha, src=path) if archive else None
-    else:
-        sha = hashlib.sha256(data).hexdigest()  # type: ignore[arg-type]
-        size = len(data)  # type: ignore[arg-type]
-        where = archiver(archive, sha, data=data) if archive else None
-    read = read_submission(path.name, data, size, max_bytes)
-    return SubmissionFile(idx=idx, file_name=path.name, sha256=sha, size=size, read=read, expected_year=expected_year,
+    if entry.not_regular:
+        return _unread(entry, idx, expected_year, "file.not_regular", _not_regular_message(entry.not_regular))
+    try:
+        fd = os.open(entry.path, _OPEN_FLAGS)
+    except FileNotFoundError:
+        return _unread(entry, idx, expected_year, "file.vanished",
+                       "列出收件箱之后、读取之前，文件已被删除或改名，未读取也未存档；如仍需报送，请重新放入收件箱")
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # replaced by a link after the listing
+            return _unread(entry, idx, expected_year, "file.not_regular", _not_regular_message("符号链接"))
+        return _unread(entry, idx, expected_year, "file.cannot_open",
+                       f"操作系统拒绝打开文件（{_os_reason(exc)}），未读取也未存档；请检查文件的权限（运行 etdz 的账户须能读取）后重新放入")
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):  # replaced by a FIFO, a folder, … after the listing: never read
+        os.close(fd)
+        return _unread(entry, idx, expected_year, "file.not_regular",
+                       _not_regular_message(not_regular(st.st_mode) or "特殊文件"))
+    with os.fdopen(fd, "rb") as fh:
+        try:
+            if (st.st_size, st.st_mtime_ns) != (entry.size, entry.mtime_ns):
+                return _unread(entry, idx, expected_year, "file.changed", _CHANGED)
+            data: bytes | None = fh.read(max_bytes + 1)
+            large = len(data) > max_bytes  # type: ignore[arg-type]
+            sha = _hash_open_file(fh) if large else hashlib.sha256(data).hexdigest()  # type: ignore[arg-type]
+            after = os.fstat(fd)
+            if (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns):  # written to while read
+                return _unread(entry, idx, expected_year, "file.changed", _CHANGED)
+            if large:
+                data = None
+                size = max(st.st_size, max_bytes + 1)
+                # streamed from this open file, now (the background writers get bytes, not an open file)
+                where = archive_bytes(archive, sha, src=fh) if archive else None
+            else:
+                size = len(data)  # type: ignore[arg-type]
+                where = archiver(archive, sha, data=data) if archive else None
+        except OSError as exc:  # an I/O error while reading: this file only
+            return _unread(entry, idx, expected_year, "file.cannot_open",
+                           f"读取文件时出错（{_os_reason(exc)}），未读取也未存档；请重新放入该文件")
+    read = read_submission(entry.name, data, size, max_bytes, max_rows=max_rows)
+    return SubmissionFile(idx=idx, file_name=entry.name, sha256=sha, size=size, read=read, expected_year=expected_year,
                           received_at=pd.Timestamp(st.st_mtime_ns, unit="ns", tz="UTC"), mtime_ns=st.st_mtime_ns,
                           archive_path=where)
 
 
 def list_inbox(inbox_dir: str | Path) -> list[Path]:
-    folder = Path(inbox_dir)
-    if not folder.is_dir():
-        return []
-    # every regular file counts as received (02-inputs.md: every file is archived and logged), hidden ones too
-    return sorted((p for p in folder.iterdir() if p.is_file()), key=lambda p: p.name)
+    """Every entry of a year folder but sub-folders, sorted by name: each counts as received (02-inputs.md: every
+    file is archived and logged), hidden ones too; links, FIFOs, … are listed and rejected, never opened."""
+    return [e.path for e in scan_inbox(inbox_dir)]
 
 
 # --------------------------------------------------------------------------- decisions and frames
@@ -224,17 +304,21 @@ def build_measures(long: pd.DataFrame, log: pd.DataFrame, files: list[Submission
 
 def ingest_year(inbox_dir: str | Path, data_year: int, catalogue: Catalogue, registry: pd.DataFrame,
                 archive: str | None, previous: pd.DataFrame | None = None,
-                max_bytes: int = DEFAULT_MAX_BYTES, deadlines: Mapping[int, date] | None = None) -> YearIngest:
+                max_bytes: int = DEFAULT_MAX_BYTES, deadlines: Mapping[int, date] | None = None,
+                max_rows_per_measure: int = DEFAULT_ROWS_PER_MEASURE) -> YearIngest:
     """Archive, read, validate and decide every file of ``<inbox>/<data_year>``.
 
     ``archive=None``: nothing is archived (``etdz validate``; a never-run previous year
     read for growth only). ``previous``: the MEASURES frame of Y-1's accepted
     submissions, for the ``soft_max_yoy_factor`` warnings. ``deadlines``: configured
-    deadlines per data year (``ETDZ_DEADLINES``), else the default of :mod:`etdz.deadlines`."""
+    deadlines per data year (``ETDZ_DEADLINES``), else the default of :mod:`etdz.deadlines`. A file may hold at
+    most ``max_rows_per_measure`` × the catalogue's number of measures non-blank data rows
+    (``file.too_many_rows``: the rest is never parsed)."""
     data_year = int(data_year)
-    paths = list_inbox(inbox_dir)
+    max_rows = max_rows_per_measure * len(catalogue.measures)
+    paths = scan_inbox(inbox_dir)
     if not archive:
-        files = [load_file(p, i, data_year, None, max_bytes) for i, p in enumerate(paths)]
+        files = [load_file(p, i, data_year, None, max_bytes, max_rows=max_rows) for i, p in enumerate(paths)]
     else:
         # Each file is still written to a temporary name, fsynced and renamed, but by a few threads while
         # this one reads the next files (one fsync at a time cost ~0.7 ms a file: 17 s for 23,000 files).
@@ -242,17 +326,21 @@ def ingest_year(inbox_dir: str | Path, data_year: int, catalogue: Catalogue, reg
         with ThreadPoolExecutor(max_workers=_ARCHIVE_THREADS, thread_name_prefix="etdz-archive") as pool:
             pending: list = []
 
-            def archiver(root: str, sha256: str, data: bytes | None = None, src: str | Path | None = None) -> str:
+            def archiver(root: str, sha256: str, data: bytes | None = None, src: BinaryIO | None = None) -> str:
                 pending.append(pool.submit(archive_bytes, root, sha256, data=data, src=src))
                 if len(pending) > 4 * _ARCHIVE_THREADS:  # bounded: at most a few files' bytes wait in memory
                     pending[len(pending) - 4 * _ARCHIVE_THREADS - 1].result()
                 return archive_url(root, sha256)
 
-            files = [load_file(p, i, data_year, archive, max_bytes, archiver) for i, p in enumerate(paths)]
+            files = [load_file(p, i, data_year, archive, max_bytes, archiver, max_rows) for i, p in enumerate(paths)]
             for fut in pending:
                 fut.result()  # re-raises an archive failure: machinery failures raise
     issues, report, long = validate_submissions(files, catalogue, registry, data_year, previous)
     log = decide(files, issues, catalogue.version)
+    dropped = dropped_measures_issues(files, log, long, catalogue)
+    if dropped:  # warnings only: the decision stands, the counts include them
+        issues = issues_frame(issues.to_dict("records") + dropped)
+        log = decide(files, issues, catalogue.version)
     log["late"] = late_flags(log["received_at"], data_year, deadlines)  # flagged, never dropped: decided on merits
     measures = build_measures(long, log, files, registry, catalogue.version)
     return YearIngest(data_year=data_year, method_version=catalogue.version, log=log.reset_index(drop=True),
@@ -273,7 +361,8 @@ def _file_year(read: ReadResult) -> int | None:
 
 
 def validate_files(paths: list[str | Path], catalogues: list[Catalogue], registry: pd.DataFrame,
-                   max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[str, int]:
+                   max_bytes: int = DEFAULT_MAX_BYTES,
+                   max_rows_per_measure: int = DEFAULT_ROWS_PER_MEASURE) -> tuple[str, int]:
     """Check files against the catalogue of their own data year, touching nothing.
 
     Returns (a Chinese report listing every problem with its check code, exit status:
@@ -282,9 +371,11 @@ def validate_files(paths: list[str | Path], catalogues: list[Catalogue], registr
     alone: list[tuple[SubmissionFile, list[dict]]] = []
     order: list[SubmissionFile] = []
     cats: dict[str, Catalogue] = {}
+    # the catalogue is known only once the file is read: the limit of the largest one
+    max_rows = max_rows_per_measure * max((len(c.measures) for c in catalogues), default=1)
     for i, raw in enumerate(paths):
         path = Path(raw)
-        if not path.is_file():
+        if not path.exists() and not path.is_symlink():  # a link, FIFO, folder … is load_file's: file.not_regular
             f = SubmissionFile(i, path.name, "", 0, ReadResult(), 0)
             order.append(f)
             alone.append((f, [{"file_name": path.name, "sha256": "", "zone_code": None, "severity": "error",
@@ -292,26 +383,32 @@ def validate_files(paths: list[str | Path], catalogues: list[Catalogue], registr
                                "expected": None, "message": f"文件「{path}」不存在或不是文件"}]))
             continue
         folder_year = int(path.parent.name) if re.fullmatch(r"\d{4}", path.parent.name) else None
-        f = load_file(path, i, folder_year or 0, None, max_bytes)
+        f = load_file(path, i, folder_year or 0, None, max_bytes, max_rows=max_rows)
         order.append(f)
-        year = _file_year(f.read) if f.read.ok else None
-        year = year or folder_year
+        if f.read.problems:  # nothing else can be checked in a file that could not be read
+            alone.append((f, file_checks(f, registry)))
+            continue
+        year = _file_year(f.read) or folder_year
         f.expected_year = folder_year or year or 0
-        if f.read.problems or year is None:
-            extra = []
-            if not f.read.problems:
-                extra.append(_issue(f, "file.year_mismatch", f"文件「{f.file_name}」「data_year」列没有一个统一、有效的年份，无法确定适用的考核办法；请在每一行填写数据年份",
-                                    column="data_year", expected="四位年份，如 2022"))
-            alone.append((f, file_checks(f, registry) if f.read.problems else extra))
-            continue
-        try:
-            cat = catalogue_for_year(catalogues, year)
-        except MethodologyError as exc:
-            alone.append((f, [_issue(f, "file.no_catalogue", f"文件「{f.file_name}」：{exc}", column="data_year",
-                                     value=str(year), expected="有考核办法适用的数据年份")]))
-            continue
+        # Every problem in one pass: a file whose year is unknown, or has no catalogue, is still checked (zone,
+        # rows) against the nearest catalogue, beside the year problem, so one correction round fixes everything.
+        if year is None:
+            # expected_year 0: the file checks skip the year and due checks (reported here instead)
+            alone.append((f, [_issue(f, "file.year_mismatch",
+                                     f"文件「{f.file_name}」「data_year」列没有一个统一、有效的年份，无法确定适用的考核办法"
+                                     f"（其余问题按最新的考核办法检查）；请在每一行填写数据年份",
+                                     column="data_year", expected="四位年份，如 2022")]))
+            cat = max(catalogues, key=lambda c: c.year_from)
+        else:
+            try:
+                cat = catalogue_for_year(catalogues, year)
+            except MethodologyError as exc:
+                alone.append((f, [_issue(f, "file.no_catalogue",
+                                         f"文件「{f.file_name}」：{exc}（其余问题按年份最接近的考核办法检查）",
+                                         column="data_year", value=str(year), expected="有考核办法适用的数据年份")]))
+                cat = min(catalogues, key=lambda c: min(abs(year - c.year_from), abs(year - (c.year_to or year))))
         cats[cat.version] = cat
-        groups[(cat.version, year)].append(f)
+        groups[(cat.version, year or 0)].append(f)
     all_issues: list[dict] = []
     for f, iss in alone:
         all_issues.extend(iss)
@@ -330,8 +427,10 @@ def validate_files(paths: list[str | Path], catalogues: list[Catalogue], registr
     lines: list[str] = []
     rejected = 0
     sev_zh = {"error": "错误", "warning": "警告"}
+    by_file = {key: g for key, g in frame.groupby(["file_name", "sha256"], sort=False)}  # linear in the files
+    empty = frame.iloc[0:0]
     for f in order:
-        mine = frame.loc[(frame["file_name"] == f.file_name) & (frame["sha256"] == f.sha256)]
+        mine = by_file.get((f.file_name, f.sha256), empty)
         errors = int((mine["severity"] == "error").sum())
         warnings = int((mine["severity"] == "warning").sum())
         rejected += errors > 0
@@ -342,7 +441,7 @@ def validate_files(paths: list[str | Path], catalogues: list[Catalogue], registr
         if f.zone_code:
             info.append(f"园区 {f.zone_code}")
         if f.idx in versions:
-            info.append(f"数据年份 {f.expected_year}，考核办法 {versions[f.idx]}")
+            info.append(f"数据年份 {f.expected_year or '无法确定'}，考核办法 {versions[f.idx]}")
         lines.append(f"   {verdict}" + (f"；{'，'.join(info)}" if info else "") + f"  [{'REJECTED' if errors else 'OK'}]")
         lines.extend(f"   [换算] {c}" for c in conversions.get(f.idx, []))
         for r in mine.itertuples(index=False):
@@ -354,4 +453,4 @@ def validate_files(paths: list[str | Path], catalogues: list[Catalogue], registr
 
 
 __all__ = ["YearIngest", "ingest_year", "validate_files", "archive_bytes", "archive_url", "decide", "build_measures",
-           "list_inbox", "load_file", "CHECKS", "ISSUE_COLUMNS", "SUBMISSION_ISSUES"]
+           "list_inbox", "scan_inbox", "load_file", "CHECKS", "ISSUE_COLUMNS", "SUBMISSION_ISSUES"]

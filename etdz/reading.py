@@ -29,6 +29,9 @@ ROW_KEY = "__row__"
 EXTRA_KEY = "__extra__"  # CSV: non-empty fields beyond the header (list of strings)
 
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+#: a file may hold at most this many non-blank data rows per measure of the year's catalogue (a submission has one
+#: row per measure; a few times that leaves room for notes and mistakes, 200,000 rows are refused unparsed)
+DEFAULT_ROWS_PER_MEASURE = 10
 #: zip-bomb guard: total uncompressed size of all members, and the worst member ratio
 DEFAULT_MAX_UNCOMPRESSED = 200 * 1024 * 1024
 DEFAULT_MAX_RATIO = 200.0
@@ -71,6 +74,8 @@ class ReadResult:
     extra_columns: list[str] = field(default_factory=list)  # unknown columns holding data (raw names)
 
     row_count: int | None = None  # set when ``rows`` is released after the long frame is built
+    #: False when no row has anything in ``value`` (a blank template): the file reports no figure at all
+    has_values: bool = True
 
     @property
     def ok(self) -> bool:
@@ -85,6 +90,24 @@ class ReadResult:
         are most of the memory); ``n_rows`` still answers."""
         self.row_count = len(self.rows)
         self.rows = []
+
+
+_TEMPORARY = (
+    # (test on the name, what it is, in the message)
+    (lambda n: n.startswith("~$"), "Excel 打开文件时留下的临时锁文件（~$…）"),
+    (lambda n: n.startswith(".~lock.") and n.endswith("#"), "LibreOffice/WPS 打开文件时留下的锁文件（.~lock.…#）"),
+    (lambda n: n.lower().endswith((".part", ".crdownload", ".partial", ".download")), "未下载完成的文件"),
+    (lambda n: n.lower().endswith((".tmp", ".temp")), "临时文件（.tmp）"),
+)
+
+
+def temporary_name(name: str) -> str | None:
+    """What a temporary name is (Excel's ``~$x.xlsx``, ``.~lock.x#``, ``*.part``, ``*.tmp``, ``*.crdownload``),
+    in Chinese for the message, or None for an ordinary name."""
+    for test, what in _TEMPORARY:
+        if test(name):
+            return what
+    return None
 
 
 def file_format(name: str) -> str | None:
@@ -148,7 +171,7 @@ def _looks_binary(text: str) -> bool:
 # --------------------------------------------------------------------------- header
 
 
-def _header_problems(result: ReadResult, first_rows: list[list[object]]) -> None:
+def _header_problems(result: ReadResult, first_rows: list[tuple[int, list[object]]]) -> None:
     """Required columns, duplicate columns, unknown columns (the extra ones become a warning later)."""
     header = result.header
     seen: dict[str, int] = {}
@@ -165,7 +188,7 @@ def _header_problems(result: ReadResult, first_rows: list[list[object]]) -> None
         if len([h for h in header if h]) <= 1 and any(sep in joined for sep in (";", "\t", "|", "；")):
             hint = "。文件似乎不是用英文逗号分隔的（发现分号或制表符），请另存为“CSV（逗号分隔）”"
         else:
-            for n, row in enumerate(first_rows[:20], start=2):
+            for n, row in first_rows[:20]:
                 names = {normalise_column(v) for v in row}
                 if all(c in names for c in REQUIRED_COLUMNS):
                     hint = f"。第 {n} 行看起来才是表头：表头必须在第 1 行，请删除其上方的标题行"
@@ -198,6 +221,7 @@ def _build_rows(result: ReadResult, body: list[tuple[int, list[object]]]) -> Non
         if overflow:
             rec[EXTRA_KEY] = overflow
         result.rows.append(rec)
+    result.has_values = any(not _is_blank(rec.get("value")) for rec in result.rows)
     names = []
     for i, h in enumerate(header):
         if h not in KNOWN_COLUMNS and (h != "" or i in extra_with_data):
@@ -210,7 +234,17 @@ def _build_rows(result: ReadResult, body: list[tuple[int, list[object]]]) -> Non
 # --------------------------------------------------------------------------- CSV
 
 
-def read_csv_bytes(data: bytes) -> ReadResult:
+def too_many_rows(max_rows: int, row: int) -> FileProblem:
+    """The problem of a file with more than ``max_rows`` non-blank data rows (found at row ``row``)."""
+    return FileProblem(
+        "file.too_many_rows",
+        f"非空数据行超过上限 {max_rows} 行（上限由本年度考核办法的指标数决定；第 {row} 行已超出），其余部分未读取。"
+        f"一份报送每个指标只填写一行，请删除多余的行或拆分为各园区各自的文件",
+        value=f"> {max_rows}", expected=f"不超过 {max_rows} 行非空数据")
+
+
+def read_csv_bytes(data: bytes, max_rows: int | None = None) -> ReadResult:
+    """Read a CSV submission; at most ``max_rows`` non-blank data rows are parsed (None: no limit)."""
     result = ReadResult(file_format="csv")
     if not data.strip(b" \t\r\n\xef\xbb\xbf"):
         result.problems.append(FileProblem("file.empty", "文件是空的（没有表头，也没有数据）", expected="第 1 行为表头，其下每行一个指标"))
@@ -232,18 +266,26 @@ def read_csv_bytes(data: bytes) -> ReadResult:
         result.problems.append(FileProblem("file.unreadable", "CSV 格式错误：双引号没有成对出现（有未结束的引号），请用 Excel 重新另存为 CSV",
                                            expected="逗号分隔、标准引号的 CSV"))
         return result
+    header: list[str] | None = None
+    body: list[tuple[int, list[object]]] = []  # non-blank rows only (blank ones are never data)
     try:
-        records = list(csv.reader(io.StringIO(text, newline=""), strict=True))
+        for n, rec in enumerate(csv.reader(io.StringIO(text, newline=""), strict=True), start=1):
+            if n == 1:
+                header = list(rec)
+            elif any(not _is_blank(v) for v in rec):
+                if max_rows is not None and len(body) >= max_rows:
+                    result.problems.append(too_many_rows(max_rows, n))
+                    return result  # the rest of the file is never parsed
+                body.append((n, list(rec)))
     except csv.Error as exc:
         result.problems.append(FileProblem("file.unreadable", f"CSV 格式错误（引号或字段不完整：{exc}），请用 Excel 重新另存为 CSV",
                                            expected="逗号分隔、标准引号的 CSV"))
         return result
     # the first non-blank line is NOT skipped: the header must be in row 1
-    if not records or all(all(_is_blank(v) for v in r) for r in records):
+    if header is None or (not body and all(_is_blank(v) for v in header)):
         result.problems.append(FileProblem("file.empty", "文件没有任何内容", expected="第 1 行为表头，其下每行一个指标"))
         return result
-    result.raw_header = list(records[0])
-    body = [(n, list(r)) for n, r in enumerate(records[1:], start=2)]
+    result.raw_header = header
     return _header_and_rows(result, body, "文件只有表头，没有任何数据行")
 
 
@@ -279,8 +321,45 @@ def zip_guard(data: bytes, max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSED,
     return None
 
 
+def _sheet_size_until_data(self) -> None:
+    """openpyxl's ``ReadOnlyWorksheet._get_size``, stopping where the sheet's data starts.
+
+    openpyxl looks for the optional ``<dimension>`` element with *end* events, so for a sheet without one
+    (openpyxl's own write-only workbooks, many exporters) the ``</sheetData>`` it stops at is the end of the
+    sheet: opening a workbook parsed every row of every sheet before one row was read (12 s for 200,000 rows,
+    whatever the row limit). *Start* events find the element, or its absence, before the first row. The result
+    is the same: the declared dimensions when there are some, else none."""
+    from openpyxl.worksheet._reader import DATA_TAG, DIMENSION_TAG  # noqa: PLC0415
+    from openpyxl.worksheet.dimensions import SheetDimension  # noqa: PLC0415
+    from openpyxl.xml.functions import iterparse  # noqa: PLC0415 (defusedxml's when installed, as openpyxl's)
+
+    src = self._get_source()
+    try:
+        for _event, element in iterparse(src, events=("start",)):
+            if element.tag == DIMENSION_TAG:
+                self._min_column, self._min_row, self._max_column, self._max_row = \
+                    SheetDimension.from_tree(element).boundaries
+                return
+            if element.tag == DATA_TAG:
+                return
+    finally:
+        src.close()
+
+
+def _open_workbook(data: bytes):
+    """openpyxl's read-only workbook of ``data``, without the full parse of dimension-less sheets on opening."""
+    import openpyxl  # noqa: PLC0415 (openpyxl uses defusedxml when it is installed)
+    from openpyxl.worksheet._read_only import ReadOnlyWorksheet  # noqa: PLC0415
+
+    if ReadOnlyWorksheet._get_size is not _sheet_size_until_data:
+        ReadOnlyWorksheet._get_size = _sheet_size_until_data  # same result, bounded work: see its docstring
+    return openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False, keep_links=False)
+
+
 def read_xlsx_bytes(data: bytes, max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSED,
-                    max_ratio: float = DEFAULT_MAX_RATIO) -> ReadResult:
+                    max_ratio: float = DEFAULT_MAX_RATIO, max_rows: int | None = None) -> ReadResult:
+    """Read the first worksheet of an XLSX submission, streaming; at most ``max_rows`` non-blank data rows are
+    parsed (None: no limit). Blank rows (an Excel template's formatted empty rows) neither count nor stay."""
     result = ReadResult(file_format="xlsx")
     if not data:
         result.problems.append(FileProblem("file.empty", "文件是空的（0 字节）", expected="Excel 工作簿 (.xlsx)"))
@@ -289,10 +368,8 @@ def read_xlsx_bytes(data: bytes, max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSE
     if bomb is not None:
         result.problems.append(bomb)
         return result
-    import openpyxl  # noqa: PLC0415 (openpyxl uses defusedxml when it is installed)
-
     try:
-        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False, keep_links=False)
+        wb = _open_workbook(data)
     except Exception as exc:  # noqa: BLE001 - any failure to parse an untrusted file is a rejection
         result.problems.append(FileProblem("file.unreadable", f"无法作为 .xlsx 打开（{type(exc).__name__}）；请在 Excel 中重新保存为 .xlsx 或 CSV",
                                            expected="Excel 工作簿 (.xlsx)"))
@@ -323,15 +400,18 @@ def read_xlsx_bytes(data: bytes, max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSE
                     elif type(v).__name__ in ("ArrayFormula", "DataTableFormula"):
                         v = Formula(str(getattr(v, "text", v)))
                     cells.append(v)
-                table.append((r_idx, cells))  # read-only iter_rows fills gaps with empty rows
+                if all(_is_blank(v) for v in cells):
+                    continue  # read-only iter_rows fills gaps with empty rows: never data, never kept
+                if max_rows is not None and r_idx > 1 and len(table) - (bool(table) and table[0][0] == 1) >= max_rows:
+                    result.problems.append(too_many_rows(max_rows, r_idx))
+                    return result  # the rest of the sheet is never parsed (the finally closes the workbook)
+                table.append((r_idx, cells))
         except Exception as exc:  # noqa: BLE001
             result.problems.append(FileProblem("file.unreadable", f"读取第一个工作表时出错（{type(exc).__name__}）；请在 Excel 中重新保存为 .xlsx 或 CSV",
                                                expected="Excel 工作簿 (.xlsx)"))
             return result
     finally:
         wb.close()
-    while table and all(_is_blank(v) for v in table[-1][1]):
-        table.pop()
     if not table:
         result.problems.append(FileProblem("file.empty", f"第一个工作表「{ws.title}」是空的", expected="第一个工作表第 1 行为表头"))
         return result
@@ -348,7 +428,7 @@ def read_xlsx_bytes(data: bytes, max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSE
 def _header_and_rows(result: "ReadResult", body: list, no_data_message: str) -> "ReadResult":
     """Shared tail of CSV and XLSX reading: check the header (``result.raw_header``), then build the rows."""
     result.header = [normalise_column(v) for v in result.raw_header]
-    _header_problems(result, [cells for _, cells in body])
+    _header_problems(result, body)
     if result.problems:
         return result
     _build_rows(result, body)
@@ -361,9 +441,16 @@ def _header_and_rows(result: "ReadResult", body: list, no_data_message: str) -> 
 
 
 def read_submission(name: str, data: bytes | None, size: int, max_bytes: int = DEFAULT_MAX_BYTES,
-                    max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSED, max_ratio: float = DEFAULT_MAX_RATIO) -> ReadResult:
-    """Read one submission. ``name`` only decides the format by its extension; ``data`` may be None
-    when the file is over the size limit (it is then never read)."""
+                    max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSED, max_ratio: float = DEFAULT_MAX_RATIO,
+                    max_rows: int | None = None) -> ReadResult:
+    """Read one submission. ``name`` only decides the format by its extension (and a temporary name of an
+    upload tool or of Excel is never read); ``data`` may be None when the file is over the size limit (it is
+    then never read); ``max_rows``: non-blank data rows parsed at most (None: no limit)."""
+    temporary = temporary_name(name)
+    if temporary:
+        return ReadResult(file_format=file_format(name), problems=[FileProblem(
+            "file.temporary_name", f"文件名是{temporary}，不是一份完成的报送，未读取；请只放入保存完成的 .csv 或 .xlsx 文件",
+            value=name[:200], expected="保存完成的 .csv 或 .xlsx 文件")])
     fmt = file_format(name)
     if fmt is None:
         ext = PurePath(name).suffix or "（无扩展名）"
@@ -376,5 +463,5 @@ def read_submission(name: str, data: bytes | None, size: int, max_bytes: int = D
             value=str(size), expected=f"不超过 {max_bytes} 字节")])
     assert data is not None
     if fmt == "csv":
-        return read_csv_bytes(data)
-    return read_xlsx_bytes(data, max_uncompressed, max_ratio)
+        return read_csv_bytes(data, max_rows)
+    return read_xlsx_bytes(data, max_uncompressed, max_ratio, max_rows)

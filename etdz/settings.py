@@ -15,6 +15,7 @@ every command prints that line. To add a setting: a field with its default below
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import tomllib
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from etdz.catalogue import SHIPPED_DIR
 from etdz.deadlines import parse_deadlines
+from etdz.reading import DEFAULT_ROWS_PER_MEASURE
 from etdz.registry import SHIPPED_REGISTRY
 
 CONFIG_NAME = "etdz.toml"
@@ -39,6 +41,7 @@ VARIABLES: dict[str, str] = {
     "methodology": "ETDZ_METHODOLOGY",
     "dagster_home": "DAGSTER_HOME",
     "max_file_bytes": "ETDZ_MAX_FILE_MB",
+    "max_rows_per_measure": "ETDZ_MAX_ROWS_PER_MEASURE",
     "report_links_url": "ETDZ_REPORT_LINKS_URL",
     "ui_host": "ETDZ_UI_HOST",
     "ui_port": "ETDZ_UI_PORT",
@@ -71,6 +74,8 @@ class Settings:
     methodology: str
     dagster_home: str
     max_file_bytes: int = 20 * MEBIBYTE
+    # a submission file may hold at most this many non-blank rows per measure of the year's catalogue
+    max_rows_per_measure: int = DEFAULT_ROWS_PER_MEASURE
     # where report links in the UI point: by default where `etdz ui` serves the reports (the port after the UI's);
     # empty for reports on an object store without one configured (the links are then the objects' URLs)
     report_links_url: str = ""
@@ -210,10 +215,24 @@ def _megabytes(value: str) -> int:
     try:
         mb = float(value)
     except ValueError:
-        raise ValueError(f"the largest file accepted must be a number of megabytes, found {value!r}") from None
-    if mb <= 0:
-        raise ValueError(f"the largest file accepted must be > 0 megabytes, found {value!r}")
+        mb = math.nan
+    if not math.isfinite(mb) or mb * MEBIBYTE < 1:
+        raise ValueError(f"{value!r} is not a usable size: set it to a positive number of megabytes (the largest "
+                         f"submission file that is read, e.g. 20 or 0.5), or remove it for the default 20")
     return int(mb * MEBIBYTE)
+
+
+def _rows_per_measure(value: str) -> int:
+    """``ETDZ_MAX_ROWS_PER_MEASURE``: a whole number ≥ 1."""
+    try:
+        n = int(value.strip())
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise ValueError(f"{value!r} is not usable: set it to a whole number ≥ 1 (a submission file may hold that "
+                         f"many non-blank rows per measure of the year's catalogue), or remove it for the default "
+                         f"{DEFAULT_ROWS_PER_MEASURE}")
+    return n
 
 
 def _port(value: str) -> int:
@@ -249,7 +268,8 @@ def _deadlines(value: str) -> str:
     return value.strip()
 
 
-PARSERS: dict[str, Callable[[str], object]] = {"max_file_bytes": _megabytes, "ui_port": _port,
+PARSERS: dict[str, Callable[[str], object]] = {"max_file_bytes": _megabytes, "max_rows_per_measure": _rows_per_measure,
+                                               "ui_port": _port,
                                                "schedule_date": _month_day, "deadlines": _deadlines,
                                                "poll_seconds": _seconds,
                                                "report_links_url": lambda v: v.strip().rstrip("/")}

@@ -69,6 +69,13 @@ _CHECK_LIST = [
     Check("file.zip_bomb", "error", "file", "files_readable", "疑似压缩炸弹", "The XLSX archive's declared uncompressed size or compression ratio is over the guard's limits."),
     Check("file.empty", "error", "file", "files_readable", "空文件", "No bytes, only blank lines, or an empty first worksheet."),
     Check("file.no_data", "error", "file", "files_readable", "只有表头", "A header row and no data row."),
+    Check("file.no_values", "error", "file", "files_readable", "没有任何数值", "Data rows, but not one of them has anything in `value` (a blank template): not a submission; it never replaces an accepted file."),
+    Check("file.too_many_rows", "error", "file", "files_readable", "数据行过多", "More non-blank data rows than the limit derived from the catalogue (its number of measures × ETDZ_MAX_ROWS_PER_MEASURE); the rest of the file is never parsed."),
+    Check("file.temporary_name", "error", "file", "files_readable", "临时文件", "A temporary name of Excel or an upload tool (~$x.xlsx, .~lock.x#, *.part, *.tmp, *.crdownload): archived and logged, never read."),
+    Check("file.not_regular", "error", "file", "files_readable", "不是普通文件", "A symbolic link, FIFO, socket or device in the inbox: listed, never opened (nor its target), nothing archived."),
+    Check("file.vanished", "error", "file", "files_readable", "文件已消失", "The file was listed but was gone when it was read (deleted or renamed meanwhile); nothing archived."),
+    Check("file.changed", "error", "file", "files_readable", "读取时文件被改动", "The file's size or modification time differ from the listing (replaced, e.g. by a temporary file and a rename, or still being written); nothing archived: the next run reads it."),
+    Check("file.cannot_open", "error", "file", "files_readable", "文件无法打开", "The operating system refused to open or read the file (permission denied, I/O error); nothing archived."),
     # required_columns
     Check("file.missing_columns", "error", "file", "required_columns", "缺少必需的列", "One of zone_code, data_year, measure_code, value, unit is not in row 1 (another delimiter or a title row above the header lands here)."),
     Check("file.duplicate_column", "error", "file", "required_columns", "列名重复", "Two columns have the same name (case-insensitive, spaces stripped)."),
@@ -96,6 +103,7 @@ _CHECK_LIST = [
     # required_measures
     Check("row.required_missing", "warning", "row", "required_measures", "必填指标为空", "A measure an indicator uses is listed with an empty value."),
     Check("file.required_absent", "warning", "file", "required_measures", "缺少必填指标", "A measure an indicator uses is not listed in the file at all."),
+    Check("file.measures_dropped", "warning", "file", "required_measures", "比被取代的文件少报指标", "The zone's chosen file supersedes an accepted file (the latest one before it) that reported values for measures this one leaves empty or does not list; the measures are named."),
     # plausibility
     Check("row.soft_range", "warning", "row", "plausibility", "数值超出合理范围", "After conversion, the value is outside [soft_min, soft_max]."),
     Check("row.not_above", "warning", "row", "plausibility", "数值大于上级数值", "The value is greater than the value of its not_above measure in the same file."),
@@ -130,7 +138,7 @@ class SubmissionFile:
     sha256: str
     size: int
     read: ReadResult
-    expected_year: int
+    expected_year: int  # the folder's year; 0 when unknown (``etdz validate``: year and due checks are skipped)
     received_at: pd.Timestamp | None = None
     mtime_ns: int = 0
     archive_path: str | None = None
@@ -248,6 +256,18 @@ def _issue(f: SubmissionFile, check: str, message: str, *, row: int | None = Non
     }
 
 
+def rows_text(rows: list[int], shown: int = 5) -> str:
+    """Row numbers for a message, bounded: the first ``shown``, then how many more ("2、3、4、5、6 及另外 995 行")."""
+    head = "、".join(map(str, rows[:shown]))
+    return head if len(rows) <= shown else f"{head} 及另外 {len(rows) - shown} 行"
+
+
+def names_text(names: list[str], shown: int = 10, sep: str = "、") -> str:
+    """Names for a message or a ``value`` cell, bounded like :func:`rows_text`."""
+    head = sep.join(names[:shown])
+    return head if len(names) <= shown else f"{head}{sep}… 及另外 {len(names) - shown} 个"
+
+
 def _where(f: SubmissionFile, row: int | None = None, column: str | None = None) -> str:
     s = f"文件「{f.file_name}」"
     if row is not None:
@@ -289,6 +309,11 @@ def file_checks(f: SubmissionFile, registry: pd.DataFrame, lookup: dict[str, dic
     for name in read.extra_columns:
         out.append(_issue(f, "file.extra_column", f"{_where(f, column=name)}不是规定的列，已忽略（规定的列：{', '.join(REQUIRED_COLUMNS)}, note）",
                           column=name, expected=", ".join(REQUIRED_COLUMNS) + ", note"))
+    if not read.has_values:
+        # a blank template (every value empty) is not a submission: rejected, so it never replaces a real file
+        out.append(_issue(f, "file.no_values", f"{_where(f, column='value')}全部为空：文件没有报送任何数值（{read.n_rows} 行都没有数值），"
+                                               f"不是一份报送，通常是未填写的空白模板。请填写数值后重新报送；本园区已接收的文件不会被它取代",
+                          column="value", value="", expected="至少一个指标的数值"))
 
     # zone: one non-empty code, the same in every row (formula cells are reported as row.formula)
     zones: dict[str, list[int]] = {}
@@ -299,9 +324,13 @@ def file_checks(f: SubmissionFile, registry: pd.DataFrame, lookup: dict[str, dic
         zones.setdefault(_text(v), []).append(rec[ROW_KEY])
     named = [z for z in zones if z]
     if len(zones) > 1:
-        found = "；".join(f"「{z or '（空）'}」第 {'、'.join(map(str, rows[:5]))}{'…' if len(rows) > 5 else ''} 行" for z, rows in zones.items())
+        found = "；".join(f"「{z or '（空）'}」第 {'、'.join(map(str, rows[:5]))}{'…' if len(rows) > 5 else ''} 行"
+                         for z, rows in list(zones.items())[:10])
+        if len(zones) > 10:
+            found += f"；… 共 {len(zones)} 个不同的值"
         out.append(_issue(f, "file.several_zones", f"{_where(f, column='zone_code')}含有多个不同的园区代码：{found}。一个文件只能是一个园区的报送，请每个园区单独报送一个文件，且每行都填写园区代码",
-                          column="zone_code", value=", ".join(z or "(空)" for z in zones), expected="所有行为同一个园区代码"))
+                          column="zone_code", value=names_text([z or "(空)" for z in zones], sep=", "),
+                          expected="所有行为同一个园区代码"))
     elif not named:
         if zones:
             out.append(_issue(f, "file.missing_zone", f"{_where(f, column='zone_code')}为空：请在每一行填写本园区在名录中的代码",
@@ -313,13 +342,15 @@ def file_checks(f: SubmissionFile, registry: pd.DataFrame, lookup: dict[str, dic
         if reg is None:
             out.append(_issue(f, "file.unknown_zone", f"{_where(f, column='zone_code')}的园区代码「{zone}」不在园区名录中{_suggest(zone, registry['zone_code'])}，请使用名录中的代码",
                               column="zone_code", value=zone, expected="名录中的园区代码（区分大小写）"))
-        elif not _is_due(reg, f.expected_year):
+        elif f.expected_year and not _is_due(reg, f.expected_year):
             r = reg
             span = f"{'' if pd.isna(r['first_data_year']) else int(r['first_data_year'])}–{'' if pd.isna(r['exit_data_year']) else int(r['exit_data_year'])}"
             out.append(_issue(f, "file.zone_not_due", f"{_where(f)}：园区「{zone}」（{r['name_zh']}）不参加 {f.expected_year} 年度的考核（考核年度 {span}），文件已接收但不计分",
                               column="zone_code", value=zone, expected=f"考核年度 {span}"))
 
     # year: every row's data_year is the folder's year
+    if not f.expected_year:
+        return out  # unknown (etdz validate): the caller reports the year problem
     bad: dict[str, list[int]] = {}
     seen: dict[tuple, bool] = {}  # every row repeats the year: parse each distinct cell once
     for rec in read.rows:
@@ -334,9 +365,13 @@ def file_checks(f: SubmissionFile, registry: pd.DataFrame, lookup: dict[str, dic
         if not good:
             bad.setdefault(_text(v), []).append(rec[ROW_KEY])
     if bad:
-        found = "；".join(f"「{y or '（空）'}」第 {'、'.join(map(str, rows[:5]))}{'…' if len(rows) > 5 else ''} 行" for y, rows in bad.items())
+        found = "；".join(f"「{y or '（空）'}」第 {'、'.join(map(str, rows[:5]))}{'…' if len(rows) > 5 else ''} 行"
+                         for y, rows in list(bad.items())[:10])
+        if len(bad) > 10:
+            found += f"；… 共 {len(bad)} 个不同的值"
         out.append(_issue(f, "file.year_mismatch", f"{_where(f, column='data_year')}应为 {f.expected_year}（文件所在的年度文件夹），但发现 {found}。请确认报送的是 {f.expected_year} 年的数据，并在每一行填写 {f.expected_year}",
-                          column="data_year", value=", ".join(y or "(空)" for y in bad), expected=str(f.expected_year)))
+                          column="data_year", value=names_text([y or "(空)" for y in bad], sep=", "),
+                          expected=str(f.expected_year)))
     return out
 
 
@@ -375,8 +410,8 @@ def build_long_frame(files: list[SubmissionFile], catalogue: Catalogue,
     measures = catalogue.measures
     required = catalogue.required_measures
     for f in files:
-        if f.read.problems:
-            continue
+        if f.read.problems or not f.read.has_values:
+            continue  # nothing to check row by row (a blank template is one file error, not 30 warnings)
         listed: set[str] = set()
         for rec in f.read.rows:
             formula_col = next((c for c in REQUIRED_COLUMNS if isinstance(rec.get(c), Formula)), None)
@@ -654,7 +689,7 @@ def _row_issue(f: SubmissionFile, r: pd.Series, check: str, bound: str | None, c
         msg = f"{w}的数值「{value_raw}」已按 {r['normalised']} 规范化为 {r['value_text']}，请核对"
         return _issue(f, check, msg, row=row, column="value", value=value_raw, expected=r["value_text"])
     if check == "row.duplicate_measure":
-        others = "、".join(str(x) for x in dup_rows.get((r["file_idx"], code), []))
+        others = rows_text(dup_rows.get((r["file_idx"], code), []))  # bounded: the issue list stays linear
         msg = f"{_where(f, row, 'measure_code')}：指标 {mname} 在文件中出现了不止一次（第 {others} 行）；每个指标只能填写一行，请删除重复的行"
         return _issue(f, check, msg, row=row, column="measure_code", value=code, expected="每个指标只出现一次")
     if check == "row.hard_bounds":
@@ -750,6 +785,40 @@ def validate_submissions(files: list[SubmissionFile], catalogue: Catalogue, regi
     issues.extend(row_issues)
     frame = issues_frame(issues)
     return frame, report, df
+
+
+def dropped_measures_issues(files: list[SubmissionFile], log: pd.DataFrame, long: pd.DataFrame,
+                            catalogue: Catalogue) -> list[dict]:
+    """``file.measures_dropped`` warnings: a zone's chosen file that supersedes accepted files and has no value for
+    measures the latest of them reported (02-inputs.md §2.1 "Several files for one zone and year").
+
+    ``log``: the decided submission log (:func:`etdz.ingest.decide`); ``long``: the long frame of the year."""
+    if log.empty or not log["status"].eq("superseded").any():
+        return []
+    rows = long.loc[long["origin"].eq("row") & long["value"].notna(), ["file_idx", "measure_code"]]
+    reported: dict[int, set[str]] = {}
+    for fi, code in zip(rows["file_idx"].tolist(), rows["measure_code"].tolist()):
+        reported.setdefault(int(fi), set()).add(code)
+    by_name = {f.file_name: f for f in files}
+    order = {code: i for i, code in enumerate(catalogue.measures)}
+    out: list[dict] = []
+    for zone, g in log.loc[log["zone_code"].notna()].groupby("zone_code", sort=True):
+        chosen = [by_name[n] for n in g.loc[g["status"] == "accepted", "file_name"]]
+        older = [by_name[n] for n in g.loc[g["status"] == "superseded", "file_name"]]
+        if len(chosen) != 1 or not older:
+            continue
+        new, prev = chosen[0], max(older, key=lambda f: (f.mtime_ns, f.file_name))  # the file it replaces
+        gone = sorted(reported.get(prev.idx, set()) - reported.get(new.idx, set()),
+                      key=lambda c: (order.get(c, 1 << 30), c))  # in catalogue order
+        if not gone:
+            continue
+        named = [f"{c}（{catalogue.measures[c].name_zh}）" if c in catalogue.measures else c for c in gone]
+        out.append(_issue(new, "file.measures_dropped",
+                          f"{_where(new)}取代了本园区较早的文件「{prev.file_name}」，但没有报送其中已有数值的 {len(gone)} 个指标："
+                          f"{names_text(named)}。这些指标将按缺失处理；如是遗漏，请报送包含全部指标的文件（已接收）",
+                          column="measure_code", value=names_text(gone, sep=", "),
+                          expected=f"与「{prev.file_name}」相同的指标"))
+    return out
 
 
 def issues_frame(issues: list[dict]) -> pd.DataFrame:

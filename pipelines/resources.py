@@ -14,6 +14,7 @@ from etdz.catalogue import Catalogue, catalogue_for_year, load_catalogues
 from etdz.commit import Outputs, commit_for, step_commit
 from etdz.history import Submissions, previous_submissions
 from etdz.locks import year_lock
+from etdz.reading import DEFAULT_ROWS_PER_MEASURE
 from etdz.publish import ensure_writable
 from etdz.registry import load_registry
 from etdz.settings import Settings
@@ -32,6 +33,7 @@ class EtdzResource(ConfigurableResource):
     max_file_bytes: int = 20 * 1024 * 1024
     report_links_url: str = ""  # where report links point (Settings.report_links_url); empty: object-store URLs
     deadlines: str = ""  # ETDZ_DEADLINES (etdz.deadlines.parse_deadlines)
+    max_rows_per_measure: int = DEFAULT_ROWS_PER_MEASURE
 
     @classmethod
     def from_settings(cls, s: Settings) -> "EtdzResource":
@@ -54,7 +56,8 @@ class EtdzResource(ConfigurableResource):
                              registry: pd.DataFrame) -> Submissions:
         """Accepted submissions of Y−1 for growth and year-on-year checks (warehouse, else its inbox)."""
         return previous_submissions(self.store(), self.inbox, data_year, catalogues,
-                                    catalogue_for_year(catalogues, data_year), registry, self.max_file_bytes)
+                                    catalogue_for_year(catalogues, data_year), registry, self.max_file_bytes,
+                                    max_rows_per_measure=self.max_rows_per_measure)
 
     def inbox_dir(self, data_year: int) -> Path:
         return Path(self.inbox) / str(int(data_year))

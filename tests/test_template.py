@@ -182,9 +182,10 @@ def test_a_filled_in_template_passes_validation(tmp_path, cats, year):
     for f in (filled_csv, filled_xlsx):
         text, code = validate_files([f], cats, registry)
         assert code == 0, text
-    # the untouched template (every value empty) is accepted too: empty means "not reported" (warnings)
+    # the untouched template (every value empty) reports nothing: not a submission (issue 11), so it is rejected
     text, code = validate_files([csv_path], cats, registry)
-    assert code == 0, text
+    assert code == 1 and "file.no_values" in text, text
+
 
 
 def _validation_of(ws, cell: str):

@@ -11,6 +11,7 @@ rejection notices are plain text, every untrusted value through :func:`etdz.esca
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pandas as pd
@@ -144,7 +145,9 @@ def write_rejection_notices(ingest, folder: str | Path, registry: pd.DataFrame |
     for row in ingest.log[ingest.log["status"] == "rejected"].to_dict("records"):
         # name and hash together: two files with identical bytes under different names are two submissions
         mine = issues[(issues["sha256"] == row["sha256"]) & (issues["file_name"] == row["file_name"])]
-        name = notice_name(_none(row.get("zone_code")), row["sha256"], registry)
+        # a file that could not be read has no SHA-256: its notice is named by a hash of its name instead
+        key = row["sha256"] or hashlib.sha256(str(row["file_name"]).encode("utf-8", "surrogateescape")).hexdigest()
+        name = notice_name(_none(row.get("zone_code")), key, registry)
         if name in wanted:  # the same bytes under another file name: a submission of its own, a notice of its own
             stem = name.removesuffix(".txt")
             name = next(f"{stem}_{n}.txt" for n in range(2, len(wanted) + 3) if f"{stem}_{n}.txt" not in wanted)

@@ -79,3 +79,23 @@ def test_notices_are_named_by_registered_zone_else_unknown(year, tmp_path):
         f"Z2_{sha['bad.csv'][:12]}.txt", f"unknown_{sha['说明.pdf'][:12]}.txt",
         f"unknown_{sha['forged.csv'][:12]}.txt"])  # a code read from a file is not a path unless registered
     assert "row.hard_bounds" in (folder / f"Z2_{sha['bad.csv'][:12]}.txt").read_text(encoding="utf-8")
+
+
+def test_every_rejected_file_has_its_own_notice_even_unread_or_byte_identical(year, tmp_path):
+    """Unreadable files have no SHA-256 and identical bytes share one: neither may overwrite another notice."""
+    ingest, registry = year
+    inbox = tmp_path / "inbox" / "2022"
+    (inbox / "bad copy.csv").write_bytes((inbox / "bad.csv").read_bytes())
+    (inbox / "link.csv").symlink_to(inbox / "bad.csv")
+    (inbox / "other link.csv").symlink_to("/etc/passwd")
+    from etdz.catalogue import load_catalogue
+
+    cat = load_catalogue(tmp_path / "cat" / "new.yaml")
+    ingest = ingest_year(inbox, 2022, cat, registry, None)
+    rejected = ingest.log[ingest.log.status == "rejected"]
+    assert {"link.csv", "other link.csv", "bad copy.csv"} <= set(rejected.file_name)
+    folder = tmp_path / "notices"
+    write_rejection_notices(ingest, folder, registry)
+    notices = sorted(p.name for p in folder.iterdir())
+    assert len(notices) == len(rejected), notices
+    assert all(len(n.split("_", 1)[1]) > len(".txt") for n in notices), notices  # never a bare "unknown_.txt"

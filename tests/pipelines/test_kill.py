@@ -90,7 +90,7 @@ def _golden_env(root: Path, inbox: Path, archive: Path) -> dict:
 
 
 def _start(env) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "etdz.cli", "run", "--data-year", "2021"], env=env,
+    return subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run", "--data-year", "2021"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
 

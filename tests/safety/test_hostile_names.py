@@ -91,7 +91,7 @@ def hostile_run(tmp_path_factory):
            "DAGSTER_HOME": str(root / "dagster_home"), "ETDZ_HOME": str(root)}
     for args in (["run", "--from", "2020", "--to", "2021"],
                  ["template", "--data-year", "2021", "--zone", "E3", "--out", str(root / "template")]):
-        proc = subprocess.run([sys.executable, "-m", "etdz.cli", *args], env=env, cwd=root, capture_output=True,
+        proc = subprocess.run([sys.executable, "-m", "pipelines.cli", *args], env=env, cwd=root, capture_output=True,
                               text=True, timeout=600)
         assert proc.returncode == 0, proc.stdout + proc.stderr
     return root

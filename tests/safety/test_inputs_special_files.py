@@ -112,7 +112,7 @@ def test_etdz_run_with_special_files_in_the_inbox(tmp_path):
            "ETDZ_INBOX": str(inbox), "ETDZ_WAREHOUSE": str(tmp_path / "warehouse"),
            "ETDZ_REPORTS": str(tmp_path / "reports"), "DAGSTER_HOME": str(tmp_path / "dagster_home"),
            "ETDZ_HOME": str(tmp_path)}
-    proc = subprocess.run([sys.executable, "-m", "etdz.cli", "run", "--from", "2020", "--to", "2021"], env=env,
+    proc = subprocess.run([sys.executable, "-m", "pipelines.cli", "run", "--from", "2020", "--to", "2021"], env=env,
                           cwd=tmp_path, check=False, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 

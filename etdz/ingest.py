@@ -85,7 +85,8 @@ def archive_bytes(archive: str, sha256: str, data: bytes | None = None, src: str
         if data is not None:
             replace_file(dest, data)
         else:
-            with open(src, "rb") as fh:  # type: ignore[arg-type]  # opened first: a vanished file is not a disk error
+            # opened first: a file that vanished from the inbox is not a disk error
+            with open(src, "rb") as fh:  # type: ignore[arg-type]
                 replace_file(dest, lambda out: shutil.copyfileobj(fh, out, _CHUNK))
     else:
         fs.makedirs(os.path.dirname(dest), exist_ok=True)

@@ -25,6 +25,12 @@ class EtdzError(Exception):
             self.exit_code = exit_code
 
 
+class ConfigurationError(EtdzError, ValueError):
+    """A setting (an ``ETDZ_*`` variable) that cannot work: refused before anything runs."""
+
+    exit_code = EXIT_REFUSED
+
+
 class StorageError(EtdzError):
     """Writing or reading an output failed on the filesystem (disk full, read-only, permission, missing folder)."""
 

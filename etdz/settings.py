@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from etdz.catalogue import SHIPPED_DIR
+from etdz.errors import ConfigurationError
 from etdz.registry import SHIPPED_REGISTRY
 
 
@@ -50,7 +51,7 @@ def _megabytes(value: str | None, default: float) -> int:
     try:
         mb = float(value) if value not in (None, "") else default
     except ValueError:
-        raise ValueError(f"ETDZ_MAX_FILE_MB must be a number of megabytes, found {value!r}") from None
+        raise ConfigurationError(f"ETDZ_MAX_FILE_MB must be a number of megabytes, found {value!r}") from None
     if mb <= 0:
-        raise ValueError(f"ETDZ_MAX_FILE_MB must be > 0, found {value!r}")
+        raise ConfigurationError(f"ETDZ_MAX_FILE_MB must be > 0, found {value!r}")
     return int(mb * 1024 * 1024)

@@ -20,7 +20,8 @@ Object storage (an ``s3://`` warehouse): datasets are staged as ``_…tmp`` obje
 local disk under ``DAGSTER_HOME``) moves them into place with server-side copies. Each object is replaced
 in one request, but a reader may see some objects of a step new and others old *while* the journal is
 applied; after the step returns (or the next command on the same machine rolls the journal forward) they
-are all new. Reports uploaded to a bucket are published after the local commit, file by file.
+are all new; objects staged by a step killed before its journal are removed by the year's next step.
+Reports uploaded to a bucket are published after the local commit, file by file.
 """
 
 from __future__ import annotations
@@ -239,6 +240,8 @@ class Outputs:
 
         repaired = []
         for year in self.years_on_disk():
+            if not _pending(self.journal_dir(year), self.scope(year)):
+                continue  # nothing to do: no lock taken (a read-only copy of the outputs can still be verified)
             try:
                 with year_lock(self.lock_dir(), year, timeout=0):
                     if recover(self.journal_dir(year), self.scope(year)):
@@ -366,15 +369,28 @@ def apply_journal(journal: Path) -> None:
         raise storage_error(exc, getattr(exc, "filename", None) or journal, "committing") from exc
 
 
+def _local_folders(scope: YearScope) -> list[Path]:
+    folders = [Path(scope.reports)]
+    if "://" not in scope.warehouse or scope.warehouse.startswith("file://"):
+        folders += list(Path(scope.warehouse.removeprefix("file://")).glob(f"*/data_year={scope.year}"))
+    return folders
+
+
+def _pending(journal_dir: Path, scope: YearScope) -> bool:
+    """Whether a failed run of the year left a journal or a temporary file (local outputs)."""
+    if journal_dir.is_dir() and any(journal_dir.iterdir()):
+        return True
+    return any(is_temporary(name) for folder in _local_folders(scope) if folder.is_dir()
+               for _, _, files in os.walk(folder) for name in files)
+
+
 def _sweep(scope: YearScope) -> int:
     """Remove the temporary files failed writes of the year left behind; returns how many."""
     removed = 0
-    folders: list[Path] = [Path(scope.reports)]
-    if "://" not in scope.warehouse or scope.warehouse.startswith("file://"):
-        folders += list(Path(scope.warehouse.removeprefix("file://")).glob(f"*/data_year={scope.year}"))
-    else:
+    folders = _local_folders(scope)
+    if "://" in scope.warehouse and not scope.warehouse.startswith("file://"):
         fs, base = _fs_of(scope.warehouse)
-        leftovers = [p for p in fs.glob(f"{base}/*/data_year={scope.year}/_*.tmp")]
+        leftovers = list(fs.glob(f"{base}/*/data_year={scope.year}/_*.tmp"))
         if leftovers:
             fs.rm(leftovers)
             removed += len(leftovers)

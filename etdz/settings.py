@@ -25,6 +25,7 @@ from pathlib import Path
 
 from etdz.catalogue import SHIPPED_DIR
 from etdz.deadlines import parse_deadlines
+from etdz.errors import EXIT_REFUSED, EtdzError
 from etdz.reading import DEFAULT_ROWS_PER_MEASURE
 from etdz.registry import SHIPPED_REGISTRY
 
@@ -53,8 +54,10 @@ VARIABLES: dict[str, str] = {
 LOCATIONS = ("inbox", "warehouse", "reports", "archive", "registry", "methodology", "dagster_home")
 
 
-class ConfigError(ValueError):
-    """A configuration file or variable that cannot be read; the message names it and what to do."""
+class ConfigError(EtdzError, ValueError):
+    """A configuration file or variable that cannot be read; the message names it and what to do (exit 2)."""
+
+    exit_code = EXIT_REFUSED
 
 
 def file_key(name: str) -> str:

@@ -191,3 +191,13 @@ def test_publish_verify_names_every_changed_file_and_says_whether_the_year_was_r
     assert main(["publish", "--data-year", "2020", "--verify"]) == 1
     out = capsys.readouterr().out.splitlines()
     assert "was reopened since its publication" in out[-1] and "复核" in out[-1]
+
+
+def test_a_bad_setting_refuses_with_exit_2_and_a_plain_message(tmp_path, monkeypatch, capsys):
+    _env(monkeypatch, tmp_path)
+    monkeypatch.setenv("ETDZ_MAX_FILE_MB", "二十")
+    code, err = _run(capsys, "run", "--data-year", "2020")
+    assert code == 2, err
+    _plain(err)
+    assert "ETDZ_MAX_FILE_MB" in err and "二十" in err
+    assert not (tmp_path / "warehouse").exists()

@@ -13,6 +13,7 @@ import json
 import os
 from pathlib import Path
 
+import pytest
 from dagster import TimeWindowPartitionMapping
 
 from etdz.settings import Settings
@@ -50,6 +51,13 @@ def asset_graph_snapshot(defs) -> dict:
             "checks": sorted(checks.get(key.to_user_string(), [])),
         }
     return out
+
+
+@pytest.fixture(autouse=True)
+def fixed_calendar(monkeypatch):
+    """The partitions end at the year the schedule requests next, and the report assets read every year from the
+    first: pin that year, so the snapshot does not change when the calendar does."""
+    monkeypatch.setattr("pipelines.partitions.next_scheduled_year", lambda *_: 2026)
 
 
 def golden_definitions():

@@ -22,14 +22,15 @@ GOLDEN = Path(__file__).resolve().parents[1] / "fixtures" / "golden"
 YEAR = 2021
 
 INGESTION_DATASETS = {"submission_log", "submission_issues", "measures"}
-STEPS = ("ingestion", "scoring", "reports")
+OWN_STEP = {"rank_robustness": "robustness", "ranking_changes": "changes"}  # assets of their own, after the scores
+STEPS = ("ingestion", "scoring", "robustness", "changes", "reports")
 
 
 def step_of(rel: str) -> str:
     """The step that writes an output file, from its path relative to the deployment's root."""
     parts = rel.split("/")
     if parts[0] == "warehouse":
-        return "ingestion" if parts[1] in INGESTION_DATASETS else "scoring"
+        return "ingestion" if parts[1] in INGESTION_DATASETS else OWN_STEP.get(parts[1], "scoring")
     if parts[2] == "validation.html" or parts[2] == "rejections":
         return "ingestion"
     return "reports"

@@ -41,8 +41,8 @@ def import_times(module: str) -> tuple[float, dict[str, float]]:
 def main() -> int:
     print(f"load average (1 min) at start: {os.getloadavg()[0]:.2f}")
     t = time.perf_counter()
-    import pipelines.definitions  # noqa: F401
     import etdz.ingest  # noqa: F401
+    import pipelines.definitions  # noqa: F401
     from etdz.validation import gx_module
 
     gx_module()

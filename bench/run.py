@@ -418,7 +418,7 @@ def main(argv=None) -> int:
     ap.add_argument("--floor-repeat", type=int, default=3, help="floor: best of N in-process runs")
     ap.add_argument("--workdir", type=Path, default=None, help="where the temp folders go (default: system temp)")
     ap.add_argument("--keep", action="store_true", help="keep the temp folders")
-    ap.add_argument("--profile", type=Path, default=None, 
+    ap.add_argument("--profile", type=Path, default=None,
                     help="also profile each size (cProfile; pyinstrument too if installed) into DIR")
     a = ap.parse_args(argv)
     sizes = sorted({int(s.replace("_", "").replace(",", "")) for s in a.sizes.split(",") if s.strip()})

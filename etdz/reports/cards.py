@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
+import pickle
+import tempfile
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -196,21 +198,28 @@ def render_cards(v: YearView, generated: str, workers: int | None = None) -> Ite
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(["etdz.reports.cards"])
     spans = [(i, min(i + _CHUNK, len(v.zones))) for i in range(0, len(v.zones), _CHUNK)]
-    with ProcessPoolExecutor(n, mp_context=ctx, initializer=_start_worker, initargs=(v, generated)) as pool:
-        pending: deque = deque()
-        for span in spans:  # at most 2 chunks per worker in flight: the finished cards never pile up in memory
-            pending.append(pool.submit(_render_span, *span))
-            if len(pending) >= 2 * n:
+    with tempfile.TemporaryDirectory(prefix="etdz-cards-") as tmp:
+        # the year goes to the workers through one file, pickled as a stream: not one in-memory copy per worker
+        year = os.path.join(tmp, "year.pickle")
+        with open(year, "wb") as fh:
+            pickle.dump((v, generated), fh, protocol=pickle.HIGHEST_PROTOCOL)
+        with ProcessPoolExecutor(n, mp_context=ctx, initializer=_start_worker, initargs=(year,)) as pool:
+            pending: deque = deque()
+            for span in spans:  # at most one chunk per worker waiting: finished cards never pile up in memory
+                pending.append(pool.submit(_render_span, *span))
+                if len(pending) > n:
+                    yield from pending.popleft().result()
+            while pending:
                 yield from pending.popleft().result()
-        while pending:
-            yield from pending.popleft().result()
 
 
 _WORKER: dict = {}
 
 
-def _start_worker(v: YearView, generated: str) -> None:
-    """Pool initializer: the year, the template and the common context, once per worker process."""
+def _start_worker(year: str) -> None:
+    """Pool initializer: the year (from the parent's pickle file), the template and the common context."""
+    with open(year, "rb") as fh:
+        v, generated = pickle.load(fh)
     _WORKER.update(v=v, tpl=environment().get_template("card.html.j2"), common=_common(v, generated))
 
 

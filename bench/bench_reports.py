@@ -1,6 +1,7 @@
 """Time the reports of one synthetic demo-sized year (230 zones: 112 east, 68 central, 50 west).
 
     python bench/bench_reports.py [--years 5] [--repeat 3] [--out DIR] [--screenshots docs/screenshots]
+                                  [--scale 1] [--card-workers N]
 
 Builds the year with the report tests' builder (tests/reports/reports_synth.py), writes the national
 report, 230 cards and the workbook, and prints the time per output (target: under 5 s in all).
@@ -12,7 +13,9 @@ national report has its "changes since the previous run") and with its rank robu
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import resource
 import sys
 import tempfile
 import time
@@ -39,24 +42,31 @@ def main(argv=None) -> int:
     ap.add_argument("--years", type=int, default=5, help="years of history on record")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--out", type=Path, default=None, help="reports root (default: a temp folder)")
+    ap.add_argument("--scale", type=int, default=1, help="zones per region x K (K = 10: 2,300 zones)")
+    ap.add_argument("--card-workers", type=int, default=None, help="processes rendering the cards")
     ap.add_argument("--screenshots", type=Path, default=None, help="folder for national_report.png / zone_card.png")
     a = ap.parse_args(argv)
 
     cat = catalogue_for_year(load_catalogues(), a.year)
     t = time.perf_counter()
-    data = make_year(cat, a.year, per_region={"east": 112, "central": 68, "west": 50}, years=a.years)
+    data = make_year(cat, a.year, per_region={"east": 112 * a.scale, "central": 68 * a.scale,
+                                                        "west": 50 * a.scale}, years=a.years)
     print(f"synthetic year {a.year}: {len(data.frames['rankings'])} zones, {a.years} years on record, "
           f"built in {time.perf_counter() - t:.2f} s")
     root = a.out or Path(tempfile.mkdtemp(prefix="etdz-bench-reports-"))
     best = None
     for i in range(a.repeat):
-        t = time.perf_counter()
-        out = write_year_reports(data.inputs(), root)
-        wall = time.perf_counter() - t
+        t, c = time.perf_counter(), time.process_time()
+        out = write_year_reports(data.inputs(), root, card_workers=a.card_workers)
+        wall, cpu = time.perf_counter() - t, time.process_time() - c
         parts = "  ".join(f"{k}={v:.3f}s" for k, v in out.seconds.items())
-        print(f"run {i + 1}: {wall:.3f} s wall  ({parts})  cards={out.cards}")
+        print(f"run {i + 1}: {wall:.3f} s wall, {cpu:.3f} s CPU of this process  ({parts})  cards={out.cards}"
+              f"  load {os.getloadavg()[0]:.2f}")
         best = wall if best is None else min(best, wall)
     print(f"best: {best:.3f} s for national report + workbook + {out.cards} cards -> {root / str(a.year)}")
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    print(f"this process: {me.ru_utime + me.ru_stime:.2f} s CPU in all, peak RSS {me.ru_maxrss / 1024:.0f} MB; "
+          f"card workers: {kids.ru_utime + kids.ru_stime:.2f} s CPU, largest peak RSS {kids.ru_maxrss / 1024:.0f} MB")
     if a.screenshots:
         screenshots(data, root, a.screenshots)
     return 0 if best is not None and best < 5.0 else 1

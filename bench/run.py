@@ -20,7 +20,8 @@ per zone for Y and Y−1 (:func:`etdz.demo_data.write_synthetic_year`); then
 Then the pipeline / floor ratio, the slope (s per 1,000 zones, least squares over the
 sizes) of both, and the 6-year ``etdz demo --home <tmp>`` (cold, wall). Prints a table
 with PASS/FAIL per target and writes everything as JSON. ``--profile DIR`` also runs
-each size once more under pyinstrument and saves ``DIR/run_<N>.html`` / ``.txt``.
+each size once more under cProfile and saves ``DIR/run_<N>.prof`` / ``.txt`` (and ``.html`` when
+pyinstrument is installed).
 """
 
 from __future__ import annotations
@@ -193,20 +194,7 @@ def bench_size(n: int, year: int, seed: int, imports_s: float, floor_repeat: int
 
         prof = None
         if profile:
-            profile.mkdir(parents=True, exist_ok=True)
-            shutil.rmtree(home / "warehouse", ignore_errors=True)
-            shutil.rmtree(home / "reports", ignore_errors=True)
-            shutil.rmtree(home / "dagster_home", ignore_errors=True)
-            pi = str(Path(PY).with_name("pyinstrument"))
-            html = profile / f"run_{n}.html"
-            m = measure([pi, "-r", "html", "-o", str(html), ETDZ, "run", "--data-year", str(year)], env=env,
-                        cwd=str(home), log=home / "profile.log")
-            txt = profile / f"run_{n}.txt"
-            shutil.rmtree(home / "warehouse", ignore_errors=True)
-            shutil.rmtree(home / "dagster_home", ignore_errors=True)
-            measure([pi, "-r", "text", "--show-all", "-o", str(txt), ETDZ, "run", "--data-year", str(year)], env=env,
-                    cwd=str(home), log=home / "profile.log")
-            prof = {"html": str(html), "text": str(txt), "wall_s_under_profiler": m["wall_s"]}
+            prof = profile_run(n, year, env, home, profile)
 
         return {
             "zones": n, "files": layout.files_written, "generate_s": round(gen_s, 3), "run_id": st.get("run_id"),
@@ -220,6 +208,46 @@ def bench_size(n: int, year: int, seed: int, imports_s: float, floor_repeat: int
     finally:
         if not keep:
             shutil.rmtree(home, ignore_errors=True)
+
+
+def _fresh_outputs(home: Path) -> None:
+    """Remove what a run wrote, so the profiled run does the same work as the measured one."""
+    for name in ("warehouse", "reports", "dagster_home"):
+        shutil.rmtree(home / name, ignore_errors=True)
+
+
+def profile_run(n: int, year: int, env: dict, home: Path, profile: Path) -> dict:
+    """``etdz run`` once more under cProfile (stdlib, always there): ``run_<n>.prof`` (load with ``pstats`` or
+    snakeviz) and ``run_<n>.txt`` (the top functions by cumulative and by own time). When pyinstrument is
+    installed, one more run under it gives ``run_<n>.html``. The console entry returns normally under a
+    profiler (``pipelines.cli.entry``), so the profile covers the whole process, imports included."""
+    import pstats
+
+    profile.mkdir(parents=True, exist_ok=True)
+    out = {}
+    _fresh_outputs(home)
+    raw = profile / f"run_{n}.prof"
+    m = measure([PY, "-m", "cProfile", "-o", str(raw), ETDZ, "run", "--data-year", str(year)], env=env,
+                cwd=str(home), log=home / "profile.log")
+    if m["exit"] != 0 or not raw.exists():
+        raise RuntimeError(f"profiled etdz run failed at {n} zones (exit {m['exit']}):\n"
+                           + (home / "profile.log").read_text(errors="replace")[-3000:])
+    txt = profile / f"run_{n}.txt"
+    with open(txt, "w", encoding="utf-8") as fh:
+        stats = pstats.Stats(str(raw), stream=fh)
+        fh.write(f"etdz run --data-year {year}, {n:,} zones, under cProfile: {m['wall_s']:.2f} s wall\n")
+        stats.sort_stats("cumulative").print_stats(60)
+        stats.sort_stats("tottime").print_stats(40)
+    out.update({"cprofile": str(raw), "text": str(txt), "wall_s_under_profiler": m["wall_s"],
+                "functions_profiled": len(pstats.Stats(str(raw)).stats)})
+    pi = Path(PY).with_name("pyinstrument")
+    if pi.exists():
+        _fresh_outputs(home)
+        html = profile / f"run_{n}.html"
+        measure([str(pi), "-r", "html", "-o", str(html), ETDZ, "run", "--data-year", str(year)], env=env,
+                cwd=str(home), log=home / "profile.log")
+        out["html"] = str(html)
+    return out
 
 
 def bench_demo(workdir: Path, keep: bool) -> dict:
@@ -390,7 +418,8 @@ def main(argv=None) -> int:
     ap.add_argument("--floor-repeat", type=int, default=3, help="floor: best of N in-process runs")
     ap.add_argument("--workdir", type=Path, default=None, help="where the temp folders go (default: system temp)")
     ap.add_argument("--keep", action="store_true", help="keep the temp folders")
-    ap.add_argument("--profile", type=Path, default=None, help="also profile each size with pyinstrument into DIR")
+    ap.add_argument("--profile", type=Path, default=None,
+                    help="also profile each size (cProfile; pyinstrument too if installed) into DIR")
     a = ap.parse_args(argv)
     sizes = sorted({int(s.replace("_", "").replace(",", "")) for s in a.sizes.split(",") if s.strip()})
     workdir = a.workdir or Path(tempfile.gettempdir())

@@ -217,21 +217,42 @@ def schema_for(dataset: str, top_list_measures: Iterable[str] = ()) -> pa.Schema
     return STATIC[dataset]
 
 
+def _columnar_ok(col: pd.Series, t: pa.DataType) -> bool:
+    """Whether pyarrow's own pandas conversion gives what the per-value conversion gives for this column.
+
+    Only where the pandas dtype already is of the field's family: pyarrow would otherwise *cast* (ints to text,
+    booleans to numbers) where the per-value conversion refuses, and a wrong column must keep failing."""
+    d = col.dtype
+    if pa.types.is_string(t):
+        return pd.api.types.is_object_dtype(d) or isinstance(d, pd.StringDtype)
+    if pa.types.is_integer(t) or pa.types.is_floating(t):
+        return pd.api.types.is_numeric_dtype(d) and not pd.api.types.is_bool_dtype(d)
+    if pa.types.is_boolean(t):
+        return pd.api.types.is_bool_dtype(d) or pd.api.types.is_object_dtype(d)
+    return False
+
+
+def _column(col: pd.Series, t: pa.DataType) -> pa.Array:
+    """One column as an Arrow array of type ``t``: nulls for NaN / None / NA / NaT, timestamps to µs in UTC."""
+    if pa.types.is_timestamp(t):
+        return pa.array(pd.to_datetime(col, utc=True).dt.floor("us"), type=t)
+    try:  # whole columns at C speed (~50x the per-value path at 23,000 zones); the per-value path stays the rule
+        if pa.types.is_list(t):
+            return pa.array(col.tolist(), type=t)  # the elements may be lists, tuples or numpy arrays
+        if _columnar_ok(col, t):
+            return pa.array(col, type=t, from_pandas=True)
+    except (pa.ArrowException, TypeError, ValueError):
+        pass  # e.g. a string where a list belongs: the per-value path below decides
+    if pa.types.is_list(t):
+        return pa.array([None if v is None else list(v) for v in col], type=t)
+    return pa.array(col.astype(object).where(col.notna(), None).tolist(), type=t, from_pandas=True)
+
+
 def to_table(df: pd.DataFrame | None, schema: pa.Schema) -> pa.Table:
     """Conform a DataFrame to ``schema``: missing columns become typed nulls, extra columns are dropped,
     an empty or absent frame gives an empty table with the full schema."""
     if df is None or len(df) == 0:
         return schema.empty_table()
-    arrays = []
-    for f in schema:
-        if f.name in df.columns:
-            col = df[f.name]
-            if pa.types.is_list(f.type):
-                arrays.append(pa.array([None if v is None else list(v) for v in col], type=f.type))
-            elif pa.types.is_timestamp(f.type):
-                arrays.append(pa.array(pd.to_datetime(col, utc=True).dt.floor("us"), type=f.type))
-            else:
-                arrays.append(pa.array(col.astype(object).where(col.notna(), None).tolist(), type=f.type, from_pandas=True))
-        else:
-            arrays.append(pa.nulls(len(df), type=f.type))
+    arrays = [_column(df[f.name], f.type) if f.name in df.columns else pa.nulls(len(df), type=f.type)
+              for f in schema]
     return pa.Table.from_arrays(arrays, schema=schema)

@@ -221,19 +221,25 @@ def main(argv: list[str] | None = None) -> int:
     return dispatch(build_full_parser().parse_args(argv))
 
 
-def entry() -> None:
+def entry() -> int:
     """Console-script entry: run, flush, and leave without interpreter teardown.
 
     Everything is written and closed when main() returns (runs, instance, files). Skipping the
     teardown avoids a rare abort at exit ("terminate called without an active exception", SIGABRT)
     seen twice in ~15 benchmark runs after a successful run: a native thread pool still alive while
     Python finalises. A successful run must not report failure because of it.
+
+    Under a profiler or tracer (cProfile, pyinstrument, coverage: ``sys.getprofile()`` / ``sys.gettrace()``
+    set) it returns the status instead, so the tool can write its results at a normal exit.
     """
     code = main()
+    status = code if isinstance(code, int) else EXIT_FAILED
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        return status
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(code if isinstance(code, int) else EXIT_FAILED)
+    os._exit(status)
 
 
 if __name__ == "__main__":
-    entry()
+    sys.exit(entry())

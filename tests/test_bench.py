@@ -6,6 +6,8 @@ No timing is asserted: the figures depend on the machine; docs/benchmarks.md hol
 from __future__ import annotations
 
 import json
+import os
+import pstats
 import subprocess
 import sys
 from pathlib import Path
@@ -46,3 +48,17 @@ def test_bench_runs_at_50_zones_and_writes_json(tmp_path):
     assert len(res["targets"]) == 6
     # the temp folders are removed unless --keep
     assert not any((tmp_path / "work").glob("etdz-bench-*"))
+
+
+def test_the_console_entry_can_be_profiled(tmp_path):
+    """`python -m cProfile … pipelines.cli` writes a profile: under a profiler the entry returns instead of
+    leaving with os._exit (which skipped the profiler's own exit and left `bench/run.py --profile` empty)."""
+    prof = tmp_path / "init.prof"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ETDZ_") and k != "DAGSTER_HOME"}
+    env.update({"ETDZ_HOME": str(tmp_path / "home"), "PYTHONPATH": str(ROOT)})
+    proc = subprocess.run([sys.executable, "-m", "cProfile", "-o", str(prof), "-m", "pipelines.cli", "init"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert (tmp_path / "home" / "etdz.toml").exists()
+    functions = {(Path(file).name, name) for file, _, name in pstats.Stats(str(prof)).stats}
+    assert ("cli.py", "cmd_init") in functions and ("cli.py", "entry") in functions

@@ -34,12 +34,13 @@ class ReportOutputs:
 
 
 def write_year_reports(inputs: ReportInputs, reports_root: str | Path, *, generated: str | None = None,
-                       prune_stale_cards: bool = True) -> ReportOutputs:
+                       prune_stale_cards: bool = True, card_workers: int | None = None) -> ReportOutputs:
     """Write ``national_report.html``, ``zones/<zone_code>.html`` for every ranked zone and
     ``rankings.xlsx`` under ``<reports_root>/<data_year>/``; each file atomically.
 
     ``generated``: the time stamp printed in the footers (default: now, UTC). ``prune_stale_cards``:
-    remove cards of zones no longer ranked that year (a re-run after a registry change).
+    remove cards of zones no longer ranked that year (a re-run after a registry change). ``card_workers``:
+    processes rendering the cards (default: the cores, from 2,000 cards on; see :func:`cards.render_cards`).
     """
     from etdz.reports import cards, national, workbook
 
@@ -60,7 +61,7 @@ def write_year_reports(inputs: ReportInputs, reports_root: str | Path, *, genera
 
     t = time.perf_counter()
     written = set()
-    for code, html in cards.render_cards(view, generated):
+    for code, html in cards.render_cards(view, generated, workers=card_workers):
         name = f"{code}.html"
         atomic_write_text(zones_dir / name, html)
         written.add(name)

@@ -11,7 +11,6 @@ cell; numbers stay numbers.
 
 from __future__ import annotations
 
-import io
 import unicodedata
 from pathlib import Path
 
@@ -114,9 +113,12 @@ def build(v: YearView) -> Workbook:
             r[f"cat:{k}"] = s
         rows.append(r)
     _write_sheet(wb.create_sheet("全国 National"), columns, rows)
+    by_region: dict[str, list[dict]] = {region: [] for region in v.regions}
+    for r in rows:  # one pass over the zones for all the regional sheets
+        by_region.setdefault(r["region"], []).append(r)
     for region in v.regions:
         title = REGION_SHEETS.get(region, neutralise(region)[:31])
-        zr = sorted((r for r in rows if r["region"] == region),
+        zr = sorted(by_region[region],
                     key=lambda r: (r["regional_rank"] if r["regional_rank"] is not None else 1 << 30, r["zone_code"]))
         cols = [columns[5]] + [c for c in columns if c[1] != "regional_rank"]
         _write_sheet(wb.create_sheet(title), cols, zr)
@@ -148,6 +150,6 @@ def build(v: YearView) -> Workbook:
 
 
 def write(v: YearView, path: Path) -> Path:
-    buf = io.BytesIO()
-    build(v).save(buf)
-    return atomic_write_bytes(path, buf.getvalue())
+    """Write ``rankings.xlsx`` atomically, in one pass: the write-only workbook is zipped straight into the
+    file being written (no second copy of the workbook in memory)."""
+    return atomic_write_bytes(path, build(v).save)

@@ -1,0 +1,113 @@
+"""The fixed cost of a year that does not depend on the zones: garbage collection and Great Expectations' import.
+
+    python bench/bench_fixed_cost.py
+
+Prints (CPU seconds of this process, so other work on the machine moves them less than wall times):
+
+* five full ``gc.collect()`` after the imports of ``etdz run`` (what ``etdz.memory.release_memory`` did
+  before ``gc.freeze``) against five ``release_memory()`` calls now (the first freezes the imports);
+* what one event costs in Dagster's SQLite event log (``etdz/data/dagster.sqlite.yaml``: the default
+  ``SqliteEventLogStorage``, a new SQLAlchemy engine and connection per write) against the same number of
+  inserts into one SQLite connection (the lower bound of one kept connection);
+* the cold import of ``great_expectations`` and the part of it that is ``scipy.stats`` (``python -X
+  importtime`` in a child): GX's top-level import loads every core expectation, and
+  ``expect_column_kl_divergence_to_be_less_than`` imports ``scipy.stats`` at module level.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def import_times(module: str) -> tuple[float, dict[str, float]]:
+    """A cold ``import module`` in a child (``-X importtime``): its cumulative seconds, and the own import seconds
+    summed per top-level package (scipy's lazy loader hides ``scipy.stats`` itself, so its submodules count)."""
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import {module}"], capture_output=True,
+                          text=True, cwd=ROOT, check=True)
+    total, own = 0.0, {}
+    for m in re.finditer(r"import time:\s+(\d+) \|\s+(\d+) \|\s*(\S+)", proc.stderr):
+        pkg = m.group(3).split(".")[0]
+        own[pkg] = own.get(pkg, 0.0) + int(m.group(1)) / 1e6
+        if m.group(3) == module:
+            total = int(m.group(2)) / 1e6
+    return total, own
+
+
+def event_log_cost(events: int = 80) -> None:
+    """Seconds per event stored by a fresh instance of the shipped SQLite configuration, and per plain insert."""
+    import shutil
+    import sqlite3
+    import tempfile
+
+    from dagster import DagsterInstance, DagsterRun
+
+    home = Path(tempfile.mkdtemp(prefix="etdz-bench-eventlog-"))
+    try:
+        shutil.copy(ROOT / "etdz" / "data" / "dagster.sqlite.yaml", home / "dagster.yaml")
+        with DagsterInstance.from_config(str(home)) as instance:
+            run = instance.add_run(DagsterRun(job_name="bench"))
+            instance.report_engine_event("warm-up", run)  # the run's shard is created and migrated once
+            w, c = time.perf_counter(), time.process_time()
+            for i in range(events):
+                instance.report_engine_event(f"event {i}", run)
+            wall, cpu = time.perf_counter() - w, time.process_time() - c
+        db = sqlite3.connect(home / "plain.db")
+        db.execute("CREATE TABLE e (id INTEGER PRIMARY KEY, body TEXT)")
+        w, c = time.perf_counter(), time.process_time()
+        for i in range(events):
+            with db:
+                db.execute("INSERT INTO e (body) VALUES (?)", (f"event {i}" * 40,))
+        plain, plain_cpu = time.perf_counter() - w, time.process_time() - c
+        db.close()
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    print(f"Dagster SQLite event log: {events} events {wall:.3f} s wall / {cpu:.3f} s CPU = "
+          f"{wall / events * 1000:.1f} ms an event; one kept sqlite3 connection, {events} committed inserts: "
+          f"{plain:.3f} s wall / {plain_cpu:.3f} s CPU = {plain / events * 1000:.2f} ms an insert")
+
+
+def main() -> int:
+    print(f"load average (1 min) at start: {os.getloadavg()[0]:.2f}")
+    t = time.perf_counter()
+    import etdz.ingest  # noqa: F401
+    import pipelines.definitions  # noqa: F401
+    from etdz.validation import gx_module
+
+    gx_module()
+    print(f"imports of etdz run + great_expectations (warm disk): {time.perf_counter() - t:.2f} s wall; "
+          f"{len(gc.get_objects()):,} objects tracked by the collector")
+
+    def cpu(fn, n: int = 5) -> list[float]:
+        out = []
+        for _ in range(n):
+            c = time.process_time()
+            fn()
+            out.append(time.process_time() - c)
+        return out
+
+    full = cpu(gc.collect)
+    print(f"before: 5 x gc.collect(): {sum(full):.3f} s CPU  ({', '.join(f'{x:.3f}' for x in full)})")
+    from etdz.memory import release_memory
+
+    now = cpu(release_memory)
+    print(f"after:  5 x release_memory() (gc.freeze on the first): {sum(now):.3f} s CPU  "
+          f"({', '.join(f'{x:.3f}' for x in now)}); {gc.get_freeze_count():,} objects frozen")
+
+    event_log_cost()
+    gx, own = import_times("great_expectations")
+    top = sorted(own.items(), key=lambda kv: -kv[1])[:6]
+    print(f"cold `import great_expectations` (-X importtime, a child): {gx:.2f} s; own import time by package: "
+          + ", ".join(f"{k} {v:.2f} s ({v / gx:.0%})" for k, v in top))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

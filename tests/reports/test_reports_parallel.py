@@ -1,0 +1,35 @@
+"""Zone cards rendered by a process pool are the serial path's cards, byte for byte, in the same order."""
+
+from __future__ import annotations
+
+from etdz.reports import cards, prepare, write_year_reports
+from etdz.reports.cards import PARALLEL_MIN_CARDS, card_workers, render_cards
+
+GENERATED = "2026-11-29 04:00 UTC"
+
+
+def test_cards_from_two_processes_are_the_serial_bytes(year_builder, catalogue_2021, tmp_path, monkeypatch):
+    data = year_builder(catalogue_2021, 2022, per_region={"east": 9, "central": 7, "west": 5}, years=3)
+    monkeypatch.setattr(cards, "_CHUNK", 4)  # several chunks per worker, as at 23,000 zones
+    serial = write_year_reports(data.inputs(), tmp_path / "serial", generated=GENERATED, card_workers=1)
+    pooled = write_year_reports(data.inputs(), tmp_path / "pooled", generated=GENERATED, card_workers=2)
+    names = sorted(p.name for p in serial.cards_dir.glob("*.html"))
+    assert len(names) == serial.cards == pooled.cards == 21
+    assert names == sorted(p.name for p in pooled.cards_dir.glob("*.html"))
+    for name in names:
+        assert (pooled.cards_dir / name).read_bytes() == (serial.cards_dir / name).read_bytes(), name
+
+
+def test_the_pool_yields_in_national_rank_order(year_builder, catalogue_2021, monkeypatch):
+    data = year_builder(catalogue_2021, 2022, per_region={"east": 6, "central": 4, "west": 3}, years=2)
+    view = prepare(data.inputs())
+    monkeypatch.setattr(cards, "_CHUNK", 3)
+    pooled = list(render_cards(view, GENERATED, workers=2))
+    assert [code for code, _ in pooled] == [z["zone_code"] for z in view.zones]
+    assert pooled == list(render_cards(view, GENERATED, workers=1))
+
+
+def test_small_years_render_in_this_process():
+    assert card_workers(230) == 1
+    assert card_workers(PARALLEL_MIN_CARDS - 1) == 1
+    assert card_workers(23000) >= 1

@@ -30,8 +30,13 @@ ROOT = Path(__file__).resolve().parents[1]
 def import_times(module: str) -> tuple[float, dict[str, float]]:
     """A cold ``import module`` in a child (``-X importtime``): its cumulative seconds, and the own import seconds
     summed per top-level package (scipy's lazy loader hides ``scipy.stats`` itself, so its submodules count)."""
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import {module}"], capture_output=True,
-                          text=True, cwd=ROOT, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", f"import {module}"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    )
     total, own = 0.0, {}
     for m in re.finditer(r"import time:\s+(\d+) \|\s+(\d+) \|\s*(\S+)", proc.stderr):
         pkg = m.group(3).split(".")[0]
@@ -69,9 +74,11 @@ def event_log_cost(events: int = 80) -> None:
         db.close()
     finally:
         shutil.rmtree(home, ignore_errors=True)
-    print(f"Dagster SQLite event log: {events} events {wall:.3f} s wall / {cpu:.3f} s CPU = "
-          f"{wall / events * 1000:.1f} ms an event; one kept sqlite3 connection, {events} committed inserts: "
-          f"{plain:.3f} s wall / {plain_cpu:.3f} s CPU = {plain / events * 1000:.2f} ms an insert")
+    print(
+        f"Dagster SQLite event log: {events} events {wall:.3f} s wall / {cpu:.3f} s CPU = "
+        f"{wall / events * 1000:.1f} ms an event; one kept sqlite3 connection, {events} committed inserts: "
+        f"{plain:.3f} s wall / {plain_cpu:.3f} s CPU = {plain / events * 1000:.2f} ms an insert"
+    )
 
 
 def main() -> int:
@@ -82,8 +89,10 @@ def main() -> int:
     from etdz.validation import gx_module
 
     gx_module()
-    print(f"imports of etdz run + great_expectations (warm disk): {time.perf_counter() - t:.2f} s wall; "
-          f"{len(gc.get_objects()):,} objects tracked by the collector")
+    print(
+        f"imports of etdz run + great_expectations (warm disk): {time.perf_counter() - t:.2f} s wall; "
+        f"{len(gc.get_objects()):,} objects tracked by the collector"
+    )
 
     def cpu(fn, n: int = 5) -> list[float]:
         out = []
@@ -98,14 +107,18 @@ def main() -> int:
     from etdz.memory import release_memory
 
     now = cpu(release_memory)
-    print(f"after:  5 x release_memory() (gc.freeze on the first): {sum(now):.3f} s CPU  "
-          f"({', '.join(f'{x:.3f}' for x in now)}); {gc.get_freeze_count():,} objects frozen")
+    print(
+        f"after:  5 x release_memory() (gc.freeze on the first): {sum(now):.3f} s CPU  "
+        f"({', '.join(f'{x:.3f}' for x in now)}); {gc.get_freeze_count():,} objects frozen"
+    )
 
     event_log_cost()
     gx, own = import_times("great_expectations")
     top = sorted(own.items(), key=lambda kv: -kv[1])[:6]
-    print(f"cold `import great_expectations` (-X importtime, a child): {gx:.2f} s; own import time by package: "
-          + ", ".join(f"{k} {v:.2f} s ({v / gx:.0%})" for k, v in top))
+    print(
+        f"cold `import great_expectations` (-X importtime, a child): {gx:.2f} s; own import time by package: "
+        + ", ".join(f"{k} {v:.2f} s ({v / gx:.0%})" for k, v in top)
+    )
     return 0
 
 

@@ -25,9 +25,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "reports")]
 
+from reports_synth import SynthYear, chromium_screenshot, corrected, make_year  # noqa: E402
+
 from etdz.catalogue import catalogue_for_year, load_catalogues  # noqa: E402
 from etdz.reports import write_year_reports  # noqa: E402
-from reports_synth import SynthYear, chromium_screenshot, corrected, make_year  # noqa: E402
 
 CLOSE_UPS = {  # picture -> (page, sections shown alone, width, height)
     "national_robustness.png": ("national", ("robustness",), 1200, 1400),
@@ -49,10 +50,13 @@ def main(argv=None) -> int:
 
     cat = catalogue_for_year(load_catalogues(), a.year)
     t = time.perf_counter()
-    data = make_year(cat, a.year, per_region={"east": 112 * a.scale, "central": 68 * a.scale,
-                                                        "west": 50 * a.scale}, years=a.years)
-    print(f"synthetic year {a.year}: {len(data.frames['rankings'])} zones, {a.years} years on record, "
-          f"built in {time.perf_counter() - t:.2f} s")
+    data = make_year(
+        cat, a.year, per_region={"east": 112 * a.scale, "central": 68 * a.scale, "west": 50 * a.scale}, years=a.years
+    )
+    print(
+        f"synthetic year {a.year}: {len(data.frames['rankings'])} zones, {a.years} years on record, "
+        f"built in {time.perf_counter() - t:.2f} s"
+    )
     root = a.out or Path(tempfile.mkdtemp(prefix="etdz-bench-reports-"))
     best = None
     for i in range(a.repeat):
@@ -60,13 +64,17 @@ def main(argv=None) -> int:
         out = write_year_reports(data.inputs(), root, card_workers=a.card_workers)
         wall, cpu = time.perf_counter() - t, time.process_time() - c
         parts = "  ".join(f"{k}={v:.3f}s" for k, v in out.seconds.items())
-        print(f"run {i + 1}: {wall:.3f} s wall, {cpu:.3f} s CPU of this process  ({parts})  cards={out.cards}"
-              f"  load {os.getloadavg()[0]:.2f}")
+        print(
+            f"run {i + 1}: {wall:.3f} s wall, {cpu:.3f} s CPU of this process  ({parts})  cards={out.cards}"
+            f"  load {os.getloadavg()[0]:.2f}"
+        )
         best = wall if best is None else min(best, wall)
     print(f"best: {best:.3f} s for national report + workbook + {out.cards} cards -> {root / str(a.year)}")
     me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    print(f"this process: {me.ru_utime + me.ru_stime:.2f} s CPU in all, peak RSS {me.ru_maxrss / 1024:.0f} MB; "
-          f"card workers: {kids.ru_utime + kids.ru_stime:.2f} s CPU, largest peak RSS {kids.ru_maxrss / 1024:.0f} MB")
+    print(
+        f"this process: {me.ru_utime + me.ru_stime:.2f} s CPU in all, peak RSS {me.ru_maxrss / 1024:.0f} MB; "
+        f"card workers: {kids.ru_utime + kids.ru_stime:.2f} s CPU, largest peak RSS {kids.ru_maxrss / 1024:.0f} MB"
+    )
     if a.screenshots:
         screenshots(data, root, a.screenshots)
     return 0 if best is not None and best < 5.0 else 1
@@ -80,8 +88,11 @@ def screenshots(data: SynthYear, root: Path, folder: Path) -> None:
         from etdz.scoring.robustness import rank_robustness, robustness_inputs
 
         t = time.perf_counter()
-        after.frames["rank_robustness"] = rank_robustness(robustness_inputs(
-            after.data_year, after.catalogue, after.frames["indicator_scores"], after.frames["rankings"]))
+        after.frames["rank_robustness"] = rank_robustness(
+            robustness_inputs(
+                after.data_year, after.catalogue, after.frames["indicator_scores"], after.frames["rankings"]
+            )
+        )
         print(f"rank robustness: {time.perf_counter() - t:.2f} s")
     else:
         print("this tree has no etdz.scoring.robustness: screenshots without rank robustness")
@@ -100,8 +111,10 @@ def screenshots(data: SynthYear, root: Path, folder: Path) -> None:
         shots.append((tmp / name.replace(".png", ".html"), name, w, h))
     for src, name, w, h in shots:
         r = chromium_screenshot(src, folder / name, w, h)
-        print(f"{folder / name}: exit {r['returncode']}, {r['png_bytes']} bytes, "
-              f"page requests {r['requests']}, console {r['console']}")
+        print(
+            f"{folder / name}: exit {r['returncode']}, {r['png_bytes']} bytes, "
+            f"page requests {r['requests']}, console {r['console']}"
+        )
 
 
 if __name__ == "__main__":

@@ -39,25 +39,35 @@ def synthetic_year(n_zones: int, seed: int = 20231231) -> YearInputs:
     rng = np.random.default_rng(seed)
     catalogue = catalogue_for_year(load_catalogues(), YEAR)
     zones = np.array([f"Z{i:05d}" for i in range(n_zones)])
-    registry = pd.DataFrame({
-        "zone_code": zones, "name_zh": [f"{z}区" for z in zones],
-        "province": rng.choice([f"P{i:02d}" for i in range(31)], n_zones),
-        "region": rng.choice(["east", "central", "west"], n_zones, p=[0.49, 0.29, 0.22]), "tier": "national",
-        "first_data_year": pd.array([2000] * n_zones, dtype="Int64"),
-        "exit_data_year": pd.array([None] * n_zones, dtype="Int64"),
-    })
+    registry = pd.DataFrame(
+        {
+            "zone_code": zones,
+            "name_zh": [f"{z}区" for z in zones],
+            "province": rng.choice([f"P{i:02d}" for i in range(31)], n_zones),
+            "region": rng.choice(["east", "central", "west"], n_zones, p=[0.49, 0.29, 0.22]),
+            "tier": "national",
+            "first_data_year": pd.array([2000] * n_zones, dtype="Int64"),
+            "exit_data_year": pd.array([None] * n_zones, dtype="Int64"),
+        }
+    )
     codes = list(catalogue.measures)
 
     def figures(with_file: np.ndarray) -> pd.DataFrame:
-        grid = pd.DataFrame({"zone_code": np.repeat(zones, len(codes)), "measure_code": np.tile(codes, n_zones),
-                             "value": rng.lognormal(3.0, 1.2, n_zones * len(codes))})
+        grid = pd.DataFrame(
+            {
+                "zone_code": np.repeat(zones, len(codes)),
+                "measure_code": np.tile(codes, n_zones),
+                "value": rng.lognormal(3.0, 1.2, n_zones * len(codes)),
+            }
+        )
         keep = np.repeat(with_file, len(codes)) & (rng.random(len(grid)) > 0.05)
         return grid[keep].reset_index(drop=True)
 
     submitted = rng.random(n_zones) > 0.04
     previous = rng.random(n_zones) > 0.20
-    return YearInputs(YEAR, catalogue, registry, figures(submitted), set(zones[submitted]),
-                      figures(previous), set(zones[previous]))
+    return YearInputs(
+        YEAR, catalogue, registry, figures(submitted), set(zones[submitted]), figures(previous), set(zones[previous])
+    )
 
 
 def main(argv=None) -> int:
@@ -71,8 +81,13 @@ def main(argv=None) -> int:
     for n in a.zones:
         year = synthetic_year(n)
         scored = score_year(year)
-        settings = dataclasses.replace(year.catalogue.robustness, samples=a.samples, weights=0.25,
-                                       winsorise_options=((0.05, 0.95), None), no_base_options=("median", "zero"))
+        settings = dataclasses.replace(
+            year.catalogue.robustness,
+            samples=a.samples,
+            weights=0.25,
+            winsorise_options=((0.05, 0.95), None),
+            no_base_options=("median", "zero"),
+        )
         inputs = robustness_inputs(YEAR, year.catalogue, scored.indicator_scores, scored.rankings)
         t, cpu = time.perf_counter(), time.process_time()
         out = rank_robustness(inputs, settings)
@@ -83,8 +98,10 @@ def main(argv=None) -> int:
         tracemalloc.stop()
         rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         spread = float((out.rank_p95 - out.rank_p05).median())
-        print(f"{n:>6} zones x {a.samples} samples: {wall:7.3f} s wall ({cpu:.3f} s CPU)   peak allocated {peak_mb:7.1f} MB   "
-              f"process max RSS so far {rss_mb:7.1f} MB   median 90% interval width {spread:.0f} ranks")
+        print(
+            f"{n:>6} zones x {a.samples} samples: {wall:7.3f} s wall ({cpu:.3f} s CPU)   "
+            f"peak allocated {peak_mb:7.1f} MB   process max RSS so far {rss_mb:7.1f} MB   median 90% interval width {spread:.0f} ranks"
+        )
         results.append((n, wall, peak_mb))
     print("targets:")
     for n, wall, peak_mb in results:

@@ -58,13 +58,21 @@ def main(argv=None) -> int:
     home = Path(tempfile.mkdtemp(prefix="etdz-bench-to-table-"))
     try:
         layout = write_synthetic_year(home, 2023, 230, seed=7)
-        ing = ingest_year(layout.inbox / "2023", 2023, catalogue_for_year(load_catalogues(), 2023),
-                          load_registry(layout.registry), archive=None)
+        ing = ingest_year(
+            layout.inbox / "2023",
+            2023,
+            catalogue_for_year(load_catalogues(), 2023),
+            load_registry(layout.registry),
+            archive=None,
+        )
     finally:
         shutil.rmtree(home, ignore_errors=True)
     copies = max(1, a.zones // 230)
-    frames = {"submission_log": tiled(ing.log, copies), "submission_issues": tiled(ing.issues, copies),
-              "measures": tiled(ing.measures, copies)}
+    frames = {
+        "submission_log": tiled(ing.log, copies),
+        "submission_issues": tiled(ing.issues, copies),
+        "measures": tiled(ing.measures, copies),
+    }
     total_old, total_new = [0.0, 0.0], [0.0, 0.0]
     for name, df in frames.items():
         schema = schemas.schema_for(name)
@@ -73,11 +81,15 @@ def main(argv=None) -> int:
         new = best(lambda df=df, schema=schema: schemas.to_table(df, schema), a.repeat)
         total_old = [total_old[0] + old[0], total_old[1] + old[1]]
         total_new = [total_new[0] + new[0], total_new[1] + new[1]]
-        print(f"{name:18} {len(df):>9,} rows: per-value {old[0]:.3f} s wall / {old[1]:.3f} s CPU, "
-              f"to_table {new[0]:.3f} s wall / {new[1]:.3f} s CPU")
-    print(f"{'all three':18} {copies * 230:>9,} zones: per-value {total_old[0]:.3f} s wall / "
-          f"{total_old[1]:.3f} s CPU, to_table {total_new[0]:.3f} s wall / {total_new[1]:.3f} s CPU "
-          f"(best of {a.repeat}, tables equal)")
+        print(
+            f"{name:18} {len(df):>9,} rows: per-value {old[0]:.3f} s wall / {old[1]:.3f} s CPU, "
+            f"to_table {new[0]:.3f} s wall / {new[1]:.3f} s CPU"
+        )
+    print(
+        f"{'all three':18} {copies * 230:>9,} zones: per-value {total_old[0]:.3f} s wall / "
+        f"{total_old[1]:.3f} s CPU, to_table {total_new[0]:.3f} s wall / {total_new[1]:.3f} s CPU "
+        f"(best of {a.repeat}, tables equal)"
+    )
     return 0
 
 

@@ -34,7 +34,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,8 +50,11 @@ COLUMNS = ["zone_code", "data_year", "measure_code", "value", "unit"]
 def read_folder(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """All CSVs of one inbox folder as one long frame (``file_idx`` + the five columns as text) and a
     per-file frame (name, mtime_ns)."""
-    entries = sorted((e for e in os.scandir(folder) if e.is_file() and not e.name.startswith(".")),
-                     key=lambda e: e.name) if folder.is_dir() else []
+    entries = (
+        sorted((e for e in os.scandir(folder) if e.is_file() and not e.name.startswith(".")), key=lambda e: e.name)
+        if folder.is_dir()
+        else []
+    )
     bodies: list[bytes] = []
     counts = np.zeros(len(entries), dtype=np.int64)
     mtimes = np.zeros(len(entries), dtype=np.int64)
@@ -63,7 +65,7 @@ def read_folder(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         if data.startswith(b"\xef\xbb\xbf"):
             data = data[3:]
         cut = data.find(b"\n")
-        body = data[cut + 1:] if cut >= 0 else b""
+        body = data[cut + 1 :] if cut >= 0 else b""
         if body and not body.endswith(b"\n"):
             body += b"\n"
         bodies.append(body)
@@ -72,10 +74,11 @@ def read_folder(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     blob = b"".join(bodies)
     if not blob:
         return pd.DataFrame({c: pd.Series(dtype="str") for c in ["file_idx", *COLUMNS]}), files
-    table = pacsv.read_csv(pa.py_buffer(blob),
-                           read_options=pacsv.ReadOptions(column_names=COLUMNS),
-                           convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in COLUMNS},
-                                                                strings_can_be_null=False))
+    table = pacsv.read_csv(
+        pa.py_buffer(blob),
+        read_options=pacsv.ReadOptions(column_names=COLUMNS),
+        convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in COLUMNS}, strings_can_be_null=False),
+    )
     table = table.append_column("file_idx", pa.array(np.repeat(np.arange(len(entries)), counts)))
     return table.to_pandas(), files
 
@@ -84,16 +87,45 @@ def _units_frame(cat: Catalogue) -> pd.DataFrame:
     rows = []
     for code, m in cat.measures.items():
         for u, fac in m.accepted_units.items():
-            rows.append((code, u, float(fac), m.unit,
-                         -math.inf if m.hard_min is None else m.hard_min, math.inf if m.hard_max is None else m.hard_max,
-                         -math.inf if m.soft_min is None else m.soft_min, math.inf if m.soft_max is None else m.soft_max,
-                         bool(m.integer), np.nan if m.soft_max_yoy_factor is None else m.soft_max_yoy_factor))
-    return pd.DataFrame(rows, columns=["measure_code", "unit", "factor", "canonical_unit", "hard_min", "hard_max",
-                                       "soft_min", "soft_max", "is_integer", "yoy_factor"])
+            rows.append(
+                (
+                    code,
+                    u,
+                    float(fac),
+                    m.unit,
+                    -math.inf if m.hard_min is None else m.hard_min,
+                    math.inf if m.hard_max is None else m.hard_max,
+                    -math.inf if m.soft_min is None else m.soft_min,
+                    math.inf if m.soft_max is None else m.soft_max,
+                    bool(m.integer),
+                    np.nan if m.soft_max_yoy_factor is None else m.soft_max_yoy_factor,
+                )
+            )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "measure_code",
+            "unit",
+            "factor",
+            "canonical_unit",
+            "hard_min",
+            "hard_max",
+            "soft_min",
+            "soft_max",
+            "is_integer",
+            "yoy_factor",
+        ],
+    )
 
 
-def validate(long: pd.DataFrame, files: pd.DataFrame, cat: Catalogue, registry: pd.DataFrame, year: int,
-             previous: pd.DataFrame | None) -> tuple[pd.DataFrame, dict]:
+def validate(
+    long: pd.DataFrame,
+    files: pd.DataFrame,
+    cat: Catalogue,
+    registry: pd.DataFrame,
+    year: int,
+    previous: pd.DataFrame | None,
+) -> tuple[pd.DataFrame, dict]:
     """Vectorised checks; returns the chosen accepted measures (zone_code, measure_code, value) and counts."""
     n_files = len(files)
     fi = long["file_idx"].to_numpy()
@@ -113,7 +145,9 @@ def validate(long: pd.DataFrame, files: pd.DataFrame, cat: Catalogue, registry: 
     with np.errstate(invalid="ignore"):
         hard = (value < j["hard_min"].to_numpy()) | (value > j["hard_max"].to_numpy())
         soft = (value < j["soft_min"].to_numpy()) | (value > j["soft_max"].to_numpy())
-        not_int = j["is_integer"].fillna(False).to_numpy(dtype=bool) & (np.abs(value - np.round(value)) > 1e-9 * np.maximum(1, np.abs(value)))
+        not_int = j["is_integer"].fillna(False).to_numpy(dtype=bool) & (
+            np.abs(value - np.round(value)) > 1e-9 * np.maximum(1, np.abs(value))
+        )
     dup = long.duplicated(["file_idx", "measure_code"], keep=False).to_numpy()
     row_err = ~known | (~unit_ok & ~empty) | invalid | hard | not_int | dup | bad_year
     # required measures present (warnings)
@@ -123,10 +157,18 @@ def validate(long: pd.DataFrame, files: pd.DataFrame, cat: Catalogue, registry: 
     # year on year against the zone's previous accepted value
     yoy = 0
     if previous is not None and len(previous):
-        p = pd.DataFrame({"zone_code": long["zone_code"], "measure_code": long["measure_code"], "value": value,
-                          "f": j["yoy_factor"].to_numpy()}).merge(
+        p = pd.DataFrame(
+            {
+                "zone_code": long["zone_code"],
+                "measure_code": long["measure_code"],
+                "value": value,
+                "f": j["yoy_factor"].to_numpy(),
+            }
+        ).merge(
             previous[["zone_code", "measure_code", "value"]].rename(columns={"value": "prev"}),
-            on=["zone_code", "measure_code"], how="left")
+            on=["zone_code", "measure_code"],
+            how="left",
+        )
         with np.errstate(divide="ignore", invalid="ignore"):
             r = p["value"].to_numpy() / p["prev"].to_numpy()
             f = p["f"].to_numpy()
@@ -135,12 +177,23 @@ def validate(long: pd.DataFrame, files: pd.DataFrame, cat: Catalogue, registry: 
     rejected = file_err | err_files
     # the latest accepted file per zone
     fl = files.assign(zone_code=zones["first"].to_numpy(), ok=~rejected)
-    chosen = (fl[fl.ok].sort_values(["mtime_ns", "file_name"]).drop_duplicates("zone_code", keep="last").index)
+    chosen = fl[fl.ok].sort_values(["mtime_ns", "file_name"]).drop_duplicates("zone_code", keep="last").index
     keep = np.isin(fi, chosen.to_numpy()) & ~np.isnan(value)
-    measures = pd.DataFrame({"zone_code": long["zone_code"].to_numpy()[keep],
-                             "measure_code": long["measure_code"].to_numpy()[keep], "value": value[keep]})
-    counts = {"files": n_files, "rows": len(long), "rejected": int(rejected.sum()),
-              "soft_warnings": int(np.nansum(soft)), "absent_required": absent, "yoy_warnings": yoy}
+    measures = pd.DataFrame(
+        {
+            "zone_code": long["zone_code"].to_numpy()[keep],
+            "measure_code": long["measure_code"].to_numpy()[keep],
+            "value": value[keep],
+        }
+    )
+    counts = {
+        "files": n_files,
+        "rows": len(long),
+        "rejected": int(rejected.sum()),
+        "soft_warnings": int(np.nansum(soft)),
+        "absent_required": absent,
+        "yoy_warnings": yoy,
+    }
     return measures, counts
 
 
@@ -159,12 +212,28 @@ def run_floor(inbox: Path, registry_path: Path, year: int, methodology: str | No
     prev, _ = validate(long_p, files_p, prev_cat, registry, year - 1, None)
     cur, counts = validate(long, files, cat, registry, year, prev)
     t2 = time.perf_counter()
-    scored = score_year(YearInputs(data_year=year, catalogue=cat, registry=registry, measures=cur,
-                                   submitted=set(cur["zone_code"].unique()), prev_measures=prev,
-                                   prev_submitted=set(prev["zone_code"].unique()), history={}))
+    scored = score_year(
+        YearInputs(
+            data_year=year,
+            catalogue=cat,
+            registry=registry,
+            measures=cur,
+            submitted=set(cur["zone_code"].unique()),
+            prev_measures=prev,
+            prev_submitted=set(prev["zone_code"].unique()),
+            history={},
+        )
+    )
     t3, c3 = time.perf_counter(), time.process_time()
-    return {"read_s": t1 - t0, "validate_s": t2 - t1, "score_s": t3 - t2, "total_s": t3 - t0, "cpu_s": c3 - c0,
-            **counts, "zones_ranked": len(scored.rankings)}
+    return {
+        "read_s": t1 - t0,
+        "validate_s": t2 - t1,
+        "score_s": t3 - t2,
+        "total_s": t3 - t0,
+        "cpu_s": c3 - c0,
+        **counts,
+        "zones_ranked": len(scored.rankings),
+    }
 
 
 def main(argv=None) -> int:

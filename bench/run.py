@@ -31,7 +31,6 @@ import datetime as dt
 import json
 import os
 import platform
-import resource
 import shutil
 import subprocess
 import sys
@@ -68,8 +67,13 @@ def _sample_rss(pid: int, samples: list, stop: threading.Event, every: float = 0
         stop.wait(every)
 
 
-def measure(cmd: list[str], env: dict | None = None, cwd: str | None = None, log: Path | None = None,
-            rss_samples: list | None = None) -> dict:
+def measure(
+    cmd: list[str],
+    env: dict | None = None,
+    cwd: str | None = None,
+    log: Path | None = None,
+    rss_samples: list | None = None,
+) -> dict:
     """Run ``cmd`` as a fresh child; wall (perf_counter), user/sys CPU and ru_maxrss of that child only.
     ``rss_samples``: a list to fill with (epoch, RSS MB) samples of the child (Linux /proc)."""
     t_epoch = time.time()
@@ -91,17 +95,32 @@ def measure(cmd: list[str], env: dict | None = None, cwd: str | None = None, log
         if log:
             out.close()
     wall = time.perf_counter() - t0
-    return {"exit": p.returncode, "wall_s": wall, "user_s": ru.ru_utime, "sys_s": ru.ru_stime,
-            "cpu_s": ru.ru_utime + ru.ru_stime, "peak_rss_mb": ru.ru_maxrss / 1024.0,  # Linux: KiB
-            "started_at": t_epoch, "ended_at": t_epoch + wall}
+    return {
+        "exit": p.returncode,
+        "wall_s": wall,
+        "user_s": ru.ru_utime,
+        "sys_s": ru.ru_stime,
+        "cpu_s": ru.ru_utime + ru.ru_stime,
+        "peak_rss_mb": ru.ru_maxrss / 1024.0,  # Linux: KiB
+        "started_at": t_epoch,
+        "ended_at": t_epoch + wall,
+    }
 
 
 def child_env(home: Path, inbox: Path, registry: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ETDZ_") and k != "DAGSTER_HOME"}
-    env.update({"ETDZ_HOME": str(home), "ETDZ_INBOX": str(inbox), "ETDZ_REGISTRY": str(registry),
-                "ETDZ_WAREHOUSE": str(home / "warehouse"), "ETDZ_REPORTS": str(home / "reports"),
-                "DAGSTER_HOME": str(home / "dagster_home"), "PYTHONDONTWRITEBYTECODE": "0",
-                "PYTHONFAULTHANDLER": "1"})  # a crash prints every thread's Python stack into run.log
+    env.update(
+        {
+            "ETDZ_HOME": str(home),
+            "ETDZ_INBOX": str(inbox),
+            "ETDZ_REGISTRY": str(registry),
+            "ETDZ_WAREHOUSE": str(home / "warehouse"),
+            "ETDZ_REPORTS": str(home / "reports"),
+            "DAGSTER_HOME": str(home / "dagster_home"),
+            "PYTHONDONTWRITEBYTECODE": "0",
+            "PYTHONFAULTHANDLER": "1",
+        }
+    )  # a crash prints every thread's Python stack into run.log
     return env
 
 
@@ -118,9 +137,18 @@ def step_times(dagster_home: Path) -> dict:
                 return {}
             run = runs[0]
             stats = instance.get_run_step_stats(run.run_id)
-            return {"run_id": run.run_id, "status": str(run.status.value),
-                    "steps": {s.step_key: {"start": s.start_time, "end": s.end_time, "status": str(s.status.value) if s.status else None}
-                              for s in stats}}
+            return {
+                "run_id": run.run_id,
+                "status": str(run.status.value),
+                "steps": {
+                    s.step_key: {
+                        "start": s.start_time,
+                        "end": s.end_time,
+                        "status": str(s.status.value) if s.status else None,
+                    }
+                    for s in stats
+                },
+            }
     finally:
         if old is None:
             os.environ.pop("DAGSTER_HOME", None)
@@ -130,19 +158,24 @@ def step_times(dagster_home: Path) -> dict:
 
 def cold_imports(repeat: int = 2) -> dict:
     """Cold-process import time of the code location (min of ``repeat``), and of GX (imported lazily in a step)."""
+
     def best(code: str) -> float:
         return min(measure([PY, "-c", code], cwd=str(ROOT))["wall_s"] for _ in range(repeat))
+
     empty = best("pass")
-    return {"python_startup_s": empty,
-            "imports_s": best("import pipelines.definitions, etdz.ingest"),
-            "gx_import_s": best("import great_expectations") - empty}
+    return {
+        "python_startup_s": empty,
+        "imports_s": best("import pipelines.definitions, etdz.ingest"),
+        "gx_import_s": best("import great_expectations") - empty,
+    }
 
 
 # --------------------------------------------------------------------------- one size
 
 
-def bench_size(n: int, year: int, seed: int, imports_s: float, floor_repeat: int, keep: bool,
-               profile: Path | None, workdir: Path) -> dict:
+def bench_size(
+    n: int, year: int, seed: int, imports_s: float, floor_repeat: int, keep: bool, profile: Path | None, workdir: Path
+) -> dict:
     from etdz.demo_data import write_synthetic_year
 
     home = Path(tempfile.mkdtemp(prefix=f"etdz-bench-{n}-", dir=workdir))
@@ -153,15 +186,19 @@ def bench_size(n: int, year: int, seed: int, imports_s: float, floor_repeat: int
         env = child_env(home, layout.inbox, layout.registry)
         load_before = os.getloadavg()[0]  # other work on the machine skews wall times: recorded with them
         samples: list = []
-        run = measure([ETDZ, "run", "--data-year", str(year)], env=env, cwd=str(home), log=home / "run.log",
-                      rss_samples=samples)
+        run = measure(
+            [ETDZ, "run", "--data-year", str(year)], env=env, cwd=str(home), log=home / "run.log", rss_samples=samples
+        )
         st = step_times(home / "dagster_home")
         run_log = (home / "run.log").read_text(errors="replace")
         if run["exit"] != 0 and st.get("status") != "SUCCESS":
             raise RuntimeError(f"etdz run failed at {n} zones (exit {run['exit']}):\n" + run_log[-3000:])
         if run["exit"] != 0:  # the Dagster run succeeded, the process then died (seen: SIGABRT at exit)
-            print(f"WARNING: etdz run at {n} zones: the Dagster run succeeded but the process exited with "
-                  f"{run['exit']}; its output ends with:\n{run_log[-1500:]}", flush=True)
+            print(
+                f"WARNING: etdz run at {n} zones: the Dagster run succeeded but the process exited with "
+                f"{run['exit']}; its output ends with:\n{run_log[-1500:]}",
+                flush=True,
+            )
         stages = {v: None for v in STEPS.values()}
         first = last = None
         for key, s in st.get("steps", {}).items():
@@ -183,9 +220,22 @@ def bench_size(n: int, year: int, seed: int, imports_s: float, floor_repeat: int
             peak_by_step[key] = round(max(inside), 1) if inside else None
         pipe_ivs = (stages["ingest_validate_s"] or 0) + (stages["score_s"] or 0)
 
-        floor = measure([PY, str(ROOT / "bench" / "floor.py"), "--inbox", str(layout.inbox), "--registry",
-                         str(layout.registry), "--data-year", str(year), "--repeat", str(floor_repeat)],
-                        cwd=str(ROOT), log=home / "floor.json")
+        floor = measure(
+            [
+                PY,
+                str(ROOT / "bench" / "floor.py"),
+                "--inbox",
+                str(layout.inbox),
+                "--registry",
+                str(layout.registry),
+                "--data-year",
+                str(year),
+                "--repeat",
+                str(floor_repeat),
+            ],
+            cwd=str(ROOT),
+            log=home / "floor.json",
+        )
         if floor["exit"] != 0:
             raise RuntimeError(f"bench/floor.py failed at {n} zones:\n" + (home / "floor.json").read_text()[-3000:])
         f = json.loads((home / "floor.json").read_text().strip().splitlines()[-1])
@@ -197,13 +247,26 @@ def bench_size(n: int, year: int, seed: int, imports_s: float, floor_repeat: int
             prof = profile_run(n, year, env, home, profile)
 
         return {
-            "zones": n, "files": layout.files_written, "generate_s": round(gen_s, 3), "run_id": st.get("run_id"),
-            "exit": run["exit"], "run_log_tail": run_log[-1500:] if run["exit"] != 0 else None,
+            "zones": n,
+            "files": layout.files_written,
+            "generate_s": round(gen_s, 3),
+            "run_id": st.get("run_id"),
+            "exit": run["exit"],
+            "run_log_tail": run_log[-1500:] if run["exit"] != 0 else None,
             "run_status": st.get("status"),
-            "wall_s": run["wall_s"], "cpu_s": run["cpu_s"], "user_s": run["user_s"], "sys_s": run["sys_s"],
-            "peak_rss_mb": run["peak_rss_mb"], "sampled_peak_rss_mb_by_step": peak_by_step, "stages": stages, "pipeline_ingest_validate_score_s": pipe_ivs,
-            "floor": f, "ratio": pipe_ivs / f["total_s"] if f["total_s"] else None,
-            "profile": prof, "home": str(home) if keep else None, "loadavg_1min_before": round(load_before, 2),
+            "wall_s": run["wall_s"],
+            "cpu_s": run["cpu_s"],
+            "user_s": run["user_s"],
+            "sys_s": run["sys_s"],
+            "peak_rss_mb": run["peak_rss_mb"],
+            "sampled_peak_rss_mb_by_step": peak_by_step,
+            "stages": stages,
+            "pipeline_ingest_validate_score_s": pipe_ivs,
+            "floor": f,
+            "ratio": pipe_ivs / f["total_s"] if f["total_s"] else None,
+            "profile": prof,
+            "home": str(home) if keep else None,
+            "loadavg_1min_before": round(load_before, 2),
         }
     finally:
         if not keep:
@@ -227,25 +290,41 @@ def profile_run(n: int, year: int, env: dict, home: Path, profile: Path) -> dict
     out = {}
     _fresh_outputs(home)
     raw = profile / f"run_{n}.prof"
-    m = measure([PY, "-m", "cProfile", "-o", str(raw), ETDZ, "run", "--data-year", str(year)], env=env,
-                cwd=str(home), log=home / "profile.log")
+    m = measure(
+        [PY, "-m", "cProfile", "-o", str(raw), ETDZ, "run", "--data-year", str(year)],
+        env=env,
+        cwd=str(home),
+        log=home / "profile.log",
+    )
     if m["exit"] != 0 or not raw.exists():
-        raise RuntimeError(f"profiled etdz run failed at {n} zones (exit {m['exit']}):\n"
-                           + (home / "profile.log").read_text(errors="replace")[-3000:])
+        raise RuntimeError(
+            f"profiled etdz run failed at {n} zones (exit {m['exit']}):\n"
+            + (home / "profile.log").read_text(errors="replace")[-3000:]
+        )
     txt = profile / f"run_{n}.txt"
     with open(txt, "w", encoding="utf-8") as fh:
         stats = pstats.Stats(str(raw), stream=fh)
         fh.write(f"etdz run --data-year {year}, {n:,} zones, under cProfile: {m['wall_s']:.2f} s wall\n")
         stats.sort_stats("cumulative").print_stats(60)
         stats.sort_stats("tottime").print_stats(40)
-    out.update({"cprofile": str(raw), "text": str(txt), "wall_s_under_profiler": m["wall_s"],
-                "functions_profiled": len(pstats.Stats(str(raw)).stats)})
+    out.update(
+        {
+            "cprofile": str(raw),
+            "text": str(txt),
+            "wall_s_under_profiler": m["wall_s"],
+            "functions_profiled": len(pstats.Stats(str(raw)).stats),
+        }
+    )
     pi = Path(PY).with_name("pyinstrument")
     if pi.exists():
         _fresh_outputs(home)
         html = profile / f"run_{n}.html"
-        measure([str(pi), "-r", "html", "-o", str(html), ETDZ, "run", "--data-year", str(year)], env=env,
-                cwd=str(home), log=home / "profile.log")
+        measure(
+            [str(pi), "-r", "html", "-o", str(html), ETDZ, "run", "--data-year", str(year)],
+            env=env,
+            cwd=str(home),
+            log=home / "profile.log",
+        )
         out["html"] = str(html)
     return out
 
@@ -258,9 +337,17 @@ def bench_demo(workdir: Path, keep: bool) -> dict:
         r = measure([ETDZ, "demo", "--home", str(home)], env=env, cwd=str(home), log=home / "demo.log")
         lines = (home / "demo.log").read_text(errors="replace").splitlines()
         years = [ln for ln in lines if ln.startswith("data year ")]
-        return {"exit": r["exit"], "wall_s": r["wall_s"], "loadavg_1min_before": round(load_before, 2), "cpu_s": r["cpu_s"], "peak_rss_mb": r["peak_rss_mb"],
-                "years": len(years), "per_year": years, "home": str(home) if keep else None,
-                "tail": None if r["exit"] == 0 else "\n".join(lines[-20:])}
+        return {
+            "exit": r["exit"],
+            "wall_s": r["wall_s"],
+            "loadavg_1min_before": round(load_before, 2),
+            "cpu_s": r["cpu_s"],
+            "peak_rss_mb": r["peak_rss_mb"],
+            "years": len(years),
+            "per_year": years,
+            "home": str(home) if keep else None,
+            "tail": None if r["exit"] == 0 else "\n".join(lines[-20:]),
+        }
     finally:
         if not keep:
             shutil.rmtree(home, ignore_errors=True)
@@ -294,28 +381,58 @@ def targets(sizes: list[dict], demo: dict | None) -> list[dict]:
     by = {s["zones"]: s for s in sizes}
 
     def add(name, value, limit, ok, unit="s"):
-        out.append({"target": name, "value": value, "limit": limit, "unit": unit,
-                    "result": "n/a" if ok is None else ("PASS" if ok else "FAIL")})
+        out.append(
+            {
+                "target": name,
+                "value": value,
+                "limit": limit,
+                "unit": unit,
+                "result": "n/a" if ok is None else ("PASS" if ok else "FAIL"),
+            }
+        )
 
     s230 = by.get(230)
-    add("one data year, 230 zones, cold, wall", s230 and s230["wall_s"], T_WALL_230,
-        None if not s230 else s230["wall_s"] <= T_WALL_230)
-    add("6-year demo, cold, wall", demo and demo["wall_s"], T_DEMO,
-        None if not demo else (demo["exit"] == 0 and demo["wall_s"] <= T_DEMO))
+    add(
+        "one data year, 230 zones, cold, wall",
+        s230 and s230["wall_s"],
+        T_WALL_230,
+        None if not s230 else s230["wall_s"] <= T_WALL_230,
+    )
+    add(
+        "6-year demo, cold, wall",
+        demo and demo["wall_s"],
+        T_DEMO,
+        None if not demo else (demo["exit"] == 0 and demo["wall_s"] <= T_DEMO),
+    )
     big = by.get(23000) or (max(sizes, key=lambda s: s["zones"]) if sizes else None)
     label = f"{big['zones']:,} zones" if big else "largest size"
-    add(f"{label}: ingest+validate+score / floor", big and big["ratio"], T_RATIO,
-        None if not big else big["ratio"] <= T_RATIO, unit="x")
-    add(f"{label}: peak memory", big and big["peak_rss_mb"], T_RSS_MB,
-        None if not big else big["peak_rss_mb"] <= T_RSS_MB, unit="MB")
+    add(
+        f"{label}: ingest+validate+score / floor",
+        big and big["ratio"],
+        T_RATIO,
+        None if not big else big["ratio"] <= T_RATIO,
+        unit="x",
+    )
+    add(
+        f"{label}: peak memory",
+        big and big["peak_rss_mb"],
+        T_RSS_MB,
+        None if not big else big["peak_rss_mb"] <= T_RSS_MB,
+        unit="MB",
+    )
     xs = [s["zones"] for s in sizes]
     for name, key in (("wall", "wall_s"), ("ingest+validate+score", "pipeline_ingest_validate_score_s")):
         ys = [s[key] for s in sizes]
         mg = marginal(xs, ys)
         if len(mg) >= 2 and mg[-2] > 0:
             growth = mg[-1] / mg[-2]
-            add(f"linear in zones ({name}): marginal s/1k zones, last / previous interval", growth, T_LINEAR,
-                growth <= T_LINEAR, unit="x")
+            add(
+                f"linear in zones ({name}): marginal s/1k zones, last / previous interval",
+                growth,
+                T_LINEAR,
+                growth <= T_LINEAR,
+                unit="x",
+            )
         else:
             add(f"linear in zones ({name})", None, T_LINEAR, None, unit="x")
     return out
@@ -340,9 +457,21 @@ def table(res: dict) -> str:
         ("wall, cold process (s)", [s["wall_s"] for s in sizes], 2),
         ("CPU user+sys (s)", [s["cpu_s"] for s in sizes], 2),
         ("peak RSS (MB)", [s["peak_rss_mb"] for s in sizes], 0),
-        ("  sampled RSS peak in ingest step (MB)", [(s.get("sampled_peak_rss_mb_by_step") or {}).get("submissions") for s in sizes], 0),
-        ("  sampled RSS peak in score step (MB)", [(s.get("sampled_peak_rss_mb_by_step") or {}).get("scores") for s in sizes], 0),
-        ("  sampled RSS peak in reports step (MB)", [(s.get("sampled_peak_rss_mb_by_step") or {}).get("reports") for s in sizes], 0),
+        (
+            "  sampled RSS peak in ingest step (MB)",
+            [(s.get("sampled_peak_rss_mb_by_step") or {}).get("submissions") for s in sizes],
+            0,
+        ),
+        (
+            "  sampled RSS peak in score step (MB)",
+            [(s.get("sampled_peak_rss_mb_by_step") or {}).get("scores") for s in sizes],
+            0,
+        ),
+        (
+            "  sampled RSS peak in reports step (MB)",
+            [(s.get("sampled_peak_rss_mb_by_step") or {}).get("reports") for s in sizes],
+            0,
+        ),
         ("load average before (1 min)", [s.get("loadavg_1min_before") for s in sizes], 2),
         ("  imports (cold, s)", [s["stages"]["imports_s"] for s in sizes], 2),
         ("  ingest+validate step (s)", [s["stages"]["ingest_validate_s"] for s in sizes], 2),
@@ -361,21 +490,30 @@ def table(res: dict) -> str:
     w = max(12, *(len(c) for c in cols)) + 2
     lines = ["".ljust(w0) + "".join(c.rjust(w) for c in cols)]
     for name, vals, d in rows:
-        lines.append(name.ljust(w0) + "".join((fmt(float(v), d) if isinstance(v, (int, float)) else fmt(v)).rjust(w)
-                                              for v in vals))
+        lines.append(
+            name.ljust(w0)
+            + "".join((fmt(float(v), d) if isinstance(v, (int, float)) else fmt(v)).rjust(w) for v in vals)
+        )
     sl = res["slopes"]
     if sl.get("pipeline_ingest_validate_score"):
         lines.append("")
-        for k, lab in (("wall", "wall"), ("pipeline_ingest_validate_score", "pipeline ingest+validate+score"),
-                       ("floor", "floor")):
+        for k, lab in (
+            ("wall", "wall"),
+            ("pipeline_ingest_validate_score", "pipeline ingest+validate+score"),
+            ("floor", "floor"),
+        ):
             s = sl.get(k)
             if s:
-                lines.append(f"slope {lab}: {s['s_per_1000_zones']:.3f} s per 1,000 zones "
-                             f"(fixed {s['intercept_s']:.2f} s, r² {s['r2']:.4f})")
+                lines.append(
+                    f"slope {lab}: {s['s_per_1000_zones']:.3f} s per 1,000 zones "
+                    f"(fixed {s['intercept_s']:.2f} s, r² {s['r2']:.4f})"
+                )
     if res.get("demo"):
         d = res["demo"]
-        lines.append(f"\n6-year demo (etdz demo, cold): {d['wall_s']:.1f} s wall, {d['cpu_s']:.1f} s CPU, "
-                     f"peak {d['peak_rss_mb']:.0f} MB, exit {d['exit']}, {d['years']} years")
+        lines.append(
+            f"\n6-year demo (etdz demo, cold): {d['wall_s']:.1f} s wall, {d['cpu_s']:.1f} s CPU, "
+            f"peak {d['peak_rss_mb']:.0f} MB, exit {d['exit']}, {d['years']} years"
+        )
     lines.append("\ntargets:")
     for t in res["targets"]:
         v = "–" if t["value"] is None else f"{t['value']:,.2f}"
@@ -399,13 +537,27 @@ def machine() -> dict:
 
     code = Path(etdz.__file__).resolve().parents[1]
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=code, capture_output=True, text=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=code, capture_output=True,
-                               text=True).stdout.strip() != ""
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=code, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = (
+            subprocess.run(
+                ["git", "status", "--porcelain", "--untracked-files=no"], cwd=code, capture_output=True, text=True
+            ).stdout.strip()
+            != ""
+        )
     except OSError:
         commit, dirty = None, None
-    return {"nproc": os.cpu_count(), "mem_total_gb": mem, "cpu": cpu, "python": platform.python_version(),
-            "platform": platform.platform(), "code": str(code), "git_commit": commit, "uncommitted_changes": dirty}
+    return {
+        "nproc": os.cpu_count(),
+        "mem_total_gb": mem,
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "code": str(code),
+        "git_commit": commit,
+        "uncommitted_changes": dirty,
+    }
 
 
 def main(argv=None) -> int:
@@ -418,8 +570,12 @@ def main(argv=None) -> int:
     ap.add_argument("--floor-repeat", type=int, default=3, help="floor: best of N in-process runs")
     ap.add_argument("--workdir", type=Path, default=None, help="where the temp folders go (default: system temp)")
     ap.add_argument("--keep", action="store_true", help="keep the temp folders")
-    ap.add_argument("--profile", type=Path, default=None,
-                    help="also profile each size (cProfile; pyinstrument too if installed) into DIR")
+    ap.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        help="also profile each size (cProfile; pyinstrument too if installed) into DIR",
+    )
     a = ap.parse_args(argv)
     sizes = sorted({int(s.replace("_", "").replace(",", "")) for s in a.sizes.split(",") if s.strip()})
     workdir = a.workdir or Path(tempfile.gettempdir())
@@ -428,15 +584,20 @@ def main(argv=None) -> int:
     started = dt.datetime.now().astimezone()
     print(f"etdz bench: sizes {sizes}, data year {a.data_year}, demo {'no' if a.skip_demo else 'yes'}", flush=True)
     imp = cold_imports()
-    print(f"cold imports: {imp['imports_s']:.2f} s (python start {imp['python_startup_s']:.2f} s; "
-          f"great_expectations, imported lazily inside the ingest step: {imp['gx_import_s']:.2f} s)", flush=True)
+    print(
+        f"cold imports: {imp['imports_s']:.2f} s (python start {imp['python_startup_s']:.2f} s; "
+        f"great_expectations, imported lazily inside the ingest step: {imp['gx_import_s']:.2f} s)",
+        flush=True,
+    )
     results = []
     for n in sizes:
         r = bench_size(n, a.data_year, a.seed, imp["imports_s"], a.floor_repeat, a.keep, a.profile, workdir)
-        print(f"{n:>7,} zones: wall {r['wall_s']:.2f} s, CPU {r['cpu_s']:.2f} s, peak {r['peak_rss_mb']:.0f} MB, "
-              f"ingest+validate {r['stages']['ingest_validate_s']:.2f} s, score {r['stages']['score_s']:.2f} s, "
-              f"reports {r['stages']['reports_s']:.2f} s; floor {r['floor']['total_s']:.3f} s, ratio {r['ratio']:.1f}",
-              flush=True)
+        print(
+            f"{n:>7,} zones: wall {r['wall_s']:.2f} s, CPU {r['cpu_s']:.2f} s, peak {r['peak_rss_mb']:.0f} MB, "
+            f"ingest+validate {r['stages']['ingest_validate_s']:.2f} s, score {r['stages']['score_s']:.2f} s, "
+            f"reports {r['stages']['reports_s']:.2f} s; floor {r['floor']['total_s']:.3f} s, ratio {r['ratio']:.1f}",
+            flush=True,
+        )
         results.append(r)
     demo = None
     if not a.skip_demo:
@@ -448,7 +609,8 @@ def main(argv=None) -> int:
         "machine": machine(),
         "loadavg_1min_at_start": round(os.getloadavg()[0], 2),
         "command": "python bench/run.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "data_year": a.data_year, "seed": a.seed,
+        "data_year": a.data_year,
+        "seed": a.seed,
         "imports": imp,
         "sizes": results,
         "slopes": {
@@ -459,12 +621,14 @@ def main(argv=None) -> int:
             "marginal_ivs_s_per_1000": marginal(xs, [r["pipeline_ingest_validate_score_s"] for r in results]),
         },
         "demo": demo,
-        "notes": ["Only year Y is run; Y-1 is never run, so its inbox is read for the year-on-year checks and growth.",
-                  "imports_s is a separate cold `python -c 'import pipelines.definitions, etdz.ingest'`; "
-                  "great_expectations is imported lazily inside the ingest step and counted there.",
-                  "dagster_overhead_s = wall - the three steps - imports_s (definitions, instance, run launch, "
-                  "events, exit).",
-                  "The input files were just written, so they are in the OS page cache (cold process, warm disk)."],
+        "notes": [
+            "Only year Y is run; Y-1 is never run, so its inbox is read for the year-on-year checks and growth.",
+            "imports_s is a separate cold `python -c 'import pipelines.definitions, etdz.ingest'`; "
+            "great_expectations is imported lazily inside the ingest step and counted there.",
+            "dagster_overhead_s = wall - the three steps - imports_s (definitions, instance, run launch, "
+            "events, exit).",
+            "The input files were just written, so they are in the OS page cache (cold process, warm disk).",
+        ],
     }
     res["targets"] = targets(results, demo)
     a.out.parent.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,7 @@ written with the full schema, even when empty, so the datasets read as one table
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import pandas as pd
 import pyarrow as pa

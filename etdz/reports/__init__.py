@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from etdz.commit import remove
@@ -48,7 +48,7 @@ def write_year_reports(inputs: ReportInputs, reports_root: str | Path, *, genera
     out_dir = Path(reports_root) / str(int(inputs.data_year))
     zones_dir = out_dir / "zones"
     zones_dir.mkdir(parents=True, exist_ok=True)
-    generated = generated or datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    generated = generated or datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     seconds: dict[str, float] = {}
 
     view: YearView = prepare(inputs)

@@ -57,7 +57,7 @@ from etdz.validation import (
     ISSUE_COLUMNS,
     SubmissionFile,
     ValidationReport,
-    _issue,
+    issue,
     conversion_note,
     dropped_measures_issues,
     file_checks,
@@ -394,7 +394,7 @@ def validate_files(paths: list[str | Path], catalogues: list[Catalogue], registr
         # rows) against the nearest catalogue, beside the year problem, so one correction round fixes everything.
         if year is None:
             # expected_year 0: the file checks skip the year and due checks (reported here instead)
-            alone.append((f, [_issue(f, "file.year_mismatch",
+            alone.append((f, [issue(f, "file.year_mismatch",
                                      f"文件「{f.file_name}」「data_year」列没有一个统一、有效的年份，无法确定适用的考核办法"
                                      f"（其余问题按最新的考核办法检查）；请在每一行填写数据年份",
                                      column="data_year", expected="四位年份，如 2022")]))
@@ -403,7 +403,7 @@ def validate_files(paths: list[str | Path], catalogues: list[Catalogue], registr
             try:
                 cat = catalogue_for_year(catalogues, year)
             except MethodologyError as exc:
-                alone.append((f, [_issue(f, "file.no_catalogue",
+                alone.append((f, [issue(f, "file.no_catalogue",
                                          f"文件「{f.file_name}」：{exc}（其余问题按年份最接近的考核办法检查）",
                                          column="data_year", value=str(year), expected="有考核办法适用的数据年份")]))
                 cat = min(catalogues, key=lambda c: min(abs(year - c.year_from), abs(year - (c.year_to or year))))

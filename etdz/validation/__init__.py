@@ -100,7 +100,8 @@ def validate_rows(files: list[SubmissionFile], catalogue: Catalogue, data_year: 
         check = meta["check"]
         idx = list(res.result.get("unexpected_index_list") or [])
         kw = cfg.kwargs
-        cols = tuple(str(kw[k]) for k in ("column", "column_A", "column_B") if k in kw) or tuple(kw.get("column_list", ()))
+        cols = (tuple(str(kw[k]) for k in ("column", "column_A", "column_B") if k in kw)
+                or tuple(kw.get("column_list", ())))
         report.expectations.append(ExpectationOutcome(
             check=check, severity=meta["severity"], family=meta["family"], expectation_type=cfg.type, columns=cols,
             success=bool(res.success), element_count=int(res.result.get("element_count") or 0),

@@ -213,14 +213,17 @@ def where(f: SubmissionFile, row: int | None = None, column: str | None = None) 
 
 
 def issues_frame(issues: list[dict]) -> pd.DataFrame:
+    """The issues as a frame of the ``submission_issues`` columns, sorted: by file, file-level issues first, then
+    by row, errors before warnings, then by check code."""
     df = pd.DataFrame(issues, columns=ISSUE_COLUMNS)
     if len(df):
         df["row"] = df["row"].astype("Int64")
         scope_rank = df["scope"].map({"file": 0, "row": 1})
         sev_rank = df["severity"].map({"error": 0, "warning": 1})
-        df = (df.assign(_s=scope_rank, _v=sev_rank, _r=df["row"].fillna(0))
-                .sort_values(["file_name", "sha256", "_s", "_r", "_v", "check"], kind="stable")
-                .drop(columns=["_s", "_v", "_r"]).reset_index(drop=True))
+        keys = {"_scope_rank": scope_rank, "_row": df["row"].fillna(0), "_severity_rank": sev_rank}
+        df = (df.assign(**keys)
+                .sort_values(["file_name", "sha256", *keys, "check"], kind="stable")
+                .drop(columns=list(keys)).reset_index(drop=True))
     else:
         df["row"] = df["row"].astype("Int64")
     return df

@@ -28,8 +28,10 @@ def _measure_table(catalogue: Catalogue) -> pd.DataFrame:
     for code, m in catalogue.measures.items():
         rows.append({
             "measure_code": code, "canonical_unit": m.unit,
-            "hard_min": -inf if m.hard_min is None else m.hard_min, "hard_max": inf if m.hard_max is None else m.hard_max,
-            "soft_min": -inf if m.soft_min is None else m.soft_min, "soft_max": inf if m.soft_max is None else m.soft_max,
+            "hard_min": -inf if m.hard_min is None else m.hard_min,
+            "hard_max": inf if m.hard_max is None else m.hard_max,
+            "soft_min": -inf if m.soft_min is None else m.soft_min,
+            "soft_max": inf if m.soft_max is None else m.soft_max,
             "is_integer": m.integer, "yoy_factor": np.nan if m.soft_max_yoy_factor is None else m.soft_max_yoy_factor,
             "not_above": m.not_above, "is_required": code in required,
         })
@@ -46,9 +48,25 @@ def build_long_frame(files: list[SubmissionFile], catalogue: Catalogue,
                      previous: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per data row of every file without file-level reading problems (plus one synthetic row
     per absent required measure), with the catalogue's rules joined on as columns."""
+    df = _rows_frame(files, catalogue)
+    mt = _measure_table(catalogue)
+    known = df["measure_code"].isin(mt.index)
+    rules = mt.reindex(df["measure_code"].where(known))  # each row's measure rules (NaN for an unknown measure)
+    rules.index = df.index
+    _join_values(df, files, catalogue, rules, known)
+    _join_not_above(df, rules, known)
+    _join_previous(df, previous, rules, known)
+    # required measures: missing only when the value is truly empty or the row is absent
+    req = rules["is_required"].fillna(False).astype(bool) & known
+    df["required_filled"] = np.where(req & df["value_text"].isna() & df["formula_col"].isna(), np.nan, 1.0)
+    return df
+
+
+def _rows_frame(files: list[SubmissionFile], catalogue: Catalogue) -> pd.DataFrame:
+    """The rows as read, one per data row and one per absent required measure, values parsed; no rules yet."""
     cols = ["file_idx", "row", "origin", "measure_code", "unit", "value_raw", "unit_raw", "value_text", "normalised",
             "reported", "formula_col", "overflow", "unit_checked"]
-    # one list per column, not one dict per row: a dict per row of 23,000 files was ~0.9 GB at the peak
+    # one list per column, not one dict per row: at 23,000 files a dict per row peaks at ~0.9 GB
     data: dict[str, list] = {c: [] for c in cols}
     columns = [data[c] for c in cols]
 
@@ -87,7 +105,8 @@ def build_long_frame(files: list[SubmissionFile], catalogue: Catalogue,
                    unit if (known and formula_col is None) else None)
         for code in required:
             if code not in listed:
-                _append_row(columns, f.idx, None, "absent", code, None, None, None, None, None, np.nan, None, None, None)
+                _append_row(columns, f.idx, None, "absent", code, None, None, None, None, None, np.nan, None, None,
+                            None)
     df = pd.DataFrame(data, columns=cols)
     del data, columns  # the frame holds copies: free the lists before the joins
     df["file_idx"] = df["file_idx"].astype("int64")
@@ -98,39 +117,48 @@ def build_long_frame(files: list[SubmissionFile], catalogue: Catalogue,
         df[c] = df[c].astype("str")  # pandas 3 string dtype; None stays missing
     zone_of = {f.idx: f.zone_code for f in files}
     df["zone_code"] = df["file_idx"].map(zone_of).astype("str")
+    return df
 
-    mt = _measure_table(catalogue)
-    known = df["measure_code"].isin(mt.index)
-    j = mt.reindex(df["measure_code"].where(known))
-    j.index = df.index
+
+def _join_values(df: pd.DataFrame, files: list[SubmissionFile], catalogue: Catalogue, rules: pd.DataFrame,
+                 known: pd.Series) -> None:
+    """The canonical value (unit factor or exchange rate), the bounds, the whole-number gap and the key of the
+    duplicate check, as columns of ``df``."""
+    measures = catalogue.measures
     factors = {(code, u): fac for code, m in measures.items() for u, fac in m.accepted_units.items()}
-    df["factor"] = [factors.get((m, u), np.nan) for m, u in zip(df["measure_code"].tolist(), df["unit_checked"].tolist())]
+    df["factor"] = [factors.get((m, u), np.nan)
+                    for m, u in zip(df["measure_code"].tolist(), df["unit_checked"].tolist())]
     df["value"] = df["reported"] * df["factor"]
     df["unit_key"] = (df["measure_code"] + UNIT_KEY_SEP + df["unit_checked"]).astype("str")
     _convert_currencies(df, files, catalogue)
     for c in ("hard_min", "hard_max", "soft_min", "soft_max"):
-        df[c] = j[c].astype("float64").where(known)
-    df["canonical_unit"] = j["canonical_unit"].astype("str")
-    is_int = j["is_integer"].fillna(False).astype(bool) & known
+        df[c] = rules[c].astype("float64").where(known)
+    df["canonical_unit"] = rules["canonical_unit"].astype("str")
+    is_int = rules["is_integer"].fillna(False).astype(bool) & known
     gap = np.full(len(df), np.nan)
     check = (is_int & df["value"].notna()).to_numpy()
     gap[check] = [whole_gap(x) for x in df["value"].to_numpy()[check].tolist()]  # only the integer measures' rows
     df["whole_gap"] = gap
     df["dup_measure"] = df["measure_code"].where(df["origin"].eq("row") & df["measure_code"].fillna("").ne(""))
 
-    # not_above: the value of that measure in the same file
-    # (left joins, not Python dicts of 800,000 tuple keys: faster and ~0.3 GB less at 23,000 files)
+
+def _join_not_above(df: pd.DataFrame, rules: pd.DataFrame, known: pd.Series) -> None:
+    """``not_above_code`` / ``not_above_value``: the measure a row's value should not exceed, and its value in the
+    same file."""
+    # left joins, not Python dicts of 800,000 tuple keys: faster and ~0.3 GB less at 23,000 files
     vals = (df.loc[df["origin"].eq("row") & df["value"].notna(), ["file_idx", "measure_code", "value"]]
             .drop_duplicates(["file_idx", "measure_code"]).rename(columns={"measure_code": "not_above_code",
                                                                            "value": "not_above_value"}))
-    targets = j["not_above"].where(known)
+    targets = rules["not_above"].where(known)
     df["not_above_code"] = targets.astype("str")
     found = df[["file_idx", "not_above_code"]].merge(vals, how="left", on=["file_idx", "not_above_code"],
                                                      validate="many_to_one")["not_above_value"].to_numpy("float64")
     df["not_above_value"] = np.where(df["not_above_code"].notna().to_numpy(), found, np.nan)
 
-    # year on year against the zone's previous accepted value: value/previous outside [1/f, f] (a negative
-    # ratio is below 1/f); skipped when the previous value is 0 (no ratio) or absent
+
+def _join_previous(df: pd.DataFrame, previous: pd.DataFrame | None, rules: pd.DataFrame, known: pd.Series) -> None:
+    """Year on year against the zone's previous accepted value: ``yoy_ratio`` = value / previous and its band
+    [1/f, f] (a negative ratio is below 1/f); skipped when the previous value is 0 (no ratio) or absent."""
     df["previous"] = np.nan
     if previous is not None and len(previous):
         prev = (previous[["zone_code", "measure_code", "value"]].dropna()
@@ -141,16 +169,11 @@ def build_long_frame(files: list[SubmissionFile], catalogue: Catalogue,
                                                         validate="many_to_one")["previous"].to_numpy("float64")
         keyed = (df["zone_code"].notna() & df["measure_code"].notna()).to_numpy()
         df["previous"] = np.where(keyed, found, np.nan)
-    factor = j["yoy_factor"].astype("float64").where(known)
+    factor = rules["yoy_factor"].astype("float64").where(known)
     applies = factor.notna() & df["previous"].notna() & (df["previous"] != 0) & df["value"].notna()
     df["yoy_ratio"] = (df["value"] / df["previous"]).where(applies)
     df["yoy_low"] = (1.0 / factor).where(applies)
     df["yoy_high"] = factor.where(applies)
-
-    # required measures: missing only when the value is truly empty or the row is absent
-    req = j["is_required"].fillna(False).astype(bool) & known
-    df["required_filled"] = np.where(req & df["value_text"].isna() & df["formula_col"].isna(), np.nan, 1.0)
-    return df
 
 
 def _convert_currencies(df: pd.DataFrame, files: list[SubmissionFile], catalogue: Catalogue) -> None:

@@ -100,7 +100,12 @@ def build_suite(catalogue: Catalogue, name: str):
         c = CHECKS[check]
         return {"check": check, "severity": c.severity, "family": c.family, "column": column}
 
-    either = "either_value_is_missing"
+    def at_least(column_a: str, column_b: str, check: str, bound: str | None = None):
+        """``column_a`` ≥ ``column_b`` where both are present (a bound the measure does not have is ±inf)."""
+        return E.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A=column_a, column_B=column_b, or_equal=True, ignore_row_if="either_value_is_missing",
+            meta=meta(check, "value") | ({"bound": bound} if bound else {}))
+
     exps = [
         E.ExpectColumnValuesToBeInSet(column="measure_code", value_set=sorted(catalogue.measures),
                                       meta=meta("row.unknown_measure", "measure_code")),
@@ -108,31 +113,26 @@ def build_suite(catalogue: Catalogue, name: str):
         E.ExpectColumnValuesToBeInSet(column="unit_key", value_set=[f"{m}{UNIT_KEY_SEP}{u}" for m, u in pairs],
                                       meta=meta("row.unknown_unit", "unit")),
         E.ExpectColumnValuesToBeNull(column="no_rate", meta=meta("row.no_exchange_rate", "unit")),
-        E.ExpectColumnValuesToMatchRegex(column="value_text", regex=NUMBER_REGEX, meta=meta("row.invalid_value", "value")),
+        E.ExpectColumnValuesToMatchRegex(column="value_text", regex=NUMBER_REGEX,
+                                         meta=meta("row.invalid_value", "value")),
         E.ExpectColumnValuesToBeNull(column="formula_col", meta=meta("row.formula", "value")),
         E.ExpectColumnValuesToBeNull(column="overflow", meta=meta("row.field_count", "value")),
         E.ExpectColumnValuesToBeNull(column="normalised", meta=meta("row.number_normalised", "value")),
         E.ExpectCompoundColumnsToBeUnique(column_list=["file_idx", "dup_measure"], ignore_row_if="any_value_is_missing",
                                           meta=meta("row.duplicate_measure", "measure_code")),
-        E.ExpectColumnPairValuesAToBeGreaterThanB(column_A="value", column_B="hard_min", or_equal=True, ignore_row_if=either,
-                                                  meta=meta("row.hard_bounds", "value") | {"bound": "hard_min"}),
-        E.ExpectColumnPairValuesAToBeGreaterThanB(column_A="hard_max", column_B="value", or_equal=True, ignore_row_if=either,
-                                                  meta=meta("row.hard_bounds", "value") | {"bound": "hard_max"}),
+        at_least("value", "hard_min", "row.hard_bounds", "hard_min"),
+        at_least("hard_max", "value", "row.hard_bounds", "hard_max"),
         E.ExpectColumnValuesToBeBetween(column="whole_gap", min_value=0, max_value=WHOLE_TOLERANCE,
                                         meta=meta("row.not_integer", "value")),
         E.ExpectColumnValuesToNotBeNull(column="required_filled", meta=meta("row.required_missing", "value")),
-        E.ExpectColumnPairValuesAToBeGreaterThanB(column_A="value", column_B="soft_min", or_equal=True, ignore_row_if=either,
-                                                  meta=meta("row.soft_range", "value") | {"bound": "soft_min"}),
-        E.ExpectColumnPairValuesAToBeGreaterThanB(column_A="soft_max", column_B="value", or_equal=True, ignore_row_if=either,
-                                                  meta=meta("row.soft_range", "value") | {"bound": "soft_max"}),
-        E.ExpectColumnPairValuesAToBeGreaterThanB(column_A="not_above_value", column_B="value", or_equal=True,
-                                                  ignore_row_if=either, meta=meta("row.not_above", "value")),
-        E.ExpectColumnPairValuesAToBeGreaterThanB(column_A="yoy_ratio", column_B="yoy_low", or_equal=True, ignore_row_if=either,
-                                                  meta=meta("row.yoy_change", "value") | {"bound": "low"}),
-        E.ExpectColumnPairValuesAToBeGreaterThanB(column_A="yoy_high", column_B="yoy_ratio", or_equal=True, ignore_row_if=either,
-                                                  meta=meta("row.yoy_change", "value") | {"bound": "high"}),
+        at_least("value", "soft_min", "row.soft_range", "soft_min"),
+        at_least("soft_max", "value", "row.soft_range", "soft_max"),
+        at_least("not_above_value", "value", "row.not_above"),
+        at_least("yoy_ratio", "yoy_low", "row.yoy_change", "low"),
+        at_least("yoy_high", "yoy_ratio", "row.yoy_change", "high"),
     ]
-    suite = gx.ExpectationSuite(name=name, meta={"catalogue_version": catalogue.version, "catalogue_sha256": catalogue.sha256})
+    suite = gx.ExpectationSuite(name=name, meta={"catalogue_version": catalogue.version,
+                                                 "catalogue_sha256": catalogue.sha256})
     for n, e in enumerate(exps):
         e.meta["order"] = n
         suite.add_expectation(e)
@@ -159,7 +159,8 @@ def run_suite(df: pd.DataFrame, ctx, suite):
 
     Raises RuntimeError when GX itself failed on an expectation (a machinery error, not a rejection)."""
     suite = ctx.suites.add(suite)
-    batch_def = ctx.data_sources.add_pandas("submissions").add_dataframe_asset("rows").add_batch_definition_whole_dataframe("year")
+    rows = ctx.data_sources.add_pandas("submissions").add_dataframe_asset("rows")
+    batch_def = rows.add_batch_definition_whole_dataframe("year")
     # only the columns the expectations read (the index maps failures back): GX copies what it is given
     used = [c for c in suite_columns(suite) if c in df.columns]  # a missing column: GX reports it
     batch = batch_def.get_batch(batch_parameters={"dataframe": df[used]})

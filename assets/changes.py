@@ -19,11 +19,11 @@ def build_changes_asset(partitions_def, code_version: str):
     @asset(name="ranking_changes", partitions_def=partitions_def, group_name="scoring", owners=OWNERS,
            kinds={"parquet", "pandas"}, description=DESCRIPTION, code_version=code_version,
            deps=[AssetKey("rankings"), AssetDep("submission_log", partition_mapping=previous_years(1))])
-    def ranking_changes(context: AssetExecutionContext, etdz: EtdzResource) -> MaterializeResult:
+    def ranking_changes(context: AssetExecutionContext, resource: EtdzResource) -> MaterializeResult:
         year = int(context.partition_key)
-        with etdz.writing(year):
-            store = etdz.store()
-            result = compare(load_change_inputs(store, year, etdz.catalogue(year), etdz.load_registry()))
+        with resource.writing(year):
+            store = resource.store()
+            result = compare(load_change_inputs(store, year, resource.catalogue(year), resource.load_registry()))
             table, url = write_comparison(store, year, result)
         changes = table.to_pandas()
         previous = changes.previous_run_at.iloc[0].isoformat() if len(changes) else None

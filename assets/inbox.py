@@ -22,9 +22,9 @@ def build_inbox_asset(partitions_def):
         description="Submission files as received: <inbox>/<data_year>/*.csv|*.xlsx. Its data version per year is a "
                     "digest of the folder's file names, sizes and modification times.",
     )
-    def inbox(context, etdz: EtdzResource) -> DataVersionsByPartition:
+    def inbox(context, resource: EtdzResource) -> DataVersionsByPartition:
         keys = context.partition_keys if context.has_partition_key_range or context.has_partition_key else \
             partitions_def.get_partition_keys()
-        return DataVersionsByPartition({k: DataVersion(folder_digest(etdz.inbox_dir(int(k)))) for k in keys})
+        return DataVersionsByPartition({k: DataVersion(folder_digest(resource.inbox_dir(int(k)))) for k in keys})
 
     return inbox

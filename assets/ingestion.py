@@ -45,41 +45,43 @@ def build_ingestion_assets(partitions_def, code_version: str):
                       description="Every problem found in the year's files (errors reject a file, warnings do not), "
                                   "with file, row, column, value found, what was expected and a Chinese message."),
             AssetSpec(MEASURES, group_name="ingestion", owners=OWNERS, kinds={"parquet", "pandas"},
-                      deps=[INBOX_KEY, AssetDep(MEASURES, partition_mapping=earlier_years(1))], code_version=code_version,
+                      deps=[INBOX_KEY, AssetDep(MEASURES, partition_mapping=earlier_years(1))],
+                      code_version=code_version,
                       description="Accepted measure values of each zone's chosen submission, in canonical units. "
                                   "Depends on the previous year's measures (year-on-year plausibility warnings)."),
         ],
         check_specs=submission_check_specs(LOG, partitions_def),
-        description="Archive, read and validate the year's submissions (Great Expectations suite derived from the catalogue).",
+        description="Archive, read and validate the year's submissions "
+                    "(Great Expectations suite derived from the catalogue).",
     )
-    def submissions(context: AssetExecutionContext, etdz: EtdzResource):
+    def submissions(context: AssetExecutionContext, resource: EtdzResource):
         year = int(context.partition_key)
-        with etdz.writing(year):
-            catalogues = etdz.catalogues()  # parsed once per step
+        with resource.writing(year):
+            catalogues = resource.catalogues()  # parsed once per step
             catalogue = catalogue_for_year(catalogues, year)
-            registry = etdz.load_registry()
-            store = etdz.store()
+            registry = resource.load_registry()
+            store = resource.store()
             allowed = context.run.tags.get(ALLOW_TAG, "").lower() == "true"
             last_rankings = store.read("rankings", year)
-            refuse_if(cohort_findings(year, registry, etdz.registry or "(shipped registry)",
+            refuse_if(cohort_findings(year, registry, resource.registry or "(shipped registry)",
                                       None if last_rankings is None else last_rankings.to_pandas()), year, allowed)
-            prev = etdz.previous_submissions(year, catalogues, registry)
-            ingest = ingest_year(etdz.inbox_dir(year), year, catalogue, registry, archive=etdz.archive,
-                                 previous=prev.measures, max_bytes=etdz.max_file_bytes,
-                                 deadlines=parse_deadlines(etdz.deadlines),
-                                 max_rows_per_measure=etdz.max_rows_per_measure)
+            prev = resource.previous_submissions(year, catalogues, registry)
+            ingest = ingest_year(resource.inbox_dir(year), year, catalogue, registry, archive=resource.archive,
+                                 previous=prev.measures, max_bytes=resource.max_file_bytes,
+                                 deadlines=parse_deadlines(resource.deadlines),
+                                 max_rows_per_measure=resource.max_rows_per_measure)
             last_log = store.read("submission_log", year)
             refuse_if(acceptance_findings(year, ingest.submitted_zones,
                                           None if last_log is None else last_log.to_pandas(), str(catalogue.path)),
                       year, allowed)
-            context.log.info(f"data year {year}: {len(ingest.log)} file(s), {len(ingest.submitted_zones)} zone(s) with an "
-                             f"accepted submission, previous year's submissions from {prev.origin}")
+            context.log.info(f"data year {year}: {len(ingest.log)} file(s), {len(ingest.submitted_zones)} zone(s) "
+                             f"with an accepted submission, previous year's submissions from {prev.origin}")
 
-            out = etdz.reports_dir(year)
+            out = resource.reports_dir(year)
             write_validation_page(ingest, out / "validation.html", registry)
             write_rejection_notices(ingest, out / "rejections", registry)
-            etdz.publish_reports(year, "rejections", delete_stale=True)  # object-store reports: upload
-            etdz.publish_reports(year)
+            resource.publish_reports(year, "rejections", delete_stale=True)  # object-store reports: upload
+            resource.publish_reports(year)
 
             tables = {
                 LOG: schemas.to_table(ingest.log, schemas.SUBMISSION_LOG),
@@ -94,8 +96,8 @@ def build_ingestion_assets(partitions_def, code_version: str):
                     "method_version": catalogue.version, "catalogue": MetadataValue.path(catalogue.path),
                     "files": len(log), **{f"files_{k}": int(v) for k, v in status_counts.items()},
                     "late_files": int(log["late"].sum()) if len(log) else 0,
-                    "validation_report": report_location(etdz, year, "validation.html"),
-                    "rejection_notices": report_location(etdz, year, "rejections"),
+                    "validation_report": report_location(resource, year, "validation.html"),
+                    "rejection_notices": report_location(resource, year, "rejections"),
                     "files_preview": MetadataValue.md(markdown_frame(
                         log[["file_name", "zone_code", "status", "errors", "warnings"]], max_rows=50)),
                 },

@@ -38,11 +38,11 @@ def table_version(table: pa.Table) -> str:
     return hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()[:16]
 
 
-def report_location(etdz, year: int, name: str) -> MetadataValue:
+def report_location(resource, year: int, name: str) -> MetadataValue:
     """A report's link for the UI: under the configured reports URL (by default where `etdz ui` serves the
     reports), else the object-store URL, else the local path."""
-    if etdz.report_links_url:
-        return MetadataValue.url(f"{etdz.report_links_url}/{int(year)}/{name}")
-    if "://" in etdz.reports:
-        return MetadataValue.url(f"{etdz.reports_url(year)}/{name}")
-    return MetadataValue.path(str(etdz.reports_dir(year) / name))
+    if resource.report_links_url:
+        return MetadataValue.url(f"{resource.report_links_url}/{int(year)}/{name}")
+    if "://" in resource.reports:
+        return MetadataValue.url(f"{resource.reports_url(year)}/{name}")
+    return MetadataValue.path(str(resource.reports_dir(year) / name))

@@ -43,40 +43,41 @@ def build_report_assets(partitions_def, code_version: str):
         ],
         description="Write the year's reports from the published datasets.",
     )
-    def reports(context: AssetExecutionContext, etdz: EtdzResource):
+    def reports(context: AssetExecutionContext, resource: EtdzResource):
         year = int(context.partition_key)
-        with etdz.writing(year):
-            out = write_reports(etdz, year)
-            etdz.publish_reports(year, "zones", delete_stale=True)  # object-store reports: upload
-            etdz.publish_reports(year)
+        with resource.writing(year):
+            out = write_reports(resource, year)
+            resource.publish_reports(year, "zones", delete_stale=True)  # object-store reports: upload
+            resource.publish_reports(year)
         yield MaterializeResult(asset_key="national_report", metadata={
-            "path": report_location(etdz, year, "national_report.html"),
+            "path": report_location(resource, year, "national_report.html"),
             "top30": MetadataValue.md(out.top30_markdown),
             "seconds": round(out.seconds.get("national_report", 0.0), 3),
         })
         yield MaterializeResult(asset_key="zone_cards", metadata={
-            "folder": report_location(etdz, year, "zones"), "cards": out.cards,
+            "folder": report_location(resource, year, "zones"), "cards": out.cards,
             "seconds": round(out.seconds.get("cards", 0.0), 3),
         })
         yield MaterializeResult(asset_key="rankings_workbook", metadata={
-            "path": report_location(etdz, year, "rankings.xlsx"), "seconds": round(out.seconds.get("workbook", 0.0), 3),
+            "path": report_location(resource, year, "rankings.xlsx"),
+            "seconds": round(out.seconds.get("workbook", 0.0), 3),
         })
 
     return [reports]
 
 
-def write_reports(etdz: EtdzResource, year: int) -> ReportOutputs:
+def write_reports(resource: EtdzResource, year: int) -> ReportOutputs:
     """Read the year's datasets from the warehouse and write its reports."""
-    store = etdz.store()
+    store = resource.store()
     frames = {}
     for name in INPUTS:
         table = store.read(name, year)
         if table is None:
-            raise RuntimeError(f"data year {year}: dataset {name} is missing from {etdz.warehouse}; "
+            raise RuntimeError(f"data year {year}: dataset {name} is missing from {resource.warehouse}; "
                                f"materialise the scoring assets for {year} first (etdz run --data-year {year})")
         frames[name] = table.to_pandas()
     for name in OPTIONAL:
         table = store.read(name, year)
         frames[name] = None if table is None else table.to_pandas()
-    return write_year_reports(ReportInputs(data_year=year, catalogue=etdz.catalogue(year),
-                                           history=all_rankings(store, year), **frames), etdz.reports_root())
+    return write_year_reports(ReportInputs(data_year=year, catalogue=resource.catalogue(year),
+                                           history=all_rankings(store, year), **frames), resource.reports_root())

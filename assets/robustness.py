@@ -22,11 +22,11 @@ def build_robustness_assets(partitions_def, code_version: str):
     @asset(name="rank_robustness", partitions_def=partitions_def, group_name="scoring", owners=OWNERS,
            kinds={"parquet", "pandas"}, deps=[AssetKey("indicator_scores"), AssetKey("rankings")],
            code_version=code_version, description=DESCRIPTION)
-    def rank_robustness_asset(context: AssetExecutionContext, etdz: EtdzResource) -> MaterializeResult:
+    def rank_robustness_asset(context: AssetExecutionContext, resource: EtdzResource) -> MaterializeResult:
         year = int(context.partition_key)
-        with etdz.writing(year):
-            catalogue = etdz.catalogue(year)
-            store = etdz.store()
+        with resource.writing(year):
+            catalogue = resource.catalogue(year)
+            store = resource.store()
             result = rank_robustness(load_robustness_inputs(store, year, catalogue))
             table = schemas.to_table(result, schemas.RANK_ROBUSTNESS)
             url = store.write("rank_robustness", year, table)

@@ -1,4 +1,5 @@
-"""Scoring assets: indicator scores, bounds, category scores, rankings, watch-list, upgrade candidates (group ``scoring``).
+"""Scoring assets: indicator scores, bounds, category scores, rankings, watch-list, upgrade candidates
+(group ``scoring``).
 
 The cross-year lineage is declared as partition mappings so the UI shows it: the
 year's growth indicators read the measures of Y−1, and the rankings (previous rank,
@@ -39,7 +40,8 @@ DESCRIPTIONS = {
                         "median (§3.2) — everything needed to re-derive a score.",
     "category_scores": "Every cohort zone × category: weighted category score and its national rank (§3.3–3.4).",
     "rankings": "The national ranking of the data year: total score, national / regional / provincial ranks, "
-                "previous rank and change, top lists, better-than-average counts, downgrade and summons flags (§3.4–3.6).",
+                "previous rank and change, top lists, better-than-average counts, downgrade and summons flags "
+                "(§3.4–3.6).",
     "downgrade_watchlist": "Downgrade candidates under the catalogue's rule (regional_bottom or national_consecutive), "
                            "with their bottom years, mean score and rank within the region (§3.6).",
     "upgrade_candidates": "Provincial zones with an accepted submission, scored on the national cohort's bounds, with "
@@ -58,15 +60,15 @@ def build_scoring_assets(partitions_def, max_window: int, code_version: str):
 
     @multi_asset(name="scores", specs=specs, partitions_def=partitions_def, can_subset=False,
                  description="Score and rank the data year exactly as 03-scoring.md says.")
-    def scores(context: AssetExecutionContext, etdz: EtdzResource):
+    def scores(context: AssetExecutionContext, resource: EtdzResource):
         year = int(context.partition_key)
-        with etdz.writing(year):
-            catalogues = etdz.catalogues()  # parsed once per step
+        with resource.writing(year):
+            catalogues = resource.catalogues()  # parsed once per step
             catalogue = catalogue_for_year(catalogues, year)
-            registry = etdz.load_registry()
-            store = etdz.store()
+            registry = resource.load_registry()
+            store = resource.store()
             result = score_year(load_year_inputs(
-                store, year, catalogue, registry, lambda: etdz.previous_submissions(year, catalogues, registry)))
+                store, year, catalogue, registry, lambda: resource.previous_submissions(year, catalogues, registry)))
             top_lists = sorted({m for c in catalogues for m in c.top_lists})
             for name, key in KEYS.items():
                 df: pd.DataFrame = getattr(result, name)

@@ -40,8 +40,8 @@ def submission_check_specs(asset_key, partitions_def=None) -> list[dg.AssetCheck
              for fam in FAMILIES]
     specs.append(dg.AssetCheckSpec(
         name=GX_SUITE, asset=key, partitions_def=partitions_def,
-        description="Great Expectations 1.x suite derived from the year's catalogue, run on all files of the year in one "
-                    "batch; fails (WARN) when a file is rejected"))
+        description="Great Expectations 1.x suite derived from the year's catalogue, run on all files of the year "
+                    "in one batch; fails (WARN) when a file is rejected"))
     return specs
 
 

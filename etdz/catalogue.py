@@ -10,9 +10,10 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 
@@ -35,7 +36,8 @@ _INDICATOR_KEYS = {
     "numerator", "denominator", "scale", "source",
 }
 # `scale` is tolerated (and unused) on value and growth indicators; naming the wrong measures is refused
-_KIND_KEYS = {"value": {"measure", "scale"}, "growth": {"measure", "scale"}, "ratio": {"numerator", "denominator", "scale"}}
+_KIND_KEYS = {"value": {"measure", "scale"}, "growth": {"measure", "scale"},
+              "ratio": {"numerator", "denominator", "scale"}}
 _KIND_REQUIRED = {"value": {"measure"}, "growth": {"measure"}, "ratio": {"numerator", "denominator"}}
 _DOWNGRADE_KEYS = {"rule", "bottom_n", "window", "times"}
 _DOWNGRADE_RULES = ("regional_bottom", "national_consecutive")
@@ -228,9 +230,6 @@ class Catalogue:
         """Measures an indicator uses (02-inputs.md §2.3: those are required), in catalogue order."""
         used = {m for ind in self.indicators for m in ind.measures_used}
         return tuple(code for code in self.measures if code in used)
-
-    def category(self, code: str) -> Category:
-        return next(c for c in self.categories if c.code == code)
 
     def indicators_of(self, category_code: str) -> tuple[Indicator, ...]:
         return tuple(i for i in self.indicators if i.category == category_code)
@@ -623,17 +622,19 @@ def load_catalogues(folder: str | Path | None = None) -> list[Catalogue]:
     """Load every ``*.yaml`` / ``*.yml`` catalogue of a folder (default: the shipped ones), sorted by first year."""
     folder = Path(folder) if folder else SHIPPED_DIR
     if not folder.is_dir():
-        raise MethodologyError(f"methodology folder {folder} does not exist (set ETDZ_METHODOLOGY to a folder of catalogue YAML files)")
+        raise MethodologyError(f"methodology folder {folder} does not exist "
+                               f"(set ETDZ_METHODOLOGY to a folder of catalogue YAML files)")
     files = sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and not p.name.startswith((".", "_")))
     if not files:
         raise MethodologyError(f"methodology folder {folder} holds no catalogue (*.yaml)")
-    cats = [load_catalogue(p) for p in files]
+    catalogues = [load_catalogue(p) for p in files]
     seen: dict[str, str] = {}
-    for cat in cats:
-        if cat.version in seen:
-            raise CatalogueError(cat.path, "version", f"version {cat.version!r} is also declared by {seen[cat.version]}")
-        seen[cat.version] = cat.path
-    return sorted(cats, key=lambda k: (k.year_from, k.version))
+    for catalogue in catalogues:
+        if catalogue.version in seen:
+            raise CatalogueError(catalogue.path, "version",
+                                 f"version {catalogue.version!r} is also declared by {seen[catalogue.version]}")
+        seen[catalogue.version] = catalogue.path
+    return sorted(catalogues, key=lambda c: (c.year_from, c.version))
 
 
 def catalogue_for_year(catalogues: Iterable[Catalogue], data_year: int) -> Catalogue:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -124,7 +124,7 @@ def changed_files(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
 
 def compare(inp: ChangeInputs, now: datetime | None = None) -> Comparison:
     """Compare Y's rankings with the year's last run with other inputs (see the module docstring)."""
-    now_ts = pd.Timestamp(now or datetime.now(timezone.utc))
+    now_ts = pd.Timestamp(now or datetime.now(UTC))
     now_ts = now_ts.tz_localize("UTC") if now_ts.tzinfo is None else now_ts.tz_convert("UTC")
     files = file_statuses(inp.logs)
     digest = inputs_digest(files, inp.registry, inp.catalogue_sha256)

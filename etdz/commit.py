@@ -31,9 +31,10 @@ import json
 import os
 import threading
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator
+from typing import BinaryIO
 
 import fsspec
 
@@ -41,7 +42,7 @@ from etdz.errors import EXIT_REFUSED, storage_error
 
 Data = bytes | Callable[[BinaryIO], None]  # the bytes, or a function that writes them to an open file
 
-_open_commits: list["StepCommit"] = []
+_open_commits: list[StepCommit] = []
 _registry_lock = threading.Lock()
 
 
@@ -254,7 +255,7 @@ class Outputs:
 # --------------------------------------------------------------------------- the commit
 
 
-def commit_for(location: str) -> "StepCommit | None":
+def commit_for(location: str) -> StepCommit | None:
     """The step commit open in this process for the data year ``location`` belongs to, if any."""
     with _registry_lock:
         for commit in _open_commits:

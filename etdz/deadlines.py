@@ -13,8 +13,8 @@ earlier (or later) date per year with ``ETDZ_DEADLINES`` (docs/operations.md, "S
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date
-from typing import Mapping
 
 import pandas as pd
 

@@ -326,7 +326,8 @@ def _simulate(z: np.ndarray, regions: np.ndarray, years: list[int], measures: di
     energy = iva * 0.5 * green * np.exp(-0.03 * (years_arr - years[0])) * np.exp(walk(0.04))
     v["energy_consumption"] = energy
     v["co2_emissions"] = energy * 2.3 * np.exp(zone(0.12, -1)) * np.exp(walk(0.03))
-    v["water_consumption"] = iva * 20.0 * np.exp(zone(0.6, -1, 0.1)) * np.exp(-0.02 * (years_arr - years[0])) * np.exp(walk(0.05))
+    v["water_consumption"] = (iva * 20.0 * np.exp(zone(0.6, -1, 0.1)) * np.exp(-0.02 * (years_arr - years[0]))
+                              * np.exp(walk(0.05)))
     cod = iva * 1.5 * np.exp(zone(0.7, -1, 0.1)) * np.exp(-0.04 * (years_arr - years[0])) * np.exp(walk(0.06))
     v["cod_emissions"] = cod
     v["ammonia_emissions"] = cod * 0.1 * np.exp(zone(0.2, -1))
@@ -656,7 +657,7 @@ def _demo_registry(base: pd.DataFrame, n_zones: int | None, rng: np.random.Gener
 
 def write_demo(home: str | Path, years: range = range(2018, 2024), seed: int = 20240101,
                registry_path: str | Path | None = None, catalogues_dir: str | Path | None = None,
-               n_zones: int | None = None) -> "DemoLayout":
+               n_zones: int | None = None) -> DemoLayout:
     """Write the demo registry and inbox under ``home``; see the module docstring and docs/demo.md.
 
     Files a previous demo run wrote (listed in ``<home>/demo_manifest.json``) are removed first;
@@ -706,7 +707,7 @@ def write_demo(home: str | Path, years: range = range(2018, 2024), seed: int = 2
         chosen = [NEIJIANG] if NEIJIANG in always_due else []
         if weak_west:
             chosen += [weak_west[i] for i in rng.choice(len(weak_west), size=min(2, len(weak_west)), replace=False)]
-        for k, code in enumerate(chosen):
+        for code in chosen:
             zi = index[code]
             switch = min(3, T - 1) if code == NEIJIANG else int(rng.integers(1, T))
             first_val = 3303.0 if code == NEIJIANG else float(rng.integers(800, 6000))
@@ -790,7 +791,7 @@ def write_demo(home: str | Path, years: range = range(2018, 2024), seed: int = 2
             kind = fault_of.get(code)
             good_ext, good = _file_bytes(fmt, code, year, rows, with_note, header_case)
 
-            def record(path: Path, kind: str, status: str) -> None:
+            def record(path: Path, kind: str, status: str, year: int = year, code: str = code) -> None:
                 scenarios.append({"year": year, "file": str(path.relative_to(home)), "zone_code": code, "kind": kind,
                                   "status": status, "description": FAULT_DESCRIPTIONS[kind]})
 

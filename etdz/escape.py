@@ -28,7 +28,8 @@ import math
 import numbers
 import re
 import unicodedata
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from markupsafe import Markup, escape
 

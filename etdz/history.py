@@ -83,5 +83,6 @@ def ranking_history(store: Warehouse, years: range | list[int]) -> dict[int, pd.
 
 def all_rankings(store: Warehouse, up_to: int) -> pd.DataFrame:
     """Rankings of every year on record up to ``up_to`` with a ``data_year`` column (report trends)."""
-    frames = [t.assign(data_year=y) for y, t in ranking_history(store, [y for y in store.years("rankings") if y <= up_to]).items()]
+    years = [y for y in store.years("rankings") if y <= up_to]
+    frames = [t.assign(data_year=y) for y, t in ranking_history(store, years).items()]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

@@ -27,11 +27,12 @@ import re
 import shutil
 import stat
 from collections import defaultdict
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import BinaryIO, Mapping
+from typing import BinaryIO
 
 import fsspec
 import pandas as pd
@@ -57,10 +58,10 @@ from etdz.validation import (
     ISSUE_COLUMNS,
     SubmissionFile,
     ValidationReport,
-    _issue,
     conversion_note,
     dropped_measures_issues,
     file_checks,
+    issue,
     issues_frame,
     validate_submissions,
 )
@@ -87,10 +88,6 @@ class YearIngest:
         if self.log.empty:
             return set()
         return set(self.log.loc[self.log["status"] == "accepted", "zone_code"].dropna())
-
-    @property
-    def rejected(self) -> pd.DataFrame:
-        return self.log.loc[self.log["status"] == "rejected"]
 
 
 # --------------------------------------------------------------------------- archive
@@ -154,8 +151,8 @@ def _not_regular_message(what: str) -> str:
             f"请把报送文件本身（不是链接或快捷方式）放入收件箱")
 
 
-_CHANGED = ("文件在列出收件箱之后被改动或替换（大小或修改时间与列出时不同，例如上传工具先写临时文件再改名，或文件仍在写入），"
-            "本次未读取也未存档；下一次运行会读取它当时的内容")
+_CHANGED = ("文件在列出收件箱之后被改动或替换（大小或修改时间与列出时不同，"
+            "例如上传工具先写临时文件再改名，或文件仍在写入），本次未读取也未存档；下一次运行会读取它当时的内容")
 
 
 def _os_reason(exc: OSError) -> str:
@@ -191,7 +188,8 @@ def load_file(entry: InboxEntry | str | Path, idx: int, expected_year: int, arch
         if exc.errno == errno.ELOOP:  # replaced by a link after the listing
             return _unread(entry, idx, expected_year, "file.not_regular", _not_regular_message("符号链接"))
         return _unread(entry, idx, expected_year, "file.cannot_open",
-                       f"操作系统拒绝打开文件（{_os_reason(exc)}），未读取也未存档；请检查文件的权限（运行 etdz 的账户须能读取）后重新放入")
+                       f"操作系统拒绝打开文件（{_os_reason(exc)}），未读取也未存档；"
+                       f"请检查文件的权限（运行 etdz 的账户须能读取）后重新放入")
     st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode):  # replaced by a FIFO, a folder, … after the listing: never read
         os.close(fd)
@@ -260,7 +258,8 @@ def decide(files: list[SubmissionFile], issues: pd.DataFrame, method_version: st
     log = pd.DataFrame(rows, columns=LOG_COLUMNS + ["_mtime"])
     # per zone, the accepted file with the latest mtime wins (ties: the greater name by code point);
     # vectorised: one sort instead of a Python loop per zone
-    acc = log.loc[(log["status"] == "accepted") & log["zone_code"].notna(), ["zone_code", "_mtime", "file_name", "sha256"]]
+    acc = log.loc[(log["status"] == "accepted") & log["zone_code"].notna(),
+                  ["zone_code", "_mtime", "file_name", "sha256"]]
     if len(acc):
         acc = acc.sort_values(["zone_code", "_mtime", "file_name"], kind="stable")
         chosen = acc.drop_duplicates("zone_code", keep="last")
@@ -283,7 +282,8 @@ def build_measures(long: pd.DataFrame, log: pd.DataFrame, files: list[Submission
     chosen = set(log.loc[log["status"] == "accepted", "file_name"])
     idx = {f.idx for f in files if f.file_name in chosen}
     if long.empty or not idx:
-        return pd.DataFrame({c: pd.Series(dtype="float64" if c in ("value", "rate") else "str") for c in MEASURE_COLUMNS})
+        return pd.DataFrame({c: pd.Series(dtype="float64" if c in ("value", "rate") else "str")
+                             for c in MEASURE_COLUMNS})
     sha = {f.idx: f.sha256 for f in files}
     m = long.loc[long["file_idx"].isin(idx) & long["origin"].eq("row") & long["value"].notna()]
     tier = dict(zip(registry["zone_code"], registry["tier"]))
@@ -370,7 +370,7 @@ def validate_files(paths: list[str | Path], catalogues: list[Catalogue], registr
     groups: dict[tuple[str, int], list[SubmissionFile]] = defaultdict(list)
     alone: list[tuple[SubmissionFile, list[dict]]] = []
     order: list[SubmissionFile] = []
-    cats: dict[str, Catalogue] = {}
+    by_version: dict[str, Catalogue] = {}
     # the catalogue is known only once the file is read: the limit of the largest one
     max_rows = max_rows_per_measure * max((len(c.measures) for c in catalogues), default=1)
     for i, raw in enumerate(paths):
@@ -378,9 +378,7 @@ def validate_files(paths: list[str | Path], catalogues: list[Catalogue], registr
         if not path.exists() and not path.is_symlink():  # a link, FIFO, folder … is load_file's: file.not_regular
             f = SubmissionFile(i, path.name, "", 0, ReadResult(), 0)
             order.append(f)
-            alone.append((f, [{"file_name": path.name, "sha256": "", "zone_code": None, "severity": "error",
-                               "scope": "file", "check": "file.unreadable", "row": None, "column": None, "value": str(path),
-                               "expected": None, "message": f"文件「{path}」不存在或不是文件"}]))
+            alone.append((f, [issue(f, "file.unreadable", f"文件「{path}」不存在或不是文件", value=str(path))]))
             continue
         folder_year = int(path.parent.name) if re.fullmatch(r"\d{4}", path.parent.name) else None
         f = load_file(path, i, folder_year or 0, None, max_bytes, max_rows=max_rows)
@@ -394,34 +392,34 @@ def validate_files(paths: list[str | Path], catalogues: list[Catalogue], registr
         # rows) against the nearest catalogue, beside the year problem, so one correction round fixes everything.
         if year is None:
             # expected_year 0: the file checks skip the year and due checks (reported here instead)
-            alone.append((f, [_issue(f, "file.year_mismatch",
+            alone.append((f, [issue(f, "file.year_mismatch",
                                      f"文件「{f.file_name}」「data_year」列没有一个统一、有效的年份，无法确定适用的考核办法"
                                      f"（其余问题按最新的考核办法检查）；请在每一行填写数据年份",
                                      column="data_year", expected="四位年份，如 2022")]))
-            cat = max(catalogues, key=lambda c: c.year_from)
+            catalogue = max(catalogues, key=lambda c: c.year_from)
         else:
             try:
-                cat = catalogue_for_year(catalogues, year)
+                catalogue = catalogue_for_year(catalogues, year)
             except MethodologyError as exc:
-                alone.append((f, [_issue(f, "file.no_catalogue",
+                alone.append((f, [issue(f, "file.no_catalogue",
                                          f"文件「{f.file_name}」：{exc}（其余问题按年份最接近的考核办法检查）",
                                          column="data_year", value=str(year), expected="有考核办法适用的数据年份")]))
-                cat = min(catalogues, key=lambda c: min(abs(year - c.year_from), abs(year - (c.year_to or year))))
-        cats[cat.version] = cat
-        groups[(cat.version, year or 0)].append(f)
+                catalogue = min(catalogues, key=lambda c: min(abs(year - c.year_from), abs(year - (c.year_to or year))))
+        by_version[catalogue.version] = catalogue
+        groups[(catalogue.version, year or 0)].append(f)
     all_issues: list[dict] = []
-    for f, iss in alone:
+    for _, iss in alone:
         all_issues.extend(iss)
     versions: dict[int, str] = {}
     conversions: dict[int, list[str]] = defaultdict(list)  # rows in a currency unit, shown with their computation
     for (version, year), fs in groups.items():
-        issues, _, long = validate_submissions(fs, cats[version], registry, year)
+        issues, _, long = validate_submissions(fs, by_version[version], registry, year)
         all_issues.extend(issues.to_dict("records"))
         for f in fs:
             versions[f.idx] = f"{version}"
         if len(long):
             for r in long.loc[long["rate"].notna()].itertuples(index=False):
-                note = conversion_note(cats[version], r.measure_code, r.unit_checked, year, r.reported)
+                note = conversion_note(by_version[version], r.measure_code, r.unit_checked, year, r.reported)
                 conversions[r.file_idx].append(f"第 {r.row} 行 {r.measure_code}：{note}")
     frame = issues_frame(all_issues)
     lines: list[str] = []
@@ -442,7 +440,8 @@ def validate_files(paths: list[str | Path], catalogues: list[Catalogue], registr
             info.append(f"园区 {f.zone_code}")
         if f.idx in versions:
             info.append(f"数据年份 {f.expected_year or '无法确定'}，考核办法 {versions[f.idx]}")
-        lines.append(f"   {verdict}" + (f"；{'，'.join(info)}" if info else "") + f"  [{'REJECTED' if errors else 'OK'}]")
+        details = f"；{'，'.join(info)}" if info else ""
+        lines.append(f"   {verdict}{details}  [{'REJECTED' if errors else 'OK'}]")
         lines.extend(f"   [换算] {c}" for c in conversions.get(f.idx, []))
         for r in mine.itertuples(index=False):
             where = f"第 {r.row} 行" if not pd.isna(r.row) else "文件"

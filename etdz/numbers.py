@@ -130,15 +130,11 @@ def parse_value(raw: object, *, percent_ok: bool = False) -> Parsed:
     return Parsed(text, value, tuple(done))
 
 
-def is_whole(value: float, rel_tol: float = 1e-9) -> bool:
-    """Whole-ness with a relative tolerance (02-inputs.md §2.1: 1e-9, after unit conversion)."""
-    return math.isclose(value, round(value), rel_tol=rel_tol, abs_tol=0.0)
-
-
 def whole_gap(value: float) -> float:
     """Relative distance to the nearest whole number (``|v - round(v)| / max(|v|, |round(v)|)``; 0 for 0).
 
-    ``is_whole(v)`` is ``whole_gap(v) <= 1e-9``; the GX suite checks this column.
+    A value is whole when its gap is at most 1e-9 (02-inputs.md §2.1, after unit conversion): the GX suite
+    checks this column against :data:`etdz.validation.suite.WHOLE_TOLERANCE`.
     """
     r = round(value)
     denom = max(abs(value), abs(r))

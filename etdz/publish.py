@@ -34,7 +34,7 @@ def _folder(store: Warehouse, year: int) -> str:
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def history(store: Warehouse, year: int) -> list[dict]:

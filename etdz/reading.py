@@ -247,23 +247,29 @@ def read_csv_bytes(data: bytes, max_rows: int | None = None) -> ReadResult:
     """Read a CSV submission; at most ``max_rows`` non-blank data rows are parsed (None: no limit)."""
     result = ReadResult(file_format="csv")
     if not data.strip(b" \t\r\n\xef\xbb\xbf"):
-        result.problems.append(FileProblem("file.empty", "文件是空的（没有表头，也没有数据）", expected="第 1 行为表头，其下每行一个指标"))
+        result.problems.append(FileProblem("file.empty", "文件是空的（没有表头，也没有数据）",
+                                           expected="第 1 行为表头，其下每行一个指标"))
         return result
     text, encoding = decode_csv(data)
     if text is None:
         utf16 = data.startswith((b"\xff\xfe", b"\xfe\xff"))
         msg = ("文件是 UTF-16 编码（Excel 的“Unicode 文本”），请在 Excel 中另存为“CSV UTF-8（逗号分隔）”" if utf16 else
-               "文件既不是 UTF-8 也不是 GB18030/GBK 编码的文本，无法可靠读取；请在 Excel 中另存为“CSV UTF-8（逗号分隔）”或 .xlsx")
+               "文件既不是 UTF-8 也不是 GB18030/GBK 编码的文本，无法可靠读取；"
+               "请在 Excel 中另存为“CSV UTF-8（逗号分隔）”或 .xlsx")
         result.problems.append(FileProblem("file.encoding", msg, expected="UTF-8（可带 BOM）或 GB18030/GBK"))
         return result
     result.encoding = encoding
     if _looks_binary(text):
-        result.problems.append(FileProblem("file.encoding", "文件含有二进制内容（如 NUL 字节），不是文本 CSV 文件；请另存为 CSV 或 .xlsx",
+        result.problems.append(FileProblem("file.encoding",
+                                           "文件含有二进制内容（如 NUL 字节），不是文本 CSV 文件；"
+                                           "请另存为 CSV 或 .xlsx",
                                            expected="UTF-8（可带 BOM）或 GB18030/GBK 文本"))
         return result
     if text.count('"') % 2:
         # Python's csv reader swallows the rest of the file into an unterminated quoted field
-        result.problems.append(FileProblem("file.unreadable", "CSV 格式错误：双引号没有成对出现（有未结束的引号），请用 Excel 重新另存为 CSV",
+        result.problems.append(FileProblem("file.unreadable",
+                                           "CSV 格式错误：双引号没有成对出现（有未结束的引号），"
+                                           "请用 Excel 重新另存为 CSV",
                                            expected="逗号分隔、标准引号的 CSV"))
         return result
     header: list[str] | None = None
@@ -278,12 +284,14 @@ def read_csv_bytes(data: bytes, max_rows: int | None = None) -> ReadResult:
                     return result  # the rest of the file is never parsed
                 body.append((n, list(rec)))
     except csv.Error as exc:
-        result.problems.append(FileProblem("file.unreadable", f"CSV 格式错误（引号或字段不完整：{exc}），请用 Excel 重新另存为 CSV",
+        result.problems.append(FileProblem("file.unreadable",
+                                           f"CSV 格式错误（引号或字段不完整：{exc}），请用 Excel 重新另存为 CSV",
                                            expected="逗号分隔、标准引号的 CSV"))
         return result
     # the first non-blank line is NOT skipped: the header must be in row 1
     if header is None or (not body and all(_is_blank(v) for v in header)):
-        result.problems.append(FileProblem("file.empty", "文件没有任何内容", expected="第 1 行为表头，其下每行一个指标"))
+        result.problems.append(FileProblem("file.empty", "文件没有任何内容",
+                                           expected="第 1 行为表头，其下每行一个指标"))
         return result
     result.raw_header = header
     return _header_and_rows(result, body, "文件只有表头，没有任何数据行")
@@ -304,19 +312,22 @@ def zip_guard(data: bytes, max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSED,
             infos = zf.infolist()
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
         hint = "（看起来是旧版 .xls 文件，只是改了扩展名）" if data.startswith(b"\xd0\xcf\x11\xe0") else ""
-        return FileProblem("file.unreadable", f"不是有效的 .xlsx 文件{hint}；请在 Excel 中另存为“Excel 工作簿 (*.xlsx)”或 CSV",
+        return FileProblem("file.unreadable",
+                           f"不是有效的 .xlsx 文件{hint}；请在 Excel 中另存为“Excel 工作簿 (*.xlsx)”或 CSV",
                            expected="Excel 工作簿 (.xlsx)")
     if len(infos) > _MAX_MEMBERS:
         return FileProblem("file.zip_bomb", f"压缩包内文件数异常（{len(infos)} 个），疑似压缩炸弹，拒绝打开",
                            value=str(len(infos)), expected=f"不超过 {_MAX_MEMBERS} 个")
     total = sum(i.file_size for i in infos)
     if total > max_uncompressed:
-        return FileProblem("file.zip_bomb", f"解压后大小 {total} 字节超过上限 {max_uncompressed} 字节，疑似压缩炸弹，拒绝打开",
+        return FileProblem("file.zip_bomb",
+                           f"解压后大小 {total} 字节超过上限 {max_uncompressed} 字节，疑似压缩炸弹，拒绝打开",
                            value=str(total), expected=f"解压后不超过 {max_uncompressed} 字节")
     for i in infos:
         if i.file_size >= _RATIO_MIN_SIZE and i.file_size / max(i.compress_size, 1) > max_ratio:
             ratio = i.file_size / max(i.compress_size, 1)
-            return FileProblem("file.zip_bomb", f"压缩比异常（{ratio:.0f}:1，成员 {i.filename[:60]}），疑似压缩炸弹，拒绝打开",
+            return FileProblem("file.zip_bomb",
+                               f"压缩比异常（{ratio:.0f}:1，成员 {i.filename[:60]}），疑似压缩炸弹，拒绝打开",
                                value=f"{ratio:.0f}", expected=f"压缩比不超过 {max_ratio:.0f}:1")
     return None
 
@@ -371,13 +382,16 @@ def read_xlsx_bytes(data: bytes, max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSE
     try:
         wb = _open_workbook(data)
     except Exception as exc:  # noqa: BLE001 - any failure to parse an untrusted file is a rejection
-        result.problems.append(FileProblem("file.unreadable", f"无法作为 .xlsx 打开（{type(exc).__name__}）；请在 Excel 中重新保存为 .xlsx 或 CSV",
+        result.problems.append(FileProblem("file.unreadable",
+                                           f"无法作为 .xlsx 打开（{type(exc).__name__}）；"
+                                           f"请在 Excel 中重新保存为 .xlsx 或 CSV",
                                            expected="Excel 工作簿 (.xlsx)"))
         return result
     try:
         sheets = wb.worksheets
         if not sheets:
-            result.problems.append(FileProblem("file.empty", "工作簿中没有工作表", expected="第一个工作表第 1 行为表头"))
+            result.problems.append(FileProblem("file.empty", "工作簿中没有工作表",
+                                               expected="第一个工作表第 1 行为表头"))
             return result
         ws = sheets[0]
         try:
@@ -407,13 +421,16 @@ def read_xlsx_bytes(data: bytes, max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSE
                     return result  # the rest of the sheet is never parsed (the finally closes the workbook)
                 table.append((r_idx, cells))
         except Exception as exc:  # noqa: BLE001
-            result.problems.append(FileProblem("file.unreadable", f"读取第一个工作表时出错（{type(exc).__name__}）；请在 Excel 中重新保存为 .xlsx 或 CSV",
+            result.problems.append(FileProblem("file.unreadable",
+                                               f"读取第一个工作表时出错（{type(exc).__name__}）；"
+                                               f"请在 Excel 中重新保存为 .xlsx 或 CSV",
                                                expected="Excel 工作簿 (.xlsx)"))
             return result
     finally:
         wb.close()
     if not table:
-        result.problems.append(FileProblem("file.empty", f"第一个工作表「{ws.title}」是空的", expected="第一个工作表第 1 行为表头"))
+        result.problems.append(FileProblem("file.empty", f"第一个工作表「{ws.title}」是空的",
+                                           expected="第一个工作表第 1 行为表头"))
         return result
     first_num, first = table[0]
     if first_num != 1:
@@ -425,7 +442,7 @@ def read_xlsx_bytes(data: bytes, max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSE
     return _header_and_rows(result, body, "第一个工作表只有表头，没有任何数据行")
 
 
-def _header_and_rows(result: "ReadResult", body: list, no_data_message: str) -> "ReadResult":
+def _header_and_rows(result: ReadResult, body: list, no_data_message: str) -> ReadResult:
     """Shared tail of CSV and XLSX reading: check the header (``result.raw_header``), then build the rows."""
     result.header = [normalise_column(v) for v in result.raw_header]
     _header_problems(result, body)
@@ -449,13 +466,15 @@ def read_submission(name: str, data: bytes | None, size: int, max_bytes: int = D
     temporary = temporary_name(name)
     if temporary:
         return ReadResult(file_format=file_format(name), problems=[FileProblem(
-            "file.temporary_name", f"文件名是{temporary}，不是一份完成的报送，未读取；请只放入保存完成的 .csv 或 .xlsx 文件",
+            "file.temporary_name",
+            f"文件名是{temporary}，不是一份完成的报送，未读取；请只放入保存完成的 .csv 或 .xlsx 文件",
             value=name[:200], expected="保存完成的 .csv 或 .xlsx 文件")])
     fmt = file_format(name)
     if fmt is None:
         ext = PurePath(name).suffix or "（无扩展名）"
         hint = "；.xls 请在 Excel 中另存为 .xlsx" if ext.lower() in (".xls", ".et", ".xlsm", ".xlsb") else ""
-        return ReadResult(problems=[FileProblem("file.not_csv_xlsx", f"文件类型 {ext} 不受支持，只接受 .csv 和 .xlsx{hint}",
+        return ReadResult(problems=[FileProblem("file.not_csv_xlsx",
+                                                f"文件类型 {ext} 不受支持，只接受 .csv 和 .xlsx{hint}",
                                                 value=ext, expected=".csv 或 .xlsx")])
     if size > max_bytes:
         return ReadResult(file_format=fmt, problems=[FileProblem(

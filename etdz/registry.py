@@ -28,7 +28,8 @@ def load_registry(path: str | Path | None = None) -> pd.DataFrame:
     try:
         df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise RegistryError(f"zone registry {path}: cannot be read as a UTF-8 CSV ({exc}); set ETDZ_REGISTRY to a valid file") from exc
+        raise RegistryError(f"zone registry {path}: cannot be read as a UTF-8 CSV ({exc}); "
+                            f"set ETDZ_REGISTRY to a valid file") from exc
     df.columns = [str(c).strip().lower() for c in df.columns]
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:
@@ -63,7 +64,9 @@ def load_registry(path: str | Path | None = None) -> pd.DataFrame:
 def due_zones(registry: pd.DataFrame, data_year: int) -> pd.DataFrame:
     """National zones assessed in ``data_year`` (the cohort)."""
     r = registry
-    mask = (r.tier == "national") & (r.first_data_year <= data_year) & (r.exit_data_year.isna() | (r.exit_data_year >= data_year))
+    entered = r.first_data_year <= data_year
+    not_left = r.exit_data_year.isna() | (r.exit_data_year >= data_year)
+    mask = (r.tier == "national") & entered & not_left
     return r[mask.fillna(False)].reset_index(drop=True)
 
 

@@ -157,9 +157,10 @@ def _xlsx_bytes(cat: Catalogue, rows: list[list[str]], data_year: int, zone: str
         cell.font, cell.fill = bold, fill
     for r in rows:
         zone_code, year, code, _value, unit, note = r
-        ws.append([neutralise(zone_code) or None, int(year), neutralise(code), None, neutralise(unit), neutralise(note)])
+        ws.append([neutralise(zone_code) or None, int(year), neutralise(code), None, neutralise(unit),
+                   neutralise(note)])
     n = len(rows)
-    for i, (code, m) in enumerate(cat.measures.items(), start=2):
+    for i, m in enumerate(cat.measures.values(), start=2):
         ws.cell(row=i, column=2).number_format = "0"
         ws.cell(row=i, column=4).number_format = "0" if m.integer else "0.00####"
         ws.cell(row=i, column=4).alignment = Alignment(horizontal="right")
@@ -201,7 +202,8 @@ def _xlsx_bytes(cat: Catalogue, rows: list[list[str]], data_year: int, zone: str
     lines = [
         f"{cat.name_zh}（{cat.version}）— {data_year} 年数据填报模板",
         "只填写第一个工作表：每行一个指标，在 value 列填写数字，unit 列选择单位；未统计的指标留空。",
-        "zone_code 填写本开发区在名录中的代码" + (f"（已预填：{zone}）" if zone else "") + f"，data_year 为 {data_year}。",
+        "zone_code 填写本开发区在名录中的代码" + (f"（已预填：{zone}）" if zone else "")
+        + f"，data_year 为 {data_year}。",
         "园区代码、年份和指标代码列已锁定（工作表保护，无密码）；输入不符合要求的数值时 Excel 会提示。",
         "数字请勿带文字（如“约300”）；计数类指标填写整数；金额可用亿元或万元，外资可用万美元或亿美元。",
         *_currency_lines(cat, data_year),

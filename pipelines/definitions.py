@@ -48,7 +48,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
         jobs=[job],
         schedules=[build_yearly_schedule(job, partitions, settings.schedule_date)],
         sensors=[build_inbox_sensor(job, partitions, settings.poll_seconds)],
-        resources={"etdz": resource},
+        resources={"resource": resource},
     )
 
 

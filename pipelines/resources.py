@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
-from typing import Iterator
 
 import pandas as pd
 from dagster import ConfigurableResource
@@ -14,8 +14,8 @@ from etdz.catalogue import Catalogue, catalogue_for_year, load_catalogues
 from etdz.commit import Outputs, commit_for, step_commit
 from etdz.history import Submissions, previous_submissions
 from etdz.locks import year_lock
-from etdz.reading import DEFAULT_ROWS_PER_MEASURE
 from etdz.publish import ensure_writable
+from etdz.reading import DEFAULT_ROWS_PER_MEASURE
 from etdz.registry import load_registry
 from etdz.settings import Settings
 from etdz.storage import Warehouse, publish_folder
@@ -36,7 +36,7 @@ class EtdzResource(ConfigurableResource):
     max_rows_per_measure: int = DEFAULT_ROWS_PER_MEASURE
 
     @classmethod
-    def from_settings(cls, s: Settings) -> "EtdzResource":
+    def from_settings(cls, s: Settings) -> EtdzResource:
         """The resource's fields are the settings' (all but DAGSTER_HOME, which Dagster itself reads)."""
         return cls(**{k: v for k, v in asdict(s).items() if k in cls.model_fields})
 

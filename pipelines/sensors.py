@@ -53,23 +53,23 @@ def build_inbox_sensor(job, partitions_def, interval_seconds: int = 30):
         description="Requests one run of a data year when a file was added to, replaced in or removed from its "
                     "inbox folder and the folder is stable.",
     )
-    def inbox_sensor(context: SensorEvaluationContext, etdz: EtdzResource):
+    def inbox_sensor(context: SensorEvaluationContext, resource: EtdzResource):
         cursor: dict[str, dict] = json.loads(context.cursor) if context.cursor else {}
         keys = set(partitions_def.get_partition_keys())
         requests, events, notes = [], [], []
-        for year in inbox_years(etdz.inbox):
+        for year in inbox_years(resource.inbox):
             if str(year) not in keys:
                 continue
             if not isinstance(cursor.get(str(year)), dict):
                 cursor.pop(str(year), None)  # a cursor of an earlier release (one digest per year)
-            folder = Path(etdz.inbox) / str(year)
+            folder = Path(resource.inbox) / str(year)
             digest = folder_digest(folder)
             state = cursor.get(str(year)) or {"recorded": last_observed_digest(context.instance, year)}
             if digest == state.get("recorded"):
                 state.pop("seen", None)
             elif digest != state.get("seen"):
                 state["seen"] = digest  # changed since the last tick: wait until it stays the same
-            elif is_published(etdz.store(), year):
+            elif is_published(resource.store(), year):
                 notes.append(f"{year}: files changed but the year is published (reopen it to run it again)")
             else:
                 events.append(inbox_observation(year, digest, len(inbox_files(folder))))
@@ -78,7 +78,7 @@ def build_inbox_sensor(job, partitions_def, interval_seconds: int = 30):
                 state = {"recorded": digest}
             cursor[str(year)] = state
         behind = None if requests else first_year_behind(context.instance, job.name, sorted(int(k) for k in keys))
-        if behind is not None and cursor.get("behind") == behind and not is_published(etdz.store(), behind):
+        if behind is not None and cursor.get("behind") == behind and not is_published(resource.store(), behind):
             requests.append(RunRequest(partition_key=str(behind),
                                        tags={"etdz/trigger": "inbox_sensor", "etdz/reason": "earlier year changed"}))
             behind = None

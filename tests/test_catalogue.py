@@ -8,14 +8,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from etdz.catalogue import (CatalogueError, MethodologyError, catalogue_for_year, load_catalogue, load_catalogues)
+from etdz.catalogue import CatalogueError, MethodologyError, catalogue_for_year, load_catalogue, load_catalogues
 
 GOLDEN = Path(__file__).parent / "fixtures" / "golden" / "catalogues" / "g1.yaml"
 
 BASE = {
     "version": "X1", "data_years": {"from": 2020, "to": None},
     "categories": [{"code": "A", "weight": 0.4}, {"code": "B", "weight": 0.6}],
-    "measures": [{"code": "m1", "unit": "亿元", "accepted_units": {"万元": 0.0001}}, {"code": "m2", "unit": "家", "integer": True},
+    "measures": [{"code": "m1", "unit": "亿元", "accepted_units": {"万元": 0.0001}},
+                 {"code": "m2", "unit": "家", "integer": True},
                  {"code": "unused", "unit": "个"}],
     "indicators": [{"code": "I1", "category": "A", "direction": "higher", "kind": "value", "measure": "m1"},
                    {"code": "I2", "category": "B", "direction": "lower", "kind": "ratio", "numerator": "m1",
@@ -122,7 +123,8 @@ BROKEN = [
     ("bad_direction", lambda d: d["indicators"][0].update(direction="up"), "indicator I1", "direction"),
     ("bad_winsorise", lambda d: d.update(normalisation={"winsorise": [0.9, 0.1]}), "normalisation.winsorise", "0 <= a"),
     ("bad_rule", lambda d: d.update(downgrade={"rule": "worst", "bottom_n": 5}), "downgrade.rule", "one of"),
-    ("regional_needs_window", lambda d: d.update(downgrade={"rule": "regional_bottom", "bottom_n": 5}), "downgrade", "window"),
+    ("regional_needs_window", lambda d: d.update(downgrade={"rule": "regional_bottom", "bottom_n": 5}),
+     "downgrade", "window"),
     ("bad_top_list", lambda d: d.update(top_lists=["gdp"]), "top_lists", "not a measure"),
     ("bad_not_above", lambda d: d["measures"][0].update(not_above="gdp"), "measure m1", "not_above"),
     ("bad_factor", lambda d: d["measures"][0].update(accepted_units={"万元": -1}), "measure m1.accepted_units", "> 0"),

@@ -146,8 +146,9 @@ def test_the_asset_reports_the_count_and_the_biggest_moves(setup, tmp_path):
     resource = EtdzResource(inbox=str(setup["inbox"]), warehouse=setup["store"].root, reports=str(tmp_path / "r"),
                             archive=str(tmp_path / "a"), registry=str(GOLDEN / "registry.csv"),
                             methodology=str(GOLDEN / "catalogues"))
-    asset = build_changes_asset(data_year_partitions(str(setup["inbox"]), setup["store"].root, "03-01"), code_version="t")
-    res = materialize([asset], partition_key="2021", resources={"etdz": resource},
+    partitions = data_year_partitions(str(setup["inbox"]), setup["store"].root, "03-01")
+    asset = build_changes_asset(partitions, code_version="t")
+    res = materialize([asset], partition_key="2021", resources={"resource": resource},
                       instance=DagsterInstance.ephemeral())
     assert res.success
     meta = res.asset_materializations_for_node("ranking_changes")[0].metadata

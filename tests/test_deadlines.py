@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pandas as pd
 import pytest
@@ -15,7 +15,7 @@ from tests.fixtures.submissions import csv_bytes, rows_for, write_tiny_catalogue
 
 
 def utc(*args) -> pd.Timestamp:
-    return pd.Timestamp(datetime(*args, tzinfo=timezone.utc))
+    return pd.Timestamp(datetime(*args, tzinfo=UTC))
 
 
 def test_default_is_the_end_of_the_reporting_half_year():

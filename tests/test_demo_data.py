@@ -16,8 +16,18 @@ import pytest
 from openpyxl import load_workbook
 
 from etdz.catalogue import catalogue_for_year, load_catalogues
-from etdz.demo_data import (CANDIDATES, FAULTS, MANIFEST_NAME, NATIONAL_TOTALS, PROVINCE_GDP_2020, STRENGTH_CSV,
-                            SUZHOU_IP, sanitise_name, write_demo, write_synthetic_year)
+from etdz.demo_data import (
+    CANDIDATES,
+    FAULTS,
+    MANIFEST_NAME,
+    NATIONAL_TOTALS,
+    PROVINCE_GDP_2020,
+    STRENGTH_CSV,
+    SUZHOU_IP,
+    sanitise_name,
+    write_demo,
+    write_synthetic_year,
+)
 from etdz.registry import due_zones, load_registry
 
 YEARS = list(range(2018, 2024))

@@ -16,7 +16,14 @@ from etdz.ingest import ingest_year, validate_files
 from etdz.registry import load_registry
 from etdz.validation import gx_module
 from tests.corpus import build_corpus
-from tests.fixtures.submissions import csv_bytes, generate_year, rows_for, write_tiny_catalogue, write_tiny_registry, xlsx_bytes
+from tests.fixtures.submissions import (
+    csv_bytes,
+    generate_year,
+    rows_for,
+    write_tiny_catalogue,
+    write_tiny_registry,
+    xlsx_bytes,
+)
 
 CORPUS_EXPECTED = pd.read_csv(Path(__file__).parent / "corpus" / "expected.csv", dtype=str, keep_default_na=False)
 
@@ -52,7 +59,8 @@ def test_corpus_has_enough_files_and_every_file_is_expected(corpus):
     assert sorted(y.log.file_name) == sorted(CORPUS_EXPECTED.file)
 
 
-@pytest.mark.parametrize("name, verdict, check", [tuple(r) for r in CORPUS_EXPECTED[["file", "verdict", "check"]].itertuples(index=False)])
+@pytest.mark.parametrize("name, verdict, check",
+                         [tuple(r) for r in CORPUS_EXPECTED[["file", "verdict", "check"]].itertuples(index=False)])
 def test_corpus_file(corpus, name, verdict, check):
     y, _ = corpus
     log = y.log.set_index("file_name")

@@ -6,9 +6,11 @@ import math
 import re
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from etdz.numbers import INVALID_MARK, NUMBER_REGEX, format_number, is_whole, parse_value, whole_gap
+from etdz.numbers import INVALID_MARK, NUMBER_REGEX, format_number, parse_value, whole_gap
+from etdz.validation.suite import WHOLE_TOLERANCE
 
 
 @pytest.mark.parametrize("raw, value", [
@@ -72,10 +74,9 @@ def test_spreadsheet_cells():
 
 
 def test_whole_ness_relative_tolerance():
-    assert is_whole(12.0) and is_whole(1.2 * 10000) and is_whole(3 + 1e-12)
-    assert not is_whole(2.5) and not is_whole(1e-10) and not is_whole(100.001)
+    assert all(whole_gap(v) <= WHOLE_TOLERANCE for v in (12.0, 1.2 * 10000, 3 + 1e-12, 0.0))
+    assert all(whole_gap(v) > WHOLE_TOLERANCE for v in (2.5, 1e-10, 100.001))
     assert whole_gap(0.0) == 0.0 and whole_gap(2.5) == pytest.approx(0.2)
-    assert whole_gap(1.2 * 10000) <= 1e-9
 
 
 def test_format_number():

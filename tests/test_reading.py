@@ -7,8 +7,16 @@ import zipfile
 
 import pytest
 
-from etdz.reading import (Formula, ROW_KEY, decode_csv, file_format, read_csv_bytes, read_submission, read_xlsx_bytes,
-                          zip_guard)
+from etdz.reading import (
+    ROW_KEY,
+    Formula,
+    decode_csv,
+    file_format,
+    read_csv_bytes,
+    read_submission,
+    read_xlsx_bytes,
+    zip_guard,
+)
 from tests.fixtures.submissions import csv_bytes, rows_for, xlsx_bytes
 
 ROWS = rows_for("Z1", 2022)
@@ -47,7 +55,8 @@ def test_column_names_case_insensitive_and_stripped_any_order():
 
 
 def test_extra_columns_listed_empty_unnamed_columns_ignored():
-    data = csv_bytes([r + ["x", ""] for r in ROWS], columns=["zone_code", "data_year", "measure_code", "value", "unit", "备注2", ""])
+    data = csv_bytes([r + ["x", ""] for r in ROWS],
+                     columns=["zone_code", "data_year", "measure_code", "value", "unit", "备注2", ""])
     r = read_csv_bytes(data)
     assert r.ok and r.extra_columns == ["备注2"]
 
@@ -57,11 +66,13 @@ def test_extra_columns_listed_empty_unnamed_columns_ignored():
     (b"\r\n\r\n", "file.empty"),
     (csv_bytes([]), "file.no_data"),
     (csv_bytes(ROWS, delimiter=";"), "file.missing_columns"),
-    (csv_bytes([r[:4] for r in ROWS], columns=["zone_code", "data_year", "measure_code", "value"]), "file.missing_columns"),
+    (csv_bytes([r[:4] for r in ROWS], columns=["zone_code", "data_year", "measure_code", "value"]),
+     "file.missing_columns"),
     (b"zone_code,data_year\x00\x01\x02\x03", "file.encoding"),
     (b"\xff\xfe\x00\x00garbage\x81", "file.encoding"),
     (csv_bytes(ROWS) + b'"open', "file.unreadable"),
-    (csv_bytes([r + [r[3]] for r in ROWS], columns=["zone_code", "data_year", "measure_code", "value", "unit", "Value"]),
+    (csv_bytes([r + [r[3]] for r in ROWS],
+               columns=["zone_code", "data_year", "measure_code", "value", "unit", "Value"]),
      "file.duplicate_column"),
 ])
 def test_csv_file_problems(data, check):

@@ -147,7 +147,8 @@ def test_year_and_zone_consistency(env):
     y = env({
         "year.csv": csv_bytes(rows_for("Z1", 2021)),
         "mixed.csv": csv_bytes(rows_for("Z1", 2022)[:3] + rows_for("Z2", 2022)[3:]),
-        "float_year.xlsx": xlsx_bytes([[z, 2022.0, m, float(v) if v else None, u] for z, _, m, v, u in rows_for("Z3", 2022)]),
+        "float_year.xlsx": xlsx_bytes([[z, 2022.0, m, float(v) if v else None, u]
+                                       for z, _, m, v, u in rows_for("Z3", 2022)]),
         "str_year.csv": csv_bytes(rows_for("Z2", "2022.0")),
     })
     assert status(y, "year.csv") == "rejected" and only(y, "year.csv", "file.year_mismatch").value == "2021"
@@ -192,7 +193,8 @@ def test_a_new_catalogue_brings_its_own_bounds(tmp_path, env):
     st = y.log.set_index("file_name")["status"]
     assert st["ok.csv"] == "accepted" and st["high.csv"] == "rejected" and st["low.csv"] == "rejected"
     hb = y.issues.loc[y.issues.check == "row.hard_bounds"].set_index("file_name")
-    assert hb.at["high.csv", "row"] == 2 and hb.at["high.csv", "column"] == "value" and hb.at["high.csv", "value"] == "101"
+    assert hb.at["high.csv", "row"] == 2 and hb.at["high.csv", "column"] == "value"
+    assert hb.at["high.csv", "value"] == "101"
     assert "10 ～ 100 只" in hb.at["high.csv", "expected"]
 
 
@@ -206,8 +208,9 @@ def test_gx_failure_is_a_machinery_error_not_a_rejection(env, monkeypatch):
     def broken(catalogue, name):
         gx = gx_module()
         suite = gx.ExpectationSuite(name=name)
+        meta = {"check": "row.unknown_measure", "severity": "error", "family": "x", "column": "x"}
         suite.add_expectation(gx.expectations.ExpectColumnValuesToBeInSet(column="no_such_column", value_set=[1],
-                                                                          meta={"check": "row.unknown_measure", "severity": "error", "family": "x", "column": "x"}))
+                                                                          meta=meta))
         return suite
 
     monkeypatch.setattr(v, "build_suite", broken)

@@ -37,8 +37,10 @@ def year(tmp_path):
     reg = write_tiny_registry(tmp_path / "reg")
     inbox = tmp_path / "inbox" / "2022"
     inbox.mkdir(parents=True)
-    (inbox / "good.csv").write_bytes(csv_bytes([["Z1", 2022, "gizmos", "40", "台"], ["Z1", 2022, "ratio_x", "12%", "%"]]))
-    (inbox / "<b>too many<i>.csv").write_bytes(csv_bytes([["Z2", 2022, "ratio_x", "5", "%"], ["Z2", 2022, "gizmos", "101", "台"]]))
+    (inbox / "good.csv").write_bytes(csv_bytes([["Z1", 2022, "gizmos", "40", "台"],
+                                                ["Z1", 2022, "ratio_x", "12%", "%"]]))
+    (inbox / "<b>too many<i>.csv").write_bytes(csv_bytes([["Z2", 2022, "ratio_x", "5", "%"],
+                                                          ["Z2", 2022, "gizmos", "101", "台"]]))
     (inbox / "说明.pdf").write_bytes(b"%PDF-1.4")
     return ingest_year(inbox, 2022, cat, reg, str(tmp_path / "archive"))
 

@@ -13,7 +13,8 @@ import math
 import numpy as np
 
 
-def _r(x: float) -> float:
+def _coord(x: float) -> float:
+    """An SVG coordinate, rounded to 0.1 px: shorter markup, no visible difference."""
     return round(float(x), 1)
 
 
@@ -49,7 +50,7 @@ def rank_panel(title: str, years: list[int], ranks: list[int | None], sizes: lis
     def y(rank: float) -> float:
         return mt + ph * (rank - 1) / (n_max - 1)
 
-    pts = [{"x": _r(x(i)), "y": _r(y(r)), "label": str(r), "year": years[i]}
+    pts = [{"x": _coord(x(i)), "y": _coord(y(r)), "label": str(r), "year": years[i]}
            for i, r in enumerate(ranks) if r is not None]
     segments, cur = [], []
     for i, r in enumerate(ranks):
@@ -58,18 +59,18 @@ def rank_panel(title: str, years: list[int], ranks: list[int | None], sizes: lis
                 segments.append(" ".join(cur))
             cur = []
         else:
-            cur.append(f"{_r(x(i))},{_r(y(r))}")
+            cur.append(f"{_coord(x(i))},{_coord(y(r))}")
     if len(cur) > 1:
         segments.append(" ".join(cur))
     yt = sorted({1, n_max} | ({int(round((1 + n_max) / 2))} if n_max > 4 else set()))
     step = max(1, math.ceil(n_years / 6))
-    xticks = [{"x": _r(x(i)), "label": str(yr)} for i, yr in enumerate(years) if i % step == 0 or i == n_years - 1]
+    xticks = [{"x": _coord(x(i)), "label": str(yr)} for i, yr in enumerate(years) if i % step == 0 or i == n_years - 1]
     ref = None
     if ref_rank is not None and 1 < ref_rank < n_max:
-        ref = {"y": _r(y(ref_rank)), "label": f"{ref_rank}"}
+        ref = {"y": _coord(y(ref_rank)), "label": f"{ref_rank}"}
     return {"title": title, "width": width, "height": height, "left": ml, "right": width - mr, "top": mt,
             "bottom": mt + ph, "colour": colour, "points": pts, "segments": segments,
-            "yticks": [{"y": _r(y(t)), "label": str(t)} for t in yt], "xticks": xticks, "ref": ref,
+            "yticks": [{"y": _coord(y(t)), "label": str(t)} for t in yt], "xticks": xticks, "ref": ref,
             "latest": pts[-1] if pts else None}
 
 
@@ -83,7 +84,7 @@ def score_bars(rows: list[dict], colour: str, width: int = 660) -> dict:
     pw = x1 - x0
 
     def x(v):
-        return _r(x0 + pw * min(max(v, 0.0), 100.0) / 100.0) if v is not None and math.isfinite(v) else None
+        return _coord(x0 + pw * min(max(v, 0.0), 100.0) / 100.0) if v is not None and math.isfinite(v) else None
 
     out = []
     for i, r in enumerate(rows):
@@ -91,7 +92,7 @@ def score_bars(rows: list[dict], colour: str, width: int = 660) -> dict:
         v = r.get("value")
         out.append({**r, "y": yc, "bar_y": yc + 7, "bar_h": 14, "text_y": yc + 18,
                     "x_end": x(v) if x(v) is not None else x0,
-                    "bar_w": _r((x(v) or x0) - x0), "x_nat": x(r.get("nat")), "x_reg": x(r.get("reg"))})
+                    "bar_w": _coord((x(v) or x0) - x0), "x_nat": x(r.get("nat")), "x_reg": x(r.get("reg"))})
     height = top + row_h * len(rows) + bottom_pad
     ticks = [{"x": x(t), "label": f"{t:g}"} for t in (0, 25, 50, 75, 100)]
     return {"width": width, "height": height, "x0": x0, "x1": x1, "top": top, "rows": out, "ticks": ticks,
@@ -115,20 +116,20 @@ def distribution(groups: list[dict], width: int = 900, row_h: int = 74) -> dict:
     x0, x1 = label_w, width - right
 
     def x(v):
-        return _r(x0 + (x1 - x0) * (v - lo) / (hi - lo))
+        return _coord(x0 + (x1 - x0) * (v - lo) / (hi - lo))
 
     rows = []
     for i, g in enumerate(groups):
         v = np.asarray(g["values"], dtype=float)
         v = v[np.isfinite(v)]
         yc = top + i * row_h + row_h / 2
-        row = {**g, "y": _r(yc), "y_top": _r(yc - row_h * 0.22), "box_h": _r(row_h * 0.44), "dots": []}
+        row = {**g, "y": _coord(yc), "y_top": _coord(yc - row_h * 0.22), "box_h": _coord(row_h * 0.44), "dots": []}
         if v.size:
             q1, med, q3 = np.quantile(v, [0.25, 0.5, 0.75])
             row.update(x_min=x(v.min()), x_max=x(v.max()), x_q1=x(q1), x_q3=x(q3), x_med=x(med),
-                       x_mean=x(v.mean()), median=float(med), mean=float(v.mean()), box_w=_r(x(q3) - x(q1)))
+                       x_mean=x(v.mean()), median=float(med), mean=float(v.mean()), box_w=_coord(x(q3) - x(q1)))
             # deterministic jitter: golden-ratio sequence, so the same data draws the same picture
-            row["dots"] = [{"x": x(val), "y": _r(yc + row_h * 0.36 * (((j * 0.618034) % 1.0) - 0.5))}
+            row["dots"] = [{"x": x(val), "y": _coord(yc + row_h * 0.36 * (((j * 0.618034) % 1.0) - 0.5))}
                            for j, val in enumerate(np.sort(v))]
         rows.append(row)
     height = top + row_h * len(groups) + bottom
@@ -150,10 +151,10 @@ def hbar_counts(rows: list[dict], width: int = 420, row_h: int = 26) -> dict:
         xpos, parts = label_w, []
         for p in r["parts"]:
             w = pw * p["n"] / n_max
-            parts.append({**p, "x": _r(xpos), "w": _r(w)})
+            parts.append({**p, "x": _coord(xpos), "w": _coord(w)})
             xpos += w
         out.append({**r, "y": top + i * row_h, "parts": parts, "total": sum(p["n"] for p in r["parts"]),
-                    "end_x": _r(xpos + 6)})
+                    "end_x": _coord(xpos + 6)})
     return {"width": width, "height": top + row_h * len(rows) + 4, "rows": out, "row_h": row_h}
 
 
@@ -171,13 +172,13 @@ def rank_intervals(rows: list[dict], n_zones: int, width: int = 1060, height: in
     step = pw / max(1, len(rows))
 
     def y(rank: float) -> float:
-        return _r(mt + ph * (rank - 1) / (n_max - 1))
+        return _coord(mt + ph * (rank - 1) / (n_max - 1))
 
     out = []
     for i, r in enumerate(rows):
-        xc = _r(ml + step * (i + 0.5))
+        xc = _coord(ml + step * (i + 0.5))
         out.append({**r, "x": xc, "y_nominal": y(r["nominal"]), "y_median": y(r["median"]), "y_p05": y(r["p05"]),
-                    "y_p95": y(r["p95"]), "bar_w": max(1.0, min(4.0, _r(step * 0.6)))})
+                    "y_p95": y(r["p95"]), "bar_w": max(1.0, min(4.0, _coord(step * 0.6)))})
     yticks = [{"y": y(t), "label": str(int(t))} for t in nice_ticks(1, n_max, 6) if 1 <= t <= n_max]
     if not yticks or yticks[0]["label"] != "1":
         yticks.insert(0, {"y": y(1), "label": "1"})
@@ -194,7 +195,7 @@ def interval_strip(nominal: int, p05: int, p95: int, median: int, n_zones: int, 
     n_max = max(2, n_zones, p95)
 
     def x(rank: float) -> float:
-        return _r(ml + pw * (rank - 1) / (n_max - 1))
+        return _coord(ml + pw * (rank - 1) / (n_max - 1))
 
     ticks = [{"x": x(t), "label": str(int(t))} for t in sorted({1, n_max} | set(nice_ticks(1, n_max, 6)))
              if 1 <= t <= n_max]

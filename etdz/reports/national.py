@@ -249,9 +249,9 @@ def render(v: YearView, generated: str) -> str:
 
 def top30_markdown(v: YearView) -> str:
     """A markdown table of the top 30 (rank, name, province, region, total, categories) for Dagster metadata."""
-    cats = v.categories
-    head = ["#", "区 Zone", "省 Province", "区域 Region", "总分 Total"] + [k["name_zh"] for k in cats]
+    categories = v.categories
+    head = ["#", "区 Zone", "省 Province", "区域 Region", "总分 Total"] + [k["name_zh"] for k in categories]
     rows = [[z["national_rank"], z["name_zh"], z["province"], region_label(z["region"]), z["total_score"]]
-            + [v.cat_scores.get(z["zone_code"], {}).get(k["code"], (None,))[0] for k in cats]
+            + [v.cat_scores.get(z["zone_code"], {}).get(k["code"], (None,))[0] for k in categories]
             for z in v.zones if z["national_rank"] is not None and z["national_rank"] <= 30]
-    return markdown_table(head, rows, align=["right"] + ["left"] * 3 + ["right"] * (1 + len(cats)), missing="—")
+    return markdown_table(head, rows, align=["right"] + ["left"] * 3 + ["right"] * (1 + len(categories)), missing="—")

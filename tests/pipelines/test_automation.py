@@ -49,7 +49,7 @@ def test_schedule_requests_the_previous_data_year_on_1_march(env):
 
 def _tick(defs, instance, cursor):
     sensor = defs.resolve_sensor_def("inbox_sensor")
-    ctx = build_sensor_context(instance=instance, cursor=cursor, resources={"etdz": defs.resources["etdz"]},
+    ctx = build_sensor_context(instance=instance, cursor=cursor, resources={"resource": defs.resources["resource"]},
                                definitions=defs)
     data = sensor.evaluate_tick(ctx)
     for event in data.asset_events:  # the daemon records these; in a test we do

@@ -20,7 +20,8 @@ YEAR = 2023
 
 
 def _env(root: Path, layout) -> dict:
-    return {**os.environ, "ETDZ_HOME": str(root), "ETDZ_INBOX": str(layout.inbox), "ETDZ_REGISTRY": str(layout.registry),
+    return {**os.environ, "ETDZ_HOME": str(root), "ETDZ_INBOX": str(layout.inbox),
+            "ETDZ_REGISTRY": str(layout.registry),
             "ETDZ_WAREHOUSE": str(root / "warehouse"), "ETDZ_REPORTS": str(root / "reports"),
             "DAGSTER_HOME": str(root / "dagster_home")}
 
@@ -109,8 +110,15 @@ def test_sigkill_at_random_points_leaves_each_step_all_old_or_all_new(tmp_path):
     import random
 
     from etdz.commit import Outputs
-    from tests.safety.outputs_state import (STEPS, copy_state, leftovers, prepare_old_and_new, restore_archive,
-                                           snapshot, verdict)
+    from tests.safety.outputs_state import (
+        STEPS,
+        copy_state,
+        leftovers,
+        prepare_old_and_new,
+        restore_archive,
+        snapshot,
+        verdict,
+    )
 
     base, inbox_b, old, new_state, _ = prepare_old_and_new(tmp_path / "state")
     # when do the writes happen in a clean run? (from the first temporary file seen to the end)

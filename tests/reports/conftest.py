@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from reports_synth import SynthYear, make_year
 
 from etdz.catalogue import Catalogue, catalogue_for_year, load_catalogues
-from reports_synth import SynthYear, make_year
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from reports_synth import CHROMIUM, chromium_screenshot
 
 pytestmark = pytest.mark.server

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from etdz.reports import ReportOutputs, write_year_reports
 
 

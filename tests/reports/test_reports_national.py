@@ -187,8 +187,9 @@ def test_changes_since_the_previous_run(small_year, tmp_path):
 
 
 def test_a_real_correction_shows_the_zone_and_its_file(small_year, tmp_path):
-    from etdz.reports import write_year_reports
     from reports_synth import corrected
+
+    from etdz.reports import write_year_reports
 
     rk = small_year.frames["rankings"].sort_values("national_rank")
     code = rk.zone_code.iloc[-2]

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from reports_synth import make_year, parse_html
 
 from etdz.reports import write_year_reports
 from etdz.schemas import RANK_ROBUSTNESS
 from etdz.scoring.downgrade import bottom_flags
-from reports_synth import make_year, parse_html
 
 
 @pytest.fixture(scope="module")

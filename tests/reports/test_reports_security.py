@@ -10,11 +10,11 @@ from html.parser import HTMLParser
 import openpyxl
 import pytest
 from markdown_it import MarkdownIt
+from reports_synth import parse_html
 
 from etdz.escape import BIDI_CONTROLS
 from etdz.escape import spreadsheet_text as neutralise
 from etdz.reports import write_year_reports
-from reports_synth import parse_html
 
 SCRIPT = "<script>alert(1)</script>东部经开区"
 FORMULA = '=HYPERLINK("http://evil.example/x","点击")'

@@ -48,7 +48,8 @@ HOSTILE_NAMES = {  # zone code: name in the registry
 }
 MEASURE_NAME = "  =1+1 外资\u202e"  # a catalogue measure name: the template's notes start with it
 HOSTILE_FILES = [  # names of files dropped in the 2021 inbox (content: garbage, so they are rejected); no "/"
-    "<script>alert(1)<\\script>.csv", f"{LINK}.csv", '=HYPERLINK("x","y").csv', "  =1+1.csv", "＝1+1.csv", "\u202evsc.exe.csv",
+    "<script>alert(1)<\\script>.csv", f"{LINK}.csv", '=HYPERLINK("x","y").csv', "  =1+1.csv", "＝1+1.csv",
+    "\u202evsc.exe.csv",
     "a|b.csv", "two\nlines.csv", "x" * 200 + ".csv", "bell\x07\x1b[2J.csv",
 ]
 SUPERSEDED = "<img src=x onerror=alert(2)>.csv"  # a copy of E2's good file, older: it is superseded

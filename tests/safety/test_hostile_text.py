@@ -6,8 +6,7 @@ import jinja2
 import pytest
 from markdown_it import MarkdownIt
 
-from etdz.escape import (BIDI_CONTROLS, html_text, isolate, markdown_table, markdown_text, plain_text,
-                         spreadsheet_text)
+from etdz.escape import BIDI_CONTROLS, html_text, isolate, markdown_table, markdown_text, plain_text, spreadsheet_text
 from etdz.reports.templating import environment
 
 # the strictest reading of the UI's markdown: raw HTML allowed, GFM tables on

@@ -65,7 +65,7 @@ def test_etdz_validate_prints_every_problem(tmp_path):
     path = tmp_path / "报送.csv"
     _bad_file(path, "二〇二二")
     env = {**os.environ, "ETDZ_HOME": str(tmp_path), "DAGSTER_HOME": str(tmp_path / "dh")}
-    proc = subprocess.run([sys.executable, "-m", "etdz.cli", "validate", str(path)], env=env, check=False, capture_output=True,
-                          text=True, timeout=300)
+    proc = subprocess.run([sys.executable, "-m", "etdz.cli", "validate", str(path)], env=env, check=False,
+                          capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1, proc.stderr
     assert {"file.year_mismatch", "file.unknown_zone"} | ROW_CHECKS <= _codes(proc.stdout), proc.stdout

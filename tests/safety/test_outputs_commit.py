@@ -19,8 +19,16 @@ from etdz import schemas
 from etdz.commit import Outputs, YearScope, atomic_write_text, remove, step_commit
 from etdz.errors import StorageError
 from etdz.storage import Warehouse
-from tests.safety.outputs_state import (STEPS, copy_state, leftovers, prepare_old_and_new, restore_archive, run_year,
-                                       snapshot, verdict)
+from tests.safety.outputs_state import (
+    STEPS,
+    copy_state,
+    leftovers,
+    prepare_old_and_new,
+    restore_archive,
+    run_year,
+    snapshot,
+    verdict,
+)
 
 YEAR = 2021
 
@@ -143,7 +151,7 @@ def test_a_fault_at_every_write_and_rename_leaves_each_step_all_old_or_all_new(o
         counter = {"n": 0}
         real_write, real_rename = commit_mod._write_file, commit_mod._rename
 
-        def fault():
+        def fault(counter=counter, k=k):
             counter["n"] += 1
             if counter["n"] == k:  # alternately a full disk and a plain exception (a bug, an interrupt)
                 if k % 2:

@@ -15,8 +15,20 @@ import shutil
 import pytest
 
 from etdz.commit import Outputs
-from tests.safety.outputs_state import (STEPS, YEAR, copy_state, fill, leftovers, mount_tmpfs, prepare_old_and_new,
-                                       restore_archive, run_year, snapshot, unmount, verdict)
+from tests.safety.outputs_state import (
+    STEPS,
+    YEAR,
+    copy_state,
+    fill,
+    leftovers,
+    mount_tmpfs,
+    prepare_old_and_new,
+    restore_archive,
+    run_year,
+    snapshot,
+    unmount,
+    verdict,
+)
 
 pytestmark = pytest.mark.slow
 TRIALS = int(os.environ.get("ETDZ_DISK_TRIALS", "12"))

@@ -63,7 +63,8 @@ def run(catalogue, registry, year, current, previous=None, history=None, submitt
         data_year=year, catalogue=catalogue, registry=registry, measures=long_measures(current),
         submitted=set(current) if submitted is None else set(submitted),
         prev_measures=long_measures(previous) if previous is not None else None,
-        prev_submitted=(set(previous) if previous is not None else set()) if prev_submitted is None else set(prev_submitted),
+        prev_submitted=((set(previous) if previous is not None else set()) if prev_submitted is None
+                        else set(prev_submitted)),
         history=history or {},
     ))
 

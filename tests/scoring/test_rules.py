@@ -78,7 +78,8 @@ def test_growth_from_zero_base_is_plus_inf_and_scores_the_upper_bound():
 def test_growth_to_negative_from_zero_base_is_minus_inf():
     reg = make_registry([(z, "east", "P") for z in "abc"])
     cat = make_catalogue([GROWTH], measures=[{"code": "x", "unit": "u"}])
-    r = run(cat, reg, 2021, {"a": {"x": -5}, "b": {"x": 10}, "c": {"x": 30}}, {"a": {"x": 0}, "b": {"x": 5}, "c": {"x": 10}})
+    r = run(cat, reg, 2021, {"a": {"x": -5}, "b": {"x": 10}, "c": {"x": 30}},
+            {"a": {"x": 0}, "b": {"x": 5}, "c": {"x": 10}})
     s = r.indicator_scores.set_index("zone_code")
     assert s.loc["a", "value"] == -math.inf and s.loc["a", "score"] == 0.0
     assert bool(s.loc["a", "better_than_national_avg"]) is False
@@ -130,7 +131,8 @@ def test_upper_equals_lower_scores_100():
 
 def test_no_finite_value_every_ok_zone_scores_100_and_bounds_are_null():
     cat = make_catalogue([GROWTH])
-    r = run(cat, EAST3, 2021, {"a": {"x": 5}, "b": {"x": 6}, "c": {"x": None}}, {"a": {"x": 0}, "b": {"x": 0}, "c": {"x": 1}})
+    r = run(cat, EAST3, 2021, {"a": {"x": 5}, "b": {"x": 6}, "c": {"x": None}},
+            {"a": {"x": 0}, "b": {"x": 0}, "c": {"x": 1}})
     assert scores_of(r, "G") == {"a": 100.0, "b": 100.0, "c": 0.0}
     b = r.indicator_bounds.iloc[0]
     assert b.lower is None or math.isnan(b.lower)
@@ -175,7 +177,8 @@ def test_regional_and_provincial_ranks_group_by_registry_fields():
 
 
 def test_zone_entering_late_and_zone_leaving_follow_the_registry():
-    reg = make_registry([("a", "east", "P"), ("b", "east", "P", "national", 2021), ("c", "east", "P", "national", 2000, 2020)])
+    reg = make_registry([("a", "east", "P"), ("b", "east", "P", "national", 2021),
+                         ("c", "east", "P", "national", 2000, 2020)])
     cat = make_catalogue([VALUE])
     r20 = run(cat, reg, 2020, {"a": {"x": 1}, "b": {"x": 2}, "c": {"x": 3}})
     r21 = run(cat, reg, 2021, {"a": {"x": 1}, "b": {"x": 2}, "c": {"x": 3}}, history={2020: r20.rankings})
@@ -227,7 +230,8 @@ def test_single_item_top_lists_rank_raw_values_and_skip_missing():
 def test_summons_flags_the_national_bottom_n():
     reg = make_registry([(z, "east", "P") for z in "abcde"])
     r = run(make_catalogue([VALUE], summons=2), reg, 2020, {z: {"x": v} for z, v in zip("abcde", [5, 4, 3, 2, 1])})
-    assert r.rankings.set_index("zone_code").summoned.to_dict() == {"a": False, "b": False, "c": False, "d": True, "e": True}
+    summoned = r.rankings.set_index("zone_code").summoned.to_dict()
+    assert summoned == {"a": False, "b": False, "c": False, "d": True, "e": True}
 
 
 def _history_run(cat, reg, values_by_year):
@@ -286,7 +290,8 @@ def test_no_downgrade_section_gives_an_empty_watchlist():
 
 def test_upgrade_candidates_beyond_the_cohort_bounds_are_clipped_to_them():
     reg = make_registry([("a", "east", "P"), ("b", "east", "P"), ("c", "east", "P"),
-                         ("p", "east", "P", "provincial"), ("q", "west", "Q", "provincial"), ("s", "west", "Q", "provincial")])
+                         ("p", "east", "P", "provincial"), ("q", "west", "Q", "provincial"),
+                         ("s", "west", "Q", "provincial")])
     cat = make_catalogue([VALUE, GROWTH])
     prev = {"a": {"x": 10}, "b": {"x": 10}, "c": {"x": 10}, "p": {"x": 10}}
     cur = {"a": {"x": 10}, "b": {"x": 20}, "c": {"x": 30}, "p": {"x": 1000}, "q": {"x": -5}}  # s did not submit

@@ -1,0 +1,127 @@
+"""Validation of a year's submissions (02-inputs.md §2.1): file-level checks in pandas,
+row-level checks by ONE Great Expectations 1.x suite derived from the catalogue.
+
+How it works
+------------
+1. File-level checks (plain Python, per file): what reading found (format, size,
+   encoding, zip bomb, empty, columns) and the file's identity (one zone, in the
+   registry, due or not; every row's ``data_year`` equal to the folder's year).
+2. Every data row of every structurally readable file of the year goes into ONE long
+   frame (``file_idx``, ``row`` = the Excel row number, the header being row 1), plus
+   one synthetic row per required measure a file does not list. The catalogue is
+   joined onto it *as columns*: each row carries its measure's ``hard_min``,
+   ``hard_max``, ``soft_min``, ``soft_max`` (±inf when unbounded), the whole-number gap
+   for ``integer`` measures, the value of its ``not_above`` measure in the same file,
+   and the ratio to the zone's previous accepted value with the
+   ``soft_max_yoy_factor`` band.
+3. A suite of column / column-pair expectations (:func:`build_suite`) — the measure
+   codes and (measure, unit) pairs of the catalogue as value sets, the bounds as
+   column pairs — runs once on that frame with an ephemeral GX context. Every failing
+   row index is mapped back to its file, row and submission column and becomes an
+   issue with a stable check code and a Chinese message (:data:`CHECKS`).
+
+A new catalogue therefore brings its own checks without code: its codes, units and
+bounds are the data of the suite.
+
+The modules, in that order: :mod:`~etdz.validation.checks` (the check codes, how an issue is worded, the
+issues frame), :mod:`~etdz.validation.files` (step 1), :mod:`~etdz.validation.long_frame` (step 2),
+:mod:`~etdz.validation.suite` (step 3's suite and its report) and :mod:`~etdz.validation.row_issues` (step 3's
+failing rows → issues). This package composes them (:func:`validate_submissions`) and exports the public names.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+
+from etdz.catalogue import Catalogue
+from etdz.memory import release_memory
+from etdz.validation.checks import (
+    CHECKS,
+    FAMILIES,
+    FAMILY_TITLES,
+    ISSUE_COLUMNS,
+    Check,
+    issue,
+    issues_frame,
+    names_text,
+    rows_text,
+)
+from etdz.validation.files import SubmissionFile, dropped_measures_issues, file_checks, registry_lookup
+from etdz.validation.long_frame import UNIT_KEY_SEP, build_long_frame, conversion_note
+from etdz.validation.row_issues import row_issue
+from etdz.validation.suite import (
+    ExpectationOutcome,
+    ValidationReport,
+    build_suite,
+    ephemeral_context,
+    gx_module,
+    run_suite,
+)
+
+__all__ = [
+    "CHECKS", "FAMILIES", "FAMILY_TITLES", "ISSUE_COLUMNS", "UNIT_KEY_SEP", "Check", "ExpectationOutcome",
+    "SubmissionFile", "ValidationReport", "build_long_frame", "build_suite", "conversion_note",
+    "dropped_measures_issues", "ephemeral_context", "file_checks", "gx_module", "issue", "issues_frame", "names_text",
+    "registry_lookup", "rows_text", "run_suite", "validate_rows", "validate_submissions",
+]
+
+
+def validate_rows(files: list[SubmissionFile], catalogue: Catalogue, data_year: int,
+                  previous: pd.DataFrame | None = None) -> tuple[list[dict], ValidationReport, pd.DataFrame]:
+    """Run the suite on all files at once; returns (row issues, report, long frame)."""
+    t0 = time.perf_counter()
+    df = build_long_frame(files, catalogue, previous)
+    for f in files:
+        f.read.release_rows()  # everything later reads the long frame
+    release_memory()
+    report = ValidationReport(data_year=data_year, method_version=catalogue.version,
+                              suite_name=f"etdz_submissions_{data_year}_{catalogue.version}")
+    report.rows_checked = int(df["origin"].eq("row").sum()) if len(df) else 0
+    issues: list[dict] = []
+    if len(df) == 0:
+        report.duration_s = time.perf_counter() - t0
+        return issues, report, df
+    ctx = ephemeral_context()
+    result = run_suite(df, ctx, build_suite(catalogue, report.suite_name))
+    release_memory()  # GX's temporaries
+    report.gx_version = gx_module().__version__
+    by_idx = {f.idx: f for f in files}
+    dups = df.loc[df["dup_measure"].notna()]
+    dups = dups.loc[dups.duplicated(["file_idx", "dup_measure"], keep=False)]
+    dup_rows: dict = {}
+    for fi, mc, rw in zip(dups["file_idx"].tolist(), dups["dup_measure"].tolist(), dups["row"].tolist()):
+        dup_rows.setdefault((fi, mc), []).append(int(rw))
+    results = sorted(result.results, key=lambda r: (r.expectation_config.meta or {}).get("order", 0))
+    for res in results:
+        cfg = res.expectation_config
+        meta = cfg.meta or {}
+        check = meta["check"]
+        idx = list(res.result.get("unexpected_index_list") or [])
+        kw = cfg.kwargs
+        cols = (tuple(str(kw[k]) for k in ("column", "column_A", "column_B") if k in kw)
+                or tuple(kw.get("column_list", ())))
+        report.expectations.append(ExpectationOutcome(
+            check=check, severity=meta["severity"], family=meta["family"], expectation_type=cfg.type, columns=cols,
+            success=bool(res.success), element_count=int(res.result.get("element_count") or 0),
+            unexpected_count=int(res.result.get("unexpected_count") or 0)))
+        for i in idx:
+            r = df.loc[i]
+            issues.append(row_issue(by_idx[int(r["file_idx"])], r, check, meta.get("bound"), catalogue, dup_rows))
+    report.failures = pd.DataFrame(issues, columns=ISSUE_COLUMNS)
+    report.duration_s = time.perf_counter() - t0
+    return issues, report, df
+
+
+def validate_submissions(files: list[SubmissionFile], catalogue: Catalogue, registry: pd.DataFrame, data_year: int,
+                         previous: pd.DataFrame | None = None) -> tuple[pd.DataFrame, ValidationReport, pd.DataFrame]:
+    """All checks of §2.1 on a year's files: returns (issues frame, GX report, long frame)."""
+    issues: list[dict] = []
+    lookup = registry_lookup(registry)
+    for f in files:
+        issues.extend(file_checks(f, registry, lookup))
+    row_issues, report, df = validate_rows(files, catalogue, data_year, previous)
+    issues.extend(row_issues)
+    frame = issues_frame(issues)
+    return frame, report, df

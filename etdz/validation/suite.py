@@ -1,0 +1,180 @@
+"""The Great Expectations suite: column / column-pair expectations derived from the catalogue — its measure codes
+and (measure, unit) pairs as value sets, the bounds as column pairs — run once on the long frame with an
+ephemeral GX context; and the report of that run, per expectation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from etdz.catalogue import Catalogue
+from etdz.numbers import NUMBER_REGEX
+from etdz.validation.checks import CHECKS, ISSUE_COLUMNS
+from etdz.validation.long_frame import UNIT_KEY_SEP
+
+WHOLE_TOLERANCE = 1e-9  # the largest whole-number gap an integer measure's value may have (float noise)
+
+
+@dataclass
+class ExpectationOutcome:
+    """One expectation of the suite and what it found."""
+
+    check: str
+    severity: str
+    family: str
+    expectation_type: str
+    columns: tuple[str, ...]
+    success: bool
+    element_count: int
+    unexpected_count: int
+
+
+@dataclass
+class ValidationReport:
+    """The GX run of one year: per expectation, and the failing rows mapped to file / row / column."""
+
+    data_year: int
+    method_version: str
+    suite_name: str = ""
+    expectations: list[ExpectationOutcome] = field(default_factory=list)
+    failures: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=ISSUE_COLUMNS))
+    rows_checked: int = 0
+    duration_s: float = 0.0
+    gx_version: str = ""
+
+    @property
+    def success(self) -> bool:
+        """Whether every expectation of the suite passed."""
+        return all(e.success for e in self.expectations)
+
+
+# --------------------------------------------------------------------------- GX, imported lazily once
+
+_GX: Any = None
+
+
+def gx_module():
+    """great_expectations, imported on first use (3–4 s), once per process."""
+    global _GX
+    if _GX is None:
+        import great_expectations as gx  # noqa: PLC0415
+
+        _GX = gx
+    return _GX
+
+
+def ephemeral_context():
+    """A GX data context in memory: no files, no analytics, no progress bars."""
+    gx = gx_module()
+    from great_expectations.data_context.types.base import (  # noqa: PLC0415
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
+    )
+
+    config = DataContextConfig(
+        analytics_enabled=False,
+        progress_bars=ProgressBarsConfig(globally=False),
+        store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+    )
+    return gx.get_context(mode="ephemeral", project_config=config)
+
+
+
+
+# --------------------------------------------------------------------------- the suite
+
+
+def build_suite(catalogue: Catalogue, name: str):
+    """The expectation suite of a catalogue, for the long frame of :func:`build_long_frame`.
+
+    The catalogue is in it as data: its measure codes, its (measure, accepted unit)
+    pairs; the per-measure bounds travel as columns of the frame."""
+    gx = gx_module()
+    E = gx.expectations
+    pairs = sorted((code, u) for code, m in catalogue.measures.items() for u in m.units)
+
+    def meta(check: str, column: str) -> dict:
+        c = CHECKS[check]
+        return {"check": check, "severity": c.severity, "family": c.family, "column": column}
+
+    def at_least(column_a: str, column_b: str, check: str, bound: str | None = None):
+        """``column_a`` ≥ ``column_b`` where both are present (a bound the measure does not have is ±inf)."""
+        return E.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A=column_a, column_B=column_b, or_equal=True, ignore_row_if="either_value_is_missing",
+            meta=meta(check, "value") | ({"bound": bound} if bound else {}))
+
+    exps = [
+        E.ExpectColumnValuesToBeInSet(column="measure_code", value_set=sorted(catalogue.measures),
+                                      meta=meta("row.unknown_measure", "measure_code")),
+        # (measure, unit) pairs as one key column: the pair-set metric of GX iterates rows in Python
+        E.ExpectColumnValuesToBeInSet(column="unit_key", value_set=[f"{m}{UNIT_KEY_SEP}{u}" for m, u in pairs],
+                                      meta=meta("row.unknown_unit", "unit")),
+        E.ExpectColumnValuesToBeNull(column="no_rate", meta=meta("row.no_exchange_rate", "unit")),
+        E.ExpectColumnValuesToMatchRegex(column="value_text", regex=NUMBER_REGEX,
+                                         meta=meta("row.invalid_value", "value")),
+        E.ExpectColumnValuesToBeNull(column="formula_col", meta=meta("row.formula", "value")),
+        E.ExpectColumnValuesToBeNull(column="overflow", meta=meta("row.field_count", "value")),
+        E.ExpectColumnValuesToBeNull(column="normalised", meta=meta("row.number_normalised", "value")),
+        E.ExpectCompoundColumnsToBeUnique(column_list=["file_idx", "dup_measure"], ignore_row_if="any_value_is_missing",
+                                          meta=meta("row.duplicate_measure", "measure_code")),
+        at_least("value", "hard_min", "row.hard_bounds", "hard_min"),
+        at_least("hard_max", "value", "row.hard_bounds", "hard_max"),
+        E.ExpectColumnValuesToBeBetween(column="whole_gap", min_value=0, max_value=WHOLE_TOLERANCE,
+                                        meta=meta("row.not_integer", "value")),
+        E.ExpectColumnValuesToNotBeNull(column="required_filled", meta=meta("row.required_missing", "value")),
+        at_least("value", "soft_min", "row.soft_range", "soft_min"),
+        at_least("soft_max", "value", "row.soft_range", "soft_max"),
+        at_least("not_above_value", "value", "row.not_above"),
+        at_least("yoy_ratio", "yoy_low", "row.yoy_change", "low"),
+        at_least("yoy_high", "yoy_ratio", "row.yoy_change", "high"),
+    ]
+    suite = gx.ExpectationSuite(name=name, meta={"catalogue_version": catalogue.version,
+                                                 "catalogue_sha256": catalogue.sha256})
+    for n, e in enumerate(exps):
+        e.meta["order"] = n
+        suite.add_expectation(e)
+    return suite
+
+
+def suite_columns(suite) -> list[str]:
+    """The columns the suite's expectations read, in a stable order."""
+    cols: list[str] = []
+    for e in suite.expectations:
+        for attr in ("column", "column_A", "column_B"):
+            c = getattr(e, attr, None)
+            if c and c not in cols:
+                cols.append(c)
+        for c in getattr(e, "column_list", None) or []:
+            if c not in cols:
+                cols.append(c)
+    return cols
+
+
+def run_suite(df: pd.DataFrame, ctx, suite):
+    """Run ``suite`` (from :func:`build_suite`, built after ``ctx`` = :func:`ephemeral_context`: GX creates a
+    suite only inside a context) on the long frame in one batch; returns the validation result.
+
+    Raises RuntimeError when GX itself failed on an expectation (a machinery error, not a rejection)."""
+    suite = ctx.suites.add(suite)
+    rows = ctx.data_sources.add_pandas("submissions").add_dataframe_asset("rows")
+    batch_def = rows.add_batch_definition_whole_dataframe("year")
+    # only the columns the expectations read (the index maps failures back): GX copies what it is given
+    used = [c for c in suite_columns(suite) if c in df.columns]  # a missing column: GX reports it
+    batch = batch_def.get_batch(batch_parameters={"dataframe": df[used]})
+    result = batch.validate(suite, result_format={"result_format": "COMPLETE", "include_unexpected_rows": False,
+                                                  "return_unexpected_index_query": False})
+    for r in result.results:
+        info = r.exception_info or {}
+        # either {raised_exception, exception_message} or {metric id: {raised_exception, ...}, ...}
+        found = [info] if "raised_exception" in info else [v for v in info.values() if isinstance(v, dict)]
+        raised = [x for x in found if x.get("raised_exception")]
+        if raised or "element_count" not in (r.result or {}):
+            msg = raised[0].get("exception_message") if raised else "no result"
+            raise RuntimeError(f"Great Expectations failed on {r.expectation_config.type}: {msg}")
+    return result
+
+
+# --------------------------------------------------------------------------- failing rows -> issues

@@ -100,7 +100,8 @@ def main(argv=None) -> int:
         spread = float((out.rank_p95 - out.rank_p05).median())
         print(
             f"{n:>6} zones x {a.samples} samples: {wall:7.3f} s wall ({cpu:.3f} s CPU)   "
-            f"peak allocated {peak_mb:7.1f} MB   process max RSS so far {rss_mb:7.1f} MB   median 90% interval width {spread:.0f} ranks"
+            f"peak allocated {peak_mb:7.1f} MB   process max RSS so far {rss_mb:7.1f} MB   "
+            f"median 90% interval width {spread:.0f} ranks"
         )
         results.append((n, wall, peak_mb))
     print("targets:")

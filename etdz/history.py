@@ -18,6 +18,7 @@ from etdz.inbox_state import folder_digest
 from etdz.memory import release_memory
 from etdz.reading import DEFAULT_ROWS_PER_MEASURE
 from etdz.storage import Warehouse
+from etdz.submission_log import accepted_zones
 
 
 @dataclass
@@ -38,7 +39,7 @@ def previous_submissions(store: Warehouse, inbox: str | Path, data_year: int, ca
     measures = store.read("measures", year)
     if log is not None and measures is not None:
         log_df = log.to_pandas()
-        zones = set(log_df.loc[log_df.status == "accepted", "zone_code"].dropna())
+        zones = accepted_zones(log_df)
         return Submissions(measures.select(["zone_code", "measure_code", "value"]).to_pandas(), zones, "warehouse")
     folder = Path(inbox) / str(year)
     if not folder.is_dir():

@@ -53,6 +53,7 @@ from etdz.reading import (
     read_submission,
 )
 from etdz.schemas import MEASURES, SUBMISSION_ISSUES, SUBMISSION_LOG
+from etdz.submission_log import accepted_zones
 from etdz.validation import (
     CHECKS,
     ISSUE_COLUMNS,
@@ -87,7 +88,7 @@ class YearIngest:
         """Zones whose chosen submission is accepted."""
         if self.log.empty:
             return set()
-        return set(self.log.loc[self.log["status"] == "accepted", "zone_code"].dropna())
+        return accepted_zones(self.log)
 
 
 # --------------------------------------------------------------------------- archive

@@ -10,6 +10,7 @@ from etdz.catalogue import Catalogue
 from etdz.history import Submissions, ranking_history
 from etdz.scoring.year import YearInputs
 from etdz.storage import Warehouse
+from etdz.submission_log import accepted_zones
 
 
 def load_year_inputs(store: Warehouse, data_year: int, catalogue: Catalogue, registry: pd.DataFrame,
@@ -33,7 +34,7 @@ def load_year_inputs(store: Warehouse, data_year: int, catalogue: Catalogue, reg
     window = catalogue.downgrade.window if catalogue.downgrade else 1
     return YearInputs(
         data_year=data_year, catalogue=catalogue, registry=registry, measures=measures.to_pandas(),
-        submitted=set(log_df.loc[log_df.status == "accepted", "zone_code"].dropna()),
+        submitted=accepted_zones(log_df),
         prev_measures=prev.measures, prev_submitted=prev.zones,
         history=ranking_history(store, range(data_year - max(window, 2) + 1, data_year)),
     )

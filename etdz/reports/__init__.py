@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from etdz.commit import remove
+from etdz.commit import atomic_write_text, remove
 from etdz.reports.inputs import ReportInputs, YearView, prepare
-from etdz.reports.templating import atomic_write_text
 
 __all__ = ["ReportInputs", "ReportOutputs", "write_year_reports", "prepare"]
 

@@ -16,9 +16,6 @@ from importlib import resources
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-# re-exported: the report writers' names for the one atomic write
-from etdz.commit import atomic_write as atomic_write_bytes  # noqa: F401
-from etdz.commit import atomic_write_text  # noqa: F401
 from etdz.escape import html_text, isolate
 
 REGION_LABELS = {"east": "东部 East", "central": "中部 Central", "west": "西部 West"}

@@ -19,9 +19,10 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from etdz.commit import atomic_write
 from etdz.escape import spreadsheet_text as neutralise
 from etdz.reports.inputs import YearView, _opt_int, _records
-from etdz.reports.templating import REGION_ZH, atomic_write_bytes, is_missing
+from etdz.reports.templating import REGION_ZH, is_missing
 
 HEADER_FILL = PatternFill("solid", fgColor="1F2933")
 HEADER_FONT = Font(bold=True, color="FFFFFF")
@@ -152,4 +153,4 @@ def build(v: YearView) -> Workbook:
 def write(v: YearView, path: Path) -> Path:
     """Write ``rankings.xlsx`` atomically, in one pass: the write-only workbook is zipped straight into the
     file being written (no second copy of the workbook in memory)."""
-    return atomic_write_bytes(path, build(v).save)
+    return atomic_write(path, build(v).save)

@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-GOLDEN = Path(__file__).resolve().parents[1] / "fixtures" / "golden"
+from tests.fixtures.runs import GOLDEN, etdz, golden_env
+
 pytestmark = pytest.mark.slow
 
 
 def _run(root: Path, *args: str, registry: Path, methodology: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "ETDZ_REGISTRY": str(registry), "ETDZ_METHODOLOGY": str(methodology),
-           "ETDZ_INBOX": str(GOLDEN / "inbox"), "ETDZ_WAREHOUSE": str(root / "warehouse"),
-           "ETDZ_REPORTS": str(root / "reports"), "DAGSTER_HOME": str(root / "dagster_home"), "ETDZ_HOME": str(root)}
-    return subprocess.run([sys.executable, "-m", "pipelines.cli", "run", *args], env=env, cwd=root,
-                          capture_output=True, text=True, timeout=600)
+    return etdz(root, golden_env(root, ETDZ_REGISTRY=str(registry), ETDZ_METHODOLOGY=str(methodology)), "run", *args)
 
 
 def _outputs(root: Path) -> dict[str, str]:

@@ -6,12 +6,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
-import pyarrow.dataset as pads
 import pytest
 
 from etdz.catalogue import load_catalogues
@@ -19,6 +16,7 @@ from etdz.ingest import ingest_year
 from etdz.registry import load_registry
 from etdz.template import write_template
 from tests.corpus.build_corpus import ZONE, rows
+from tests.fixtures.runs import dataset, etdz, golden_env
 from tests.fixtures.submissions import COLUMNS, csv_bytes
 
 YEAR = 2022
@@ -123,24 +121,15 @@ def test_etdz_run_keeps_the_zones_scores_when_a_blank_template_arrives(tmp_path)
     for p in paths:
         os.utime(p, (NEW, NEW))
     (folder / "header only.csv").write_text(",".join(COLUMNS) + "\n", encoding="utf-8")
-    env = {**os.environ, "ETDZ_REGISTRY": str(GOLDEN / "registry.csv"), "ETDZ_METHODOLOGY": str(GOLDEN / "catalogues"),
-           "ETDZ_INBOX": str(inbox), "ETDZ_WAREHOUSE": str(tmp_path / "warehouse"),
-           "ETDZ_REPORTS": str(tmp_path / "reports"), "DAGSTER_HOME": str(tmp_path / "dagster_home"),
-           "ETDZ_HOME": str(tmp_path)}
-    proc = subprocess.run([sys.executable, "-m", "pipelines.cli", "run", "--from", "2020", "--to", "2021"], env=env,
-                          cwd=tmp_path, check=False, capture_output=True, text=True, timeout=600)
+    proc = etdz(tmp_path, golden_env(tmp_path, inbox), "run", "--from", "2020", "--to", "2021")
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
-    def read(name: str) -> pd.DataFrame:
-        folder = str(tmp_path / "warehouse" / name)
-        return pads.dataset(folder, partitioning="hive", format="parquet").to_table().to_pandas()
-
-    log = read("submission_log").query("data_year == 2021").set_index("file_name")
+    log = dataset(tmp_path, "submission_log").query("data_year == 2021").set_index("file_name")
     for p in paths:
         assert log.at[p.name, "status"] == "rejected"
     assert log.at["header only.csv", "status"] == "rejected" and log.at["E1.csv", "status"] == "accepted"
     exp = pd.read_csv(GOLDEN / "expected" / "rankings.csv")
-    got = read("rankings").merge(exp, on=["data_year", "zone_code"], suffixes=("", "_exp"))
+    got = dataset(tmp_path, "rankings").merge(exp, on=["data_year", "zone_code"], suffixes=("", "_exp"))
     assert len(got) == len(exp) and (got.total_score - got.total_score_exp).abs().max() < 1e-9
     e1 = got.loc[(got.data_year == 2021) & (got.zone_code == "E1")].iloc[0]
     assert e1.submission_status == "accepted" and e1.total_score > 0

@@ -8,17 +8,15 @@ import os
 import shutil
 import socket
 import stat
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import pandas as pd
-import pyarrow.dataset as pads
 import pytest
 
 from etdz.inbox_state import scan_inbox
 from etdz.ingest import ingest_year, load_file
+from tests.fixtures.runs import dataset, etdz, golden_env
 from tests.fixtures.submissions import csv_bytes, rows_for, write_tiny_catalogue, write_tiny_registry
 
 YEAR = 2022
@@ -108,20 +106,11 @@ def test_etdz_run_with_special_files_in_the_inbox(tmp_path):
     shutil.copytree(GOLDEN / "inbox", inbox)
     folder = inbox / "2021"
     made = _special_entries(folder, tmp_path)
-    env = {**os.environ, "ETDZ_REGISTRY": str(GOLDEN / "registry.csv"), "ETDZ_METHODOLOGY": str(GOLDEN / "catalogues"),
-           "ETDZ_INBOX": str(inbox), "ETDZ_WAREHOUSE": str(tmp_path / "warehouse"),
-           "ETDZ_REPORTS": str(tmp_path / "reports"), "DAGSTER_HOME": str(tmp_path / "dagster_home"),
-           "ETDZ_HOME": str(tmp_path)}
-    proc = subprocess.run([sys.executable, "-m", "pipelines.cli", "run", "--from", "2020", "--to", "2021"], env=env,
-                          cwd=tmp_path, check=False, capture_output=True, text=True, timeout=600)
+    proc = etdz(tmp_path, golden_env(tmp_path, inbox), "run", "--from", "2020", "--to", "2021")
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
-    def read(name: str) -> pd.DataFrame:
-        folder = str(tmp_path / "warehouse" / name)
-        return pads.dataset(folder, partitioning="hive", format="parquet").to_table().to_pandas()
-
-    log = read("submission_log").query("data_year == 2021").set_index("file_name")
-    issues = read("submission_issues").query("data_year == 2021")
+    log = dataset(tmp_path, "submission_log").query("data_year == 2021").set_index("file_name")
+    issues = dataset(tmp_path, "submission_issues").query("data_year == 2021")
     for name in made:
         assert log.at[name, "status"] == "rejected"
         assert list(issues.loc[issues.file_name == name, "check"]) == ["file.not_regular"]
@@ -129,9 +118,10 @@ def test_etdz_run_with_special_files_in_the_inbox(tmp_path):
     page = (tmp_path / "reports" / "2021" / "validation.html").read_text(encoding="utf-8")
     assert first_line not in page and "passwd.csv" in page
     archived = {p.name for p in (tmp_path / "warehouse" / "_archive").rglob("*") if p.is_file()}
-    assert archived == set(read("submission_log")["sha256"]) - {""}  # every year's regular files, nothing else
+    # every year's regular files, nothing else
+    assert archived == set(dataset(tmp_path, "submission_log")["sha256"]) - {""}
     exp = pd.read_csv(GOLDEN / "expected" / "rankings.csv")
-    got = read("rankings").merge(exp, on=["data_year", "zone_code"], suffixes=("", "_exp"))
+    got = dataset(tmp_path, "rankings").merge(exp, on=["data_year", "zone_code"], suffixes=("", "_exp"))
     assert len(got) == len(exp) and (got.total_score - got.total_score_exp).abs().max() < 1e-9
 
 

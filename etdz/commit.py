@@ -39,6 +39,7 @@ from typing import BinaryIO
 import fsspec
 
 from etdz.errors import EXIT_REFUSED, storage_error
+from etdz.locks import LockTimeout, year_lock
 
 Data = bytes | Callable[[BinaryIO], None]  # the bytes, or a function that writes them to an open file
 
@@ -237,8 +238,6 @@ class Outputs:
         """Roll every finished commit forward and remove what failed runs left behind, for every year no
         other process is writing now (those are skipped: their writer owns them). Returns the years repaired.
         Run by each command before it reads anything."""
-        from etdz.locks import LockTimeout, year_lock
-
         repaired = []
         for year in self.years_on_disk():
             if not _pending(self.journal_dir(year), self.scope(year)):

@@ -15,6 +15,7 @@ import pandas as pd
 
 from etdz.catalogue import Catalogue, MethodologyError, catalogue_for_year
 from etdz.inbox_state import folder_digest
+from etdz.ingest import ingest_year
 from etdz.memory import release_memory
 from etdz.reading import DEFAULT_ROWS_PER_MEASURE
 from etdz.storage import Warehouse
@@ -44,7 +45,6 @@ def previous_submissions(store: Warehouse, inbox: str | Path, data_year: int, ca
     folder = Path(inbox) / str(year)
     if not folder.is_dir():
         return Submissions(None, set(), "none")
-    from etdz.ingest import ingest_year  # local import: ingestion pulls in Great Expectations lazily
 
     try:
         catalogue = catalogue_for_year(catalogues, year)

@@ -11,7 +11,7 @@ from checks.validation import GX_SUITE, submission_check_results, submission_che
 from etdz.ingest import ingest_year
 from etdz.validation import FAMILIES, gx_module
 from etdz.validation_page import rejection_notice_text, render_validation_page, write_validation_page
-from tests.fixtures.submissions import csv_bytes, rows_for, write_tiny_catalogue, write_tiny_registry
+from tests.fixtures.submissions import GIZMO_CATALOGUE, csv_bytes, rows_for, write_tiny_catalogue, write_tiny_registry
 
 KEY = dg.AssetKey(["submission_log"])
 
@@ -24,16 +24,7 @@ def gx():
 @pytest.fixture
 def year(tmp_path):
     """A year written by the test: its own catalogue with a new measure bounded by hard_max: 100."""
-    text = (
-        "version: NEW1\ndata_years: {from: 2022, to: null}\ncategories: [{code: K, weight: 1}]\n"
-        "measures:\n"
-        "  - {code: gizmos, name_zh: 小装置数, unit: 台, hard_min: 0, hard_max: 100, integer: true}\n"
-        "  - {code: ratio_x, name_zh: 某比率, unit: '%', hard_min: 0, hard_max: 100}\n"
-        "indicators:\n"
-        "  - {code: K1, category: K, direction: higher, kind: value, measure: gizmos}\n"
-        "  - {code: K2, category: K, direction: higher, kind: value, measure: ratio_x}\n"
-    )
-    cat = write_tiny_catalogue(tmp_path / "cat", text, "new.yaml")
+    cat = write_tiny_catalogue(tmp_path / "cat", GIZMO_CATALOGUE, "new.yaml")
     reg = write_tiny_registry(tmp_path / "reg")
     inbox = tmp_path / "inbox" / "2022"
     inbox.mkdir(parents=True)

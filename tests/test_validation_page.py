@@ -7,17 +7,7 @@ import pytest
 from etdz.ingest import ingest_year
 from etdz.validation import gx_module
 from etdz.validation_page import render_validation_page, write_rejection_notices
-from tests.fixtures.submissions import csv_bytes, write_tiny_catalogue, write_tiny_registry
-
-CATALOGUE = (
-    "version: NEW1\ndata_years: {from: 2022, to: null}\ncategories: [{code: K, weight: 1}]\n"
-    "measures:\n"
-    "  - {code: gizmos, name_zh: 小装置数, unit: 台, hard_min: 0, hard_max: 100, integer: true}\n"
-    "  - {code: ratio_x, name_zh: 某比率, unit: '%', hard_min: 0, hard_max: 100}\n"
-    "indicators:\n"
-    "  - {code: K1, category: K, direction: higher, kind: value, measure: gizmos}\n"
-    "  - {code: K2, category: K, direction: higher, kind: value, measure: ratio_x}\n"
-)
+from tests.fixtures.submissions import GIZMO_CATALOGUE, csv_bytes, write_tiny_catalogue, write_tiny_registry
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -29,7 +19,7 @@ def gx():
 def year(tmp_path):
     """Z1 accepted (with a warning), Z2 rejected, a PDF of no zone and a file claiming a zone not in the registry;
     Z3 sends nothing. ZX has left, ZN is not due yet, P1 is provincial: none of them is missing."""
-    cat = write_tiny_catalogue(tmp_path / "cat", CATALOGUE, "new.yaml")
+    cat = write_tiny_catalogue(tmp_path / "cat", GIZMO_CATALOGUE, "new.yaml")
     reg = write_tiny_registry(tmp_path / "reg")
     inbox = tmp_path / "inbox" / "2022"
     inbox.mkdir(parents=True)

@@ -22,9 +22,9 @@ import openpyxl
 import pandas as pd
 import pyarrow.dataset as pads
 import pytest
-from markdown_it import MarkdownIt
 
 from etdz.escape import BIDI_CONTROLS, FORMULA_STARTS
+from tests.safety.markdown_view import ACTIVE, table_rows
 
 GOLDEN = Path(__file__).resolve().parents[1] / "fixtures" / "golden"
 pytestmark = pytest.mark.slow
@@ -151,31 +151,10 @@ def _metadata_of(entry) -> tuple[str, dict]:
 
 # The UI's renderer (react-markdown + GFM) allows raw HTML in some Dagster releases: parse with HTML on, the
 # strictest setting, so any markup that got through shows up as an html token.
-_MD = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
-
-
-def _inline_tokens(text: str):
-    for tok in _MD.parse(text):
-        yield tok
-        yield from tok.children or ()
-
-
 def _assert_inert_markdown(where: str, text: str) -> list[list[str]]:
     """No raw HTML, link, image or code in ``text``; returns the rendered table's rows as text cells."""
     assert not set(text) & BIDI_CONTROLS, where
-    rows, cells = [], None
-    for tok in _inline_tokens(text):
-        assert tok.type not in ("html_block", "html_inline", "link_open", "image", "code_inline", "fence",
-                                "heading_open", "blockquote_open", "bullet_list_open", "ordered_list_open"), \
-            (where, tok.type, tok.content)
-        if tok.type == "tr_open":
-            cells = []
-        elif tok.type == "inline" and cells is not None:
-            cells.append("".join(c.content for c in tok.children if c.type in ("text", "text_special")))
-        elif tok.type == "tr_close":
-            rows.append(cells)
-            cells = None
-    return rows
+    return table_rows(text, ACTIVE + ("heading_open", "blockquote_open", "bullet_list_open", "ordered_list_open"))
 
 
 def test_ui_markdown_shows_the_names_as_text(hostile_run):

@@ -4,45 +4,30 @@ from __future__ import annotations
 
 import jinja2
 import pytest
-from markdown_it import MarkdownIt
 
 from etdz.escape import BIDI_CONTROLS, html_text, isolate, markdown_table, markdown_text, plain_text, spreadsheet_text
 from etdz.reports.templating import environment
+from tests.safety.markdown_view import table_rows, tokens
 
 # the strictest reading of the UI's markdown: raw HTML allowed, GFM tables on
-MD = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
 ATTACKS = ["<script>alert(1)</script>", "[x](javascript:alert(1))", "![t](http://tracker.example/p.png)",
            "<http://evil.example>", "&lt;script&gt;", "&#60;b&#62;", "`code`", "**bold**", "_em_", "~~del~~",
            "# heading", "> quote", "- item", "+ item", "1. item", "a|b", "line\n# forged", "x\r\n---", "\\|", "~~~"]
 
 
-def _tokens(text: str):
-    for tok in MD.parse(text):
-        yield tok
-        yield from tok.children or ()
-
-
 @pytest.mark.parametrize("attack", ATTACKS)
 def test_markdown_text_renders_as_the_same_characters(attack):
     md = markdown_text(attack)
-    types = {t.type for t in _tokens(md)}
+    types = {t.type for t in tokens(md)}
     assert types <= {"paragraph_open", "paragraph_close", "inline", "text", "text_special"}, (attack, types)
-    shown = "".join(t.content for t in _tokens(md) if t.type in ("text", "text_special"))
+    shown = "".join(t.content for t in tokens(md) if t.type in ("text", "text_special"))
     assert shown == attack.replace("\r", " ").replace("\n", " ").strip()
 
 
 def test_markdown_table_keeps_its_shape_and_escapes_headers_too():
     table = markdown_table(["<b>name</b>", "n"], [[a, 1.0] for a in ATTACKS] + [[None, float("nan")]],
                            align=["left", "right"], missing="—")
-    rows, cells = [], None
-    for tok in _tokens(table):
-        assert tok.type not in ("html_inline", "html_block", "link_open", "image", "code_inline"), tok
-        if tok.type == "tr_open":
-            cells = []
-        elif tok.type == "inline" and cells is not None:
-            cells.append("".join(c.content for c in tok.children if c.type in ("text", "text_special")))
-        elif tok.type == "tr_close":
-            rows.append(cells)
+    rows = table_rows(table, ("html_inline", "html_block", "link_open", "image", "code_inline"))
     assert rows[0] == ["<b>name</b>", "n"]
     assert [r[1] for r in rows[1:]] == ["1.00"] * len(ATTACKS) + ["—"]
     assert rows[-1][0] == "—"

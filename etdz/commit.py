@@ -1,10 +1,14 @@
 """Atomic files and one commit per step: after any failure a step's outputs are all old or all new.
 
-Two mechanisms, one home:
+Three mechanisms, one home:
 
 - :func:`atomic_write` — the project's only way to write an output file: a temporary ``_<name>.<id>.tmp``
   in the same folder (readers skip ``_`` and ``.`` names), fsync, rename over the final name, fsync the
   folder. A reader never sees half a file.
+- :class:`DurableBatch` — many files (the archive of received submissions) written the same atomic way but
+  without a flush each: every file is renamed into place at once, and one ``syncfs(2)`` of their file
+  system makes them all durable together before anything relies on them (per-file fsyncs where the
+  platform has no syncfs).
 - :func:`step_commit` — everything a step writes (Parquet datasets, reports, rejection notices) is staged
   as such temporary files while the commit is open; at the end the step writes a small journal (the list
   of staged → final renames and of files to remove), durably and atomically, then applies it. A failure
@@ -27,6 +31,7 @@ Reports uploaded to a bucket are published after the local commit, file by file.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import threading
@@ -59,15 +64,17 @@ def _tmp_path(path: Path, tag: str) -> Path:
     return path.parent / f"_{path.name}.{tag}.tmp"
 
 
-def _write_file(path: Path, data: Data) -> None:
-    """Write and fsync one new file (the fault-injection seam of the tests: every write goes through here)."""
+def _write_file(path: Path, data: Data, durable: bool = True) -> None:
+    """Write one new file, fsynced unless ``durable`` is False (a :class:`DurableBatch` syncs later).
+    The fault-injection seam of the tests: every write goes through here."""
     with open(path, "wb") as fh:
         if callable(data):
             data(fh)
         else:
             fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
+        if durable:
+            fh.flush()
+            os.fsync(fh.fileno())
 
 
 def _rename(src: str | Path, dst: str | Path) -> None:
@@ -89,6 +96,43 @@ def _unlink_quietly(path: str | Path) -> None:
         os.unlink(path)
 
 
+def _libc_syncfs() -> Callable[[int], int] | None:
+    """libc's ``syncfs(fd)`` (Linux), or None where the C library has none (macOS, the BSDs)."""
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).syncfs  # the process's own symbols: libc, no library search
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+# the seam the tests replace to inject a failing flush (0 on success; -1 with errno set, as the C call)
+_syncfs = _libc_syncfs()
+
+
+def sync_filesystem(folder: str | Path, what: str = "flushing to disk") -> bool:
+    """Make every file written so far on the file system holding ``folder`` durable: one ``syncfs(2)``.
+
+    Returns False, having done nothing, where the platform has no syncfs (the caller then fsyncs each
+    file and folder itself). A failed flush — an I/O error of the disk, a full disk or quota met by
+    delayed allocation — raises :class:`etdz.errors.StorageError` naming ``folder`` (``what``: the action
+    named in the message): files written before it may not be on disk, so nothing may rely on them."""
+    if _syncfs is None:
+        return False
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as exc:
+        raise storage_error(exc, folder, what) from exc
+    try:
+        if _syncfs(fd) != 0:
+            code = ctypes.get_errno()
+            raise storage_error(OSError(code, os.strerror(code)), folder, what)
+    finally:
+        os.close(fd)
+    return True
+
+
 def replace_file(path: str | Path, data: Data) -> Path:
     """Write ``path`` atomically now, whatever commit is open (the archive, manifests, journals)."""
     path = Path(path)
@@ -104,6 +148,93 @@ def replace_file(path: str | Path, data: Data) -> Path:
         if tmp.exists():
             _unlink_quietly(tmp)
     return path
+
+
+class DurableBatch:
+    """Files under ``root`` replaced atomically now and made durable together by :meth:`sync`.
+
+    Each file is written to a temporary ``_<name>.<tag>.<id>.tmp`` in ``<root>/_incoming`` (same file
+    system, one folder however many files) and renamed over its final name at once — a reader sees the
+    whole file or none — without a flush of its own. :meth:`sync` then flushes them all with one syncfs of
+    root's file system; where the platform has none, each file was fsynced before its rename and
+    :meth:`sync` fsyncs every folder whose entries changed. Nothing may rely on the files surviving a
+    power cut before :meth:`sync` has returned. Thread-safe: several threads may call :meth:`replace`.
+
+    ``tag`` (no ``.``) names the writer that owns the temporaries (the archive: its data year); :meth:`clean`
+    removes the ones a killed earlier batch of the same tag left (the caller holds that tag's lock)."""
+
+    def __init__(self, root: str | Path, tag: str):
+        self.root = Path(root)
+        self.incoming = self.root / "_incoming"
+        if "." in tag:
+            raise ValueError(f"a batch's tag has no '.', found {tag!r}")
+        self.tag = tag
+        self.fsync_each = _syncfs is None  # decided once: a batch's files are all flushed the same way
+        self._folders: set[str] = set()   # folders known to exist
+        self._changed: set[str] = set()   # folders whose entries this batch changed (the fallback fsyncs them)
+        self._lock = threading.Lock()
+
+    def _tagged(self, name: str) -> bool:
+        parts = name[:-len(".tmp")].rsplit(".", 2)
+        return is_temporary(name) and len(parts) == 3 and parts[1] == self.tag
+
+    def clean(self) -> int:
+        """Remove the temporaries of this batch's tag that a killed earlier batch left; returns how many."""
+        try:
+            names = os.listdir(self.incoming)
+        except FileNotFoundError:
+            return 0
+        except OSError as exc:
+            raise storage_error(exc, self.incoming, "cleaning") from exc
+        stale = [n for n in names if self._tagged(n)]
+        for name in stale:
+            _unlink_quietly(self.incoming / name)
+        return len(stale)
+
+    def _ensure_folder(self, folder: Path) -> None:
+        key = str(folder)
+        if key in self._folders:
+            return
+        created = not folder.is_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            self._folders.add(key)
+            if created:  # its parent's entries changed too
+                self._changed.add(str(folder.parent))
+
+    def replace(self, path: str | Path, data: Data) -> Path:
+        """Write ``path`` (under ``root``) atomically now; durable once :meth:`sync` has returned."""
+        path = Path(path)
+        tmp = self.incoming / f"_{path.name}.{self.tag}.{uuid.uuid4().hex}.tmp"  # unique: a file may come twice
+        try:
+            self._ensure_folder(self.incoming)
+            self._ensure_folder(path.parent)
+            _write_file(tmp, data, durable=self.fsync_each)
+            _rename(tmp, path)
+        except OSError as exc:
+            _unlink_quietly(tmp)
+            raise storage_error(exc, path) from exc
+        except BaseException:
+            _unlink_quietly(tmp)
+            raise
+        with self._lock:
+            self._changed.add(str(path.parent))
+        return path
+
+    def sync(self, what: str = "flushing to disk") -> None:
+        """Make every file of the batch durable (and every file the same tag's earlier batches left unflushed:
+        syncfs flushes the whole file system). Raises :class:`etdz.errors.StorageError` naming ``root``."""
+        if not self.root.is_dir():
+            return  # nothing was ever written
+        if not self.fsync_each and sync_filesystem(self.root, what):
+            return
+        with self._lock:
+            folders = sorted(self._changed)
+        for folder in folders:
+            try:
+                fsync_dir(folder)
+            except OSError as exc:
+                raise storage_error(exc, folder, what) from exc
 
 
 def atomic_write(path: str | Path, data: Data) -> Path:

@@ -43,6 +43,8 @@ _WHAT_TO_DO = {
     errno.EPERM: ("operation not permitted", "give the user running etdz write access to it"),
     errno.ENOENT: ("the folder does not exist", "create it, or correct the setting that points there"),
     errno.ENOTDIR: ("a part of the path is a file, not a folder", "correct the setting that points there"),
+    errno.EIO: ("the disk reported an input/output error", "check the disk and the system log (dmesg) before "
+                                                           "trusting it again, or point the setting at another disk"),
 }
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from etdz.catalogue import Catalogue, MethodologyError, catalogue_for_year
-from etdz.inbox_state import folder_digest
+from etdz.inbox_state import listing_digest, scan_inbox
 from etdz.ingest import ingest_year
 from etdz.memory import release_memory
 from etdz.reading import DEFAULT_ROWS_PER_MEASURE
@@ -53,13 +53,14 @@ def previous_submissions(store: Warehouse, inbox: str | Path, data_year: int, ca
         catalogue = current
     # The ingestion and the scoring step of one run both need Y−1: read its inbox once per process.
     # The key holds every file's name, size and mtime, the catalogue and the registry: any change re-reads.
+    # The folder is listed once: the key's digest and, on a miss, the files ingested come from that listing.
+    entries = scan_inbox(folder)  # names, sizes, mtimes (a link is never followed, a vanished file skipped)
     key = (str(folder.resolve()), year, catalogue.sha256, max_bytes, max_rows_per_measure,
-           int(pd.util.hash_pandas_object(registry, index=False).sum()),
-           folder_digest(folder))  # names, sizes, mtimes as listed (a link is never followed, a vanished file skipped)
+           int(pd.util.hash_pandas_object(registry, index=False).sum()), listing_digest(entries))
     hit = _INBOX_MEMO.get(key)
     if hit is None:
         ing = ingest_year(folder, year, catalogue, registry, archive=None, previous=None, max_bytes=max_bytes,
-                          max_rows_per_measure=max_rows_per_measure)
+                          max_rows_per_measure=max_rows_per_measure, listing=entries)
         _INBOX_MEMO.clear()  # one year kept: bounded memory
         # growth and the year-on-year check read only these three columns
         slim = ing.measures[["zone_code", "measure_code", "value"]]

@@ -4,6 +4,9 @@ The digest covers every entry's name, size and modification time (not its conten
 hashing 230 files on every sensor tick would be wasteful, and a replaced file always
 changes its mtime). The ingestion archives and hashes the content itself.
 
+Each step lists a year folder once (:func:`scan_inbox`, one ``lstat`` per entry) and derives what else it
+needs — the digest, the number of files, the files to ingest — from that one listing.
+
 Listing uses ``lstat``: a symbolic link, FIFO, socket or device is listed as what it is
 (the ingestion logs it as rejected, ``file.not_regular``) and is never followed or opened
 here; sub-folders are not submissions and are skipped; an entry that disappears between
@@ -70,20 +73,37 @@ def scan_inbox(folder: str | Path) -> list[InboxEntry]:
     return out
 
 
-def inbox_files(folder: str | Path) -> list[Path]:
-    """Entries of a year folder, sorted by name: the same set the ingestion receives."""
-    return [e.path for e in scan_inbox(folder)]
+def has_entries(folder: str | Path) -> bool:
+    """Whether the year folder holds anything :func:`scan_inbox` would list, stopping at the first such entry
+    (no ``lstat`` of every file: the partitions only need to know that a year has files)."""
+    try:
+        it = os.scandir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    with it:
+        for e in it:
+            try:
+                if not e.is_dir(follow_symlinks=False):
+                    return True
+            except FileNotFoundError:
+                continue
+    return False
 
 
-def folder_digest(folder: str | Path) -> str:
-    """A short digest of the folder's entry names, sizes and modification times ("empty" when none)."""
-    entries = scan_inbox(folder)
+def listing_digest(entries: list[InboxEntry]) -> str:
+    """The digest of a folder as listed by :func:`scan_inbox` (names, sizes, modification times; "empty" when
+    none): a step that lists the folder anyway passes its listing instead of listing it again."""
     if not entries:
         return "empty"
     h = hashlib.sha256()
     for e in entries:
         h.update(f"{e.name}\0{e.size}\0{e.mtime_ns}\n".encode("utf-8", "surrogateescape"))
     return h.hexdigest()[:16]
+
+
+def folder_digest(folder: str | Path) -> str:
+    """A short digest of the folder's entry names, sizes and modification times ("empty" when none)."""
+    return listing_digest(scan_inbox(folder))
 
 
 def inbox_years(inbox: str | Path) -> list[int]:

@@ -7,7 +7,10 @@ rejected with nothing archived; see :func:`load_file`):
 
 1. the bytes are hashed and archived under ``<archive>/<sha[:2]>/<sha256>`` before
    anything else (fsspec, so the archive may be ``s3://…``; the original file name is
-   never part of any path written);
+   never part of any path written). A local archive is written as one
+   :class:`etdz.commit.DurableBatch`: each file renamed into place at once, then one
+   flush of the archive's file system before anything is validated, decided or
+   reported as received;
 2. the file is read (:mod:`etdz.reading`) and validated with the rest of the year
    (:mod:`etdz.validation`, one GX batch);
 3. files with an error are ``rejected``; among the accepted files of one zone the one
@@ -20,6 +23,7 @@ Nothing here raises for a bad file: a rejection is a result. Only machinery fail
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
@@ -27,7 +31,7 @@ import re
 import shutil
 import stat
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
@@ -38,7 +42,7 @@ import fsspec
 import pandas as pd
 
 from etdz.catalogue import Catalogue, MethodologyError, catalogue_for_year
-from etdz.commit import replace_file
+from etdz.commit import DurableBatch, replace_file
 from etdz.deadlines import late_flags
 from etdz.escape import plain_text
 from etdz.inbox_state import InboxEntry, inbox_entry, not_regular, scan_inbox
@@ -70,7 +74,7 @@ from etdz.validation import (
 LOG_COLUMNS = list(SUBMISSION_LOG.names)
 MEASURE_COLUMNS = list(MEASURES.names)
 _CHUNK = 1024 * 1024
-_ARCHIVE_THREADS = 8  # archive writes (each fsynced) overlap with reading; fsync releases the GIL
+_ARCHIVE_THREADS = 8  # archive writes overlap with reading
 
 
 @dataclass
@@ -98,30 +102,82 @@ def archive_url(archive: str, sha256: str) -> str:
     return f"{archive.rstrip('/')}/{sha256[:2]}/{sha256}"
 
 
-def archive_bytes(archive: str, sha256: str, data: bytes | None = None, src: BinaryIO | None = None) -> str:
-    """Store one file's bytes content-addressed (idempotent). ``data``, or ``src``: an open binary file, streamed
-    from its start (the file the ingestion opened, never a path opened again: it may have been replaced)."""
+def _local_root(archive: str) -> str | None:
+    """The folder of a local archive (a path or ``file://`` URL); None for object storage."""
     fs, root = fsspec.core.url_to_fs(archive)
-    dest = f"{root.rstrip('/')}/{sha256[:2]}/{sha256}"
+    protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
+    return root if "file" in protocols or "local" in protocols else None
+
+
+def archive_bytes(archive: str, sha256: str, data: bytes | None = None, src: BinaryIO | None = None,
+                  batch: DurableBatch | None = None) -> str:
+    """Store one file's bytes content-addressed (idempotent: a stored file of the right size is kept). ``data``,
+    or ``src``: an open binary file, streamed from its start (the file the ingestion opened, never a path opened
+    again: it may have been replaced). ``batch``: for a local archive, the batch the file joins (in place at once,
+    durable at the batch's sync); without one a local file is durable when this returns."""
     size = len(data) if data is not None else os.fstat(src.fileno()).st_size  # type: ignore[union-attr]
+    root = str(batch.root) if batch is not None else _local_root(archive)
+    if root is not None:
+        dest = os.path.join(root, sha256[:2], sha256)
+        with contextlib.suppress(OSError):  # missing (or unreadable: then the write below says why)
+            if os.stat(dest).st_size == size:
+                return archive_url(archive, sha256)
+
+        def stream(out: BinaryIO) -> None:  # the file the ingestion opened (never the path again)
+            src.seek(0)  # type: ignore[union-attr]
+            shutil.copyfileobj(src, out, _CHUNK)  # type: ignore[arg-type]
+
+        payload = data if data is not None else stream
+        if batch is not None:
+            batch.replace(dest, payload)
+        else:
+            replace_file(dest, payload)
+        return archive_url(archive, sha256)
+    fs, base = fsspec.core.url_to_fs(archive)
+    dest = f"{base.rstrip('/')}/{sha256[:2]}/{sha256}"
     if fs.exists(dest) and fs.size(dest) == size:
         return archive_url(archive, sha256)
-    protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
-    if "file" in protocols or "local" in protocols:
-        if data is not None:
-            replace_file(dest, data)
-        else:  # the file the ingestion opened (never the path again: it may have been replaced meanwhile)
-            src.seek(0)  # type: ignore[union-attr]
-            replace_file(dest, lambda out: shutil.copyfileobj(src, out, _CHUNK))  # type: ignore[arg-type]
+    fs.makedirs(os.path.dirname(dest), exist_ok=True)
+    if data is not None:
+        fs.pipe_file(dest, data)
     else:
-        fs.makedirs(os.path.dirname(dest), exist_ok=True)
-        if data is not None:
-            fs.pipe_file(dest, data)
-        else:
-            src.seek(0)  # type: ignore[union-attr]
-            with fs.open(dest, "wb") as out:
-                shutil.copyfileobj(src, out, _CHUNK)  # type: ignore[arg-type]
+        src.seek(0)  # type: ignore[union-attr]
+        with fs.open(dest, "wb") as out:
+            shutil.copyfileobj(src, out, _CHUNK)  # type: ignore[arg-type]
     return archive_url(archive, sha256)
+
+
+@contextlib.contextmanager
+def archiving(archive: str | None, data_year: int) -> Iterator[Callable[..., str] | None]:
+    """The archiver :func:`load_file` calls for one year's files (None without an archive).
+
+    A local archive is one :class:`etdz.commit.DurableBatch` tagged with the year: the temporaries a killed
+    earlier ingest of the year left are removed first (the caller holds the year's write lock, as every step
+    does), each file is renamed into place without a flush of its own, and when the block ends every write has
+    completed (or raised: machinery failures raise) and one flush of the archive's file system has made them
+    all durable — before anything is validated, decided or reported as received. A failed flush raises
+    :class:`etdz.errors.StorageError` naming the archive. Object storage: one PUT per file, as before."""
+    if not archive:
+        yield None
+        return
+    root = _local_root(archive)
+    batch = DurableBatch(root, f"y{int(data_year)}") if root is not None else None
+    if batch is not None:
+        batch.clean()
+    with ThreadPoolExecutor(max_workers=_ARCHIVE_THREADS, thread_name_prefix="etdz-archive") as pool:
+        pending: list = []
+
+        def archiver(where: str, sha256: str, data: bytes | None = None, src: BinaryIO | None = None) -> str:
+            pending.append(pool.submit(archive_bytes, where, sha256, data=data, src=src, batch=batch))
+            if len(pending) > 4 * _ARCHIVE_THREADS:  # bounded: at most a few files' bytes wait in memory
+                pending[len(pending) - 4 * _ARCHIVE_THREADS - 1].result()
+            return archive_url(where, sha256)
+
+        yield archiver
+        for fut in pending:
+            fut.result()  # re-raises an archive failure
+    if batch is not None:
+        batch.sync(f"flushing the files received for {int(data_year)} to disk in the archive")
 
 
 def _hash_open_file(fh: BinaryIO) -> str:
@@ -306,7 +362,8 @@ def build_measures(long: pd.DataFrame, log: pd.DataFrame, files: list[Submission
 def ingest_year(inbox_dir: str | Path, data_year: int, catalogue: Catalogue, registry: pd.DataFrame,
                 archive: str | None, previous: pd.DataFrame | None = None,
                 max_bytes: int = DEFAULT_MAX_BYTES, deadlines: Mapping[int, date] | None = None,
-                max_rows_per_measure: int = DEFAULT_ROWS_PER_MEASURE) -> YearIngest:
+                max_rows_per_measure: int = DEFAULT_ROWS_PER_MEASURE,
+                listing: list[InboxEntry] | None = None) -> YearIngest:
     """Archive, read, validate and decide every file of ``<inbox>/<data_year>``.
 
     ``archive=None``: nothing is archived (``etdz validate``; a never-run previous year
@@ -314,28 +371,13 @@ def ingest_year(inbox_dir: str | Path, data_year: int, catalogue: Catalogue, reg
     submissions, for the ``soft_max_yoy_factor`` warnings. ``deadlines``: configured
     deadlines per data year (``ETDZ_DEADLINES``), else the default of :mod:`etdz.deadlines`. A file may hold at
     most ``max_rows_per_measure`` × the catalogue's number of measures non-blank data rows
-    (``file.too_many_rows``: the rest is never parsed)."""
+    (``file.too_many_rows``: the rest is never parsed). ``listing``: the folder as the caller has just listed it
+    (:func:`etdz.inbox_state.scan_inbox`), so that one step lists a folder once; else it is listed here."""
     data_year = int(data_year)
     max_rows = max_rows_per_measure * len(catalogue.measures)
-    paths = scan_inbox(inbox_dir)
-    if not archive:
-        files = [load_file(p, i, data_year, None, max_bytes, max_rows=max_rows) for i, p in enumerate(paths)]
-    else:
-        # Each file is still written to a temporary name, fsynced and renamed, but by a few threads while
-        # this one reads the next files (one fsync at a time cost ~0.7 ms a file: 17 s for 23,000 files).
-        # Every archive write has completed (or raised) before anything is validated or decided.
-        with ThreadPoolExecutor(max_workers=_ARCHIVE_THREADS, thread_name_prefix="etdz-archive") as pool:
-            pending: list = []
-
-            def archiver(root: str, sha256: str, data: bytes | None = None, src: BinaryIO | None = None) -> str:
-                pending.append(pool.submit(archive_bytes, root, sha256, data=data, src=src))
-                if len(pending) > 4 * _ARCHIVE_THREADS:  # bounded: at most a few files' bytes wait in memory
-                    pending[len(pending) - 4 * _ARCHIVE_THREADS - 1].result()
-                return archive_url(root, sha256)
-
-            files = [load_file(p, i, data_year, archive, max_bytes, archiver, max_rows) for i, p in enumerate(paths)]
-            for fut in pending:
-                fut.result()  # re-raises an archive failure: machinery failures raise
+    paths = scan_inbox(inbox_dir) if listing is None else listing
+    with archiving(archive, data_year) as archiver:
+        files = [load_file(p, i, data_year, archive, max_bytes, archiver, max_rows) for i, p in enumerate(paths)]
     issues, report, long = validate_submissions(files, catalogue, registry, data_year, previous)
     log = decide(files, issues, catalogue.version)
     dropped = dropped_measures_issues(files, log, long, catalogue)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from dagster import TimeWindowPartitionMapping, TimeWindowPartitionsDefinition
 
-from etdz.inbox_state import inbox_files, inbox_years
+from etdz.inbox_state import has_entries, inbox_years
 from etdz.storage import Warehouse
 
 # the datasets whose years say "results exist for Y" (every run writes both)
@@ -29,7 +29,7 @@ def data_year_partitions(inbox: str, warehouse: str, schedule_date: str,
     schedule requests next, or a later inbox / warehouse year. With no data at all, that one year.
     """
     upcoming = next_scheduled_year(schedule_date, today or dt.date.today())
-    years = {y for y in inbox_years(inbox) if inbox_files(Path(inbox) / str(y))}
+    years = {y for y in inbox_years(inbox) if has_entries(Path(inbox) / str(y))}
     store = Warehouse(warehouse)
     for name in RESULT_DATASETS:
         years.update(store.years(name))

@@ -96,7 +96,7 @@ def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_s
     """
     from etdz.catalogue import catalogue_for_year, load_catalogues
     from etdz.guard import ALLOW_TAG, cohort_findings, refuse_if
-    from etdz.inbox_state import folder_digest, inbox_files
+    from etdz.inbox_state import listing_digest, scan_inbox
     from etdz.locks import year_lock
     from etdz.publish import ensure_writable
     from etdz.registry import load_registry
@@ -130,17 +130,18 @@ def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_s
         for y in years:
             t0 = time.perf_counter()
             folder = Path(settings.inbox) / str(y)
-            digest = folder_digest(folder)
+            entries = scan_inbox(folder)  # listed once: the digest, the count and the observation
+            digest = listing_digest(entries)
             catalogue = catalogue_for_year(catalogues, y)
             tags = {"etdz/catalogue": catalogue.version, "etdz/catalogue_sha256": catalogue.sha256[:16],
                     "etdz/inbox": str(folder), "etdz/inbox_digest": digest,
-                    "etdz/files": str(len(inbox_files(folder))), "etdz/trigger": "cli"}
+                    "etdz/files": str(len(entries)), "etdz/trigger": "cli"}
             if allow_shrink:
                 tags[ALLOW_TAG] = "true"
             with year_lock(resource.lock_dir(), y):
                 ensure_writable(store, y)  # a published year refuses before anything runs
                 # record what the run reads, so the UI can tell when the inbox changes afterwards
-                instance.report_runless_asset_event(inbox_observation(y, digest, len(inbox_files(folder))))
+                instance.report_runless_asset_event(inbox_observation(y, digest, len(entries)))
                 result = execute_partition(job, instance, str(y), tags, run_config)
             if not result.success:
                 raise _run_failed(result, y)
@@ -190,7 +191,7 @@ def run_stale(settings: Settings, max_rounds: int = 50) -> list[int]:
     The inbox of every year is observed first, so a new or replaced file counts as a change.
     """
     from etdz.catalogue import load_catalogues
-    from etdz.inbox_state import folder_digest, inbox_files, inbox_years
+    from etdz.inbox_state import inbox_years, listing_digest, scan_inbox
     from pipelines.definitions import build_definitions
     from pipelines.observations import inbox_observation, last_observed_digest
     from pipelines.staleness import stale_assets
@@ -202,10 +203,10 @@ def run_stale(settings: Settings, max_rounds: int = 50) -> list[int]:
     done: list[int] = []
     with DagsterInstance.get() as instance:
         for y in years:
-            digest = folder_digest(Path(settings.inbox) / str(y))
+            entries = scan_inbox(Path(settings.inbox) / str(y))
+            digest = listing_digest(entries)
             if last_observed_digest(instance, y) not in (None, digest):
-                instance.report_runless_asset_event(
-                    inbox_observation(y, digest, len(inbox_files(Path(settings.inbox) / str(y)))))
+                instance.report_runless_asset_event(inbox_observation(y, digest, len(entries)))
         for _ in range(max_rounds):
             stale = stale_assets(defs, instance, years)
             if not stale:

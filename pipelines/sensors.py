@@ -38,7 +38,7 @@ from dagster import (
     sensor,
 )
 
-from etdz.inbox_state import folder_digest, inbox_files, inbox_years
+from etdz.inbox_state import inbox_years, listing_digest, scan_inbox
 from etdz.publish import is_published
 from pipelines.observations import inbox_observation, last_observed_digest
 from pipelines.resources import EtdzResource
@@ -62,8 +62,8 @@ def build_inbox_sensor(job, partitions_def, interval_seconds: int = 30):
                 continue
             if not isinstance(cursor.get(str(year)), dict):
                 cursor.pop(str(year), None)  # a cursor of an earlier release (one digest per year)
-            folder = Path(resource.inbox) / str(year)
-            digest = folder_digest(folder)
+            entries = scan_inbox(Path(resource.inbox) / str(year))  # listed once: the digest and the count
+            digest = listing_digest(entries)
             state = cursor.get(str(year)) or {"recorded": last_observed_digest(context.instance, year)}
             if digest == state.get("recorded"):
                 state.pop("seen", None)
@@ -72,7 +72,7 @@ def build_inbox_sensor(job, partitions_def, interval_seconds: int = 30):
             elif is_published(resource.store(), year):
                 notes.append(f"{year}: files changed but the year is published (reopen it to run it again)")
             else:
-                events.append(inbox_observation(year, digest, len(inbox_files(folder))))
+                events.append(inbox_observation(year, digest, len(entries)))
                 requests.append(RunRequest(partition_key=str(year),
                                            tags={"etdz/trigger": "inbox_sensor", "etdz/inbox_digest": digest}))
                 state = {"recorded": digest}

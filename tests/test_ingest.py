@@ -276,3 +276,130 @@ def test_230_files_validate_in_one_batch(tmp_path, shipped):
     y = ingest_year(tmp_path / "inbox" / "2022", 2022, cat, reg, str(tmp_path / "archive"))
     assert (y.log.status == "accepted").all() and len(y.submitted_zones) == 230
     assert y.validation.rows_checked == 230 * len(cat.measures)
+
+
+# --------------------------------------------------------------------------- the archive: durable but batched
+
+
+def _archive_inbox(inbox: Path) -> dict[str, bytes]:
+    files = {f"z{i}.csv": csv_bytes(rows_for(f"Z{i}", 2022)) for i in (1, 2, 3)}
+    files["z1 again.csv"] = files["z1.csv"]  # one content under two names: archived once
+    files["notes.txt"] = b"not a submission, archived all the same"
+    for name, data in files.items():
+        _put(inbox, name, data, 1_700_000_000)
+    return files
+
+
+def _archived(archive: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(archive)): p.read_bytes() for p in archive.rglob("*") if p.is_file()}
+
+
+def _expected_archive(files: dict[str, bytes]) -> dict[str, bytes]:
+    shas = {hashlib.sha256(d).hexdigest(): d for d in files.values()}
+    return {f"{sha[:2]}/{sha}": data for sha, data in shas.items()}
+
+
+def test_the_archive_is_flushed_once_for_the_year_before_anything_is_validated(tmp_path, tiny, monkeypatch):
+    import etdz.commit as commit_mod
+    import etdz.ingest as ingest
+    from etdz.ingest import archive_url
+
+    if commit_mod._syncfs is None:
+        pytest.skip("this platform has no syncfs(2): each file is fsynced (tests/test_commit_batch.py)")
+    cat, reg = tiny
+    inbox, archive = tmp_path / "inbox" / "2022", tmp_path / "archive"
+    files = _archive_inbox(inbox)
+    events: list[str] = []
+    real_syncfs, real_fsync, real_validate = commit_mod._syncfs, os.fsync, ingest.validate_submissions
+    monkeypatch.setattr(commit_mod, "_syncfs", lambda fd: events.append("syncfs") or real_syncfs(fd))
+    monkeypatch.setattr(os, "fsync", lambda fd: events.append("fsync") or real_fsync(fd))
+    monkeypatch.setattr(ingest, "validate_submissions",
+                        lambda *a, **k: events.append("validate") or real_validate(*a, **k))
+    y = ingest_year(inbox, 2022, cat, reg, str(archive))
+    assert events == ["syncfs", "validate"]  # no flush per file; one for the year, before the validation
+    assert _archived(archive) == _expected_archive(files)  # byte for byte, nothing else (no temporary left)
+    for r in y.log.itertuples():
+        assert r.archive_path == archive_url(str(archive), r.sha256)
+    inodes = {p: p.stat().st_ino for p in archive.rglob("*") if p.is_file()}
+    events.clear()
+    ingest_year(inbox, 2022, cat, reg, str(archive))
+    assert {p: p.stat().st_ino for p in archive.rglob("*") if p.is_file()} == inodes  # stored files are kept
+    assert events == ["syncfs", "validate"]  # flushed all the same: a killed earlier run may have left them unflushed
+
+
+def test_a_failing_flush_fails_the_ingest_naming_the_archive_before_anything_is_validated(tmp_path, tiny,
+                                                                                         monkeypatch):
+    import ctypes
+    import errno
+
+    import etdz.commit as commit_mod
+    import etdz.ingest as ingest
+    from etdz.errors import StorageError
+
+    cat, reg = tiny
+    inbox, archive = tmp_path / "inbox" / "2022", tmp_path / "archive"
+    _archive_inbox(inbox)
+
+    def eio(fd):
+        ctypes.set_errno(errno.EIO)
+        return -1
+
+    def never(*a, **k):
+        raise AssertionError("validated before the archive was durable")
+
+    monkeypatch.setattr(commit_mod, "_syncfs", eio)
+    monkeypatch.setattr(ingest, "validate_submissions", never)
+    with pytest.raises(StorageError) as err:
+        ingest_year(inbox, 2022, cat, reg, str(archive))
+    message = str(err.value)
+    assert f"flushing the files received for 2022 to disk in the archive {archive} failed" in message, message
+    assert "input/output error" in message and "run the command again" in message
+
+
+_CRASH = """
+import os, sys
+from pathlib import Path
+import etdz.commit as commit_mod
+from etdz.ingest import ingest_year
+from tests.fixtures.submissions import write_tiny_catalogue, write_tiny_registry
+
+root, where = Path(sys.argv[1]), sys.argv[2]
+cat, reg = write_tiny_catalogue(root / "child_cat"), write_tiny_registry(root / "child_reg")
+if where == "before the flush":  # every file renamed into place, the machine goes down before the syncfs
+    commit_mod._syncfs = lambda fd: os._exit(9)
+else:  # killed in the middle of the third file's write: a half-written temporary stays behind
+    real, n = commit_mod._write_file, []
+
+    def write(path, data, **kw):
+        n.append(path)
+        if len(n) == 3:
+            with open(path, "wb") as fh:
+                fh.write(data[: len(data) // 2])
+            os._exit(9)
+        real(path, data, **kw)
+
+    commit_mod._write_file = write
+ingest_year(root / "inbox" / "2022", 2022, cat, reg, str(root / "archive"))
+os._exit(0)
+"""
+
+
+@pytest.mark.parametrize("where", ["before the flush", "while writing"])
+def test_an_ingest_killed_while_archiving_leaves_nothing_half_named_after_the_next_run(tmp_path, tiny, where):
+    import subprocess
+    import sys
+
+    from etdz.commit import is_temporary
+
+    cat, reg = tiny
+    inbox, archive = tmp_path / "inbox" / "2022", tmp_path / "archive"
+    files = _archive_inbox(inbox)
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+    child = subprocess.run([sys.executable, "-c", _CRASH, str(tmp_path), where], cwd=root, env=env,
+                           capture_output=True, text=True, timeout=300)
+    assert child.returncode == 9, child.stderr
+    left = [p.name for p in archive.rglob("*") if p.is_file() and is_temporary(p.name)]
+    assert bool(left) == (where == "while writing")  # the crash happened where it was meant to
+    ingest_year(inbox, 2022, cat, reg, str(archive))
+    assert _archived(archive) == _expected_archive(files)  # exactly a clean run's archive, no temporary

@@ -135,9 +135,9 @@ def prepare_old_and_new(base: Path):
     ops = []
     real_write, real_rename = commit_mod._write_file, commit_mod._rename
 
-    def write(path, data):
+    def write(path, data, **kw):
         ops.append(("write", str(path)))
-        real_write(path, data)
+        real_write(path, data, **kw)
 
     def rename(src, dst):
         ops.append(("rename", str(dst)))

@@ -158,9 +158,9 @@ def test_a_fault_at_every_write_and_rename_leaves_each_step_all_old_or_all_new(o
                     raise OSError(errno.ENOSPC, "No space left on device")
                 raise RuntimeError(f"injected fault at operation {k}")
 
-        def write(path, data, fault=fault, real=real_write):
+        def write(path, data, fault=fault, real=real_write, **kw):
             fault()
-            real(path, data)
+            real(path, data, **kw)
 
         def rename(src, dst, fault=fault, real=real_rename):
             fault()

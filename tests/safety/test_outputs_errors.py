@@ -117,10 +117,10 @@ def test_permission_denied_names_the_file_and_changes_nothing(tmp_path, monkeypa
     before = _hashes(tmp_path / "warehouse")
     real = commit_mod._write_file
 
-    def denied(path, data):
+    def denied(path, data, **kw):
         if "reports" in Path(path).parts:  # the reports step cannot write: root ignores modes, so inject
             raise PermissionError(errno.EACCES, "Permission denied", str(path))
-        real(path, data)
+        real(path, data, **kw)
 
     monkeypatch.setattr(commit_mod, "_write_file", denied)
     code, err = _run(capsys, "run", "--data-year", "2021")

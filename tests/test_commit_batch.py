@@ -1,0 +1,166 @@
+"""Many files written atomically and made durable together (etdz.commit.DurableBatch, sync_filesystem)."""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import etdz.commit as commit_mod
+from etdz.commit import DurableBatch, is_temporary, sync_filesystem
+from etdz.errors import StorageError
+
+
+def _temporaries(root: Path) -> list[str]:
+    return [str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and is_temporary(p.name)]
+
+
+@pytest.fixture
+def calls(monkeypatch):
+    """Count the flushes: syncfs (the real one still runs) and fsync of files and folders."""
+    seen = {"syncfs": 0, "fsync": 0}
+    real_syncfs, real_fsync = commit_mod._syncfs, os.fsync
+    if real_syncfs is None:
+        pytest.skip("this platform has no syncfs(2)")
+
+    def syncfs(fd):
+        seen["syncfs"] += 1
+        return real_syncfs(fd)
+
+    def fsync(fd):
+        seen["fsync"] += 1
+        real_fsync(fd)
+
+    monkeypatch.setattr(commit_mod, "_syncfs", syncfs)
+    monkeypatch.setattr(os, "fsync", fsync)
+    return seen
+
+
+def _failing_syncfs(code: int):
+    def syncfs(fd):  # what the C call does on failure: errno set, -1 returned
+        ctypes.set_errno(code)
+        return -1
+    return syncfs
+
+
+def test_each_file_is_in_place_at_once_and_one_syncfs_makes_all_durable(tmp_path, calls):
+    root = tmp_path / "archive"
+    batch = DurableBatch(root, "y2022")
+    files = {root / f"{i:02x}"[:2] / f"file{i}": f"content {i}".encode() * (i + 1) for i in range(40)}
+    for path, data in files.items():
+        assert batch.replace(path, data) == path
+        assert path.read_bytes() == data  # whole, under its final name, before the sync
+    assert calls == {"syncfs": 0, "fsync": 0}  # no flush per file
+    batch.sync()
+    assert calls == {"syncfs": 1, "fsync": 0}
+    assert _temporaries(root) == []
+    assert {p for p in root.rglob("*") if p.is_file()} == set(files)
+
+
+def test_a_failing_syncfs_raises_one_message_naming_the_folder_and_what_to_do(tmp_path, monkeypatch):
+    root = tmp_path / "archive"
+    batch = DurableBatch(root, "y2022")
+    batch.replace(root / "ab" / "abcd", b"data")
+    monkeypatch.setattr(commit_mod, "_syncfs", _failing_syncfs(errno.EIO))
+    with pytest.raises(StorageError) as err:
+        batch.sync("flushing the received files to disk in the archive")
+    message = str(err.value)
+    assert f"flushing the received files to disk in the archive {root} failed" in message
+    assert "input/output error" in message and "check the disk" in message and "run the command again" in message
+    assert err.value.exit_code == 1
+    monkeypatch.setattr(commit_mod, "_syncfs", _failing_syncfs(errno.ENOSPC))  # delayed allocation met a full disk
+    with pytest.raises(StorageError, match="the disk is full"):
+        sync_filesystem(root)
+
+
+def test_without_syncfs_each_file_and_each_folder_touched_is_fsynced(tmp_path, monkeypatch):
+    monkeypatch.setattr(commit_mod, "_syncfs", None)
+    fsynced, folders = [], []
+    real_fsync, real_fsync_dir = os.fsync, commit_mod.fsync_dir
+
+    def fsync(fd):
+        fsynced.append(fd)
+        real_fsync(fd)
+
+    def fsync_dir(folder):
+        folders.append(str(folder))
+        real_fsync_dir(folder)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(commit_mod, "fsync_dir", fsync_dir)
+    root = tmp_path / "archive"
+    (root / "aa").mkdir(parents=True)
+    batch = DurableBatch(root, "y2022")
+    assert sync_filesystem(root) is False
+    for name in ("aa/one", "aa/two", "bb/three"):
+        batch.replace(root / name, name.encode())
+    assert len(fsynced) == 3  # each file, before its rename
+    batch.sync()
+    # the folders whose entries changed: the two with new files, and the root where "bb" (and _incoming) appeared
+    assert sorted(folders) == sorted({str(root), str(root / "aa"), str(root / "bb")})
+    assert _temporaries(root) == [] and (root / "bb" / "three").read_bytes() == b"bb/three"
+
+
+def test_a_failed_write_leaves_no_temporary_and_names_the_final_file(tmp_path, monkeypatch):
+    root = tmp_path / "archive"
+    batch = DurableBatch(root, "y2022")
+
+    def full(path, data, **kw):
+        with open(path, "wb") as fh:
+            fh.write(b"half")
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(commit_mod, "_write_file", full)
+    with pytest.raises(StorageError) as err:
+        batch.replace(root / "ab" / "abcd", b"data")
+    assert "disk is full" in str(err.value) and str(root / "ab" / "abcd") in str(err.value)
+    assert _temporaries(root) == [] and not (root / "ab" / "abcd").exists()
+
+
+def test_clean_removes_the_temporaries_of_its_own_tag_only(tmp_path):
+    incoming = tmp_path / "archive" / "_incoming"
+    incoming.mkdir(parents=True)
+    mine = incoming / "_abcd.y2022.0123456789abcdef.tmp"
+    other_year = incoming / "_abcd.y2021.0123456789abcdef.tmp"  # another year's ingest may be writing it now
+    not_temporary = incoming / "notes.txt"
+    for p in (mine, other_year, not_temporary):
+        p.write_bytes(b"x")
+    assert DurableBatch(tmp_path / "archive", "y2022").clean() == 1
+    assert not mine.exists() and other_year.exists() and not_temporary.exists()
+    assert DurableBatch(tmp_path / "nowhere", "y2022").clean() == 0
+    with pytest.raises(ValueError):
+        DurableBatch(tmp_path, "y2022.1")
+
+
+def test_the_same_file_from_several_threads_at_once(tmp_path):
+    """A year may hold one content twice (two names): concurrent writes of one path never tear or fail."""
+    root = tmp_path / "archive"
+    batch = DurableBatch(root, "y2022")
+    data = os.urandom(256 * 1024)
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda _: batch.replace(root / "ab" / "abcd", data), range(32)))
+    batch.sync()
+    assert (root / "ab" / "abcd").read_bytes() == data and _temporaries(root) == []
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.dictionaries(st.from_regex(r"[0-9a-f]{2}/[0-9a-f]{1,8}", fullmatch=True), st.binary(max_size=300),
+                       max_size=12),
+       st.binary(max_size=50))
+def test_every_file_of_a_batch_holds_exactly_its_last_bytes(tmp_path_factory, files, streamed):
+    root = tmp_path_factory.mktemp("batch") / "archive"
+    batch = DurableBatch(root, "y2022")
+    for name, data in files.items():
+        batch.replace(root / name, data)
+    batch.replace(root / "ff" / "streamed", lambda out: out.write(streamed))
+    for name, data in files.items():
+        batch.replace(root / name, data)  # again: idempotent
+    batch.sync()
+    assert {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()} == \
+        {**files, "ff/streamed": streamed}

@@ -153,61 +153,62 @@ def replace_file(path: str | Path, data: Data) -> Path:
 class DurableBatch:
     """Files under ``root`` replaced atomically now and made durable together by :meth:`sync`.
 
-    Each file is written to a temporary ``_<name>.<tag>.<id>.tmp`` in ``<root>/_incoming`` (same file
-    system, one folder however many files) and renamed over its final name at once — a reader sees the
-    whole file or none — without a flush of its own. :meth:`sync` then flushes them all with one syncfs of
-    root's file system; where the platform has none, each file was fsynced before its rename and
-    :meth:`sync` fsyncs every folder whose entries changed. Nothing may rely on the files surviving a
-    power cut before :meth:`sync` has returned. Thread-safe: several threads may call :meth:`replace`.
+    Each file is written to a temporary ``_<name>.<tag>.<id>.tmp`` beside it and renamed over its final name
+    at once — a reader sees the whole file or none — without a flush of its own; :meth:`sync` then flushes
+    them all with one syncfs of root's file system. Where the platform has none, each file is fsynced before
+    its rename and :meth:`sync` fsyncs every folder whose entries changed. Nothing may rely on the files
+    surviving a power cut before :meth:`sync` has returned.
 
-    ``tag`` (no ``.``) names the writer that owns the temporaries (the archive: its data year); :meth:`clean`
-    removes the ones a killed earlier batch of the same tag left (the caller holds that tag's lock)."""
+    ``tag`` (no ``.``) names the writer (the archive: its data year); the caller holds that tag's lock from
+    :meth:`begin` to :meth:`sync`. :meth:`begin` leaves a marker ``<root>/_writing.<tag>`` that a successful
+    :meth:`sync` removes: a batch that was killed leaves it, and the next batch of the tag then removes the
+    temporaries the killed one left (walking root's folders only then)."""
 
     def __init__(self, root: str | Path, tag: str):
+        if "." in tag or "/" in tag:
+            raise ValueError(f"a batch's tag has no '.' or '/', found {tag!r}")
         self.root = Path(root)
-        self.incoming = self.root / "_incoming"
-        if "." in tag:
-            raise ValueError(f"a batch's tag has no '.', found {tag!r}")
         self.tag = tag
+        self.marker = self.root / f"_writing.{tag}"
         self.fsync_each = _syncfs is None  # decided once: a batch's files are all flushed the same way
         self._folders: set[str] = set()   # folders known to exist
-        self._changed: set[str] = set()   # folders whose entries this batch changed (the fallback fsyncs them)
-        self._lock = threading.Lock()
+        self._changed: set[str] = set()   # folders whose entries changed (the fallback fsyncs them)
 
     def _tagged(self, name: str) -> bool:
         parts = name[:-len(".tmp")].rsplit(".", 2)
         return is_temporary(name) and len(parts) == 3 and parts[1] == self.tag
 
-    def clean(self) -> int:
-        """Remove the temporaries of this batch's tag that a killed earlier batch left; returns how many."""
+    def begin(self) -> int:
+        """Start the batch: remove what a killed earlier batch of the tag left, mark this one as writing.
+        Returns how many temporaries were removed."""
+        removed = 0
         try:
-            names = os.listdir(self.incoming)
-        except FileNotFoundError:
-            return 0
+            if self.marker.exists():
+                for dirpath, _, names in os.walk(self.root):
+                    for name in names:
+                        if self._tagged(name):
+                            _unlink_quietly(os.path.join(dirpath, name))
+                            removed += 1
+            self._ensure_folder(self.root)
+            self.marker.touch()
         except OSError as exc:
-            raise storage_error(exc, self.incoming, "cleaning") from exc
-        stale = [n for n in names if self._tagged(n)]
-        for name in stale:
-            _unlink_quietly(self.incoming / name)
-        return len(stale)
+            raise storage_error(exc, self.marker) from exc
+        return removed
 
     def _ensure_folder(self, folder: Path) -> None:
         key = str(folder)
         if key in self._folders:
             return
-        created = not folder.is_dir()
-        folder.mkdir(parents=True, exist_ok=True)
-        with self._lock:
-            self._folders.add(key)
-            if created:  # its parent's entries changed too
-                self._changed.add(str(folder.parent))
+        if not folder.is_dir():
+            folder.mkdir(parents=True, exist_ok=True)
+            self._changed.add(str(folder.parent))  # its parent's entries changed too
+        self._folders.add(key)
 
     def replace(self, path: str | Path, data: Data) -> Path:
         """Write ``path`` (under ``root``) atomically now; durable once :meth:`sync` has returned."""
         path = Path(path)
-        tmp = self.incoming / f"_{path.name}.{self.tag}.{uuid.uuid4().hex}.tmp"  # unique: a file may come twice
+        tmp = _tmp_path(path, f"{self.tag}.{uuid.uuid4().hex}")
         try:
-            self._ensure_folder(self.incoming)
             self._ensure_folder(path.parent)
             _write_file(tmp, data, durable=self.fsync_each)
             _rename(tmp, path)
@@ -217,24 +218,21 @@ class DurableBatch:
         except BaseException:
             _unlink_quietly(tmp)
             raise
-        with self._lock:
-            self._changed.add(str(path.parent))
+        self._changed.add(str(path.parent))
         return path
 
     def sync(self, what: str = "flushing to disk") -> None:
-        """Make every file of the batch durable (and every file the same tag's earlier batches left unflushed:
-        syncfs flushes the whole file system). Raises :class:`etdz.errors.StorageError` naming ``root``."""
+        """Make every file of the batch durable (syncfs also flushes what a killed earlier batch renamed into place
+        and left unflushed), then drop the marker. Raises :class:`etdz.errors.StorageError` naming ``root``."""
         if not self.root.is_dir():
             return  # nothing was ever written
-        if not self.fsync_each and sync_filesystem(self.root, what):
-            return
-        with self._lock:
-            folders = sorted(self._changed)
-        for folder in folders:
-            try:
-                fsync_dir(folder)
-            except OSError as exc:
-                raise storage_error(exc, folder, what) from exc
+        if self.fsync_each or not sync_filesystem(self.root, what):
+            for folder in sorted(self._changed):
+                try:
+                    fsync_dir(folder)
+                except OSError as exc:
+                    raise storage_error(exc, folder, what) from exc
+        _unlink_quietly(self.marker)
 
 
 def atomic_write(path: str | Path, data: Data) -> Path:

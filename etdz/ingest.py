@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import hashlib
 import os
 import re
@@ -74,7 +75,7 @@ from etdz.validation import (
 LOG_COLUMNS = list(SUBMISSION_LOG.names)
 MEASURE_COLUMNS = list(MEASURES.names)
 _CHUNK = 1024 * 1024
-_ARCHIVE_THREADS = 8  # archive writes overlap with reading
+_ARCHIVE_THREADS = 8  # object-store PUTs overlap with reading
 
 
 @dataclass
@@ -151,24 +152,29 @@ def archive_bytes(archive: str, sha256: str, data: bytes | None = None, src: Bin
 def archiving(archive: str | None, data_year: int) -> Iterator[Callable[..., str] | None]:
     """The archiver :func:`load_file` calls for one year's files (None without an archive).
 
-    A local archive is one :class:`etdz.commit.DurableBatch` tagged with the year: the temporaries a killed
-    earlier ingest of the year left are removed first (the caller holds the year's write lock, as every step
-    does), each file is renamed into place without a flush of its own, and when the block ends every write has
-    completed (or raised: machinery failures raise) and one flush of the archive's file system has made them
-    all durable — before anything is validated, decided or reported as received. A failed flush raises
-    :class:`etdz.errors.StorageError` naming the archive. Object storage: one PUT per file, as before."""
+    A local archive is one :class:`etdz.commit.DurableBatch` tagged with the year (the caller holds the year's
+    write lock, as every step does): what a killed earlier ingest of the year left is removed first, each file
+    is renamed into place without a flush of its own, and when the block ends one flush of the archive's file
+    system has made them all durable — before anything is validated, decided or reported as received. A failed
+    write or flush raises :class:`etdz.errors.StorageError` naming the archive. The writes stay in this thread:
+    without a flush each is a few short system calls, which writer threads only slowed down (their handing the
+    GIL back and forth cost more CPU than the writes). Object storage: one PUT per file, by a few threads while
+    the next files are read (network latency), all finished (or raised) when the block ends."""
     if not archive:
         yield None
         return
     root = _local_root(archive)
-    batch = DurableBatch(root, f"y{int(data_year)}") if root is not None else None
-    if batch is not None:
-        batch.clean()
+    if root is not None:
+        batch = DurableBatch(root, f"y{int(data_year)}")
+        batch.begin()
+        yield functools.partial(archive_bytes, batch=batch)
+        batch.sync(f"flushing the files received for {int(data_year)} to disk in the archive")
+        return
     with ThreadPoolExecutor(max_workers=_ARCHIVE_THREADS, thread_name_prefix="etdz-archive") as pool:
         pending: list = []
 
         def archiver(where: str, sha256: str, data: bytes | None = None, src: BinaryIO | None = None) -> str:
-            pending.append(pool.submit(archive_bytes, where, sha256, data=data, src=src, batch=batch))
+            pending.append(pool.submit(archive_bytes, where, sha256, data=data, src=src))
             if len(pending) > 4 * _ARCHIVE_THREADS:  # bounded: at most a few files' bytes wait in memory
                 pending[len(pending) - 4 * _ARCHIVE_THREADS - 1].result()
             return archive_url(where, sha256)
@@ -176,8 +182,6 @@ def archiving(archive: str | None, data_year: int) -> Iterator[Callable[..., str
         yield archiver
         for fut in pending:
             fut.result()  # re-raises an archive failure
-    if batch is not None:
-        batch.sync(f"flushing the files received for {int(data_year)} to disk in the archive")
 
 
 def _hash_open_file(fh: BinaryIO) -> str:

@@ -1,4 +1,4 @@
-"""Many files written atomically and made durable together (etdz.commit.DurableBatch, sync_filesystem)."""
+"""Many files written atomically and made durable together: etdz.commit.DurableBatch, a step's commit."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import etdz.commit as commit_mod
-from etdz.commit import DurableBatch, is_temporary, sync_filesystem
+from etdz.commit import DurableBatch, Outputs, atomic_write_text, is_temporary, step_commit, sync_filesystem
 from etdz.errors import StorageError
+from tests.safety.outputs_state import leftovers
 
 
 def _temporaries(root: Path) -> list[str]:
@@ -176,3 +177,38 @@ def test_every_file_of_a_batch_holds_exactly_its_last_bytes(tmp_path_factory, fi
     assert {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()} == \
         {**files, "ff/streamed": streamed}
 
+
+# --------------------------------------------------------------------------- a step's commit: flushed once
+
+
+def test_a_step_commit_flushes_its_staged_files_once_before_its_journal(tmp_path, calls, monkeypatch):
+    out = Outputs(str(tmp_path / "warehouse"), str(tmp_path / "reports"))
+    cards = [tmp_path / "reports" / "2021" / "zones" / f"Z{i}.html" for i in range(50)]
+    at_journal = []
+    real_replace = commit_mod.replace_file
+
+    def replace_file(path, data):
+        at_journal.append(dict(calls))
+        return real_replace(path, data)
+
+    monkeypatch.setattr(commit_mod, "replace_file", replace_file)
+    with step_commit(out.journal_dir(2021), out.scope(2021)):
+        for i, card in enumerate(cards):
+            atomic_write_text(card, f"card {i}")
+        assert calls == {"syncfs": 0, "fsync": 0}  # staged without a flush each
+    assert at_journal == [{"syncfs": 1, "fsync": 0}]  # one flush, before the journal names the files
+    assert [c.read_text() for c in cards] == [f"card {i}" for i in range(50)] and leftovers(tmp_path) == []
+
+
+def test_a_failed_flush_of_a_step_leaves_its_previous_outputs(tmp_path, monkeypatch):
+    out = Outputs(str(tmp_path / "warehouse"), str(tmp_path / "reports"))
+    zones = tmp_path / "reports" / "2021" / "zones"
+    atomic_write_text(zones / "Z1.html", "old card")
+    monkeypatch.setattr(commit_mod, "_syncfs", _failing_syncfs(errno.EIO))
+    with pytest.raises(StorageError) as err, step_commit(out.journal_dir(2021), out.scope(2021)):
+        atomic_write_text(zones / "Z1.html", "new card")
+        atomic_write_text(zones / "Z2.html", "new card")
+    assert f"flushing the step's files to disk in {zones} failed" in str(err.value)
+    assert "Nothing of this step was changed" in str(err.value)
+    assert (zones / "Z1.html").read_text() == "old card" and not (zones / "Z2.html").exists()
+    assert leftovers(tmp_path) == []

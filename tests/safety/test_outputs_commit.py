@@ -116,7 +116,7 @@ def test_a_full_disk_while_staging_names_the_file_and_changes_nothing(tmp_path, 
     w = Warehouse(out.warehouse)
     w.write("measures", YEAR, _table(1))
 
-    def full(path, data):
+    def full(path, data, **kw):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
     monkeypatch.setattr(commit_mod, "_write_file", full)

@@ -14,17 +14,21 @@ from concurrent.futures import ProcessPoolExecutor
 from etdz.reports import charts
 from etdz.reports.inputs import YearView
 from etdz.reports.robustness import zone_robustness
-from etdz.reports.targets import DangerLine, zone_targets
+from etdz.reports.targets import DangerLine, target_groups, zone_targets
 from etdz.reports.templating import environment, region_colour, region_label
 
 STRONG_WEAK = 3
 
 
 def _common(v: YearView, generated: str) -> dict:
+    """What every card of the year shares, computed once (per card it would make the cards quadratic)."""
+    d = v.catalogue.downgrade
+    bottom_now = {c for c, ys in v.bottom_years.items() if v.data_year in ys}
     return {
         "data_year": v.data_year, "method": v.catalogue, "generated": generated, "categories": v.categories,
         "N": v.n_total, "provisional": v.provisional, "n_indicators": len(v.indicators),
-        "metas": v.indicator_by_code,
+        "metas": v.indicator_by_code, "bottom_now": bottom_now,
+        "target_groups": target_groups(v.zones, bottom_now, d.rule if d else None),
     }
 
 
@@ -141,9 +145,8 @@ def card_context(v: YearView, z: dict, common: dict) -> dict:
                   key=lambda r: (_s(r["score"]), -r["meta"].eff_weight, r["indicator_code"]))[:STRONG_WEAK]
 
     d = v.catalogue.downgrade
-    bottom_now = {c for c, ys in v.bottom_years.items() if v.data_year in ys}
-    targets = zone_targets(z, v.totals_desc, v.zones, bottom_now, d.rule if d else None, d.bottom_n if d else None,
-                           rows, metas)
+    targets = zone_targets(z, v.totals_desc, v.zones, common["bottom_now"], d.rule if d else None,
+                           d.bottom_n if d else None, rows, metas, groups=common["target_groups"])
     robust = None if v.robust_by_zone is None else zone_robustness(
         v.robust_by_zone.get(code), z, v.n_total, d.bottom_n if d else None, code in v.region_bottom_now, colour)
     return {

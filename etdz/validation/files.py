@@ -116,8 +116,12 @@ def _year_text(v: object) -> str:
 def registry_lookup(registry: pd.DataFrame) -> dict[str, dict]:
     """``zone_code`` → its registry row (the first one), built once per batch: one dict lookup per file
     instead of a scan of the registry per file (quadratic at 23,000 zones)."""
+    cols = list(registry.columns)
+    # by column, not ``to_dict("records")``, which boxes value by value (5× slower at 23,000 zones); a missing
+    # value is None, as to_dict gives it
+    values = [[None if v is pd.NA else v for v in registry[c].tolist()] for c in cols]
     out: dict[str, dict] = {}
-    for rec in registry.to_dict("records"):
+    for rec in (dict(zip(cols, r)) for r in zip(*values)):
         out.setdefault(rec["zone_code"], rec)
     return out
 

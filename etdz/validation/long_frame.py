@@ -231,11 +231,12 @@ def _join_values(df: pd.DataFrame, files: list[SubmissionFile], catalogue: Catal
     """The canonical value (unit factor or exchange rate), the bounds, the whole-number gap and the key of the
     duplicate check, as columns of ``df``."""
     measures = catalogue.measures
-    factors = {(code, u): fac for code, m in measures.items() for u, fac in m.accepted_units.items()}
-    df["factor"] = [factors.get((m, u), np.nan)
-                    for m, u in zip(df["measure_code"].tolist(), df["unit_checked"].tolist())]
+    # the key is unambiguous: unit_checked is set only for a catalogue measure, and no code or unit holds the separator
+    key = (df["measure_code"] + UNIT_KEY_SEP + df["unit_checked"]).astype("str")
+    factors = {f"{code}{UNIT_KEY_SEP}{u}": fac for code, m in measures.items() for u, fac in m.accepted_units.items()}
+    df["factor"] = key.map(factors).astype("float64")
     df["value"] = df["reported"] * df["factor"]
-    df["unit_key"] = (df["measure_code"] + UNIT_KEY_SEP + df["unit_checked"]).astype("str")
+    df["unit_key"] = key
     _convert_currencies(df, files, catalogue)
     for c in ("hard_min", "hard_max", "soft_min", "soft_max"):
         df[c] = rules[c].astype("float64").where(known)
@@ -243,7 +244,7 @@ def _join_values(df: pd.DataFrame, files: list[SubmissionFile], catalogue: Catal
     is_int = rules["is_integer"].fillna(False).astype(bool) & known
     gap = np.full(len(df), np.nan)
     check = (is_int & df["value"].notna()).to_numpy()
-    gap[check] = [whole_gap(x) for x in df["value"].to_numpy()[check].tolist()]  # only the integer measures' rows
+    gap[check] = whole_gap(df["value"].to_numpy()[check])  # only the integer measures' rows
     df["whole_gap"] = gap
     df["dup_measure"] = df["measure_code"].where(df["origin"].eq("row") & df["measure_code"].fillna("").ne(""))
 

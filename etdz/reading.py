@@ -344,40 +344,35 @@ class PendingCsv:
 
 
 def pending_csv(data: bytes, max_rows: int | None = None) -> PendingCsv | None:
-    """The header and layout of a CSV the batch can parse exactly as :func:`read_csv_bytes` would, else None.
+    """The header and layout of a CSV the batch may parse as :func:`read_csv_bytes` would, else None.
 
     Strict UTF-8 (a BOM is allowed), no ``"``, no control character but tab and line ends, no CR but in CRLF, a
     header whose normalised names are distinct, known and include the required ones, at least one data line and
-    at most ``max_rows``, every line (the header's too) with the same number of commas (so no empty line, no
-    overflow, no missing field). Blank rows, zones and years are the batch's tests (they need the parsed
-    fields). Cheap: one decode, one regex search, one split."""
+    at most ``max_rows``. The rest is :func:`read_csv_batch`'s (it needs all files at once, or the parsed fields):
+    every line with the header's number of commas (so no empty line, no overflow, no missing field), no blank
+    row, at least one value. Cheap: one decode, one regex search, the header line."""
     text, encoding = decode_csv(data)
     if encoding not in _UTF8 or _NOT_BATCHED.search(text) or text.count("\r") != text.count("\r\n"):
         return None
-    lines = text.split("\n")
-    if lines[-1] == "":
-        lines.pop()
-    if len(lines) < 2 or (max_rows is not None and len(lines) - 1 > max_rows):
+    end = text.find("\n")
+    lines = text.count("\n") - 1 + (not text.endswith("\n")) if end >= 0 else 0  # data lines (the last may be unended)
+    if lines < 1 or (max_rows is not None and lines > max_rows):
         return None
-    width = lines[0].count(",")
-    if any(line.count(",") != width for line in lines):
-        return None
-    raw_header = lines[0].removesuffix("\r").split(",")
+    raw_header = text[:end].removesuffix("\r").split(",")
     header = [normalise_column(h) for h in raw_header]
     names = set(header)
     if len(names) != len(header) or not names <= set(KNOWN_COLUMNS) or not names >= set(REQUIRED_COLUMNS):
         return None
-    return PendingCsv(data, encoding, raw_header, header, data.index(b"\n") + 1, len(lines) - 1,  # type: ignore[arg-type]
-                      max_rows)
+    return PendingCsv(data, encoding, raw_header, header, data.index(b"\n") + 1, lines, max_rows)  # type: ignore[arg-type]
 
 
 @dataclass
 class CsvBatch:
     """The data rows of many CSV files parsed in one pass: ``table`` holds string columns by normalised name
     (the required ones), ``owner`` the position of each row's file in the batch, ``row`` its Excel row number.
-    Each file's rows are contiguous and in file order. ``readable``: per file, no blank row and at least one
-    value (the other files must be read on their own: the per-file reader skips blank rows and rejects a blank
-    template)."""
+    Each file's rows are contiguous and in file order. ``readable``: per file, every line with the header's
+    number of fields, no blank row and at least one value (the other files must be read on their own: the
+    per-file reader reports overflow and missing fields, skips blank rows and rejects a blank template)."""
 
     table: pa.Table
     owner: np.ndarray
@@ -395,6 +390,15 @@ def _blank(column: pa.ChunkedArray) -> np.ndarray:
     return pc.equal(pc.binary_length(pc.utf8_trim(column, _HEADER_SPACES)), 0).to_numpy(zero_copy_only=False)
 
 
+def _misshapen(body: bytes, commas: int, members: list[int], lines: list[int]) -> np.ndarray:
+    """The ``members`` (files whose ``lines`` data lines, each ending with a line feed, make ``body``) with a line
+    that has not ``commas`` commas: counted for all lines at once."""
+    buf = np.frombuffer(body, dtype=np.uint8)
+    ends = np.flatnonzero(buf == ord("\n"))
+    per_line = np.diff(np.searchsorted(np.flatnonzero(buf == ord(",")), ends), prepend=0)
+    return np.unique(np.repeat(np.array(members, dtype=np.int64), lines)[per_line != commas])
+
+
 def read_csv_batch(pendings: list[PendingCsv]) -> CsvBatch:
     """Parse the data lines of ``pendings`` (one at least) in one pyarrow pass per distinct header (quoting off,
     every field a string, none null, empty lines not skipped). Raises if pyarrow does: the caller then reads the
@@ -406,10 +410,20 @@ def read_csv_batch(pendings: list[PendingCsv]) -> CsvBatch:
                                ignore_empty_lines=False)
     # a line longer than a block fails the parse: blocks as large as the largest file (1 MB at least)
     block = max([1 << 20] + [len(p.data) + 1 for p in pendings])
+    n = len(pendings)
+    misshapen = np.zeros(n, dtype=bool)
     tables, owners, rows, blank_rows, blank_values = [], [], [], [], []
     for header, members in groups.items():
+        body = b"".join(pendings[i].body() for i in members)
+        bad = _misshapen(body, len(header) - 1, members, [pendings[i].lines for i in members])
+        if len(bad):
+            misshapen[bad] = True
+            members = [i for i in members if not misshapen[i]]
+            if not members:
+                continue
+            body = b"".join(pendings[i].body() for i in members)
         table = pacsv.read_csv(
-            pa.py_buffer(b"".join(pendings[i].body() for i in members)),
+            pa.py_buffer(body),
             read_options=pacsv.ReadOptions(column_names=list(header), block_size=block), parse_options=parse,
             convert_options=pacsv.ConvertOptions(column_types={h: pa.string() for h in header}, null_values=[],
                                                  strings_can_be_null=False, quoted_strings_can_be_null=False))
@@ -427,11 +441,13 @@ def read_csv_batch(pendings: list[PendingCsv]) -> CsvBatch:
         blank_rows.append(blank)
         blank_values.append(blank_value)
         tables.append(table.select(list(REQUIRED_COLUMNS)))
+    if not tables:  # every file misshapen
+        return CsvBatch(pa.table({c: pa.array([], pa.string()) for c in REQUIRED_COLUMNS}),
+                        np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(n, dtype=bool))
     owner = np.concatenate(owners)
-    n = len(pendings)
     has_blank_row = np.bincount(owner[np.concatenate(blank_rows)], minlength=n) > 0
     has_value = np.bincount(owner[~np.concatenate(blank_values)], minlength=n) > 0
-    return CsvBatch(pa.concat_tables(tables), owner, np.concatenate(rows), ~has_blank_row & has_value)
+    return CsvBatch(pa.concat_tables(tables), owner, np.concatenate(rows), ~misshapen & ~has_blank_row & has_value)
 
 
 # --------------------------------------------------------------------------- XLSX

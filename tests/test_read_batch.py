@@ -167,19 +167,19 @@ NOT_PENDING = {  # each breaks one rule of pending_csv
     "quote": csv_bytes(rows_for("Z1", YEAR, output=("1,120.5", "亿元"))),
     "control": _csv(_lines(rows_for("Z1", YEAR, output=("12\x0c0", "亿元")))),
     "lone_cr": _csv(_lines(), end="\r"),
-    "empty_line": _csv(_lines()[:3] + [""] + _lines()[3:]),
-    "two_final_newlines": _csv(_lines()) + b"\n",
     "header_only": _csv([HEAD]),
     "bom_inside": _csv(_lines(rows_for("\ufeffZ1", YEAR))),
     "missing_column": _csv([",".join(r[:4]) for r in [COLUMNS] + [[str(c) for c in r] for r in BASE]]),
     "unknown_column": _csv([HEAD + ",备注2"] + [line + ",x" for line in _lines()[1:]]),
     "duplicate_column": _csv([HEAD + ",VALUE"] + [line + ",1" for line in _lines()[1:]]),
-    "overflow": _csv(_lines(rows_for("Z1", YEAR, output=("1,120.5", "亿元")))),
-    "short_line": _csv(_lines() + ["Z1,2022,output"]),
     "too_many_rows": _csv(_lines(BASE * 11)),
 }
 
 BACK_TO_FILE = {  # pending, but the batch sends each back to the per-file read
+    "short_line": _csv(_lines() + ["Z1,2022,output"]),
+    "overflow": _csv(_lines(rows_for("Z1", YEAR, output=("1,120.5", "亿元")))),
+    "two_final_newlines": _csv(_lines()) + b"\n",
+    "empty_line": _csv(_lines()[:3] + [""] + _lines()[3:]),
     "blank_row": _csv(_lines()[:3] + [",,, ,\u3000"] + _lines()[3:]),
     "several_zones": _csv(_lines(BASE[:3] + rows_for("Z2", YEAR)[3:])),
     "zone_empty_in_a_row": _csv(_lines(BASE[:3] + rows_for("", YEAR)[3:])),
@@ -202,6 +202,11 @@ def test_a_file_failing_a_batch_rule_is_read_on_its_own(tiny, name):
     data = BACK_TO_FILE[name]
     assert pending_csv(data, max_rows=60) is not None
     assert same_reading([("ok.csv", _csv(_lines())), (f"{name}.csv", data)], *tiny) == ["ok.csv"]
+
+
+def test_a_batch_of_misshapen_files_only_is_read_file_by_file(tiny):
+    named = [(f"{k}.csv", BACK_TO_FILE[k]) for k in ("empty_line", "overflow", "short_line", "two_final_newlines")]
+    assert same_reading(named, *tiny) == []
 
 
 def test_what_the_batch_takes_crlf_bom_spaces_note_any_header_order_and_case(tiny):

@@ -11,8 +11,8 @@ are done before the clock starts):
 * ``ingest``: the whole ``ingest_year`` (read, GX, decisions, measures); ``--archive`` also archives every file
   (its fsyncs dominate then).
 
-Prints min / median wall and the peak RSS (``ru_maxrss``) per path and part; the long frames of both paths are
-checked equal in one more child.
+Prints min / median wall (and the process CPU of the whole part, less sensitive to a loaded machine) and the peak
+RSS (``ru_maxrss``) per path and part; the long frames of both paths are checked equal in one more child.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ def _read(workdir: Path, year: int, batch: bool):
 
     cat, reg = _setup(workdir, year)
     max_rows = DEFAULT_ROWS_PER_MEASURE * len(cat.measures)
+    cpu = time.process_time()
     t = {"start": time.perf_counter()}
     files = [load_file(e, i, year, None, DEFAULT_MAX_BYTES, max_rows=max_rows, defer_csv=batch)
              for i, e in enumerate(scan_inbox(workdir / "inbox" / str(year)))]
@@ -66,6 +67,7 @@ def _read(workdir: Path, year: int, batch: bool):
     names = list(t)
     out = {n: t[n] - t[p] for p, n in zip(names, names[1:])}
     out["total"] = t["long_frame"] - t["start"]
+    out["total_cpu"] = time.process_time() - cpu
     out["batched_files"] = sum(f.read.batch is not None for f in files)
     return out, long
 
@@ -78,10 +80,11 @@ def child(mode: str, workdir: Path, year: int, batch: bool, archive: bool) -> di
 
         cat, reg = _setup(workdir, year)
         with tempfile.TemporaryDirectory(prefix="etdz-bench-read-archive-", dir=workdir) as arch:
-            t0 = time.perf_counter()
+            t0, cpu = time.perf_counter(), time.process_time()
             y = ingest_year(workdir / "inbox" / str(year), year, cat, reg, arch if archive else None,
                             batch_read=batch)
-            out = {"total": time.perf_counter() - t0, "accepted": int((y.log.status == "accepted").sum())}
+            out = {"total": time.perf_counter() - t0, "total_cpu": time.process_time() - cpu,
+                   "accepted": int((y.log.status == "accepted").sum())}
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return out
 
@@ -133,7 +136,7 @@ def main(argv=None) -> int:
                               for k in parts)
             rss = max(r["peak_rss_mb"] for r in runs)
             note = {k: runs[0][k] for k in ("batched_files", "accepted") if k in runs[0]}
-            print(f"{mode:6} {path:8} wall s (min/median of {a.repeat}): {times}  peak RSS {rss:.0f} MB  {note}")
+            print(f"{mode:6} {path:8} s (min/median of {a.repeat}): {times}  peak RSS {rss:.0f} MB  {note}")
     print(f"long frames of both paths equal: {_run_child('--child', 'same', str(workdir), 'batch', *extra)['same']}")
     return 0
 

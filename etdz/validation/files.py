@@ -38,10 +38,10 @@ class SubmissionFile:
 
 def read_deferred(files: list[SubmissionFile]) -> None:
     """Read the files whose parse was deferred (``read.pending``, :func:`etdz.reading.read_submission` with
-    ``defer=True``): one :func:`etdz.reading.read_csv_batch` for all of them; a file with a blank row or no value
-    (:attr:`~etdz.reading.CsvBatch.readable`), not exactly one non-empty zone code, or a row whose ``data_year`` is
-    not its ``expected_year`` is read on its own (:func:`etdz.reading.read_csv_bytes`), as is every file if the
-    batch parse fails. A file kept in the batch gets a :class:`~etdz.reading.ReadResult` without row dicts (its
+    ``defer=True``): one :func:`etdz.reading.read_csv_batch` for all of them; a file with a line of another width,
+    a blank row or no value (:attr:`~etdz.reading.CsvBatch.readable`), not exactly one non-empty zone code, or a
+    row whose ``data_year`` is not its ``expected_year`` is read on its own (:func:`etdz.reading.read_csv_bytes`),
+    as is every file if the batch parse fails. A file kept in the batch gets a :class:`~etdz.reading.ReadResult` without row dicts (its
     rows are the batch's, its zone in ``zone``). Never raises for a file's content."""
     waiting = [f for f in files if f.read.pending is not None]
     if not waiting:
@@ -118,7 +118,7 @@ def registry_lookup(registry: pd.DataFrame) -> dict[str, dict]:
     instead of a scan of the registry per file (quadratic at 23,000 zones)."""
     cols = list(registry.columns)
     # by column, not ``to_dict("records")``, which boxes value by value (5× slower at 23,000 zones); a missing
-    # value is None, as to_dict gives it
+    # integer (<NA>) is None, as to_dict gives it
     values = [[None if v is pd.NA else v for v in registry[c].tolist()] for c in cols]
     out: dict[str, dict] = {}
     for rec in (dict(zip(cols, r)) for r in zip(*values)):

@@ -41,8 +41,8 @@ def read_deferred(files: list[SubmissionFile]) -> None:
     ``defer=True``): one :func:`etdz.reading.read_csv_batch` for all of them; a file with a line of another width,
     a blank row or no value (:attr:`~etdz.reading.CsvBatch.readable`), not exactly one non-empty zone code, or a
     row whose ``data_year`` is not its ``expected_year`` is read on its own (:func:`etdz.reading.read_csv_bytes`),
-    as is every file if the batch parse fails. A file kept in the batch gets a :class:`~etdz.reading.ReadResult` without row dicts (its
-    rows are the batch's, its zone in ``zone``). Never raises for a file's content."""
+    as is every file if the batch parse fails. A file kept in the batch gets a :class:`~etdz.reading.ReadResult`
+    without row dicts (its rows are the batch's, its zone in ``zone``). Never raises for a file's content."""
     waiting = [f for f in files if f.read.pending is not None]
     if not waiting:
         return

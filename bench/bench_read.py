@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -121,6 +122,14 @@ def main(argv=None) -> int:
             print(json.dumps(child(mode, Path(workdir), a.year, PATHS[path], a.archive)))
         return 0
     workdir = a.workdir or Path(tempfile.mkdtemp(prefix="etdz-bench-read-"))
+    try:
+        return _bench(a, workdir)
+    finally:
+        if a.workdir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _bench(a: argparse.Namespace, workdir: Path) -> int:
     if not (workdir / "registry.csv").exists() or len(list((workdir / "inbox" / str(a.year)).iterdir())) != a.zones:
         from etdz.demo_data import write_synthetic_year
 

@@ -21,8 +21,10 @@ def test_dict_keys_and_dict_methods_resolve_as_in_jinja():
 
 
 def _env(folder) -> Environment:
-    return Environment(loader=PackageLoader("etdz.reports", "templates"), autoescape=True,
-                       bytecode_cache=_CompiledTemplates(str(folder)))
+    env = Environment(loader=PackageLoader("etdz.reports", "templates"), autoescape=True,
+                      bytecode_cache=_CompiledTemplates(str(folder)))
+    env.filters.update(environment().filters)
+    return env
 
 
 def test_a_new_process_reuses_the_compiled_templates(tmp_path, monkeypatch):

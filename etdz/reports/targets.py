@@ -147,52 +147,31 @@ class ZoneTargets:
     danger: DangerLine | None
 
 
-@dataclass(frozen=True)
-class _Group:
-    """What the targets need of one group (a region, or the nation), computed once per year."""
-
-    totals_desc: np.ndarray
-    has_inside: bool              # some zone of the group is in the bottom n
-    has_outside: bool
-    top_rank: int | None          # the best rank inside the bottom n
-    max_inside: float | None      # the highest total inside the bottom n
-    leave_rank: int | None        # the position of the lowest total outside the bottom n
-
-
-@dataclass(frozen=True)
 class TargetGroups:
-    """The year's groups for :func:`zone_targets`, built once by :func:`target_groups` (per zone, a scan of every
-    zone's row would make the cards quadratic in the zones)."""
+    """The year's groups as :func:`zone_targets` reads them — each region's zones and totals, the bottom n of the
+    downgrade rule's groups — each computed on first use and then shared by every card, instead of a pass over
+    every zone for each card (quadratic in the zones). Build it from the ``rankings`` and ``bottom`` of the calls.
+    """
 
-    region_size: dict
-    region_totals_desc: dict
-    danger: dict  # region (regional rule) or None (national rule) → _Group
+    def __init__(self, rankings: list[dict], bottom: set[str]):
+        self.rankings, self.bottom = rankings, bottom
+        self._cache: dict = {}
+
+    def once(self, key: tuple, compute):
+        """``compute()`` the first time ``key`` is asked for, the kept value afterwards (nothing kept if it raises)."""
+        try:
+            return self._cache[key]
+        except KeyError:
+            value = self._cache[key] = compute()
+            return value
+
+    def region(self, name) -> list[dict]:
+        """The zones of region ``name``, in the order of ``rankings``."""
+        return self.once(("region", name), lambda: [g for g in self.rankings if g.get("region") == name])
 
 
 def _totals_desc(group: list[dict]) -> np.ndarray:
     return np.sort(np.asarray([g["total_score"] for g in group], dtype=float))[::-1]
-
-
-def target_groups(rankings: list[dict], bottom: set[str], rule: str | None) -> TargetGroups:
-    """The regions' totals and the danger-line summary of each group under ``rule`` (see :func:`zone_targets`)."""
-    regions: dict = {}
-    for g in rankings:
-        regions.setdefault(g.get("region"), []).append(g)
-    danger: dict = {}
-    if rule is not None:
-        groups = regions if rule == "regional_bottom" else {None: rankings}
-        rank_key = "regional_rank" if rule == "regional_bottom" else "national_rank"
-        for key, group in groups.items():
-            inside = [g for g in group if g["zone_code"] in bottom]
-            outside = [g for g in group if g["zone_code"] not in bottom]
-            lowest_out = min(g["total_score"] for g in outside) if outside else None
-            danger[key] = _Group(
-                totals_desc=_totals_desc(group), has_inside=bool(inside), has_outside=bool(outside),
-                top_rank=min((g[rank_key] for g in inside if g[rank_key] is not None), default=None),
-                max_inside=max(g["total_score"] for g in inside) if inside else None,
-                leave_rank=None if lowest_out is None else 1 + sum(g["total_score"] > lowest_out for g in group))
-    return TargetGroups(region_size={k: len(v) for k, v in regions.items()},
-                        region_totals_desc={k: _totals_desc(v) for k, v in regions.items()}, danger=danger)
 
 
 def zone_targets(zone: dict, totals_desc, rankings: list[dict], bottom: set[str], rule: str | None,
@@ -202,12 +181,12 @@ def zone_targets(zone: dict, totals_desc, rankings: list[dict], bottom: set[str]
 
     ``totals_desc``: the national totals, descending; ``rankings``: every zone's rankings row (zone_code,
     region, total_score, national_rank, regional_rank); ``bottom``: the zones in the bottom n this year
-    (``bottom_flags``); ``rule`` / ``bottom_n``: the catalogue's downgrade rule (None: no danger line).
-    ``groups``: :func:`target_groups` of the same arguments, when many zones are asked (built here otherwise).
+    (``bottom_flags``); ``rule`` / ``bottom_n``: the catalogue's downgrade rule (None: no danger line);
+    ``groups``: a :class:`TargetGroups` of the same ``rankings`` and ``bottom``, shared by the year's zones.
     When the top list to enter is the next rank up (rank 101), it is listed once, as the top list.
     """
     if groups is None:
-        groups = target_groups(rankings, bottom, rule)
+        groups = TargetGroups(rankings, bottom)
     points = next_points(rows, metas)
     total, r = zone["total_score"], zone.get("national_rank")
     out = []
@@ -216,23 +195,34 @@ def zone_targets(zone: dict, totals_desc, rankings: list[dict], bottom: set[str]
         out.append(target("next", "national", up, total, totals_desc, points))
     if top is not None:
         out.append(target("top", "national", top, total, totals_desc, points))
+    name = zone.get("region")
+    region = groups.region(name)
     q = zone.get("regional_rank")
-    if q is not None and q > REGION_TOP and groups.region_size.get(zone.get("region"), 0) >= REGION_TOP:
-        out.append(target("region_top10", "regional", REGION_TOP, total,
-                          groups.region_totals_desc[zone.get("region")], points))
+    if q is not None and q > REGION_TOP and len(region) >= REGION_TOP:
+        reg_totals = groups.once(("region_totals", name), lambda: _totals_desc(region))
+        out.append(target("region_top10", "regional", REGION_TOP, total, reg_totals, points))
     danger = None
     if rule is not None and bottom_n:
         regional = rule == "regional_bottom"
-        g = groups.danger.get(zone.get("region") if regional else None)
+        key = ("region", name) if regional else ("nation",)
+        group = region if regional else rankings
         rank_key = "regional_rank" if regional else "national_rank"
+        inside = groups.once((*key, "inside"), lambda: [g for g in group if g["zone_code"] in bottom])
+        outside = groups.once((*key, "outside"), lambda: [g for g in group if g["zone_code"] not in bottom])
         in_bottom = zone["zone_code"] in bottom
-        top_rank = g.top_rank if g else None
+        top_rank = groups.once((*key, "top_rank", rank_key),
+                               lambda: min((g[rank_key] for g in inside if g[rank_key] is not None), default=None))
         margin = places = None
-        if g and in_bottom and g.has_outside:
-            out.append(target("leave_bottom", "regional" if regional else "national", g.leave_rank, total,
-                              g.totals_desc, points))
-        elif g and not in_bottom and g.has_inside:
-            margin = float(total - g.max_inside)
+        if in_bottom and outside:
+            def leave() -> tuple[int, np.ndarray]:
+                lowest_out = min(g["total_score"] for g in outside)
+                return 1 + sum(g["total_score"] > lowest_out for g in group), _totals_desc(group)
+
+            k, group_totals = groups.once((*key, "leave"), leave)
+            out.append(target("leave_bottom", "regional" if regional else "national", k, total, group_totals, points))
+        elif not in_bottom and inside:
+            margin = float(total - groups.once((*key, "highest_inside"),
+                                               lambda: max(g["total_score"] for g in inside)))
             own = zone.get(rank_key)
             places = None if own is None or top_rank is None else top_rank - own
         danger = DangerLine("regional" if regional else "national", bottom_n, in_bottom, margin, top_rank, places)

@@ -1,6 +1,7 @@
 """The fixed cost of a year that does not depend on the zones: garbage collection and Great Expectations' import.
 
     python bench/bench_fixed_cost.py
+    python bench/bench_fixed_cost.py --cold 3 [--zones 230] [--against /path/to/other/checkout]
 
 Prints (CPU seconds of this process, so other work on the machine moves them less than wall times):
 
@@ -12,15 +13,24 @@ Prints (CPU seconds of this process, so other work on the machine moves them les
 * the cold import of ``great_expectations`` and the part of it that is ``scipy.stats`` (``python -X
   importtime`` in a child): GX's top-level import loads every core expectation, and
   ``expect_column_kl_divergence_to_be_less_than`` imports ``scipy.stats`` at module level.
+
+``--cold N``: instead, N cold ``etdz run --data-year 2023`` of one synthetic year (``--zones``, written once by
+:func:`etdz.demo_data.write_synthetic_year`), each a fresh process with a fresh home; with ``--against`` the runs
+alternate between this checkout and the other one (before / after on the same minutes of a shared machine). Wall,
+CPU (user + sys of the child, ``os.wait4``), peak RSS and the load, per run and min / median per checkout.
 """
 
 from __future__ import annotations
 
+import argparse
 import gc
 import os
 import re
+import shutil
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -81,7 +91,49 @@ def event_log_cost(events: int = 80) -> None:
     )
 
 
-def main() -> int:
+def cold_runs(repeat: int, zones: int, trees: list[Path], year: int = 2023) -> None:
+    """``repeat`` rounds of one cold ``etdz run`` per checkout in ``trees`` (alternating), on the same inbox."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from run import child_env, measure  # bench/run.py: the same child measurement as the full bench
+
+    work = Path(tempfile.mkdtemp(prefix="etdz-bench-cold-"))
+    try:
+        subprocess.run([sys.executable, "-c", "import sys; from etdz.demo_data import write_synthetic_year; "
+                        f"write_synthetic_year(sys.argv[1], {year}, {zones}, 7)", str(work / "data")],
+                       check=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        runs: dict[Path, list[dict]] = {t: [] for t in trees}
+        for i in range(repeat):
+            for tree in trees:
+                home = work / f"run-{i}-{trees.index(tree)}"
+                env = child_env(home, work / "data" / "inbox", work / "data" / "registry.csv")
+                env["PYTHONPATH"] = str(tree)
+                load = os.getloadavg()[0]
+                m = measure([sys.executable, "-m", "pipelines.cli", "run", "--data-year", str(year)], env=env,
+                            cwd=str(tree), log=work / f"run-{i}-{trees.index(tree)}.log")
+                m["load"] = load
+                runs[tree].append(m)
+                print(f"{tree}: run {i + 1}: wall {m['wall_s']:.2f} s, CPU {m['cpu_s']:.2f} s, peak "
+                      f"{m['peak_rss_mb']:.0f} MB, exit {m['exit']}, load {load:.2f}", flush=True)
+                shutil.rmtree(home, ignore_errors=True)
+        for tree, ms in runs.items():
+            wall, cpu = [m["wall_s"] for m in ms], [m["cpu_s"] for m in ms]
+            print(f"{tree} ({zones} zones, {len(ms)} cold runs): wall min {min(wall):.2f} / median "
+                  f"{statistics.median(wall):.2f} s; CPU min {min(cpu):.2f} / median {statistics.median(cpu):.2f} s; "
+                  f"peak {max(m['peak_rss_mb'] for m in ms):.0f} MB; load {min(m['load'] for m in ms):.2f}–"
+                  f"{max(m['load'] for m in ms):.2f}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cold", type=int, default=0, help="N alternated cold `etdz run`s instead (see the module doc)")
+    ap.add_argument("--zones", type=int, default=230)
+    ap.add_argument("--against", type=Path, default=None, help="another checkout, run alternately with this one")
+    a = ap.parse_args(argv)
+    if a.cold:
+        cold_runs(a.cold, a.zones, [ROOT] + ([a.against.resolve()] if a.against else []))
+        return 0
     print(f"load average (1 min) at start: {os.getloadavg()[0]:.2f}")
     t = time.perf_counter()
     import etdz.ingest  # noqa: F401

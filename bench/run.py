@@ -1,7 +1,7 @@
 """What a data year costs, and how the cost grows with the number of zones.
 
     python bench/run.py [--sizes 230,2300,23000] [--skip-demo] [--out bench/results/latest.json]
-                        [--data-year 2023] [--seed 7] [--floor-repeat 3] [--keep] [--profile DIR]
+                        [--data-year 2023] [--seed 7] [--floor-repeat 3] [--repeat 1] [--keep] [--profile DIR]
 
 For every size N: a temp folder with a synthetic registry of N zones and one valid CSV
 per zone for Y and Y−1 (:func:`etdz.demo_data.write_synthetic_year`); then
@@ -15,7 +15,10 @@ per zone for Y and Y−1 (:func:`etdz.demo_data.write_synthetic_year`); then
   the ingest step (year-on-year checks) and the score step (growth) read Y−1 from its
   inbox — that is part of the cost measured;
 * the floor (``bench/floor.py`` in its own child, in-process timing without imports):
-  ingest, validate and score in bare pandas/pyarrow on the same files.
+  ingest, validate and score in bare pandas/pyarrow on the same files; and the floor
+  with I/O: that plus hashing, a durable archive copy and the Parquet writes;
+* the peak RSS of the run's whole process tree (sampled: the card workers are
+  grandchildren that ``ru_maxrss`` does not count).
 
 Then the pipeline / floor ratio, the slope (s per 1,000 zones, least squares over the
 sizes) of both, and the 6-year ``etdz demo --home <tmp>`` (cold, wall). Prints a table
@@ -44,26 +47,61 @@ PY = sys.executable
 ETDZ = str(Path(PY).with_name("etdz")) if Path(PY).with_name("etdz").exists() else shutil.which("etdz") or "etdz"
 STEPS = {"submissions": "ingest_validate_s", "scores": "score_s", "reports": "reports_s"}
 
-# targets of issue 7 (2-core machine)
-T_WALL_230 = 15.0
-T_DEMO = 90.0
-T_RATIO = 3.0
-T_RSS_MB = 2048.0
+# targets of issue 15 (2-core machine)
+T_WALL_230 = 4.0
+T_WALL_230_GX = 5.0  # when Great Expectations' import cannot be trimmed in a supported way (it cannot: docs)
+T_DEMO = 20.0
+T_RATIO = 4.0  # largest size: ingest+validate+score / the bench floor
+T_IVS_S = 20.0  # largest size: ingest+validate+score, seconds
+T_YEAR_S = 45.0  # largest size: the whole year with reports, seconds
+T_RSS_MB = 1536.0  # largest size: peak of the run's whole process tree (card workers included)
 T_LINEAR = 1.5  # marginal cost per zone of the last interval / of the one before
 
 
 # --------------------------------------------------------------------------- measuring a child
 
 
+def _tree(pid: int) -> list[int]:
+    """``pid`` and every descendant (the card pool's forkserver and workers), from /proc."""
+    children: dict[int, list[int]] = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as fh:
+                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(d))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+def _rss_mb(pid: int, page_mb: float) -> float:
+    with open(f"/proc/{pid}/statm") as fh:
+        return int(fh.read().split()[1]) * page_mb
+
+
 def _sample_rss(pid: int, samples: list, stop: threading.Event, every: float = 0.2) -> None:
-    """(epoch, RSS MB) of ``pid`` from /proc every ``every`` s, to tell which stage holds the peak."""
+    """(epoch, RSS MB of ``pid``, RSS MB of its whole process tree) from /proc every ``every`` s, to tell which
+    stage holds the peak and what the card workers add (``ru_maxrss`` counts the child alone)."""
     page_mb = os.sysconf("SC_PAGE_SIZE") / 2**20
     while not stop.is_set():
         try:
-            with open(f"/proc/{pid}/statm") as fh:
-                samples.append((time.time(), int(fh.read().split()[1]) * page_mb))
+            own = _rss_mb(pid, page_mb)
         except (OSError, ValueError, IndexError):
             return
+        tree = own
+        for p in _tree(pid)[1:]:
+            try:
+                tree += _rss_mb(p, page_mb)
+            except (OSError, ValueError, IndexError):
+                pass  # a worker that just ended
+        samples.append((time.time(), own, tree))
         stop.wait(every)
 
 
@@ -216,7 +254,7 @@ def bench_size(
         # the largest sampled RSS inside each step's window (sampled every 0.2 s: a lower bound of the peak)
         peak_by_step = {}
         for key, s in st.get("steps", {}).items():
-            inside = [mb for t, mb in samples if s["start"] and s["end"] and s["start"] <= t <= s["end"]]
+            inside = [mb for t, mb, _ in samples if s["start"] and s["end"] and s["start"] <= t <= s["end"]]
             peak_by_step[key] = round(max(inside), 1) if inside else None
         pipe_ivs = (stages["ingest_validate_s"] or 0) + (stages["score_s"] or 0)
 
@@ -232,6 +270,8 @@ def bench_size(
                 str(year),
                 "--repeat",
                 str(floor_repeat),
+                "--io-dir",
+                str(home / "floor_io"),
             ],
             cwd=str(ROOT),
             log=home / "floor.json",
@@ -259,11 +299,13 @@ def bench_size(
             "user_s": run["user_s"],
             "sys_s": run["sys_s"],
             "peak_rss_mb": run["peak_rss_mb"],
+            "sampled_peak_tree_rss_mb": round(max((t for _, _, t in samples), default=0.0), 1),
             "sampled_peak_rss_mb_by_step": peak_by_step,
             "stages": stages,
             "pipeline_ingest_validate_score_s": pipe_ivs,
             "floor": f,
             "ratio": pipe_ivs / f["total_s"] if f["total_s"] else None,
+            "ratio_io": pipe_ivs / f["total_io_s"] if f.get("total_io_s") else None,
             "profile": prof,
             "home": str(home) if keep else None,
             "loadavg_1min_before": round(load_before, 2),
@@ -392,34 +434,22 @@ def targets(sizes: list[dict], demo: dict | None) -> list[dict]:
         )
 
     s230 = by.get(230)
-    add(
-        "one data year, 230 zones, cold, wall",
-        s230 and s230["wall_s"],
-        T_WALL_230,
-        None if not s230 else s230["wall_s"] <= T_WALL_230,
-    )
-    add(
-        "6-year demo, cold, wall",
-        demo and demo["wall_s"],
-        T_DEMO,
-        None if not demo else (demo["exit"] == 0 and demo["wall_s"] <= T_DEMO),
-    )
+    for limit, why in ((T_WALL_230, ""), (T_WALL_230_GX, " (GX's import untrimmable)")):
+        add(f"one data year, 230 zones, cold, wall{why}", s230 and s230["wall_s"], limit,
+            None if not s230 else s230["wall_s"] <= limit)
+    add("6-year demo, cold, wall", demo and demo["wall_s"], T_DEMO,
+        None if not demo else (demo["exit"] == 0 and demo["wall_s"] <= T_DEMO))
     big = by.get(23000) or (max(sizes, key=lambda s: s["zones"]) if sizes else None)
     label = f"{big['zones']:,} zones" if big else "largest size"
-    add(
-        f"{label}: ingest+validate+score / floor",
-        big and big["ratio"],
-        T_RATIO,
-        None if not big else big["ratio"] <= T_RATIO,
-        unit="x",
-    )
-    add(
-        f"{label}: peak memory",
-        big and big["peak_rss_mb"],
-        T_RSS_MB,
-        None if not big else big["peak_rss_mb"] <= T_RSS_MB,
-        unit="MB",
-    )
+    add(f"{label}: ingest+validate+score / floor", big and big["ratio"], T_RATIO,
+        None if not big else big["ratio"] <= T_RATIO, unit="x")
+    add(f"{label}: ingest+validate+score", big and big["pipeline_ingest_validate_score_s"], T_IVS_S,
+        None if not big else big["pipeline_ingest_validate_score_s"] <= T_IVS_S)
+    add(f"{label}: whole year with reports, wall", big and big["wall_s"], T_YEAR_S,
+        None if not big else big["wall_s"] <= T_YEAR_S)
+    peak = big and max(big["peak_rss_mb"], big.get("sampled_peak_tree_rss_mb") or 0.0)
+    add(f"{label}: peak memory (run + card workers)", peak, T_RSS_MB, None if not big else peak <= T_RSS_MB,
+        unit="MB")
     xs = [s["zones"] for s in sizes]
     for name, key in (("wall", "wall_s"), ("ingest+validate+score", "pipeline_ingest_validate_score_s")):
         ys = [s[key] for s in sizes]
@@ -457,6 +487,7 @@ def table(res: dict) -> str:
         ("wall, cold process (s)", [s["wall_s"] for s in sizes], 2),
         ("CPU user+sys (s)", [s["cpu_s"] for s in sizes], 2),
         ("peak RSS (MB)", [s["peak_rss_mb"] for s in sizes], 0),
+        ("  sampled peak of the process tree (MB)", [s.get("sampled_peak_tree_rss_mb") for s in sizes], 0),
         (
             "  sampled RSS peak in ingest step (MB)",
             [(s.get("sampled_peak_rss_mb_by_step") or {}).get("submissions") for s in sizes],
@@ -485,6 +516,9 @@ def table(res: dict) -> str:
         ("floor score (s)", [s["floor"]["score_s"] for s in sizes], 3),
         ("floor total (s)", [s["floor"]["total_s"] for s in sizes], 3),
         ("ratio pipeline / floor", [s["ratio"] for s in sizes], 1),
+        ("floor I/O: hash, archive + syncfs, Parquet (s)", [s["floor"].get("io_s") for s in sizes], 3),
+        ("floor with I/O (s)", [s["floor"].get("total_io_s") for s in sizes], 3),
+        ("ratio pipeline / floor with I/O", [s.get("ratio_io") for s in sizes], 1),
     ]
     w0 = max(len(r[0]) for r in rows) + 2
     w = max(12, *(len(c) for c in cols)) + 2
@@ -568,6 +602,9 @@ def main(argv=None) -> int:
     ap.add_argument("--data-year", type=int, default=2023)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--floor-repeat", type=int, default=3, help="floor: best of N in-process runs")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="run each size N times (fresh folders); the table shows the run of median wall time, "
+                         "the JSON every run's wall / CPU")
     ap.add_argument("--workdir", type=Path, default=None, help="where the temp folders go (default: system temp)")
     ap.add_argument("--keep", action="store_true", help="keep the temp folders")
     ap.add_argument(
@@ -591,11 +628,16 @@ def main(argv=None) -> int:
     )
     results = []
     for n in sizes:
-        r = bench_size(n, a.data_year, a.seed, imp["imports_s"], a.floor_repeat, a.keep, a.profile, workdir)
+        runs = [bench_size(n, a.data_year, a.seed, imp["imports_s"], a.floor_repeat, a.keep,
+                           a.profile if i == 0 else None, workdir) for i in range(max(1, a.repeat))]
+        r = sorted(runs, key=lambda x: x["wall_s"])[(len(runs) - 1) // 2]  # the median run (lower middle)
+        r["repeats"] = [{k: x[k] for k in ("wall_s", "cpu_s", "peak_rss_mb", "pipeline_ingest_validate_score_s",
+                                           "loadavg_1min_before")} for x in runs]
         print(
             f"{n:>7,} zones: wall {r['wall_s']:.2f} s, CPU {r['cpu_s']:.2f} s, peak {r['peak_rss_mb']:.0f} MB, "
             f"ingest+validate {r['stages']['ingest_validate_s']:.2f} s, score {r['stages']['score_s']:.2f} s, "
-            f"reports {r['stages']['reports_s']:.2f} s; floor {r['floor']['total_s']:.3f} s, ratio {r['ratio']:.1f}",
+            f"reports {r['stages']['reports_s']:.2f} s; floor {r['floor']['total_s']:.3f} s, ratio {r['ratio']:.1f}; "
+            f"floor with I/O {r['floor'].get('total_io_s') or 0:.3f} s, ratio {r.get('ratio_io') or 0:.1f}",
             flush=True,
         )
         results.append(r)

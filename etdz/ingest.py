@@ -69,6 +69,7 @@ from etdz.validation import (
     file_checks,
     issue,
     issues_frame,
+    read_deferred,
     validate_submissions,
 )
 
@@ -221,7 +222,7 @@ def _os_reason(exc: OSError) -> str:
 
 
 def load_file(entry: InboxEntry | str | Path, idx: int, expected_year: int, archive: str | None, max_bytes: int,
-              archiver=None, max_rows: int | None = None) -> SubmissionFile:
+              archiver=None, max_rows: int | None = None, defer_csv: bool = False) -> SubmissionFile:
     """Hash (and archive) one file first, then read it. Files over ``max_bytes`` are archived, never read.
 
     ``entry``: the file as listed (:func:`etdz.inbox_state.scan_inbox`; a path is listed here). The file is read
@@ -231,7 +232,9 @@ def load_file(entry: InboxEntry | str | Path, idx: int, expected_year: int, arch
     ``file.cannot_open``) and nothing archived — never an exception that would fail the other zones.
 
     ``archiver``: a callable with :func:`archive_bytes`' signature that returns the archive URL (default:
-    :func:`archive_bytes` itself; :func:`ingest_year` passes one that writes in background threads)."""
+    :func:`archive_bytes` itself; :func:`ingest_year` passes one that writes in background threads).
+    ``defer_csv``: a well-formed CSV is left pending for the year's batch read
+    (:func:`etdz.validation.read_deferred`; see :func:`etdz.reading.read_submission`)."""
     if not isinstance(entry, InboxEntry):
         try:
             entry = inbox_entry(entry)
@@ -277,7 +280,7 @@ def load_file(entry: InboxEntry | str | Path, idx: int, expected_year: int, arch
         except OSError as exc:  # an I/O error while reading: this file only
             return _unread(entry, idx, expected_year, "file.cannot_open",
                            f"读取文件时出错（{_os_reason(exc)}），未读取也未存档；请重新放入该文件")
-    read = read_submission(entry.name, data, size, max_bytes, max_rows=max_rows)
+    read = read_submission(entry.name, data, size, max_bytes, max_rows=max_rows, defer=defer_csv)
     return SubmissionFile(idx=idx, file_name=entry.name, sha256=sha, size=size, read=read, expected_year=expected_year,
                           received_at=pd.Timestamp(st.st_mtime_ns, unit="ns", tz="UTC"), mtime_ns=st.st_mtime_ns,
                           archive_path=where)
@@ -366,7 +369,7 @@ def build_measures(long: pd.DataFrame, log: pd.DataFrame, files: list[Submission
 def ingest_year(inbox_dir: str | Path, data_year: int, catalogue: Catalogue, registry: pd.DataFrame,
                 archive: str | None, previous: pd.DataFrame | None = None,
                 max_bytes: int = DEFAULT_MAX_BYTES, deadlines: Mapping[int, date] | None = None,
-                max_rows_per_measure: int = DEFAULT_ROWS_PER_MEASURE,
+                max_rows_per_measure: int = DEFAULT_ROWS_PER_MEASURE, batch_read: bool = True,
                 listing: list[InboxEntry] | None = None) -> YearIngest:
     """Archive, read, validate and decide every file of ``<inbox>/<data_year>``.
 
@@ -375,13 +378,18 @@ def ingest_year(inbox_dir: str | Path, data_year: int, catalogue: Catalogue, reg
     submissions, for the ``soft_max_yoy_factor`` warnings. ``deadlines``: configured
     deadlines per data year (``ETDZ_DEADLINES``), else the default of :mod:`etdz.deadlines`. A file may hold at
     most ``max_rows_per_measure`` × the catalogue's number of measures non-blank data rows
-    (``file.too_many_rows``: the rest is never parsed). ``listing``: the folder as the caller has just listed it
-    (:func:`etdz.inbox_state.scan_inbox`), so that one step lists a folder once; else it is listed here."""
+    (``file.too_many_rows``: the rest is never parsed). ``batch_read``: the year's well-formed CSVs are parsed in
+    one pass (:func:`etdz.validation.read_deferred`), the other files one by one; False reads every file on its
+    own (same results, slower: the reference the batch is tested against). ``listing``: the folder as the caller
+    has just listed it (:func:`etdz.inbox_state.scan_inbox`), so that one step lists a folder once; else it is
+    listed here."""
     data_year = int(data_year)
     max_rows = max_rows_per_measure * len(catalogue.measures)
     paths = scan_inbox(inbox_dir) if listing is None else listing
-    with archiving(archive, data_year) as archiver:
-        files = [load_file(p, i, data_year, archive, max_bytes, archiver, max_rows) for i, p in enumerate(paths)]
+    with archiving(archive, data_year) as archiver:  # all archived and flushed before anything is validated
+        files = [load_file(p, i, data_year, archive, max_bytes, archiver, max_rows, batch_read)
+                 for i, p in enumerate(paths)]
+    read_deferred(files)
     issues, report, long = validate_submissions(files, catalogue, registry, data_year, previous)
     log = decide(files, issues, catalogue.version)
     dropped = dropped_measures_issues(files, log, long, catalogue)

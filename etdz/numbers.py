@@ -28,6 +28,8 @@ import math
 import re
 from dataclasses import dataclass
 
+import numpy as np
+
 #: The usual number syntax, after normalisation (what GX checks row by row).
 NUMBER_REGEX = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
 _NUMBER = re.compile(NUMBER_REGEX)
@@ -130,15 +132,19 @@ def parse_value(raw: object, *, percent_ok: bool = False) -> Parsed:
     return Parsed(text, value, tuple(done))
 
 
-def whole_gap(value: float) -> float:
-    """Relative distance to the nearest whole number (``|v - round(v)| / max(|v|, |round(v)|)``; 0 for 0).
+def whole_gap(value: float | np.ndarray) -> float | np.ndarray:
+    """Relative distance to the nearest whole number (``|v - round(v)| / max(|v|, |round(v)|)``; 0 for 0), of one
+    value or element-wise of an array (rounding half to even, as Python's ``round``).
 
     A value is whole when its gap is at most 1e-9 (02-inputs.md §2.1, after unit conversion): the GX suite
-    checks this column against :data:`etdz.validation.suite.WHOLE_TOLERANCE`.
+    checks this column against :data:`etdz.validation.suite.WHOLE_TOLERANCE`. An infinite value has no gap (NaN).
     """
-    r = round(value)
-    denom = max(abs(value), abs(r))
-    return 0.0 if denom == 0 else abs(value - r) / denom
+    v = np.asarray(value, dtype="float64")
+    r = np.round(v)
+    denom = np.maximum(np.abs(v), np.abs(r))
+    with np.errstate(invalid="ignore"):
+        gap = np.abs(v - r) / np.where(denom == 0, 1.0, denom)
+    return float(gap) if gap.ndim == 0 else gap
 
 
 def format_number(value: float | None) -> str:

@@ -11,6 +11,13 @@ and is an invalid value), and the file name is never used for anything but displ
 (``problems``, each a :class:`FileProblem` with a stable check code) or a table of
 data rows (``rows``: one dict per non-blank row, keyed by the normalised column
 name, plus ``__row__``, the row number a user sees in Excel: the header is row 1).
+
+The batch path: asked to (``defer=True``), :func:`read_submission` does not parse a CSV that passes the cheap
+tests of :func:`pending_csv` (strict UTF-8, no quote, no control character, no lone CR, every line with the
+header's number of commas, a header of distinct known names with the required ones): its result is *pending*,
+and :func:`read_csv_batch` later parses the year's pending files in one pyarrow pass (one per header), into one
+:class:`CsvBatch` of string columns. Such a file has no quoting, no overflow, no extra column and no empty line,
+so its rows are exactly the fields between its commas, as the per-file reader would give them.
 """
 
 from __future__ import annotations
@@ -21,6 +28,11 @@ import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import PurePath
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 
 REQUIRED_COLUMNS = ("zone_code", "data_year", "measure_code", "value", "unit")
 OPTIONAL_COLUMNS = ("note",)
@@ -73,9 +85,16 @@ class ReadResult:
     problems: list[FileProblem] = field(default_factory=list)
     extra_columns: list[str] = field(default_factory=list)  # unknown columns holding data (raw names)
 
-    row_count: int | None = None  # set when ``rows`` is released after the long frame is built
+    row_count: int | None = None  # set when ``rows`` is released after the long frame is built, or read in a batch
     #: False when no row has anything in ``value`` (a blank template): the file reports no figure at all
     has_values: bool = True
+
+    #: a CSV not parsed yet: it waits for the year's batch (``etdz.validation.files.read_deferred``)
+    pending: PendingCsv | None = None
+    #: a CSV read in a batch: its rows are ``batch``'s rows whose ``owner`` is ``batch_pos`` (``rows`` stays empty)
+    batch: CsvBatch | None = None
+    batch_pos: int = -1
+    zone: str | None = None  # read in a batch: the one zone code every row names
 
     @property
     def ok(self) -> bool:
@@ -86,10 +105,11 @@ class ReadResult:
         return self.row_count if self.row_count is not None else len(self.rows)
 
     def release_rows(self) -> None:
-        """Drop the per-row dicts once their content is in the year's long frame (at 23,000 files they
-        are most of the memory); ``n_rows`` still answers."""
-        self.row_count = len(self.rows)
+        """Drop the per-row dicts (or the reference to the batch) once their content is in the year's long frame
+        (at 23,000 files they are most of the memory); ``n_rows`` still answers."""
+        self.row_count = self.n_rows
         self.rows = []
+        self.batch = None
 
 
 _TEMPORARY = (
@@ -297,6 +317,139 @@ def read_csv_bytes(data: bytes, max_rows: int | None = None) -> ReadResult:
     return _header_and_rows(result, body, "文件只有表头，没有任何数据行")
 
 
+# --------------------------------------------------------------------------- CSV, many files in one pass
+
+# A character that may make the per-file reader see something else than the fields between the commas: a quote,
+# a BOM after the first one, control characters (C0 but tab and line ends, DEL, C1)
+_NOT_BATCHED = re.compile('["\ufeff\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]')
+_UTF8 = ("utf-8", "utf-8-sig")
+
+
+@dataclass
+class PendingCsv:
+    """A CSV that passed :func:`pending_csv`: its bytes and header, waiting for :func:`read_csv_batch`."""
+
+    data: bytes
+    encoding: str
+    raw_header: list[str]
+    header: list[str]  # normalised, distinct, known, with every required column
+    body_start: int  # offset of the first data line in ``data``
+    lines: int  # data lines (none is empty)
+    max_rows: int | None  # the limit it was read with (for the per-file read it may fall back to)
+
+    def body(self) -> bytes:
+        """The data lines, the last one ending with a line feed too."""
+        body = self.data[self.body_start:]
+        return body if body.endswith(b"\n") else body + b"\n"
+
+
+def pending_csv(data: bytes, max_rows: int | None = None) -> PendingCsv | None:
+    """The header and layout of a CSV the batch may parse as :func:`read_csv_bytes` would, else None.
+
+    Strict UTF-8 (a BOM is allowed), no ``"``, no control character but tab and line ends, no CR but in CRLF, a
+    header whose normalised names are distinct, known and include the required ones, at least one data line and
+    at most ``max_rows``. The rest is :func:`read_csv_batch`'s (it needs all files at once, or the parsed fields):
+    every line with the header's number of commas (so no empty line, no overflow, no missing field), no blank
+    row, at least one value. Cheap: one decode, one regex search, the header line."""
+    text, encoding = decode_csv(data)
+    if encoding not in _UTF8 or _NOT_BATCHED.search(text) or text.count("\r") != text.count("\r\n"):
+        return None
+    end = text.find("\n")
+    lines = text.count("\n") - 1 + (not text.endswith("\n")) if end >= 0 else 0  # data lines (the last may be unended)
+    if lines < 1 or (max_rows is not None and lines > max_rows):
+        return None
+    raw_header = text[:end].removesuffix("\r").split(",")
+    header = [normalise_column(h) for h in raw_header]
+    names = set(header)
+    if len(names) != len(header) or not names <= set(KNOWN_COLUMNS) or not names >= set(REQUIRED_COLUMNS):
+        return None
+    return PendingCsv(data, encoding, raw_header, header, data.index(b"\n") + 1, lines, max_rows)  # type: ignore[arg-type]
+
+
+@dataclass
+class CsvBatch:
+    """The data rows of many CSV files parsed in one pass: ``table`` holds string columns by normalised name
+    (the required ones), ``owner`` the position of each row's file in the batch, ``row`` its Excel row number.
+    Each file's rows are contiguous and in file order. ``readable``: per file, every line with the header's
+    number of fields, no blank row and at least one value (the other files must be read on their own: the
+    per-file reader reports overflow and missing fields, skips blank rows and rejects a blank template)."""
+
+    table: pa.Table
+    owner: np.ndarray
+    row: np.ndarray
+    readable: np.ndarray
+
+    def narrow(self, keep: np.ndarray, columns: list[str]) -> CsvBatch:
+        """The rows of the files ``keep`` (a mask over the batch's files) and ``columns`` only."""
+        rows = keep[self.owner]
+        return CsvBatch(self.table.select(columns).filter(pa.array(rows)), self.owner[rows], self.row[rows], keep)
+
+
+def _blank(column: pa.ChunkedArray) -> np.ndarray:
+    """:func:`_is_blank` of every cell of a string column (the same characters stripped, nothing left)."""
+    return pc.equal(pc.binary_length(pc.utf8_trim(column, _HEADER_SPACES)), 0).to_numpy(zero_copy_only=False)
+
+
+def _misshapen(body: bytes, commas: int, members: list[int], lines: list[int]) -> np.ndarray:
+    """The ``members`` (files whose ``lines`` data lines, each ending with a line feed, make ``body``) with a line
+    that has not ``commas`` commas: counted for all lines at once."""
+    buf = np.frombuffer(body, dtype=np.uint8)
+    ends = np.flatnonzero(buf == ord("\n"))
+    per_line = np.diff(np.searchsorted(np.flatnonzero(buf == ord(",")), ends), prepend=0)
+    return np.unique(np.repeat(np.array(members, dtype=np.int64), lines)[per_line != commas])
+
+
+def read_csv_batch(pendings: list[PendingCsv]) -> CsvBatch:
+    """Parse the data lines of ``pendings`` (one at least) in one pyarrow pass per distinct header (quoting off,
+    every field a string, none null, empty lines not skipped). Raises if pyarrow does: the caller then reads the
+    files one by one."""
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for i, p in enumerate(pendings):
+        groups.setdefault(tuple(p.header), []).append(i)
+    parse = pacsv.ParseOptions(delimiter=",", quote_char=False, escape_char=False, newlines_in_values=False,
+                               ignore_empty_lines=False)
+    # a line longer than a block fails the parse: blocks as large as the largest file (1 MB at least)
+    block = max([1 << 20] + [len(p.data) + 1 for p in pendings])
+    n = len(pendings)
+    misshapen = np.zeros(n, dtype=bool)
+    tables, owners, rows, blank_rows, blank_values = [], [], [], [], []
+    for header, members in groups.items():
+        body = b"".join(pendings[i].body() for i in members)
+        bad = _misshapen(body, len(header) - 1, members, [pendings[i].lines for i in members])
+        if len(bad):
+            misshapen[bad] = True
+            members = [i for i in members if not misshapen[i]]
+            if not members:
+                continue
+            body = b"".join(pendings[i].body() for i in members)
+        table = pacsv.read_csv(
+            pa.py_buffer(body),
+            read_options=pacsv.ReadOptions(column_names=list(header), block_size=block), parse_options=parse,
+            convert_options=pacsv.ConvertOptions(column_types={h: pa.string() for h in header}, null_values=[],
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False))
+        counts = np.array([pendings[i].lines for i in members], dtype=np.int64)
+        if table.num_rows != counts.sum():
+            raise ValueError(f"the batch parse found {table.num_rows} rows, not {counts.sum()}")
+        owners.append(np.repeat(np.array(members, dtype=np.int64), counts))
+        starts = np.repeat(np.cumsum(counts) - counts, counts)
+        rows.append(np.arange(table.num_rows, dtype=np.int64) - starts + 2)  # the header is row 1
+        blank_value = _blank(table["value"])
+        blank = blank_value.copy()
+        for name in header:
+            if name != "value":
+                blank &= _blank(table[name])
+        blank_rows.append(blank)
+        blank_values.append(blank_value)
+        tables.append(table.select(list(REQUIRED_COLUMNS)))
+    if not tables:  # every file misshapen
+        return CsvBatch(pa.table({c: pa.array([], pa.string()) for c in REQUIRED_COLUMNS}),
+                        np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(n, dtype=bool))
+    owner = np.concatenate(owners)
+    has_blank_row = np.bincount(owner[np.concatenate(blank_rows)], minlength=n) > 0
+    has_value = np.bincount(owner[~np.concatenate(blank_values)], minlength=n) > 0
+    return CsvBatch(pa.concat_tables(tables), owner, np.concatenate(rows), ~misshapen & ~has_blank_row & has_value)
+
+
 # --------------------------------------------------------------------------- XLSX
 
 
@@ -459,10 +612,11 @@ def _header_and_rows(result: ReadResult, body: list, no_data_message: str) -> Re
 
 def read_submission(name: str, data: bytes | None, size: int, max_bytes: int = DEFAULT_MAX_BYTES,
                     max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSED, max_ratio: float = DEFAULT_MAX_RATIO,
-                    max_rows: int | None = None) -> ReadResult:
+                    max_rows: int | None = None, defer: bool = False) -> ReadResult:
     """Read one submission. ``name`` only decides the format by its extension (and a temporary name of an
     upload tool or of Excel is never read); ``data`` may be None when the file is over the size limit (it is
-    then never read); ``max_rows``: non-blank data rows parsed at most (None: no limit)."""
+    then never read); ``max_rows``: non-blank data rows parsed at most (None: no limit). ``defer``: a CSV that
+    passes :func:`pending_csv` is returned *pending* (``pending`` set, nothing parsed) for the year's batch."""
     temporary = temporary_name(name)
     if temporary:
         return ReadResult(file_format=file_format(name), problems=[FileProblem(
@@ -482,5 +636,8 @@ def read_submission(name: str, data: bytes | None, size: int, max_bytes: int = D
             value=str(size), expected=f"不超过 {max_bytes} 字节")])
     assert data is not None
     if fmt == "csv":
+        pending = pending_csv(data, max_rows) if defer else None
+        if pending is not None:
+            return ReadResult(file_format="csv", encoding=pending.encoding, pending=pending)
         return read_csv_bytes(data, max_rows)
     return read_xlsx_bytes(data, max_uncompressed, max_ratio, max_rows)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -77,6 +78,21 @@ def test_whole_ness_relative_tolerance():
     assert all(whole_gap(v) <= WHOLE_TOLERANCE for v in (12.0, 1.2 * 10000, 3 + 1e-12, 0.0))
     assert all(whole_gap(v) > WHOLE_TOLERANCE for v in (2.5, 1e-10, 100.001))
     assert whole_gap(0.0) == 0.0 and whole_gap(2.5) == pytest.approx(0.2)
+    assert math.isnan(whole_gap(math.inf))  # an overflowed conversion has no gap (round(inf) used to raise)
+
+
+_HALVES = st.sampled_from([0.5, 1.5, 2.5, -2.5, -0.0, 2.0**53 + 2])
+
+
+@given(st.lists(st.floats(allow_nan=False, allow_infinity=False) | _HALVES, min_size=1, max_size=20))
+def test_whole_gap_of_an_array_is_the_gap_of_each_value_with_pythons_round(values):
+    def one(v: float) -> float:  # the definition, with Python's round (half to even)
+        r = round(v)
+        denom = max(abs(v), abs(r))
+        return 0.0 if denom == 0 else abs(v - r) / denom
+
+    assert whole_gap(np.array(values)).tolist() == [one(v) for v in values]
+    assert [whole_gap(v) for v in values] == [one(v) for v in values]
 
 
 def test_format_number():

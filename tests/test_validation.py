@@ -267,3 +267,16 @@ def test_unknown_unit_is_an_error_even_with_the_value_left_empty(env):
     y = env({"f.csv": csv_bytes(rows_for("Z1", 2022, extra_info=("", "英里")))})
     assert status(y, "f.csv") == "rejected"
     assert "row.unknown_unit" in set(issues_of(y, "f.csv").check)
+
+
+def test_registry_lookup_is_each_zones_first_row_as_to_dict_gives_it(tmp_path):
+    from etdz.validation import registry_lookup
+
+    reg = write_tiny_registry(tmp_path)
+    reg = pd.concat([reg, reg.iloc[[0]].assign(name_zh="重复")], ignore_index=True)  # a zone listed twice
+    expected: dict[str, dict] = {}
+    for rec in reg.to_dict("records"):
+        expected.setdefault(rec["zone_code"], rec)
+    got = registry_lookup(reg)
+    assert got == expected and got["Z1"]["name_zh"] == "甲经开区"
+    assert got["Z1"]["exit_data_year"] is None and got["ZX"]["exit_data_year"] == 2019  # missing: None, not <NA>

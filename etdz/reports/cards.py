@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import multiprocessing
 import os
@@ -14,7 +15,7 @@ from concurrent.futures import ProcessPoolExecutor
 from etdz.reports import charts
 from etdz.reports.inputs import YearView
 from etdz.reports.robustness import zone_robustness
-from etdz.reports.targets import DangerLine, zone_targets
+from etdz.reports.targets import DangerLine, TargetGroups, zone_targets
 from etdz.reports.templating import environment, region_colour, region_label
 
 STRONG_WEAK = 3
@@ -71,7 +72,14 @@ def _risk(v: YearView, z: dict, danger: DangerLine | None) -> dict:
     return out
 
 
-def card_context(v: YearView, z: dict, common: dict) -> dict:
+def target_groups(v: YearView) -> TargetGroups:
+    """The year's target groups (:class:`etdz.reports.targets.TargetGroups`), built once for all its cards: the
+    zones in the downgrade rule's bottom n this year (§3.6, ``v.bottom_years``) and every zone's rankings row."""
+    return TargetGroups(v.zones, {c for c, ys in v.bottom_years.items() if v.data_year in ys})
+
+
+def card_context(v: YearView, z: dict, common: dict, shared: TargetGroups | None = None) -> dict:
+    """What ``card.html.j2`` renders for zone ``z``; ``shared``: :func:`target_groups` of ``v``, for all its cards."""
     code, region = z["zone_code"], z["region"]
     colour = region_colour(region)
     cs = v.cat_scores.get(code, {})
@@ -141,9 +149,9 @@ def card_context(v: YearView, z: dict, common: dict) -> dict:
                   key=lambda r: (_s(r["score"]), -r["meta"].eff_weight, r["indicator_code"]))[:STRONG_WEAK]
 
     d = v.catalogue.downgrade
-    bottom_now = {c for c, ys in v.bottom_years.items() if v.data_year in ys}
-    targets = zone_targets(z, v.totals_desc, v.zones, bottom_now, d.rule if d else None, d.bottom_n if d else None,
-                           rows, metas)
+    shared = target_groups(v) if shared is None else shared
+    targets = zone_targets(z, v.totals_desc, v.zones, shared.bottom, d.rule if d else None,
+                           d.bottom_n if d else None, rows, metas, groups=shared)
     robust = None if v.robust_by_zone is None else zone_robustness(
         v.robust_by_zone.get(code), z, v.n_total, d.bottom_n if d else None, code in v.region_bottom_now, colour)
     return {
@@ -190,23 +198,25 @@ def render_cards(v: YearView, generated: str, workers: int | None = None) -> Ite
     n = card_workers(len(v.zones)) if workers is None else workers
     if n <= 1:
         tpl = environment().get_template("card.html.j2")
-        common = _common(v, generated)
+        common, groups = _common(v, generated), target_groups(v)
         for z in v.zones:
-            yield z["zone_code"], tpl.render(card_context(v, z, common))
+            yield z["zone_code"], tpl.render(card_context(v, z, common, groups))
         return
     # forkserver, not fork: the step's process has Dagster's threads, and a fork copies their held locks
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(["etdz.reports.cards"])
     spans = [(i, min(i + _CHUNK, len(v.zones))) for i in range(0, len(v.zones), _CHUNK)]
     with tempfile.TemporaryDirectory(prefix="etdz-cards-") as tmp:
-        # the year goes to the workers through one file, pickled as a stream: not one in-memory copy per worker
+        # What every card reads goes to the workers through one file, pickled as a stream: not one in-memory copy
+        # per worker. What only one zone's card reads (its indicator rows, ranks on record, category scores: most
+        # of a large year) travels with the zone's chunk instead, so a worker holds one chunk of it at a time.
         year = os.path.join(tmp, "year.pickle")
         with open(year, "wb") as fh:
-            pickle.dump((v, generated), fh, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump((_shared_part(v), generated), fh, protocol=pickle.HIGHEST_PROTOCOL)
         with ProcessPoolExecutor(n, mp_context=ctx, initializer=_start_worker, initargs=(year,)) as pool:
             pending: deque = deque()
             for span in spans:  # at most one chunk per worker waiting: finished cards never pile up in memory
-                pending.append(pool.submit(_render_span, *span))
+                pending.append(pool.submit(_render_span, *span, _zones_part(v, *span)))
                 if len(pending) > n:
                     yield from pending.popleft().result()
             while pending:
@@ -214,15 +224,34 @@ def render_cards(v: YearView, generated: str, workers: int | None = None) -> Ite
 
 
 _WORKER: dict = {}
+# the YearView fields a card reads only for its own zone (card_context)
+_PER_ZONE = ("ind_rows", "history_by_zone", "cat_scores")
+
+
+def _shared_part(v: YearView) -> YearView:
+    """The year without the per-zone lookups and without its input frames (cards read neither of another zone)."""
+    return dataclasses.replace(v, inputs=None, **{name: {} for name in _PER_ZONE})
+
+
+def _zones_part(v: YearView, start: int, stop: int) -> dict[str, dict]:
+    """The per-zone lookups of the zones ``start:stop`` (national-rank order)."""
+    codes = [z["zone_code"] for z in v.zones[start:stop]]
+    out = {}
+    for name in _PER_ZONE:
+        lookup = getattr(v, name)
+        out[name] = {c: lookup[c] for c in codes if c in lookup}
+    return out
 
 
 def _start_worker(year: str) -> None:
     """Pool initializer: the year (from the parent's pickle file), the template and the common context."""
     with open(year, "rb") as fh:
         v, generated = pickle.load(fh)
-    _WORKER.update(v=v, tpl=environment().get_template("card.html.j2"), common=_common(v, generated))
+    _WORKER.update(v=v, tpl=environment().get_template("card.html.j2"), common=_common(v, generated),
+                   groups=target_groups(v))
 
 
-def _render_span(start: int, stop: int) -> list[tuple[str, str]]:
-    v, tpl, common = _WORKER["v"], _WORKER["tpl"], _WORKER["common"]
-    return [(z["zone_code"], tpl.render(card_context(v, z, common))) for z in v.zones[start:stop]]
+def _render_span(start: int, stop: int, zones_part: dict[str, dict]) -> list[tuple[str, str]]:
+    tpl, common, groups = _WORKER["tpl"], _WORKER["common"], _WORKER["groups"]
+    v = dataclasses.replace(_WORKER["v"], **zones_part)
+    return [(z["zone_code"], tpl.render(card_context(v, z, common, groups))) for z in v.zones[start:stop]]

@@ -147,16 +147,46 @@ class ZoneTargets:
     danger: DangerLine | None
 
 
+class TargetGroups:
+    """The year's groups as :func:`zone_targets` reads them — each region's zones and totals, the bottom n of the
+    downgrade rule's groups — each computed on first use and then shared by every card, instead of a pass over
+    every zone for each card (quadratic in the zones). Build it from the ``rankings`` and ``bottom`` of the calls.
+    """
+
+    def __init__(self, rankings: list[dict], bottom: set[str]):
+        self.rankings, self.bottom = rankings, bottom
+        self._cache: dict = {}
+
+    def once(self, key: tuple, compute):
+        """``compute()`` the first time ``key`` is asked for, the kept value afterwards (nothing kept if it raises)."""
+        try:
+            return self._cache[key]
+        except KeyError:
+            value = self._cache[key] = compute()
+            return value
+
+    def region(self, name) -> list[dict]:
+        """The zones of region ``name``, in the order of ``rankings``."""
+        return self.once(("region", name), lambda: [g for g in self.rankings if g.get("region") == name])
+
+
+def _totals_desc(group: list[dict]) -> np.ndarray:
+    return np.sort(np.asarray([g["total_score"] for g in group], dtype=float))[::-1]
+
+
 def zone_targets(zone: dict, totals_desc, rankings: list[dict], bottom: set[str], rule: str | None,
                  bottom_n: int | None, rows: list[dict], metas: dict[str, IndicatorMeta],
-                 limit: int = 8) -> ZoneTargets:
+                 limit: int = 8, groups: TargetGroups | None = None) -> ZoneTargets:
     """Every target of one zone (see the module docstring).
 
     ``totals_desc``: the national totals, descending; ``rankings``: every zone's rankings row (zone_code,
     region, total_score, national_rank, regional_rank); ``bottom``: the zones in the bottom n this year
-    (``bottom_flags``); ``rule`` / ``bottom_n``: the catalogue's downgrade rule (None: no danger line).
+    (``bottom_flags``); ``rule`` / ``bottom_n``: the catalogue's downgrade rule (None: no danger line);
+    ``groups``: a :class:`TargetGroups` of the same ``rankings`` and ``bottom``, shared by the year's zones.
     When the top list to enter is the next rank up (rank 101), it is listed once, as the top list.
     """
+    if groups is None:
+        groups = TargetGroups(rankings, bottom)
     points = next_points(rows, metas)
     total, r = zone["total_score"], zone.get("national_rank")
     out = []
@@ -165,30 +195,36 @@ def zone_targets(zone: dict, totals_desc, rankings: list[dict], bottom: set[str]
         out.append(target("next", "national", up, total, totals_desc, points))
     if top is not None:
         out.append(target("top", "national", top, total, totals_desc, points))
-    region = [g for g in rankings if g.get("region") == zone.get("region")]
+    name = zone.get("region")
+    region = groups.region(name)
     q = zone.get("regional_rank")
     if q is not None and q > REGION_TOP and len(region) >= REGION_TOP:
-        reg_totals = np.sort(np.asarray([g["total_score"] for g in region], dtype=float))[::-1]
+        reg_totals = groups.once(("region_totals", name), lambda: _totals_desc(region))
         out.append(target("region_top10", "regional", REGION_TOP, total, reg_totals, points))
     danger = None
     if rule is not None and bottom_n:
-        group = region if rule == "regional_bottom" else rankings
-        rank_key = "regional_rank" if rule == "regional_bottom" else "national_rank"
-        inside = [g for g in group if g["zone_code"] in bottom]
-        outside = [g for g in group if g["zone_code"] not in bottom]
+        regional = rule == "regional_bottom"
+        key = ("region", name) if regional else ("nation",)
+        group = region if regional else rankings
+        rank_key = "regional_rank" if regional else "national_rank"
+        inside = groups.once((*key, "inside"), lambda: [g for g in group if g["zone_code"] in bottom])
+        outside = groups.once((*key, "outside"), lambda: [g for g in group if g["zone_code"] not in bottom])
         in_bottom = zone["zone_code"] in bottom
-        top_rank = min((g[rank_key] for g in inside if g[rank_key] is not None), default=None)
+        top_rank = groups.once((*key, "top_rank", rank_key),
+                               lambda: min((g[rank_key] for g in inside if g[rank_key] is not None), default=None))
         margin = places = None
         if in_bottom and outside:
-            lowest_out = min(g["total_score"] for g in outside)
-            k = 1 + sum(g["total_score"] > lowest_out for g in group)
-            out.append(target("leave_bottom", "regional" if rule == "regional_bottom" else "national", k, total,
-                              np.sort(np.asarray([g["total_score"] for g in group], dtype=float))[::-1], points))
+            def leave() -> tuple[int, np.ndarray]:
+                lowest_out = min(g["total_score"] for g in outside)
+                return 1 + sum(g["total_score"] > lowest_out for g in group), _totals_desc(group)
+
+            k, group_totals = groups.once((*key, "leave"), leave)
+            out.append(target("leave_bottom", "regional" if regional else "national", k, total, group_totals, points))
         elif not in_bottom and inside:
-            margin = float(total - max(g["total_score"] for g in inside))
+            margin = float(total - groups.once((*key, "highest_inside"),
+                                               lambda: max(g["total_score"] for g in inside)))
             own = zone.get(rank_key)
             places = None if own is None or top_rank is None else top_rank - own
-        danger = DangerLine("regional" if rule == "regional_bottom" else "national", bottom_n, in_bottom, margin,
-                            top_rank, places)
+        danger = DangerLine("regional" if regional else "national", bottom_n, in_bottom, margin, top_rank, places)
     largest = sorted(points, key=lambda p: (-p.headroom_points, p.code))[:3]
     return ZoneTargets(out, points[:limit], sum(p.headroom_points for p in points), largest, danger)

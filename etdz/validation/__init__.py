@@ -48,7 +48,13 @@ from etdz.validation.checks import (
     names_text,
     rows_text,
 )
-from etdz.validation.files import SubmissionFile, dropped_measures_issues, file_checks, registry_lookup
+from etdz.validation.files import (
+    SubmissionFile,
+    dropped_measures_issues,
+    file_checks,
+    read_deferred,
+    registry_lookup,
+)
 from etdz.validation.long_frame import UNIT_KEY_SEP, build_long_frame, conversion_note
 from etdz.validation.row_issues import row_issue
 from etdz.validation.suite import (
@@ -64,7 +70,7 @@ __all__ = [
     "CHECKS", "FAMILIES", "FAMILY_TITLES", "ISSUE_COLUMNS", "UNIT_KEY_SEP", "Check", "ExpectationOutcome",
     "SubmissionFile", "ValidationReport", "build_long_frame", "build_suite", "conversion_note",
     "dropped_measures_issues", "ephemeral_context", "file_checks", "gx_module", "issue", "issues_frame", "names_text",
-    "registry_lookup", "rows_text", "run_suite", "validate_rows", "validate_submissions",
+    "read_deferred", "registry_lookup", "rows_text", "run_suite", "validate_rows", "validate_submissions",
 ]
 
 

@@ -11,10 +11,12 @@ import math
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from etdz.catalogue import Catalogue
 from etdz.numbers import NORMALISATIONS_ZH, parse_value, whole_gap
-from etdz.reading import EXTRA_KEY, REQUIRED_COLUMNS, ROW_KEY, Formula
+from etdz.reading import EXTRA_KEY, REQUIRED_COLUMNS, ROW_KEY, CsvBatch, Formula
 from etdz.validation.checks import cell_text
 from etdz.validation.files import SubmissionFile
 
@@ -62,19 +64,61 @@ def build_long_frame(files: list[SubmissionFile], catalogue: Catalogue,
     return df
 
 
-def _rows_frame(files: list[SubmissionFile], catalogue: Catalogue) -> pd.DataFrame:
-    """The rows as read, one per data row and one per absent required measure, values parsed; no rules yet."""
-    cols = ["file_idx", "row", "origin", "measure_code", "unit", "value_raw", "unit_raw", "value_text", "normalised",
+_COLUMNS = ["file_idx", "row", "origin", "measure_code", "unit", "value_raw", "unit_raw", "value_text", "normalised",
             "reported", "formula_col", "overflow", "unit_checked"]
-    # one list per column, not one dict per row: at 23,000 files a dict per row peaks at ~0.9 GB
-    data: dict[str, list] = {c: [] for c in cols}
-    columns = [data[c] for c in cols]
+_STRINGS = ("origin", "measure_code", "unit", "value_raw", "unit_raw", "value_text", "normalised", "formula_col",
+            "overflow", "unit_checked")
+#: a value that parse_value leaves as it is (no space, sign, separator, exponent or %): its text and float()
+_PLAIN_NUMBER = r"^[+-]?[0-9]+(\.[0-9]+)?$"
 
+
+def _rows_frame(files: list[SubmissionFile], catalogue: Catalogue) -> pd.DataFrame:
+    """The rows as read, one per data row and one per absent required measure, values parsed; no rules yet.
+
+    Files read one by one are framed row by row (:func:`_file_rows`), files read in a batch column by column
+    (:func:`_batch_rows`); the parts are put in the order of ``files``, each file's rows (in row order) before its
+    absent measures (in catalogue order), whichever way the file was read."""
+    parts = [_file_rows(files, catalogue)]
+    batches = {id(f.read.batch): f.read.batch for f in files if f.read.batch is not None}
+    for batch in batches.values():
+        parts += _batch_rows(batch, files, catalogue)  # type: ignore[arg-type]
+    order = np.argsort(np.concatenate([p["_key"] for p in parts]), kind="stable")
+    data: dict[str, object] = {
+        "file_idx": np.concatenate([p["file_idx"] for p in parts]).astype("int64")[order],
+        # float with NaN for an absent measure's row: exact for row numbers, and becomes <NA> in Int64
+        "row": pd.array(np.concatenate([p["row"] for p in parts]).astype("float64")[order], dtype="Int64"),
+        "reported": np.concatenate([p["reported"] for p in parts]).astype("float64")[order],
+    }
+    take = pa.array(order)
+    for c in _STRINGS:
+        # pandas 3 string dtype; None stays missing
+        data[c] = pd.Series(pa.concat_arrays([p[c] for p in parts]).take(take), dtype="str")
+    df = pd.DataFrame({c: data[c] for c in _COLUMNS})
+    del data, parts  # the frame holds copies: free the parts before the joins
+    zone_of = {f.idx: f.zone_code for f in files}
+    df["zone_code"] = df["file_idx"].map(zone_of).astype("str")
+    return df
+
+
+def _parsed(v: object, percent_ok: bool) -> tuple[str | None, float, str | None]:
+    """``value_text``, ``reported`` and ``normalised`` of one value cell (not a formula)."""
+    p = parse_value(v, percent_ok=percent_ok)
+    return p.text, np.nan if p.value is None else p.value, "、".join(NORMALISATIONS_ZH[n] for n in p.normalised) or None
+
+
+def _file_rows(files: list[SubmissionFile], catalogue: Catalogue) -> dict:
+    """The part of the files read one by one (row dicts), as arrays by column plus ``_key`` (2 × the file's
+    position in ``files``: its rows and absent measures are already in order)."""
+    # one list per column, not one dict per row: a dict per row costs several times the memory
+    data: dict[str, list] = {c: [] for c in _COLUMNS}
+    columns = [data[c] for c in _COLUMNS]
+    key: list[int] = []
     measures = catalogue.measures
     required = catalogue.required_measures
-    for f in files:
-        if f.read.problems or not f.read.has_values:
+    for pos, f in enumerate(files):
+        if f.read.problems or not f.read.has_values or f.read.batch is not None:
             continue  # nothing to check row by row (a blank template is one file error, not 30 warnings)
+        before = len(columns[0])
         listed: set[str] = set()
         for rec in f.read.rows:
             formula_col = next((c for c in REQUIRED_COLUMNS if isinstance(rec.get(c), Formula)), None)
@@ -85,13 +129,9 @@ def _rows_frame(files: list[SubmissionFile], catalogue: Catalogue) -> pd.DataFra
             v = rec.get("value")
             known = measure in measures
             if isinstance(v, Formula):
-                reported, normalised = np.nan, None
-                value_text = None
+                value_text, reported, normalised = None, np.nan, None
             else:
-                p = parse_value(v, percent_ok=known and measures[measure].unit == "%")
-                value_text = p.text
-                reported = np.nan if p.value is None else p.value
-                normalised = "、".join(NORMALISATIONS_ZH[n] for n in p.normalised) or None
+                value_text, reported, normalised = _parsed(v, known and measures[measure].unit == "%")
             if measure:
                 listed.add(measure)
             extra = rec.get(EXTRA_KEY)
@@ -107,17 +147,83 @@ def _rows_frame(files: list[SubmissionFile], catalogue: Catalogue) -> pd.DataFra
             if code not in listed:
                 _append_row(columns, f.idx, None, "absent", code, None, None, None, None, None, np.nan, None, None,
                             None)
-    df = pd.DataFrame(data, columns=cols)
-    del data, columns  # the frame holds copies: free the lists before the joins
-    df["file_idx"] = df["file_idx"].astype("int64")
-    df["row"] = df["row"].astype("Int64")
-    df["reported"] = df["reported"].astype("float64")
-    for c in ("origin", "measure_code", "unit", "value_raw", "unit_raw", "value_text", "normalised", "formula_col",
-              "overflow", "unit_checked"):
-        df[c] = df[c].astype("str")  # pandas 3 string dtype; None stays missing
-    zone_of = {f.idx: f.zone_code for f in files}
-    df["zone_code"] = df["file_idx"].map(zone_of).astype("str")
-    return df
+        key.extend([2 * pos] * (len(columns[0]) - before))
+    part: dict = {c: pa.array(data[c], pa.string()) for c in _STRINGS}
+    part["_key"] = np.array(key, dtype="int64")
+    part["file_idx"] = np.array(data["file_idx"], dtype="int64")
+    part["row"] = np.array([np.nan if r is None else r for r in data["row"]], dtype="float64")
+    part["reported"] = np.array(data["reported"], dtype="float64")
+    return part
+
+
+def _cells(column: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
+    """A batch column's cells as :func:`cell_text` reads them: (per row, the index of its text; the texts).
+    Each distinct cell is trimmed once."""
+    enc = column.combine_chunks().dictionary_encode()
+    return enc.indices.to_numpy(zero_copy_only=False), [cell_text(v) for v in enc.dictionary.to_pylist()]
+
+
+def _batch_rows(batch: CsvBatch, files: list[SubmissionFile], catalogue: Catalogue) -> list[dict]:
+    """The parts (data rows; absent required measures) of the files of ``files`` read in ``batch``, computed by
+    column with the same result as :func:`_file_rows` row by row: measure and unit trimmed by :func:`cell_text`
+    once per distinct cell; a plain number (:data:`_PLAIN_NUMBER`) is its own text and ``float()``; an empty value
+    is not reported; any other value goes through :func:`parse_value` as in :func:`_file_rows`."""
+    measures = catalogue.measures
+    pos_of = np.full(len(batch.readable), -1, dtype="int64")
+    idx_of = np.zeros(len(batch.readable), dtype="int64")
+    for pos, f in enumerate(files):
+        if f.read.batch is batch:
+            pos_of[f.read.batch_pos], idx_of[f.read.batch_pos] = pos, f.idx
+    sel = pos_of[batch.owner] >= 0
+    table, owner = batch.table.filter(pa.array(sel)), batch.owner[sel]
+    n = len(owner)
+    null = pa.nulls(n, pa.string())
+
+    m_idx, m_names = _cells(table["measure_code"])
+    measure = pa.array(m_names, pa.string()).take(pa.array(m_idx))
+    known = np.array([m in measures for m in m_names], dtype=bool)[m_idx]
+    percent = np.array([m in measures and measures[m].unit == "%" for m in m_names], dtype=bool)[m_idx]
+    u_idx, u_names = _cells(table["unit"])
+    unit = pa.array(u_names, pa.string()).take(pa.array(u_idx))
+
+    value = table["value"].combine_chunks()
+    plain = pc.match_substring_regex(value, _PLAIN_NUMBER).to_numpy(zero_copy_only=False)
+    reported = np.full(n, np.nan)
+    # Arrow's parse of a decimal string is correctly rounded, as float()'s (bit for bit: tests/test_read_batch.py)
+    reported[plain] = pc.cast(value.filter(pa.array(plain)), pa.float64()).to_numpy(zero_copy_only=False)
+    plain &= np.isfinite(reported)  # too large for a double: parse_value's to reject
+    other = ~plain & (pc.binary_length(value).to_numpy(zero_copy_only=False) > 0)  # empty: not reported
+    value_text, value_raw, normalised = pc.if_else(pa.array(plain), value, null), value, null
+    if other.any():
+        cells = value.filter(pa.array(other)).to_pylist()
+        parsed = [_parsed(v, pct) for v, pct in zip(cells, percent[other].tolist())]
+        mask = pa.array(other)
+        value_text = pc.replace_with_mask(value_text, mask, pa.array([p[0] for p in parsed], pa.string()))
+        reported[other] = [p[1] for p in parsed]
+        normalised = pc.replace_with_mask(normalised, mask, pa.array([p[2] for p in parsed], pa.string()))
+        value_raw = pc.replace_with_mask(value_raw, mask, pa.array([cell_text(v) for v in cells], pa.string()))
+    rows = {"_key": 2 * pos_of[owner], "file_idx": idx_of[owner], "row": batch.row[sel].astype("float64"),
+            "origin": pa.repeat(pa.scalar("row", pa.string()), n), "measure_code": measure, "unit": unit,
+            "value_raw": value_raw, "unit_raw": unit, "value_text": value_text, "normalised": normalised,
+            "reported": reported, "formula_col": null, "overflow": null,
+            "unit_checked": pc.if_else(pa.array(known), unit, null)}
+
+    # absent: the required measures a file does not list, per file in catalogue order
+    required = list(catalogue.required_measures)
+    where = {code: j for j, code in enumerate(required)}
+    req = np.array([where.get(m, -1) for m in m_names], dtype="int64")[m_idx]
+    listed = np.zeros((len(pos_of), len(required)), dtype=bool)
+    listed[owner[req >= 0], req[req >= 0]] = True
+    listed[pos_of < 0] = True  # not a file of this frame
+    fi, j = np.nonzero(~listed)  # by file, then catalogue order
+    m = len(fi)
+    none = pa.nulls(m, pa.string())
+    absent = {"_key": 2 * pos_of[fi] + 1, "file_idx": idx_of[fi], "row": np.full(m, np.nan),
+              "origin": pa.repeat(pa.scalar("absent", pa.string()), m),
+              "measure_code": pa.array([required[k] for k in j.tolist()], pa.string()), "unit": none,
+              "value_raw": none, "unit_raw": none, "value_text": none, "normalised": none,
+              "reported": np.full(m, np.nan), "formula_col": none, "overflow": none, "unit_checked": none}
+    return [rows, absent]
 
 
 def _join_values(df: pd.DataFrame, files: list[SubmissionFile], catalogue: Catalogue, rules: pd.DataFrame,
@@ -125,11 +231,12 @@ def _join_values(df: pd.DataFrame, files: list[SubmissionFile], catalogue: Catal
     """The canonical value (unit factor or exchange rate), the bounds, the whole-number gap and the key of the
     duplicate check, as columns of ``df``."""
     measures = catalogue.measures
-    factors = {(code, u): fac for code, m in measures.items() for u, fac in m.accepted_units.items()}
-    df["factor"] = [factors.get((m, u), np.nan)
-                    for m, u in zip(df["measure_code"].tolist(), df["unit_checked"].tolist())]
+    # the key is unambiguous: unit_checked is set only for a catalogue measure, and no code or unit holds the separator
+    key = (df["measure_code"] + UNIT_KEY_SEP + df["unit_checked"]).astype("str")
+    factors = {f"{code}{UNIT_KEY_SEP}{u}": fac for code, m in measures.items() for u, fac in m.accepted_units.items()}
+    df["factor"] = key.map(factors).astype("float64")
     df["value"] = df["reported"] * df["factor"]
-    df["unit_key"] = (df["measure_code"] + UNIT_KEY_SEP + df["unit_checked"]).astype("str")
+    df["unit_key"] = key
     _convert_currencies(df, files, catalogue)
     for c in ("hard_min", "hard_max", "soft_min", "soft_max"):
         df[c] = rules[c].astype("float64").where(known)
@@ -137,7 +244,7 @@ def _join_values(df: pd.DataFrame, files: list[SubmissionFile], catalogue: Catal
     is_int = rules["is_integer"].fillna(False).astype(bool) & known
     gap = np.full(len(df), np.nan)
     check = (is_int & df["value"].notna()).to_numpy()
-    gap[check] = [whole_gap(x) for x in df["value"].to_numpy()[check].tolist()]  # only the integer measures' rows
+    gap[check] = whole_gap(df["value"].to_numpy()[check])  # only the integer measures' rows
     df["whole_gap"] = gap
     df["dup_measure"] = df["measure_code"].where(df["origin"].eq("row") & df["measure_code"].fillna("").ne(""))
 

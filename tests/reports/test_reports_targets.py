@@ -117,3 +117,23 @@ def test_region_top10_and_the_danger_line():
     assert "leave_bottom" not in {x.kind for x in t.targets}
     assert t.danger.margin == pytest.approx(66.0 - 60.0) and t.danger.places_above == 3
     assert zone_targets(e7, totals, REGION, BOTTOM, None, None, ROWS, METAS).danger is None
+
+
+@pytest.mark.parametrize("data_year", [2019, 2022])  # national_consecutive, regional_bottom
+def test_targets_from_the_shared_groups_are_those_of_each_zone_alone(data_year):
+    from reports_synth import make_year
+
+    from etdz.reports import prepare
+    from etdz.reports.cards import target_groups
+
+    v = prepare(make_year(data_year=data_year, per_region={"east": 14, "central": 9, "west": 7}, years=3).inputs())
+    shared = target_groups(v)
+    d = v.catalogue.downgrade
+    for z in v.zones:
+        rows = v.ind_rows.get(z["zone_code"], [])
+        alone = zone_targets(z, v.totals_desc, v.zones, shared.bottom, d.rule, d.bottom_n, rows, v.indicator_by_code)
+        assert zone_targets(z, v.totals_desc, v.zones, shared.bottom, d.rule, d.bottom_n, rows, v.indicator_by_code,
+                            groups=shared) == alone
+    assert any(t.kind == "leave_bottom" for z in v.zones for t in zone_targets(
+        z, v.totals_desc, v.zones, shared.bottom, d.rule, d.bottom_n, v.ind_rows.get(z["zone_code"], []),
+        v.indicator_by_code, groups=shared).targets)

@@ -12,8 +12,6 @@ rendered with autoescaping Jinja2 templates (zone names are untrusted), and writ
 from __future__ import annotations
 
 import time
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +21,6 @@ from etdz.reports.inputs import ReportInputs, YearView, prepare
 
 __all__ = ["ReportInputs", "ReportOutputs", "write_year_reports", "prepare"]
 
-_CARD_WRITERS = 4  # threads writing cards: each write's fsync releases the GIL while the next card renders
 
 
 @dataclass
@@ -64,19 +61,12 @@ def write_year_reports(inputs: ReportInputs, reports_root: str | Path, *, genera
 
     t = time.perf_counter()
     written = set()
-    # Each card is still written to a temporary name and fsynced (etdz.commit), by a few threads while this
-    # one renders the next cards: the fsyncs release the GIL. At most a few cards wait in memory; every write
-    # has completed (or raised) before the cards are counted.
-    with ThreadPoolExecutor(max_workers=_CARD_WRITERS, thread_name_prefix="etdz-cards") as pool:
-        pending: deque = deque()
-        for code, html in cards.render_cards(view, generated, workers=card_workers):
-            name = f"{code}.html"
-            pending.append(pool.submit(atomic_write_text, zones_dir / name, html))
-            written.add(name)
-            if len(pending) > 4 * _CARD_WRITERS:
-                pending.popleft().result()
-        while pending:
-            pending.popleft().result()  # re-raises a write's failure
+    # inside a step's commit a card's write is a temporary name and a rename: the one flush of the step
+    # (etdz.commit) comes before its journal, so writer threads would only compete with the rendering for the GIL
+    for code, html in cards.render_cards(view, generated, workers=card_workers):
+        name = f"{code}.html"
+        atomic_write_text(zones_dir / name, html)
+        written.add(name)
     if prune_stale_cards:
         for p in zones_dir.glob("*.html"):
             if p.name not in written and not p.name.startswith(("_", ".")):

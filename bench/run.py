@@ -45,7 +45,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
 ETDZ = str(Path(PY).with_name("etdz")) if Path(PY).with_name("etdz").exists() else shutil.which("etdz") or "etdz"
-STEPS = {"submissions": "ingest_validate_s", "scores": "score_s", "reports": "reports_s"}
+STEPS = {"submissions": "ingest_validate_s", "scores": "score_s", "rank_robustness": "robustness_s",
+         "ranking_changes": "changes_s", "reports": "reports_s"}
 
 # targets of issue 15 (2-core machine)
 T_WALL_230 = 4.0
@@ -507,6 +508,8 @@ def table(res: dict) -> str:
         ("  imports (cold, s)", [s["stages"]["imports_s"] for s in sizes], 2),
         ("  ingest+validate step (s)", [s["stages"]["ingest_validate_s"] for s in sizes], 2),
         ("  score step (s)", [s["stages"]["score_s"] for s in sizes], 2),
+        ("  rank_robustness step (s)", [s["stages"].get("robustness_s") for s in sizes], 2),
+        ("  ranking_changes step (s)", [s["stages"].get("changes_s") for s in sizes], 2),
         ("  reports step (s)", [s["stages"]["reports_s"] for s in sizes], 2),
         ("  Dagster overhead (s)", [s["stages"]["dagster_overhead_s"] for s in sizes], 2),
         ("    of which start → 1st step (s)", [s["stages"]["startup_s"] for s in sizes], 2),
@@ -667,7 +670,7 @@ def main(argv=None) -> int:
             "Only year Y is run; Y-1 is never run, so its inbox is read for the year-on-year checks and growth.",
             "imports_s is a separate cold `python -c 'import pipelines.definitions, etdz.ingest'`; "
             "great_expectations is imported lazily inside the ingest step and counted there.",
-            "dagster_overhead_s = wall - the three steps - imports_s (definitions, instance, run launch, "
+            "dagster_overhead_s = wall - the five steps - imports_s (definitions, instance, run launch, "
             "events, exit).",
             "The input files were just written, so they are in the OS page cache (cold process, warm disk).",
         ],

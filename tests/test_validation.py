@@ -78,6 +78,18 @@ def test_row_errors_reject_the_file_and_name_row_and_column(env, override, check
     assert y.measures.empty and y.submitted_zones == set()
 
 
+def test_a_value_that_overflows_once_converted_is_invalid_not_infinite(env):
+    """1e305 万人 is 1e309 people: beyond a double. The file is rejected naming the row and why; the year goes on
+    and no infinite measure reaches the scorer (the other zone's file is accepted as usual)."""
+    y = env({"big.csv": csv_bytes(rows_for("Z1", 2022, jobs=("1e305", "万人"))),
+             "ok.csv": csv_bytes(rows_for("Z2", 2022))})
+    assert status(y, "big.csv") == "rejected" and status(y, "ok.csv") == "accepted"
+    got = only(y, "big.csv", "row.invalid_value")
+    assert got.row == 5 and got.column == "value" and "换算为 人 后超出可表示的数值范围" in got.message
+    assert y.measures["value"].map(lambda v: v == v and abs(v) < float("inf")).all()
+    assert set(y.measures["zone_code"]) == {"Z2"}
+
+
 def test_whole_after_conversion_is_fine(env):
     y = env({"f.csv": csv_bytes(rows_for("Z1", 2022, jobs=("1.2345", "万人"), firms=("12.0", "个")))})
     assert status(y, "f.csv") == "accepted"

@@ -87,7 +87,8 @@ _CHECK_LIST = [
           "`etdz validate` only: no catalogue applies to the file's data year."),
     # valid_values
     Check("row.invalid_value", "error", "row", "valid_values", "数值无效",
-          "The value is not a number in the syntax of §2.1 (after the accepted normalisations)."),
+          "The value is not a number in the syntax of §2.1 (after the accepted normalisations), or it is one that "
+          "its unit's factor or exchange rate takes beyond the range of a double (1e305 万人)."),
     Check("row.formula", "error", "row", "valid_values", "单元格是公式",
           "An XLSX cell of a required column holds a formula: formulas are never evaluated."),
     Check("row.field_count", "error", "row", "valid_values", "字段数多于表头",

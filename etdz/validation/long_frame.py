@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from etdz.catalogue import Catalogue
-from etdz.numbers import NORMALISATIONS_ZH, parse_value, whole_gap
+from etdz.numbers import INVALID_MARK, NORMALISATIONS_ZH, parse_value, whole_gap
 from etdz.reading import EXTRA_KEY, REQUIRED_COLUMNS, ROW_KEY, CsvBatch, Formula
 from etdz.validation.checks import cell_text
 from etdz.validation.files import SubmissionFile
@@ -238,6 +238,12 @@ def _join_values(df: pd.DataFrame, files: list[SubmissionFile], catalogue: Catal
     df["value"] = df["reported"] * df["factor"]
     df["unit_key"] = key
     _convert_currencies(df, files, catalogue)
+    # a finite report that its unit's factor or exchange rate takes beyond a double (1e305 万人): no number to
+    # check or score, so the row is an invalid value (row.invalid_value), never an infinite measure
+    beyond = np.isfinite(df["reported"].to_numpy("float64")) & np.isinf(df["value"].to_numpy("float64"))
+    if beyond.any():
+        df.loc[beyond, "value"] = np.nan
+        df.loc[beyond, "value_text"] = INVALID_MARK + df.loc[beyond, "value_raw"]
     for c in ("hard_min", "hard_max", "soft_min", "soft_max"):
         df[c] = rules[c].astype("float64").where(known)
     df["canonical_unit"] = rules["canonical_unit"].astype("str")

@@ -92,7 +92,13 @@ def _no_exchange_rate(x: FailingRow) -> dict:
 
 
 def _invalid_value(x: FailingRow) -> dict:
-    reason = parse_value(x.value_raw, percent_ok=bool(x.m and x.m.unit == "%")).error or "不是数值"
+    parsed = parse_value(x.value_raw, percent_ok=bool(x.m and x.m.unit == "%"))
+    if parsed.error:
+        reason = parsed.error
+    elif parsed.ok and x.m:  # parses, but overflows once converted to the canonical unit (long_frame._join_values)
+        reason = f"按单位「{x.unit_raw}」换算为 {x.m.unit} 后超出可表示的数值范围"
+    else:
+        reason = "不是数值"
     msg = (f"{x.w}的数值「{x.value_raw}」无效（{reason}），指标 {x.mname}。"
            f"请只填写阿拉伯数字（可带小数点和负号），不要填写文字、区间或说明；不报送请留空")
     return issue(x.f, x.check, msg, row=x.row, column="value", value=x.value_raw, expected="数值，如 -3、12.5、2e-06")

@@ -30,7 +30,6 @@ Prints one JSON object: ``read_s``, ``validate_s``, ``score_s``, ``total_s`` (be
 from __future__ import annotations
 
 import argparse
-import ctypes
 import hashlib
 import json
 import math
@@ -51,6 +50,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from etdz.catalogue import Catalogue, catalogue_for_year, load_catalogues  # noqa: E402
+from etdz.commit import sync_filesystem  # noqa: E402
 from etdz.registry import load_registry  # noqa: E402
 from etdz.scoring import YearInputs, score_year  # noqa: E402
 
@@ -207,21 +207,6 @@ def validate(
     return measures, counts
 
 
-def _syncfs(path: Path) -> None:
-    """One syncfs(2) of the file system holding ``path`` (Linux; elsewhere os.sync)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    if not hasattr(libc, "syncfs"):
-        os.sync()
-        return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        if libc.syncfs(fd) != 0:
-            err = ctypes.get_errno()
-            raise OSError(err, os.strerror(err), str(path))
-    finally:
-        os.close(fd)
-
-
 def io_floor(folder: Path, out: Path, long: pd.DataFrame, measures: pd.DataFrame) -> float:
     """The I/O no pipeline can skip: hash and archive every file of ``folder`` (temp name + rename, one syncfs),
     write the measures and the long frame as Parquet. Returns seconds."""
@@ -241,7 +226,8 @@ def io_floor(folder: Path, out: Path, long: pd.DataFrame, measures: pd.DataFrame
         os.replace(tmp, sub / sha)
     pq.write_table(pa.Table.from_pandas(measures, preserve_index=False), out / "measures.parquet")
     pq.write_table(pa.Table.from_pandas(long, preserve_index=False), out / "long.parquet")
-    _syncfs(out)
+    if not sync_filesystem(out, "flushing the floor's archive"):  # no syncfs on this platform
+        os.sync()
     return time.perf_counter() - t0
 
 

@@ -232,7 +232,8 @@ def load_file(entry: InboxEntry | str | Path, idx: int, expected_year: int, arch
     ``file.cannot_open``) and nothing archived — never an exception that would fail the other zones.
 
     ``archiver``: a callable with :func:`archive_bytes`' signature that returns the archive URL (default:
-    :func:`archive_bytes` itself; :func:`ingest_year` passes one that writes in background threads).
+    :func:`archive_bytes` itself; :func:`ingest_year` passes the year's, from :func:`archiving`). A file over
+    ``max_bytes`` is streamed from the open file by :func:`archive_bytes` itself, durable on its own.
     ``defer_csv``: a well-formed CSV is left pending for the year's batch read
     (:func:`etdz.validation.read_deferred`; see :func:`etdz.reading.read_submission`)."""
     if not isinstance(entry, InboxEntry):

@@ -1,4 +1,5 @@
-"""What a correction changed: the ``ranking_changes`` asset (04-outputs.md §4.1; core in ``etdz/changes.py``)."""
+"""What a correction changed: the ``ranking_changes`` asset (docs/contract/04-outputs.md §4.1; core in
+``etdz/changes.py``)."""
 
 from dagster import AssetDep, AssetExecutionContext, AssetKey, DataVersion, MaterializeResult, MetadataValue, asset
 

@@ -1,4 +1,4 @@
-"""The rank-robustness asset (group ``scoring``): how firm each zone's rank is (03-scoring.md §3.9)."""
+"""The rank-robustness asset (group ``scoring``): how firm each zone's rank is (docs/contract/03-scoring.md §3.9)."""
 
 import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, DataVersion, MaterializeResult, MetadataValue, asset
@@ -13,7 +13,7 @@ from pipelines.resources import EtdzResource
 OWNERS = ["team:data-engineering"]
 DESCRIPTION = ("Per cohort zone: its national rank against the ranks it gets under N sampled variants of the "
                "unpublished weights and treatment — median rank and 90% interval, share of variants in the top 100 "
-               "and in its region's bottom n (03-scoring.md §3.9).")
+               "and in its region's bottom n (docs/contract/03-scoring.md §3.9).")
 
 
 def build_robustness_assets(partitions_def, code_version: str):

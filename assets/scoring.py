@@ -35,7 +35,8 @@ KEYS = {name: AssetKey(name) for name in ("indicator_scores", "indicator_bounds"
 
 DESCRIPTIONS = {
     "indicator_scores": "Every cohort zone × indicator: value, status (ok / missing / no_base), normalised score "
-                        "0–100, whether imputed, better than the national / regional average (03-scoring.md §3.1–3.5).",
+                        "0–100, whether imputed, better than the national / regional average "
+                        "(docs/contract/03-scoring.md §3.1–3.5).",
     "indicator_bounds": "Per indicator: the bounds L and U used for clipping and scaling, mean(F) and the no_base "
                         "median (§3.2) — everything needed to re-derive a score.",
     "category_scores": "Every cohort zone × category: weighted category score and its national rank (§3.3–3.4).",
@@ -59,7 +60,7 @@ def build_scoring_assets(partitions_def, max_window: int, code_version: str):
                                description=DESCRIPTIONS[name], deps=deps, code_version=code_version))
 
     @multi_asset(name="scores", specs=specs, partitions_def=partitions_def, can_subset=False,
-                 description="Score and rank the data year exactly as 03-scoring.md says.")
+                 description="Score and rank the data year exactly as docs/contract/03-scoring.md says.")
     def scores(context: AssetExecutionContext, resource: EtdzResource):
         year = int(context.partition_key)
         with resource.writing(year):

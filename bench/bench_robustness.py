@@ -1,4 +1,4 @@
-"""Time and memory of the rank-robustness step (03-scoring.md §3.9) at 230 and 23,000 zones.
+"""Time and memory of the rank-robustness step (docs/contract/03-scoring.md §3.9) at 230 and 23,000 zones.
 
     python bench/bench_robustness.py [--zones 230 23000] [--samples 1000]
 

@@ -1,4 +1,4 @@
-"""The methodology catalogue: loading, checking every rule of 02-inputs.md §2.3.
+"""The methodology catalogue: loading, checking every rule of docs/contract/02-inputs.md §2.3.
 
 A catalogue is data, not code: any YAML file in this format must run. A file that
 breaks a rule is refused with a :class:`CatalogueError` naming the file, the entry
@@ -44,7 +44,7 @@ _DOWNGRADE_RULES = ("regional_bottom", "national_consecutive")
 
 
 class CatalogueError(ValueError):
-    """A catalogue file breaks a rule of 02-inputs.md §2.3."""
+    """A catalogue file breaks a rule of docs/contract/02-inputs.md §2.3."""
 
     def __init__(self, path: str | Path, entry: str, rule: str):
         self.path, self.entry, self.rule = str(path), entry, rule
@@ -66,7 +66,7 @@ class Category:
 
 @dataclass(frozen=True)
 class CurrencyUnit:
-    """A unit in another currency (02-inputs.md §2.3): ``value × rate × factor`` in the canonical unit, or
+    """A unit in another currency (docs/contract/02-inputs.md §2.3): ``value × rate × factor`` in the canonical unit, or
     ``value ÷ rate × factor`` with ``invert`` (the canonical unit is in that currency, the value in CNY)."""
 
     currency: str
@@ -174,7 +174,8 @@ class Downgrade:
 
 @dataclass(frozen=True)
 class Robustness:
-    """The rank-robustness analysis of 03-scoring.md §3.9 (02-inputs.md §2.3 "Robustness analysis").
+    """The rank-robustness analysis of docs/contract/03-scoring.md §3.9 (docs/contract/02-inputs.md §2.3 "Robustness
+    analysis").
 
     ``seed`` None means the data year (resolved per year by the scorer, not here).
     """
@@ -227,7 +228,7 @@ class Catalogue:
 
     @property
     def required_measures(self) -> tuple[str, ...]:
-        """Measures an indicator uses (02-inputs.md §2.3: those are required), in catalogue order."""
+        """Measures an indicator uses (docs/contract/02-inputs.md §2.3: those are required), in catalogue order."""
         used = {m for ind in self.indicators for m in ind.measures_used}
         return tuple(code for code in self.measures if code in used)
 
@@ -579,7 +580,7 @@ NO_BASE_OPTIONS = ("median", "zero")  # §3.2 step 5 imputes the median; §3.9 a
 
 
 def _parse_robustness(c: _Checker, raw: Any, own_winsorise: tuple[float, float] | None) -> Robustness:
-    """The optional ``robustness`` section; absent keys take the defaults of 02-inputs.md §2.3."""
+    """The optional ``robustness`` section; absent keys take the defaults of docs/contract/02-inputs.md §2.3."""
     if raw is None:
         return Robustness(winsorise_options=(own_winsorise,))
     entry = "robustness"
@@ -638,7 +639,7 @@ def load_catalogues(folder: str | Path | None = None) -> list[Catalogue]:
 
 
 def catalogue_for_year(catalogues: Iterable[Catalogue], data_year: int) -> Catalogue:
-    """The one catalogue whose ``data_years`` contains ``data_year`` (03-scoring.md: exactly one must)."""
+    """The one catalogue whose ``data_years`` contains ``data_year`` (docs/contract/03-scoring.md: exactly one must)."""
     matches = [c for c in catalogues if c.applies_to(data_year)]
     if len(matches) == 1:
         return matches[0]

@@ -1,4 +1,4 @@
-"""What a correction changed: the ``ranking_changes`` dataset (04-outputs.md §4.1).
+"""What a correction changed: the ``ranking_changes`` dataset (docs/contract/04-outputs.md §4.1).
 
 A year is re-run whenever a zone sends a corrected file, the registry or the catalogue changes. Each run
 compares the year's rankings with those of *the year's last run with other inputs* and lists the cohort

@@ -1,10 +1,10 @@
-"""Submission deadlines and late files (04-outputs.md §4.1, ``submission_log.late``).
+"""Submission deadlines and late files (docs/contract/04-outputs.md §4.1, ``submission_log.late``).
 
 A data year's deadline is an Asia/Shanghai calendar date, inclusive: a file is *late* when the
 Asia/Shanghai date of its ``received_at`` (the file's modification time) is after it. Late files are
 accepted or rejected on their merits like any other; ``late`` only records the fact.
 
-Default: 30 June of the following year. 01-domain.md documents the ministry's cycle as "zones report
+Default: 30 June of the following year. docs/contract/01-domain.md documents the ministry's cycle as "zones report
 after their annual statistics close (first half of the following year); review runs in the second
 half", so the end of the first half is the last day a file is still on time; an operator sets an
 earlier (or later) date per year with ``ETDZ_DEADLINES`` (docs/operations.md, "Submission deadlines").
@@ -23,7 +23,7 @@ _ITEM = re.compile(r"\s*(\d{4})\s*=\s*(\d{4}-\d{2}-\d{2})\s*")
 
 
 def default_deadline(data_year: int) -> date:
-    """30 June of ``data_year + 1``: the end of the half-year in which zones report (01-domain.md)."""
+    """30 June of ``data_year + 1``: the end of the half-year in which zones report (docs/contract/01-domain.md)."""
     return date(int(data_year) + 1, 6, 30)
 
 

@@ -2,7 +2,7 @@
 
 :func:`write_demo` writes ``<home>/registry.csv`` (the shipped registry plus a few fictional
 provincial upgrade candidates) and ``<home>/inbox/<Y>/…`` with one submission file per zone due
-in Y (02-inputs.md §2.1/§2.2), in the formats zones really send: UTF-8 CSV (with and without BOM),
+in Y (docs/contract/02-inputs.md §2.1/§2.2), in the formats zones really send: UTF-8 CSV (with and without BOM),
 GBK CSV, XLSX, file names in mixed styles, money sometimes in 万元, trade in 亿美元 and foreign investment
 in 万元 (converted at the year's rate), a few measures left empty, a few files after the deadline — and
 per year two to four deliberately faulty files so that a user sees what rejection looks like; in the
@@ -86,7 +86,7 @@ ALT_UNITS: dict[str, tuple[str, str]] = {
     "large_manufacturers": ("个", "counts"), "listed_companies": ("个", "counts"), "rd_institutions": ("家", "counts"),
     "hitech_enterprises": ("个", "counts"), "incubators": ("家", "counts"),
 }
-# Amounts in another currency (02-inputs.md §2.3), as statistics offices report them: trade in dollars
+# Amounts in another currency (docs/contract/02-inputs.md §2.3), as statistics offices report them: trade in dollars
 # (one zone's 2021 report: 24.7亿美元), foreign investment in yuan. Converted at the data year's rate.
 CURRENCY_UNITS: dict[str, tuple[str, str]] = {
     "trade_total": ("亿美元", "usd_trade"), "city_trade_total": ("亿美元", "usd_trade"),

@@ -1,6 +1,6 @@
 """Reading earlier years: the previous year's submissions (growth, plausibility) and past rankings.
 
-02-inputs.md "Years not run yet": growth reads the accepted submissions of Y−1
+docs/contract/02-inputs.md "Years not run yet": growth reads the accepted submissions of Y−1
 wherever they are — the warehouse when Y−1 was run, else its inbox folder, ingested
 for the purpose only (nothing archived or written); no folder means no submissions.
 Previous ranks and the downgrade window read the rankings that exist in the warehouse.

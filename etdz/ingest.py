@@ -1,4 +1,4 @@
-"""Ingestion of one data year's inbox (02-inputs.md §2.1): archive, read, validate, decide.
+"""Ingestion of one data year's inbox (docs/contract/02-inputs.md §2.1): archive, read, validate, decide.
 
 For every entry of ``<inbox>/<Y>/`` (sorted by name; hidden files too; sub-folders are not
 submissions and are skipped; a link, FIFO, socket or device is logged as rejected and never
@@ -288,8 +288,9 @@ def load_file(entry: InboxEntry | str | Path, idx: int, expected_year: int, arch
 
 
 def list_inbox(inbox_dir: str | Path) -> list[Path]:
-    """Every entry of a year folder but sub-folders, sorted by name: each counts as received (02-inputs.md: every
-    file is archived and logged), hidden ones too; links, FIFOs, … are listed and rejected, never opened."""
+    """Every entry of a year folder but sub-folders, sorted by name: each counts as received
+    (docs/contract/02-inputs.md:
+    every file is archived and logged), hidden ones too; links, FIFOs, … are listed and rejected, never opened."""
     return [e.path for e in scan_inbox(inbox_dir)]
 
 
@@ -362,7 +363,7 @@ def build_measures(long: pd.DataFrame, log: pd.DataFrame, files: list[Submission
         "reported_unit": m["unit_raw"].astype("str"),
         "tier": m["zone_code"].map(tier).astype("str"),
         "method_version": method_version,
-        "rate": m["rate"].astype("float64"),  # null for a plain factor (02-inputs.md §2.3)
+        "rate": m["rate"].astype("float64"),  # null for a plain factor (docs/contract/02-inputs.md §2.3)
     })
     return out.sort_values(["zone_code", "measure_code"], kind="stable").reset_index(drop=True)
 

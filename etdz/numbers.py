@@ -1,4 +1,4 @@
-"""The number syntax of submissions (02-inputs.md §2.1, "Values").
+"""The number syntax of submissions (docs/contract/02-inputs.md §2.1, "Values").
 
 Accepted as they are: the usual syntax — sign, decimals, exponent (``-3``, ``12.5``,
 ``2e-06``) — and numbers as a spreadsheet stores them (int / float cells).
@@ -136,7 +136,7 @@ def whole_gap(value: float | np.ndarray) -> float | np.ndarray:
     """Relative distance to the nearest whole number (``|v - round(v)| / max(|v|, |round(v)|)``; 0 for 0), of one
     value or element-wise of an array (rounding half to even, as Python's ``round``).
 
-    A value is whole when its gap is at most 1e-9 (02-inputs.md §2.1, after unit conversion): the GX suite
+    A value is whole when its gap is at most 1e-9 (docs/contract/02-inputs.md §2.1, after unit conversion): the GX suite
     checks this column against :data:`etdz.validation.suite.WHOLE_TOLERANCE`. An infinite value has no gap (NaN).
     """
     v = np.asarray(value, dtype="float64")

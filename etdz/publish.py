@@ -1,6 +1,6 @@
 """Publishing freezes a data year: a manifest of every output with its hash, the files used and the catalogue.
 
-Results are published only after approval (01-domain.md "Review"). Once a year is
+Results are published only after approval (docs/contract/01-domain.md "Review"). Once a year is
 published, any run that would write it refuses (:class:`PublishedYearError`) until the
 year is explicitly reopened with a reason; every publish and reopen is appended to the
 year's ``history.jsonl``, so the record of who froze or reopened what, and why, stays.

@@ -1,4 +1,4 @@
-"""Reading untrusted submission files (02-inputs.md §2.1) into rows of cells.
+"""Reading untrusted submission files (docs/contract/02-inputs.md §2.1) into rows of cells.
 
 Nothing here trusts the file: the size is checked before reading, CSV is decoded
 strictly (UTF-8 with or without BOM, then GB18030; anything else is refused, never

@@ -1,4 +1,4 @@
-"""The zone registry (02-inputs.md §2.2): who is due in a year, who is a candidate."""
+"""The zone registry (docs/contract/02-inputs.md §2.2): who is due in a year, who is a candidate."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ _CODE = re.compile(r"[A-Za-z0-9_-]{1,40}")
 
 
 class RegistryError(ValueError):
-    """The registry file breaks the format of 02-inputs.md §2.2."""
+    """The registry file breaks the format of docs/contract/02-inputs.md §2.2."""
 
 
 def load_registry(path: str | Path | None = None) -> pd.DataFrame:

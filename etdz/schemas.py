@@ -1,4 +1,4 @@
-"""The fixed, typed schema of every published dataset (04-outputs.md §4.1).
+"""The fixed, typed schema of every published dataset (docs/contract/04-outputs.md §4.1).
 
 ``data_year`` is deliberately absent: it lives in the Hive path only. Every year is
 written with the full schema, even when empty, so the datasets read as one table.

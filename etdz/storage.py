@@ -1,6 +1,6 @@
 """The Parquet warehouse: Hive-partitioned datasets, atomic writes, local or object storage.
 
-Layout (04-outputs.md §4.1): ``<root>/<dataset>/data_year=<Y>/part-0.parquet``. Local
+Layout (docs/contract/04-outputs.md §4.1): ``<root>/<dataset>/data_year=<Y>/part-0.parquet``. Local
 writes go through :func:`etdz.commit.atomic_write` (a temporary ``_``-prefixed file in the same
 folder, renamed into place); object stores (``s3://``) publish an object in one PUT, which is
 atomic too. Inside a step (``EtdzResource.writing``) every write joins the step's commit, so a

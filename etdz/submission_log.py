@@ -1,4 +1,4 @@
-"""What the submission log of a year says about its zones (04-outputs.md §4.1 ``submission_log``)."""
+"""What the submission log of a year says about its zones (docs/contract/04-outputs.md §4.1 ``submission_log``)."""
 
 from __future__ import annotations
 

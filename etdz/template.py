@@ -237,7 +237,7 @@ def _currency_lines(cat: Catalogue, data_year: int) -> list[str]:
     return out + list(examples.values())
 
 
-# round figures of the kind zones report (02-inputs.md §2.3), for the worked examples of the notes
+# round figures of the kind zones report (docs/contract/02-inputs.md §2.3), for the worked examples of the notes
 _EXAMPLE = {"亿美元": 24.7, "万美元": 3303.0, "万元": 21000.0, "亿元": 2.1}
 
 

@@ -1,4 +1,4 @@
-"""The catalogue loader refuses every broken rule of 02-inputs.md §2.3 with file, entry and rule."""
+"""The catalogue loader refuses every broken rule of docs/contract/02-inputs.md §2.3 with file, entry and rule."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""What a correction changed (etdz/changes.py; 04-outputs.md §4.1 ``ranking_changes``), on the golden example
-ingested and scored with the real code, then corrected."""
+"""What a correction changed (etdz/changes.py; docs/contract/04-outputs.md §4.1 ``ranking_changes``), on the golden
+example ingested and scored with the real code, then corrected."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Amounts in another currency (02-inputs.md §2.3): converted at the data year's rate of the shipped catalogues."""
+"""Amounts in another currency (docs/contract/02-inputs.md §2.3): converted at the data year's rate of the shipped
+catalogues."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The number syntax of 02-inputs.md §2.1."""
+"""The number syntax of docs/contract/02-inputs.md §2.1."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Registry format (02-inputs.md §2.2) and who is due."""
+"""Registry format (docs/contract/02-inputs.md §2.2) and who is due."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ HEADER = "zone_code,name_zh,province,region,tier,first_data_year,exit_data_year\
 def test_shipped_registry_counts_match_the_known_assessments():
     reg = load_registry()
     assert len(reg) == 236 and set(reg.tier) == {"national"}
-    # 219 zones in the 2017–2019 assessments, 218 in 2020, 217 in 2021–2022, 230 in 2023 (01-domain.md)
+    # 219 zones in the 2017–2019 assessments, 218 in 2020, 217 in 2021–2022, 230 in 2023 (docs/contract/01-domain.md)
     due = [len(due_zones(reg, y)) for y in (2016, 2017, 2018, 2019, 2020, 2021, 2022)]
     assert due == [219, 219, 219, 218, 217, 217, 230]
     assert due_zones(reg, 2022).region.value_counts().to_dict() == {"east": 112, "central": 68, "west": 50}

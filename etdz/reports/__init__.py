@@ -1,4 +1,4 @@
-"""Reports people read (issue 5; 04-outputs.md §4.2): the national report, the zone report cards
+"""Reports people read (issue 5; docs/contract/04-outputs.md §4.2): the national report, the zone report cards
 (结果通知书) and the ranking workbook, written under ``<reports_root>/<data_year>/``.
 
 Entry point::

@@ -205,7 +205,8 @@ def prepare(inp: ReportInputs) -> YearView:
     for rows in history_by_zone.values():
         rows.sort(key=lambda d: d["data_year"])
 
-    # bottom-n years of the downgrade rule (03-scoring.md §3.6), from the ranks on record: the scorer's rule
+    # bottom-n years of the downgrade rule (docs/contract/03-scoring.md §3.6), from the ranks on record: the scorer's
+    # rule
     bottom: dict[str, list[int]] = {}
     d = cat.downgrade
     region_bottom_now: set[str] = set()

@@ -1,4 +1,4 @@
-"""The national report: the year at a glance (04-outputs.md §4.2)."""
+"""The national report: the year at a glance (docs/contract/04-outputs.md §4.2)."""
 
 from __future__ import annotations
 

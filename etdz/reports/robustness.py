@@ -1,4 +1,4 @@
-"""Rank robustness in words and pictures (03-scoring.md §3.9): what the ``rank_robustness`` dataset means
+"""Rank robustness in words and pictures (docs/contract/03-scoring.md §3.9): what the ``rank_robustness`` dataset means
 for a zone, and which zones' status depends on the ministry's unpublished choices.
 
 A status *depends on the unpublished choices* when at least 5% of the variants give the other answer than

@@ -1,4 +1,4 @@
-"""Every target a zone cares about, and where its next points are (03-scoring.md §3.8 applied to each).
+"""Every target a zone cares about, and where its next points are (docs/contract/03-scoring.md §3.8 applied to each).
 
 The targets of a zone with national rank r and regional rank q:
 

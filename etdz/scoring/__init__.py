@@ -1,4 +1,4 @@
-"""The scoring and ranking engine of 03-scoring.md (pure pandas/numpy; no Dagster)."""
+"""The scoring and ranking engine of docs/contract/03-scoring.md (pure pandas/numpy; no Dagster)."""
 
 from etdz.scoring.year import ScoredYear, YearInputs, score_year
 

@@ -1,4 +1,4 @@
-"""Step 5 — weighted arithmetic aggregation (03-scoring.md §3.3): category scores and the total.
+"""Step 5 — weighted arithmetic aggregation (docs/contract/03-scoring.md §3.3): category scores and the total.
 
 One function per formula, used by the nominal scoring, the upgrade candidates and the
 robustness samples (§3.9), which pass a block of sampled weights instead of one weight

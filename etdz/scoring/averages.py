@@ -1,4 +1,4 @@
-"""Better than the national / regional average (03-scoring.md §3.5)."""
+"""Better than the national / regional average (docs/contract/03-scoring.md §3.5)."""
 
 from __future__ import annotations
 

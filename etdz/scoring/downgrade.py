@@ -1,4 +1,4 @@
-"""Step 7 — the downgrade watch-list (03-scoring.md §3.6) and the summons flag."""
+"""Step 7 — the downgrade watch-list (docs/contract/03-scoring.md §3.6) and the summons flag."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Step 4 — imputation (03-scoring.md §3.2 steps 4–5): ``missing`` scores 0, ``no_base`` an imputed score."""
+"""Step 4 — imputation (docs/contract/03-scoring.md §3.2 steps 4–5): ``missing`` scores 0, ``no_base`` an imputed
+score."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Step 1 — indicator values and statuses (03-scoring.md §3.1, 02-inputs.md §2.3 kinds)."""
+"""Step 1 — indicator values and statuses (docs/contract/03-scoring.md §3.1, docs/contract/02-inputs.md §2.3 kinds)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Step 3 — normalisation (03-scoring.md §3.2 step 3): direction-aware min–max scaling to 0–100."""
+"""Step 3 — normalisation (docs/contract/03-scoring.md §3.2 step 3): direction-aware min–max scaling to 0–100."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Step 6 — competition ranks ("1224") on values rounded to 6 decimals (03-scoring.md §3.4)."""
+"""Step 6 — competition ranks ("1224") on values rounded to 6 decimals (docs/contract/03-scoring.md §3.4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Step 9 — rank robustness (03-scoring.md §3.9): how firm each rank is under the unpublished choices.
+"""Step 9 — rank robustness (docs/contract/03-scoring.md §3.9): how firm each rank is under the unpublished choices.
 
 The cohort is re-scored under N sampled variants of the method, as the JRC's statistical audits of
 composite indices do. Exactly as §3.9 says, so anyone can re-derive it:
@@ -157,10 +157,10 @@ def sample_ranks(variants: np.ndarray, draws: Draws, catalogue: Catalogue, regio
 
 def rank_robustness(inputs: RobustnessInputs, settings: Robustness | None = None, seed: int | None = None,
                     block_bytes: int = BLOCK_BYTES) -> pd.DataFrame:
-    """The ``rank_robustness`` dataset of one year (04-outputs.md §4.1), one row per cohort zone.
+    """The ``rank_robustness`` dataset of one year (docs/contract/04-outputs.md §4.1), one row per cohort zone.
 
     ``settings`` default to the catalogue's ``robustness`` section; ``seed`` to the section's seed, else the
-    data year (02-inputs.md §2.3).
+    data year (docs/contract/02-inputs.md §2.3).
     """
     cat = inputs.catalogue
     settings = settings or cat.robustness

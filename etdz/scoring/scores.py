@@ -1,4 +1,5 @@
-"""Indicator scores s(z,i) of 03-scoring.md §3.2: the steps treat → normalise → impute, applied in one place.
+"""Indicator scores s(z,i) of docs/contract/03-scoring.md §3.2: the steps treat → normalise → impute,
+applied in one place.
 
 Every caller gets its scores here: the nominal scoring of the cohort (:func:`score_matrix`), the
 upgrade candidates on the national cohort's bounds (:func:`score_on_bounds`, §3.7) and the robustness

@@ -1,4 +1,4 @@
-"""Step 2 — outlier treatment (03-scoring.md §3.2 steps 1–2): the bounds L and U, and clipping to them."""
+"""Step 2 — outlier treatment (docs/contract/03-scoring.md §3.2 steps 1–2): the bounds L and U, and clipping to them."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Step 8 — upgrade candidates (03-scoring.md §3.7): provincial zones scored on the national bounds."""
+"""Step 8 — upgrade candidates (docs/contract/03-scoring.md §3.7): provincial zones scored on the national bounds."""
 
 from __future__ import annotations
 

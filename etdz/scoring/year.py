@@ -1,4 +1,4 @@
-"""Scoring one data year end to end (03-scoring.md), as plain pandas/numpy; nothing here imports Dagster.
+"""Scoring one data year end to end (docs/contract/03-scoring.md), as plain pandas/numpy; nothing here imports Dagster.
 
 The method's steps, one module each (as in the JRC's COINr), called here in order:
 
@@ -53,7 +53,7 @@ class YearInputs:
 
 @dataclass
 class ScoredYear:
-    """The year's datasets (04-outputs.md §4.1), as DataFrames."""
+    """The year's datasets (docs/contract/04-outputs.md §4.1), as DataFrames."""
 
     indicator_scores: pd.DataFrame
     indicator_bounds: pd.DataFrame

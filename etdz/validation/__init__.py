@@ -1,4 +1,4 @@
-"""Validation of a year's submissions (02-inputs.md §2.1): file-level checks in pandas,
+"""Validation of a year's submissions (docs/contract/02-inputs.md §2.1): file-level checks in pandas,
 row-level checks by ONE Great Expectations 1.x suite derived from the catalogue.
 
 How it works

@@ -1,5 +1,5 @@
-"""The check codes of validation (02-inputs.md §2.1) and how an issue is worded: the code list with severity,
-scope and rule family, the issue record, the bounded lists and locations messages are built from, and the
+"""The check codes of validation (docs/contract/02-inputs.md §2.1) and how an issue is worded: the code list
+with severity, scope and rule family, the issue record, the bounded lists and locations messages are built from, and the
 sorted issues frame."""
 
 from __future__ import annotations
@@ -101,8 +101,8 @@ _CHECK_LIST = [
     Check("row.unknown_unit", "error", "row", "known_measures_and_units", "计量单位未知",
           "The unit is not one of the measure's accepted units (checked when a value is given)."),
     Check("row.no_exchange_rate", "error", "row", "known_measures_and_units", "没有该年度的汇率",
-          "The unit is a currency unit (02-inputs.md §2.3) and the catalogue has no rate of that currency for the "
-          "file's data year."),
+          "The unit is a currency unit (docs/contract/02-inputs.md §2.3) and the catalogue has no rate of that "
+          "currency for the file's data year."),
     Check("row.duplicate_measure", "error", "row", "known_measures_and_units", "指标重复",
           "A measure appears more than once in the file (every occurrence is listed)."),
     # hard_bounds / integers

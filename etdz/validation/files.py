@@ -242,7 +242,7 @@ def _year_issues(f: SubmissionFile) -> list[dict]:
 def dropped_measures_issues(files: list[SubmissionFile], log: pd.DataFrame, long: pd.DataFrame,
                             catalogue: Catalogue) -> list[dict]:
     """``file.measures_dropped`` warnings: a zone's chosen file that supersedes accepted files and has no value for
-    measures the latest of them reported (02-inputs.md §2.1 "Several files for one zone and year").
+    measures the latest of them reported (docs/contract/02-inputs.md §2.1 "Several files for one zone and year").
 
     ``log``: the decided submission log (:func:`etdz.ingest.decide`); ``long``: the long frame of the year."""
     if log.empty or not log["status"].eq("superseded").any():

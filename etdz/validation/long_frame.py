@@ -3,7 +3,7 @@
 does not list. The catalogue is joined onto it *as columns*: each row carries its measure's ``hard_min``,
 ``hard_max``, ``soft_min``, ``soft_max`` (±inf when unbounded), the whole-number gap for ``integer`` measures,
 the value of its ``not_above`` measure in the same file, and the ratio to the zone's previous accepted value
-with the ``soft_max_yoy_factor`` band. Currency units are converted here (02-inputs.md §2.3)."""
+with the ``soft_max_yoy_factor`` band. Currency units are converted here (docs/contract/02-inputs.md §2.3)."""
 
 from __future__ import annotations
 
@@ -140,8 +140,8 @@ def _file_rows(files: list[SubmissionFile], catalogue: Catalogue) -> dict:
                    cell_text(unit_raw) if not isinstance(unit_raw, Formula) else str(unit_raw),  # unit_raw
                    value_text, normalised, reported, formula_col,
                    None if not extra else ", ".join(extra),  # overflow
-                   # unit_checked: every row of a known measure names an accepted unit (02-inputs.md: "An unknown
-                   # unit is an error"), even when its value is left empty
+                   # unit_checked: every row of a known measure names an accepted unit (docs/contract/02-inputs.md:
+                   # "An unknown unit is an error"), even when its value is left empty
                    unit if (known and formula_col is None) else None)
         for code in required:
             if code not in listed:
@@ -290,8 +290,8 @@ def _join_previous(df: pd.DataFrame, previous: pd.DataFrame | None, rules: pd.Da
 
 
 def _convert_currencies(df: pd.DataFrame, files: list[SubmissionFile], catalogue: Catalogue) -> None:
-    """Rows in a currency unit (02-inputs.md §2.3): converted at the rate of the file's data year (``rate``,
-    ``value``); without a rate for that year, ``no_rate`` holds the currency (``row.no_exchange_rate``).
+    """Rows in a currency unit (docs/contract/02-inputs.md §2.3): converted at the rate of the file's data year
+    (``rate``, ``value``); without a rate for that year, ``no_rate`` holds the currency (``row.no_exchange_rate``).
     Rows in a plain unit keep ``value = reported × factor`` and a null ``rate``."""
     df["rate"] = np.nan
     df["no_rate"] = pd.Series(None, index=df.index, dtype="str")

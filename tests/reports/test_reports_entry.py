@@ -1,4 +1,4 @@
-"""The entry point: files where 04-outputs.md §4.2 puts them, atomic writes, speed."""
+"""The entry point: files where docs/contract/04-outputs.md §4.2 puts them, atomic writes, speed."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Rank robustness (03-scoring.md §3.9) as the card and the national report show it, from a small hand-built
-``rank_robustness`` frame with the schema's columns."""
+"""Rank robustness (docs/contract/03-scoring.md §3.9) as the card and the national report show it, from a small
+hand-built ``rank_robustness`` frame with the schema's columns."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""03-scoring.md §3.8 on a hand-computed tiny case."""
+"""docs/contract/03-scoring.md §3.8 on a hand-computed tiny case."""
 
 from __future__ import annotations
 

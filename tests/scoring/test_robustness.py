@@ -1,4 +1,5 @@
-"""Rank robustness (03-scoring.md §3.9) against a plain loop over the samples, written here from the text."""
+"""Rank robustness (docs/contract/03-scoring.md §3.9) against a plain loop over the samples, written here from the
+text."""
 
 from __future__ import annotations
 
@@ -195,7 +196,7 @@ def test_with_fixed_weights_and_one_option_every_interval_is_the_nominal_rank(ca
     assert (got.p_top100 == (got.rank_nominal <= 100).astype(float)).all()
 
 
-# ---------------------------------------------------------------- the catalogue section (02-inputs.md §2.3)
+# -------------------------------------------------------- the catalogue section (docs/contract/02-inputs.md §2.3)
 
 def test_an_absent_section_or_key_takes_the_defaults():
     assert make_catalogue(INDICATORS, CATEGORIES, winsorise=(0.1, 0.9)).robustness == Robustness(

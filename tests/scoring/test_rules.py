@@ -1,4 +1,4 @@
-"""Hand-computed cases, one per rule of 03-scoring.md (names say which)."""
+"""Hand-computed cases, one per rule of docs/contract/03-scoring.md (names say which)."""
 
 from __future__ import annotations
 

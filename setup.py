@@ -12,11 +12,12 @@ setup(
     version="0.1.0",
     description="Yearly assessment of China's national economic and technological development zones, on Dagster",
     python_requires=">=3.11,<3.13",
-    packages=find_packages(include=["etdz", "etdz.*", "assets", "assets.*", "checks", "checks.*", "pipelines",
-                                    "pipelines.*"]),
+    packages=find_packages(include=["etdz", "etdz.*", "demo", "demo.*", "assets", "assets.*", "checks", "checks.*",
+                                    "pipelines", "pipelines.*"]),
     package_data={
         "etdz": ["catalogues/*.yaml", "data/*.csv", "data/*.yaml", "data/*.j2", "reports/templates/*.j2",
                  "reports/static/*"],
+        "demo": ["data/*.csv"],
     },
     include_package_data=True,
     install_requires=[

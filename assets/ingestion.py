@@ -20,7 +20,7 @@ from etdz.catalogue import catalogue_for_year
 from etdz.deadlines import parse_deadlines
 from etdz.escape import markdown_frame
 from etdz.guard import ALLOW_TAG, acceptance_findings, cohort_findings, refuse_if
-from etdz.ingest import ingest_year
+from etdz.ingestion import ingest_year
 from etdz.validation_page import write_rejection_notices, write_validation_page
 from pipelines.partitions import earlier_years
 from pipelines.resources import EtdzResource

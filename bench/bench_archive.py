@@ -3,7 +3,7 @@
     python bench/bench_archive.py [--zones 23000] [--repeat 3] [--data DIR] [--code CHECKOUT] [--threads N]
                                   [--listings]
 
-Writes a synthetic year of ``--zones`` zones (:func:`etdz.demo_data.write_synthetic_year`; ``--data`` keeps it,
+Writes a synthetic year of ``--zones`` zones (:func:`demo.write_synthetic_year`; ``--data`` keeps it,
 so that another checkout can be measured on the same files), then runs the in-process ``ingest_year`` of that
 year alternately with the archive on (a fresh folder beside the data, so on the same file system) and off, after
 one warm-up of each: wall min / median of each, and their difference — what the archive costs the year. The
@@ -33,12 +33,13 @@ YEAR = 2023
 
 
 def _ingest_times(args, layout) -> dict:
-    import etdz.ingest as ingest
+    import etdz.ingestion.archive as archive_mod
     from etdz.catalogue import catalogue_for_year, load_catalogues
+    from etdz.ingestion import ingest_year
     from etdz.registry import load_registry
 
     if args.threads:
-        ingest._ARCHIVE_THREADS = args.threads
+        archive_mod._ARCHIVE_THREADS = args.threads
     cat = catalogue_for_year(load_catalogues(), YEAR)
     reg = load_registry(layout.registry)
     folder = layout.inbox / str(YEAR)
@@ -48,7 +49,7 @@ def _ingest_times(args, layout) -> dict:
         for mode in ("on", "off"):
             shutil.rmtree(archive, ignore_errors=True)
             t0 = time.perf_counter()
-            y = ingest.ingest_year(folder, YEAR, cat, reg, str(archive) if mode == "on" else None)
+            y = ingest_year(folder, YEAR, cat, reg, str(archive) if mode == "on" else None)
             elapsed = time.perf_counter() - t0
             if i:  # the first round warms the page cache and the imports
                 times[mode].append(elapsed)
@@ -63,7 +64,7 @@ def _ingest_times(args, layout) -> dict:
 
 
 def _listings(args) -> Counter:
-    from etdz.demo_data import write_synthetic_year
+    from demo import write_synthetic_year
     from pipelines.cli import main
 
     home = Path(tempfile.mkdtemp(prefix="etdz-bench-listings-"))
@@ -125,7 +126,7 @@ def main(argv=None) -> int:
         print(f"  total: {sum(seen.values())} listings of the two year folders")
         return 0
 
-    from etdz.demo_data import DemoLayout, write_synthetic_year
+    from demo import DemoLayout, write_synthetic_year
 
     temporary = args.data is None
     args.data = args.data or tempfile.mkdtemp(prefix="etdz-bench-archive-")

@@ -15,7 +15,7 @@ Prints (CPU seconds of this process, so other work on the machine moves them les
   ``expect_column_kl_divergence_to_be_less_than`` imports ``scipy.stats`` at module level.
 
 ``--cold N``: instead, N cold ``etdz run --data-year 2023`` of one synthetic year (``--zones``, written once by
-:func:`etdz.demo_data.write_synthetic_year`), each a fresh process with a fresh home; with ``--against`` the runs
+:func:`demo.write_synthetic_year`), each a fresh process with a fresh home; with ``--against`` the runs
 alternate between this checkout and the other one (before / after on the same minutes of a shared machine). Wall,
 CPU (user + sys of the child, ``os.wait4``), peak RSS and the load, per run and min / median per checkout.
 """
@@ -98,7 +98,7 @@ def cold_runs(repeat: int, zones: int, trees: list[Path], year: int = 2023) -> N
 
     work = Path(tempfile.mkdtemp(prefix="etdz-bench-cold-"))
     try:
-        subprocess.run([sys.executable, "-c", "import sys; from etdz.demo_data import write_synthetic_year; "
+        subprocess.run([sys.executable, "-c", "import sys; from demo import write_synthetic_year; "
                         f"write_synthetic_year(sys.argv[1], {year}, {zones}, 7)", str(work / "data")],
                        check=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
         runs: dict[Path, list[dict]] = {t: [] for t in trees}
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(f"load average (1 min) at start: {os.getloadavg()[0]:.2f}")
     t = time.perf_counter()
-    import etdz.ingest  # noqa: F401
+    import etdz.ingestion  # noqa: F401
     import pipelines.definitions  # noqa: F401
     from etdz.validation import gx_module
 

@@ -2,7 +2,7 @@
 
     python bench/bench_read.py [--zones 23000] [--year 2023] [--repeat 3] [--workdir DIR] [--archive]
 
-Writes a synthetic year once (``etdz.demo_data.write_synthetic_year``; ``--workdir`` keeps and reuses it), then,
+Writes a synthetic year once (``demo.write_synthetic_year``; ``--workdir`` keeps and reuses it), then,
 for each path, ``--repeat`` fresh child processes (so each peak RSS is that run's alone; imports and the GX import
 are done before the clock starts):
 
@@ -46,7 +46,7 @@ def _setup(workdir: Path, year: int):
 def _read(workdir: Path, year: int, batch: bool):
     """The read part: (timings, long frame)."""
     from etdz.inbox_state import scan_inbox
-    from etdz.ingest import load_file
+    from etdz.ingestion import load_file
     from etdz.reading import DEFAULT_MAX_BYTES, DEFAULT_ROWS_PER_MEASURE
     from etdz.validation import build_long_frame, file_checks, read_deferred, registry_lookup
 
@@ -77,7 +77,7 @@ def child(mode: str, workdir: Path, year: int, batch: bool, archive: bool) -> di
     if mode == "read":
         out, _ = _read(workdir, year, batch)
     else:
-        from etdz.ingest import ingest_year
+        from etdz.ingestion import ingest_year
 
         cat, reg = _setup(workdir, year)
         with tempfile.TemporaryDirectory(prefix="etdz-bench-read-archive-", dir=workdir) as arch:
@@ -131,7 +131,7 @@ def main(argv=None) -> int:
 
 def _bench(a: argparse.Namespace, workdir: Path) -> int:
     if not (workdir / "registry.csv").exists() or len(list((workdir / "inbox" / str(a.year)).iterdir())) != a.zones:
-        from etdz.demo_data import write_synthetic_year
+        from demo import write_synthetic_year
 
         t0 = time.perf_counter()
         write_synthetic_year(workdir, a.year, a.zones, a.seed)

@@ -2,7 +2,7 @@
 
     python bench/bench_to_table.py [--zones 23000] [--repeat 3]
 
-Ingests a synthetic year of 230 zones (``etdz.demo_data.write_synthetic_year``), tiles its submission log,
+Ingests a synthetic year of 230 zones (``demo.write_synthetic_year``), tiles its submission log,
 issues and measures to ``--zones`` zones (new zone codes, same values), and times both conversions on the
 three ingestion datasets (best of ``--repeat``, CPU and wall). The tables are checked equal.
 """
@@ -21,10 +21,10 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT)]
 
+from demo import write_synthetic_year  # noqa: E402
 from etdz import schemas  # noqa: E402
 from etdz.catalogue import catalogue_for_year, load_catalogues  # noqa: E402
-from etdz.demo_data import write_synthetic_year  # noqa: E402
-from etdz.ingest import ingest_year  # noqa: E402
+from etdz.ingestion import ingest_year  # noqa: E402
 from etdz.registry import load_registry  # noqa: E402
 from tests.test_schemas import reference_to_table  # noqa: E402
 

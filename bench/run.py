@@ -4,7 +4,7 @@
                         [--data-year 2023] [--seed 7] [--floor-repeat 3] [--repeat 1] [--keep] [--profile DIR]
 
 For every size N: a temp folder with a synthetic registry of N zones and one valid CSV
-per zone for Y and Y−1 (:func:`etdz.demo_data.write_synthetic_year`); then
+per zone for Y and Y−1 (:func:`demo.write_synthetic_year`); then
 
 * ``etdz run --data-year Y`` as a cold child process (Dagster, GX validation, scoring,
   reports) with every ``ETDZ_*`` / ``DAGSTER_HOME`` pointing into that folder: wall time,
@@ -204,7 +204,7 @@ def cold_imports(repeat: int = 2) -> dict:
     empty = best("pass")
     return {
         "python_startup_s": empty,
-        "imports_s": best("import pipelines.definitions, etdz.ingest"),
+        "imports_s": best("import pipelines.definitions, etdz.ingestion"),
         "gx_import_s": best("import great_expectations") - empty,
     }
 
@@ -215,7 +215,7 @@ def cold_imports(repeat: int = 2) -> dict:
 def bench_size(
     n: int, year: int, seed: int, imports_s: float, floor_repeat: int, keep: bool, profile: Path | None, workdir: Path
 ) -> dict:
-    from etdz.demo_data import write_synthetic_year
+    from demo import write_synthetic_year
 
     home = Path(tempfile.mkdtemp(prefix=f"etdz-bench-{n}-", dir=workdir))
     try:
@@ -668,7 +668,7 @@ def main(argv=None) -> int:
         "demo": demo,
         "notes": [
             "Only year Y is run; Y-1 is never run, so its inbox is read for the year-on-year checks and growth.",
-            "imports_s is a separate cold `python -c 'import pipelines.definitions, etdz.ingest'`; "
+            "imports_s is a separate cold `python -c 'import pipelines.definitions, etdz.ingestion'`; "
             "great_expectations is imported lazily inside the ingest step and counted there.",
             "dagster_overhead_s = wall - the five steps - imports_s (definitions, instance, run launch, "
             "events, exit).",

@@ -87,7 +87,7 @@ def _metadata(issues: pd.DataFrame, extra: dict) -> dict:
 
 
 def submission_check_results(ingest, asset_key) -> list[dg.AssetCheckResult]:
-    """One AssetCheckResult per family plus ``gx_suite`` for a :class:`etdz.ingest.YearIngest`."""
+    """One AssetCheckResult per family plus ``gx_suite`` for a :class:`etdz.ingestion.YearIngest`."""
     key = dg.AssetKey.from_coercible(asset_key)
     issues = ingest.issues
     report = ingest.validation

@@ -56,7 +56,7 @@ def cmd_template(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from etdz.catalogue import load_catalogues
-    from etdz.ingest import validate_files
+    from etdz.ingestion import validate_files
     from etdz.registry import load_registry
 
     settings = settings_for(args)

@@ -15,7 +15,7 @@ import pandas as pd
 
 from etdz.catalogue import Catalogue, MethodologyError, catalogue_for_year
 from etdz.inbox_state import listing_digest, scan_inbox
-from etdz.ingest import ingest_year
+from etdz.ingestion import ingest_year
 from etdz.memory import release_memory
 from etdz.reading import DEFAULT_ROWS_PER_MEASURE
 from etdz.storage import Warehouse

@@ -19,6 +19,7 @@ import csv
 import io
 import math
 import re
+import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -140,12 +141,28 @@ def value_rule(cat: Catalogue, code: str, data_year: int) -> dict:
     }
 
 
+def xlsx_bytes(wb) -> bytes:
+    """Save an openpyxl workbook reproducibly: fixed document dates and zip entry times."""
+    raw = io.BytesIO()
+    wb.save(raw)
+    out = io.BytesIO()
+    with zipfile.ZipFile(raw) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                data = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)",
+                              rb"\g<1>2000-01-01T00:00:00Z\g<2>", data)
+            zi = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            zi.external_attr = 0o644 << 16
+            dst.writestr(zi, data)
+    return out.getvalue()
+
+
 def _xlsx_bytes(cat: Catalogue, rows: list[list[str]], data_year: int, zone: str | None) -> bytes:
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill, Protection
     from openpyxl.worksheet.datavalidation import DataValidation
-
-    from etdz.demo_data import xlsx_bytes
 
     wb = Workbook()
     ws = wb.active

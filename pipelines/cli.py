@@ -52,7 +52,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Write the demo under ETDZ_HOME, its configuration when there is none, and run every year."""
-    from etdz.demo_data import write_demo
+    from demo import write_demo
 
     home = config_home(args.home)
     # later commands need ETDZ_HOME only when the demo is not where they look anyway

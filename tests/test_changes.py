@@ -12,7 +12,7 @@ import pytest
 
 from etdz.catalogue import catalogue_for_year, load_catalogues
 from etdz.changes import biggest_moves, compare, load_change_inputs, read_baseline, write_comparison
-from etdz.ingest import ingest_year
+from etdz.ingestion import ingest_year
 from etdz.registry import load_registry
 from etdz.schemas import schema_for, to_table
 from etdz.scoring import YearInputs, score_year

@@ -8,7 +8,7 @@ import math
 import pytest
 
 from etdz.catalogue import catalogue_for_year, load_catalogues
-from etdz.ingest import ingest_year, validate_files
+from etdz.ingestion import ingest_year, validate_files
 from etdz.registry import load_registry
 from etdz.validation import CHECKS, gx_module
 from tests.fixtures.submissions import csv_bytes

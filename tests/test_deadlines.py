@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from etdz.deadlines import deadline, default_deadline, late_flags, parse_deadlines
-from etdz.ingest import ingest_year
+from etdz.ingestion import ingest_year
 from etdz.settings import Settings
 from tests.fixtures.submissions import csv_bytes, rows_for, write_tiny_catalogue, write_tiny_registry
 

@@ -1,4 +1,4 @@
-"""The demo data (etdz/demo_data.py): deterministic, complete, realistic, with a few faulty files."""
+"""The demo data (demo/): deterministic, complete, realistic, with a few faulty files."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from etdz.catalogue import catalogue_for_year, load_catalogues
-from etdz.demo_data import (
+from demo import write_synthetic_year
+from demo.submissions import (
     CANDIDATES,
     FAULTS,
     MANIFEST_NAME,
@@ -26,8 +26,8 @@ from etdz.demo_data import (
     SUZHOU_IP,
     sanitise_name,
     write_demo,
-    write_synthetic_year,
 )
+from etdz.catalogue import catalogue_for_year, load_catalogues
 from etdz.registry import due_zones, load_registry
 
 YEARS = list(range(2018, 2024))
@@ -366,9 +366,9 @@ def test_sanitise_name_keeps_only_safe_characters():
 # --------------------------------------------------------------------------- against the real validator
 
 
-@pytest.mark.skipif(importlib.util.find_spec("etdz.ingest") is None, reason="etdz/ingest.py not written yet")
+@pytest.mark.skipif(importlib.util.find_spec("etdz.ingestion") is None, reason="etdz/ingestion/ not written yet")
 def test_demo_files_validate_as_intended(tmp_path):
-    from etdz.ingest import validate_files
+    from etdz.ingestion import validate_files
 
     layout = write_demo(tmp_path, n_zones=30, years=range(2020, 2023))
     reg = load_registry(layout.registry)
@@ -438,7 +438,7 @@ def test_any_registry_and_catalogue_work(tmp_path):
 @pytest.fixture(scope="module")
 def scored(demo):
     """Every demo year ingested and scored by the real code, in order (growth reads the previous year)."""
-    from etdz.ingest import ingest_year
+    from etdz.ingestion import ingest_year
     from etdz.scoring.year import YearInputs, score_year
 
     home, layout, _ = demo

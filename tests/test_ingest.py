@@ -12,7 +12,7 @@ import pytest
 
 from etdz import schemas
 from etdz.catalogue import catalogue_for_year, load_catalogues
-from etdz.ingest import ingest_year, validate_files
+from etdz.ingestion import ingest_year, validate_files
 from etdz.registry import load_registry
 from etdz.validation import gx_module
 from tests.corpus import build_corpus
@@ -215,7 +215,7 @@ def test_valid_files_are_ingested_exactly_as_without_the_faulty_ones(tmp_path, t
 
 
 def test_archive_byte_for_byte_before_anything_else(tmp_path, tiny, monkeypatch):
-    import etdz.ingest as ingest
+    import etdz.ingestion.opening as opening
 
     cat, reg = tiny
     inbox = tmp_path / "inbox" / "2022"
@@ -226,7 +226,7 @@ def test_archive_byte_for_byte_before_anything_else(tmp_path, tiny, monkeypatch)
     def crash(*a, **k):
         raise RuntimeError("reader crashed")
 
-    monkeypatch.setattr(ingest, "read_submission", crash)
+    monkeypatch.setattr(opening, "read_submission", crash)
     with pytest.raises(RuntimeError):
         ingest_year(inbox, 2022, cat, reg, str(tmp_path / "arch"))
     assert (tmp_path / "arch" / sha[:2] / sha).read_bytes() == data  # archived before reading
@@ -301,8 +301,8 @@ def _expected_archive(files: dict[str, bytes]) -> dict[str, bytes]:
 
 def test_the_archive_is_flushed_once_for_the_year_before_anything_is_validated(tmp_path, tiny, monkeypatch):
     import etdz.commit as commit_mod
-    import etdz.ingest as ingest
-    from etdz.ingest import archive_url
+    import etdz.ingestion.year as year_mod
+    from etdz.ingestion import archive_url
 
     if commit_mod._syncfs is None:
         pytest.skip("this platform has no syncfs(2): each file is fsynced (tests/test_commit_batch.py)")
@@ -310,10 +310,10 @@ def test_the_archive_is_flushed_once_for_the_year_before_anything_is_validated(t
     inbox, archive = tmp_path / "inbox" / "2022", tmp_path / "archive"
     files = _archive_inbox(inbox)
     events: list[str] = []
-    real_syncfs, real_fsync, real_validate = commit_mod._syncfs, os.fsync, ingest.validate_submissions
+    real_syncfs, real_fsync, real_validate = commit_mod._syncfs, os.fsync, year_mod.validate_submissions
     monkeypatch.setattr(commit_mod, "_syncfs", lambda fd: events.append("syncfs") or real_syncfs(fd))
     monkeypatch.setattr(os, "fsync", lambda fd: events.append("fsync") or real_fsync(fd))
-    monkeypatch.setattr(ingest, "validate_submissions",
+    monkeypatch.setattr(year_mod, "validate_submissions",
                         lambda *a, **k: events.append("validate") or real_validate(*a, **k))
     y = ingest_year(inbox, 2022, cat, reg, str(archive))
     assert events == ["syncfs", "validate"]  # no flush per file; one for the year, before the validation
@@ -333,7 +333,7 @@ def test_a_failing_flush_fails_the_ingest_naming_the_archive_before_anything_is_
     import errno
 
     import etdz.commit as commit_mod
-    import etdz.ingest as ingest
+    import etdz.ingestion.year as year_mod
     from etdz.errors import StorageError
 
     cat, reg = tiny
@@ -348,7 +348,7 @@ def test_a_failing_flush_fails_the_ingest_naming_the_archive_before_anything_is_
         raise AssertionError("validated before the archive was durable")
 
     monkeypatch.setattr(commit_mod, "_syncfs", eio)
-    monkeypatch.setattr(ingest, "validate_submissions", never)
+    monkeypatch.setattr(year_mod, "validate_submissions", never)
     with pytest.raises(StorageError) as err:
         ingest_year(inbox, 2022, cat, reg, str(archive))
     message = str(err.value)
@@ -360,7 +360,7 @@ _CRASH = """
 import os, sys
 from pathlib import Path
 import etdz.commit as commit_mod
-from etdz.ingest import ingest_year
+from etdz.ingestion import ingest_year
 from tests.fixtures.submissions import write_tiny_catalogue, write_tiny_registry
 
 root, where = Path(sys.argv[1]), sys.argv[2]

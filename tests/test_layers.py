@@ -1,4 +1,5 @@
-"""`etdz/` is plain Python: every module imports with dagster, assets, checks and pipelines unimportable."""
+"""`etdz/` is plain Python: every module imports with dagster, assets, checks and pipelines unimportable — and
+without the demo package (`demo/`: generated data, outside the core)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ REPO = Path(__file__).resolve().parents[1]
 SCRIPT = r"""
 import importlib, pkgutil, sys
 
-BLOCKED = ("dagster", "dagster_graphql", "dagster_webserver", "assets", "checks", "pipelines")
+BLOCKED = ("dagster", "dagster_graphql", "dagster_webserver", "assets", "checks", "pipelines", "demo")
 
 class Block:
     def find_spec(self, name, path=None, target=None):

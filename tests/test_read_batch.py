@@ -17,11 +17,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from demo import write_demo
 from etdz import reading
 from etdz.catalogue import catalogue_for_year, load_catalogues
-from etdz.demo_data import write_demo
 from etdz.inbox_state import scan_inbox
-from etdz.ingest import ingest_year, load_file
+from etdz.ingestion import ingest_year, load_file
 from etdz.reading import (
     DEFAULT_MAX_BYTES,
     DEFAULT_ROWS_PER_MEASURE,

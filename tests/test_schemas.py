@@ -7,10 +7,10 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
+from demo import write_synthetic_year
 from etdz import schemas
 from etdz.catalogue import catalogue_for_year, load_catalogues
-from etdz.demo_data import write_synthetic_year
-from etdz.ingest import ingest_year
+from etdz.ingestion import ingest_year
 from etdz.registry import load_registry
 from etdz.scoring.year import YearInputs, score_year
 

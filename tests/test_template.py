@@ -167,10 +167,10 @@ def _fill_xlsx(path: Path, cat, out: Path) -> Path:
     return out
 
 
-@pytest.mark.skipif(importlib.util.find_spec("etdz.ingest") is None, reason="etdz/ingest.py not written yet")
+@pytest.mark.skipif(importlib.util.find_spec("etdz.ingestion") is None, reason="etdz/ingestion/ not written yet")
 @pytest.mark.parametrize("year", [2019, 2022])
 def test_a_filled_in_template_passes_validation(tmp_path, cats, year):
-    from etdz.ingest import validate_files
+    from etdz.ingestion import validate_files
 
     registry = load_registry()
     csv_path, xlsx_path = write_template(tmp_path / "t", year, cats, zone=SUZHOU, registry=registry)
@@ -264,7 +264,7 @@ def test_identifying_columns_are_locked(tmp_path, cats):
 
 
 def test_a_template_filled_in_foreign_currency_passes_validation(tmp_path, cats):
-    from etdz.ingest import validate_files
+    from etdz.ingestion import validate_files
 
     registry = load_registry()
     _, xlsx_path = write_template(tmp_path / "t", 2021, cats, zone=SUZHOU, registry=registry)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from etdz.ingest import ingest_year
+from etdz.ingestion import ingest_year
 from etdz.validation import CHECKS, FAMILIES, build_suite, gx_module
 from tests.fixtures.submissions import csv_bytes, rows_for, write_tiny_catalogue, write_tiny_registry, xlsx_bytes
 

@@ -8,7 +8,7 @@ import dagster as dg
 import pytest
 
 from checks.validation import GX_SUITE, submission_check_results, submission_check_specs
-from etdz.ingest import ingest_year
+from etdz.ingestion import ingest_year
 from etdz.validation import FAMILIES, gx_module
 from etdz.validation_page import rejection_notice_text, render_validation_page, write_validation_page
 from tests.fixtures.submissions import GIZMO_CATALOGUE, csv_bytes, rows_for, write_tiny_catalogue, write_tiny_registry

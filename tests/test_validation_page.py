@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from etdz.ingest import ingest_year
+from etdz.ingestion import ingest_year
 from etdz.validation import gx_module
 from etdz.validation_page import render_validation_page, write_rejection_notices
 from tests.fixtures.submissions import GIZMO_CATALOGUE, csv_bytes, write_tiny_catalogue, write_tiny_registry

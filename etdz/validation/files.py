@@ -244,7 +244,7 @@ def dropped_measures_issues(files: list[SubmissionFile], log: pd.DataFrame, long
     """``file.measures_dropped`` warnings: a zone's chosen file that supersedes accepted files and has no value for
     measures the latest of them reported (docs/contract/02-inputs.md §2.1 "Several files for one zone and year").
 
-    ``log``: the decided submission log (:func:`etdz.ingest.decide`); ``long``: the long frame of the year."""
+    ``log``: the decided submission log (:func:`etdz.ingestion.decide`); ``long``: the long frame of the year."""
     if log.empty or not log["status"].eq("superseded").any():
         return []
     rows = long.loc[long["origin"].eq("row") & long["value"].notna(), ["file_idx", "measure_code"]]

@@ -38,7 +38,7 @@ def _run(env) -> subprocess.CompletedProcess:
 
 
 def test_sigkill_during_writing_keeps_previous_outputs_and_next_run_repairs(tmp_path):
-    from etdz.demo_data import write_synthetic_year
+    from demo import write_synthetic_year
 
     layout = write_synthetic_year(tmp_path / "data", YEAR, 1500, seed=7)
     env = _env(tmp_path, layout)

@@ -249,7 +249,7 @@ def test_rejection_notices_are_plain_lines(hostile_run):
 
 def test_validate_prints_plain_lines(hostile_run):
     from etdz.catalogue import load_catalogues
-    from etdz.ingest import validate_files
+    from etdz.ingestion import validate_files
     from etdz.registry import load_registry
 
     inbox = hostile_run / "inbox" / "2021"

@@ -16,7 +16,7 @@ import pytest
 from openpyxl.styles import Font
 from openpyxl.worksheet import _read_only
 
-from etdz.ingest import ingest_year
+from etdz.ingestion import ingest_year
 from etdz.reading import DEFAULT_ROWS_PER_MEASURE
 from etdz.settings import ConfigError, Settings
 from tests.fixtures.submissions import COLUMNS, GOOD, csv_bytes, rows_for, write_tiny_catalogue, write_tiny_registry

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from etdz.catalogue import load_catalogues
-from etdz.ingest import ingest_year
+from etdz.ingestion import ingest_year
 from etdz.registry import load_registry
 from etdz.template import write_template
 from tests.corpus.build_corpus import ZONE, rows

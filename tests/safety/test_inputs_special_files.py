@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from etdz.inbox_state import scan_inbox
-from etdz.ingest import ingest_year, load_file
+from etdz.ingestion import ingest_year, load_file
 from tests.fixtures.runs import dataset, etdz, golden_env
 from tests.fixtures.submissions import csv_bytes, rows_for, write_tiny_catalogue, write_tiny_registry
 
@@ -127,7 +127,7 @@ def test_etdz_run_with_special_files_in_the_inbox(tmp_path):
 
 def test_etdz_validate_applies_the_same_rule(tmp_path):
     from etdz.catalogue import load_catalogues
-    from etdz.ingest import validate_files
+    from etdz.ingestion import validate_files
     from etdz.registry import load_registry
 
     os.mkfifo(tmp_path / "pipe.csv")

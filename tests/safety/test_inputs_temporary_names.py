@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 
-from etdz.ingest import archive_url, ingest_year
+from etdz.ingestion import archive_url, ingest_year
 from tests.fixtures.submissions import csv_bytes, rows_for, write_tiny_catalogue, write_tiny_registry, xlsx_bytes
 
 YEAR = 2022

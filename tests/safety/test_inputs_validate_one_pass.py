@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from etdz.catalogue import load_catalogues
-from etdz.ingest import validate_files
+from etdz.ingestion import validate_files
 from etdz.registry import load_registry
 from tests.corpus.build_corpus import rows
 from tests.fixtures.submissions import csv_bytes

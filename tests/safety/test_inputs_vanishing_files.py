@@ -10,9 +10,10 @@ import os
 import pandas as pd
 import pytest
 
-import etdz.ingest
+import etdz.ingestion.opening
+import etdz.ingestion.year
 from etdz.inbox_state import scan_inbox
-from etdz.ingest import ingest_year, load_file
+from etdz.ingestion import ingest_year, load_file
 from tests.fixtures.submissions import csv_bytes, rows_for, write_tiny_catalogue, write_tiny_registry
 
 YEAR = 2022
@@ -36,7 +37,7 @@ def _after_listing(monkeypatch, change) -> None:
         change()
         return entries
 
-    monkeypatch.setattr(etdz.ingest, "scan_inbox", listing)
+    monkeypatch.setattr(etdz.ingestion.year, "scan_inbox", listing)
 
 
 def _only_issue(y, name):
@@ -86,7 +87,7 @@ def test_a_file_the_system_refuses_to_open_is_logged_and_the_others_read(env, mo
             raise error
         return real_open(path, flags, *args, **kwargs)
 
-    monkeypatch.setattr(etdz.ingest.os, "open", refusing)
+    monkeypatch.setattr(etdz.ingestion.opening.os, "open", refusing)
     y = ingest_year(inbox, YEAR, cat, reg, str(archive))
     monkeypatch.undo()
     log = y.log.set_index("file_name")
@@ -112,7 +113,7 @@ def test_a_file_written_to_while_it_is_read_is_not_taken(env, monkeypatch):
             st = real_fstat(fd)
         return st
 
-    monkeypatch.setattr(etdz.ingest.os, "fstat", growing)
+    monkeypatch.setattr(etdz.ingestion.opening.os, "fstat", growing)
     f = load_file(entry, 0, YEAR, str(archive), 1 << 20)
     monkeypatch.undo()
     assert [p.check for p in f.read.problems] == ["file.changed"] and f.archive_path is None

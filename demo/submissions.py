@@ -1,4 +1,4 @@
-"""Realistic, deterministic demo submissions for ``etdz demo`` and synthetic years for benchmarks.
+"""Realistic, deterministic demo submissions for ``etdz demo`` (and the generator the synthetic years share).
 
 :func:`write_demo` writes ``<home>/registry.csv`` (the shipped registry plus a few fictional
 provincial upgrade candidates) and ``<home>/inbox/<Y>/…`` with one submission file per zone due
@@ -7,7 +7,7 @@ GBK CSV, XLSX, file names in mixed styles, money sometimes in 万元, trade in �
 in 万元 (converted at the year's rate), a few measures left empty, a few files after the deadline — and
 per year two to four deliberately faulty files so that a user sees what rejection looks like; in the
 year before the last every rejected zone corrects its file, so that year's results are final.
-:func:`write_synthetic_year` writes a large synthetic registry and
+:func:`demo.synthetic.write_synthetic_year` writes a large synthetic registry and
 inbox (up to tens of thousands of zones) from the same generator, for benchmarks.
 
 Everything is a function of the seed: the same seed gives byte-identical files and the same
@@ -18,7 +18,7 @@ totals, 苏州工业园区's own figures, provincial GDP: :func:`_anchor`, docs/
 thousands of 亿元, a zone's host-city figures larger than its own, foreign investment in 万美元, counts whole, energy,
 water and CO2 in proportion to industrial value added, growth per zone = trend + noise (mostly
 −10 %…+25 % a year, with a dip in 2020), east stronger than west on average, and the zones the
-ministry ranked at the top (``etdz/data/demo_strength.csv``, from the published rankings) on top
+ministry ranked at the top (``demo/data/demo_strength.csv``, from the published rankings) on top
 — 苏州工业园区 first in every year, as in every published assessment.
 """
 
@@ -30,7 +30,6 @@ import json
 import math
 import os
 import re
-import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -43,6 +42,7 @@ from etdz.catalogue import Catalogue, Measure, catalogue_for_year, load_catalogu
 from etdz.deadlines import default_deadline
 from etdz.registry import COLUMNS as REGISTRY_COLUMNS
 from etdz.registry import due_zones, load_registry
+from etdz.template import xlsx_bytes
 
 STRENGTH_CSV = Path(__file__).parent / "data" / "demo_strength.csv"
 MANIFEST_NAME = "demo_manifest.json"
@@ -512,22 +512,6 @@ def _csv_bytes(header: list[str], rows: list[list[str]], encoding: str, delimite
     return buf.getvalue().encode(encoding)
 
 
-def xlsx_bytes(wb) -> bytes:
-    """Save an openpyxl workbook reproducibly: fixed document dates and zip entry times."""
-    raw = io.BytesIO()
-    wb.save(raw)
-    out = io.BytesIO()
-    with zipfile.ZipFile(raw) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            data = src.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                data = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)",
-                              rb"\g<1>2000-01-01T00:00:00Z\g<2>", data)
-            zi = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
-            zi.compress_type = zipfile.ZIP_DEFLATED
-            zi.external_attr = 0o644 << 16
-            dst.writestr(zi, data)
-    return out.getvalue()
 
 
 def _as_number(s: str):
@@ -882,78 +866,3 @@ def write_demo(home: str | Path, years: range = range(2018, 2024), seed: int = 2
     (home / MANIFEST_NAME).write_text(json.dumps(manifest, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     return DemoLayout(inbox=inbox, registry=registry_file, years=years, files_written=len(all_files),
                       faulty_files=faulty, superseded_files=superseded, scenarios=scenarios)
-
-
-# --------------------------------------------------------------------------- synthetic years (benchmarks)
-
-
-def write_synthetic_year(home: str | Path, data_year: int, n_zones: int, seed: int,
-                         catalogues_dir: str | Path | None = None) -> DemoLayout:
-    """A synthetic registry of ``n_zones`` national zones and one valid UTF-8 CSV per zone for
-    ``data_year`` and ``data_year - 1`` (so growth has a base), from the demo's generator.
-
-    Zone codes are ``Z000001``…, spread over the real provinces and regions of the shipped registry.
-    """
-    home = Path(home)
-    if n_zones < 1:
-        raise ValueError(f"n_zones must be at least 1, found {n_zones}")
-    rng = np.random.default_rng(seed)
-    catalogues = load_catalogues(catalogues_dir)
-    years = [data_year - 1, data_year]
-    year_cats = {y: catalogue_for_year(catalogues, y) for y in years}
-    measures: dict[str, Measure] = {}
-    for y in years:
-        for code, m in year_cats[y].measures.items():
-            measures.setdefault(code, m)
-
-    provinces = load_registry().drop_duplicates("province")[["province", "region"]].reset_index(drop=True)
-    pick = rng.integers(0, len(provinces), n_zones)
-    codes = [f"Z{i:06d}" for i in range(1, n_zones + 1)]
-    reg = pd.DataFrame({
-        "zone_code": codes,
-        "name_zh": [f"合成经济开发区{i:06d}" for i in range(1, n_zones + 1)],
-        "province": provinces.province.to_numpy()[pick],
-        "region": provinces.region.to_numpy()[pick],
-        "tier": "national",
-        "first_data_year": data_year - 1,
-        "exit_data_year": pd.array([pd.NA] * n_zones, dtype="Int64"),
-    })
-    home.mkdir(parents=True, exist_ok=True)
-    previous = _previous_files(home)
-    registry_file = home / "registry.csv"
-    reg.to_csv(registry_file, index=False, encoding="utf-8", lineterminator="\n")
-
-    regions = reg.region.to_numpy()
-    z = rng.normal(0, 0.9, n_zones) + np.array([REGION_OFFSET[r] for r in regions])
-    values = _simulate(z, regions, years, measures, rng)
-    inbox = home / "inbox"
-    t0 = {y: int(datetime(y + 1, 3, 1, 9, 0, tzinfo=CHINA_TZ).timestamp()) for y in years}
-    offsets = rng.integers(0, 75 * 24 * 60, (n_zones, 2)) * 60
-    written: list[Path] = []
-    for ti, year in enumerate(years):
-        cat = year_cats[year]
-        folder = inbox / str(year)
-        folder.mkdir(parents=True, exist_ok=True)
-        # one column of formatted lines per measure, then one file per zone
-        cols = []
-        for code, m in cat.measures.items():
-            d = _decimals(code, m)
-            tail = f",{code},"
-            unit = f",{m.unit}\n"
-            cols.append([f"{tail}{_fmt(x, d)}{unit}" for x in values[code][:, ti].tolist()])
-        head = "zone_code,data_year,measure_code,value,unit\n"
-        ys = str(year)
-        for zi, code in enumerate(codes):
-            prefix = code + "," + ys
-            text = head + "".join(prefix + col[zi] for col in cols)
-            path = folder / f"{code}_{year}.csv"
-            with open(path, "w", encoding="utf-8", newline="") as fh:
-                fh.write(text)
-            t = t0[year] + int(offsets[zi, ti])
-            os.utime(path, (t, t))
-            written.append(path)
-    _remove_stale(home, previous, written)
-    manifest = {"seed": seed, "years": years, "registry": "registry.csv",
-                "files": [str(p.relative_to(home)) for p in written], "scenarios": []}
-    (home / MANIFEST_NAME).write_text(json.dumps(manifest, ensure_ascii=False) + "\n", encoding="utf-8")
-    return DemoLayout(inbox=inbox, registry=registry_file, years=years, files_written=len(written), faulty_files=[])

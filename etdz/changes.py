@@ -302,6 +302,17 @@ def biggest_moves(changes: pd.DataFrame, limit: int = 10) -> pd.DataFrame:
               "files"]].head(limit).reset_index(drop=True)
 
 
+def status_flips(changes: pd.DataFrame) -> pd.DataFrame:
+    """The zones that entered or left a list, in national-rank order: zone, ranks before and now, the
+    statuses joined by ", " (none when the dataset has no ``status_changes``, or it is null: not known)."""
+    cols = ["zone_code", "name_zh", "prev_national_rank", "national_rank", "status_changes"]
+    if changes is None or len(changes) == 0 or "status_changes" not in changes:
+        return pd.DataFrame(columns=cols)
+    has = changes.status_changes.map(lambda v: v is not None and not (np.isscalar(v) and pd.isna(v)) and len(v) > 0)
+    c = changes.loc[has.astype(bool)].sort_values(["national_rank", "zone_code"], kind="stable")
+    return c.assign(status_changes=c.status_changes.map(", ".join))[cols].reset_index(drop=True)
+
+
 # --------------------------------------------------------------------------- the baseline in the warehouse
 
 

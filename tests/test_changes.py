@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from etdz.catalogue import catalogue_for_year, load_catalogues
-from etdz.changes import biggest_moves, compare, load_change_inputs, read_baseline, write_comparison
+from etdz.changes import biggest_moves, compare, load_change_inputs, read_baseline, status_flips, write_comparison
 from etdz.ingest import ingest_year
 from etdz.registry import load_registry
 from etdz.schemas import schema_for, to_table
@@ -162,6 +162,13 @@ def test_the_asset_reports_the_count_and_the_biggest_moves(setup, tmp_path):
     # the file names reach the UI through the one markdown escaper (they render as written)
     moves = meta["biggest_moves"].value
     assert "| E1 |" in moves and markdown_text("E1 更正.csv (new → accepted)") in moves
+    written = setup["store"].read("ranking_changes", 2021).to_pandas()
+    flipped = written[written.status_changes.map(len) > 0]
+    assert meta["status_changes"].value == len(flipped)
+    table = meta["status_flips"].value
+    assert len(flipped) or table == "_(no rows)_"  # E1 went from 1st to 2nd: no list changed
+    for z, statuses in zip(flipped.zone_code, flipped.status_changes):
+        assert f"| {z} |" in table and markdown_text(", ".join(statuses)) in table
 
 
 # --------------------------------------------------------------------------- what a correction flipped
@@ -275,6 +282,9 @@ def test_a_correction_lists_what_it_flipped_in_the_dataset_and_the_report(scenar
 
     flips = {z: list(v) for z, v in changes.status_changes.items() if len(v)}
     assert flips == FLIPS
+    ui = status_flips(changes.reset_index())  # what the asset shows in the UI
+    assert list(ui.zone_code) == ["Z120", "Z030", "Z070", "Z100", "Z117", "Z118"]
+    assert ui.status_changes.iloc[0] == "entered_top30, entered_top100, entered_region_top10, no_longer_summoned"
     assert list(changes.at["Z120", "changed_measures"]) == ["hitech_enterprises: 4 → 94", "trade_total: 0.0945 → 945"]
     assert all(len(v) == 0 for z, v in changes.changed_measures.items() if z != "Z120")  # nobody else's figures
     assert (changes.at["Z120", "prev_national_rank"], changes.at["Z120", "national_rank"]) == (120, 27)

@@ -4,16 +4,18 @@
 from dagster import AssetDep, AssetExecutionContext, AssetKey, DataVersion, MaterializeResult, MetadataValue, asset
 
 from assets.metadata import dataset_metadata, table_version
-from etdz.changes import biggest_moves, compare, load_change_inputs, write_comparison
+from etdz.changes import biggest_moves, compare, load_change_inputs, status_flips, write_comparison
 from etdz.escape import markdown_frame
 from pipelines.partitions import previous_years
 from pipelines.resources import EtdzResource
 
 OWNERS = ["team:analysis"]
-DESCRIPTION = ("Which cohort zones' total score or national rank moved since the year's last run with other inputs "
-               "(the Y and Y−1 submissions, registry or catalogue), from what to what, and the zone's files whose "
-               "status changed (superseded, newly accepted, newly rejected). A re-run on the same inputs leaves it "
-               "as it was; empty for a year's first run.")
+DESCRIPTION = ("Which cohort zones' total score, national rank or list status moved since the year's last run with "
+               "other inputs (the Y and Y−1 submissions, registry or catalogue), from what to what: the zone's files "
+               "whose status changed (superseded, newly accepted, newly rejected), its own figures that differ "
+               "(changed_measures, old → new in canonical units) and the lists it entered or left (status_changes: "
+               "top 30, top 100, its region's top 10, the summons list, the watch-list). A re-run on the same "
+               "inputs leaves it as it was; empty for a year's first run.")
 
 
 def build_changes_asset(partitions_def, code_version: str):
@@ -28,11 +30,14 @@ def build_changes_asset(partitions_def, code_version: str):
             table, url = write_comparison(store, year, result)
         changes = table.to_pandas()
         previous = changes.previous_run_at.iloc[0].isoformat() if len(changes) else None
+        flips = status_flips(changes)
         return MaterializeResult(data_version=DataVersion(table_version(table)), metadata=dataset_metadata(table, url, {
             "changes": len(changes),
             "same_inputs": result.same_inputs,
             "previous_run_at": previous or "",
             "biggest_moves": MetadataValue.md(markdown_frame(biggest_moves(changes), max_rows=10)),
+            "status_changes": len(flips),
+            "status_flips": MetadataValue.md(markdown_frame(flips, max_rows=50)),
         }))
 
     return ranking_changes

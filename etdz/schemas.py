@@ -183,6 +183,16 @@ RANKING_CHANGES = pa.schema([
          "The zone's Y or Y−1 files whose status changed between the two runs (empty: it moved because others did)"),
     _col("previous_run_at", pa.timestamp("us", tz="UTC"), "When the run compared against was written"),
     _col("method_version", _S, _METHOD),
+    # appended (issue 19): null in years written before, and where the run compared against did not keep them
+    _col("changed_measures", pa.list_(_S),
+         "The zone's own Y figures that differ, as \"<measure_code>: <old> → <new>\" in canonical units (shortest "
+         "round-trip decimals; — where absent); empty: none; null: not known (baseline written before)"),
+    _col("status_changes", pa.list_(_S),
+         "Lists entered or left: entered_/left_top30, entered_/left_top100, entered_/left_region_top10, "
+         "summoned / no_longer_summoned, entered_/left_watchlist; empty: none; null: not known (baseline "
+         "written before)"),
+    _col("prev_regional_rank", _I, "Rank within the region in that run (null: new, or not kept)"),
+    _col("regional_rank", _I, "Rank within the region now"),
 ])
 
 STATIC = {

@@ -95,6 +95,9 @@ def _generated(schema: pa.Schema, n: int = 60, seed: int = 3) -> pd.DataFrame:
             if pa.types.is_struct(t.value_type):
                 item = {k.name: (2023 if pa.types.is_integer(k.type) else "x") for k in t.value_type}
                 cols[f.name] = pd.Series([None if m else [item] * (i % 3) for i, m in enumerate(missing)])
+            elif pa.types.is_string(t.value_type):  # e.g. ranking_changes.status_changes
+                cols[f.name] = pd.Series([None if m else (np.array(["a → b"] * (i % 3), dtype=object) if i % 2
+                                                          else ["x: 1 → —"]) for i, m in enumerate(missing)])
             else:
                 cols[f.name] = pd.Series([None if m else (np.arange(i % 4, dtype=np.int64) if i % 2 else (1, 2))
                                           for i, m in enumerate(missing)])

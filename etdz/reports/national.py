@@ -5,13 +5,12 @@ from __future__ import annotations
 import pandas as pd
 
 from etdz.escape import markdown_table
-from etdz.reports import charts
+from etdz.reports import changes_section, charts
 from etdz.reports.inputs import YearView, _opt_int, _records
 from etdz.reports.robustness import TOP, depends, pct
 from etdz.reports.templating import REGION_LABELS, environment, is_missing, region_colour, region_label
 
 MOVERS = 10
-CHANGES_SHOWN = 40  # rows of the "changes since the previous run" table; the dataset has them all
 
 
 def _zone_brief(v: YearView, code: str) -> dict:
@@ -153,7 +152,7 @@ def context(v: YearView, generated: str) -> dict:
 
     categories = v.categories
     return {
-        "changes": _changes(v), "robust": _robustness(v),
+        "changes": changes_section.context(v), "robust": _robustness(v),
         "data_year": v.data_year, "method": cat, "generated": generated, "categories": categories,
         "zones_n": len(zones), "status_rows": status_rows, "status_totals": totals, "status_chart": status_chart,
         "top30": top30, "region_top": region_top, "top_lists": top_lists, "dist": dist,
@@ -167,49 +166,6 @@ def context(v: YearView, generated: str) -> dict:
         "REGION_LABELS": REGION_LABELS, "top_zone": zones[0] if zones else None,
         "n_history": len(v.history_years),
     }
-
-
-FILE_STATUS = {"accepted": "受理 accepted", "rejected": "退回 rejected", "superseded": "被替换 superseded"}
-
-
-def _status(status: str | None, absent: str) -> str:
-    """A file status in words; ``absent`` when the file had none (new since) or has none (gone since)."""
-    return FILE_STATUS.get(status, status) if status else absent
-
-
-def _changes(v: YearView) -> dict | None:
-    """The "changes since the previous run" section: None when the dataset was not computed for the year."""
-    df = v.inputs.ranking_changes
-    if df is None:
-        return None
-    rows = []
-    for r in _records(df):
-        prev_rank, rank = _opt_int(r.get("prev_national_rank")), _opt_int(r.get("national_rank"))
-        files = r.get("changed_files")
-        files = [] if files is None or (not hasattr(files, "__len__") and is_missing(files)) else list(files)
-        rows.append({
-            "zone": _zone_brief(v, r["zone_code"]), "zone_code": r["zone_code"],
-            "prev_total": None if is_missing(r.get("prev_total_score")) else float(r["prev_total_score"]),
-            "total": None if is_missing(r.get("total_score")) else float(r["total_score"]),
-            "prev_rank": prev_rank, "rank": rank,
-            "rank_change": None if prev_rank is None or rank is None else prev_rank - rank,
-            "files": [{"year": int(f["data_year"]), "name": f["file_name"],
-                       "before": _status(f.get("previous_status"), "新收到 new"), "after": _status(f.get("status"),
-                                                                                              "已移除 gone")}
-                      for f in files]})
-    rows.sort(key=lambda c: (-abs(c["rank_change"]) if c["rank_change"] is not None else -1 << 30,
-                             c["rank"] or 1 << 30, c["zone_code"]))
-    at = df.previous_run_at.dropna() if "previous_run_at" in df else pd.Series(dtype=object)
-    previous = pd.Timestamp(at.iloc[0]).strftime("%Y-%m-%d %H:%M UTC") if len(at) else None
-    # A corrected file moves the bounds, so most totals shift a little: the table shows the zones whose rank
-    # moved or whose own files changed; the others are summed up in one sentence.
-    shown = [c for c in rows if c["files"] or c["rank_change"] != 0]
-    score_only = [c for c in rows if not (c["files"] or c["rank_change"] != 0)]
-    largest = max((abs(c["total"] - c["prev_total"]) for c in score_only
-                   if c["total"] is not None and c["prev_total"] is not None), default=None)
-    return {"rows": shown[:CHANGES_SHOWN], "more": max(0, len(shown) - CHANGES_SHOWN), "n": len(rows),
-            "n_rank": len(shown), "score_only": len(score_only), "largest_score_only": largest,
-            "previous_run_at": previous, "with_files": sum(bool(c["files"]) for c in rows)}
 
 
 def _robustness(v: YearView) -> dict | None:

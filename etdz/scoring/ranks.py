@@ -6,6 +6,11 @@ import numpy as np
 import pandas as pd
 
 DECIMALS = 6
+# The lists a rank puts a zone on, besides the top 100 (the rankings' ``top100`` column, §3.4): the national
+# top 30 (national_rank ≤ TOP30) and its region's top 10 (regional_rank ≤ REGION_TOP10), as the national
+# report shows them and as ``ranking_changes.status_changes`` compares them.
+TOP30 = 30
+REGION_TOP10 = 10
 
 
 def competition_rank(values: pd.Series, groups: pd.Series | None = None, ascending: bool = False) -> pd.Series:

@@ -180,7 +180,15 @@ def make_year(catalogue: Catalogue | None = None, data_year: int = 2022, *,
 def corrected(data: SynthYear, code: str, measure: str, factor: float) -> SynthYear:
     """The same year after ``code`` sent a corrected file (its ``measure`` × ``factor``), re-scored with
     ``score_year``; ``frames["ranking_changes"]`` is what ``etdz.changes.compare`` gives against the first run."""
-    from etdz.changes import Baseline, ChangeInputs, compare, file_statuses, inputs_digest
+    from etdz.changes import (
+        MEASURE_COLUMNS,
+        RANK_COLUMNS,
+        Baseline,
+        ChangeInputs,
+        compare,
+        file_statuses,
+        inputs_digest,
+    )
 
     before = data.scored_from
     m = before.measures.copy()
@@ -190,6 +198,9 @@ def corrected(data: SynthYear, code: str, measure: str, factor: float) -> SynthY
     result = score_year(after)
     top = data.catalogue.top_lists
     frames = dict(data.frames)
+    meas = data.frames["measures"].copy()
+    meas.loc[(meas.zone_code == code) & (meas.measure_code == measure), "value"] *= factor
+    frames["measures"] = meas
     frames.update({name: published(name, getattr(result, name), top) for name in
                    ("rankings", "category_scores", "indicator_scores", "indicator_bounds", "downgrade_watchlist",
                     "upgrade_candidates")})
@@ -201,10 +212,12 @@ def corrected(data: SynthYear, code: str, measure: str, factor: float) -> SynthY
     frames["submission_log"] = published("submission_log", pd.concat([log, new], ignore_index=True))
     old_files = file_statuses({data.data_year: data.frames["submission_log"]})
     baseline = Baseline(inputs_digest(old_files, data.registry, data.catalogue.sha256),
-                        data.frames["rankings"][["zone_code", "name_zh", "total_score", "national_rank"]], old_files,
-                        pd.Timestamp(f"{data.data_year + 1}-03-20 09:30", tz="UTC"))
+                        data.frames["rankings"][RANK_COLUMNS], old_files,
+                        pd.Timestamp(f"{data.data_year + 1}-03-20 09:30", tz="UTC"),
+                        data.frames["measures"][MEASURE_COLUMNS])
     comparison = compare(ChangeInputs(data.data_year, frames["rankings"], {data.data_year: frames["submission_log"]},
-                                      data.registry, data.catalogue.sha256, data.catalogue.version, baseline, None))
+                                      data.registry, data.catalogue.sha256, data.catalogue.version, baseline, None,
+                                      measures=frames["measures"]))
     frames["ranking_changes"] = published("ranking_changes", comparison.changes)
     hist = data.history[data.history.data_year != data.data_year]
     hist = pd.concat([hist, frames["rankings"].assign(data_year=data.data_year)], ignore_index=True)

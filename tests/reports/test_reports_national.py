@@ -158,35 +158,60 @@ def test_changes_since_the_previous_run(small_year, tmp_path):
     from etdz.reports import write_year_reports
 
     rk = small_year.frames["rankings"].sort_values("national_rank")
-    a, b = rk.iloc[3], rk.iloc[1]  # a climbed two places because its file was corrected; b moved down
+    a, b, c = rk.iloc[3], rk.iloc[1], rk.iloc[5]  # a climbed two places with its corrected file; b and c did not
+    y = small_year.data_year
     changes = pd.DataFrame({
-        "zone_code": [b.zone_code, a.zone_code], "name_zh": [b.name_zh, a.name_zh],
-        "prev_total_score": [b.total_score + 1, a.total_score - 3], "total_score": [b.total_score, a.total_score],
-        "prev_national_rank": [b.national_rank - 1, a.national_rank + 2],
-        "national_rank": [b.national_rank, a.national_rank],
-        "changed_files": [[], [{"data_year": small_year.data_year, "file_name": "更正.csv", "sha256": "1" * 64,
+        "zone_code": [b.zone_code, a.zone_code, c.zone_code], "name_zh": [b.name_zh, a.name_zh, c.name_zh],
+        "prev_total_score": [b.total_score + 1, a.total_score - 3, c.total_score + 0.004],
+        "total_score": [b.total_score, a.total_score, c.total_score],
+        "prev_national_rank": [b.national_rank - 1, a.national_rank + 2, c.national_rank],
+        "national_rank": [b.national_rank, a.national_rank, c.national_rank],
+        "changed_files": [[], [{"data_year": y, "file_name": "更正.csv", "sha256": "1" * 64,
                                 "previous_status": None, "status": "accepted"},
-                               {"data_year": small_year.data_year, "file_name": "旧.csv", "sha256": "2" * 64,
-                                "previous_status": "accepted", "status": "superseded"}]],
-        "previous_run_at": pd.Timestamp("2026-03-02 08:00", tz="UTC"), "method_version": "x"})
+                               {"data_year": y, "file_name": "旧.csv", "sha256": "2" * 64,
+                                "previous_status": "accepted", "status": "superseded"}], []],
+        "previous_run_at": pd.Timestamp("2026-03-02 08:00", tz="UTC"), "method_version": "x",
+        "changed_measures": [[], ["trade_total: 0.0945 → 945", "hitech_enterprises: — → 12"], []],
+        "status_changes": [["left_region_top10"], ["entered_top30"], []],
+        "prev_regional_rank": [b.regional_rank - 1, a.regional_rank + 2, c.regional_rank],
+        "regional_rank": [b.regional_rank, a.regional_rank, c.regional_rank]})
     inp = small_year.inputs()
     inp.ranking_changes = changes
     page = parse_html(write_year_reports(inp, tmp_path).national_report.read_text(encoding="utf-8"))
-    rows = [r for r in page.tables["changes-table"] if "data-zone" in r["attrs"]]
-    assert [r["attrs"]["data-zone"] for r in rows] == [a.zone_code, b.zone_code]  # biggest move first
-    cells = rows[0]["cells"]
-    assert int(cells[1]) == a.national_rank + 2 and int(cells[2]) == a.national_rank and cells[3] == "▲2"
-    assert num(cells[4]) == round(a.total_score - 3, 2) and num(cells[5]) == round(a.total_score, 2)
-    assert "更正.csv：新收到 new → 受理 accepted" in cells[6]
-    assert "旧.csv：受理 accepted → 被替换 superseded" in cells[6]
-    assert "本区文件未变" in rows[1]["cells"][6]
+    # status changes first: every zone that entered or left a list, in national-rank order, old → new ranks
+    status = {r["attrs"]["data-zone"]: r for r in page.tables["changes-status"] if "data-zone" in r["attrs"]}
+    assert list(status) == [b.zone_code, a.zone_code]
+    assert status[a.zone_code]["attrs"]["data-status"] == "entered_top30"
+    cells = status[a.zone_code]["cells"]
+    assert "进入全国前30" in cells[2] and cells[3] == f"{a.national_rank + 2} → {a.national_rank}"
+    assert cells[4] == f"{a.regional_rank + 2} → {a.regional_rank}" and "本区数据更正" in cells[5]
+    assert "跌出区域前10" in status[b.zone_code]["cells"][2] and "其他经开区的修订" in status[b.zone_code]["cells"][5]
+    # then the zones whose own figures changed, old → new as the dataset has them
+    own = [r for r in page.tables["changes-figures"] if "data-zone" in r["attrs"]]
+    assert [r["attrs"]["data-zone"] for r in own] == [a.zone_code]
+    cells = own[0]["cells"]
+    assert cells[1] == f"{a.national_rank + 2} → {a.national_rank}" and cells[2] == "▲2"
+    assert cells[3] == f"{a.total_score - 3:.2f} → {a.total_score:.2f}"
+    assert "trade_total：0.0945 → 945 亿元" in cells[4] and "hitech_enterprises：— → 12" in cells[4]
+    assert "更正.csv：新收到 new → 受理 accepted" in cells[5]
+    assert "旧.csv：受理 accepted → 被替换 superseded" in cells[5]
+    # then one line for the zones that only moved because others did
+    assert page.ids["changes-others"].startswith("另有 1 个经开区仅因其他经开区的修订而变化")
 
     inp.ranking_changes = changes.iloc[:0]
     page = parse_html(write_year_reports(inp, tmp_path).national_report.read_text(encoding="utf-8"))
-    assert "changes-table" not in page.tables and "No zone's total score" in page.ids["changes-none"]
+    assert "changes-status" not in page.tables and "No zone's total score" in page.ids["changes-none"]
+
+    # a dataset written before status_changes / changed_measures existed: no flip claimed, said so
+    inp.ranking_changes = changes.drop(columns=["changed_measures", "status_changes", "prev_regional_rank",
+                                                "regional_rank"])
+    page = parse_html(write_year_reports(inp, tmp_path).national_report.read_text(encoding="utf-8"))
+    assert "changes-status" not in page.tables and "no entry or exit is claimed" in page.ids["changes-status-unknown"]
+    assert [r["attrs"]["data-zone"] for r in page.tables["changes-figures"] if "data-zone" in r["attrs"]] == [
+        a.zone_code]  # its files still say why it moved
 
 
-def test_a_real_correction_shows_the_zone_and_its_file(small_year, tmp_path):
+def test_a_real_correction_shows_the_zone_its_figures_and_its_file(small_year, tmp_path):
     from reports_synth import corrected
 
     from etdz.reports import write_year_reports
@@ -196,15 +221,20 @@ def test_a_real_correction_shows_the_zone_and_its_file(small_year, tmp_path):
     after = corrected(small_year, code, "trade_total", 20.0)  # the first file had the trade in the wrong unit
     changes = after.frames["ranking_changes"].set_index("zone_code")
     assert code in changes.index and changes.at[code, "national_rank"] < changes.at[code, "prev_national_rank"]
+    meas = small_year.frames["measures"].set_index(["zone_code", "measure_code"])
+    old = float(meas.at[(code, "trade_total"), "value"])
+    assert list(changes.at[code, "changed_measures"]) == [f"trade_total: {old!r} → {old * 20!r}"]  # reads back
     page = parse_html(write_year_reports(after.inputs(), tmp_path).national_report.read_text(encoding="utf-8"))
-    rows = {r["attrs"]["data-zone"]: r["cells"] for r in page.tables["changes-table"] if "data-zone" in r["attrs"]}
-    ranked = changes[(changes.national_rank != changes.prev_national_rank) | (changes.index == code)]
-    assert set(rows) == set(ranked.index)  # zones that only shifted with the bounds are summed up in words
-    rest = changes.drop(index=ranked.index)
-    assert len(rest) and f"另有 {len(rest)} 个经开区名次未变" in page.ids["changes-summary"]
-    assert f"{code}_{small_year.data_year} 更正.csv：新收到 new → 受理 accepted" in rows[code][6]
-    assert f"{code}_{small_year.data_year}.csv：受理 accepted → 被替换 superseded" in rows[code][6]
-    assert all("本区文件未变" in cells[6] for z, cells in rows.items() if z != code)
+    own = {r["attrs"]["data-zone"]: r["cells"] for r in page.tables["changes-figures"] if "data-zone" in r["attrs"]}
+    assert list(own) == [code]  # the only zone whose own figures changed
+    assert f"trade_total：{old!r} → {old * 20!r}" in own[code][4]
+    assert f"{code}_{small_year.data_year} 更正.csv：新收到 new → 受理 accepted" in own[code][5]
+    assert f"{code}_{small_year.data_year}.csv：受理 accepted → 被替换 superseded" in own[code][5]
+    flipped = {z for z, s in changes.status_changes.items() if len(s)}
+    status = {r["attrs"]["data-zone"] for r in page.tables["changes-status"] if "data-zone" in r["attrs"]}
+    assert status == flipped
+    rest = len(changes) - len(flipped | {code})
+    assert rest and page.ids["changes-others"].startswith(f"另有 {rest} 个经开区仅因其他经开区的修订而变化")
 
 
 def test_a_rise_after_a_year_without_a_valid_submission_is_listed_apart(small_year, tmp_path):

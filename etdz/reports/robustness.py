@@ -81,7 +81,7 @@ def _winsorise_en(option: tuple[float, float] | None) -> str:
 
 
 def _winsorise_zh(option: tuple[float, float] | None) -> str:
-    return "不缩尾（直接取最小–最大值）" if option is None else f"按 {option[0] * 100:g}%/{option[1] * 100:g}% 分位缩尾"
+    return "不缩尾" if option is None else f"按 {option[0] * 100:g}%/{option[1] * 100:g}% 分位缩尾"
 
 
 NO_BASE_EN = {"median": "at the median", "zero": "at 0"}
@@ -166,4 +166,4 @@ def not_varied(catalogue: Catalogue) -> dict:
     src_zh = f"已公布 {by_source['P']} 项、报道 {by_source['R']} 项、假设 {by_source['A']} 项"
     return {"en": f"The indicators themselves ({of_en} under the {catalogue.version} method; {src_en}) are the "
                   f"project's reading of the method and were not varied.",
-            "zh": f"指标本身（{catalogue.version} 年版办法{of_zh}；{src_zh}）是本项目对办法的解读，未参与变动。"}
+            "zh": f"指标本身（{catalogue.version} 年版办法：{of_zh}；{src_zh}）是本项目对办法的解读，未参与变动。"}

@@ -88,9 +88,11 @@ def screenshots(data: SynthYear, root: Path, folder: Path) -> None:
         from etdz.scoring.robustness import rank_robustness, robustness_inputs
 
         t = time.perf_counter()
+        hist = after.history  # the earlier years on record, for p_candidate (§3.9 step 5)
+        earlier = {int(y): g for y, g in hist.groupby("data_year") if y < after.data_year}
         after.frames["rank_robustness"] = rank_robustness(
             robustness_inputs(
-                after.data_year, after.catalogue, after.frames["indicator_scores"], after.frames["rankings"]
+                after.data_year, after.catalogue, after.frames["indicator_scores"], after.frames["rankings"], earlier
             )
         )
         print(f"rank robustness: {time.perf_counter() - t:.2f} s")

@@ -177,7 +177,8 @@ class Robustness:
     """The rank-robustness analysis of docs/contract/03-scoring.md §3.9 (docs/contract/02-inputs.md §2.3 "Robustness
     analysis").
 
-    ``seed`` None means the data year (resolved per year by the scorer, not here).
+    ``seed`` None means the data year (resolved per year by the scorer, not here); ``category_weights`` None
+    means "= weights" (the default of 02-inputs.md), read through :attr:`category_spread`.
     """
 
     samples: int = 1000
@@ -185,6 +186,12 @@ class Robustness:
     weights: float = 0.25
     winsorise_options: tuple[tuple[float, float] | None, ...] = (None,)
     no_base_options: tuple[str, ...] = ("median",)
+    category_weights: float | None = None
+
+    @property
+    def category_spread(self) -> float:
+        """``c`` of §3.9 step 2: each category weight × U(1 − c, 1 + c); the indicator spread when not set."""
+        return self.weights if self.category_weights is None else self.category_weights
 
 
 @dataclass(frozen=True)
@@ -575,7 +582,7 @@ def _parse_top_lists(c: _Checker, raw: Any, measures: dict[str, Measure]) -> tup
     return tuple(map(str, top_lists))
 
 
-_ROBUSTNESS_KEYS = {"samples", "seed", "weights", "winsorise_options", "no_base_options"}
+_ROBUSTNESS_KEYS = {"samples", "seed", "weights", "category_weights", "winsorise_options", "no_base_options"}
 NO_BASE_OPTIONS = ("median", "zero")  # §3.2 step 5 imputes the median; §3.9 also tries 0
 
 
@@ -591,6 +598,10 @@ def _parse_robustness(c: _Checker, raw: Any, own_winsorise: tuple[float, float] 
     weights = c.number(r, "weights", entry, default=0.25, non_negative=True)
     if weights >= 1:  # U(1 − p, 1 + p) must keep every weight positive, or a category's weights could sum to 0
         c.fail(entry, f"`weights` must be >= 0 and < 1, found {weights!r}")
+    # absent or null: = weights (Robustness.category_spread); below 1, so no category weight reaches 0
+    category_weights = c.number(r, "category_weights", entry, non_negative=True)
+    if category_weights is not None and category_weights >= 1:
+        c.fail(entry, f"`category_weights` must be >= 0 and < 1, found {category_weights!r}")
     options: list[tuple[float, float] | None] = []
     raw_options = r.get("winsorise_options", [list(own_winsorise) if own_winsorise else None])
     if not isinstance(raw_options, list) or not raw_options:
@@ -601,7 +612,8 @@ def _parse_robustness(c: _Checker, raw: Any, own_winsorise: tuple[float, float] 
     if not isinstance(no_base, list) or not no_base or any(q not in NO_BASE_OPTIONS for q in no_base):
         c.fail(f"{entry}.no_base_options", f"must be a non-empty list of {list(NO_BASE_OPTIONS)}, found {no_base!r}")
     return Robustness(samples=samples, seed=seed, weights=weights,  # type: ignore[arg-type]
-                      winsorise_options=tuple(options), no_base_options=tuple(no_base))
+                      winsorise_options=tuple(options), no_base_options=tuple(no_base),
+                      category_weights=category_weights)
 
 
 def load_catalogue(path: str | Path) -> Catalogue:

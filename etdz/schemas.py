@@ -165,6 +165,11 @@ RANK_ROBUSTNESS = pa.schema([
     _col("samples", _I, "Number of Monte Carlo samples N"),
     _col("seed", pa.int64(), "Seed of numpy.random.default_rng"),
     _col("method_version", _S, _METHOD),
+    # appended (a dataset's schema only grows, 04 §4.1): years written before read null here
+    _col("p_candidate", _F, "Share of samples in which the zone enters Y's downgrade watch-list, the window's "
+                            "earlier years as on record (§3.9 step 5; null without a downgrade rule)"),
+    _col("p_national_bottom", _F, "Share of samples in the national bottom n (the national_consecutive rule's "
+                                  "figure for the card; null without a downgrade rule)"),
 ])
 
 CHANGED_FILE = pa.struct([

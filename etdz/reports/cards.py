@@ -14,7 +14,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 from etdz.reports import charts
 from etdz.reports.inputs import YearView
-from etdz.reports.robustness import zone_robustness
+from etdz.reports.robustness import varied, zone_robustness
 from etdz.reports.targets import DangerLine, TargetGroups, zone_targets
 from etdz.reports.templating import environment, region_colour, region_label
 
@@ -25,7 +25,7 @@ def _common(v: YearView, generated: str) -> dict:
     return {
         "data_year": v.data_year, "method": v.catalogue, "generated": generated, "categories": v.categories,
         "N": v.n_total, "provisional": v.provisional, "n_indicators": len(v.indicators),
-        "metas": v.indicator_by_code,
+        "metas": v.indicator_by_code, "robust_what": varied(v.catalogue.robustness, v.catalogue),
     }
 
 
@@ -153,7 +153,8 @@ def card_context(v: YearView, z: dict, common: dict, shared: TargetGroups | None
     targets = zone_targets(z, v.totals_desc, v.zones, shared.bottom, d.rule if d else None,
                            d.bottom_n if d else None, rows, metas, groups=shared)
     robust = None if v.robust_by_zone is None else zone_robustness(
-        v.robust_by_zone.get(code), z, v.n_total, d.bottom_n if d else None, code in v.region_bottom_now, colour)
+        v.robust_by_zone.get(code), z, v.n_total, d, code in v.region_bottom_now, code in v.watch_by_zone, colour,
+        common["robust_what"])
     return {
         **common, "z": z, "region_label": region_label(region), "colour": colour, "trend": trend,
         "trend_rows": trend_rows, "bars": bars, "cats": cats, "groups": groups, "better_total": better_total,

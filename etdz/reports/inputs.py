@@ -234,7 +234,8 @@ def prepare(inp: ReportInputs) -> YearView:
             robust[r["zone_code"]] = {
                 **{c: _opt_int(r.get(c)) for c in ("rank_nominal", "rank_median", "rank_p05", "rank_p95", "samples",
                                                    "seed")},
-                "p_top100": _opt_float(r.get("p_top100")), "p_region_bottom": _opt_float(r.get("p_region_bottom"))}
+                **{c: _opt_float(r.get(c)) for c in ("p_top100", "p_region_bottom", "p_candidate",
+                                                     "p_national_bottom")}}
     totals = np.sort(rk.total_score.to_numpy(dtype=float))[::-1]
     return YearView(
         data_year=Y, catalogue=cat, inputs=inp, zones=zones, zone_by_code=zone_by_code, indicators=metas,

@@ -7,7 +7,7 @@ import pandas as pd
 from etdz.escape import markdown_table
 from etdz.reports import changes_section, charts
 from etdz.reports.inputs import YearView, _opt_int, _records
-from etdz.reports.robustness import TOP, depends, pct
+from etdz.reports.robustness import TOP, depends, not_varied, pct, varied
 from etdz.reports.templating import REGION_LABELS, environment, is_missing, region_colour, region_label
 
 MOVERS = 10
@@ -104,7 +104,8 @@ def context(v: YearView, generated: str) -> dict:
     watch = sorted(v.watch_by_zone.values(),
                    key=lambda w: (v.regions.index(w["region"]) if w["region"] in v.regions else 99,
                                   w["region_candidate_rank"] or 0, w["zone_code"]))
-    watch = [{**w, "zone": _zone_brief(v, w["zone_code"])} for w in watch]
+    watch = [{**w, "zone": _zone_brief(v, w["zone_code"]), "p_candidate": watch_p_candidate(v, w["zone_code"])}
+             for w in watch]
     summoned = [z for z in zones if z["summoned"]]
     summoned.sort(key=lambda z: (z["national_rank"], z["zone_code"]))
     upgrades = sorted(_records(inp.upgrade_candidates),
@@ -169,34 +170,58 @@ def context(v: YearView, generated: str) -> dict:
 
 
 def _robustness(v: YearView) -> dict | None:
-    """Every zone's nominal rank against its 90% interval, and the zones whose top-100 or region-bottom
-    status depends on the unpublished choices (etdz.reports.robustness). None: not computed for the year."""
+    """Every zone's nominal rank against its 90% interval and median, what was varied (from the year's
+    settings), and the zones whose top-100, bottom-n or watch-list status depends on the unpublished choices
+    (etdz.reports.robustness). None: not computed for the year.
+
+    The bottom n is the rule's: the region's under ``regional_bottom``, the nation's (``p_national_bottom``)
+    under ``national_consecutive``.
+    """
     if v.robust_by_zone is None:
         return None
-    d = v.catalogue.downgrade
-    rows, depending = [], []
+    cat = v.catalogue
+    d = cat.downgrade
+    national_rule = d is not None and d.rule == "national_consecutive"
+    rows, depending, candidates = [], [], []
     for z in v.zones:
         r = v.robust_by_zone.get(z["zone_code"])
         if r is None or r["rank_p05"] is None:
             continue
         nominal = r["rank_nominal"] if r["rank_nominal"] is not None else z["national_rank"]
-        in_bottom = z["zone_code"] in v.region_bottom_now
-        p_bottom = r["p_region_bottom"] if d is not None else None
+        if national_rule:
+            in_bottom, p_bottom = nominal >= v.n_total - d.bottom_n + 1, r.get("p_national_bottom")
+        else:
+            in_bottom, p_bottom = z["zone_code"] in v.region_bottom_now, r["p_region_bottom"] if d else None
+        on_watch = z["zone_code"] in v.watch_by_zone
+        p_cand = r.get("p_candidate") if d is not None else None
         top_dep, bottom_dep = depends(nominal <= TOP, r["p_top100"]), depends(in_bottom, p_bottom)
+        cand_dep = depends(on_watch, p_cand)
         row = {"zone_code": z["zone_code"], "name_zh": z["name_zh"], "colour": region_colour(z["region"]),
                "nominal": nominal, "median": r["rank_median"], "p05": r["rank_p05"], "p95": r["rank_p95"],
-               "flag": top_dep or bottom_dep}
+               "flag": top_dep or bottom_dep or cand_dep}
         rows.append(row)
-        if row["flag"]:
+        if top_dep or bottom_dep:
             depending.append({**row, "zone": z, "p_top100": pct(r["p_top100"]), "p_region_bottom": pct(p_bottom),
                               "top_dep": top_dep, "bottom_dep": bottom_dep, "in_top100": nominal <= TOP,
                               "in_bottom": in_bottom})
+        if cand_dep:
+            candidates.append({**row, "zone": z, "on_watch": on_watch, "p": p_cand, "p_candidate": pct(p_cand)})
+    candidates.sort(key=lambda c: (-c["p"], c["nominal"], c["zone_code"]))
     first = next(iter(v.robust_by_zone.values()), None)
     widths = sorted(r["p95"] - r["p05"] for r in rows)
+    has_candidate = d is not None and any(r.get("p_candidate") is not None for r in v.robust_by_zone.values())
     return {"chart": charts.rank_intervals(rows, v.n_total) if rows else None, "depending": depending,
+            "candidates": candidates, "has_candidate": has_candidate,
             "samples": first["samples"] if first else None, "seed": first["seed"] if first else None,
-            "bottom_n": d.bottom_n if d else None, "n": len(rows),
-            "median_width": widths[len(widths) // 2] if widths else None}
+            "bottom_n": d.bottom_n if d else None, "national_rule": national_rule, "n": len(rows),
+            "median_width": widths[len(widths) // 2] if widths else None,
+            "what": varied(cat.robustness, cat), "not_varied": not_varied(cat)}
+
+
+def watch_p_candidate(v: YearView, code: str) -> str | None:
+    """``p_candidate`` of a watch-list zone as a share, None when the year's robustness has no such figure."""
+    r = (v.robust_by_zone or {}).get(code)
+    return None if r is None or r.get("p_candidate") is None else pct(r["p_candidate"])
 
 
 def render(v: YearView, generated: str) -> str:

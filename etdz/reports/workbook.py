@@ -1,4 +1,5 @@
-"""The ranking workbook for officials (rankings.xlsx): national sheet, one per region, upgrade candidates.
+"""The ranking workbook for officials (rankings.xlsx): national sheet, one per region, the downgrade
+watch-list (with each candidate's ``p_candidate``, 03-scoring.md §3.9 step 5), upgrade candidates.
 
 Every sheet has a frozen header (and frozen rank + name columns), an autofilter, widths fitted to the
 content, and numbers stored as numbers (scores with two decimals shown, full precision kept).
@@ -28,6 +29,7 @@ HEADER_FILL = PatternFill("solid", fgColor="1F2933")
 HEADER_FONT = Font(bold=True, color="FFFFFF")
 SCORE_FMT = "0.00"
 INT_FMT = "0"
+SHARE_FMT = "0%"  # a share of samples, stored as the fraction the dataset holds
 REGION_SHEETS = {"east": "东部 East", "central": "中部 Central", "west": "西部 West"}
 
 
@@ -49,9 +51,26 @@ def _ranking_columns(v: YearView) -> list[tuple[str, str, str]]:
     for m in v.catalogue.top_lists:
         meas = v.catalogue.measures.get(m)
         cols.append((f"{meas.name_zh if meas else m} 名次", f"rank_{m}", "int"))
-    cols += [("降级预警 Watch-list", "downgrade_candidate", "bool"), ("约谈 Summoned", "summoned", "bool"),
+    cols += [("降级预警 Watch-list", "downgrade_candidate", "bool")]
+    if _has_p_candidate(v):
+        cols += [(P_CANDIDATE_HEADER, "p_candidate", "share")]
+    cols += [("约谈 Summoned", "summoned", "bool"),
              ("报送状态 Submission", "submission_status", "text"), ("结果状态 Results", "results_status", "text")]
     return cols
+
+
+P_CANDIDATE_HEADER = "列入预警的组合占比 p_candidate"
+
+
+def _has_p_candidate(v: YearView) -> bool:
+    """Whether the year's rank robustness gives a ``p_candidate`` (a downgrade rule and rows written with it)."""
+    return v.catalogue.downgrade is not None and any(
+        r.get("p_candidate") is not None for r in (v.robust_by_zone or {}).values())
+
+
+def _p_candidate(v: YearView, code: str) -> float | None:
+    r = (v.robust_by_zone or {}).get(code)
+    return None if r is None else r.get("p_candidate")
 
 
 def _write_sheet(ws, columns, rows, freeze: str = "C2") -> None:
@@ -69,14 +88,14 @@ def _write_sheet(ws, columns, rows, freeze: str = "C2") -> None:
                 continue
             if kind == "int":
                 x = int(x)
-            elif kind == "score":
+            elif kind in ("score", "share"):
                 x = float(x)
             elif kind == "bool":
                 x = "是" if bool(x) else "否"
             else:
                 x = neutralise(x)  # nothing we write may be a formula
             out.append(x)
-            widths[i] = max(widths[i], _width(x if kind != "score" else f"{x:.2f}"))
+            widths[i] = max(widths[i], _width(f"{x:.2f}" if kind in ("score", "share") else x))
         table.append(out)
     for i in range(1, len(columns) + 1):
         ws.column_dimensions[get_column_letter(i)].width = min(max(widths[i - 1] + 2, 8), 44)
@@ -90,7 +109,7 @@ def _write_sheet(ws, columns, rows, freeze: str = "C2") -> None:
         cell.alignment = Alignment(vertical="center", wrap_text=True)
         head.append(cell)
     ws.append(head)
-    formats = [SCORE_FMT if kind == "score" else INT_FMT if kind == "int" else None for _, _, kind in columns]
+    formats = [{"score": SCORE_FMT, "int": INT_FMT, "share": SHARE_FMT}.get(kind) for _, _, kind in columns]
     for out in table:
         row = []
         for x, fmt in zip(out, formats):
@@ -112,6 +131,7 @@ def build(v: YearView) -> Workbook:
         r["region_zh"] = REGION_ZH.get(z["region"], z["region"])
         for k, (s, _) in v.cat_scores.get(z["zone_code"], {}).items():
             r[f"cat:{k}"] = s
+        r["p_candidate"] = _p_candidate(v, z["zone_code"])
         rows.append(r)
     _write_sheet(wb.create_sheet("全国 National"), columns, rows)
     by_region: dict[str, list[dict]] = {region: [] for region in v.regions}
@@ -133,6 +153,8 @@ def build(v: YearView) -> Workbook:
         ups.append(u)
     ups.sort(key=lambda u: (_opt_int(u.get("candidate_rank")) or 1 << 30, str(u.get("zone_code"))))
     _write_sheet(wb.create_sheet("晋升候选 Upgrade"), up_cols, ups)
+    if v.catalogue.downgrade is not None:
+        _write_sheet(wb.create_sheet("降级预警 Watch-list"), *_watchlist_sheet(v))
     about = wb.create_sheet("说明 About")
     about.column_dimensions["A"].width = 26
     about.column_dimensions["B"].width = 90
@@ -148,6 +170,27 @@ def build(v: YearView) -> Workbook:
     ]:
         about.append(list(line))
     return wb
+
+
+def _watchlist_sheet(v: YearView) -> tuple[list[tuple[str, str, str]], list[dict]]:
+    """The watch-list's columns and rows (region, then region candidate rank), ``p_candidate`` beside each
+    candidate when the year's robustness has it."""
+    cols = [("区域 Region", "region_zh", "text"), ("区域序号 Region candidate rank", "region_candidate_rank", "int"),
+            ("经开区 Zone", "name_zh", "text"), ("代码 Code", "zone_code", "text"),
+            ("省份 Province", "province", "text"), ("后n名年份 Bottom years", "bottom_years_text", "text"),
+            ("两次均分 Mean score", "mean_score", "score"), ("全国名次 National rank", "national_rank", "int")]
+    if _has_p_candidate(v):
+        cols.append((P_CANDIDATE_HEADER, "p_candidate", "share"))
+    rows = []
+    for w in v.watch_by_zone.values():
+        z = v.zone_by_code.get(w["zone_code"], {})
+        rows.append({**w, "name_zh": z.get("name_zh", w.get("name_zh")), "province": z.get("province"),
+                     "region_zh": REGION_ZH.get(w["region"], w["region"]), "national_rank": z.get("national_rank"),
+                     "bottom_years_text": ", ".join(map(str, w["bottom_years"])),
+                     "p_candidate": _p_candidate(v, w["zone_code"])})
+    order = {r: i for i, r in enumerate(v.regions)}
+    rows.sort(key=lambda w: (order.get(w["region"], 99), w["region_candidate_rank"] or 0, w["zone_code"]))
+    return cols, rows
 
 
 def write(v: YearView, path: Path) -> Path:

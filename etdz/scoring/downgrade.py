@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from etdz.catalogue import Catalogue
+from etdz.catalogue import Catalogue, Downgrade
 from etdz.scoring.ranks import competition_rank
 
 ArrayOrSeries = np.ndarray | pd.Series
@@ -26,6 +26,40 @@ def bottom_flags(rankings: pd.DataFrame, bottom_n: int, rule: str) -> pd.Series:
     return in_bottom(rankings["national_rank"].astype("float64"), len(rankings), bottom_n)
 
 
+def rule_window(d: Downgrade) -> tuple[int, int]:
+    """``(window, times)`` of the rule: ``regional_bottom`` its own; ``national_consecutive`` looks at Y−1 and Y
+    and needs both (bottom n in two consecutive years)."""
+    return (d.window, d.times) if d.rule == "regional_bottom" else (2, 2)
+
+
+def window_years(data_year: int, d: Downgrade) -> list[int]:
+    """The data years the rule looks at for ``data_year``: ``Y−window+1 … Y`` (Y−1 and Y for
+    ``national_consecutive``)."""
+    window, _ = rule_window(d)
+    return list(range(data_year - window + 1, data_year + 1))
+
+
+def earlier_bottom_counts(data_year: int, d: Downgrade, history: dict[int, pd.DataFrame]) -> pd.Series:
+    """Per zone, in how many of the window's earlier years (before ``data_year``) on record it was in the
+    bottom n (of its region, or nationally, by the rule), each year judged on its own rankings."""
+    counts: dict[str, int] = {}
+    for t in window_years(data_year, d)[:-1]:
+        r = history.get(t)
+        if r is None or len(r) == 0:
+            continue
+        flags = bottom_flags(r.reset_index(drop=True), d.bottom_n, d.rule).to_numpy(dtype=bool)
+        for zone in r["zone_code"].to_numpy()[flags]:
+            counts[zone] = counts.get(zone, 0) + 1
+    return pd.Series(counts, dtype="int64")
+
+
+def enters_watchlist(earlier: ArrayOrSeries, bottom_now: ArrayOrSeries, d: Downgrade) -> ArrayOrSeries:
+    """§3.6's candidate test: (bottom-n years earlier in the window) + (1 if in the bottom n in Y) ≥ times
+    (element-wise; under ``national_consecutive``, bottom n in Y−1 and in Y)."""
+    _, times = rule_window(d)
+    return earlier + bottom_now >= times
+
+
 def watchlist(data_year: int, catalogue: Catalogue, current: pd.DataFrame,
               history: dict[int, pd.DataFrame]) -> pd.DataFrame:
     """Candidates for downgrading in ``data_year``.
@@ -37,10 +71,8 @@ def watchlist(data_year: int, catalogue: Catalogue, current: pd.DataFrame,
     d = catalogue.downgrade
     if d is None or len(current) == 0:
         return pd.DataFrame(columns=WATCHLIST_COLUMNS)
-    window = d.window if d.rule == "regional_bottom" else 2
-    years = [t for t in range(data_year - window + 1, data_year + 1)]
     frames = []
-    for t in years:
+    for t in window_years(data_year, d):
         r = current if t == data_year else history.get(t)
         if r is None or len(r) == 0:
             continue
@@ -51,12 +83,11 @@ def watchlist(data_year: int, catalogue: Catalogue, current: pd.DataFrame,
         return pd.DataFrame(columns=WATCHLIST_COLUMNS)
     looked = pd.concat(frames, ignore_index=True)
     bottoms = looked[looked.bottom & looked.zone_code.isin(current.zone_code)].sort_values(["zone_code", "year"])
-    if d.rule == "regional_bottom":
-        counts = bottoms.groupby("zone_code")["year"].size()
-        chosen = counts[counts >= d.times].index
-    else:  # two consecutive years: bottom in both Y−1 and Y
-        ys = bottoms.groupby("zone_code")["year"].agg(set)
-        chosen = ys[ys.map(lambda s: {data_year - 1, data_year} <= s)].index
+    earlier = bottoms[bottoms.year < data_year].groupby("zone_code")["year"].size()
+    now = bottoms[bottoms.year == data_year].groupby("zone_code")["year"].size()
+    zones = earlier.index.union(now.index)
+    chosen = zones[enters_watchlist(earlier.reindex(zones, fill_value=0).to_numpy(),
+                                    now.reindex(zones, fill_value=0).to_numpy(), d)]
     rows = []
     for zone in chosen:
         b = bottoms[bottoms.zone_code == zone]

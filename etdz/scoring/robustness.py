@@ -10,7 +10,10 @@ composite indices do. Exactly as §3.9 says, so anyone can re-derive it:
 3. the samples, as matrix products over blocks of samples that share a variant (the aggregation of
    :mod:`etdz.scoring.aggregate`), competition ranks on totals rounded to 6 decimals;
 4. per zone, quantiles of its national ranks (inverted CDF), the share in the top 100 and in its
-   region's bottom n.
+   region's bottom n (and, for the national-bottom rule's sentence, in the national bottom n);
+5. per zone, the share of samples in which it would enter Y's downgrade watch-list (``p_candidate``): the
+   earlier years of the window as on record (the warehouse's ``rankings``), only year Y the sample's, by
+   the watch-list's own rule (:func:`etdz.scoring.downgrade.enters_watchlist`).
 
 Blocks of samples are sized so that 23,000 zones × 1,000 samples stays well under 1.5 GB: only the
 national ranks (samples × zones, int32) are kept whole, for the quantiles.
@@ -18,20 +21,22 @@ national ranks (samples × zones, int32) are kept whole, for the quantiles.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from etdz.catalogue import Catalogue, Robustness
+from etdz.catalogue import Catalogue, Downgrade, Robustness
+from etdz.history import ranking_history
 from etdz.scoring.aggregate import category_scores, category_weights, indicator_weights, total_score
-from etdz.scoring.downgrade import in_bottom
+from etdz.scoring.downgrade import earlier_bottom_counts, enters_watchlist, in_bottom, window_years
 from etdz.scoring.ranks import DECIMALS, competition_ranks
 from etdz.scoring.scores import score_matrix
 from etdz.storage import Warehouse
 
+# the schema's order (etdz.schemas.RANK_ROBUSTNESS): columns added later are appended, nullable (04 §4.1)
 COLUMNS = ["zone_code", "rank_nominal", "rank_median", "rank_p05", "rank_p95", "p_top100", "p_region_bottom",
-           "samples", "seed", "method_version"]
+           "samples", "seed", "method_version", "p_candidate", "p_national_bottom"]
 TOP = 100  # "top 100" of §3.4 and §3.9
 QUANTILES = [0.5, 0.05, 0.95]  # median, p05, p95, in §3.9's order
 # The totals of one block of samples (zones × samples, float64) take at most this much; the block's other
@@ -49,6 +54,20 @@ class RobustnessInputs:
     zones: pd.DataFrame  # zone_code, region, national_rank (§3.4), one row per cohort zone
     values: np.ndarray  # zones × indicators (catalogue order), v(z,i) of §3.1
     status: np.ndarray  # zones × indicators, ok / missing / no_base
+    # rankings of the downgrade window's earlier years on record (data year -> zone_code, region,
+    # national_rank, regional_rank): step 5 counts them as published, never re-sampled
+    history: dict[int, pd.DataFrame] = field(default_factory=dict)
+
+
+@dataclass
+class SampleCounts:
+    """What step 3 keeps of every sample besides its national ranks: per zone, in how many samples it is in
+    its region's bottom n, in the national bottom n, and would enter the watch-list (None without a
+    downgrade section)."""
+
+    region_bottom: np.ndarray | None
+    national_bottom: np.ndarray | None
+    candidate: np.ndarray | None
 
 
 @dataclass
@@ -62,8 +81,9 @@ class Draws:
 
 
 def robustness_inputs(data_year: int, catalogue: Catalogue, indicator_scores: pd.DataFrame,
-                      rankings: pd.DataFrame) -> RobustnessInputs:
-    """Assemble the inputs from the year's ``indicator_scores`` and ``rankings`` datasets.
+                      rankings: pd.DataFrame, history: dict[int, pd.DataFrame] | None = None) -> RobustnessInputs:
+    """Assemble the inputs from the year's ``indicator_scores`` and ``rankings`` datasets; ``history``: the
+    rankings on record of the downgrade window's earlier years (none: no earlier year counts).
 
     Refuses (ValueError naming the dataset and what to do) scores written under another method version.
     """
@@ -84,11 +104,13 @@ def robustness_inputs(data_year: int, catalogue: Catalogue, indicator_scores: pd
     if len(zones) and pd.isna(status).any():
         raise ValueError(f"indicator_scores of data year {data_year} lack rows for some zones of its rankings: "
                          f"re-run the scoring of {data_year} (etdz run --data-year {data_year})")
-    return RobustnessInputs(data_year, catalogue, zones, values, status)
+    return RobustnessInputs(data_year, catalogue, zones, values, status, dict(history or {}))
 
 
 def load_robustness_inputs(store: Warehouse, data_year: int, catalogue: Catalogue) -> RobustnessInputs:
-    """Read the year's ``indicator_scores`` and ``rankings`` from the warehouse (both must exist)."""
+    """Read the year's ``indicator_scores`` and ``rankings`` from the warehouse (both must exist), and the
+    rankings on record of the downgrade window's earlier years (§3.9 step 5: "a year on record is one whose
+    ``rankings`` exist in the warehouse")."""
     tables = {name: store.read(name, data_year) for name in ("indicator_scores", "rankings")}
     absent = [name for name, t in tables.items() if t is None]
     if absent:
@@ -96,7 +118,9 @@ def load_robustness_inputs(store: Warehouse, data_year: int, catalogue: Catalogu
                            f"`scores` asset for {data_year} first (etdz run --data-year {data_year})")
     scores = tables["indicator_scores"].select(["zone_code", "indicator_code", "value", "status", "method_version"])
     rankings = tables["rankings"].select(["zone_code", "region", "national_rank", "method_version"])
-    return robustness_inputs(data_year, catalogue, scores.to_pandas(), rankings.to_pandas())
+    d = catalogue.downgrade
+    history = ranking_history(store, window_years(data_year, d)[:-1]) if d is not None else {}
+    return robustness_inputs(data_year, catalogue, scores.to_pandas(), rankings.to_pandas(), history)
 
 
 def score_variants(values: np.ndarray, status: np.ndarray, catalogue: Catalogue, settings: Robustness) -> np.ndarray:
@@ -114,20 +138,23 @@ def score_variants(values: np.ndarray, status: np.ndarray, catalogue: Catalogue,
 
 
 def draw(settings: Robustness, seed: int, n_indicators: int, n_categories: int) -> Draws:
-    """§3.9 step 2: the draws, in the contract's order (with ``weights: 0`` they are still made)."""
+    """§3.9 step 2: the draws, in the contract's order — f, g, a, b — each made even when its spread is 0
+    or it has one option, so the stream stays aligned (``category_weights: 0`` leaves f, a and b as they were)."""
     rng = np.random.default_rng(seed)
-    p, n = settings.weights, settings.samples
+    p, c, n = settings.weights, settings.category_spread, settings.samples
     f = rng.uniform(1 - p, 1 + p, size=(n, n_indicators))
-    g = rng.uniform(1 - p, 1 + p, size=(n, n_categories))
+    g = rng.uniform(1 - c, 1 + c, size=(n, n_categories))
     a = rng.integers(0, len(settings.winsorise_options), size=n)
     b = rng.integers(0, len(settings.no_base_options), size=n)
     return Draws(f, g, a, b)
 
 
 def sample_ranks(variants: np.ndarray, draws: Draws, catalogue: Catalogue, region: np.ndarray,
-                 bottom_n: int | None, block_bytes: int = BLOCK_BYTES) -> tuple[np.ndarray, np.ndarray | None]:
-    """§3.9 step 3: every sample's national ranks (samples × zones, int32) and, with ``bottom_n``, how many
-    samples put each zone in its region's bottom n (zones; None without ``bottom_n``).
+                 downgrade: Downgrade | None, earlier: np.ndarray | None = None,
+                 block_bytes: int = BLOCK_BYTES) -> tuple[np.ndarray, SampleCounts]:
+    """§3.9 step 3: every sample's national ranks (samples × zones, int32) and, with a downgrade section,
+    the per-zone counts of :class:`SampleCounts` (``earlier``: each zone's bottom-n years on record earlier
+    in the window, step 5).
 
     Samples sharing a score variant are scored together, as many per matrix product as ``block_bytes`` allows.
     """
@@ -136,7 +163,10 @@ def sample_ranks(variants: np.ndarray, draws: Draws, catalogue: Catalogue, regio
     wg = category_weights(catalogue) * draws.category_factors
     cw = wg / wg.sum(axis=1, keepdims=True)  # W_k g[n,k] / Σ_j W_j g[n,j]
     ranks = np.empty((n_samples, n_zones), dtype="int32")
-    bottom = np.zeros(n_zones, dtype="int64") if bottom_n is not None else None
+    d = downgrade
+    zeros = (lambda: np.zeros(n_zones, dtype="int64")) if d is not None else (lambda: None)
+    counts = SampleCounts(zeros(), zeros(), zeros())
+    earlier = np.zeros(n_zones, dtype="int64") if earlier is None else earlier
     groups = [np.flatnonzero(region == r) for r in np.unique(region)]
     block = max(1, block_bytes // (8 * max(n_zones, 1)))
     variant_of = draws.winsorise_choice * variants.shape[1] + draws.no_base_choice
@@ -148,11 +178,18 @@ def sample_ranks(variants: np.ndarray, draws: Draws, catalogue: Catalogue, regio
             totals = total_score(category_scores(scores, catalogue, w[idx]), cw[idx])  # zones × samples
             rounded = np.round(np.ascontiguousarray(totals.T), DECIMALS)  # samples × zones
             ranks[idx] = competition_ranks(rounded)
-            if bottom is not None:
-                for members_r in groups:
-                    regional = competition_ranks(rounded[:, members_r])
-                    bottom[members_r] += in_bottom(regional, len(members_r), bottom_n).sum(axis=0)
-    return ranks, bottom
+            if d is None:
+                continue
+            regional = np.zeros(rounded.shape, dtype=bool)  # samples × zones: in its region's bottom n
+            for members_r in groups:
+                regional[:, members_r] = in_bottom(competition_ranks(rounded[:, members_r]), len(members_r),
+                                                   d.bottom_n)
+            national = in_bottom(ranks[idx], n_zones, d.bottom_n)
+            counts.region_bottom += regional.sum(axis=0)
+            counts.national_bottom += national.sum(axis=0)
+            bottom_now = regional if d.rule == "regional_bottom" else national
+            counts.candidate += enters_watchlist(earlier, bottom_now.astype("int64"), d).sum(axis=0)
+    return ranks, counts
 
 
 def rank_robustness(inputs: RobustnessInputs, settings: Robustness | None = None, seed: int | None = None,
@@ -170,16 +207,24 @@ def rank_robustness(inputs: RobustnessInputs, settings: Robustness | None = None
         return pd.DataFrame(columns=COLUMNS)
     variants = score_variants(inputs.values, inputs.status, cat, settings)
     draws = draw(settings, seed, len(cat.indicators), len(cat.categories))
-    bottom_n = cat.downgrade.bottom_n if cat.downgrade else None
-    ranks, bottom = sample_ranks(variants, draws, cat, zones.region.to_numpy(), bottom_n, block_bytes)
+    d = cat.downgrade
+    earlier = None
+    if d is not None:
+        counted = earlier_bottom_counts(inputs.data_year, d, inputs.history)
+        earlier = counted.reindex(zones.zone_code, fill_value=0).to_numpy(dtype="int64")
+    ranks, counts = sample_ranks(variants, draws, cat, zones.region.to_numpy(), d, earlier, block_bytes)
     median, p05, p95 = np.quantile(ranks, QUANTILES, axis=0, method="inverted_cdf")
     n = settings.samples
+
+    def share(c: np.ndarray | None) -> np.ndarray:
+        return c / n if c is not None else np.full(len(zones), np.nan)
     out = pd.DataFrame({
         "zone_code": zones.zone_code.to_numpy(),
         "rank_nominal": zones.national_rank.to_numpy(dtype="int64"),
         "rank_median": median.astype("int64"), "rank_p05": p05.astype("int64"), "rank_p95": p95.astype("int64"),
         "p_top100": (ranks <= TOP).sum(axis=0) / n,
-        "p_region_bottom": bottom / n if bottom is not None else np.full(len(zones), np.nan),
+        "p_region_bottom": share(counts.region_bottom),
         "samples": n, "seed": seed, "method_version": cat.version,
+        "p_candidate": share(counts.candidate), "p_national_bottom": share(counts.national_bottom),
     })
     return out.sort_values(["rank_nominal", "zone_code"], kind="stable").reset_index(drop=True)

@@ -77,7 +77,8 @@ for p in files:
 rest = sorted(times[1:])
 res = {"mode": mode, "files": len(files), "first_ms": times[0] * 1000,
        "median_ms": statistics.median(rest) * 1000, "p90_ms": rest[int(0.9 * (len(rest) - 1))] * 1000,
-       "max_ms": rest[-1] * 1000, "mean_ms": statistics.fmean(rest) * 1000, "slowest": str(files[1 + times[1:].index(max(times[1:]))].name)}
+       "max_ms": rest[-1] * 1000, "mean_ms": statistics.fmean(rest) * 1000,
+       "slowest": str(files[1 + times[1:].index(max(times[1:]))].name)}
 Path(out).write_text(json.dumps(res), encoding="utf-8")
 """
 

@@ -406,7 +406,7 @@ class Checker:
     def _runner(self, catalogue: Catalogue) -> SuiteRunner:
         runner = self._runners.get(catalogue.sha256)
         if runner is None:
-            runner = self._runners[catalogue.sha256] = SuiteRunner(catalogue, f"etdz_check_{catalogue.version}")
+            runner = self._runners[catalogue.sha256] = SuiteRunner.for_catalogue(catalogue, f"etdz_check_{catalogue.version}")
         return runner
 
     def _previous_measures(self, year: int, catalogue: Catalogue, rules: _Rules) -> pd.DataFrame | None:

@@ -86,6 +86,7 @@ Path(out).write_text(json.dumps(res), encoding="utf-8")
 _PROBE = r"""
 import subprocess, sys
 argv = sys.argv[1:]
+from pipelines.cli import main  # first: importing Dagster runs `file` through subprocess
 if argv[0] == "ui":
     class _NoServer:  # Dagster's webserver and daemon are not started: the command's own path is what is probed
         pid, returncode, args = 0, 0, ()
@@ -93,7 +94,6 @@ if argv[0] == "ui":
         def poll(self): return 0
         def wait(self, timeout=None): return 0
     subprocess.Popen = _NoServer
-from pipelines.cli import main
 try:
     code = main(argv)
 except SystemExit as exc:

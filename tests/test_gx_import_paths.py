@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PROBE = r"""
 import subprocess, sys
 argv = sys.argv[1:]
+from pipelines.cli import main  # first: importing Dagster runs `file` through subprocess
 if argv[0] == "ui":
     class NoServer:
         pid, returncode, args = 0, 0, ()
@@ -26,7 +27,6 @@ if argv[0] == "ui":
         def poll(self): return 0
         def wait(self, timeout=None): return 0
     subprocess.Popen = NoServer
-from pipelines.cli import main
 try:
     code = main(argv)
 except SystemExit as exc:

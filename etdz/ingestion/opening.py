@@ -109,10 +109,28 @@ def load_file(entry: InboxEntry | str | Path, idx: int, expected_year: int, arch
         except OSError as exc:  # an I/O error while reading: this file only
             return _unread(entry, idx, expected_year, "file.cannot_open",
                            f"读取文件时出错（{_os_reason(exc)}），未读取也未存档；请重新放入该文件")
-    read = read_submission(entry.name, data, size, max_bytes, max_rows=max_rows, defer=defer_csv)
-    return SubmissionFile(idx=idx, file_name=entry.name, sha256=sha, size=size, read=read, expected_year=expected_year,
-                          received_at=pd.Timestamp(st.st_mtime_ns, unit="ns", tz="UTC"), mtime_ns=st.st_mtime_ns,
-                          archive_path=where)
+    return received_file(entry.name, data, idx, expected_year, st.st_mtime_ns, max_bytes, size=size, sha256=sha,
+                         archive_path=where, max_rows=max_rows, defer=defer_csv)
+
+
+def received_file(name: str, data: bytes | None, idx: int, expected_year: int, mtime_ns: int, max_bytes: int, *,
+                  size: int | None = None, sha256: str | None = None, archive_path: str | None = None,
+                  max_rows: int | None = None, defer: bool = False) -> SubmissionFile:
+    """A file received as bytes, read: what :func:`load_file` returns once it has the bytes of an inbox file,
+    and what the warm check (:mod:`etdz.checking`) builds from an upload's bytes — one reading for both.
+
+    ``name`` is the file's name (only its extension decides the format; it is never a path). ``mtime_ns``: its
+    modification time (for an upload, when it was received). Bytes over ``max_bytes`` are never read (the file is
+    ``file.too_large``); ``size`` and ``sha256`` are given when ``data`` is None (a large file :func:`load_file`
+    streamed), else computed from ``data``."""
+    if data is not None and len(data) > max_bytes:
+        size, sha256, data = len(data), sha256 or hashlib.sha256(data).hexdigest(), None
+    size = len(data) if size is None else size  # type: ignore[arg-type]
+    sha256 = sha256 or hashlib.sha256(data).hexdigest()  # type: ignore[arg-type]
+    read = read_submission(name, data, size, max_bytes, max_rows=max_rows, defer=defer)
+    return SubmissionFile(idx=idx, file_name=name, sha256=sha256, size=size, read=read, expected_year=expected_year,
+                          received_at=pd.Timestamp(mtime_ns, unit="ns", tz="UTC"), mtime_ns=mtime_ns,
+                          archive_path=archive_path)
 
 
 def list_inbox(inbox_dir: str | Path) -> list[Path]:

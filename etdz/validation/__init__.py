@@ -52,13 +52,16 @@ from etdz.validation.files import (
     SubmissionFile,
     dropped_measures_issues,
     file_checks,
+    measures_dropped_issue,
     read_deferred,
     registry_lookup,
+    reported_measures,
 )
 from etdz.validation.long_frame import UNIT_KEY_SEP, build_long_frame, conversion_note
 from etdz.validation.row_issues import row_issue
 from etdz.validation.suite import (
     ExpectationOutcome,
+    SuiteRunner,
     ValidationReport,
     build_suite,
     ephemeral_context,
@@ -68,15 +71,20 @@ from etdz.validation.suite import (
 
 __all__ = [
     "CHECKS", "FAMILIES", "FAMILY_TITLES", "ISSUE_COLUMNS", "UNIT_KEY_SEP", "Check", "ExpectationOutcome",
-    "SubmissionFile", "ValidationReport", "build_long_frame", "build_suite", "conversion_note",
-    "dropped_measures_issues", "ephemeral_context", "file_checks", "gx_module", "issue", "issues_frame", "names_text",
-    "read_deferred", "registry_lookup", "rows_text", "run_suite", "validate_rows", "validate_submissions",
+    "SubmissionFile", "SuiteRunner", "ValidationReport", "build_long_frame", "build_suite", "conversion_note",
+    "dropped_measures_issues", "ephemeral_context", "file_checks", "gx_module", "issue", "issues_frame",
+    "measures_dropped_issue", "names_text", "read_deferred", "registry_lookup", "reported_measures", "rows_text",
+    "run_suite", "validate_rows", "validate_submissions",
 ]
 
 
 def validate_rows(files: list[SubmissionFile], catalogue: Catalogue, data_year: int,
-                  previous: pd.DataFrame | None = None) -> tuple[list[dict], ValidationReport, pd.DataFrame]:
-    """Run the suite on all files at once; returns (row issues, report, long frame)."""
+                  previous: pd.DataFrame | None = None,
+                  runner: SuiteRunner | None = None) -> tuple[list[dict], ValidationReport, pd.DataFrame]:
+    """Run the suite on all files at once; returns (row issues, report, long frame).
+
+    ``runner``: the catalogue's suite already built (:class:`SuiteRunner`, kept by the warm check); else one is
+    built for this call (the run: once per year)."""
     t0 = time.perf_counter()
     df = build_long_frame(files, catalogue, previous)
     for f in files:
@@ -89,8 +97,9 @@ def validate_rows(files: list[SubmissionFile], catalogue: Catalogue, data_year: 
     if len(df) == 0:
         report.duration_s = time.perf_counter() - t0
         return issues, report, df
-    ctx = ephemeral_context()
-    result = run_suite(df, ctx, build_suite(catalogue, report.suite_name))
+    if runner is None:
+        runner = SuiteRunner.for_catalogue(catalogue, report.suite_name)
+    result = runner.run(df)
     release_memory()  # GX's temporaries
     report.gx_version = gx_module().__version__
     by_idx = {f.idx: f for f in files}
@@ -121,13 +130,16 @@ def validate_rows(files: list[SubmissionFile], catalogue: Catalogue, data_year: 
 
 
 def validate_submissions(files: list[SubmissionFile], catalogue: Catalogue, registry: pd.DataFrame, data_year: int,
-                         previous: pd.DataFrame | None = None) -> tuple[pd.DataFrame, ValidationReport, pd.DataFrame]:
-    """All checks of §2.1 on a year's files: returns (issues frame, GX report, long frame)."""
+                         previous: pd.DataFrame | None = None, runner: SuiteRunner | None = None,
+                         lookup: dict[str, dict] | None = None) -> tuple[pd.DataFrame, ValidationReport, pd.DataFrame]:
+    """All checks of §2.1 on a year's files but the one that needs the decisions (``file.measures_dropped``):
+    returns (issues frame, GX report, long frame). The run passes a year's files; the warm check
+    (:mod:`etdz.checking`) one file, with its kept ``runner`` and registry ``lookup``."""
     issues: list[dict] = []
-    lookup = registry_lookup(registry)
+    lookup = registry_lookup(registry) if lookup is None else lookup
     for f in files:
         issues.extend(file_checks(f, registry, lookup))
-    row_issues, report, df = validate_rows(files, catalogue, data_year, previous)
+    row_issues, report, df = validate_rows(files, catalogue, data_year, previous, runner)
     issues.extend(row_issues)
     frame = issues_frame(issues)
     return frame, report, df

@@ -239,6 +239,36 @@ def _year_issues(f: SubmissionFile) -> list[dict]:
                   expected=str(f.expected_year))]
 
 
+def reported_measures(long: pd.DataFrame) -> dict[int, set[str]]:
+    """Per file (``file_idx``) of a long frame, the measures it reports a value for."""
+    if long.empty:
+        return {}
+    rows = long.loc[long["origin"].eq("row") & long["value"].notna(), ["file_idx", "measure_code"]]
+    reported: dict[int, set[str]] = {}
+    for fi, code in zip(rows["file_idx"].tolist(), rows["measure_code"].tolist()):
+        reported.setdefault(int(fi), set()).add(code)
+    return reported
+
+
+def measures_dropped_issue(new: SubmissionFile, prev: SubmissionFile, reported_new: set[str],
+                           reported_prev: set[str], catalogue: Catalogue) -> dict | None:
+    """The ``file.measures_dropped`` warning of a zone's chosen file ``new`` that supersedes the accepted file
+    ``prev`` (the latest before it): the measures ``prev`` reported a value for and ``new`` has none for, in
+    catalogue order; None when there are none. The run (:func:`dropped_measures_issues`) and the warm check
+    (:mod:`etdz.checking`) both word it here."""
+    order = {code: i for i, code in enumerate(catalogue.measures)}
+    gone = sorted(reported_prev - reported_new, key=lambda c: (order.get(c, 1 << 30), c))  # in catalogue order
+    if not gone:
+        return None
+    named = [f"{c}（{catalogue.measures[c].name_zh}）" if c in catalogue.measures else c for c in gone]
+    return issue(new, "file.measures_dropped",
+                 f"{where(new)}取代了本园区较早的文件「{prev.file_name}」，"
+                 f"但没有报送其中已有数值的 {len(gone)} 个指标：{names_text(named)}。"
+                 f"这些指标将按缺失处理；如是遗漏，请报送包含全部指标的文件（已接收）",
+                 column="measure_code", value=names_text(gone, sep=", "),
+                 expected=f"与「{prev.file_name}」相同的指标")
+
+
 def dropped_measures_issues(files: list[SubmissionFile], log: pd.DataFrame, long: pd.DataFrame,
                             catalogue: Catalogue) -> list[dict]:
     """``file.measures_dropped`` warnings: a zone's chosen file that supersedes accepted files and has no value for
@@ -247,12 +277,8 @@ def dropped_measures_issues(files: list[SubmissionFile], log: pd.DataFrame, long
     ``log``: the decided submission log (:func:`etdz.ingestion.decide`); ``long``: the long frame of the year."""
     if log.empty or not log["status"].eq("superseded").any():
         return []
-    rows = long.loc[long["origin"].eq("row") & long["value"].notna(), ["file_idx", "measure_code"]]
-    reported: dict[int, set[str]] = {}
-    for fi, code in zip(rows["file_idx"].tolist(), rows["measure_code"].tolist()):
-        reported.setdefault(int(fi), set()).add(code)
+    reported = reported_measures(long)
     by_name = {f.file_name: f for f in files}
-    order = {code: i for i, code in enumerate(catalogue.measures)}
     out: list[dict] = []
     for _zone, g in log.loc[log["zone_code"].notna()].groupby("zone_code", sort=True):
         chosen = [by_name[n] for n in g.loc[g["status"] == "accepted", "file_name"]]
@@ -260,15 +286,8 @@ def dropped_measures_issues(files: list[SubmissionFile], log: pd.DataFrame, long
         if len(chosen) != 1 or not older:
             continue
         new, prev = chosen[0], max(older, key=lambda f: (f.mtime_ns, f.file_name))  # the file it replaces
-        gone = sorted(reported.get(prev.idx, set()) - reported.get(new.idx, set()),
-                      key=lambda c: (order.get(c, 1 << 30), c))  # in catalogue order
-        if not gone:
-            continue
-        named = [f"{c}（{catalogue.measures[c].name_zh}）" if c in catalogue.measures else c for c in gone]
-        out.append(issue(new, "file.measures_dropped",
-                         f"{where(new)}取代了本园区较早的文件「{prev.file_name}」，"
-                         f"但没有报送其中已有数值的 {len(gone)} 个指标：{names_text(named)}。"
-                         f"这些指标将按缺失处理；如是遗漏，请报送包含全部指标的文件（已接收）",
-                         column="measure_code", value=names_text(gone, sep=", "),
-                         expected=f"与「{prev.file_name}」相同的指标"))
+        found = measures_dropped_issue(new, prev, reported.get(new.idx, set()), reported.get(prev.idx, set()),
+                                       catalogue)
+        if found is not None:
+            out.append(found)
     return out

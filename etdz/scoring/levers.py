@@ -165,6 +165,11 @@ class Lever:
     _gain_at: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)  # T(x + probe) − T(x)
     _hyperbolic: bool = field(default=False, repr=False)  # a denominator of an indicator it feeds
 
+    @property
+    def unlimited(self) -> bool:
+        """No indicator it feeds ever reaches its bound (a ratio falling towards a bound of 0)."""
+        return math.isinf(self.headroom)
+
 
 @dataclass
 class ZoneLevers:

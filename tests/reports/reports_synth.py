@@ -60,7 +60,9 @@ class SynthYear:
             indicator_bounds=f["indicator_bounds"], downgrade_watchlist=f["downgrade_watchlist"],
             upgrade_candidates=f["upgrade_candidates"], submission_log=f["submission_log"],
             submission_issues=f["submission_issues"], measures=f["measures"], history=self.history,
-            ranking_changes=f.get("ranking_changes"), rank_robustness=f.get("rank_robustness"))
+            ranking_changes=f.get("ranking_changes"), rank_robustness=f.get("rank_robustness"),
+            prev_measures=None if self.scored_from is None else self.scored_from.prev_measures,
+            prev_submitted=None if self.scored_from is None else self.scored_from.prev_submitted)
 
 
 def make_zones(per_region: dict[str, int], names: dict[str, str] | None = None) -> pd.DataFrame:

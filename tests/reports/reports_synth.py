@@ -195,6 +195,11 @@ def corrected(data: SynthYear, code: str, measure: str, factor: float) -> SynthY
     frames.update({name: published(name, getattr(result, name), top) for name in
                    ("rankings", "category_scores", "indicator_scores", "indicator_bounds", "downgrade_watchlist",
                     "upgrade_candidates")})
+    meas = frames["measures"].copy()  # the measures dataset holds the corrected figure too
+    fix = (meas.zone_code == code) & (meas.measure_code == measure)
+    meas.loc[fix, "value"] *= factor
+    meas.loc[fix, "reported_value"] = meas.loc[fix, "value"].map(repr)
+    frames["measures"] = published("measures", meas)
     log = data.frames["submission_log"].copy()
     first = (log.zone_code == code) & (log.status == "accepted")
     new = log[first].assign(file_name=f"{code}_{data.data_year} 更正.csv", sha256="c" * 64,

@@ -161,8 +161,8 @@ class Lever:
     gains: tuple[str, ...]     # indicators whose score rises with it (codes, catalogue order)
     falls: tuple[str, ...]     # indicators whose score falls with it
     fed: tuple[str, ...]       # every indicator it feeds
-    _probes: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)   # rises looked at, ascending
-    _gain_at: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)  # T(x + probe) − T(x)
+    _probes: list[float] = field(default_factory=list, repr=False)   # rises looked at, ascending
+    _gain_at: list[float] = field(default_factory=list, repr=False)  # T(x + probe) − T(x) at each
     _hyperbolic: bool = field(default=False, repr=False)  # a denominator of an indicator it feeds
 
     @property
@@ -251,35 +251,38 @@ def zone_levers(scorer: ZoneScorer) -> list[ZoneLevers]:
     # (zone, measure position, rise): each zone as it is, then each reported measure raised by its step
     triples: list[tuple[int, int, float]] = []
     rows_of: list[tuple[int, list[tuple[int, int, float]]]] = []
+    base = scorer.base.tolist()  # plain floats: this loop reads single elements, which numpy makes slow
     for z in range(len(scorer.zones)):
         base_row = len(triples)
         triples.append((z, 0, 0.0))
         mine = []
         for j, c in enumerate(scorer.codes):
-            x = scorer.base[z, j]
+            x = base[z][j]
             if math.isfinite(x) and feeds.get(c):
                 mine.append((len(triples), j, step_for(x)))
                 triples.append((z, j, step_for(x)))
         rows_of.append((base_row, mine))
     first = scorer.evaluate(*scorer.raised(triples))
+    values, scores, status, totals = (first.values.tolist(), first.scores.tolist(), first.status.tolist(),
+                                      first.totals.tolist())
     out: list[ZoneLevers] = []
     plans: list[tuple[int, Lever, list[float]]] = []
     for z, (base_row, mine) in enumerate(rows_of):
-        t0 = float(first.totals[base_row])
+        t0 = totals[base_row]
         levers: list[Lever] = []
         lowering: list[Lever] = []
         none: list[Lever] = []
         for row, j, step in mine:
-            code, x = scorer.codes[j], float(scorer.base[z, j])
+            code, x = scorer.codes[j], base[z][j]
             fed = feeds[code]
-            diff = first.scores[row, fed] - first.scores[base_row, fed]
-            dt = float(first.totals[row]) - t0
+            diff = [scores[row][n] - scores[base_row][n] for n in fed]
+            dt = totals[row] - t0
             cuts: set[float] = set()
             stops: list[float] = []
             hyperbolic = False
             for n in fed:
-                c, stop = _crossings(inds[n], code, scorer.bounds[n], x, step, first.values[base_row, n],
-                                     first.values[row, n], first.status[row, n])
+                c, stop = _crossings(inds[n], code, scorer.bounds[n], x, step, values[base_row][n],
+                                     values[row][n], status[row][n])
                 cuts.update(c)
                 if inds[n].kind == "ratio" and inds[n].denominator == code and (c or stop is not None):
                     hyperbolic = True
@@ -307,10 +310,10 @@ def zone_levers(scorer: ZoneScorer) -> list[ZoneLevers]:
                                              for r in probes]))
         at = 0
         for z, lv, probes in plans:
-            lv._probes = np.asarray(probes, dtype="float64")
-            lv._gain_at = ev.totals[at: at + len(probes)] - out[z].total
+            lv._probes = [float(r) for r in probes]
+            lv._gain_at = [t - out[z].total for t in ev.totals[at: at + len(probes)].tolist()]
             at += len(probes)
-            lv.points_left = max(lv.points_left, float(lv._gain_at.max()))
+            lv.points_left = max(lv.points_left, max(lv._gain_at))
     for zl in out:
         zl.levers.sort(key=lambda lv: (-lv.points_per_unit, -lv.points_left, lv.measure))
         zl.lowering.sort(key=lambda lv: (lv.points_per_unit, lv.measure))
@@ -331,35 +334,35 @@ def rises_to_close(scorer: ZoneScorer, levers: list[ZoneLevers],
                 if not gap > 0:
                     out[z][g][lv.measure] = 0.0
                     continue
-                hit = np.flatnonzero(lv._gain_at >= gap - POINTS_EPS)
-                if hit.size == 0:
+                b = next((k for k, gain in enumerate(lv._gain_at) if gain >= gap - POINTS_EPS), None)
+                if b is None:
                     out[z][g][lv.measure] = None
                     continue
-                b = int(hit[0])
-                jobs.append((z, g, lv, float(lv._probes[b - 1]) if b else 0.0, float(lv._probes[b]), gap))
+                jobs.append((z, g, lv, lv._probes[b - 1] if b else 0.0, lv._probes[b], gap))
     if not jobs:
         return out
     fracs = (0.25, 0.5, 1.0)  # three totals inside each interval: its quarter, middle and end
     ev = scorer.evaluate(*scorer.raised([(z, scorer.position[lv.measure], ra + f * (rb - ra))
                                          for z, _, lv, ra, rb, _ in jobs for f in fracs]))
     roots = []
+    totals = ev.totals.tolist()
     for n, (z, _, lv, ra, rb, gap) in enumerate(jobs):
-        rs = np.array([ra + f * (rb - ra) for f in fracs])
-        roots.append(_solve(rs, ev.totals[3 * n: 3 * n + 3] - levers[z].total, lv.value, gap, ra, rb,
-                            lv._hyperbolic))
+        rs = [ra + f * (rb - ra) for f in fracs]
+        ts = [t - levers[z].total for t in totals[3 * n: 3 * n + 3]]
+        roots.append(_solve(rs, ts, lv.value, gap, ra, rb, lv._hyperbolic))
     check = scorer.evaluate(*scorer.raised([(z, scorer.position[lv.measure], r)
-                                            for (z, _, lv, _, _, _), r in zip(jobs, roots)]))
+                                            for (z, _, lv, _, _, _), r in zip(jobs, roots)])).totals.tolist()
     for n, ((z, g, lv, _, rb, gap), r) in enumerate(zip(jobs, roots)):
-        closes = check.totals[n] - levers[z].total >= gap - 1e-7 * max(1.0, gap)
+        closes = check[n] - levers[z].total >= gap - 1e-7 * max(1.0, gap)
         out[z][g][lv.measure] = r if closes else rb  # the end of the interval surely closes it
     return out
 
 
-def _solve(rs: np.ndarray, ts: np.ndarray, x: float, gap: float, ra: float, rb: float, hyperbolic: bool) -> float:
+def _solve(rs: list[float], ts: list[float], x: float, gap: float, ra: float, rb: float, hyperbolic: bool) -> float:
     """The smallest r in [ra, rb] with ``A + B·r + C/(x + r) = gap``, the form fitted to the points (rs, ts);
     ``rb`` when no root lies there (the caller checks the root with the scorer anyway)."""
-    if hyperbolic and x + float(rs.min()) > 0:
-        basis = np.column_stack([np.ones(3), rs, 1.0 / (x + rs)])
+    if hyperbolic and x + min(rs) > 0:
+        basis = np.array([[1.0, r, 1.0 / (x + r)] for r in rs])
         try:
             a, b, c = (float(v) for v in np.linalg.solve(basis, ts))
         except np.linalg.LinAlgError:
@@ -367,8 +370,8 @@ def _solve(rs: np.ndarray, ts: np.ndarray, x: float, gap: float, ra: float, rb: 
         # (a − gap)(x + r) + b·r(x + r) + c = 0  →  b r² + (b x + a − gap) r + (a − gap) x + c = 0
         qa, qb, qc = b, b * x + a - gap, (a - gap) * x + c
     else:  # linear on the interval: the line through its middle and end
-        slope = float((ts[2] - ts[1]) / (rs[2] - rs[1]))
-        qa, qb, qc = 0.0, slope, float(ts[2]) - slope * float(rs[2]) - gap
+        slope = (ts[2] - ts[1]) / (rs[2] - rs[1])
+        qa, qb, qc = 0.0, slope, ts[2] - slope * rs[2] - gap
     roots: list[float] = []
     if qa == 0 or abs(qa) * max(1.0, rb) ** 2 < 1e-12 * (abs(qb) * max(1.0, rb) + abs(qc)):
         if qb != 0:

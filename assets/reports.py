@@ -4,6 +4,7 @@
 from dagster import AssetDep, AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, MetadataValue, multi_asset
 
 from assets.metadata import report_location
+from etdz.catalogue import catalogue_for_year
 from etdz.history import all_rankings
 from etdz.reports import ReportInputs, ReportOutputs, write_year_reports
 from pipelines.partitions import previous_years
@@ -79,5 +80,9 @@ def write_reports(resource: EtdzResource, year: int) -> ReportOutputs:
     for name in OPTIONAL:
         table = store.read(name, year)
         frames[name] = None if table is None else table.to_pandas()
-    return write_year_reports(ReportInputs(data_year=year, catalogue=resource.catalogue(year),
-                                           history=all_rankings(store, year), **frames), resource.reports_root())
+    catalogues = resource.catalogues()
+    # Y−1 as the scorer read it (warehouse, else its inbox folder): the cards' levers re-score a zone with it
+    prev = resource.previous_submissions(year, catalogues, resource.load_registry())
+    return write_year_reports(ReportInputs(data_year=year, catalogue=catalogue_for_year(catalogues, year),
+                                           history=all_rankings(store, year), prev_measures=prev.measures,
+                                           prev_submitted=set(prev.zones), **frames), resource.reports_root())

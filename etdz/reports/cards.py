@@ -15,7 +15,7 @@ from concurrent.futures import ProcessPoolExecutor
 from etdz.reports import charts
 from etdz.reports.inputs import YearView
 from etdz.reports.robustness import varied, zone_robustness
-from etdz.reports.targets import DangerLine, TargetGroups, zone_targets
+from etdz.reports.targets import DangerLine, TargetGroups, ZoneTargets, card_levers, zone_targets
 from etdz.reports.templating import environment, region_colour, region_label
 
 STRONG_WEAK = 3
@@ -78,8 +78,19 @@ def target_groups(v: YearView) -> TargetGroups:
     return TargetGroups(v.zones, {c for c, ys in v.bottom_years.items() if v.data_year in ys})
 
 
-def card_context(v: YearView, z: dict, common: dict, shared: TargetGroups | None = None) -> dict:
-    """What ``card.html.j2`` renders for zone ``z``; ``shared``: :func:`target_groups` of ``v``, for all its cards."""
+def card_targets(v: YearView, zones: list[dict], shared: TargetGroups | None = None) -> list[ZoneTargets]:
+    """The targets of ``zones`` with their levers by measure (§3.8), the zones re-scored together: a card chunk
+    costs four calls of the scorer, not four per card. ``shared``: :func:`target_groups` of ``v``."""
+    d = v.catalogue.downgrade
+    shared = target_groups(v) if shared is None else shared
+    return card_levers(v, zones, [zone_targets(z, v.totals_desc, v.zones, shared.bottom, d.rule if d else None,
+                                               d.bottom_n if d else None, groups=shared) for z in zones])
+
+
+def card_context(v: YearView, z: dict, common: dict, shared: TargetGroups | None = None,
+                 targets: ZoneTargets | None = None) -> dict:
+    """What ``card.html.j2`` renders for zone ``z``; ``shared``: :func:`target_groups` of ``v``, for all its cards;
+    ``targets``: the zone's from :func:`card_targets` (computed for this card alone when not given)."""
     code, region = z["zone_code"], z["region"]
     colour = region_colour(region)
     cs = v.cat_scores.get(code, {})
@@ -150,8 +161,8 @@ def card_context(v: YearView, z: dict, common: dict, shared: TargetGroups | None
 
     d = v.catalogue.downgrade
     shared = target_groups(v) if shared is None else shared
-    targets = zone_targets(z, v.totals_desc, v.zones, shared.bottom, d.rule if d else None,
-                           d.bottom_n if d else None, rows, metas, groups=shared)
+    if targets is None:
+        targets = card_targets(v, [z], shared)[0]
     robust = None if v.robust_by_zone is None else zone_robustness(
         v.robust_by_zone.get(code), z, v.n_total, d, code in v.region_bottom_now, code in v.watch_by_zone, colour,
         common["robust_what"])
@@ -200,8 +211,10 @@ def render_cards(v: YearView, generated: str, workers: int | None = None) -> Ite
     if n <= 1:
         tpl = environment().get_template("card.html.j2")
         common, groups = _common(v, generated), target_groups(v)
-        for z in v.zones:
-            yield z["zone_code"], tpl.render(card_context(v, z, common, groups))
+        for start in range(0, len(v.zones), _CHUNK):  # the levers of a chunk of cards are computed together
+            zones = v.zones[start:start + _CHUNK]
+            for z, t in zip(zones, card_targets(v, zones, groups)):
+                yield z["zone_code"], tpl.render(card_context(v, z, common, groups, t))
         return
     # forkserver, not fork: the step's process has Dagster's threads, and a fork copies their held locks
     ctx = multiprocessing.get_context("forkserver")
@@ -226,7 +239,7 @@ def render_cards(v: YearView, generated: str, workers: int | None = None) -> Ite
 
 _WORKER: dict = {}
 # the YearView fields a card reads only for its own zone (card_context)
-_PER_ZONE = ("ind_rows", "history_by_zone", "cat_scores")
+_PER_ZONE = ("ind_rows", "history_by_zone", "cat_scores", "measures_by_zone", "prev_measures_by_zone")
 
 
 def _shared_part(v: YearView) -> YearView:
@@ -255,4 +268,6 @@ def _start_worker(year: str) -> None:
 def _render_span(start: int, stop: int, zones_part: dict[str, dict]) -> list[tuple[str, str]]:
     tpl, common, groups = _WORKER["tpl"], _WORKER["common"], _WORKER["groups"]
     v = dataclasses.replace(_WORKER["v"], **zones_part)
-    return [(z["zone_code"], tpl.render(card_context(v, z, common, groups))) for z in v.zones[start:stop]]
+    zones = v.zones[start:stop]
+    return [(z["zone_code"], tpl.render(card_context(v, z, common, groups, t)))
+            for z, t in zip(zones, card_targets(v, zones, groups))]

@@ -15,6 +15,9 @@ import pandas as pd
 from etdz.catalogue import Catalogue, Indicator
 from etdz.reports.templating import REGION_ORDER, is_missing
 from etdz.scoring.downgrade import bottom_flags
+from etdz.scoring.levers import bounds_from_table
+from etdz.scoring.scores import Bounds
+from etdz.submission_log import accepted_zones
 
 
 @dataclass
@@ -33,6 +36,11 @@ class ReportInputs:
     history: pd.DataFrame                 # rankings of all years on record up to Y, plus an int column data_year
     ranking_changes: pd.DataFrame | None = None    # what the last correction changed (None: not computed)
     rank_robustness: pd.DataFrame | None = None    # §3.9 rank intervals (None: not computed for the year)
+    # What the scorer read of Y−1 for the growth indicators (etdz.history.previous_submissions): its accepted
+    # measures (zone_code, measure_code, value) and the zones with an accepted file. The cards' levers by measure
+    # (§3.8) re-score a zone with them; None: Y−1 had no submissions.
+    prev_measures: pd.DataFrame | None = None
+    prev_submitted: set[str] | frozenset[str] | None = None
 
 
 def indicator_unit(ind: Indicator, catalogue: Catalogue) -> str:
@@ -109,6 +117,13 @@ class YearView:
     provisional: bool
     robust_by_zone: dict[str, dict] | None             # zone -> its rank_robustness row (None: not computed)
     region_bottom_now: set[str]                        # zones in their region's bottom n this year (§3.6)
+    # what the scorer read, for the levers by measure (§3.8, etdz.reports.targets.card_levers)
+    measures_by_zone: dict[str, dict[str, float]]      # zone -> measure -> Y's canonical value
+    prev_measures_by_zone: dict[str, dict[str, float]]  # the same for Y−1
+    submitted: set[str]                                # zones with an accepted file in Y (submission_log)
+    prev_submitted: set[str]                           # and in Y−1
+    bounds: list[Bounds] | None                        # the year's indicator_bounds, catalogue order
+    bounds_problem: str | None                         # why ``bounds`` is None
 
 
 def _records(df: pd.DataFrame) -> list[dict]:
@@ -237,6 +252,10 @@ def prepare(inp: ReportInputs) -> YearView:
                 **{c: _opt_float(r.get(c)) for c in ("p_top100", "p_region_bottom", "p_candidate",
                                                      "p_national_bottom")}}
     totals = np.sort(rk.total_score.to_numpy(dtype=float))[::-1]
+    try:
+        lever_bounds, bounds_problem = bounds_from_table(cat, inp.indicator_bounds), None
+    except ValueError as exc:
+        lever_bounds, bounds_problem = None, str(exc)
     return YearView(
         data_year=Y, catalogue=cat, inputs=inp, zones=zones, zone_by_code=zone_by_code, indicators=metas,
         indicator_by_code=meta_by_code, categories=categories, regions=regions, n_total=len(zones),
@@ -246,7 +265,21 @@ def prepare(inp: ReportInputs) -> YearView:
         cat_avg_reg=cat_avg_reg, total_avg_nat=total_avg_nat, total_avg_reg=total_avg_reg, ind_rows=ind_rows,
         history_by_zone=history_by_zone, history_years=sorted(counts), history_counts=counts,
         bottom_years=bottom, watch_by_zone=watch, provisional=provisional, robust_by_zone=robust,
-        region_bottom_now=region_bottom_now)
+        region_bottom_now=region_bottom_now, measures_by_zone=_by_zone(inp.measures),
+        prev_measures_by_zone=_by_zone(inp.prev_measures), submitted=accepted_zones(inp.submission_log),
+        prev_submitted=set(inp.prev_submitted or ()), bounds=lever_bounds, bounds_problem=bounds_problem)
+
+
+def _by_zone(measures: pd.DataFrame | None) -> dict[str, dict[str, float]]:
+    """zone -> measure -> canonical value of a long ``measures`` frame; the last row of a pair wins, as in the
+    scorer's pivot (etdz.scoring.indicators.measure_matrix)."""
+    out: dict[str, dict[str, float]] = {}
+    if measures is None or len(measures) == 0:
+        return out
+    for z, m, x in zip(measures.zone_code.tolist(), measures.measure_code.tolist(), measures.value.tolist()):
+        if not is_missing(x):
+            out.setdefault(z, {})[m] = float(x)
+    return out
 
 
 def _nan(x) -> float:

@@ -16,24 +16,23 @@ For a target at position K of a group (the nation or the region), the gap is ``T
 the K-th zone being the one in position K when the group's totals are sorted in descending order (with
 ties, a zone tied in position K counts: its total is what z must reach).
 
-For every indicator i of category k, one unit of improvement (one more for ``higher``, one less for
-``lower``) is worth ``W_k · w_i / Σ_{j∈k} w_j · 100 / (U − L)`` points of total as long as the value stays
-within [L, U] (the year's bounds, held fixed). The headroom is what is left before the bound:
-``(100 − s) / 100 · (U − L)`` units, worth ``W_k · w_i / Σ w_j · (100 − s)`` points (a missing indicator
-scores 0, so reporting it opens the whole range). An indicator with U = L (or no finite bounds) gives no
-points, and neither does one whose score is imputed (``no_base``: its score is the cohort's median
-whatever the value). The indicators are listed by points per unit, largest first; ``units_to_close``
-says how many units alone would close the gap, when the headroom allows it.
+Where the next points are is answered **by measure** (§3.8), not by indicator: one measure feeds several
+indicators and raising it can lower one of them (trade lowers the high-tech share of trade). Every measure the
+zone reported is raised alone and the zone re-scored through the real scorer on the year's fixed bounds
+(:mod:`etdz.scoring.levers`); :func:`card_levers` does it for a chunk of cards at once and :func:`with_levers`
+puts each zone's levers on its targets: for every target, each lever's rise that alone closes the gap within
+its headroom (None: not enough), and the first levers (most points per unit) that do. Measures whose rise
+lowers the total are kept apart, named with the indicators that fall, and never offered.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from etdz.reports.inputs import IndicatorMeta
+from etdz.reports.inputs import YearView
+from etdz.scoring.levers import Lever, ZoneLevers, ZoneMeasures, ZoneScorer, rises_to_close, zone_levers
 
 TOP_TIERS = (100, 50, 30)
 REGION_TOP = 10
@@ -61,69 +60,22 @@ def gap_to_rank(total: float, totals_desc, k: int) -> float:
 
 
 @dataclass
-class NextPoint:
-    code: str
-    name_zh: str
-    category: str
-    direction: str
-    unit: str
-    value: float
-    status: str
-    score: float
-    points_per_unit: float     # points of total per unit of improvement
-    headroom_units: float      # units left before the bound
-    headroom_points: float     # points of total left in this indicator
-
-
-def next_points(rows: list[dict], metas: dict[str, IndicatorMeta]) -> list[NextPoint]:
-    """The indicators where one unit of improvement moves the total, most first, with their headroom.
-
-    ``rows``: the zone's indicator_scores rows; ``metas``: indicator metadata with bounds and effective
-    weights (``W_k · w_i / Σ_{j∈k} w_j``). Imputed (``no_base``) indicators and U = L give no points.
-    """
-    out = []
-    for r in rows:
-        m = metas.get(r["indicator_code"])
-        if m is None or r["status"] == "no_base" or r.get("imputed"):
-            continue  # an imputed score does not follow the value: no place to gain points
-        lo, hi = m.lower, m.upper
-        if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
-            continue  # U = L (or no finite bounds): every zone scores 100 or the same, no points to gain
-        ppu = m.eff_weight * 100.0 / (hi - lo)
-        score = r["score"] if math.isfinite(r["score"]) else 0.0
-        headroom_points = m.eff_weight * max(0.0, 100.0 - score)
-        if headroom_points <= 1e-12:
-            continue
-        out.append(NextPoint(code=m.code, name_zh=m.name_zh, category=m.category, direction=m.direction,
-                             unit=m.unit, value=r["value"], status=r["status"], score=score,
-                             points_per_unit=ppu, headroom_units=headroom_points / ppu,
-                             headroom_points=headroom_points))
-    out.sort(key=lambda p: (-p.points_per_unit, -p.headroom_points, p.code))
-    return out
-
-
-@dataclass
 class Target:
     kind: str                  # next | top | region_top10 | leave_bottom
     rank: int                  # K: the position to reach in its group
     group: str                 # "national" or "regional"
     total_at_rank: float
     gap: float
-    units_to_close: dict[str, float | None] = field(default_factory=dict)  # indicator -> units alone (None: not enough)
-    reachable_alone: int = 0   # indicators whose headroom alone closes the gap
-    best: list[NextPoint] = field(default_factory=list)  # the first indicators (points per unit) that close it alone
+    rises: dict[str, float | None] = field(default_factory=dict)  # measure -> rise closing it alone (None: too little)
+    reachable_alone: int = 0   # levers whose rise alone closes the gap within their headroom
+    best: list[Lever] = field(default_factory=list)  # the first levers (points per unit) that close it alone
 
 
-def target(kind: str, group: str, k: int, total: float, totals_desc, points: list[NextPoint],
-           best: int = 3) -> Target:
-    """The gap to position ``k`` of a group and, for each indicator, the units that alone close it."""
+def target(kind: str, group: str, k: int, total: float, totals_desc) -> Target:
+    """The gap to position ``k`` of a group (its levers come with :func:`with_levers`)."""
     totals_desc = np.asarray(totals_desc, dtype=float)
     t_k = float(totals_desc[min(k, len(totals_desc)) - 1])
-    gap = t_k - float(total)
-    units = {p.code: (gap / p.points_per_unit if p.headroom_points >= gap else None) if gap > 0 else 0.0
-             for p in points}
-    closing = [p for p in points if units[p.code] is not None]
-    return Target(kind, k, group, t_k, gap, units, len(closing), closing[:best])
+    return Target(kind, k, group, t_k, t_k - float(total))
 
 
 @dataclass
@@ -141,10 +93,12 @@ class DangerLine:
 @dataclass
 class ZoneTargets:
     targets: list[Target]
-    points: list[NextPoint]    # every indicator with points to gain, by points per unit
-    headroom_total: float
-    largest: list[NextPoint]   # the indicators with the most points left (whatever their unit)
     danger: DangerLine | None
+    levers: list[Lever] = field(default_factory=list)     # Δ > 0, most points per unit first
+    lowering: list[Lever] = field(default_factory=list)   # a rise lowers the total: named, never offered
+    no_points: list[Lever] = field(default_factory=list)  # a rise changes nothing (bounds, imputed, missing)
+    levers_shown: int = 0      # how many of ``levers`` the card's table lists
+    unavailable: str | None = None   # why there are no levers (no accepted file, re-scored total differs)
 
 
 class TargetGroups:
@@ -175,32 +129,31 @@ def _totals_desc(group: list[dict]) -> np.ndarray:
 
 
 def zone_targets(zone: dict, totals_desc, rankings: list[dict], bottom: set[str], rule: str | None,
-                 bottom_n: int | None, rows: list[dict], metas: dict[str, IndicatorMeta],
-                 limit: int = 8, groups: TargetGroups | None = None) -> ZoneTargets:
+                 bottom_n: int | None, groups: TargetGroups | None = None) -> ZoneTargets:
     """Every target of one zone (see the module docstring).
 
     ``totals_desc``: the national totals, descending; ``rankings``: every zone's rankings row (zone_code,
     region, total_score, national_rank, regional_rank); ``bottom``: the zones in the bottom n this year
     (``bottom_flags``); ``rule`` / ``bottom_n``: the catalogue's downgrade rule (None: no danger line);
     ``groups``: a :class:`TargetGroups` of the same ``rankings`` and ``bottom``, shared by the year's zones.
-    When the top list to enter is the next rank up (rank 101), it is listed once, as the top list.
+    When the top list to enter is the next rank up (rank 101), it is listed once, as the top list. The gaps
+    only: :func:`with_levers` adds the measures that close them.
     """
     if groups is None:
         groups = TargetGroups(rankings, bottom)
-    points = next_points(rows, metas)
     total, r = zone["total_score"], zone.get("national_rank")
     out = []
     up, top = next_rank_up(r), top_tier(r)
     if up is not None and up != top:
-        out.append(target("next", "national", up, total, totals_desc, points))
+        out.append(target("next", "national", up, total, totals_desc))
     if top is not None:
-        out.append(target("top", "national", top, total, totals_desc, points))
+        out.append(target("top", "national", top, total, totals_desc))
     name = zone.get("region")
     region = groups.region(name)
     q = zone.get("regional_rank")
     if q is not None and q > REGION_TOP and len(region) >= REGION_TOP:
         reg_totals = groups.once(("region_totals", name), lambda: _totals_desc(region))
-        out.append(target("region_top10", "regional", REGION_TOP, total, reg_totals, points))
+        out.append(target("region_top10", "regional", REGION_TOP, total, reg_totals))
     danger = None
     if rule is not None and bottom_n:
         regional = rule == "regional_bottom"
@@ -219,12 +172,66 @@ def zone_targets(zone: dict, totals_desc, rankings: list[dict], bottom: set[str]
                 return 1 + sum(g["total_score"] > lowest_out for g in group), _totals_desc(group)
 
             k, group_totals = groups.once((*key, "leave"), leave)
-            out.append(target("leave_bottom", "regional" if regional else "national", k, total, group_totals, points))
+            out.append(target("leave_bottom", "regional" if regional else "national", k, total, group_totals))
         elif not in_bottom and inside:
             margin = float(total - groups.once((*key, "highest_inside"),
                                                lambda: max(g["total_score"] for g in inside)))
             own = zone.get(rank_key)
             places = None if own is None or top_rank is None else top_rank - own
         danger = DangerLine("regional" if regional else "national", bottom_n, in_bottom, margin, top_rank, places)
-    largest = sorted(points, key=lambda p: (-p.headroom_points, p.code))[:3]
-    return ZoneTargets(out, points[:limit], sum(p.headroom_points for p in points), largest, danger)
+    return ZoneTargets(out, danger)
+
+
+NO_FILE = "本区无有效报送，无可提高的填报数据 No accepted file: no reported figures to raise."
+#: A re-scored total further than this from the published one means the card's inputs are not the scorer's
+TOTAL_TOLERANCE = 1e-6
+
+
+def with_levers(t: ZoneTargets, levers: ZoneLevers | None, rises: list[dict[str, float | None]] | None,
+                unavailable: str | None = None, limit: int = 8, best: int = 3) -> ZoneTargets:
+    """``t`` with the zone's levers (:func:`etdz.scoring.levers.zone_levers`) and, on each of its targets (in
+    order), each lever's rise that alone closes the gap (``rises``, from :func:`rises_to_close`)."""
+    t.unavailable = unavailable if levers is None else None
+    if levers is None:
+        return t
+    t.levers, t.lowering, t.no_points = levers.levers, levers.lowering, levers.no_points
+    t.levers_shown = min(limit, len(levers.levers))
+    for tg, rs in zip(t.targets, rises or [{} for _ in t.targets]):
+        tg.rises = rs
+        closing = [lv for lv in levers.levers if rs.get(lv.measure) is not None]
+        tg.reachable_alone, tg.best = len(closing), closing[:best]
+    return t
+
+
+def zone_measures(v: YearView, code: str) -> ZoneMeasures:
+    """What the scorer read for zone ``code`` (its Y and Y−1 canonical values, its accepted files)."""
+    return ZoneMeasures(v.measures_by_zone.get(code, {}), v.prev_measures_by_zone.get(code, {}),
+                        code in v.submitted, code in v.prev_submitted)
+
+
+def card_levers(v: YearView, zones: list[dict], targets: list[ZoneTargets]) -> list[ZoneTargets]:
+    """Every zone's targets with its levers, the zones re-scored together (four calls of the scorer for all).
+
+    A zone without an accepted file has no measures to raise; a zone whose re-scored total is not its published
+    one (the card was given other inputs than the scorer read) gets no levers, with the reason, rather than
+    advice computed on other figures.
+    """
+    if v.bounds is None:
+        return [with_levers(t, None, None, v.bounds_problem) for t in targets]
+    picked = [n for n, z in enumerate(zones) if z["zone_code"] in v.submitted]
+    scorer = ZoneScorer(v.catalogue, v.bounds, [zone_measures(v, zones[n]["zone_code"]) for n in picked])
+    levers = zone_levers(scorer)
+    rises = rises_to_close(scorer, levers, [[tg.gap for tg in targets[n].targets] for n in picked])
+    out = list(targets)
+    for n in set(range(len(zones))) - set(picked):
+        out[n] = with_levers(targets[n], None, None, NO_FILE)
+    for n, zl, rs in zip(picked, levers, rises):
+        published = zones[n]["total_score"]
+        if published is None or not abs(zl.total - published) <= TOTAL_TOLERANCE:
+            out[n] = with_levers(targets[n], None, None,
+                                 f"重算总分 {zl.total:.6f} 与发布总分 {published} 不一致，不给出建议 "
+                                 f"the re-scored total {zl.total:.6f} differs from the published {published}: "
+                                 "no advice on other figures")
+        else:
+            out[n] = with_levers(targets[n], zl, rs)
+    return out

@@ -60,7 +60,9 @@ class SynthYear:
             indicator_bounds=f["indicator_bounds"], downgrade_watchlist=f["downgrade_watchlist"],
             upgrade_candidates=f["upgrade_candidates"], submission_log=f["submission_log"],
             submission_issues=f["submission_issues"], measures=f["measures"], history=self.history,
-            ranking_changes=f.get("ranking_changes"), rank_robustness=f.get("rank_robustness"))
+            ranking_changes=f.get("ranking_changes"), rank_robustness=f.get("rank_robustness"),
+            prev_measures=None if self.scored_from is None else self.scored_from.prev_measures,
+            prev_submitted=None if self.scored_from is None else self.scored_from.prev_submitted)
 
 
 def make_zones(per_region: dict[str, int], names: dict[str, str] | None = None) -> pd.DataFrame:
@@ -204,6 +206,11 @@ def corrected(data: SynthYear, code: str, measure: str, factor: float) -> SynthY
     frames.update({name: published(name, getattr(result, name), top) for name in
                    ("rankings", "category_scores", "indicator_scores", "indicator_bounds", "downgrade_watchlist",
                     "upgrade_candidates")})
+    meas = frames["measures"].copy()  # the measures dataset holds the corrected figure too
+    fix = (meas.zone_code == code) & (meas.measure_code == measure)
+    meas.loc[fix, "value"] *= factor
+    meas.loc[fix, "reported_value"] = meas.loc[fix, "value"].map(repr)
+    frames["measures"] = published("measures", meas)
     log = data.frames["submission_log"].copy()
     first = (log.zone_code == code) & (log.status == "accepted")
     new = log[first].assign(file_name=f"{code}_{data.data_year} 更正.csv", sha256="c" * 64,

@@ -137,9 +137,12 @@ def test_no_base_indicators_are_not_offered_as_points(written_year):
     no_base = ind[ind.status == "no_base"]
     assert len(no_base), "the synthetic year has growth indicators without a base"
     code = no_base.zone_code.iloc[0]
-    offered = {r["attrs"]["data-indicator"] for r in _card(out, code).tables["next-points"]
-               if "data-indicator" in r["attrs"]}
-    assert offered and not offered & set(no_base[no_base.zone_code == code].indicator_code)
+    imputed = set(no_base[no_base.zone_code == code].indicator_code)
+    # levers by measure (§3.8): the measures offered, each with the indicators it gains on ("Via", 7th cell)
+    offered = {r["attrs"]["data-measure"]: r["cells"][6].split() for r in _card(out, code).tables["levers"]
+               if "data-measure" in r["attrs"]}
+    assert offered
+    assert not imputed & {c for via in offered.values() for c in via}  # a no_base indicator gives no points
 
 
 def test_margin_above_the_danger_line(written_year):

@@ -1,0 +1,386 @@
+"""Levers by measure (03-scoring.md §3.8): what raising one measure a zone reports does to its total.
+
+One measure feeds several indicators (trade feeds the trade total, its growth, the share of the host city's
+trade and — as the denominator — the high-tech share of trade), so "where the next points are" is answered
+per *measure*, by re-scoring the zone alone through the scorer's own steps:
+
+* indicator values and statuses: :func:`etdz.scoring.indicators.indicator_values` (the zone's Y and Y−1
+  measures, its accepted submissions);
+* clip, scale and impute on the year's bounds, held fixed: :func:`etdz.scoring.scores.score_on_bounds` (the
+  function the upgrade candidates of §3.7 are scored with; every other zone is held fixed because the bounds
+  L, U and the ``no_base`` median are those of the published ``indicator_bounds``);
+* categories and total: :func:`etdz.scoring.aggregate.category_scores`, :func:`~etdz.scoring.aggregate.total_score`.
+
+Nothing here re-implements a formula of the method: every total is the scorer's. What this module adds is
+where to look. For a measure ``m`` with value ``x``:
+
+* ``δ = max(1% of x, one unit)``; one unit is 1 in the measure's canonical unit of the catalogue (1 亿元 for
+  trade, 1 万美元 for foreign investment, 1 家 for a count of enterprises, 1 万人 for the population …);
+* ``Δ_m = (T(x + δ) − T(x)) / δ`` points of total per canonical unit. ``Δ_m > 0``: a lever; ``Δ_m < 0``: the
+  rise *lowers* the total (the indicators whose score falls are named); ``Δ_m = 0``: no points (every
+  indicator it feeds at its bound, imputed or missing);
+* the headroom: how far ``m`` can rise before none of the indicators it feeds gains any more, each such
+  indicator then at its bound (``U`` for ``higher``, ``L`` for ``lower``);
+* the rise that alone closes a gap of ``G`` points, when it lies within the headroom.
+
+Where the bounds are crossed follows from the indicators' definitions (02-inputs.md §2.3): a value, a growth
+rate and a ratio's numerator move linearly with ``m``, a ratio whose denominator is ``m`` moves as
+``c / (m + r)``. So between two such crossings every indicator ``m`` feeds is either clipped (constant) or
+in range, and the total is exactly ``A + B·r + C / (x + r)`` (``C = 0`` when ``m`` is no denominator). The
+crossings come from two evaluations of the real indicator values (at ``x`` and ``x + δ``); the rise that
+closes a gap is solved on that form from three totals the scorer computes inside the interval, and checked
+with one more — a root that does not check out is replaced by the end of its interval, a rise that surely
+closes the gap. Each zone costs four calls of the scorer's functions, on a handful of rows each.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from etdz.catalogue import Catalogue, Indicator
+from etdz.scoring.aggregate import category_scores, category_weights, indicator_weights, total_score
+from etdz.scoring.indicators import OK, indicator_values
+from etdz.scoring.scores import Bounds, score_on_bounds
+
+#: The step is at least this many canonical units of the measure ("one unit of the measure", §3.8)
+ONE_UNIT = 1.0
+#: and at least this share of its value
+STEP_SHARE = 0.01
+#: A change of the total smaller than this (points) is no change: float noise of the re-scoring
+POINTS_EPS = 1e-9
+#: When a gaining indicator never reaches its bound (a ratio falling towards a bound of 0), the rises looked
+#: at stop at this multiple of max(x, δ): a thousandfold rise is no advice
+FAR = 1000.0
+
+
+def bounds_from_table(catalogue: Catalogue, table: pd.DataFrame) -> list[Bounds]:
+    """The year's ``indicator_bounds`` dataset as the scorer's :class:`Bounds`, in catalogue order.
+
+    Raises ValueError naming the indicator when the dataset lacks one of the catalogue's indicators (the
+    dataset and the catalogue are not of the same run).
+    """
+    rows = {r["indicator_code"]: r for r in table.to_dict("records")}
+
+    def opt(x) -> float | None:
+        return None if x is None or (isinstance(x, float) and math.isnan(x)) or pd.isna(x) else float(x)
+
+    out = []
+    for ind in catalogue.indicators:
+        r = rows.get(ind.code)
+        if r is None:
+            raise ValueError(f"indicator_bounds has no row for indicator {ind.code} of catalogue "
+                             f"{catalogue.version}: re-run the scoring of the year")
+        out.append(Bounds(opt(r.get("lower")), opt(r.get("upper")), opt(r.get("mean")),
+                          opt(r.get("imputed_score")) or 0.0, int(opt(r.get("n_finite")) or 0)))
+    return out
+
+
+@dataclass(frozen=True)
+class ZoneMeasures:
+    """What the scorer read for one zone: its canonical values of Y and Y−1 and whether it had an accepted file."""
+
+    current: Mapping[str, float]
+    previous: Mapping[str, float]
+    submitted: bool
+    prev_submitted: bool
+
+
+@dataclass
+class Evaluation:
+    """The scorer's results for rows of measures of one zone: values, statuses, scores (rows × indicators), totals."""
+
+    values: np.ndarray
+    status: np.ndarray
+    scores: np.ndarray
+    totals: np.ndarray
+
+
+class ZoneScorer:
+    """Re-scores zones alone, on the year's fixed bounds, for any number of variants of their measures at once.
+
+    Every call of the scorer's functions costs about the same whatever its number of rows (pandas' overhead),
+    so the variants of many zones go through one call: ``zones`` are the zones scored together (a card
+    chunk), and each row of :meth:`evaluate` names the zone it is a variant of.
+    """
+
+    def __init__(self, catalogue: Catalogue, bounds: list[Bounds], zones: list[ZoneMeasures]):
+        self.catalogue, self.bounds, self.zones = catalogue, bounds, zones
+        self.codes = list(catalogue.measures)
+        self.position = {c: j for j, c in enumerate(self.codes)}
+        self.base = np.array([[_f(z.current.get(c)) for c in self.codes] for z in zones],
+                             dtype="float64").reshape(len(zones), len(self.codes))
+        self.prev = np.array([[_f(z.previous.get(c)) for c in self.codes] for z in zones],
+                             dtype="float64").reshape(len(zones), len(self.codes))
+        self.submitted = np.array([z.submitted for z in zones], dtype=bool)
+        self.prev_submitted = np.array([z.prev_submitted for z in zones], dtype=bool)
+        self._w, self._W = indicator_weights(catalogue), category_weights(catalogue)
+
+    def evaluate(self, zone: np.ndarray, rows: np.ndarray) -> Evaluation:
+        """Score each row of ``rows`` (variants × measures, catalogue measure order) as zone ``zone[row]``."""
+        zone = np.asarray(zone, dtype=int)
+        rows = np.asarray(rows, dtype="float64").reshape(len(zone), len(self.codes))
+        ids = list(range(len(rows)))  # row labels: integers, which indicator_values matches fastest
+        cur = pd.DataFrame(rows, index=ids, columns=self.codes)
+        prev = pd.DataFrame(self.prev[zone], index=ids, columns=self.codes)
+        sub = set(np.flatnonzero(self.submitted[zone]).tolist())
+        prev_sub = set(np.flatnonzero(self.prev_submitted[zone]).tolist())
+        values, status = indicator_values(self.catalogue, ids, cur, sub, prev, prev_sub)
+        v, st = values.to_numpy(dtype="float64"), status.to_numpy()
+        scores = np.column_stack([score_on_bounds(v[:, n], st[:, n], ind.direction, b)
+                                  for n, (ind, b) in enumerate(zip(self.catalogue.indicators, self.bounds))])
+        totals = total_score(category_scores(scores, self.catalogue, self._w), self._W)
+        return Evaluation(v, st, scores, np.asarray(totals, dtype="float64").reshape(-1))
+
+    def raised(self, triples: list[tuple[int, int, float]]) -> tuple[np.ndarray, np.ndarray]:
+        """(zones, rows) for :meth:`evaluate`: for each (zone, measure position, rise) the zone's own measures
+        with that one raised; a rise of 0 is the zone as it is."""
+        zone = np.array([t[0] for t in triples], dtype=int)
+        rows = self.base[zone].copy()
+        for n, (z, j, r) in enumerate(triples):
+            rows[n, j] = self.base[z, j] + r
+        return zone, rows
+
+
+@dataclass
+class Lever:
+    """What raising one measure alone does to the zone's total (§3.8)."""
+
+    measure: str
+    name_zh: str
+    unit: str                  # the measure's canonical unit: Δ is per one of it
+    value: float               # the zone's value now
+    step: float                # δ = max(1% of the value, one unit)
+    points_per_unit: float     # Δ_m = (T(x + δ) − T(x)) / δ
+    headroom: float            # the rise before no indicator it feeds gains (inf: none reaches its bound; 0: at bound)
+    points_left: float         # the most points the rise alone adds, within the headroom
+    gains: tuple[str, ...]     # indicators whose score rises with it (codes, catalogue order)
+    falls: tuple[str, ...]     # indicators whose score falls with it
+    fed: tuple[str, ...]       # every indicator it feeds
+    _probes: list[float] = field(default_factory=list, repr=False)   # rises looked at, ascending
+    _gain_at: list[float] = field(default_factory=list, repr=False)  # T(x + probe) − T(x) at each
+    _hyperbolic: bool = field(default=False, repr=False)  # a denominator of an indicator it feeds
+
+    @property
+    def unlimited(self) -> bool:
+        """No indicator it feeds ever reaches its bound (a ratio falling towards a bound of 0)."""
+        return math.isinf(self.headroom)
+
+
+@dataclass
+class ZoneLevers:
+    """Every measure the zone reported, sorted out: levers (Δ > 0, most points per unit first), measures whose
+    rise lowers the total, and measures that give no points; ``total`` is the re-scored total (= the published)."""
+
+    total: float
+    levers: list[Lever]
+    lowering: list[Lever]
+    no_points: list[Lever]
+
+
+def measure_indicators(catalogue: Catalogue) -> dict[str, list[int]]:
+    """For each measure, the positions (catalogue order) of the indicators it feeds."""
+    out: dict[str, list[int]] = {c: [] for c in catalogue.measures}
+    for n, ind in enumerate(catalogue.indicators):
+        for m in dict.fromkeys(ind.measures_used):
+            out.setdefault(m, []).append(n)
+    return out
+
+
+def _f(x) -> float:
+    return float("nan") if x is None or pd.isna(x) else float(x)
+
+
+def step_for(value: float) -> float:
+    """δ = max(1% of |value|, one canonical unit)."""
+    return max(STEP_SHARE * abs(value), ONE_UNIT)
+
+
+def _crossings(ind: Indicator, measure: str, b: Bounds, x: float, step: float, v0: float, v1: float,
+               st1: str) -> tuple[list[float], float | None]:
+    """Where indicator ``ind`` (fed by ``measure``, value ``v0`` at x and ``v1`` at x + δ) crosses its bounds as the
+    measure rises by r > 0: (every crossing r, the rise at which it stops gaining — None if it does not gain).
+
+    The rise to stop gaining is 0 when it reaches its bound at once (a growth from a zero base) or already is
+    there, ``inf`` when it approaches the bound without reaching it."""
+    if st1 != OK or b.lower is None or b.upper is None or not b.upper > b.lower:
+        return [], None  # missing stays missing, an imputed score does not follow the value, U = L scores 100
+    lo, hi = b.lower, b.upper
+    good = hi if ind.direction == "higher" else lo
+    if ind.kind == "ratio" and ind.numerator == ind.denominator:
+        return [], None  # m / m: constant
+    if ind.kind == "ratio" and ind.denominator == measure:
+        if not math.isfinite(v1):
+            return [], None
+        c = v1 * (x + step)  # v(r) = c / (x + r)
+        if c == 0:
+            return [], None
+        cuts = [c / level - x for level in (lo, hi) if level != 0 and c / level > 0]
+        cuts = [r for r in cuts if r > 0]
+        gains = (c > 0) == (ind.direction == "lower")   # v falls as m rises when c > 0
+        if not gains:
+            return cuts, None
+        if good == 0 or c / good <= 0:
+            return cuts, math.inf
+        return cuts, max(0.0, c / good - x)
+    # value, growth, a ratio's numerator: linear in r
+    if not math.isfinite(v1):
+        # growth from a zero base: any rise is +inf (clipped to U); constant from then on
+        return [], (0.0 if (v1 > 0) == (ind.direction == "higher") and not v0 == v1 else None)
+    if not math.isfinite(v0):
+        return [], None
+    k = (v1 - v0) / step
+    if k == 0:
+        return [], None
+    cuts = [r for r in ((level - v0) / k for level in (lo, hi)) if r > 0]
+    gains = (k > 0) == (ind.direction == "higher")
+    if not gains:
+        return cuts, None
+    return cuts, max(0.0, (good - v0) / k)
+
+
+def zone_levers(scorer: ZoneScorer) -> list[ZoneLevers]:
+    """For each zone of ``scorer``, every measure it reported sorted into levers, lowering measures and no
+    points (see the module doc). Two calls of the scorer for all the zones together."""
+    cat, inds = scorer.catalogue, scorer.catalogue.indicators
+    feeds = measure_indicators(cat)
+    # (zone, measure position, rise): each zone as it is, then each reported measure raised by its step
+    triples: list[tuple[int, int, float]] = []
+    rows_of: list[tuple[int, list[tuple[int, int, float]]]] = []
+    base = scorer.base.tolist()  # plain floats: this loop reads single elements, which numpy makes slow
+    for z in range(len(scorer.zones)):
+        base_row = len(triples)
+        triples.append((z, 0, 0.0))
+        mine = []
+        for j, c in enumerate(scorer.codes):
+            x = base[z][j]
+            if math.isfinite(x) and feeds.get(c):
+                mine.append((len(triples), j, step_for(x)))
+                triples.append((z, j, step_for(x)))
+        rows_of.append((base_row, mine))
+    first = scorer.evaluate(*scorer.raised(triples))
+    values, scores, status, totals = (first.values.tolist(), first.scores.tolist(), first.status.tolist(),
+                                      first.totals.tolist())
+    out: list[ZoneLevers] = []
+    plans: list[tuple[int, Lever, list[float]]] = []
+    for z, (base_row, mine) in enumerate(rows_of):
+        t0 = totals[base_row]
+        levers: list[Lever] = []
+        lowering: list[Lever] = []
+        none: list[Lever] = []
+        for row, j, step in mine:
+            code, x = scorer.codes[j], base[z][j]
+            fed = feeds[code]
+            diff = [scores[row][n] - scores[base_row][n] for n in fed]
+            dt = totals[row] - t0
+            cuts: set[float] = set()
+            stops: list[float] = []
+            hyperbolic = False
+            for n in fed:
+                c, stop = _crossings(inds[n], code, scorer.bounds[n], x, step, values[base_row][n],
+                                     values[row][n], status[row][n])
+                cuts.update(c)
+                if inds[n].kind == "ratio" and inds[n].denominator == code and (c or stop is not None):
+                    hyperbolic = True
+                if stop is not None:
+                    stops.append(stop)
+            headroom = max(stops) if stops else 0.0
+            m = cat.measures[code]
+            lever = Lever(code, m.name_zh, m.unit, x, step, dt / step, headroom, max(0.0, dt),
+                          tuple(inds[n].code for n, d in zip(fed, diff) if d > POINTS_EPS),
+                          tuple(inds[n].code for n, d in zip(fed, diff) if d < -POINTS_EPS),
+                          tuple(inds[n].code for n in fed), _hyperbolic=hyperbolic)
+            if dt > POINTS_EPS:
+                cap = headroom if math.isfinite(headroom) else FAR * max(abs(x), step)
+                probes = sorted({r for r in cuts if 0 < r < cap} | ({cap} if cap > 0 else set())
+                                | ({step} if step < cap else set()))
+                plans.append((z, lever, probes or [step]))
+                levers.append(lever)
+            elif dt < -POINTS_EPS:
+                lowering.append(lever)
+            else:
+                none.append(lever)
+        out.append(ZoneLevers(t0, levers, lowering, none))
+    if plans:  # the total at every crossing of every lever of every zone, in one call
+        ev = scorer.evaluate(*scorer.raised([(z, scorer.position[lv.measure], r) for z, lv, probes in plans
+                                             for r in probes]))
+        at = 0
+        for z, lv, probes in plans:
+            lv._probes = [float(r) for r in probes]
+            lv._gain_at = [t - out[z].total for t in ev.totals[at: at + len(probes)].tolist()]
+            at += len(probes)
+            lv.points_left = max(lv.points_left, max(lv._gain_at))
+    for zl in out:
+        zl.levers.sort(key=lambda lv: (-lv.points_per_unit, -lv.points_left, lv.measure))
+        zl.lowering.sort(key=lambda lv: (lv.points_per_unit, lv.measure))
+    return out
+
+
+def rises_to_close(scorer: ZoneScorer, levers: list[ZoneLevers],
+                   gaps: list[list[float]]) -> list[list[dict[str, float | None]]]:
+    """For each zone of ``scorer`` and each of its gaps (points), each lever's rise that alone closes the gap
+    within its headroom (None: not enough; 0.0 for a gap already closed). The first crossing is solved on
+    ``A + B·r + C/(x + r)`` (module doc) from three totals the scorer computes inside the interval, then checked
+    by the scorer: two calls for all the zones together."""
+    out: list[list[dict[str, float | None]]] = [[{} for _ in zg] for zg in gaps]
+    jobs = []  # (zone, gap index, lever, r_a, r_b, target gain)
+    for z, (zl, zone_gaps) in enumerate(zip(levers, gaps)):
+        for g, gap in enumerate(zone_gaps):
+            for lv in zl.levers:
+                if not gap > 0:
+                    out[z][g][lv.measure] = 0.0
+                    continue
+                b = next((k for k, gain in enumerate(lv._gain_at) if gain >= gap - POINTS_EPS), None)
+                if b is None:
+                    out[z][g][lv.measure] = None
+                    continue
+                jobs.append((z, g, lv, lv._probes[b - 1] if b else 0.0, lv._probes[b], gap))
+    if not jobs:
+        return out
+    fracs = (0.25, 0.5, 1.0)  # three totals inside each interval: its quarter, middle and end
+    ev = scorer.evaluate(*scorer.raised([(z, scorer.position[lv.measure], ra + f * (rb - ra))
+                                         for z, _, lv, ra, rb, _ in jobs for f in fracs]))
+    roots = []
+    totals = ev.totals.tolist()
+    for n, (z, _, lv, ra, rb, gap) in enumerate(jobs):
+        rs = [ra + f * (rb - ra) for f in fracs]
+        ts = [t - levers[z].total for t in totals[3 * n: 3 * n + 3]]
+        roots.append(_solve(rs, ts, lv.value, gap, ra, rb, lv._hyperbolic))
+    check = scorer.evaluate(*scorer.raised([(z, scorer.position[lv.measure], r)
+                                            for (z, _, lv, _, _, _), r in zip(jobs, roots)])).totals.tolist()
+    for n, ((z, g, lv, _, rb, gap), r) in enumerate(zip(jobs, roots)):
+        closes = check[n] - levers[z].total >= gap - 1e-7 * max(1.0, gap)
+        out[z][g][lv.measure] = r if closes else rb  # the end of the interval surely closes it
+    return out
+
+
+def _solve(rs: list[float], ts: list[float], x: float, gap: float, ra: float, rb: float, hyperbolic: bool) -> float:
+    """The smallest r in [ra, rb] with ``A + B·r + C/(x + r) = gap``, the form fitted to the points (rs, ts);
+    ``rb`` when no root lies there (the caller checks the root with the scorer anyway)."""
+    if hyperbolic and x + min(rs) > 0:
+        basis = np.array([[1.0, r, 1.0 / (x + r)] for r in rs])
+        try:
+            a, b, c = (float(v) for v in np.linalg.solve(basis, ts))
+        except np.linalg.LinAlgError:
+            return rb
+        # (a − gap)(x + r) + b·r(x + r) + c = 0  →  b r² + (b x + a − gap) r + (a − gap) x + c = 0
+        qa, qb, qc = b, b * x + a - gap, (a - gap) * x + c
+    else:  # linear on the interval: the line through its middle and end
+        slope = (ts[2] - ts[1]) / (rs[2] - rs[1])
+        qa, qb, qc = 0.0, slope, ts[2] - slope * rs[2] - gap
+    roots: list[float] = []
+    if qa == 0 or abs(qa) * max(1.0, rb) ** 2 < 1e-12 * (abs(qb) * max(1.0, rb) + abs(qc)):
+        if qb != 0:
+            roots = [-qc / qb]
+    else:
+        disc = qb * qb - 4 * qa * qc
+        if disc >= 0:
+            q = -0.5 * (qb + math.copysign(math.sqrt(disc), qb))  # the stable pair of roots
+            roots = [q / qa] + ([qc / q] if q != 0 else [])
+    tol = 1e-9 * max(1.0, rb)
+    inside = sorted(r for r in roots if math.isfinite(r) and ra - tol <= r <= rb + tol)
+    return min(max(inside[0], ra), rb) if inside else rb

@@ -406,7 +406,8 @@ class Checker:
     def _runner(self, catalogue: Catalogue) -> SuiteRunner:
         runner = self._runners.get(catalogue.sha256)
         if runner is None:
-            runner = self._runners[catalogue.sha256] = SuiteRunner.for_catalogue(catalogue, f"etdz_check_{catalogue.version}")
+            runner = SuiteRunner.for_catalogue(catalogue, f"etdz_check_{catalogue.version}")
+            self._runners[catalogue.sha256] = runner
         return runner
 
     def _previous_measures(self, year: int, catalogue: Catalogue, rules: _Rules) -> pd.DataFrame | None:

@@ -98,7 +98,8 @@ def validate_rows(files: list[SubmissionFile], catalogue: Catalogue, data_year: 
         report.duration_s = time.perf_counter() - t0
         return issues, report, df
     if runner is None:
-        runner = SuiteRunner.for_catalogue(catalogue, report.suite_name)
+        ctx = ephemeral_context()  # before the suite: GX creates a suite only inside a context
+        runner = SuiteRunner(build_suite(catalogue, report.suite_name), ctx)
     result = runner.run(df)
     release_memory()  # GX's temporaries
     report.gx_version = gx_module().__version__

@@ -200,9 +200,6 @@ def corrected(data: SynthYear, code: str, measure: str, factor: float) -> SynthY
     result = score_year(after)
     top = data.catalogue.top_lists
     frames = dict(data.frames)
-    meas = data.frames["measures"].copy()
-    meas.loc[(meas.zone_code == code) & (meas.measure_code == measure), "value"] *= factor
-    frames["measures"] = meas
     frames.update({name: published(name, getattr(result, name), top) for name in
                    ("rankings", "category_scores", "indicator_scores", "indicator_bounds", "downgrade_watchlist",
                     "upgrade_candidates")})

@@ -285,8 +285,10 @@ def province_list(request):
         rows.append({"sub": sub, "name": names.get(sub.zone_code, ""), "status": st, "late": late,
                      "warnings": [i for i in sub.issues if i.get("severity") == "warning"]})
     open_q = queries.open_counts(year)
+    results = f"{dj.ETDZ.report_links_url}/{year}/national_report.html" if submitting.published(year) else ""
     return render(request, "portal/province.html", {
-        "who": who, "year": year, "rows": rows, "message": message, "status_zh": STATUS_ZH,
+        "who": who, "year": year, "rows": rows, "message": message, "status_zh": STATUS_ZH, "results": results,
+        "queries": list(queries.visible_queries(who, year)),
         "approval_required": dj.ETDZ.approval_required,
         "zones": sorted(({"code": z, "name": names.get(z, ""), "open": open_q.get(z, 0)} for z in zones),
                         key=lambda r: r["code"])}, status=status)
@@ -341,13 +343,41 @@ def query_page(request, query_id: int):
                 q = queries.reopen_query(who, q)
                 audit.record_for(who, request, "reopen", query=q.id)
             else:
-                q = queries.answer_query(who, q, request.POST.get("text", ""))
-                audit.record_for(who, request, "answer", query=q.id, state=q.state)
+                attached, refused = _answer_file(request, who, q)
+                if refused:
+                    raise queries.QueryRefused(refused, 422)
+                q = queries.answer_query(who, q, request.POST.get("text", ""), attached)
+                audit.record_for(who, request, "answer", sha256=attached.sha256 if attached else "", query=q.id,
+                                 state=q.state)
             message = "已保存 / saved"
         except queries.QueryRefused as exc:
             message, status = str(exc), exc.status
         q = queries.get_visible(who, query_id)
     return render(request, "portal/query.html", {"who": who, "q": q, "message": message}, status=status)
+
+
+def _answer_file(request, who: Who, q) -> tuple[Submission | None, str]:
+    """A corrected file sent with an answer: submitted as any submission (§6.2), then attached to the answer.
+    Returns (the submission or None, why it was refused or "")."""
+    f = request.FILES.get("file")
+    if f is None or who.role != "zone":
+        return None, ""
+    if f.size > dj.ETDZ.max_file_bytes:
+        return None, f"文件超过 {dj.ETDZ.max_file_bytes // (1024 * 1024)} MB 的上限 / the file is over the size limit"
+    checked = submitting.check_upload(who, f.read(), f.name)
+    explanations = {k.removeprefix("explain:"): v for k, v in request.POST.items() if k.startswith("explain:")}
+    outcome = submitting.submit(who, checked, explanations, client_address(request))
+    if outcome.status not in (200, 201):
+        audit.record_for(who, request, "submit_refused", sha256=checked.result.sha256, status=outcome.status,
+                         missing=outcome.missing)
+        problems = "；".join(i["message"] for i in outcome.issues if i["severity"] == "error" or
+                            i.get("key") in outcome.missing)
+        return None, f"{outcome.message}：{problems}（请在首页检查并报送更正后的文件 / check and submit it on the " \
+                     f"home page）"
+    sub = outcome.submission
+    audit.record_for(who, request, "submit", sha256=sub.sha256, data_year=sub.data_year, zone_code=sub.zone_code,
+                     state=sub.state, late=sub.late, again=outcome.status == 200, query=q.id)
+    return sub, ""
 
 
 def not_found(request, exception=None):

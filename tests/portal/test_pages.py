@@ -145,6 +145,28 @@ def test_the_reviewer_sees_completeness_and_opens_a_query(site):
     assert '<strong id="state">closed</strong>' in rev.get(f"/queries/{qid}")
 
 
+def test_the_zone_answers_a_query_with_a_corrected_file(site, portal_env):
+    from portal.models import Query, Submission
+
+    site["rev"].post("/review?data_year=2025", {"zone_code": "Z1", "measure_code": "firms", "question": "企业数？"},
+                     status=200)
+    qid = Query.objects.get().id
+    r = site["z1"].post(f"/queries/{qid}", {"action": "answer", "text": "已更正",
+                                            "file": SimpleUploadedFile("fix.csv", good_file(firms=("3.5", "家")))},
+                        status=422)  # a corrected file with an error is refused, the query unchanged
+    assert "第 4 行" in r.content.decode()  # the error, named by its row
+    assert Query.objects.get().state == "open" and Submission.objects.count() == 0
+    site["z1"].post(f"/queries/{qid}", {"action": "answer", "text": "已更正",
+                                        "file": SimpleUploadedFile("fix.csv", good_file(firms=("40", "家")))},
+                    status=200)
+    q = Query.objects.get()
+    sub = Submission.objects.get()
+    assert q.state == "answered" and q.answers.get().submission == sub
+    assert [p.name for p in portal_env.inbox.rglob("*.csv")] == [sub.stored_name]
+    assert sub.stored_name in site["rev"].get(f"/queries/{qid}")
+    assert f"/queries/{qid}" in site["js"].get("/province?data_year=2025")  # the province sees its zones' queries
+
+
 def test_what_a_role_may_not_see_is_404(site, portal_env):
     portal_env.account("z2", "zone", zone="Z2")
     z2 = Browser(portal_env.browser("z2"))

@@ -78,7 +78,7 @@ def secret_key(settings: Settings) -> str:
 def django_settings(settings: Settings) -> dict:
     """Every Django setting of the portal, from the project's configuration."""
     proxy = settings.portal_behind_tls_proxy
-    hosts = [*LOOPBACK, "[::1]", "testserver"]
+    hosts = [*LOOPBACK, "[::1]"]
     if settings.portal_host not in hosts:
         hosts.append(settings.portal_host)
     return {

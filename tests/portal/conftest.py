@@ -45,7 +45,11 @@ def portal_base(tmp_path_factory) -> Settings:
                                   "ETDZ_REGISTRY": str(home / "registry.csv"),
                                   "ETDZ_PORTAL_LOCKOUT_SECONDS": str(LOCKOUT_SECONDS)})
     # argon2id still, with a small memory and time cost: the production parameters (100 MiB) take ~0.5 s a hash
-    settings = portal.setup_django(settings, PASSWORD_HASHERS=["tests.portal.conftest.QuickArgon2"])
+    # and Django's test client's host name beside the loopback names
+    from portal.config import LOOPBACK
+
+    settings = portal.setup_django(settings, PASSWORD_HASHERS=["tests.portal.conftest.QuickArgon2"],
+                                   ALLOWED_HOSTS=[*LOOPBACK, "[::1]", "testserver"])
     portal.migrate()
     return settings
 

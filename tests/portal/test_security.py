@@ -256,3 +256,10 @@ def test_behind_the_proxy_cookies_are_secure(portal_base):
     assert s["SESSION_COOKIE_SECURE"] and s["CSRF_COOKIE_SECURE"]
     assert s["SECURE_PROXY_SSL_HEADER"] == ("HTTP_X_FORWARDED_PROTO", "https")
     assert not django_settings(portal_base)["SESSION_COOKIE_SECURE"]
+
+
+def test_a_foreign_host_header_is_refused(portal_env):
+    from django.test import Client
+
+    assert Client(HTTP_HOST="portal.evil.example").get("/login").status_code == 400
+    assert Client(HTTP_HOST="127.0.0.1:8000").get("/login").status_code == 200

@@ -149,6 +149,20 @@ def test_zones(env, zone, check, accepted):
     only(y, "f.csv", check)
 
 
+@pytest.mark.parametrize("zone, year, due", [("ZN", 2024, False), ("ZN", 2025, True),  # the entry year
+                                            ("ZE", 2021, True), ("ZE", 2022, False)])  # the exit year
+def test_a_zone_is_due_from_its_first_to_its_exit_year_inclusive(env, tmp_path, zone, year, due):
+    reg = pd.concat([env.registry, pd.DataFrame([{
+        "zone_code": "ZE", "name_zh": "将退出经开区", "province": "甘肃", "region": "west", "tier": "national",
+        "first_data_year": 2020, "exit_data_year": 2021}]).astype(env.registry.dtypes.to_dict())], ignore_index=True)
+    inbox = tmp_path / "due" / str(year)
+    inbox.mkdir(parents=True)
+    (inbox / "f.csv").write_bytes(csv_bytes(rows_for(zone, year)))
+    y = ingest_year(inbox, year, env.catalogue, reg, None)
+    assert ("file.zone_not_due" in set(y.issues.check)) is not due
+    assert status(y, "f.csv") == "accepted"
+
+
 def test_provincial_zone_submits_normally(env):
     y = env({"p.csv": csv_bytes(rows_for("P1", 2022))})
     assert status(y, "p.csv") == "accepted" and y.issues.empty

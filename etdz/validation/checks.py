@@ -5,7 +5,6 @@ sorted issues frame."""
 from __future__ import annotations
 
 import difflib
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -146,17 +145,6 @@ FAMILY_TITLES = {
 
 
 # --------------------------------------------------------------------------- wording
-
-
-def cell_text(v: object) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, float):
-        if math.isnan(v):
-            return ""
-        if v.is_integer():
-            return str(int(v))
-    return str(v).strip(" \t\r\n\u00a0\u3000")
 
 
 def range_text(lo: float | None, hi: float | None, unit: str) -> str:

@@ -15,9 +15,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from etdz.catalogue import Catalogue
+from etdz.cells import cell_text
 from etdz.numbers import INVALID_MARK, NORMALISATIONS_ZH, parse_value, whole_gap
 from etdz.reading import EXTRA_KEY, REQUIRED_COLUMNS, ROW_KEY, CsvBatch, Formula
-from etdz.validation.checks import cell_text
 from etdz.validation.files import SubmissionFile
 
 UNIT_KEY_SEP = "\u241f"  # SYMBOL FOR UNIT SEPARATOR: joins measure and unit into the key GX checks

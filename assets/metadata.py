@@ -6,7 +6,7 @@ import pyarrow as pa
 from dagster import MetadataValue, TableColumn, TableSchema
 
 from etdz import schemas
-from etdz.storage import local_path
+from etdz.locations import is_local, local_path
 
 
 def table_schema(schema: pa.Schema) -> TableSchema:
@@ -43,6 +43,6 @@ def report_location(resource, year: int, name: str) -> MetadataValue:
     reports), else the object-store URL, else the local path."""
     if resource.report_links_url:
         return MetadataValue.url(f"{resource.report_links_url}/{int(year)}/{name}")
-    if "://" in resource.reports:
+    if not is_local(resource.reports):
         return MetadataValue.url(f"{resource.reports_url(year)}/{name}")
     return MetadataValue.path(str(resource.reports_dir(year) / name))

@@ -13,9 +13,10 @@ from dagster import ConfigurableResource
 from etdz.catalogue import Catalogue, catalogue_for_year, load_catalogues
 from etdz.commit import Outputs, commit_for, step_commit
 from etdz.history import Submissions, previous_submissions
+from etdz.locations import is_local
 from etdz.locks import year_lock
 from etdz.publish import ensure_writable
-from etdz.reading import DEFAULT_ROWS_PER_MEASURE
+from etdz.reading import DEFAULT_MAX_BYTES, DEFAULT_ROWS_PER_MEASURE
 from etdz.registry import load_registry
 from etdz.settings import Settings
 from etdz.storage import Warehouse, publish_folder
@@ -30,7 +31,7 @@ class EtdzResource(ConfigurableResource):
     archive: str
     registry: str
     methodology: str
-    max_file_bytes: int = 20 * 1024 * 1024
+    max_file_bytes: int = DEFAULT_MAX_BYTES
     report_links_url: str = ""  # where report links point (Settings.report_links_url); empty: object-store URLs
     deadlines: str = ""  # ETDZ_DEADLINES (etdz.deadlines.parse_deadlines)
     max_rows_per_measure: int = DEFAULT_ROWS_PER_MEASURE
@@ -82,7 +83,7 @@ class EtdzResource(ConfigurableResource):
         """Upload a year's staged reports (or one sub-folder of them) when ETDZ_REPORTS is an object store.
 
         Inside a step the upload waits until the step's files are committed locally."""
-        if "://" not in self.reports:
+        if is_local(self.reports):
             return
         local = self.reports_dir(data_year) / subfolder if subfolder else self.reports_dir(data_year)
         url = self.reports_url(data_year) + (f"/{subfolder}" if subfolder else "")

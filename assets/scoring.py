@@ -50,12 +50,14 @@ DESCRIPTIONS = {
 }
 
 
-def build_scoring_assets(partitions_def, max_window: int, code_version: str):
+def build_scoring_assets(partitions_def, years_back: int, code_version: str):
+    """The ``scores`` multi-asset; ``rankings`` depends on its own ``years_back`` earlier partitions
+    (:func:`etdz.scoring.downgrade.years_back`: the widest downgrade window and the previous rank)."""
     specs = []
     for name, key in KEYS.items():
         deps: list = [AssetDep("measures", partition_mapping=previous_years(1)), AssetKey("submission_log")]
         if name == "rankings":
-            deps.append(AssetDep(key, partition_mapping=earlier_years(max(1, max_window - 1))))
+            deps.append(AssetDep(key, partition_mapping=earlier_years(years_back)))
         specs.append(AssetSpec(key, group_name="scoring", owners=OWNERS, kinds={"parquet", "pandas"},
                                description=DESCRIPTIONS[name], deps=deps, code_version=code_version))
 

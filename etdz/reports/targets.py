@@ -33,9 +33,7 @@ import numpy as np
 
 from etdz.reports.inputs import YearView
 from etdz.scoring.levers import Lever, ZoneLevers, ZoneMeasures, ZoneScorer, rises_to_close, zone_levers
-
-TOP_TIERS = (100, 50, 30)
-REGION_TOP = 10
+from etdz.scoring.ranks import REGION_TOP10, TOP_TIERS
 
 
 def next_rank_up(national_rank: int | None) -> int | None:
@@ -151,9 +149,9 @@ def zone_targets(zone: dict, totals_desc, rankings: list[dict], bottom: set[str]
     name = zone.get("region")
     region = groups.region(name)
     q = zone.get("regional_rank")
-    if q is not None and q > REGION_TOP and len(region) >= REGION_TOP:
+    if q is not None and q > REGION_TOP10 and len(region) >= REGION_TOP10:
         reg_totals = groups.once(("region_totals", name), lambda: _totals_desc(region))
-        out.append(target("region_top10", "regional", REGION_TOP, total, reg_totals))
+        out.append(target("region_top10", "regional", REGION_TOP10, total, reg_totals))
     danger = None
     if rule is not None and bottom_n:
         regional = rule == "regional_bottom"

@@ -32,7 +32,7 @@ from etdz.scoring.aggregate import category_scores, category_weights, indicator_
 from etdz.scoring.averages import better_than_mean, better_than_regional_mean
 from etdz.scoring.downgrade import summoned, watchlist
 from etdz.scoring.indicators import indicator_values, measure_matrix
-from etdz.scoring.ranks import competition_rank
+from etdz.scoring.ranks import competition_rank, in_top100
 from etdz.scoring.scores import Bounds, score_matrix
 from etdz.scoring.upgrade import upgrade_candidates
 
@@ -153,7 +153,7 @@ def _rankings(inp: YearInputs, cohort: pd.DataFrame, total: np.ndarray, better_n
         r["prev_national_rank"] = pd.array([None] * len(r), dtype="Int32")
         r["method_changed"] = False
     r["rank_change"] = (r.prev_national_rank - r.national_rank).astype("Int32")
-    r["top100"] = r.national_rank <= 100
+    r["top100"] = in_top100(r.national_rank)
     r["indicators_better_than_avg"] = better_national.sum(axis=1).astype("int32")
     r["indicators_better_than_regional_avg"] = better_regional.sum(axis=1).astype("int32")
     r["indicators_total"] = len(catalogue.indicators)

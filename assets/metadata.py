@@ -10,7 +10,8 @@ from etdz.locations import is_local, local_path
 
 
 def table_schema(schema: pa.Schema) -> TableSchema:
-    """The written table's columns with their descriptions (etdz.schemas field metadata) for the UI."""
+    """A table's columns with their types and descriptions (etdz.schemas field metadata) for the UI: on the
+    asset definitions before anything is materialised (pipelines/columns.py) and on each materialisation."""
     return TableSchema(columns=[TableColumn(f.name, str(f.type), description=schemas.describe(f) or None)
                                 for f in schema])
 

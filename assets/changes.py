@@ -3,11 +3,11 @@
 
 from dagster import AssetDep, AssetExecutionContext, AssetKey, DataVersion, MaterializeResult, MetadataValue, asset
 
+from assets.mappings import previous_years
 from assets.metadata import dataset_metadata, table_version
+from assets.resource import EtdzResource
 from etdz.changes import biggest_moves, compare, load_change_inputs, status_flips, write_comparison
 from etdz.escape import markdown_frame
-from pipelines.partitions import previous_years
-from pipelines.resources import EtdzResource
 
 OWNERS = ["team:analysis"]
 DESCRIPTION = ("Which cohort zones' total score, national rank or list status moved since the year's last run with "

@@ -7,8 +7,8 @@ changes the digest, and Dagster then shows that year's ingestion assets as stale
 
 from dagster import DataVersion, DataVersionsByPartition, observable_source_asset
 
+from assets.resource import EtdzResource
 from etdz.inbox_state import folder_digest
-from pipelines.resources import EtdzResource
 
 INBOX_KEY = "inbox"
 

@@ -13,7 +13,9 @@ from dagster import (
 )
 
 from assets.inbox import INBOX_KEY
+from assets.mappings import earlier_years
 from assets.metadata import dataset_metadata, report_location, table_version
+from assets.resource import EtdzResource
 from checks.validation import submission_check_results, submission_check_specs
 from etdz import schemas
 from etdz.catalogue import catalogue_for_year
@@ -22,8 +24,6 @@ from etdz.escape import markdown_frame
 from etdz.guard import ALLOW_TAG, acceptance_findings, cohort_findings, refuse_if
 from etdz.ingestion import ingest_year
 from etdz.validation_page import write_rejection_notices, write_validation_page
-from pipelines.partitions import earlier_years
-from pipelines.resources import EtdzResource
 
 OWNERS = ["team:data-engineering"]
 LOG, ISSUES, MEASURES = AssetKey("submission_log"), AssetKey("submission_issues"), AssetKey("measures")

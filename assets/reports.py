@@ -3,12 +3,12 @@
 
 from dagster import AssetDep, AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, MetadataValue, multi_asset
 
+from assets.mappings import previous_years
 from assets.metadata import report_location
+from assets.resource import EtdzResource
 from etdz.catalogue import catalogue_for_year
 from etdz.history import all_rankings
 from etdz.reports import ReportInputs, ReportOutputs, write_year_reports
-from pipelines.partitions import previous_years
-from pipelines.resources import EtdzResource
 
 OWNERS = ["team:analysis"]
 INPUTS = ("rankings", "category_scores", "indicator_scores", "indicator_bounds", "downgrade_watchlist",

@@ -4,12 +4,12 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, DataVersion, MaterializeResult, MetadataValue, asset
 
 from assets.metadata import dataset_metadata, table_version
+from assets.resource import EtdzResource
 from etdz import schemas
 from etdz.catalogue import Catalogue
 from etdz.escape import markdown_frame
 from etdz.reports.robustness import varied
 from etdz.scoring.robustness import load_robustness_inputs, rank_robustness
-from pipelines.resources import EtdzResource
 
 OWNERS = ["team:data-engineering"]
 DESCRIPTION = ("Per cohort zone: its national rank against the ranks it gets under N sampled variants of what the "

@@ -20,14 +20,14 @@ from dagster import (
     multi_asset,
 )
 
+from assets.mappings import earlier_years, previous_years
 from assets.metadata import dataset_metadata, table_version
+from assets.resource import EtdzResource
 from etdz import schemas
 from etdz.catalogue import catalogue_for_year
 from etdz.escape import markdown_frame
 from etdz.scoring import score_year
 from etdz.scoring.inputs import load_year_inputs
-from pipelines.partitions import earlier_years, previous_years
-from pipelines.resources import EtdzResource
 
 OWNERS = ["team:data-engineering"]
 KEYS = {name: AssetKey(name) for name in ("indicator_scores", "indicator_bounds", "category_scores", "rankings",

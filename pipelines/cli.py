@@ -97,8 +97,8 @@ Next:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
+    from assets.resource import EtdzResource
     from etdz.publish import manifest_url, publish_year, verify
-    from pipelines.resources import EtdzResource
 
     settings = settings_for(args)
     resource = EtdzResource.from_settings(settings)

@@ -6,12 +6,12 @@ import hashlib
 
 from dagster import Definitions
 
+from assets.resource import EtdzResource
 from etdz.scoring.downgrade import years_back
 from etdz.settings import Settings
 from pipelines.columns import with_column_schemas
 from pipelines.jobs import build_annual_job
 from pipelines.partitions import data_year_partitions
-from pipelines.resources import EtdzResource
 from pipelines.schedules import build_yearly_schedule
 from pipelines.sensors import build_inbox_sensor
 

@@ -94,6 +94,7 @@ def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_s
     configuration cannot work, RunRefused when the registry would wipe a year's results (unless
     ``allow_shrink``, which the run records in its tags), and RunFailed when a run fails.
     """
+    from assets.resource import EtdzResource
     from etdz.catalogue import catalogue_for_year, load_catalogues
     from etdz.guard import ALLOW_TAG, cohort_findings, refuse_if
     from etdz.inbox_state import listing_digest, scan_inbox
@@ -104,7 +105,6 @@ def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_s
     from pipelines.definitions import build_definitions
     from pipelines.jobs import ANNUAL_JOB
     from pipelines.observations import inbox_observation
-    from pipelines.resources import EtdzResource
 
     catalogues = load_catalogues(settings.methodology)
     for y in years:

@@ -38,10 +38,10 @@ from dagster import (
     sensor,
 )
 
+from assets.resource import EtdzResource
 from etdz.inbox_state import inbox_years, listing_digest, scan_inbox
 from etdz.publish import is_published
 from pipelines.observations import inbox_observation, last_observed_digest
-from pipelines.resources import EtdzResource
 
 
 def build_inbox_sensor(job, partitions_def, interval_seconds: int = 30):

@@ -137,9 +137,9 @@ def test_the_asset_reports_the_count_and_the_biggest_moves(setup, tmp_path):
     from dagster import DagsterInstance, materialize
 
     from assets.changes import build_changes_asset
+    from assets.resource import EtdzResource
     from etdz.escape import markdown_text
     from pipelines.partitions import data_year_partitions
-    from pipelines.resources import EtdzResource
 
     run_year(setup, 2020, "2026-03-01")
     run_year(setup, 2021, "2026-03-02")

@@ -42,8 +42,8 @@ def table_version(table: pa.Table) -> str:
 def report_location(resource, year: int, name: str) -> MetadataValue:
     """A report's link for the UI: under the configured reports URL (by default where `etdz ui` serves the
     reports), else the object-store URL, else the local path."""
-    if resource.report_links_url:
-        return MetadataValue.url(f"{resource.report_links_url}/{int(year)}/{name}")
-    if not is_local(resource.reports):
+    if resource.settings.report_links_url:
+        return MetadataValue.url(f"{resource.settings.report_links_url}/{int(year)}/{name}")
+    if not is_local(resource.settings.reports):
         return MetadataValue.url(f"{resource.reports_url(year)}/{name}")
     return MetadataValue.path(str(resource.reports_dir(year) / name))

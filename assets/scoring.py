@@ -17,6 +17,7 @@ from dagster import (
     DataVersion,
     MaterializeResult,
     MetadataValue,
+    ResourceParam,
     multi_asset,
 )
 
@@ -63,7 +64,7 @@ def build_scoring_assets(partitions_def, years_back: int, code_version: str):
 
     @multi_asset(name="scores", specs=specs, partitions_def=partitions_def, can_subset=False,
                  description="Score and rank the data year exactly as docs/contract/03-scoring.md says.")
-    def scores(context: AssetExecutionContext, resource: EtdzResource):
+    def scores(context: AssetExecutionContext, resource: ResourceParam[EtdzResource]):
         year = int(context.partition_key)
         with resource.writing(year):
             catalogues = resource.catalogues()  # parsed once per step

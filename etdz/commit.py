@@ -299,7 +299,7 @@ class YearScope:
 
 
 @dataclass(frozen=True)
-class Outputs:
+class DeploymentLayout:
     """The output locations of a deployment (``ETDZ_WAREHOUSE``, ``ETDZ_REPORTS``) and where the
     year locks and the commit journals of those outputs live."""
 

@@ -64,7 +64,7 @@ def previous_submissions(store: Warehouse, inbox: str | Path, data_year: int, ca
         _INBOX_MEMO.clear()  # one year kept: bounded memory
         # growth and the year-on-year check read only these three columns
         slim = ing.measures[["zone_code", "measure_code", "value"]]
-        hit = _INBOX_MEMO[key] = Submissions(slim, frozenset(ing.submitted_zones), "inbox")
+        hit = _INBOX_MEMO[key] = Submissions(slim, frozenset(ing.accepted_zones), "inbox")
         del ing
         release_memory()  # only its measures are kept: give the rest back before this year's ingest
     return hit

@@ -101,8 +101,8 @@ def cmd_publish(args: argparse.Namespace) -> int:
     from etdz.publish import manifest_url, publish_year, verify
 
     settings = settings_for(args)
-    resource = EtdzResource.from_settings(settings)
-    resource.outputs().recover_all()
+    resource = EtdzResource(settings)
+    resource.layout().recover_all()
     if args.verify:
         problems = verify(resource.store(), args.data_year, settings.archive)
         print("\n".join(problems) if problems else f"data year {args.data_year}: published files intact")

@@ -29,7 +29,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     from assets.scoring import build_scoring_assets
 
     settings = settings or Settings.from_env()
-    resource = EtdzResource.from_settings(settings)
+    resource = EtdzResource(settings)
     catalogues = resource.catalogues()
     partitions = data_year_partitions(settings.inbox, settings.warehouse, settings.schedule_date)
     # Code versions: a change of the code release or of any catalogue marks the assets stale in the UI.

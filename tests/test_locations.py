@@ -7,7 +7,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from etdz.commit import Outputs
+from etdz.commit import DeploymentLayout
 from etdz.locations import dataset_file, is_dataset_file, is_local, local_path, year_folder, year_of_folder
 from etdz.storage import Warehouse
 
@@ -49,11 +49,11 @@ def test_the_warehouse_and_the_outputs_agree_on_the_layout_and_locality(tmp_path
     store.write("rankings", 2022, pa.table({"a": [1]}))
     assert (tmp_path / "w" / "rankings" / "data_year=2022" / "part-0.parquet").is_file()
     assert store.years("rankings") == [2022]
-    out = Outputs(f"file://{tmp_path}/w", str(tmp_path / "r"), dagster_home=str(tmp_path / "dh"))
+    out = DeploymentLayout(f"file://{tmp_path}/w", str(tmp_path / "r"), dagster_home=str(tmp_path / "dh"))
     assert out.local_warehouse and out.lock_dir() == tmp_path / "w" / "_locks"
     assert out.journal_dir(2022) == tmp_path / "w" / "_commits" / "data_year=2022"
     assert out.scope(2022).contains(store.path("rankings", 2022))
     assert 2022 in out.years_on_disk()
-    remote = Outputs("s3://b/w", "s3://b/r", dagster_home=str(tmp_path / "dh"))
+    remote = DeploymentLayout("s3://b/w", "s3://b/r", dagster_home=str(tmp_path / "dh"))
     assert not remote.local_warehouse and remote.lock_dir() == tmp_path / "dh" / "etdz-locks"
     assert remote.reports_root() == tmp_path / "dh" / "etdz-reports-staging"

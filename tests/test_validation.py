@@ -55,7 +55,7 @@ def test_clean_file_accepted_values_converted_to_canonical_units(env):
     assert m.at["jobs", "value"] == pytest.approx(12000) and m.at["jobs", "unit"] == "人"
     assert m.at["jobs", "reported_value"] == "1.2" and m.at["jobs", "reported_unit"] == "万人"
     assert m.at["output", "value"] == 120.5 and set(m["tier"]) == {"national"}
-    assert y.submitted_zones == {"Z1"}
+    assert y.accepted_zones == {"Z1"}
     assert y.validation.rows_checked == 6 and len(y.validation.expectations) >= 14 and y.validation.success
 
 
@@ -75,7 +75,7 @@ def test_row_errors_reject_the_file_and_name_row_and_column(env, override, check
     got = only(y, "f.csv", check)
     assert got.severity == "error" and got.scope == "row" and got.row == row and got.column == column
     assert "f.csv" in got.message and f"第 {row} 行" in got.message
-    assert y.measures.empty and y.submitted_zones == set()
+    assert y.measures.empty and y.accepted_zones == set()
 
 
 def test_a_value_that_overflows_once_converted_is_invalid_not_infinite(env):

@@ -204,7 +204,7 @@ def with_levers(t: ZoneTargets, levers: ZoneLevers | None, rises: list[dict[str,
 def zone_measures(v: YearView, code: str) -> ZoneMeasures:
     """What the scorer read for zone ``code`` (its Y and Y−1 canonical values, its accepted files)."""
     return ZoneMeasures(v.measures_by_zone.get(code, {}), v.prev_measures_by_zone.get(code, {}),
-                        code in v.submitted, code in v.prev_submitted)
+                        code in v.accepted, code in v.prev_accepted)
 
 
 def card_levers(v: YearView, zones: list[dict], targets: list[ZoneTargets]) -> list[ZoneTargets]:
@@ -216,7 +216,7 @@ def card_levers(v: YearView, zones: list[dict], targets: list[ZoneTargets]) -> l
     """
     if v.bounds is None:
         return [with_levers(t, None, None, v.bounds_problem) for t in targets]
-    picked = [n for n, z in enumerate(zones) if z["zone_code"] in v.submitted]
+    picked = [n for n, z in enumerate(zones) if z["zone_code"] in v.accepted]
     scorer = ZoneScorer(v.catalogue, v.bounds, [zone_measures(v, zones[n]["zone_code"]) for n in picked])
     levers = zone_levers(scorer)
     rises = rises_to_close(scorer, levers, [[tg.gap for tg in targets[n].targets] for n in picked])

@@ -34,7 +34,7 @@ def load_year_inputs(store: Warehouse, data_year: int, catalogue: Catalogue, reg
     prev = previous()
     return YearInputs(
         data_year=data_year, catalogue=catalogue, registry=registry, measures=measures.to_pandas(),
-        submitted=accepted_zones(log_df),
-        prev_measures=prev.measures, prev_submitted=prev.zones,
+        accepted=accepted_zones(log_df),
+        prev_measures=prev.measures, prev_accepted=prev.zones,
         history=ranking_history(store, history_years(data_year, catalogue.downgrade)),
     )

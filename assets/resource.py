@@ -28,6 +28,8 @@ class EtdzResource:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        # Y−1's inbox read, kept for the next step of the same run (etdz.history.previous_submissions' memo)
+        self._previous_inbox: dict = {}
 
     def __repr__(self) -> str:
         return f"EtdzResource({self.settings!r})"
@@ -52,7 +54,7 @@ class EtdzResource:
         s = self.settings
         return previous_submissions(self.store(), s.inbox, data_year, catalogues,
                                     catalogue_for_year(catalogues, data_year), registry, s.max_file_bytes,
-                                    max_rows_per_measure=s.max_rows_per_measure)
+                                    max_rows_per_measure=s.max_rows_per_measure, memo=self._previous_inbox)
 
     def inbox_dir(self, data_year: int) -> Path:
         return Path(self.settings.inbox) / str(int(data_year))

@@ -7,9 +7,10 @@ run wrote, and refuses before anything is written when most of it would disappea
 means it (a registry that really lost those zones) proceeds deliberately with a flag, which the run
 records in its tags.
 
-One check, two callers: the command line calls :func:`check_cohort` before launching, and the first
-step of every run (whoever started it: the command line, the UI, the sensor or automation) calls both
-checks before writing.
+Two checks, two callers: the command line runs :func:`cohort_findings` (the registry against the last
+good rankings) before launching, and the first step of every run (whoever started it: the command line,
+the UI, the sensor or automation) runs it and :func:`acceptance_findings` (the files accepted now against
+the last good submission log) before writing; :func:`refuse_if` turns findings into the refusal.
 """
 
 from __future__ import annotations

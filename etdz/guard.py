@@ -1,8 +1,8 @@
 """Refusing a run that would destroy good results.
 
-A header-only registry once replaced a year's 230-row ranking by 0 rows with exit 0, and a
-renamed measure in a catalogue rejects every file while the cohort stays full. Both look like
-a successful run. The guard compares what a run is about to write with what the year's last good
+A header-only registry would replace a year's 230-row ranking by 0 rows with exit 0, and a
+renamed measure in a catalogue rejects every file while the cohort stays full. Both would look
+like a successful run. The guard compares what a run is about to write with what the year's last good
 run wrote, and refuses before anything is written when most of it would disappear. An operator who
 means it (a registry that really lost those zones) proceeds deliberately with a flag, which the run
 records in its tags.

@@ -138,7 +138,7 @@ def publish_folder(local_dir: Path, url: str, *, delete_stale: bool = False) -> 
         raise NotADirectoryError(f"publish_folder: {local_dir} is not a folder")
     fs, base = _fs(url.rstrip("/"))
     protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
-    local = "file" in protocols
+    local = is_local(url)
     published: set[str] = set()
     for src in sorted(p for p in local_dir.rglob("*") if p.is_file()):
         rel = src.relative_to(local_dir)

@@ -7,7 +7,6 @@ Every form carries Django's CSRF token (a POST without it answers 403); what an 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from django.conf import settings as dj
 from django.contrib.auth import authenticate, login, logout
@@ -19,6 +18,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from etdz.catalogue import MethodologyError, load_catalogues
+from etdz.locations import local_path
 from etdz.template import template_stem
 from portal import audit, completeness, queries, submitting
 from portal.access import Who, client_address, registry, visible, zone_row
@@ -153,9 +153,10 @@ def _rejection_notice(zone_code: str, data_year: int, sha256: str) -> str:
     """The pipeline's rejection notice of a rejected file (``<reports>/<Y>/rejections/<zone>_<sha12>.txt``)."""
     from etdz.validation_page import notice_name
 
-    if "://" in dj.ETDZ.reports:
+    reports = local_path(dj.ETDZ.reports)
+    if reports is None:  # reports on an object store: the notice is not read from here
         return ""
-    path = Path(dj.ETDZ.reports) / str(data_year) / "rejections" / notice_name(zone_code, sha256, registry())
+    path = reports / str(data_year) / "rejections" / notice_name(zone_code, sha256, registry())
     try:
         return path.read_text(encoding="utf-8")
     except OSError:

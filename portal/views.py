@@ -286,9 +286,10 @@ def province_list(request):
         rows.append({"sub": sub, "name": names.get(sub.zone_code, ""), "status": st, "late": late,
                      "warnings": [i for i in sub.issues if i.get("severity") == "warning"]})
     open_q = queries.open_counts(year)
-    results = f"{dj.ETDZ.report_links_url}/{year}/national_report.html" if submitting.published(year) else ""
+    results_url = f"{dj.ETDZ.report_links_url}/{year}/national_report.html" if submitting.published(year) else ""
     return render(request, "portal/province.html", {
-        "who": who, "year": year, "rows": rows, "message": message, "status_zh": STATUS_ZH, "results": results,
+        "who": who, "year": year, "rows": rows, "message": message, "status_zh": STATUS_ZH,
+        "results_url": results_url,
         "queries": list(queries.visible_queries(who, year)),
         "approval_required": dj.ETDZ.approval_required,
         "zones": sorted(({"code": z, "name": names.get(z, ""), "open": open_q.get(z, 0)} for z in zones),

@@ -129,6 +129,12 @@ def django_settings(settings: Settings) -> dict:
         "USE_TZ": True,
         "TIME_ZONE": "Asia/Shanghai",
         "LANGUAGE_CODE": "zh-hans",
-        "LOGGING_CONFIG": None,
+        # server errors with their traceback and security events (a foreign Host, a CSRF failure) on stderr; the
+        # expected 4xx answers (401, 404, 422) are not logged line by line
+        "LOGGING": {"version": 1, "disable_existing_loggers": False,
+                    "handlers": {"stderr": {"class": "logging.StreamHandler"}},
+                    "loggers": {"django.request": {"handlers": ["stderr"], "level": "ERROR", "propagate": False},
+                                "django.security": {"handlers": ["stderr"], "level": "WARNING",
+                                                    "propagate": False}}},
         "ETDZ": settings,
     }

@@ -144,6 +144,7 @@ def zone_history(zone_code: str) -> list[dict]:
     return out
 
 
+REGION_ZH = {"east": "东部 ", "central": "中部 ", "west": "西部 "}
 STATUS_ZH = {"submitted": "已报送 submitted", "awaiting_approval": "待省级审核 awaiting approval",
              "returned": "已退回 returned", "accepted": "已接收 accepted", "rejected": "未通过 rejected",
              "superseded": "已被取代 superseded"}
@@ -320,7 +321,7 @@ def review(request):
             message, status = str(exc), exc.status
     table = completeness.table(year)
     return render(request, "portal/review.html", {
-        "who": who, "year": year, "table": table, "message": message,
+        "who": who, "year": year, "table": table, "message": message, "region_zh": REGION_ZH,
         "queries": [q for q in queries.visible_queries(who, year) if q.state != "closed"],
         "open_by_zone": sorted(queries.open_counts(year).items())}, status=status)
 

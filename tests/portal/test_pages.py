@@ -132,7 +132,7 @@ def test_the_reviewer_sees_completeness_and_opens_a_query(site):
     rev = site["rev"]
     page = rev.get("/review?data_year=2025")
     row = re.search(r'<tr data-province="江苏">(.*?)</tr>', page, re.S).group(1)
-    assert re.search(r'class="n due">1<.*class="n submitted">1<.*class="n approved">0<', row, re.S)
+    assert re.search(r'class="n col-due">1<.*class="n col-submitted">1<.*class="n col-approved">0<', row, re.S)
     r = rev.post("/review?data_year=2025", {"zone_code": "Z1", "measure_code": "output", "question": "请说明产值"},
                  status=200)
     assert "已发起质询" in r.content.decode()

@@ -62,6 +62,14 @@ def ensure_writable(store: Warehouse, year: int) -> None:
             f"reopen it first: etdz reopen --data-year {year} --reason \"…\"")
 
 
+def blocked_by_publication(year: int, event: dict, why: str) -> str:
+    """The message when something would re-run a published year (the sensor, the schedule): which year, since
+    when, why it would run, and the command that reopens it."""
+    return (f"data year {year} is published (on {event['at']} by {event['by']}), so it is not run although {why}. "
+            f"If the correction must reach it, reopen it: etdz reopen --data-year {year} --reason \"…\" — the "
+            f"next tick then runs it (or run it yourself: etdz run --data-year {year})")
+
+
 def _append(store: Warehouse, year: int, event: dict) -> None:
     folder = _folder(store, year)
     store.fs.makedirs(folder, exist_ok=True)

@@ -15,6 +15,7 @@ from etdz.commit import Outputs, commit_for, step_commit
 from etdz.history import Submissions, previous_submissions
 from etdz.locks import year_lock
 from etdz.publish import ensure_writable
+from etdz.readiness import DEFAULT_MIN_SHARE
 from etdz.reading import DEFAULT_ROWS_PER_MEASURE
 from etdz.registry import load_registry
 from etdz.settings import Settings
@@ -34,6 +35,7 @@ class EtdzResource(ConfigurableResource):
     report_links_url: str = ""  # where report links point (Settings.report_links_url); empty: object-store URLs
     deadlines: str = ""  # ETDZ_DEADLINES (etdz.deadlines.parse_deadlines)
     max_rows_per_measure: int = DEFAULT_ROWS_PER_MEASURE
+    min_share_to_rank: float = DEFAULT_MIN_SHARE  # etdz/readiness.py: the share of due zones a ranking needs
 
     @classmethod
     def from_settings(cls, s: Settings) -> EtdzResource:

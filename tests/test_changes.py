@@ -138,6 +138,7 @@ def test_the_asset_reports_the_count_and_the_biggest_moves(setup, tmp_path):
 
     from assets.changes import build_changes_asset
     from etdz.escape import markdown_text
+    from etdz.settings import Settings
     from pipelines.partitions import data_year_partitions
     from pipelines.resources import EtdzResource
 
@@ -150,7 +151,8 @@ def test_the_asset_reports_the_count_and_the_biggest_moves(setup, tmp_path):
     resource = EtdzResource(inbox=str(setup["inbox"]), warehouse=setup["store"].root, reports=str(tmp_path / "r"),
                             archive=str(tmp_path / "a"), registry=str(GOLDEN / "registry.csv"),
                             methodology=str(GOLDEN / "catalogues"))
-    partitions = data_year_partitions(str(setup["inbox"]), setup["store"].root, "03-01")
+    partitions = data_year_partitions(Settings.from_env({"ETDZ_INBOX": str(setup["inbox"])}),
+                                      load_catalogues(GOLDEN / "catalogues"))
     asset = build_changes_asset(partitions, code_version="t")
     res = materialize([asset], partition_key="2021", resources={"resource": resource},
                       instance=DagsterInstance.ephemeral())

@@ -9,7 +9,14 @@ import time
 from pathlib import Path
 
 import pytest
-from dagster import DagsterInstance, RunRequest, RunsFilter, build_schedule_context, build_sensor_context
+from dagster import (
+    DagsterInstance,
+    RunRequest,
+    RunsFilter,
+    build_schedule_context,
+    build_sensor_context,
+    instance_for_test,
+)
 
 from etdz.settings import Settings
 
@@ -37,7 +44,7 @@ def test_schedule_requests_a_data_year_on_the_day_after_its_deadline(env):
 
     with pytest.raises(ValueError, match="ETDZ_SCHEDULE_DATE"):
         Settings.from_env({"ETDZ_SCHEDULE_DATE": "15-04"})
-    with DagsterInstance.ephemeral() as instance:
+    with instance_for_test() as instance:  # the schedule reads the instance: it needs one with a reference
         defs = build_definitions(Settings.from_env())
         sched = defs.resolve_schedule_def("yearly_assessment")
         assert sched.cron_schedule == "0 6 * * *" and sched.execution_timezone == "Asia/Shanghai"

@@ -51,10 +51,11 @@ def test_schedule_requests_a_data_year_on_the_day_after_its_deadline(env):
 
         def tick(day: dt.date):
             when = dt.datetime(day.year, day.month, day.day, 6, tzinfo=dt.timezone(dt.timedelta(hours=8)))
-            ctx = build_schedule_context(instance=instance, scheduled_execution_time=when,
-                                         repository_def=defs.get_repository_def(),
-                                         resources={"resource": defs.resources["resource"]})
-            return sched.evaluate_tick(ctx)
+            # closed before the instance (the schedule's `context.instance` is opened from the reference)
+            with build_schedule_context(instance=instance, scheduled_execution_time=when,
+                                        repository_def=defs.get_repository_def(),
+                                        resources={"resource": defs.resources["resource"]}) as ctx:
+                return sched.evaluate_tick(ctx)
 
         assert not tick(dt.date(2022, 3, 1)).run_requests  # the old fixed date: four months before the deadline
         assert not tick(dt.date(2022, 6, 30)).run_requests  # the deadline itself: files may still come

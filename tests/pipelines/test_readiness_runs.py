@@ -197,10 +197,13 @@ def _schedule_tick(site: Path, day: dt.date, **env: str):
         defs = build_definitions(Settings.from_env(golden_env(site, site / "inbox", **env)))
         schedule = defs.resolve_schedule_def("yearly_assessment")
         assert schedule.cron_schedule == "0 6 * * *" and schedule.execution_timezone == "Asia/Shanghai"
-        ctx = build_schedule_context(instance=inst, scheduled_execution_time=when,
-                                     repository_def=defs.get_repository_def(),
-                                     resources={"resource": defs.resources["resource"]})
-        return schedule.evaluate_tick(ctx)
+        # the context is closed before the instance: `context.instance` opens an instance of its own from the
+        # reference, which sets Dagster's current definitions-state storage until the context closes (left
+        # open, it is reset when garbage-collected, to the storage of an instance already gone)
+        with build_schedule_context(instance=inst, scheduled_execution_time=when,
+                                    repository_def=defs.get_repository_def(),
+                                    resources={"resource": defs.resources["resource"]}) as ctx:
+            return schedule.evaluate_tick(ctx)
 
 
 def test_the_schedule_runs_a_year_the_day_after_its_deadline_and_skips_it_when_not_ready(site):

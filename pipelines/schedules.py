@@ -2,11 +2,12 @@
 
 Zones send their files until the year's deadline (``etdz/deadlines.py``: 30 June of the next year unless
 ``deadlines`` says otherwise); the day after it the year is complete as far as it will be, so that is when
-the schedule runs it — once (its run key) — and not on a fixed date that may fall months before the deadline
-(04-outputs.md §4.3). It skips, with the readiness message, a year that cannot be ranked (etdz/readiness.py):
-what the warehouse recorded for the inbox as it is now, or, when the inbox changed since its last ingestion,
-a folder holding fewer files than the share needs (each file is at most one zone). A year that might be
-ready is requested; its run decides, and refuses at its scoring step if the files do not make the share.
+the schedule runs it — once per inbox state (its run key) — and not on a fixed date that may fall months
+before the deadline (04-outputs.md §4.3). It skips, with the readiness message, a year that cannot be
+ranked (etdz/readiness.py): what the warehouse recorded for the inbox as it is now, or, when the inbox
+changed since its last ingestion, a folder holding fewer files than the share needs (each file is at most
+one zone). A year that might be ready is requested; its run decides, and refuses at its scoring step if
+the files do not make the share.
 
 A missed day (the daemon was down) is not caught up: Dagster runs only the latest missed tick of a
 schedule. The inbox sensor runs every change anyway; otherwise run the year by hand.
@@ -42,6 +43,13 @@ DIGEST_TAG = "etdz/inbox_digest"
 def years_due_on(day: dt.date, deadlines: dict[int, dt.date], first: int) -> list[int]:
     """The data years whose deadline was the day before ``day`` (usually one; more when deadlines were moved)."""
     return [y for y in range(first, day.year) if deadline(y, deadlines) == day - dt.timedelta(days=1)]
+
+
+def deadline_run_key(data_year: int, digest: str) -> str:
+    """The run key of the schedule's request: the year and its inbox state (etdz/inbox_state.py's digest, the
+    one the sensor and `etdz run` record). Dagster never launches a run key twice, so a year is requested once
+    per inbox state: a moved deadline on an unchanged inbox requests nothing again, a changed one does."""
+    return f"after-deadline-{int(data_year)}-{digest}"
 
 
 def ingested_digest(instance: DagsterInstance, data_year: int) -> str | None:
@@ -112,7 +120,7 @@ def build_yearly_schedule(job, partitions_def):
                 skipped.append(f"data year {year} is not a partition of the loaded code location (it ends at "
                                f"{keys[-1]}): reload the code location, or set last_data_year")
                 continue
-            requests.append(RunRequest(partition_key=str(year), run_key=f"after-deadline-{year}",
+            requests.append(RunRequest(partition_key=str(year), run_key=deadline_run_key(year, digest),
                                        tags={"etdz/trigger": "schedule", DIGEST_TAG: digest,
                                              "etdz/files": str(len(entries))}))
         if skipped:

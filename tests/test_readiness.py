@@ -168,3 +168,24 @@ def test_the_schedule_requests_a_year_on_the_day_after_its_deadline_only():
     assert years_due_on(dt.date(2025, 7, 2), {}, 2015) == []
     assert years_due_on(dt.date(2025, 5, 16), {2024: dt.date(2025, 5, 15)}, 2015) == [2024]
     assert years_due_on(dt.date(2025, 7, 1), {2024: dt.date(2025, 5, 15)}, 2015) == []
+
+
+# ---- a published year that blocks a correction (etdz/publish.py: the one wording the sensor and schedule use)
+
+def test_a_published_year_is_named_with_the_command_that_reopens_it(tmp_path, monkeypatch):
+    import etdz.publish as publish
+    from etdz.storage import Warehouse
+
+    event = {"action": "publish", "at": "2022-08-01T10:00:00+08:00", "by": "考核办"}
+    text = publish.blocked_by_publication(2021, event, "its inbox changed")
+    assert text.startswith("data year 2021 is published (on 2022-08-01T10:00:00+08:00 by 考核办)")
+    assert "not run although its inbox changed" in text
+    assert publish.reopen_command(2021) == 'etdz reopen --data-year 2021 --reason "…"'
+    assert publish.reopen_command(2021) in text and "etdz run --data-year 2021" in text
+    # the assets' own refusal names the same command
+    monkeypatch.setattr(publish, "history", lambda store, year: [event])
+    with pytest.raises(publish.PublishedYearError) as refused:
+        publish.ensure_writable(Warehouse(str(tmp_path)), 2021)
+    assert publish.reopen_command(2021) in str(refused.value)
+    monkeypatch.setattr(publish, "history", lambda store, year: [event, {"action": "reopen"}])
+    publish.ensure_writable(Warehouse(str(tmp_path)), 2021)  # reopened: writable

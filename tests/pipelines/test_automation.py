@@ -40,6 +40,7 @@ def env(tmp_path, monkeypatch):
 def test_schedule_requests_a_data_year_on_the_day_after_its_deadline(env):
     """A daily evaluation (06:00 Beijing time) that requests year Y once, the day after Y's deadline; the retired
     `schedule_date` is named as such. (Its readiness skips: tests/pipelines/test_readiness_runs.py.)"""
+    from etdz.inbox_state import folder_digest
     from pipelines.definitions import build_definitions
 
     with pytest.raises(ValueError, match="ETDZ_SCHEDULE_DATE"):
@@ -60,7 +61,10 @@ def test_schedule_requests_a_data_year_on_the_day_after_its_deadline(env):
         assert not tick(dt.date(2022, 3, 1)).run_requests  # the old fixed date: four months before the deadline
         assert not tick(dt.date(2022, 6, 30)).run_requests  # the deadline itself: files may still come
         [req] = tick(dt.date(2022, 7, 1)).run_requests
-        assert req.partition_key == "2021" and req.run_key == "after-deadline-2021"
+        # once per inbox state: the run key carries the digest the sensor and `etdz run` record
+        digest = folder_digest(env / "inbox" / "2021")
+        assert req.partition_key == "2021" and req.run_key == f"after-deadline-2021-{digest}"
+        assert req.tags["etdz/inbox_digest"] == digest
 
 
 def _tick(defs, instance, cursor):

@@ -95,11 +95,16 @@ def step_events(inst, run_id: str) -> dict[str, tuple[str, str]]:
 
 
 def test_a_year_below_the_share_keeps_its_ingestion_and_its_last_good_results(site):
-    """6 of 11 due zones (the guard lets it through: the last run accepted 11, 6 is more than half of that),
-    min_share_to_rank 0.8: 9 needed. Exit 2, the message; the ingestion is committed; nothing after it is
-    written: 2021's scores, robustness, changes and reports, and every output of 2020, stay byte-identical."""
+    """6 of 11 due zones (the guard lets it through: the last run accepted 11, 6 is more than half of that)
+    and E4's file rejected, min_share_to_rank 0.8: 9 needed. Exit 2, the message; the ingestion is committed
+    (log, issues, measures, validation page, the rejection notice); nothing after it is written: 2021's
+    scores, robustness, changes and reports, and every output of 2020, stay byte-identical."""
     before_2020, before_2021 = hashes(site, 2020), hashes(site, 2021)
     keep_files(site, 2021, ["C1.csv", "C2.csv", "C3.csv", "E1.csv", "E2.csv", "E3.csv", "P1.csv"])
+    e4 = (GOLDEN / "inbox" / "2021" / "E4.csv").read_text(encoding="utf-8")
+    assert "E4,2021,fdi_actual,3303," in e4
+    (site / "inbox" / "2021" / "E4.csv").write_text(e4.replace("E4,2021,fdi_actual,3303,", "E4,2021,fdi_actual,三千,"),
+                                                    encoding="utf-8")
     proc = run(site, "--data-year", "2021", ETDZ_MIN_SHARE_TO_RANK="0.8")
     assert proc.returncode == 2, proc.stdout + proc.stderr
     err = proc.stderr
@@ -113,11 +118,21 @@ def test_a_year_below_the_share_keeps_its_ingestion_and_its_last_good_results(si
     assert scoring_and_after(before_2021)  # there were results to keep
     # the ingestion is committed: the operator sees who is missing
     log = dataset(site, "submission_log").query("data_year == 2021")
-    assert len(log) == 7 and set(log.status) == {"accepted"}
+    assert len(log) == 8 and set(log.query("status == 'accepted'").zone_code) == {
+        "C1", "C2", "C3", "E1", "E2", "E3", "P1"}
+    assert list(log.query("status == 'rejected'").zone_code) == ["E4"]
+    issues = dataset(site, "submission_issues").query("data_year == 2021")
+    assert "error" in set(issues.query("zone_code == 'E4'").severity)
+    measures = dataset(site, "measures").query("data_year == 2021")
+    assert set(measures.zone_code) == {"C1", "C2", "C3", "E1", "E2", "E3", "P1"}  # this inbox's, not the last run's
+    for name in ("submission_log", "submission_issues", "measures"):
+        part = f"warehouse/{name}/data_year=2021/part-0.parquet"
+        assert after_2021[part] != before_2021[part], name
     assert after_2021["reports/2021/validation.html"] != before_2021["reports/2021/validation.html"]
-    assert after_2021["warehouse/submission_log/data_year=2021/part-0.parquet"] != \
-        before_2021["warehouse/submission_log/data_year=2021/part-0.parquet"]
-    assert "E4" in (site / "reports" / "2021" / "validation.html").read_text(encoding="utf-8")  # listed as missing
+    page = (site / "reports" / "2021" / "validation.html").read_text(encoding="utf-8")
+    assert "E4" in page and "W1" in page  # the rejected file and the zones that sent none are listed
+    [notice] = (site / "reports" / "2021" / "rejections").glob("*.txt")
+    assert "E4" in notice.read_text(encoding="utf-8") and notice.relative_to(site).as_posix() in after_2021
 
     # in Dagster (what the UI shows): the ingestion step succeeded, the scoring step failed with the message,
     # and nothing after it ran
@@ -207,11 +222,19 @@ def _schedule_tick(site: Path, day: dt.date, **env: str):
 
 
 def test_the_schedule_runs_a_year_the_day_after_its_deadline_and_skips_it_when_not_ready(site):
+    """Requested once per inbox state (the run key carries the digest); skipped with the readiness message, as
+    an upper bound before the files are ingested and exactly after a refused run; not requested again on the
+    following days, and requested again when the inbox changes."""
+    from etdz.inbox_state import folder_digest
+    from pipelines.schedules import deadline_run_key
+
     deadlines = {"ETDZ_DEADLINES": "2021=2022-05-15"}
     on_the_day = _schedule_tick(site, dt.date(2022, 5, 15), **deadlines)
     assert not on_the_day.run_requests and "no data year's deadline was yesterday" in on_the_day.skip_message
     [request] = _schedule_tick(site, dt.date(2022, 5, 16), **deadlines).run_requests
     assert request.partition_key == "2021" and request.tags["etdz/trigger"] == "schedule"
+    full = folder_digest(site / "inbox" / "2021")
+    assert request.run_key == deadline_run_key(2021, full) and request.tags["etdz/inbox_digest"] == full
     assert not _schedule_tick(site, dt.date(2022, 3, 1), **deadlines).run_requests  # the retired 1 March
 
     # not ingested yet, too few files to make the share: skipped with the readiness message
@@ -225,6 +248,15 @@ def test_the_schedule_runs_a_year_the_day_after_its_deadline_and_skips_it_when_n
     assert proc.returncode == 2, proc.stdout + proc.stderr
     known = _schedule_tick(site, dt.date(2022, 5, 16), **deadlines)
     assert not known.run_requests and f"3 of {DUE_2021} due zones have an accepted file" in known.skip_message
+    assert "etdz run --data-year 2021 --allow-incomplete" in known.skip_message
+    # the next days' ticks do not request it again
+    for day in (dt.date(2022, 5, 17), dt.date(2022, 5, 18)):
+        assert not _schedule_tick(site, day, **deadlines).run_requests
+    # its inbox changes (three more files: 6 of 11 can make the share): requested, under a run key of its own
+    for name in ("C2.csv", "E2.csv", "W2.csv"):
+        shutil.copy2(GOLDEN / "inbox" / "2021" / name, site / "inbox" / "2021" / name)
+    [again] = _schedule_tick(site, dt.date(2022, 5, 16), **deadlines).run_requests
+    assert again.run_key == deadline_run_key(2021, folder_digest(site / "inbox" / "2021")) != request.run_key
 
 
 def _sensor_ticks(site: Path, n: int, cursor=None):
@@ -258,6 +290,49 @@ def test_a_refused_year_is_not_requested_again_until_its_inbox_changes(site):
     shutil.copy(GOLDEN / "inbox" / "2021" / "E4.csv", site / "inbox" / "2021" / "E4.csv")
     requested, _, _ = _sensor_ticks(site, 2, cursor)
     assert requested == ["2021"]
+
+
+@pytest.mark.server
+def test_the_daemon_does_not_request_a_refused_year_again_until_its_inbox_changes(site, monkeypatch):
+    """The real daemon (sensor every second): 6 of 11 due zones with min_share_to_rank 0.8 → one run of 2021,
+    its scoring step refused; many ticks later still that one run; three more files → one more run, ranked."""
+    import subprocess
+
+    from dagster import DagsterRunStatus
+
+    from etdz.settings import Settings
+    from pipelines.cli import ui_commands
+    from tests.ops.conftest import stop_group
+    from tests.pipelines.test_daemon import _quiet_period, _wait_for_runs
+
+    for k, v in golden_env(site, site / "inbox", ETDZ_MIN_SHARE_TO_RANK="0.8", ETDZ_POLL_SECONDS="1").items():
+        monkeypatch.setenv(k, v)
+    keep_files(site, 2021, ["C1.csv", "C2.csv", "C3.csv", "E1.csv", "E2.csv", "E3.csv", "P1.csv"])
+    [_, daemon_cmd], daemon_env = ui_commands(Settings.from_env(), "127.0.0.1", 3000)
+    log = site / "daemon.log"
+    with open(log, "wb") as fh:
+        daemon = subprocess.Popen(daemon_cmd, env=daemon_env, stdout=fh, stderr=subprocess.STDOUT,
+                                  start_new_session=True)
+    try:
+        with instance(site) as inst:
+            [refused] = _wait_for_runs(inst, 1, daemon, log)
+            assert refused.dagster_run.tags["dagster/partition"] == "2021"
+            assert refused.dagster_run.status == DagsterRunStatus.FAILURE
+            steps = step_events(inst, refused.dagster_run.run_id)
+            assert steps["submissions"][0] == "STEP_SUCCESS"
+            assert steps["scores"][0] == "STEP_FAILURE"
+            assert f"data year 2021 is not ranked: 6 of {DUE_2021} due zones" in steps["scores"][1]
+            _quiet_period(inst, 1)  # a dozen ticks: not requested again on the same inbox
+
+            for name in ("E4.csv", "E5.csv", "W1.csv"):  # 9 of 11: 0.8 of them
+                shutil.copy2(GOLDEN / "inbox" / "2021" / name, site / "inbox" / "2021" / name)
+            runs = _wait_for_runs(inst, 2, daemon, log)
+            assert runs[1].dagster_run.tags["dagster/partition"] == "2021"
+            assert runs[1].dagster_run.status == DagsterRunStatus.SUCCESS
+            _quiet_period(inst, 2)
+        assert len(dataset(site, "rankings").query("data_year == 2021")) == DUE_2021
+    finally:
+        stop_group(daemon, timeout=30)
 
 
 def test_a_published_year_names_itself_and_the_command_that_reopens_it(site):

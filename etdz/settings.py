@@ -26,8 +26,9 @@ from pathlib import Path
 from etdz.catalogue import SHIPPED_DIR
 from etdz.deadlines import parse_deadlines
 from etdz.errors import EXIT_REFUSED, EtdzError
+from etdz.locations import is_local
 from etdz.readiness import DEFAULT_MIN_SHARE, min_share
-from etdz.reading import DEFAULT_ROWS_PER_MEASURE
+from etdz.reading import DEFAULT_MAX_BYTES, DEFAULT_ROWS_PER_MEASURE
 from etdz.registry import SHIPPED_REGISTRY
 
 CONFIG_NAME = "etdz.toml"
@@ -85,7 +86,7 @@ class Settings:
     registry: str
     methodology: str
     dagster_home: str
-    max_file_bytes: int = 20 * MEBIBYTE
+    max_file_bytes: int = DEFAULT_MAX_BYTES
     # a submission file may hold at most this many non-blank rows per measure of the year's catalogue
     max_rows_per_measure: int = DEFAULT_ROWS_PER_MEASURE
     # where report links in the UI point: by default where `etdz ui` serves the reports (the port after the UI's);
@@ -158,7 +159,7 @@ class Settings:
             raise ConfigError(f"last_data_year {last} is before first_data_year {first} ({path} or "
                               f"ETDZ_FIRST_DATA_YEAR / ETDZ_LAST_DATA_YEAR): the partitions run from the first to "
                               f"the last; correct one")
-        if "report_links_url" not in values and "://" not in str(values["reports"]):
+        if "report_links_url" not in values and is_local(str(values["reports"])):
             host = values.get("ui_host", Settings.ui_host)
             values["report_links_url"] = f"http://{host}:{reports_port(values.get('ui_port', Settings.ui_port))}"
         return cls(**values, home=str(home), config_file=str(path) if from_file or path.is_file() else "",

@@ -9,12 +9,12 @@ code server and a run pod that see different folders would disagree on the parti
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
-from dagster import TimeWindowPartitionMapping, TimeWindowPartitionsDefinition
+from dagster import TimeWindowPartitionsDefinition
 
 from etdz.catalogue import Catalogue
 from etdz.deadlines import deadline, parse_deadlines
+from etdz.locations import is_local, local_path
 from etdz.readiness import shanghai_today
 from etdz.settings import Settings
 
@@ -47,9 +47,9 @@ def data_year_range(settings: Settings, catalogues: list[Catalogue], on: dt.date
     last = settings.last_data_year
     if last is None:
         last = last_year_due(on, parse_deadlines(settings.deadlines))
-        if "://" not in settings.inbox:
+        if is_local(settings.inbox):
             for year in range(on.year, last, -1):
-                if (Path(settings.inbox) / str(year)).is_dir():
+                if (local_path(settings.inbox) / str(year)).is_dir():
                     last = year
                     break
     return first, max(first, last)
@@ -69,12 +69,3 @@ def partition_years(partitions_def) -> list[int]:
     """The data years of the partitions, oldest first."""
     return [int(k) for k in partitions_def.get_partition_keys()]
 
-
-def previous_years(n: int) -> TimeWindowPartitionMapping:
-    """Year Y depends on Y−n … Y (n ≥ 1); years before the first partition simply do not exist."""
-    return TimeWindowPartitionMapping(start_offset=-n, end_offset=0, allow_nonexistent_upstream_partitions=True)
-
-
-def earlier_years(n: int) -> TimeWindowPartitionMapping:
-    """Year Y depends on Y−n … Y−1 (a self-dependency on earlier years of the same asset)."""
-    return TimeWindowPartitionMapping(start_offset=-n, end_offset=-1, allow_nonexistent_upstream_partitions=True)

@@ -22,18 +22,19 @@ from dagster import (
     AssetRecordsFilter,
     DagsterInstance,
     DefaultScheduleStatus,
+    ResourceParam,
     RunRequest,
     ScheduleEvaluationContext,
     SkipReason,
     schedule,
 )
 
+from assets.resource import EtdzResource
 from etdz.deadlines import TIMEZONE, deadline, parse_deadlines
 from etdz.inbox_state import listing_digest, scan_inbox
 from etdz.publish import blocked_by_publication, is_published
 from etdz.readiness import Readiness, year_readiness
 from pipelines.partitions import partition_years
-from pipelines.resources import EtdzResource
 
 SCHEDULE_NAME = "yearly_assessment"
 CRON = "0 6 * * *"  # every day, 06:00 in execution_timezone
@@ -71,13 +72,13 @@ def expected_readiness(resource: EtdzResource, instance: DagsterInstance, data_y
     Exactly: the warehouse's submission log, when it was written from the inbox as it is now. Otherwise an
     upper bound: every file accepted, each for a different due zone."""
     registry = resource.load_registry()
-    deadlines = parse_deadlines(resource.deadlines)
+    deadlines = parse_deadlines(resource.settings.deadlines)
     store = resource.store()
     if ingested_digest(instance, data_year) == digest:
         log = store.read("submission_log", data_year)
         return year_readiness(data_year, registry, None if log is None else log.to_pandas(),
-                              resource.min_share_to_rank, deadlines), True
-    bound = year_readiness(data_year, registry, None, resource.min_share_to_rank, deadlines)
+                              resource.settings.min_share_to_rank, deadlines), True
+    bound = year_readiness(data_year, registry, None, resource.settings.min_share_to_rank, deadlines)
     return Readiness(data_year, min(len(entries), bound.due), bound.due, bound.min_share, bound.deadline,
                      upper_bound=True), False
 
@@ -93,10 +94,10 @@ def build_yearly_schedule(job, partitions_def):
                     "year unless `deadlines` moves it), run that year once — or skip it, saying why, when too few "
                     "of its due zones have an accepted file to rank it (min_share_to_rank).",
     )
-    def yearly_assessment(context: ScheduleEvaluationContext, resource: EtdzResource):
+    def yearly_assessment(context: ScheduleEvaluationContext, resource: ResourceParam[EtdzResource]):
         day = context.scheduled_execution_time.astimezone(dt.timezone(dt.timedelta(hours=8))).date()
         keys = partition_years(partitions_def)
-        due = years_due_on(day, parse_deadlines(resource.deadlines), keys[0])
+        due = years_due_on(day, parse_deadlines(resource.settings.deadlines), keys[0])
         if not due:
             return SkipReason(f"{day.isoformat()}: no data year's deadline was yesterday (the schedule runs a year "
                               f"on the day after its deadline)")

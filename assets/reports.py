@@ -5,6 +5,7 @@ from dagster import AssetDep, AssetExecutionContext, AssetKey, AssetSpec, Materi
 
 from assets.metadata import report_location
 from etdz.catalogue import catalogue_for_year
+from etdz.deadlines import deadline, parse_deadlines
 from etdz.history import all_rankings
 from etdz.reports import ReportInputs, ReportOutputs, write_year_reports
 from pipelines.partitions import previous_years
@@ -85,4 +86,6 @@ def write_reports(resource: EtdzResource, year: int) -> ReportOutputs:
     prev = resource.previous_submissions(year, catalogues, resource.load_registry())
     return write_year_reports(ReportInputs(data_year=year, catalogue=catalogue_for_year(catalogues, year),
                                            history=all_rankings(store, year), prev_measures=prev.measures,
-                                           prev_submitted=set(prev.zones), **frames), resource.reports_root())
+                                           prev_submitted=set(prev.zones), demo=resource.demo,
+                                           deadline=deadline(year, parse_deadlines(resource.deadlines)),
+                                           **frames), resource.reports_root())

@@ -49,6 +49,7 @@ VARIABLES: dict[str, str] = {
     "schedule_date": "ETDZ_SCHEDULE_DATE",
     "deadlines": "ETDZ_DEADLINES",
     "poll_seconds": "ETDZ_POLL_SECONDS",
+    "demo": "ETDZ_DEMO",
 }
 # settings that are locations: local paths become absolute, object-store URLs stay as they are
 LOCATIONS = ("inbox", "warehouse", "reports", "archive", "registry", "methodology", "dagster_home")
@@ -87,6 +88,8 @@ class Settings:
     schedule_date: str = "03-01"  # MM-DD: the yearly schedule runs the year just closed on this day (06:00 Beijing)
     deadlines: str = ""  # "2023=2024-05-15,…": per data year, when files become late (etdz.deadlines)
     poll_seconds: int = 30  # how often the daemon looks at the inbox and evaluates the automation conditions
+    # a demo deployment (written by `etdz demo`): every page, sheet and UI description says the data are fictitious
+    demo: bool = False
     # provenance, not settings: the ETDZ_HOME used, the file read ("" when there was none), the variables that won
     home: str = field(default="", compare=False)
     config_file: str = field(default="", compare=False)
@@ -265,6 +268,16 @@ def _month_day(value: str) -> str:
     return f"{int(m.group(1)):02d}-{int(m.group(2)):02d}"
 
 
+def _flag(value: str) -> bool:
+    """A yes/no setting (``demo = true`` in the file, ``ETDZ_DEMO=1`` in the environment)."""
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off", ""):
+        return False
+    raise ValueError(f"{value!r} is not true or false (write true or false, or remove it for the default false)")
+
+
 def _deadlines(value: str) -> str:
     """``ETDZ_DEADLINES`` as given, once checked: a malformed value fails here, before any run."""
     parse_deadlines(value)
@@ -274,5 +287,5 @@ def _deadlines(value: str) -> str:
 PARSERS: dict[str, Callable[[str], object]] = {"max_file_bytes": _megabytes, "max_rows_per_measure": _rows_per_measure,
                                                "ui_port": _port,
                                                "schedule_date": _month_day, "deadlines": _deadlines,
-                                               "poll_seconds": _seconds,
+                                               "poll_seconds": _seconds, "demo": _flag,
                                                "report_links_url": lambda v: v.strip().rstrip("/")}

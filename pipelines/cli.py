@@ -60,12 +60,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     env = {**os.environ, "ETDZ_HOME": str(home)}
     inbox, registry = home / "inbox", home / "registry.csv"
     # the demo's configuration: the defaults under its home, with the demo's registry of zones
-    demo = Settings.from_env({"ETDZ_HOME": str(home), "ETDZ_INBOX": str(inbox), "ETDZ_REGISTRY": str(registry)})
+    # demo = true marks it as the demo, for every later command, the UI and the portal (etdz/reports/fictitious.py)
+    demo = Settings.from_env({"ETDZ_HOME": str(home), "ETDZ_INBOX": str(inbox), "ETDZ_REGISTRY": str(registry),
+                              "ETDZ_DEMO": "true"})
     written = write_config(demo, home / CONFIG_NAME)
     settings = Settings.from_env(env)
     print(f"etdz demo: {settings.describe()}" + (" (written now)" if written else ""), file=sys.stderr)
     mismatch = [f"{name} is {getattr(settings, name)}, the demo writes {want}"
                 for name, want in (("inbox", inbox), ("registry", registry)) if getattr(settings, name) != str(want)]
+    if not settings.demo:  # the demo's pages must say they are fictitious: its configuration says it is the demo
+        mismatch.append("demo is false, the demo writes demo = true")
     if mismatch:
         print(f"etdz demo: the configuration in use does not point at the demo ({'; '.join(mismatch)}). Use another "
               f"--home, or change {settings.config_file or 'the ETDZ_* variables'}.", file=sys.stderr)

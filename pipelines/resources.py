@@ -34,6 +34,7 @@ class EtdzResource(ConfigurableResource):
     report_links_url: str = ""  # where report links point (Settings.report_links_url); empty: object-store URLs
     deadlines: str = ""  # ETDZ_DEADLINES (etdz.deadlines.parse_deadlines)
     max_rows_per_measure: int = DEFAULT_ROWS_PER_MEASURE
+    demo: bool = False  # Settings.demo: a demo deployment, whose pages, sheets and notices say so
 
     @classmethod
     def from_settings(cls, s: Settings) -> EtdzResource:

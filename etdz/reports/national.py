@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from etdz.escape import markdown_table
-from etdz.reports import changes_section, charts
+from etdz.reports import changes_section, charts, method_annex
 from etdz.reports.inputs import YearView, _opt_int, _records
 from etdz.reports.robustness import TOP, depends, not_varied, pct, varied
 from etdz.reports.templating import REGION_LABELS, environment, is_missing, region_colour, region_label
@@ -165,7 +165,12 @@ def context(v: YearView, generated: str) -> dict:
         "problem_files": problem_files, "issue_counts": issue_counts, "imputed": imputed, "no_valid": no_valid,
         "provisional": v.provisional, "n_indicators": len(v.indicators), "regions": v.regions,
         "REGION_LABELS": REGION_LABELS, "top_zone": zones[0] if zones else None,
-        "n_history": len(v.history_years),
+        "n_history": len(v.history_years), "demo": v.demo,
+        # the scorer's own top-100 flag (rankings.top100), in national-rank order
+        "top100": [z for z in zones if z["top100"]], "top_n": TOP,
+        "annex": method_annex.annex(cat, v.indicators, sum(i["imputed"] for i in imputed),
+                                    sum(i["missing"] for i in imputed)),
+        "links": {"cards": "zones/", "workbook": "rankings.xlsx", "validation": "validation.html"},
     }
 
 

@@ -234,7 +234,8 @@ def _year_issues(f: SubmissionFile) -> list[dict]:
     return [issue(f, "file.year_mismatch",
                   f"{where(f, column='data_year')}应为 {f.expected_year}（文件所在的年度文件夹），"
                   f"但发现 {_values_found(bad)}。"
-                  f"请确认报送的是 {f.expected_year} 年的数据，并在每一行填写 {f.expected_year}",
+                  f"另一年度的数据请作为那一年度的报送提交（不要改动年份），{f.expected_year} 年度请报送 "
+                  f"{f.expected_year} 年的数字",
                   column="data_year", value=names_text([y or "(空)" for y in bad], sep=", "),
                   expected=str(f.expected_year))]
 

@@ -171,7 +171,22 @@ def context(v: YearView, generated: str) -> dict:
         "annex": method_annex.annex(cat, v.indicators, sum(i["imputed"] for i in imputed),
                                     sum(i["missing"] for i in imputed)),
         "links": {"cards": "zones/", "workbook": "rankings.xlsx", "validation": "validation.html"},
+        "cards_index": _cards_index(v),
     }
+
+
+def _cards_index(v: YearView) -> list[dict]:
+    """Every ranked zone, by region and province (provinces in the order of their best zone), for the index of cards:
+    each zone's card is one click from the national report."""
+    out = []
+    for r in v.regions:
+        provinces: dict[str, list[dict]] = {}
+        for z in v.zones:  # national-rank order
+            if z["region"] == r:
+                provinces.setdefault(z["province"], []).append(z)
+        out.append({"region": r, "label": region_label(r),
+                    "provinces": [{"name": p, "zones": zs} for p, zs in provinces.items()]})
+    return out
 
 
 def _robustness(v: YearView) -> dict | None:

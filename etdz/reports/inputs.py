@@ -134,6 +134,7 @@ class YearView:
     # zone -> its rejected files of Y, in log order: file_name, received (Beijing time), late, errors, first_error
     # (the first error in words) and notice (its rejection notice's name, etdz.rejections)
     rejected_by_zone: dict[str, list[dict]] | None = None
+    unattributed_rejected: int = 0                     # rejected files of Y whose zone could not be told (no card)
 
 
 def _records(df: pd.DataFrame) -> list[dict]:
@@ -279,7 +280,16 @@ def prepare(inp: ReportInputs) -> YearView:
         prev_measures_by_zone=_by_zone(inp.prev_measures), submitted=accepted_zones(inp.submission_log),
         prev_submitted=set(inp.prev_submitted or ()), bounds=lever_bounds, bounds_problem=bounds_problem,
         demo=bool(inp.demo), deadline=inp.deadline or default_deadline(Y),
-        rejected_by_zone=_rejected_by_zone(inp, set(zone_by_code)))
+        rejected_by_zone=_rejected_by_zone(inp, set(zone_by_code)),
+        unattributed_rejected=_unattributed(inp.submission_log, set(zone_by_code)))
+
+
+def _unattributed(log: pd.DataFrame | None, ranked: set[str]) -> int:
+    """Rejected files whose zone code is missing or no ranked zone's: a card cannot say they were its own."""
+    if log is None or len(log) == 0:
+        return 0
+    rejected = log[log["status"] == "rejected"]
+    return int(sum(is_missing(z) or z not in ranked for z in rejected["zone_code"]))
 
 
 def _rejected_by_zone(inp: ReportInputs, ranked: set[str]) -> dict[str, list[dict]]:

@@ -87,10 +87,17 @@ def test_a_zone_that_sent_nothing_is_told_so_and_how_to_submit(year_builder, cat
     out = write_year_reports(inp, tmp_path)
     page = parse_html(_html(out.cards_dir / "C003.html"))  # only W002 sent a (rejected) file
     assert "rejected-files" not in page.tables
-    assert "未收到本区 2022 年度的报送文件" in page.ids["nothing-received"]
+    assert "未收到可识别为本区的 2022 年度报送文件" in page.ids["nothing-received"]
+    assert "无法识别园区" not in page.ids["nothing-received"]  # W002's rejected file is W002's, not unattributed
     assert "2023-05-15" in page.ids["resubmit"] and "报送模板" in page.ids["resubmit"]
     accepted = parse_html(_html(out.cards_dir / "E001.html"))
     assert "no-valid-file" not in accepted.ids and "resubmit" not in accepted.ids
+    # a rejected file no zone can be told from (an unreadable one) is not the zone's, but the card says it exists
+    log = inp.submission_log
+    garbage = log[log.status == "rejected"].iloc[[0]].assign(zone_code=None, sha256="d" * 64, file_name="乱码.csv")
+    inp.submission_log = pd.concat([log, garbage], ignore_index=True)
+    page = parse_html(_html(write_year_reports(inp, tmp_path / "again").cards_dir / "C003.html"))
+    assert "另有 1 个无法识别园区的文件被退回" in page.ids["nothing-received"]
 
 
 # --------------------------------------------------------------------------- the method annex

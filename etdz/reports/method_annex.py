@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from etdz.catalogue import Catalogue, Indicator
 from etdz.reports.robustness import not_varied
+from etdz.scoring.ranks import DECIMALS, TOP100
 
 KIND_ZH = {"value": "数值", "ratio": "比值", "growth": "增速"}
 KIND_EN = {"value": "value", "ratio": "ratio", "growth": "growth"}
@@ -111,5 +112,5 @@ def annex(cat: Catalogue, indicators_meta: list, imputed_n: int, missing_n: int)
         "winsorise": w, "categories": categories, "indicators": indicators, "imputed_n": imputed_n,
         "missing_n": missing_n, "downgrade": d, "summons_n": cat.summons_bottom_n, "top_lists": [
             cat.measures[m].name_zh if m in cat.measures else m for m in cat.top_lists],
-        "reading_zh": reading_zh, "reading_en": reading_en,
+        "reading_zh": reading_zh, "reading_en": reading_en, "top_n": TOP100, "decimals": DECIMALS,
     }

@@ -202,3 +202,39 @@ def test_links_from_the_national_report_reach_every_card_and_the_workbook(big_ye
     assert 'href="rankings.xlsx"' in html and 'href="validation.html"' in html
     card = _html(next(out.cards_dir.glob("*.html")))
     assert 'href="../national_report.html"' in card and 'href="../rankings.xlsx"' in card
+
+
+def test_the_links_work_over_etdz_uis_report_server(big_year):
+    """`etdz ui` serves the reports folder: every link of the national report and of a card resolves there too."""
+    import socket
+    import urllib.error
+    import urllib.request
+    from urllib.parse import urljoin
+
+    from pipelines.cli import serve_reports
+
+    data, out = big_year
+    root = out.national_report.parent.parent
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = serve_reports(str(root), "127.0.0.1", port)
+    try:
+        year = f"http://127.0.0.1:{port}/{data.data_year}/"
+        code = data.frames["rankings"].zone_code.iloc[-1]
+        checked = 0
+        for page in (year + "national_report.html", year + f"zones/{code}.html"):
+            html = urllib.request.urlopen(page, timeout=10).read().decode("utf-8")
+            for href in sorted(set(re.findall(r'<a [^>]*href="([^"#][^"]*)"', html))):
+                if href.endswith("validation.html") or "rejections/" in href:
+                    continue  # written by the ingestion step, not by write_year_reports
+                try:
+                    r = urllib.request.urlopen(urljoin(page, href), timeout=10)
+                except urllib.error.HTTPError as exc:
+                    raise AssertionError(f"{page}: {href} -> {exc}") from None
+                with r:
+                    assert r.status == 200, href
+                checked += 1
+        assert checked > 100
+    finally:
+        server.shutdown()

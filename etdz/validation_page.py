@@ -68,6 +68,8 @@ FIX_ZH = {
     "row.soft_range": "请核对数值与单位；如数值无误，无需处理。",
     "row.not_above": "请核对园区数与所在城市数是否填反、单位是否一致；如无误，无需处理。",
     "row.yoy_change": "请核对数值与单位；如确有大幅变化，无需处理（可在 note 列说明）。",
+    "row.inconsistent": "请核对规则两边的数值与单位（如园区数与所在城市数是否填反、万元与亿元是否混淆）；"
+                        "超出容差的须更正后重新报送，容差之内的如无误无需处理。",
 }
 
 # the page's template (autoescaped: file names and values come from untrusted files)

@@ -33,7 +33,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     settings = settings or Settings.from_env()
     resource = EtdzResource(settings)
     catalogues = resource.catalogues()
-    partitions = data_year_partitions(settings.inbox, settings.warehouse, settings.schedule_date)
+    partitions = data_year_partitions(settings, catalogues)
     # Code versions: a change of the code release or of any catalogue marks the assets stale in the UI.
     method = hashlib.sha256("".join(sorted(c.sha256 for c in catalogues)).encode()).hexdigest()[:12]
     assets = with_column_schemas([
@@ -50,7 +50,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     return Definitions(
         assets=assets,
         jobs=[job],
-        schedules=[build_yearly_schedule(job, partitions, settings.schedule_date)],
+        schedules=[build_yearly_schedule(job, partitions)],
         sensors=[build_inbox_sensor(job, partitions, settings.poll_seconds)],
         resources={"resource": resource},
     )

@@ -108,6 +108,7 @@ def test_a_file_of_another_year_is_told_to_go_to_that_year_never_to_overwrite_th
     inbox = tmp_path / "inbox" / "2022"
     last_year = [["Z1", 2021, "gizmos", "38", "台"], ["Z1", 2021, "ratio_x", "11", "%"]]
     (inbox / "去年的.csv").write_bytes(csv_bytes(last_year))
+    (inbox / "文字年份.csv").write_bytes(csv_bytes([["Z3", "二〇二二", "gizmos", "38", "台"]]))
     ingest = ingest_year(inbox, 2022, load_catalogue(tmp_path / "cat" / "new.yaml"), registry, None)
     folder = tmp_path / "notices"
     write_rejection_notices(ingest, folder, registry, deadlines={2022: date(2023, 5, 15)})
@@ -118,6 +119,10 @@ def test_a_file_of_another_year_is_told_to_go_to_that_year_never_to_overwrite_th
     assert "本区 2022 年度已有被受理的文件「good.csv」" in text and "仍然有效" in text
     assert "切勿只把每一行的年份改为 2022" in text
     assert "每一行填写 2022" not in text and "并在每一行的 data_year 列填写该年份" not in text
+    # a year written as text is this year's figures with the year miswritten: there, writing the year is the fix
+    iss = ingest.issues
+    text_year = iss[(iss.file_name == "文字年份.csv") & (iss.check == "file.year_mismatch")]
+    assert "并在每一行填写 2022" in text_year.message.iloc[0] and "不要改动年份" not in text_year.message.iloc[0]
     # a zone with no accepted file is told it scores 0 until it resubmits, by the deadline
     other = _notice(folder, ingest, "bad.csv")
     assert "园区：乙经开区（代码 Z2）" in other and "尚无被受理的文件" in other and "2023-05-15" in other

@@ -222,3 +222,15 @@ def test_markup_in_every_free_text_field_is_escaped_on_every_page(approval_env):
     everything = "".join(pages)
     for text in ("说明", "理由", "问题", "回答"):
         assert f"{text}&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;" in everything, text
+
+
+def test_a_demo_deployment_says_so_on_every_page(portal_env):
+    import dataclasses
+
+    from django.test import Client, override_settings
+
+    from etdz.reports.fictitious import BANNER_ZH
+
+    assert BANNER_ZH not in Client().get("/login").content.decode()
+    with override_settings(ETDZ=dataclasses.replace(portal_env.settings, demo=True)):
+        assert BANNER_ZH in Client().get("/login").content.decode()

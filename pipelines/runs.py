@@ -110,7 +110,7 @@ def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_s
     from etdz.storage import Warehouse
     from pipelines.definitions import build_definitions
     from pipelines.jobs import ANNUAL_JOB
-    from pipelines.observations import inbox_observation
+    from pipelines.observations import DIGEST_TAG, inbox_observation
 
     catalogues = load_catalogues(settings.methodology)
     for y in years:
@@ -141,7 +141,7 @@ def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_s
             digest = listing_digest(entries)
             catalogue = catalogue_for_year(catalogues, y)
             tags = {"etdz/catalogue": catalogue.version, "etdz/catalogue_sha256": catalogue.sha256[:16],
-                    "etdz/inbox": str(folder), "etdz/inbox_digest": digest,
+                    "etdz/inbox": str(folder), DIGEST_TAG: digest,
                     "etdz/files": str(len(entries)), "etdz/trigger": "cli"}
             if allow_shrink:
                 tags[ALLOW_TAG] = "true"

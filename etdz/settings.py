@@ -317,7 +317,7 @@ def _deadlines(value: str) -> str:
 
 # what an unset optional setting means (the comment `write_config` writes for it)
 UNSET = {"first_data_year": "the first year of the catalogues",
-         "last_data_year": "the latest year whose deadline has passed, or a later one with an inbox folder"}
+         "last_data_year": "the latest year whose deadline has passed, or a later one with files in its inbox folder"}
 
 PARSERS: dict[str, Callable[[str], object]] = {"max_file_bytes": _megabytes, "max_rows_per_measure": _rows_per_measure,
                                                "ui_port": _port,

@@ -110,7 +110,7 @@ def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_s
     from etdz.storage import Warehouse
     from pipelines.definitions import build_definitions
     from pipelines.jobs import ANNUAL_JOB
-    from pipelines.observations import inbox_observation
+    from pipelines.observations import DIGEST_TAG, inbox_observation
 
     catalogues = load_catalogues(settings.methodology)
     for y in years:
@@ -141,7 +141,7 @@ def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_s
             digest = listing_digest(entries)
             catalogue = catalogue_for_year(catalogues, y)
             tags = {"etdz/catalogue": catalogue.version, "etdz/catalogue_sha256": catalogue.sha256[:16],
-                    "etdz/inbox": str(folder), "etdz/inbox_digest": digest,
+                    "etdz/inbox": str(folder), DIGEST_TAG: digest,
                     "etdz/files": str(len(entries)), "etdz/trigger": "cli"}
             if allow_shrink:
                 tags[ALLOW_TAG] = "true"
@@ -170,9 +170,9 @@ def _check_in_partitions(years: list[int], partitions_def) -> None:
     if outside:
         raise RunFailed(f"data year {outside[0]} is not one of the data years {keys[0]}–{keys[-1]} (first_data_year … "
                         f"last_data_year: by default the first year of the catalogues, and the latest year whose "
-                        f"deadline has passed or that has an inbox folder). Put its files in its inbox folder, or "
-                        f"set ETDZ_FIRST_DATA_YEAR / ETDZ_LAST_DATA_YEAR (or first_data_year / last_data_year in "
-                        f"the configuration). Nothing was run.", exit_code=2)
+                        f"deadline has passed or that has files in its inbox folder). Put its files in its inbox "
+                        f"folder, or set ETDZ_FIRST_DATA_YEAR / ETDZ_LAST_DATA_YEAR (or first_data_year / "
+                        f"last_data_year in the configuration). Nothing was run.", exit_code=2)
 
 
 #: refusals of a run's first steps: nothing (or only the ingestion) written, exit status 2

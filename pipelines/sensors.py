@@ -42,7 +42,7 @@ from dagster import (
 from assets.resource import EtdzResource
 from etdz.inbox_state import inbox_years, listing_digest, scan_inbox
 from etdz.publish import blocked_by_publication, is_published
-from pipelines.observations import inbox_observation, last_observed_digest
+from pipelines.observations import DIGEST_TAG, inbox_observation, last_observed_digest
 
 
 def build_inbox_sensor(job, partitions_def, interval_seconds: int = 30):
@@ -75,7 +75,7 @@ def build_inbox_sensor(job, partitions_def, interval_seconds: int = 30):
             else:
                 events.append(inbox_observation(year, digest, len(entries)))
                 requests.append(RunRequest(partition_key=str(year),
-                                           tags={"etdz/trigger": "inbox_sensor", "etdz/inbox_digest": digest}))
+                                           tags={"etdz/trigger": "inbox_sensor", DIGEST_TAG: digest}))
                 state = {"recorded": digest}
             cursor[str(year)] = state
         behind = None if requests else first_year_behind(context.instance, job.name, sorted(int(k) for k in keys))

@@ -29,6 +29,12 @@ class StorageError(EtdzError):
     """Writing or reading an output failed on the filesystem (disk full, read-only, permission, missing folder)."""
 
 
+class UsageError(EtdzError):
+    """A command given impossible arguments (a year that is not one, ``--to`` before ``--from``): exit 2."""
+
+    exit_code = EXIT_REFUSED
+
+
 class DamagedFileError(EtdzError):
     """A Parquet file on record cannot be read: it is named, with the command that rebuilds it."""
 

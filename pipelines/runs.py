@@ -97,7 +97,7 @@ def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_s
     from etdz.catalogue import catalogue_for_year, load_catalogues
     from etdz.guard import ALLOW_TAG, cohort_findings, refuse_if
     from etdz.inbox_state import listing_digest, scan_inbox
-    from etdz.locks import year_lock
+    from etdz.locks import COMMAND_WAIT, year_lock
     from etdz.publish import ensure_writable
     from etdz.registry import load_registry
     from etdz.storage import Warehouse
@@ -138,7 +138,7 @@ def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_s
                     "etdz/files": str(len(entries)), "etdz/trigger": "cli"}
             if allow_shrink:
                 tags[ALLOW_TAG] = "true"
-            with year_lock(resource.lock_dir(), y):
+            with year_lock(resource.lock_dir(), y, timeout=COMMAND_WAIT):  # held by another: exit 2 naming it
                 ensure_writable(store, y)  # a published year refuses before anything runs
                 # record what the run reads, so the UI can tell when the inbox changes afterwards
                 instance.report_runless_asset_event(inbox_observation(y, digest, len(entries)))

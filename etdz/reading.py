@@ -453,6 +453,17 @@ def read_csv_batch(pendings: list[PendingCsv]) -> CsvBatch:
 # --------------------------------------------------------------------------- XLSX
 
 
+_CFB_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # an OLE compound file (an old .xls, or an encrypted .xlsx)
+_ENCRYPTION_INFO = "EncryptionInfo".encode("utf-16-le")  # the stream name, as a directory entry stores it
+
+
+def encrypted_workbook(data: bytes) -> bool:
+    """Whether ``data`` is a password-protected Office file: Excel encrypts an .xlsx into an OLE compound file
+    holding the streams ``EncryptionInfo`` and ``EncryptedPackage`` (MS-OFFCRYPTO), whose directory entries name them
+    in UTF-16. An old .xls is a compound file too, without those streams."""
+    return data.startswith(_CFB_MAGIC) and _ENCRYPTION_INFO in data
+
+
 def zip_guard(data: bytes, max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSED,
               max_ratio: float = DEFAULT_MAX_RATIO) -> FileProblem | None:
     """Look at the archive's directory before anything decompresses it.
@@ -464,7 +475,12 @@ def zip_guard(data: bytes, max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSED,
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             infos = zf.infolist()
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
-        hint = "（看起来是旧版 .xls 文件，只是改了扩展名）" if data.startswith(b"\xd0\xcf\x11\xe0") else ""
+        if encrypted_workbook(data):
+            return FileProblem("file.unreadable",
+                               "文件设置了打开密码（已加密），无法读取；请在 Excel 中取消密码"
+                               "（文件 → 信息 → 保护工作簿 → 用密码进行加密，清空密码）后保存为 .xlsx，或另存为 CSV",
+                               expected="未加密的 Excel 工作簿 (.xlsx)")
+        hint = "（看起来是旧版 .xls 文件，只是改了扩展名）" if data.startswith(_CFB_MAGIC) else ""
         return FileProblem("file.unreadable",
                            f"不是有效的 .xlsx 文件{hint}；请在 Excel 中另存为“Excel 工作簿 (*.xlsx)”或 CSV",
                            expected="Excel 工作簿 (.xlsx)")

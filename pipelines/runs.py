@@ -112,7 +112,7 @@ def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_s
     registry = load_registry(settings.registry)
     store = Warehouse(settings.warehouse)
     for y in years:  # the guard's cheap half before anything runs; the first step checks again, with the files
-        last = store.read("rankings", y)
+        last = store.read_replaced("rankings", y)
         refuse_if(cohort_findings(y, registry, settings.registry or "(shipped registry)",
                                   None if last is None else last.to_pandas()), y, allow_shrink)
     ensure_dagster_home(settings.dagster_home)

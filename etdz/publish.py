@@ -117,6 +117,13 @@ def build_manifest(store: Warehouse, reports_dir: Path, year: int, catalogue: Ca
     files = [{"file_name": r["file_name"], "sha256": r["sha256"], "zone_code": r["zone_code"], "status": r["status"],
               "archive_path": r.get("archive_path") if isinstance(r.get("archive_path"), str) else None}
              for r in log.sort_values(["zone_code", "file_name"], na_position="last").to_dict("records")]
+    damaged = [f"{f['archive_path']} ({f['file_name']})" for f in files
+               if f["archive_path"] and f["sha256"] and _hash_of(f["archive_path"]) != f["sha256"]]
+    if damaged:  # what is frozen must be what the zones sent
+        raise EtdzError(f"data year {year}: the archived copy of {len(damaged)} submission file(s) is missing or no "
+                        f"longer matches its SHA-256: {', '.join(map(plain_text, damaged[:5]))}; nothing was "
+                        f"published. Run the year again (etdz run --data-year {year}): it writes each copy again from "
+                        f"the inbox; then publish", EXIT_REFUSED)
     rankings = store.read("rankings", year).to_pandas()
     return {
         "data_year": int(year),

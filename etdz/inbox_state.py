@@ -39,7 +39,19 @@ class InboxEntry:
 
     @property
     def name(self) -> str:
-        return self.path.name
+        """The file's name as shown and recorded (:func:`display_name`); ``path`` keeps the raw bytes to open it."""
+        return display_name(self.path.name)
+
+
+def display_name(name: str) -> str:
+    """A file name (or path) safe to record and show: one that is not UTF-8 (GBK bytes from a zip made on Chinese
+    Windows; Python keeps such bytes as lone surrogates, which no UTF-8 output accepts) has each such byte written as
+    ``\\xNN`` — the raw bytes stay recoverable from the text, and the file itself is opened by its raw path."""
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
 def not_regular(mode: int) -> str | None:

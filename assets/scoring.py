@@ -17,17 +17,18 @@ from dagster import (
     DataVersion,
     MaterializeResult,
     MetadataValue,
+    ResourceParam,
     multi_asset,
 )
 
+from assets.mappings import earlier_years, previous_years
 from assets.metadata import dataset_metadata, table_version
+from assets.resource import EtdzResource
 from etdz import schemas
 from etdz.catalogue import catalogue_for_year
 from etdz.escape import markdown_frame
 from etdz.scoring import score_year
 from etdz.scoring.inputs import load_year_inputs
-from pipelines.partitions import earlier_years, previous_years
-from pipelines.resources import EtdzResource
 
 OWNERS = ["team:data-engineering"]
 KEYS = {name: AssetKey(name) for name in ("indicator_scores", "indicator_bounds", "category_scores", "rankings",
@@ -50,18 +51,20 @@ DESCRIPTIONS = {
 }
 
 
-def build_scoring_assets(partitions_def, max_window: int, code_version: str):
+def build_scoring_assets(partitions_def, years_back: int, code_version: str):
+    """The ``scores`` multi-asset; ``rankings`` depends on its own ``years_back`` earlier partitions
+    (:func:`etdz.scoring.downgrade.years_back`: the widest downgrade window and the previous rank)."""
     specs = []
     for name, key in KEYS.items():
         deps: list = [AssetDep("measures", partition_mapping=previous_years(1)), AssetKey("submission_log")]
         if name == "rankings":
-            deps.append(AssetDep(key, partition_mapping=earlier_years(max(1, max_window - 1))))
+            deps.append(AssetDep(key, partition_mapping=earlier_years(years_back)))
         specs.append(AssetSpec(key, group_name="scoring", owners=OWNERS, kinds={"parquet", "pandas"},
                                description=DESCRIPTIONS[name], deps=deps, code_version=code_version))
 
     @multi_asset(name="scores", specs=specs, partitions_def=partitions_def, can_subset=False,
                  description="Score and rank the data year exactly as docs/contract/03-scoring.md says.")
-    def scores(context: AssetExecutionContext, resource: EtdzResource):
+    def scores(context: AssetExecutionContext, resource: ResourceParam[EtdzResource]):
         year = int(context.partition_key)
         with resource.writing(year):
             catalogues = resource.catalogues()  # parsed once per step

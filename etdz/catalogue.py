@@ -96,10 +96,8 @@ class Conversion:
     invert: bool = False
 
     def apply(self, value: float) -> float:
-        """The canonical value of ``value`` reported in this unit."""
-        if self.rate is None:
-            return value * self.factor
-        return (value / self.rate if self.invert else value * self.rate) * self.factor
+        """The canonical value of ``value`` reported in this unit (:func:`convert`)."""
+        return convert(value, self.factor, self.rate, self.invert)
 
     def explain(self, value: float, unit: str, canonical_unit: str) -> str:
         """The conversion as a reader checks it: ``24.7 亿美元 × 6.4515 = 159.35 亿元`` (the result rounded for
@@ -110,6 +108,15 @@ class Conversion:
         if self.factor != 1.0 or self.rate is None:
             steps.append(f"× {format_number(self.factor)}")
         return f"{' '.join(steps)} = {_rounded(self.apply(value))} {canonical_unit}"
+
+
+def convert(value, factor, rate=None, invert: bool = False):
+    """§2.3's conversion to the canonical unit, its one home: ``value × factor`` for a plain unit; with an exchange
+    ``rate``, ``value × rate × factor`` or (``invert``) ``value ÷ rate × factor``. Numbers, arrays or Series
+    (element-wise: the validation converts a whole column of plain units at once)."""
+    if rate is None:
+        return value * factor
+    return (value / rate if invert else value * rate) * factor
 
 
 def _rounded(x: float) -> str:

@@ -76,15 +76,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_reopen(args: argparse.Namespace) -> int:
-    from etdz.commit import Outputs
+    from etdz.commit import DeploymentLayout
     from etdz.escape import plain_text
     from etdz.publish import reopen_year
     from etdz.storage import Warehouse
 
     settings = settings_for(args)
     try:
+        layout = DeploymentLayout(settings.warehouse, settings.reports, settings.dagster_home)
         event = reopen_year(Warehouse(settings.warehouse), args.data_year, args.reason, by=args.by,
-                            lock_dir=Outputs(settings.warehouse, settings.reports, settings.dagster_home).lock_dir())
+                            lock_dir=layout.lock_dir())
     except ValueError as exc:
         print(f"etdz reopen: {exc}", file=sys.stderr)
         return EXIT_CANNOT_START

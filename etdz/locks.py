@@ -27,6 +27,7 @@ from pathlib import Path
 
 from etdz.errors import EXIT_REFUSED, EtdzError, storage_error
 from etdz.escape import plain_text
+from etdz.locations import year_folder
 
 #: how long a command typed by someone waits for a year held by another process before it refuses (exit 2)
 COMMAND_WAIT = 3.0
@@ -43,7 +44,7 @@ class LockTimeout(EtdzError):
 
 def lock_path(lock_dir: str | Path, data_year: int) -> Path:
     """The lock file of one data year."""
-    return Path(lock_dir) / f"data_year={int(data_year)}.lock"
+    return Path(lock_dir) / f"{year_folder(data_year)}.lock"
 
 
 def _holder_record() -> bytes:

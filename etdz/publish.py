@@ -24,9 +24,10 @@ from pathlib import Path
 import fsspec
 
 from etdz.catalogue import Catalogue
-from etdz.commit import Outputs, replace_file
+from etdz.commit import DeploymentLayout, replace_file
 from etdz.errors import EXIT_REFUSED, EtdzError
 from etdz.escape import plain_text
+from etdz.locations import year_folder
 from etdz.locks import COMMAND_WAIT, year_lock
 from etdz.schemas import DATASETS
 from etdz.storage import Warehouse
@@ -37,7 +38,12 @@ class PublishedYearError(RuntimeError):
 
 
 def _folder(store: Warehouse, year: int) -> str:
-    return f"{store.base}/_published/data_year={int(year)}"
+    return f"{store.base}/_published/{year_folder(year)}"
+
+
+def manifest_url(store: Warehouse, year: int) -> str:
+    """Where the year's manifest is, as the user names it (the warehouse URL or path)."""
+    return f"{store.root}/_published/{year_folder(year)}/manifest.json"
 
 
 def _now() -> str:
@@ -65,13 +71,13 @@ def ensure_writable(store: Warehouse, year: int) -> None:
     if event:
         raise PublishedYearError(
             f"data year {year} was published on {event['at']} by {plain_text(event['by'])} (manifest "
-            f"{store.root}/_published/data_year={year}/manifest.json); its results are frozen. If it must change, "
+            f"{manifest_url(store, year)}); its results are frozen. If it must change, "
             f"reopen it first: etdz reopen --data-year {year} --reason \"…\"")
 
 
 def lock_dir_of(store: Warehouse) -> Path:
     """Where the year locks of this warehouse live (the same place every run's steps lock)."""
-    return Outputs(store.root, "").lock_dir()
+    return DeploymentLayout(store.root, "").lock_dir()
 
 
 def _put(store: Warehouse, path: str, body: bytes) -> None:

@@ -34,6 +34,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from etdz.cells import BLANK, cell_text, is_blank
+
 REQUIRED_COLUMNS = ("zone_code", "data_year", "measure_code", "value", "unit")
 OPTIONAL_COLUMNS = ("note",)
 KNOWN_COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
@@ -53,7 +55,6 @@ _MAX_MEMBERS = 10_000
 _MAX_XML_PART = 16 * 1024 * 1024
 _MAX_SHARED_STRINGS = 8 * 1024 * 1024
 
-_HEADER_SPACES = " \t\r\n\u00a0\u3000\ufeff"
 _FORMATS = {".csv": "csv", ".xlsx": "xlsx"}
 
 
@@ -139,15 +140,8 @@ def file_format(name: str) -> str | None:
 
 
 def normalise_column(name: object) -> str:
-    return ("" if name is None else str(name)).strip(_HEADER_SPACES).lower()
-
-
-def _cell_text(v: object) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    return str(v)
+    """A column name as matched: trimmed (:data:`etdz.cells.BLANK`) and lower-cased."""
+    return cell_text(name).lower()
 
 
 def _percent_text(v: float) -> str:
@@ -156,10 +150,6 @@ def _percent_text(v: float) -> str:
 
     d = (Decimal(repr(float(v))) * 100).normalize()
     return f"{d:f}%"
-
-
-def _is_blank(v: object) -> bool:
-    return v is None or (isinstance(v, str) and v.strip(_HEADER_SPACES) == "")
 
 
 # --------------------------------------------------------------------------- decoding
@@ -201,7 +191,7 @@ def _header_problems(result: ReadResult, first_rows: list[tuple[int, list[object
     for i, h in enumerate(header):
         if h and h in seen:
             result.problems.append(FileProblem(
-                "file.duplicate_column", f"列名「{result.raw_header[i].strip()}」出现了不止一次（列名不区分大小写）",
+                "file.duplicate_column", f"列名「{cell_text(result.raw_header[i])}」出现了不止一次（列名不区分大小写）",
                 column=h, value=result.raw_header[i], expected="每个列名只出现一次"))
         seen.setdefault(h, i)
     missing = [c for c in REQUIRED_COLUMNS if c not in seen]
@@ -227,30 +217,30 @@ def _build_rows(result: ReadResult, body: list[tuple[int, list[object]]]) -> Non
     width = len(header)
     extra_with_data: set[int] = set()
     for rownum, cells in body:
-        if all(_is_blank(v) for v in cells):
+        if all(is_blank(v) for v in cells):
             continue  # blank rows (trailing lines Excel leaves) are not data
         rec: dict = {ROW_KEY: rownum}
         for i, h in enumerate(header):
             v = cells[i] if i < len(cells) else None
             if h == "":
-                if not _is_blank(v):
+                if not is_blank(v):
                     extra_with_data.add(i)
                 continue
             if h not in rec:  # first of duplicate columns (a duplicate column is a file error anyway)
                 rec[h] = v
-            if h not in KNOWN_COLUMNS and not _is_blank(v):
+            if h not in KNOWN_COLUMNS and not is_blank(v):
                 extra_with_data.add(i)
-        overflow = [_cell_text(v) for v in cells[width:] if not _is_blank(v)]
+        overflow = [cell_text(v) for v in cells[width:] if not is_blank(v)]
         if overflow:
             rec[EXTRA_KEY] = overflow
         result.rows.append(rec)
-    result.has_values = any(not _is_blank(rec.get("value")) for rec in result.rows)
+    result.has_values = any(not is_blank(rec.get("value")) for rec in result.rows)
     names = []
     for i, h in enumerate(header):
         if h not in KNOWN_COLUMNS and (h != "" or i in extra_with_data):
             if h == "" and i not in extra_with_data:
                 continue
-            names.append(result.raw_header[i].strip() or f"(第 {i + 1} 列，无列名)")
+            names.append(cell_text(result.raw_header[i]) or f"(第 {i + 1} 列，无列名)")
     result.extra_columns = names
 
 
@@ -293,7 +283,7 @@ def _record_problem(rec: list[str], n: int) -> FileProblem | None:
     """The bound a CSV record (row ``n``) breaks: data beyond :data:`MAX_COLUMNS` columns, a cell over
     :data:`MAX_CELL_CHARS` characters; None when it keeps both."""
     if len(rec) > MAX_COLUMNS:
-        beyond = [i for i in range(len(rec) - 1, MAX_COLUMNS - 1, -1) if not _is_blank(rec[i])][:1]
+        beyond = [i for i in range(len(rec) - 1, MAX_COLUMNS - 1, -1) if not is_blank(rec[i])][:1]
         if beyond:
             return too_wide(beyond[0] + 1, "表头" if n == 1 else f"第 {n} 行")
     longest = max(map(len, rec), default=0)
@@ -343,7 +333,7 @@ def read_csv_bytes(data: bytes, max_rows: int | None = None) -> ReadResult:
                 return result  # the rest of the file is never parsed
             if n == 1:
                 header = list(rec)
-            elif any(not _is_blank(v) for v in rec):
+            elif any(not is_blank(v) for v in rec):
                 if max_rows is not None and len(body) >= max_rows:
                     result.problems.append(too_many_rows(max_rows, n))
                     return result  # the rest of the file is never parsed
@@ -360,7 +350,7 @@ def read_csv_bytes(data: bytes, max_rows: int | None = None) -> ReadResult:
                                            expected="逗号分隔、标准引号的 CSV"))
         return result
     # the first non-blank line is NOT skipped: the header must be in row 1
-    if header is None or (not body and all(_is_blank(v) for v in header)):
+    if header is None or (not body and all(is_blank(v) for v in header)):
         result.problems.append(FileProblem("file.empty", "文件没有任何内容",
                                            expected="第 1 行为表头，其下每行一个指标"))
         return result
@@ -439,8 +429,8 @@ class CsvBatch:
 
 
 def _blank(column: pa.ChunkedArray) -> np.ndarray:
-    """:func:`_is_blank` of every cell of a string column (the same characters stripped, nothing left)."""
-    return pc.equal(pc.binary_length(pc.utf8_trim(column, _HEADER_SPACES)), 0).to_numpy(zero_copy_only=False)
+    """:func:`~etdz.cells.is_blank` of every cell of a string column (the same characters trimmed, nothing left)."""
+    return pc.equal(pc.binary_length(pc.utf8_trim(column, BLANK)), 0).to_numpy(zero_copy_only=False)
 
 
 def _misshapen(body: bytes, commas: int, members: list[int], lines: list[int]) -> np.ndarray:
@@ -640,7 +630,7 @@ def _read_sheet_rows(ws, table: list[tuple[int, list[object]]], max_rows: int | 
             kept: dict[int, object] = {}
             for cell in row:
                 v = cell["value"]
-                if _is_blank(v) and cell["data_type"] != "f":
+                if is_blank(v) and cell["data_type"] != "f":
                     continue
                 col = cell["column"]
                 if col > MAX_COLUMNS:
@@ -718,7 +708,7 @@ def read_xlsx_bytes(data: bytes, max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSE
         body = table
     else:
         body = table[1:]
-    result.raw_header = [_cell_text(v) for v in first]
+    result.raw_header = [cell_text(v) for v in first]
     return _header_and_rows(result, body, "第一个工作表只有表头，没有任何数据行")
 
 

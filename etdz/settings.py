@@ -26,7 +26,8 @@ from pathlib import Path
 from etdz.catalogue import SHIPPED_DIR
 from etdz.deadlines import parse_deadlines
 from etdz.errors import EXIT_REFUSED, EtdzError
-from etdz.reading import DEFAULT_ROWS_PER_MEASURE
+from etdz.locations import is_local
+from etdz.reading import DEFAULT_MAX_BYTES, DEFAULT_ROWS_PER_MEASURE
 from etdz.registry import SHIPPED_REGISTRY
 
 CONFIG_NAME = "etdz.toml"
@@ -76,7 +77,7 @@ class Settings:
     registry: str
     methodology: str
     dagster_home: str
-    max_file_bytes: int = 20 * MEBIBYTE
+    max_file_bytes: int = DEFAULT_MAX_BYTES
     # a submission file may hold at most this many non-blank rows per measure of the year's catalogue
     max_rows_per_measure: int = DEFAULT_ROWS_PER_MEASURE
     # where report links in the UI point: by default where `etdz ui` serves the reports (the port after the UI's);
@@ -136,7 +137,7 @@ class Settings:
             except ValueError as exc:
                 where = VARIABLES[name] if VARIABLES[name] in overridden else f"{file_key(name)} in {path}"
                 raise ConfigError(f"{where}: {exc}") from None
-        if "report_links_url" not in values and "://" not in str(values["reports"]):
+        if "report_links_url" not in values and is_local(str(values["reports"])):
             host = values.get("ui_host", Settings.ui_host)
             values["report_links_url"] = f"http://{host}:{reports_port(values.get('ui_port', Settings.ui_port))}"
         return cls(**values, home=str(home), config_file=str(path) if from_file or path.is_file() else "",

@@ -115,7 +115,7 @@ def render_validation_page(ingest, registry: pd.DataFrame | None = None) -> str:
     missing = None
     if registry is not None:
         due = due_zones(registry, ingest.data_year)
-        got = ingest.submitted_zones
+        got = ingest.accepted_zones
         tried = log.loc[log["status"] == "rejected", "zone_code"].value_counts().to_dict()
         missing = [{"zone_code": z.zone_code, "name_zh": z.name_zh, "province": z.province,
                     "rejected_files": int(tried.get(z.zone_code, 0))}

@@ -30,6 +30,7 @@ from etdz.cli import (
 )
 from etdz.errors import UsageError
 from etdz.guard import ALLOW_FLAG
+from etdz.locations import local_path
 from etdz.settings import CONFIG_NAME, Settings, reports_port, write_config
 from pipelines.origin import workspace_yaml
 from pipelines.runs import RunFailed, ensure_dagster_home, run_stale, run_years
@@ -140,13 +141,13 @@ def runs_in_progress(settings: Settings, year: int) -> list[str]:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
+    from assets.resource import EtdzResource
     from etdz.locks import COMMAND_WAIT, year_lock
-    from etdz.publish import publish_year, verify
-    from pipelines.resources import EtdzResource
+    from etdz.publish import manifest_url, publish_year, verify
 
     settings = settings_for(args)
-    resource = EtdzResource.from_settings(settings)
-    resource.outputs().recover_all()
+    resource = EtdzResource(settings)
+    resource.layout().recover_all()
     if args.verify:
         with year_lock(resource.lock_dir(), args.data_year, timeout=COMMAND_WAIT):  # never a step half-committed
             problems = verify(resource.store(), args.data_year, settings.archive)
@@ -168,7 +169,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
     print(f"data year {args.data_year} published: {len(manifest['datasets'])} datasets, "
           f"{len(manifest['reports']['files'])} report files, {len(manifest['submission_files'])} submission files, "
           f"catalogue {manifest['catalogue']['version']}; manifest in "
-          f"{settings.warehouse}/_published/data_year={args.data_year}/manifest.json")
+          f"{manifest_url(resource.store(), args.data_year)}")
     return EXIT_OK
 
 
@@ -232,9 +233,10 @@ def cmd_ui(args: argparse.Namespace) -> int:
     check_ports(host, [port] + ([reports_port(port)] if "://" not in settings.reports else []))
     commands, env = ui_commands(settings, host, port)
     server = None
-    if "://" not in settings.reports:
-        Path(settings.reports).mkdir(parents=True, exist_ok=True)
-        server = serve_reports(settings.reports, host, reports_port(port))
+    reports = local_path(settings.reports)
+    if reports is not None:
+        reports.mkdir(parents=True, exist_ok=True)
+        server = serve_reports(str(reports), host, reports_port(port))
         print(f"etdz ui: reports at http://{host}:{reports_port(port)}/", flush=True)
     print(f"etdz ui: Dagster UI at http://{host}:{port} (webserver and daemon; Ctrl-C stops both)", flush=True)
     procs = [subprocess.Popen(cmd, env=env, start_new_session=True) for cmd in commands]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from dagster import TimeWindowPartitionMapping, TimeWindowPartitionsDefinition
+from dagster import TimeWindowPartitionsDefinition
 
 from etdz.inbox_state import has_entries, inbox_years
 from etdz.storage import Warehouse
@@ -39,13 +39,3 @@ def data_year_partitions(inbox: str, warehouse: str, schedule_date: str,
     # year the schedule requests next; `end` keeps every later year out
     return TimeWindowPartitionsDefinition(cron_schedule="0 0 1 1 *", fmt="%Y", start=str(first), end=str(last + 1),
                                           end_offset=1)
-
-
-def previous_years(n: int) -> TimeWindowPartitionMapping:
-    """Year Y depends on Y−n … Y (n ≥ 1); years before the first partition simply do not exist."""
-    return TimeWindowPartitionMapping(start_offset=-n, end_offset=0, allow_nonexistent_upstream_partitions=True)
-
-
-def earlier_years(n: int) -> TimeWindowPartitionMapping:
-    """Year Y depends on Y−n … Y−1 (a self-dependency on earlier years of the same asset)."""
-    return TimeWindowPartitionMapping(start_offset=-n, end_offset=-1, allow_nonexistent_upstream_partitions=True)

@@ -23,7 +23,7 @@ from dagster._core.execution.context_creation_job import (
 from dagster._core.execution.execute_in_process import merge_run_tags
 from dagster._core.execution.execute_in_process_result import ExecuteInProcessResult
 
-from etdz.commit import Outputs
+from etdz.commit import DeploymentLayout
 from etdz.errors import error_message
 from etdz.escape import plain_text
 from etdz.guard import RunRefused
@@ -94,6 +94,7 @@ def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_s
     configuration cannot work, RunRefused when the registry would wipe a year's results (unless
     ``allow_shrink``, which the run records in its tags), and RunFailed when a run fails.
     """
+    from assets.resource import EtdzResource
     from etdz.catalogue import catalogue_for_year, load_catalogues
     from etdz.guard import ALLOW_TAG, cohort_findings, refuse_if
     from etdz.inbox_state import listing_digest, scan_inbox
@@ -104,7 +105,6 @@ def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_s
     from pipelines.definitions import build_definitions
     from pipelines.jobs import ANNUAL_JOB
     from pipelines.observations import inbox_observation
-    from pipelines.resources import EtdzResource
 
     catalogues = load_catalogues(settings.methodology)
     for y in years:
@@ -116,7 +116,7 @@ def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_s
         refuse_if(cohort_findings(y, registry, settings.registry or "(shipped registry)",
                                   None if last is None else last.to_pandas()), y, allow_shrink)
     ensure_dagster_home(settings.dagster_home)
-    outputs = Outputs(settings.warehouse, settings.reports, settings.dagster_home)
+    outputs = DeploymentLayout(settings.warehouse, settings.reports, settings.dagster_home)
     outputs.check_writable(settings.archive)  # a read-only or missing output folder refuses (exit 2)
     outputs.recover_all()  # finish or undo what a failed run left, before anything is read
 
@@ -125,7 +125,7 @@ def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_s
     summaries = []
     # a failed step is reported once, as the plain message of RunFailed; its traceback stays in the event log
     run_config = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
-    resource = EtdzResource.from_settings(settings)
+    resource = EtdzResource(settings)
     with DagsterInstance.get() as instance:
         for y in years:
             t0 = time.perf_counter()

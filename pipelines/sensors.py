@@ -30,6 +30,7 @@ from dagster import (
     DagsterInstance,
     DagsterRunStatus,
     DefaultSensorStatus,
+    ResourceParam,
     RunRequest,
     RunsFilter,
     SensorEvaluationContext,
@@ -38,10 +39,10 @@ from dagster import (
     sensor,
 )
 
+from assets.resource import EtdzResource
 from etdz.inbox_state import InboxFolderRefused, inbox_years, listing_digest, scan_inbox
 from etdz.publish import is_published
 from pipelines.observations import inbox_observation, last_observed_digest
-from pipelines.resources import EtdzResource
 
 
 def build_inbox_sensor(job, partitions_def, interval_seconds: int = 30):
@@ -53,17 +54,17 @@ def build_inbox_sensor(job, partitions_def, interval_seconds: int = 30):
         description="Requests one run of a data year when a file was added to, replaced in or removed from its "
                     "inbox folder and the folder is stable.",
     )
-    def inbox_sensor(context: SensorEvaluationContext, resource: EtdzResource):
+    def inbox_sensor(context: SensorEvaluationContext, resource: ResourceParam[EtdzResource]):
         cursor: dict[str, dict] = json.loads(context.cursor) if context.cursor else {}
         keys = set(partitions_def.get_partition_keys())
         requests, events, notes = [], [], []
-        for year in inbox_years(resource.inbox):
+        for year in inbox_years(resource.settings.inbox):
             if str(year) not in keys:
                 continue
             if not isinstance(cursor.get(str(year)), dict):
                 cursor.pop(str(year), None)  # a cursor of an earlier release (one digest per year)
             try:
-                entries = scan_inbox(Path(resource.inbox) / str(year))  # listed once: the digest and the count
+                entries = scan_inbox(Path(resource.settings.inbox) / str(year))  # listed once: the digest and the count
             except InboxFolderRefused as exc:  # a linked year folder: said on the tick, the other years go on
                 notes.append(f"{year}: {exc}")
                 continue

@@ -195,3 +195,16 @@ def test_what_the_contract_does_not_forbid_loads(tmp_path):
                                                     "kind": "value", "measure": "m2", "weight": 0, "scale": 10})))
     c = load_catalogue(write(tmp_path, doc))
     assert c.downgrade.times == 3 and c.indicators[2].weight == 0.0
+
+
+def test_convert_is_the_one_conversion_for_numbers_and_columns():
+    import numpy as np
+
+    from etdz.catalogue import Conversion, convert
+
+    assert convert(5000.0, 0.0001) == 0.5  # 5000 万元 = 0.5 亿元
+    assert convert(24.7, 1.0, 6.4515) == 24.7 * 6.4515 and convert(10.0, 1.0, 4.0, invert=True) == 2.5
+    reported, factor = np.array([5000.0, 3.0, np.nan]), np.array([0.0001, 1.0, 0.0001])
+    assert np.array_equal(convert(reported, factor), [Conversion(f).apply(v) for v, f in zip(reported, factor)],
+                          equal_nan=True)
+    assert Conversion(0.1, rate=7.0, invert=True).apply(14.0) == convert(14.0, 0.1, 7.0, True)

@@ -443,13 +443,13 @@ def scored(demo):
 
     home, layout, _ = demo
     reg, cats = load_registry(layout.registry), load_catalogues()
-    out, prev, prev_submitted = {}, None, set()
+    out, prev, prev_accepted = {}, None, set()
     for year in layout.years:
         cat = catalogue_for_year(cats, year)
         ing = ingest_year(layout.inbox / str(year), year, cat, reg, None, previous=prev)
-        out[year] = (ing, score_year(YearInputs(year, cat, reg, ing.measures, ing.submitted_zones, prev,
-                                                prev_submitted)))
-        prev, prev_submitted = ing.measures, ing.submitted_zones
+        out[year] = (ing, score_year(YearInputs(year, cat, reg, ing.measures, ing.accepted_zones, prev,
+                                                prev_accepted)))
+        prev, prev_accepted = ing.measures, ing.accepted_zones
     return out
 
 

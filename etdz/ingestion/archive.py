@@ -20,6 +20,7 @@ from typing import BinaryIO
 import fsspec
 
 from etdz.commit import DurableBatch, replace_file
+from etdz.locations import local_path
 
 _CHUNK = 1024 * 1024
 _log = logging.getLogger("etdz.archive")
@@ -32,9 +33,8 @@ def archive_url(archive: str, sha256: str) -> str:
 
 def _local_root(archive: str) -> str | None:
     """The folder of a local archive (a path or ``file://`` URL); None for object storage."""
-    fs, root = fsspec.core.url_to_fs(archive)
-    protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
-    return root if "file" in protocols or "local" in protocols else None
+    path = local_path(archive)
+    return os.path.abspath(path) if path is not None else None
 
 
 # A kept copy's modification time says whether its bytes were checked: etdz sets it to this stamp (1 January 2000

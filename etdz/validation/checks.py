@@ -5,7 +5,6 @@ sorted issues frame."""
 from __future__ import annotations
 
 import difflib
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -14,6 +13,7 @@ import pandas as pd
 
 from etdz.catalogue import Catalogue
 from etdz.numbers import format_number
+from etdz.reading import DEFAULT_MAX_BYTES
 from etdz.schemas import SUBMISSION_ISSUES
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ _CHECK_LIST = [
     Check("file.not_csv_xlsx", "error", "file", "files_readable", "不是 CSV/XLSX 文件",
           "The file's extension is neither .csv nor .xlsx (case-insensitive)."),
     Check("file.too_large", "error", "file", "files_readable", "文件过大",
-          "The file is over the size limit (default 20 MB); it is archived but never read."),
+          f"The file is over the size limit (default {DEFAULT_MAX_BYTES // 2**20} MB); it is archived but never read."),
     Check("file.encoding", "error", "file", "files_readable", "编码无法识别",
           "A CSV that is neither UTF-8 (with or without BOM) nor GB18030/GBK, UTF-16, or binary content (NUL bytes)."),
     Check("file.unreadable", "error", "file", "files_readable", "文件无法读取",
@@ -151,17 +151,6 @@ FAMILY_TITLES = {
 
 
 # --------------------------------------------------------------------------- wording
-
-
-def cell_text(v: object) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, float):
-        if math.isnan(v):
-            return ""
-        if v.is_integer():
-            return str(int(v))
-    return str(v).strip(" \t\r\n\u00a0\u3000")
 
 
 def range_text(lo: float | None, hi: float | None, unit: str) -> str:

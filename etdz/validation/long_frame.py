@@ -14,10 +14,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from etdz.catalogue import Catalogue
+from etdz.catalogue import Catalogue, convert
+from etdz.cells import cell_text
 from etdz.numbers import INVALID_MARK, NORMALISATIONS_ZH, parse_value, whole_gap
 from etdz.reading import EXTRA_KEY, REQUIRED_COLUMNS, ROW_KEY, CsvBatch, Formula
-from etdz.validation.checks import cell_text
 from etdz.validation.files import SubmissionFile
 
 UNIT_KEY_SEP = "\u241f"  # SYMBOL FOR UNIT SEPARATOR: joins measure and unit into the key GX checks
@@ -235,7 +235,7 @@ def _join_values(df: pd.DataFrame, files: list[SubmissionFile], catalogue: Catal
     key = (df["measure_code"] + UNIT_KEY_SEP + df["unit_checked"]).astype("str")
     factors = {f"{code}{UNIT_KEY_SEP}{u}": fac for code, m in measures.items() for u, fac in m.accepted_units.items()}
     df["factor"] = key.map(factors).astype("float64")
-    df["value"] = df["reported"] * df["factor"]
+    df["value"] = convert(df["reported"], df["factor"])  # plain units; currency units below
     df["unit_key"] = key
     _convert_currencies(df, files, catalogue)
     # a finite report that its unit's factor or exchange rate takes beyond a double (1e305 万人): no number to

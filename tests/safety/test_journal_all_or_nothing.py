@@ -20,7 +20,7 @@ import pytest
 
 import etdz.commit as commit_mod
 from etdz import schemas
-from etdz.commit import Outputs, apply_journal, atomic_write_text, step_commit
+from etdz.commit import DeploymentLayout, apply_journal, atomic_write_text, step_commit
 from etdz.errors import StorageError
 from etdz.storage import Warehouse
 from tests.safety.outputs_state import leftovers
@@ -48,7 +48,7 @@ def _files(root: Path) -> dict[str, tuple[int, int, bytes]]:
 @pytest.fixture
 def deployment(tmp_path):
     """A year with 3 datasets and 9 report files written by an earlier step (the "old" outputs)."""
-    out = Outputs(str(tmp_path / "warehouse"), str(tmp_path / "reports"), str(tmp_path / "dagster_home"))
+    out = DeploymentLayout(str(tmp_path / "warehouse"), str(tmp_path / "reports"), str(tmp_path / "dagster_home"))
     w = Warehouse(out.warehouse)
     with step_commit(out.journal_dir(YEAR), out.scope(YEAR)):
         for name in DATASETS:
@@ -58,7 +58,7 @@ def deployment(tmp_path):
     return out, w, tmp_path
 
 
-def _new_step(out: Outputs, w: Warehouse, root: Path, extra: bool = True) -> None:
+def _new_step(out: DeploymentLayout, w: Warehouse, root: Path, extra: bool = True) -> None:
     """A step replacing every old output and adding one report (z9.html)."""
     with step_commit(out.journal_dir(YEAR), out.scope(YEAR)):
         for name in DATASETS:

@@ -136,11 +136,11 @@ def test_a_publication_that_fails_half_way_is_not_recorded_and_keeps_the_previou
 
     monkeypatch.setattr(commit_mod, "_write_file", full_at_history)
     with pytest.raises(StorageError, match="history.jsonl"):
+        from assets.resource import EtdzResource
         from etdz.publish import publish_year
-        from pipelines.resources import EtdzResource
 
-        resource = EtdzResource.from_settings(Settings.from_env())
-        publish_year(store, resource.reports_dir(2021), 2021, resource.catalogue(2021), resource.registry)
+        resource = EtdzResource(Settings.from_env())
+        publish_year(store, resource.reports_dir(2021), 2021, resource.catalogue(2021), resource.settings.registry)
     monkeypatch.undo()
     assert is_published(store, 2021) is None  # not recorded: still reopened
     assert [e["action"] for e in history(store, 2021)] == ["publish", "reopen"]

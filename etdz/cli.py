@@ -9,10 +9,18 @@ start (the message names the file or setting and what to do), 1 a run failed.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
-from etdz.settings import ConfigError, Settings, write_config
+# Native thread pools size themselves to the machine when numpy first loads: OpenBLAS maps a buffer per thread, and
+# under a `ulimit -v` those maps fail and a run spun for ever in a BLAS thread start (deaf to SIGTERM). The scoring is
+# pandas on small tables, so one thread each, set here — the console script's first import of etdz, before anything
+# loads numpy; a value the operator set wins.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+from etdz.settings import ConfigError, Settings, write_config  # noqa: E402 - after the thread defaults
 
 EXIT_OK, EXIT_FAILED, EXIT_CANNOT_START = 0, 1, 2
 

@@ -54,6 +54,7 @@ _MAX_MEMBERS = 10_000
 #: an XML part of the workbook (a worksheet, the styles) and the shared-strings table, uncompressed, at most
 _MAX_XML_PART = 16 * 1024 * 1024
 _MAX_SHARED_STRINGS = 8 * 1024 * 1024
+_MAX_SHARED_STRING_COUNT = 200_000
 
 _FORMATS = {".csv": "csv", ".xlsx": "xlsx"}
 
@@ -551,6 +552,23 @@ def zip_guard(data: bytes, max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSED,
     return None
 
 
+def _shared_strings_guard(data: bytes) -> FileProblem | None:
+    """Bound the shared-strings table by count too (openpyxl loads it whole when the workbook opens): its entries
+    are counted in the raw XML (at most :data:`_MAX_SHARED_STRINGS` bytes, checked before) without parsing it."""
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        names = [n for n in zf.namelist() if n.lower().endswith("sharedstrings.xml")]
+        if not names:
+            return None
+        raw = zf.read(names[0])
+    count = raw.count(b"<si>") + raw.count(b"<si ") + raw.count(b"<si/>") + len(re.findall(rb"<\w+:si[\s>/]", raw))
+    if count > _MAX_SHARED_STRING_COUNT:
+        return FileProblem("file.zip_bomb",
+                           f"共享字符串表有 {count} 个条目，超过上限 {_MAX_SHARED_STRING_COUNT} 个"
+                           f"（一份报送通常不到 1,000 个），疑似压缩炸弹，拒绝打开",
+                           value=str(count), expected=f"不超过 {_MAX_SHARED_STRING_COUNT} 个")
+    return None
+
+
 def _sheet_size_until_data(self) -> None:
     """openpyxl's ``ReadOnlyWorksheet._get_size``, stopping where the sheet's data starts.
 
@@ -667,7 +685,7 @@ def read_xlsx_bytes(data: bytes, max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSE
     if not data:
         result.problems.append(FileProblem("file.empty", "文件是空的（0 字节）", expected="Excel 工作簿 (.xlsx)"))
         return result
-    bomb = zip_guard(data, max_uncompressed, max_ratio)
+    bomb = zip_guard(data, max_uncompressed, max_ratio) or _shared_strings_guard(data)
     if bomb is not None:
         result.problems.append(bomb)
         return result

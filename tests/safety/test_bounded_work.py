@@ -30,7 +30,8 @@ FILES = {  # name → (generator, the file-level check it is answered with, or N
     "far_row.xlsx": (hostile.far_row, None),
     "blank_rows_xfd.xlsx": (hostile.blank_rows_far_column, "file.too_many_rows"),
     "value_in_xfd.xlsx": (hostile.far_column_value, "file.too_wide"),
-    "shared_strings_bomb.xlsx": (hostile.shared_strings_bomb, "file.zip_bomb"),
+    "shared_strings_bomb.xlsx": (hostile.shared_strings_bomb, "file.zip_bomb"),  # by size (92 MB uncompressed)
+    "shared_strings_count.xlsx": (lambda: hostile.shared_strings_bomb(300_000), "file.zip_bomb"),  # by count
     "wide_header.csv": (hostile.wide_csv_header, "file.too_wide"),
     "huge_note.csv": (hostile.huge_cell_csv, "file.cell_too_long"),
     "huge_value.csv": (hostile.huge_value_csv, "file.cell_too_long"),

@@ -16,6 +16,7 @@ from assets.mappings import previous_years
 from assets.metadata import report_location
 from assets.resource import EtdzResource
 from etdz.catalogue import catalogue_for_year
+from etdz.deadlines import deadline, parse_deadlines
 from etdz.history import all_rankings
 from etdz.reports import ReportInputs, ReportOutputs, write_year_reports
 
@@ -94,4 +95,6 @@ def write_reports(resource: EtdzResource, year: int) -> ReportOutputs:
     prev = resource.previous_submissions(year, catalogues, resource.load_registry())
     return write_year_reports(ReportInputs(data_year=year, catalogue=catalogue_for_year(catalogues, year),
                                            history=all_rankings(store, year), prev_measures=prev.measures,
-                                           prev_accepted=set(prev.zones), **frames), resource.reports_root())
+                                           prev_accepted=set(prev.zones), demo=resource.settings.demo,
+                                           deadline=deadline(year, parse_deadlines(resource.settings.deadlines)),
+                                           **frames), resource.reports_root())

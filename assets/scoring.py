@@ -26,7 +26,9 @@ from assets.metadata import dataset_metadata, table_version
 from assets.resource import EtdzResource
 from etdz import schemas
 from etdz.catalogue import catalogue_for_year
+from etdz.deadlines import parse_deadlines
 from etdz.escape import markdown_frame
+from etdz.readiness import ALLOW_TAG, check_ready, year_readiness
 from etdz.scoring import score_year
 from etdz.scoring.inputs import load_year_inputs
 
@@ -71,6 +73,15 @@ def build_scoring_assets(partitions_def, years_back: int, code_version: str):
             catalogue = catalogue_for_year(catalogues, year)
             registry = resource.load_registry()
             store = resource.store()
+            # 04 §4.3: rank only when enough due zones have an accepted file; the ingestion before this step
+            # is committed either way, and raising here writes nothing of this step or the ones after it
+            log = store.read("submission_log", year)
+            settings = resource.settings
+            readiness = year_readiness(year, registry, None if log is None else log.to_pandas(),
+                                       settings.min_share_to_rank, parse_deadlines(settings.deadlines))
+            forced = check_ready(readiness, context.run.tags.get(ALLOW_TAG, "").lower() == "true")
+            if forced:
+                context.log.warning(f"data year {year}: {readiness.provisional_note()}")
             result = score_year(load_year_inputs(
                 store, year, catalogue, registry, lambda: resource.previous_submissions(year, catalogues, registry)))
             top_lists = sorted({m for c in catalogues for m in c.top_lists})
@@ -81,6 +92,8 @@ def build_scoring_assets(partitions_def, years_back: int, code_version: str):
                 extra: dict = {"method_version": catalogue.version}
                 if name == "rankings":
                     extra.update(_rankings_metadata(result.rankings, catalogue))
+                    extra["readiness"] = readiness.counts()
+                    extra["allow_incomplete"] = forced  # ranked below min_share_to_rank on the operator's word
                 elif name == "downgrade_watchlist":
                     extra["preview"] = MetadataValue.md(markdown_frame(df.assign(
                         bottom_years=df.get("bottom_years", pd.Series(dtype=object)).map(

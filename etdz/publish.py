@@ -72,7 +72,20 @@ def ensure_writable(store: Warehouse, year: int) -> None:
         raise PublishedYearError(
             f"data year {year} was published on {event['at']} by {plain_text(event['by'])} (manifest "
             f"{manifest_url(store, year)}); its results are frozen. If it must change, "
-            f"reopen it first: etdz reopen --data-year {year} --reason \"…\"")
+            f"reopen it first: {reopen_command(year)}")
+
+
+def reopen_command(year: int) -> str:
+    """The command that reopens a published year (every message that refuses one names it)."""
+    return f'etdz reopen --data-year {int(year)} --reason "…"'
+
+
+def blocked_by_publication(year: int, event: dict, why: str) -> str:
+    """The message when something would re-run a published year (the sensor, the schedule): which year, since
+    when, why it would run, and the command that reopens it. The one wording the automation uses."""
+    return (f"data year {year} is published (on {event['at']} by {event['by']}), so it is not run although {why}. "
+            f"If the correction must reach it, reopen it: {reopen_command(year)} — the "
+            f"next tick then runs it (or run it yourself: etdz run --data-year {year})")
 
 
 def lock_dir_of(store: Warehouse) -> Path:

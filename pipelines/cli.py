@@ -31,6 +31,7 @@ from etdz.cli import (
 from etdz.errors import UsageError
 from etdz.guard import ALLOW_FLAG
 from etdz.locations import local_path
+from etdz.readiness import ALLOW_FLAG as ALLOW_INCOMPLETE_FLAG
 from etdz.settings import CONFIG_NAME, Settings, reports_port, write_config
 from pipelines.origin import workspace_yaml
 from pipelines.runs import RunFailed, ensure_dagster_home, run_stale, run_years
@@ -51,18 +52,18 @@ def _years(args: argparse.Namespace) -> list[int]:
 
 
 def check_years(years: list[int], settings: Settings) -> None:
-    """Refuse (exit 2, before Dagster is asked) a year that is not one of the code location's partitions: from
-    the first year with inbox files or results to the year the schedule requests next (pipelines/partitions.py)."""
-    from pipelines.partitions import data_year_partitions
+    """Refuse (exit 2, before Dagster is asked) a year that is not one of the code location's partitions
+    (:func:`pipelines.partitions.data_year_range`), instead of Dagster's "could not find a partition" traceback."""
+    from etdz.catalogue import load_catalogues
+    from pipelines.partitions import data_year_range
 
-    keys = data_year_partitions(settings.inbox, settings.warehouse, settings.schedule_date).get_partition_keys()
-    outside = [y for y in years if str(y) not in keys]
+    first, last = data_year_range(settings, load_catalogues(settings.methodology))
+    outside = [y for y in years if not first <= y <= last]
     if outside:
-        span = f"{keys[0]}–{keys[-1]}" if keys else "none"
-        raise UsageError(f"data year {outside[0]} is not a year this deployment can run (its years: {span}: from the "
-                         f"first year with files in {settings.inbox} or results in the warehouse to the year the "
-                         f"schedule runs next). Check the year, or put that year's files in "
-                         f"{Path(settings.inbox) / str(outside[0])} first")
+        raise UsageError(f"data year {outside[0]} is not a year this deployment can run (its years: {first}–{last}: "
+                         f"first_data_year, else the first year of the catalogues, to last_data_year, else the latest "
+                         f"year whose deadline has passed or a later one with a folder in {settings.inbox}). Check "
+                         f"the year, or set ETDZ_FIRST_DATA_YEAR / ETDZ_LAST_DATA_YEAR")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -73,7 +74,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         else:
             years = _years(args)
             check_years(years, settings)
-            run_years(years, settings, allow_shrink=args.allow_shrink)
+            run_years(years, settings, allow_shrink=args.allow_shrink, allow_incomplete=args.allow_incomplete)
     except RunFailed as exc:
         print(f"etdz run: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -90,18 +91,28 @@ def cmd_demo(args: argparse.Namespace) -> int:
     prefix = "" if home == config_home(None) else f"ETDZ_HOME={home} "
     env = {**os.environ, "ETDZ_HOME": str(home)}
     inbox, registry = home / "inbox", home / "registry.csv"
-    # the demo's configuration: the defaults under its home, with the demo's registry of zones
-    demo = Settings.from_env({"ETDZ_HOME": str(home), "ETDZ_INBOX": str(inbox), "ETDZ_REGISTRY": str(registry)})
+    years = list(range(args.year_from, args.year_to + 1))
+    # the demo's configuration: the defaults under its home, with the demo's registry of zones and its own data
+    # years as the partitions (04 §4.3), so the UI shows exactly the years it wrote; demo = true marks it as the
+    # demo for every later command, the UI and the portal (etdz/reports/fictitious.py)
+    demo = Settings.from_env({"ETDZ_HOME": str(home), "ETDZ_INBOX": str(inbox), "ETDZ_REGISTRY": str(registry),
+                              "ETDZ_FIRST_DATA_YEAR": str(years[0]), "ETDZ_LAST_DATA_YEAR": str(years[-1]),
+                              "ETDZ_DEMO": "true"})
     written = write_config(demo, home / CONFIG_NAME)
     settings = Settings.from_env(env)
     print(f"etdz demo: {settings.describe()}" + (" (written now)" if written else ""), file=sys.stderr)
     mismatch = [f"{name} is {getattr(settings, name)}, the demo writes {want}"
                 for name, want in (("inbox", inbox), ("registry", registry)) if getattr(settings, name) != str(want)]
+    if not settings.demo:  # the demo's pages must say they are fictitious: its configuration says it is the demo
+        mismatch.append("demo is false, the demo writes demo = true")
+    if settings.first_data_year is not None and settings.first_data_year > years[0]:
+        mismatch.append(f"first_data_year is {settings.first_data_year}, the demo starts in {years[0]}")
+    if settings.last_data_year is not None and settings.last_data_year < years[-1]:
+        mismatch.append(f"last_data_year is {settings.last_data_year}, the demo ends in {years[-1]}")
     if mismatch:
         print(f"etdz demo: the configuration in use does not point at the demo ({'; '.join(mismatch)}). Use another "
               f"--home, or change {settings.config_file or 'the ETDZ_* variables'}.", file=sys.stderr)
         return EXIT_CANNOT_START
-    years = list(range(args.year_from, args.year_to + 1))
     t0 = time.perf_counter()
     layout = write_demo(home, years=range(years[0], years[-1] + 1), seed=args.seed)
     print(f"demo data: {layout.files_written} submission files for {years[0]}–{years[-1]} in {layout.inbox} "
@@ -273,6 +284,9 @@ def build_full_parser() -> argparse.ArgumentParser:
     p.add_argument(ALLOW_FLAG, dest="allow_shrink", action="store_true",
                    help="proceed although the run would drop most of the year's ranked or accepted zones "
                         "(recorded in the run's tags)")
+    p.add_argument(ALLOW_INCOMPLETE_FLAG, dest="allow_incomplete", action="store_true",
+                   help="rank a year although fewer than min_share_to_rank of its due zones have an accepted file "
+                        "(marked provisional, recorded in the run's tags); a year with none is never ranked")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("demo", help="write realistic demo submissions for 2018–2023, its configuration, and run "
                                     "every year")

@@ -41,7 +41,7 @@ from dagster import (
 
 from assets.resource import EtdzResource
 from etdz.inbox_state import InboxFolderRefused, inbox_years, listing_digest, scan_inbox
-from etdz.publish import is_published
+from etdz.publish import blocked_by_publication, is_published
 from pipelines.observations import inbox_observation, last_observed_digest
 
 
@@ -74,8 +74,8 @@ def build_inbox_sensor(job, partitions_def, interval_seconds: int = 30):
                 state.pop("seen", None)
             elif digest != state.get("seen"):
                 state["seen"] = digest  # changed since the last tick: wait until it stays the same
-            elif is_published(resource.store(), year):
-                notes.append(f"{year}: files changed but the year is published (reopen it to run it again)")
+            elif event := is_published(resource.store(), year):
+                notes.append(blocked_by_publication(year, event, "its inbox changed"))
             else:
                 events.append(inbox_observation(year, digest, len(entries)))
                 requests.append(RunRequest(partition_key=str(year),
@@ -83,7 +83,10 @@ def build_inbox_sensor(job, partitions_def, interval_seconds: int = 30):
                 state = {"recorded": digest}
             cursor[str(year)] = state
         behind = None if requests else first_year_behind(context.instance, job.name, sorted(int(k) for k in keys))
-        if behind is not None and cursor.get("behind") == behind and not is_published(resource.store(), behind):
+        published = is_published(resource.store(), behind) if behind is not None else None
+        if published:
+            notes.append(blocked_by_publication(behind, published, f"data year {behind - 1}, which it reads, changed"))
+        elif behind is not None and cursor.get("behind") == behind:
             requests.append(RunRequest(partition_key=str(behind),
                                        tags={"etdz/trigger": "inbox_sensor", "etdz/reason": "earlier year changed"}))
             behind = None
@@ -92,8 +95,8 @@ def build_inbox_sensor(job, partitions_def, interval_seconds: int = 30):
             context.log.warning("; ".join(notes))
         text = json.dumps(cursor, sort_keys=True)
         if not requests and not events:
-            return SensorResult(skip_reason=SkipReason("no stable change in the inbox, no later year behind"),
-                                cursor=text)
+            reason = " | ".join(notes) or "no stable change in the inbox, no later year behind"
+            return SensorResult(skip_reason=SkipReason(reason), cursor=text)
         return SensorResult(run_requests=requests, asset_events=events, cursor=text)
 
     return inbox_sensor

@@ -152,7 +152,8 @@ def test_the_asset_reports_the_count_and_the_biggest_moves(setup, tmp_path):
                                      reports=str(tmp_path / "r"), archive=str(tmp_path / "a"),
                                      registry=str(GOLDEN / "registry.csv"), methodology=str(GOLDEN / "catalogues"),
                                      dagster_home=str(tmp_path / "dh")))
-    partitions = data_year_partitions(str(setup["inbox"]), setup["store"].root, "03-01")
+    partitions = data_year_partitions(Settings.from_env({"ETDZ_INBOX": str(setup["inbox"])}),
+                                      load_catalogues(GOLDEN / "catalogues"))
     asset = build_changes_asset(partitions, code_version="t")
     res = materialize([asset], partition_key="2021", resources={"resource": resource},
                       instance=DagsterInstance.ephemeral())

@@ -128,6 +128,11 @@ _CHECK_LIST = [
           "After conversion, the value is outside [soft_min, soft_max]."),
     Check("row.not_above", "warning", "row", "plausibility", "数值大于上级数值",
           "The value is greater than the value of its not_above measure in the same file."),
+    Check("row.inconsistent", "error", "row", "plausibility", "与一致性规则不符",
+          "A consistency rule of the catalogue ({left, op, right, tolerance}, e.g. gdp <= city_gdp with 5 %) is "
+          "broken by the row's value against the right measure's value in the same file, both canonical: beyond "
+          "the tolerance an error (the file is rejected), within it a warning (accepted). Not checked when either "
+          "side is not reported."),
     Check("row.yoy_change", "warning", "row", "plausibility", "与上年相比变化过大",
           "value / previous > soft_max_yoy_factor or < 1/factor, against the zone's previous accepted value (skipped "
           "when that is 0 or absent)."),
@@ -145,7 +150,7 @@ FAMILY_TITLES = {
     "hard_bounds": "数值范围（硬性）",
     "integers": "整数指标",
     "required_measures": "必填指标",
-    "plausibility": "合理性（软性范围、同比、上级数值）",
+    "plausibility": "合理性（软性范围、同比、上级数值、一致性规则）",
 }
 
 

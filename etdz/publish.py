@@ -83,7 +83,8 @@ def reopen_command(year: int) -> str:
 def blocked_by_publication(year: int, event: dict, why: str) -> str:
     """The message when something would re-run a published year (the sensor, the schedule): which year, since
     when, why it would run, and the command that reopens it. The one wording the automation uses."""
-    return (f"data year {year} is published (on {event['at']} by {event['by']}), so it is not run although {why}. "
+    return (f"data year {year} is published (on {event['at']} by {plain_text(event['by'])}), so it is not run "
+            f"although {why}. "
             f"If the correction must reach it, reopen it: {reopen_command(year)} — the "
             f"next tick then runs it (or run it yourself: etdz run --data-year {year})")
 

@@ -119,7 +119,7 @@ class Settings:
                                   f"(unset the variable).")
         home = Path(env.get("ETDZ_HOME") or default_home()).expanduser().resolve()
         path = config_path(env)
-        from_file = read_config(path)
+        from_file = read_config(path, named=bool(env.get("ETDZ_CONFIG")))
         base = path.parent
         raw: dict[str, tuple[str, Path]] = {}  # setting -> (text, folder a relative path is relative to)
         for name in VARIABLES:
@@ -185,13 +185,24 @@ def config_path(env: Mapping[str, str] | None = None) -> Path:
     """The configuration file: ``ETDZ_CONFIG``, else ``$ETDZ_HOME/etdz.toml``."""
     env = os.environ if env is None else env
     if env.get("ETDZ_CONFIG"):
+        if env["ETDZ_CONFIG"] == os.devnull:
+            return Path(os.devnull)
         return Path(env["ETDZ_CONFIG"]).expanduser().resolve()
     return Path(env.get("ETDZ_HOME") or default_home()).expanduser().resolve() / CONFIG_NAME
 
 
-def read_config(path: Path) -> dict[str, object]:
-    """The settings in a configuration file ({} when there is none); unknown keys are an error."""
+def read_config(path: Path, named: bool = False) -> dict[str, object]:
+    """The settings in a configuration file ({} when there is none); unknown keys are an error.
+
+    ``named``: the file was named by ``ETDZ_CONFIG``, so it must exist (a typo there must not mean "the
+    defaults": a run would then rewrite the year with the shipped registry); ``os.devnull`` names no file."""
+    if named and str(path) == os.devnull:
+        return {}
     if not path.is_file():
+        if named:
+            what = "is a folder, not a file" if path.is_dir() else "does not exist"
+            raise ConfigError(f"ETDZ_CONFIG names {path}, which {what}; nothing was read or written. Correct "
+                              f"ETDZ_CONFIG, or unset it to read {CONFIG_NAME} in ETDZ_HOME")
         return {}
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))

@@ -103,7 +103,7 @@ def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_s
     from etdz.catalogue import catalogue_for_year, load_catalogues
     from etdz.guard import ALLOW_TAG, cohort_findings, refuse_if
     from etdz.inbox_state import listing_digest, scan_inbox
-    from etdz.locks import year_lock
+    from etdz.locks import COMMAND_WAIT, year_lock
     from etdz.publish import ensure_writable
     from etdz.readiness import ALLOW_TAG as ALLOW_INCOMPLETE_TAG
     from etdz.registry import load_registry
@@ -118,7 +118,7 @@ def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_s
     registry = load_registry(settings.registry)
     store = Warehouse(settings.warehouse)
     for y in years:  # the guard's cheap half before anything runs; the first step checks again, with the files
-        last = store.read("rankings", y)
+        last = store.read_replaced("rankings", y)
         refuse_if(cohort_findings(y, registry, settings.registry or "(shipped registry)",
                                   None if last is None else last.to_pandas()), y, allow_shrink)
     ensure_dagster_home(settings.dagster_home)
@@ -147,7 +147,7 @@ def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_s
                 tags[ALLOW_TAG] = "true"
             if allow_incomplete:
                 tags[ALLOW_INCOMPLETE_TAG] = "true"
-            with year_lock(resource.lock_dir(), y):
+            with year_lock(resource.lock_dir(), y, timeout=COMMAND_WAIT):  # held by another: exit 2 naming it
                 ensure_writable(store, y)  # a published year refuses before anything runs
                 # record what the run reads, so the UI can tell when the inbox changes afterwards
                 instance.report_runless_asset_event(inbox_observation(y, digest, len(entries)))

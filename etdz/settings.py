@@ -54,6 +54,13 @@ VARIABLES: dict[str, str] = {
     "min_share_to_rank": "ETDZ_MIN_SHARE_TO_RANK",
     "first_data_year": "ETDZ_FIRST_DATA_YEAR",
     "last_data_year": "ETDZ_LAST_DATA_YEAR",
+    # the submission portal (docs/contract/06-portal.md, portal/)
+    "portal_database": "ETDZ_PORTAL_DATABASE",
+    "approval_required": "ETDZ_APPROVAL_REQUIRED",
+    "portal_host": "ETDZ_PORTAL_HOST",
+    "portal_port": "ETDZ_PORTAL_PORT",
+    "portal_lockout_seconds": "ETDZ_PORTAL_LOCKOUT_SECONDS",
+    "portal_behind_tls_proxy": "ETDZ_PORTAL_BEHIND_TLS_PROXY",
 }
 # settings of earlier releases that are gone, and what replaced them: named in the error, never silently ignored
 RETIRED: dict[str, str] = {
@@ -104,6 +111,13 @@ class Settings:
     # the data years the UI shows as partitions; None: computed (pipelines/partitions.py, never by listing folders)
     first_data_year: int | None = None
     last_data_year: int | None = None
+    # the portal (06-portal.md): its database ("" = SQLite $ETDZ_HOME/portal/portal.sqlite3; postgresql://… otherwise)
+    portal_database: str = ""
+    approval_required: bool = False  # a submission reaches the inbox only once its province approves it (§6.2)
+    portal_host: str = "127.0.0.1"
+    portal_port: int = 8000
+    portal_lockout_seconds: int = 900  # an account is locked this long after 5 failed logins (§6.4)
+    portal_behind_tls_proxy: bool = False  # a reverse proxy with TLS is in front: binding beyond loopback is allowed
     # provenance, not settings: the ETDZ_HOME used, the file read ("" when there was none), the variables that won
     home: str = field(default="", compare=False)
     config_file: str = field(default="", compare=False)
@@ -335,4 +349,6 @@ PARSERS: dict[str, Callable[[str], object]] = {"max_file_bytes": _megabytes, "ma
                                                "deadlines": _deadlines, "poll_seconds": _seconds,
                                                "min_share_to_rank": min_share, "first_data_year": _data_year,
                                                "last_data_year": _data_year, "demo": _flag,
+                                               "portal_port": _port, "approval_required": _flag,
+                                               "portal_behind_tls_proxy": _flag, "portal_lockout_seconds": _seconds,
                                                "report_links_url": lambda v: v.strip().rstrip("/")}

@@ -21,6 +21,7 @@ import fsspec
 
 from etdz.catalogue import Catalogue
 from etdz.errors import EXIT_REFUSED, EtdzError
+from etdz.queries import publish_refusal, query_status
 from etdz.schemas import DATASETS
 from etdz.storage import Warehouse
 
@@ -110,10 +111,14 @@ def build_manifest(store: Warehouse, reports_dir: Path, year: int, catalogue: Ca
 
 
 def publish_year(store: Warehouse, reports_dir: Path, year: int, catalogue: Catalogue, registry_path: str,
-                 approved_by: str | None = None, note: str | None = None) -> dict:
-    """Freeze the year: write its manifest and record the publish event. Refuses an already published year."""
+                 approved_by: str | None = None, note: str | None = None, queries: list[dict] | None = None) -> dict:
+    """Freeze the year: write its manifest and record the publish event. Refuses an already published year, and
+    a year with a review query open (``queries``: the year's, None without a portal database; 06-portal.md §6.3)."""
     if is_published(store, year):
         ensure_writable(store, year)  # raises with the details
+    refusal = publish_refusal(year, query_status(queries))
+    if refusal:
+        raise EtdzError(refusal, EXIT_REFUSED)
     manifest = build_manifest(store, reports_dir, year, catalogue, registry_path)
     event = {"action": "publish", "at": _now(), "by": approved_by or getpass.getuser(), "note": note or "",
              "manifest_sha256": _sha256_bytes(json.dumps(manifest, sort_keys=True, ensure_ascii=False).encode())}

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from etdz.catalogue import Catalogue, Indicator
+from etdz.queries import NO_PORTAL, QueryStatus, query_status, results_label
 from etdz.reports.templating import REGION_ORDER, is_missing
 from etdz.scoring.downgrade import bottom_flags
 from etdz.scoring.levers import bounds_from_table
@@ -41,6 +42,8 @@ class ReportInputs:
     # (§3.8) re-score a zone with them; None: Y−1 had no submissions.
     prev_measures: pd.DataFrame | None = None
     prev_submitted: set[str] | frozenset[str] | None = None
+    # the year's review queries (portal.queries.year_queries; docs/contract/06-portal.md §6.3); None: no portal database
+    queries: list[dict] | None = None
 
 
 def indicator_unit(ind: Indicator, catalogue: Catalogue) -> str:
@@ -124,6 +127,8 @@ class YearView:
     prev_submitted: set[str]                           # and in Y−1
     bounds: list[Bounds] | None                        # the year's indicator_bounds, catalogue order
     bounds_problem: str | None                         # why ``bounds`` is None
+    queries: QueryStatus = NO_PORTAL                   # the year's review queries by state (etdz.queries)
+    results: str = "final"                             # final / under_review / provisional (etdz.queries.results_label)
 
 
 def _records(df: pd.DataFrame) -> list[dict]:
@@ -256,6 +261,7 @@ def prepare(inp: ReportInputs) -> YearView:
         lever_bounds, bounds_problem = bounds_from_table(cat, inp.indicator_bounds), None
     except ValueError as exc:
         lever_bounds, bounds_problem = None, str(exc)
+    queries = query_status(inp.queries)
     return YearView(
         data_year=Y, catalogue=cat, inputs=inp, zones=zones, zone_by_code=zone_by_code, indicators=metas,
         indicator_by_code=meta_by_code, categories=categories, regions=regions, n_total=len(zones),
@@ -267,7 +273,8 @@ def prepare(inp: ReportInputs) -> YearView:
         bottom_years=bottom, watch_by_zone=watch, provisional=provisional, robust_by_zone=robust,
         region_bottom_now=region_bottom_now, measures_by_zone=_by_zone(inp.measures),
         prev_measures_by_zone=_by_zone(inp.prev_measures), submitted=accepted_zones(inp.submission_log),
-        prev_submitted=set(inp.prev_submitted or ()), bounds=lever_bounds, bounds_problem=bounds_problem)
+        prev_submitted=set(inp.prev_submitted or ()), bounds=lever_bounds, bounds_problem=bounds_problem,
+        queries=queries, results=results_label("provisional" if provisional else "final", queries))
 
 
 def _by_zone(measures: pd.DataFrame | None) -> dict[str, dict[str, float]]:

@@ -49,6 +49,13 @@ VARIABLES: dict[str, str] = {
     "schedule_date": "ETDZ_SCHEDULE_DATE",
     "deadlines": "ETDZ_DEADLINES",
     "poll_seconds": "ETDZ_POLL_SECONDS",
+    # the submission portal (docs/contract/06-portal.md, portal/)
+    "portal_database": "ETDZ_PORTAL_DATABASE",
+    "approval_required": "ETDZ_APPROVAL_REQUIRED",
+    "portal_host": "ETDZ_PORTAL_HOST",
+    "portal_port": "ETDZ_PORTAL_PORT",
+    "portal_lockout_seconds": "ETDZ_PORTAL_LOCKOUT_SECONDS",
+    "portal_behind_tls_proxy": "ETDZ_PORTAL_BEHIND_TLS_PROXY",
 }
 # settings that are locations: local paths become absolute, object-store URLs stay as they are
 LOCATIONS = ("inbox", "warehouse", "reports", "archive", "registry", "methodology", "dagster_home")
@@ -87,6 +94,13 @@ class Settings:
     schedule_date: str = "03-01"  # MM-DD: the yearly schedule runs the year just closed on this day (06:00 Beijing)
     deadlines: str = ""  # "2023=2024-05-15,…": per data year, when files become late (etdz.deadlines)
     poll_seconds: int = 30  # how often the daemon looks at the inbox and evaluates the automation conditions
+    # the portal (06-portal.md): its database ("" = SQLite $ETDZ_HOME/portal/portal.sqlite3; postgresql://… otherwise)
+    portal_database: str = ""
+    approval_required: bool = False  # a submission reaches the inbox only once its province approves it (§6.2)
+    portal_host: str = "127.0.0.1"
+    portal_port: int = 8000
+    portal_lockout_seconds: int = 900  # an account is locked this long after 5 failed logins (§6.4)
+    portal_behind_tls_proxy: bool = False  # a reverse proxy with TLS is in front: binding beyond loopback is allowed
     # provenance, not settings: the ETDZ_HOME used, the file read ("" when there was none), the variables that won
     home: str = field(default="", compare=False)
     config_file: str = field(default="", compare=False)
@@ -271,8 +285,20 @@ def _deadlines(value: str) -> str:
     return value.strip()
 
 
+def _flag(value: str) -> bool:
+    """A yes/no setting: true/false, yes/no, on/off, 1/0 (a TOML boolean in the file)."""
+    text = value.strip().lower()
+    if text in ("true", "yes", "on", "1"):
+        return True
+    if text in ("false", "no", "off", "0"):
+        return False
+    raise ValueError(f"expected true or false, found {value!r}")
+
+
 PARSERS: dict[str, Callable[[str], object]] = {"max_file_bytes": _megabytes, "max_rows_per_measure": _rows_per_measure,
-                                               "ui_port": _port,
+                                               "ui_port": _port, "portal_port": _port,
+                                               "approval_required": _flag, "portal_behind_tls_proxy": _flag,
+                                               "portal_lockout_seconds": _seconds,
                                                "schedule_date": _month_day, "deadlines": _deadlines,
                                                "poll_seconds": _seconds,
                                                "report_links_url": lambda v: v.strip().rstrip("/")}

@@ -82,6 +82,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"etdz demo: {exc}", file=sys.stderr)
         return EXIT_FAILED
     last = years[-1]
+    from portal.demo import demo_accounts_text  # Django only now, after the run
+
+    portal_text = demo_accounts_text(settings, prefix)
     print(f"""
 Done in {time.perf_counter() - t0:.1f} s.
   configuration: {settings.config_file}
@@ -91,7 +94,8 @@ Done in {time.perf_counter() - t0:.1f} s.
 Next:
   {prefix + "etdz ui":<34} # the Dagster UI (asset graph, partitions, runs, checks) and the reports
   {prefix + f"etdz run --data-year {last}":<34} # run a year again
-  {prefix + "etdz validate FILE…":<34} # check files before they are sent""")
+  {prefix + "etdz validate FILE…":<34} # check files before they are sent
+{portal_text}""")
     return EXIT_OK
 
 
@@ -221,6 +225,9 @@ def build_full_parser() -> argparse.ArgumentParser:
     p.add_argument("--note", help="free text recorded with the publication")
     p.add_argument("--verify", action="store_true", help="check the published files are unchanged instead")
     p.set_defaults(func=cmd_publish)
+    from portal.cli import add_commands  # the parser only: Django is imported when a portal command runs
+
+    add_commands(sub)
     return parser
 
 

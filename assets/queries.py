@@ -18,6 +18,7 @@ import json
 import threading
 from dataclasses import asdict
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from dagster import ConfigurableResource, DataVersion, DataVersionsByPartition, observable_source_asset
 
@@ -27,49 +28,77 @@ from etdz.settings import Settings
 REVIEW_QUERIES_KEY = "review_queries"
 
 _django_ready = threading.Lock()
-_configured_for: list[str] = []  # the portal database this process's Django was last set up for
+
+
+def _sqlite_path(settings: Settings) -> Path | None:
+    """The portal's SQLite file (``portal_database`` empty, a path or ``sqlite:///path``); None for PostgreSQL."""
+    from portal.config import portal_home  # no Django: the portal's folder under ETDZ_HOME
+
+    url = settings.portal_database.strip()
+    if url.startswith("sqlite:"):
+        return Path(unquote(urlsplit(url).path))
+    if "://" in url:
+        return None
+    return Path(url).expanduser() if url else portal_home(settings) / "portal.sqlite3"
 
 
 def portal_database_exists(settings: Settings) -> bool:
-    """Whether this installation has a portal database: a configured URL, or the default SQLite file.
+    """Whether this installation has a portal database: a PostgreSQL URL, or a SQLite file the portal created.
 
     The default (SQLite under ETDZ_HOME) counts only once the portal has created it — before that the
     installation has no portal and nothing about its results changes.
     """
-    url = str(getattr(settings, "portal_database", "") or "")
-    if "://" in url and not url.startswith("sqlite:"):
-        return True  # PostgreSQL by URL: it exists as soon as it is configured (errors come from connecting)
-    path = url.removeprefix("sqlite:///") if url.startswith("sqlite:") else url
-    if not path:
-        path = str(Path(settings.home or ".") / "portal.sqlite3")
-    return Path(path).is_file()
+    path = _sqlite_path(settings)
+    return path is None or path.is_file()
 
 
 def _portal_queries(settings: Settings):
-    """``portal.queries`` with Django configured for ``settings`` (set up again only for another database)."""
+    """``portal.queries`` with Django set up for ``settings`` (once per process: a process that already runs the
+    portal, such as a test's, must be on the same database)."""
+    from django.conf import settings as django_settings
+
     import portal
+
+    with _django_ready:
+        if not django_settings.configured:
+            portal.setup_django(settings)
+        else:
+            from portal.config import database
+
+            want, have = database(settings), django_settings.DATABASES["default"]
+            if any(str(want.get(k) or "") != str(have.get(k) or "") for k in ("ENGINE", "NAME", "HOST", "PORT")):
+                raise RuntimeError(f"this process already uses the portal database {have.get('NAME')}; the review "
+                                   f"queries asked for are in {want.get('NAME')} (one portal database per process)")
     from portal import queries
 
-    key = str(getattr(settings, "portal_database", "") or settings.home)
-    with _django_ready:
-        if _configured_for != [key]:
-            portal.setup_django(settings)
-            _configured_for[:] = [key]
     return queries
+
+
+def _closing_connection(read):
+    """Run ``read()`` and close this thread's database connection: sensors and assets run on worker threads that
+    Django's request cycle never closes (a PostgreSQL restart must not leave them a dead connection)."""
+    from django.db import connection
+
+    try:
+        return read()
+    finally:
+        connection.close()
 
 
 def load_year_queries(settings: Settings, data_year: int) -> list[dict] | None:
     """The queries of a data year (``portal.queries.year_queries``), or None without a portal database."""
     if not portal_database_exists(settings):
         return None
-    return _portal_queries(settings).year_queries(int(data_year))
+    queries = _portal_queries(settings)
+    return _closing_connection(lambda: queries.year_queries(int(data_year)))
 
 
 def load_year_version(settings: Settings, data_year: int) -> str | None:
     """The data version of a year's queries (``portal.queries.year_version``), or None without a portal database."""
     if not portal_database_exists(settings):
         return None
-    return str(_portal_queries(settings).year_version(int(data_year)))
+    queries = _portal_queries(settings)
+    return str(_closing_connection(lambda: queries.year_version(int(data_year))))
 
 
 class ReviewQueriesResource(ConfigurableResource):

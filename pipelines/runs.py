@@ -94,6 +94,7 @@ def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_s
     configuration cannot work, RunRefused when the registry would wipe a year's results (unless
     ``allow_shrink``, which the run records in its tags), and RunFailed when a run fails.
     """
+    from assets.queries import ReviewQueriesResource
     from etdz.catalogue import catalogue_for_year, load_catalogues
     from etdz.guard import ALLOW_TAG, cohort_findings, refuse_if
     from etdz.inbox_state import listing_digest, scan_inbox
@@ -105,6 +106,7 @@ def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_s
     from pipelines.jobs import ANNUAL_JOB
     from pipelines.observations import inbox_observation
     from pipelines.resources import EtdzResource
+    from pipelines.review_sensor import record_review_queries
 
     catalogues = load_catalogues(settings.methodology)
     for y in years:
@@ -126,6 +128,7 @@ def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_s
     # a failed step is reported once, as the plain message of RunFailed; its traceback stays in the event log
     run_config = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
     resource = EtdzResource.from_settings(settings)
+    review = ReviewQueriesResource.from_settings(settings)
     with DagsterInstance.get() as instance:
         for y in years:
             t0 = time.perf_counter()
@@ -142,6 +145,7 @@ def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_s
                 ensure_writable(store, y)  # a published year refuses before anything runs
                 # record what the run reads, so the UI can tell when the inbox changes afterwards
                 instance.report_runless_asset_event(inbox_observation(y, digest, len(entries)))
+                record_review_queries(instance, review, y)  # and the review queries its reports read (no portal: none)
                 result = execute_partition(job, instance, str(y), tags, run_config)
             if not result.success:
                 raise _run_failed(result, y)

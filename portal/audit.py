@@ -62,9 +62,9 @@ def locked_until(username: str, now: dt.datetime | None = None) -> dt.datetime |
 
 
 def failure_delay(address: str, now: dt.datetime | None = None) -> float:
-    """How long to wait before answering a failed login from ``address``: nothing for the first two failures
-    within the lockout period, then :data:`DELAY_STEP_SECONDS` more per failure, up to :data:`DELAY_MAX_SECONDS` —
-    so guessing from one address is slowed whatever usernames it tries."""
+    """How long to wait before answering a failed login from ``address``: nothing while fewer than three failures
+    from it fall within the lockout period (a mistyped password), then :data:`DELAY_STEP_SECONDS` more per earlier
+    failure, up to :data:`DELAY_MAX_SECONDS` — so guessing from one address is slowed whatever usernames it tries."""
     if not address:
         return 0.0
     now = now or timezone.now()

@@ -28,6 +28,7 @@ from django.utils import timezone
 from etdz.checking import Checker, CheckResult
 from etdz.commit import fsync_dir, replace_file
 from etdz.deadlines import deadline, late_flags, parse_deadlines
+from etdz.errors import StorageError
 from etdz.publish import is_published
 from etdz.reading import ROW_KEY, read_submission
 from etdz.storage import Warehouse
@@ -162,7 +163,8 @@ def check_upload(who: Who, data: bytes, name: str | None, data_year: int | None 
 @dataclass
 class Outcome:
     """What a submission came to: HTTP status (201 accepted, 200 already submitted, 422 refused, 409 refused
-    because of the year's state), the submission, the issues, the warnings still to explain, a message."""
+    because of the year's state, 503 the file could not be written — nothing recorded), the submission, the
+    issues, the warnings still to explain, a message."""
 
     status: int
     submission: Submission | None = None
@@ -191,7 +193,11 @@ def deliver(sub: Submission, data: bytes) -> Path:
     ns = int(sub.submitted_at.timestamp() * 1e9)
     os.utime(staged, ns=(ns, ns))
     target = folder / sub.stored_name
-    os.replace(staged, target)
+    try:
+        os.replace(staged, target)
+    except OSError:
+        staged.unlink(missing_ok=True)  # nothing half-done is left behind
+        raise
     fsync_dir(folder)
     return target
 
@@ -248,6 +254,9 @@ def submit(who: Who, checked: Checked, explanations: dict | None, address: str) 
     except IntegrityError:  # the same bytes submitted at the same moment by another request: that one won
         sub = Submission.objects.get(sha256=res.sha256)
         return Outcome(200, submission=sub, issues=sub.issues, message="该文件已报送 / this file was already submitted")
+    except (OSError, StorageError) as exc:  # the inbox (or the held folder) refused: nothing is recorded
+        return Outcome(503, issues=issues, message=f"文件未能写入，未报送，请稍后重试 / the file could not be written "
+                                                   f"and was not submitted; try again later ({exc})")
     return Outcome(201, submission=sub, issues=issues)
 
 
@@ -282,7 +291,11 @@ def _explained_queries(who: Who, sub: Submission, issues: list[dict], explanatio
 
 
 class Refused(Exception):
-    """An action the object's state does not allow (409), with the reason."""
+    """An action the object's state does not allow (409), or that could not be done now (503), with the reason."""
+
+    def __init__(self, message: str, status: int = 409):
+        super().__init__(message)
+        self.status = status
 
 
 def approve(who: Who, sub: Submission) -> Submission:
@@ -298,8 +311,11 @@ def approve(who: Who, sub: Submission) -> Submission:
             raise Refused(f"{sub.data_year} 年度结果已发布 / data year {sub.data_year} is published")
         sub.approved_by_id, sub.approved_at = who.user_id, timezone.now()
         if sub.state == "awaiting_approval":
-            path = held_path(sub)
-            deliver(sub, path.read_bytes())
+            try:
+                deliver(sub, held_path(sub).read_bytes())
+            except (OSError, StorageError) as exc:  # nothing changes: the file still waits, try again
+                raise Refused(f"文件未能写入收件箱，请稍后重试 / the file could not be written into the inbox; try "
+                              f"again later ({exc})", 503) from exc
             sub.state, sub.delivered_at = "submitted", timezone.now()
         sub.save()
     if sub.delivered_at is not None:

@@ -250,7 +250,7 @@ def province_list(request):
                                  data_year=sub.data_year, reason=sub.return_reason)
                 message = f"已退回 {sub.zone_code} / returned"
         except submitting.Refused as exc:
-            message, status = str(exc), 409
+            message, status = str(exc), exc.status
         year = sub.data_year
     zones = who.zones() or set()
     reg = registry()

@@ -17,30 +17,21 @@ and portal_reviewer_view.png.
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.ops.conftest import REPO, free_port, require, stop_group, wait_for_port
+from tests.ops.conftest import REPO, require
+from tests.portal.servers import PASSWORD, add_account, clean_env, open_year, portal_server
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
-PASSWORD = "browser-test-passphrase"
 SHOTS = ("portal_zone_home_problems.png", "portal_province_list.png", "portal_reviewer_view.png")
-
-
-def open_year() -> int:
-    """The year the portal takes files for: the calendar year just closed in Beijing (portal.submitting.open_year)."""
-    return dt.datetime.now(ZoneInfo("Asia/Shanghai")).year - 1
 
 
 def _decode(data: bytes) -> str:
@@ -55,16 +46,13 @@ def _decode(data: bytes) -> str:
 class Site:
     """The portal under test: its URL, environment, inbox, the zone and province it was set up with."""
 
-    def __init__(self, base: str, env: dict, root: Path, year: int, zone: dict, good: Path, faulty: Path, log: Path):
+    def __init__(self, base: str, env: dict, root: Path, year: int, zone: dict, good: Path, faulty: Path):
         self.base, self.env, self.root, self.year = base, env, root, year
-        self.zone, self.good, self.faulty, self.log = zone, good, faulty, log
+        self.zone, self.good, self.faulty = zone, good, faulty
 
     @property
     def inbox_year(self) -> Path:
         return Path(self.env["ETDZ_INBOX"]) / str(self.year)
-
-    def log_tail(self) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace")[-4000:] if self.log.exists() else ""
 
 
 def _pick_zone(demo_home: Path, year: int):
@@ -91,28 +79,6 @@ def _pick_zone(demo_home: Path, year: int):
     raise AssertionError(f"no plain demo CSV for a due zone of {year}")
 
 
-# The accounts are made by the portal's own function (portal.accounts.add_account, what `etdz accounts add` calls), in
-# a process of their own configured from the same environment as the server.
-ADD_ACCOUNT = """
-import sys
-import portal
-from etdz.settings import Settings
-portal.setup_django(Settings.from_env())
-portal.migrate()
-from portal.accounts import add_account
-username, role, zone, province = sys.argv[1:5]
-add_account(username, role, sys.stdin.readline().rstrip("\\n"), zone_code=zone, province=province)
-"""
-
-
-def add_account(env: dict, root: Path, username: str, role: str, where: list[str]) -> None:
-    zone = where[1] if where[:1] == ["--zone"] else ""
-    province = where[1] if where[:1] == ["--province"] else ""
-    p = subprocess.run([sys.executable, "-c", ADD_ACCOUNT, username, role, zone, province], input=PASSWORD + "\n",
-                       env=env, cwd=root, capture_output=True, text=True, timeout=300)
-    assert p.returncode == 0, p.stdout + p.stderr
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     require(Path(CHROMIUM).exists(), "Chromium is not installed (Debian package `chromium`)")
@@ -136,27 +102,14 @@ def site(tmp_path_factory):
     inbox = root / "inbox"
     shutil.copytree(root / "demo" / "inbox" / str(year - 1), inbox / str(year - 1))  # Y−1 for the checks
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ETDZ_", "DAGSTER_"))}
-    env.update({"ETDZ_HOME": str(root / "home"), "ETDZ_REGISTRY": str(root / "demo" / "registry.csv"),
-                "ETDZ_INBOX": str(inbox), "ETDZ_WAREHOUSE": str(root / "warehouse"),
-                "ETDZ_REPORTS": str(root / "reports"), "DAGSTER_HOME": str(root / "dagster_home"),
-                "ETDZ_APPROVAL_REQUIRED": "true"})
-    accounts = [("zone-user", "zone", ["--zone", zone["zone_code"]]),
-                ("province-user", "province", ["--province", zone["province"]]),
-                ("reviewer-user", "reviewer", [])]
-    for username, role, where in accounts:
-        add_account(env, root, username, role, where)
-    port = free_port()
-    log = root / "portal.log"
-    with open(log, "wb") as fh:
-        proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "portal", "--port", str(port)], env=env,
-                                cwd=root, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
-    s = Site(f"http://127.0.0.1:{port}", env, root, year, zone, good, faulty, log)
-    try:
-        wait_for_port(port, 180, proc, "etdz portal")
-        yield s
-    finally:
-        stop_group(proc)
+    env = clean_env(ETDZ_HOME=str(root / "home"), ETDZ_REGISTRY=str(root / "demo" / "registry.csv"),
+                    ETDZ_INBOX=str(inbox), ETDZ_WAREHOUSE=str(root / "warehouse"), ETDZ_REPORTS=str(root / "reports"),
+                    DAGSTER_HOME=str(root / "dagster_home"), ETDZ_APPROVAL_REQUIRED="true")
+    add_account(env, root, "zone-user", "zone", zone=zone["zone_code"])
+    add_account(env, root, "province-user", "province", province=zone["province"])
+    add_account(env, root, "reviewer-user", "reviewer")
+    with portal_server(env, root) as base:
+        yield Site(base, env, root, year, zone, good, faulty)
 
 
 @pytest.fixture(scope="module")

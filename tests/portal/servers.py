@@ -1,0 +1,72 @@
+"""The portal as its real server for the browser, PostgreSQL and load tests: `etdz portal` (waitress) in a process
+group of its own on a free loopback port, its accounts made in a process configured from the same environment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from tests.ops.conftest import free_port, stop_group, wait_for_port
+
+PASSWORD = "server-test-passphrase"
+
+
+def open_year() -> int:
+    """The year the portal takes files for: the calendar year just closed in Beijing (portal.submitting.open_year)."""
+    return dt.datetime.now(ZoneInfo("Asia/Shanghai")).year - 1
+
+
+def clean_env(**values: str) -> dict[str, str]:
+    """This process's environment without any ETDZ_/DAGSTER_ variable, plus ``values``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ETDZ_", "DAGSTER_"))}
+    env.update(values)
+    return env
+
+
+# The portal's own functions (portal.accounts.add_account / new_token, what `etdz accounts add` and `etdz accounts
+# token` call), in a process configured from the server's environment; prints the new token.
+_ADD_ACCOUNT = """
+import sys
+import portal
+from etdz.settings import Settings
+portal.setup_django(Settings.from_env())
+portal.migrate()
+from portal.accounts import add_account, new_token
+username, role, zone, province = sys.argv[1:5]
+add_account(username, role, sys.stdin.readline().rstrip("\\n"), zone_code=zone, province=province)
+print(new_token(username))
+"""
+
+
+def add_account(env: dict[str, str], cwd: Path, username: str, role: str, zone: str = "", province: str = "",
+                password: str = PASSWORD) -> str:
+    """Create an account on the portal database ``env`` names; returns its API token."""
+    p = subprocess.run([sys.executable, "-c", _ADD_ACCOUNT, username, role, zone, province], input=password + "\n",
+                       env=env, cwd=cwd, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    return p.stdout.strip().splitlines()[-1]
+
+
+@contextlib.contextmanager
+def portal_server(env: dict[str, str], cwd: Path, timeout: float = 180) -> Iterator[str]:
+    """`etdz portal --port <free>` until the block ends; yields its base URL. Its output goes to cwd/portal.log."""
+    port = free_port()
+    log = Path(cwd) / "portal.log"
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "portal", "--port", str(port)], env=env,
+                                cwd=cwd, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        try:
+            wait_for_port(port, timeout, proc, "etdz portal")
+        except (RuntimeError, TimeoutError) as exc:
+            raise RuntimeError(f"{exc}\n{log.read_text(encoding='utf-8', errors='replace')[-4000:]}") from None
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop_group(proc)

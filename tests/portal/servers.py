@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import os
 import subprocess
 import sys
@@ -31,27 +32,40 @@ def clean_env(**values: str) -> dict[str, str]:
 
 
 # The portal's own functions (portal.accounts.add_account / new_token, what `etdz accounts add` and `etdz accounts
-# token` call), in a process configured from the server's environment; prints the new token.
-_ADD_ACCOUNT = """
-import sys
+# token` call), in a process configured from the server's environment: one JSON line per account on standard input
+# ({username, role, zone, province, password}); prints one token per line.
+_ADD_ACCOUNTS = """
+import json, sys
 import portal
 from etdz.settings import Settings
 portal.setup_django(Settings.from_env())
 portal.migrate()
 from portal.accounts import add_account, new_token
-username, role, zone, province = sys.argv[1:5]
-add_account(username, role, sys.stdin.readline().rstrip("\\n"), zone_code=zone, province=province)
-print(new_token(username))
+for line in sys.stdin:
+    a = json.loads(line)
+    add_account(a["username"], a["role"], a["password"], zone_code=a["zone"], province=a["province"])
+    print(new_token(a["username"]), flush=True)
 """
+
+
+def add_accounts(env: dict[str, str], cwd: Path, accounts: list[dict]) -> list[str]:
+    """Create accounts ``[{username, role, zone?, province?, password?}]`` on the portal database ``env`` names, in
+    one process; returns their API tokens in order."""
+    lines = [json.dumps({"zone": "", "province": "", "password": PASSWORD, **a}, ensure_ascii=False) for a in accounts]
+    p = subprocess.run([sys.executable, "-c", _ADD_ACCOUNTS], input="\n".join(lines) + "\n", env=env, cwd=cwd,
+                       capture_output=True, text=True, timeout=900)
+    assert p.returncode == 0, p.stdout + p.stderr
+    tokens = p.stdout.split()
+    assert len(tokens) == len(accounts), p.stdout + p.stderr
+    return tokens
 
 
 def add_account(env: dict[str, str], cwd: Path, username: str, role: str, zone: str = "", province: str = "",
                 password: str = PASSWORD) -> str:
-    """Create an account on the portal database ``env`` names; returns its API token."""
-    p = subprocess.run([sys.executable, "-c", _ADD_ACCOUNT, username, role, zone, province], input=password + "\n",
-                       env=env, cwd=cwd, capture_output=True, text=True, timeout=300)
-    assert p.returncode == 0, p.stdout + p.stderr
-    return p.stdout.strip().splitlines()[-1]
+    """Create one account; returns its API token."""
+    [token] = add_accounts(env, cwd, [{"username": username, "role": role, "zone": zone, "province": province,
+                                       "password": password}])
+    return token
 
 
 @contextlib.contextmanager

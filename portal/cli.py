@@ -57,11 +57,11 @@ def read_password(stream=None) -> str:
 
 def cmd_accounts(args: argparse.Namespace) -> int:
     import portal
-    from portal import accounts
 
     settings = settings_for(args)
     portal.setup_django(settings)
     portal.migrate()
+    from portal import accounts  # its models need Django configured
     try:
         if args.action == "add":
             password = read_password()

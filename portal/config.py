@@ -25,11 +25,13 @@ def portal_home(settings: Settings) -> Path:
 
 def database(settings: Settings) -> dict:
     """Django's ``DATABASES['default']`` from ``portal_database``: "" → SQLite under ETDZ_HOME, a path or
-    ``sqlite:///path`` → that SQLite file, ``postgresql://user:password@host:port/name`` → PostgreSQL."""
+    ``sqlite:////absolute/path`` (``sqlite:///relative`` to ETDZ_HOME) → that SQLite file,
+    ``postgresql://user:password@host:port/name`` → PostgreSQL."""
     url = settings.portal_database.strip()
     if not url or url.startswith("sqlite:") or "://" not in url:
-        if url.startswith("sqlite:"):
-            path = Path(unquote(urlsplit(url).path))
+        if url.startswith("sqlite:"):  # sqlite:////absolute/path, sqlite:///relative/to/ETDZ_HOME
+            rest = unquote(url.split(":", 1)[1].removeprefix("//"))[1:]
+            path = Path(settings.home) / rest
         else:
             path = Path(url).expanduser() if url else portal_home(settings) / "portal.sqlite3"
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -104,21 +104,44 @@ def home(request):
 
 
 def _zone_context(who: Who, year: int) -> dict:
-    log_years: dict[int, object] = {}
-    history = []
-    for sub in Submission.objects.filter(zone_code=who.zone_code).select_related("submitted_by") \
-            .order_by("-submitted_at", "-id"):
-        if sub.data_year not in log_years:
-            log_years[sub.data_year] = submitting.pipeline_log(sub.data_year)
-        status, late = submitting.status_of(sub, log_years[sub.data_year])
-        history.append({"sub": sub, "status": status, "late": late,
-                        "notice": _rejection_notice(sub) if status == "rejected" else ""})
-    zone = zone_row(who.zone_code) or {}
-    return {"who": who, "zone": zone, "year": year, "deadline": submitting.deadline_of(year),
+    return {"who": who, "zone": zone_row(who.zone_code) or {}, "year": year, "deadline": submitting.deadline_of(year),
             "past_deadline": submitting.today_local() > submitting.deadline_of(year),
-            "published": submitting.published(year), "history": history,
+            "published": submitting.published(year), "history": zone_history(who.zone_code),
             "queries": list(queries.visible_queries(who)), "result_notice": _result_notice(who, year),
             "status_zh": STATUS_ZH}
+
+
+def zone_history(zone_code: str) -> list[dict]:
+    """Every file of the zone, newest first: its portal submissions with their status, and the files the
+    pipeline's ``submission_log`` lists that reached the inbox another way — with the rejection notice of a
+    rejected one."""
+    from etdz.storage import Warehouse
+
+    store = Warehouse(dj.ETDZ.warehouse)
+    logs = {y: submitting.pipeline_log(y) for y in store.years("submission_log")}
+    out, mine = [], set()
+    for sub in Submission.objects.filter(zone_code=zone_code).select_related("submitted_by"):
+        log = logs.get(sub.data_year)
+        status, late = submitting.status_of(sub, log)
+        mine.add(sub.sha256)
+        out.append({"year": sub.data_year, "at": sub.submitted_at, "name": sub.original_name,
+                    "stored": sub.stored_name, "sha256": sub.sha256, "status": status, "late": late,
+                    "by": sub.submitted_by.username, "approved": sub.approved_at is not None,
+                    "return_reason": sub.return_reason,
+                    "notice": _rejection_notice(zone_code, sub.data_year, sub.sha256) if status == "rejected" else ""})
+    for y, log in logs.items():
+        if log is None or not len(log):
+            continue
+        for row in log.loc[log["zone_code"] == zone_code].itertuples(index=False):
+            if row.sha256 in mine:
+                continue
+            status = str(row.status)
+            out.append({"year": y, "at": row.received_at.to_pydatetime(), "name": row.file_name, "stored": "",
+                        "sha256": row.sha256, "status": status, "late": bool(row.late), "by": "",
+                        "approved": False, "return_reason": "",
+                        "notice": _rejection_notice(zone_code, y, row.sha256) if status == "rejected" else ""})
+    out.sort(key=lambda h: h["at"], reverse=True)
+    return out
 
 
 STATUS_ZH = {"submitted": "已报送 submitted", "awaiting_approval": "待省级审核 awaiting approval",
@@ -126,14 +149,13 @@ STATUS_ZH = {"submitted": "已报送 submitted", "awaiting_approval": "待省级
              "superseded": "已被取代 superseded"}
 
 
-def _rejection_notice(sub: Submission) -> str:
+def _rejection_notice(zone_code: str, data_year: int, sha256: str) -> str:
     """The pipeline's rejection notice of a rejected file (``<reports>/<Y>/rejections/<zone>_<sha12>.txt``)."""
     from etdz.validation_page import notice_name
 
     if "://" in dj.ETDZ.reports:
         return ""
-    path = Path(dj.ETDZ.reports) / str(sub.data_year) / "rejections" / notice_name(sub.zone_code, sub.sha256,
-                                                                                    registry())
+    path = Path(dj.ETDZ.reports) / str(data_year) / "rejections" / notice_name(zone_code, sha256, registry())
     try:
         return path.read_text(encoding="utf-8")
     except OSError:

@@ -127,3 +127,22 @@ def warned_file(zone: str = "Z1", year: int = 2025) -> bytes:
     explanation (a thousands separator, row 2)."""
     return csv_bytes(rows_for(zone, year, output=("1,120.5", "亿元"), city_output=("1900", "亿元"),
                               share=("90", "%")))
+
+
+def run_ingestion(settings, year: int = 2025) -> None:
+    """What the ``submissions`` asset does for a year: ingest its inbox folder, write ``submission_log`` and the
+    rejection notices (the run's own functions)."""
+    from etdz.catalogue import catalogue_for_year, load_catalogues
+    from etdz.deadlines import parse_deadlines
+    from etdz.ingestion import ingest_year
+    from etdz.registry import load_registry
+    from etdz.schemas import SUBMISSION_LOG, to_table
+    from etdz.storage import Warehouse
+    from etdz.validation_page import write_rejection_notices
+
+    registry = load_registry(settings.registry)
+    cat = catalogue_for_year(load_catalogues(settings.methodology), year)
+    ing = ingest_year(Path(settings.inbox) / str(year), year, cat, registry, archive=None,
+                      deadlines=parse_deadlines(settings.deadlines))
+    Warehouse(settings.warehouse).write("submission_log", year, to_table(ing.log, SUBMISSION_LOG))
+    write_rejection_notices(ing, Path(settings.reports) / str(year) / "rejections", registry)

@@ -10,7 +10,7 @@ import re
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from tests.portal.conftest import good_file, warned_file
+from tests.portal.conftest import good_file, run_ingestion, warned_file
 
 
 class Browser:
@@ -83,6 +83,21 @@ def test_the_zone_explains_and_submits_then_sees_its_history(site, portal_env):
     assert re.search(r'<tr class="submission" data-sha256="[0-9a-f]{64}">.*?已报送 submitted', html, re.S)
     assert len(list(portal_env.inbox.rglob("*.csv"))) == 1
     assert "#1" in z1.get("/zone")  # the explained warning's query, answered
+
+
+def test_the_history_shows_the_pipelines_status_and_rejection_notices(site, portal_env):
+    """A file that reached the inbox another way and was rejected by the run: listed with its notice."""
+    site["z1"].post("/zone", {"action": "submit", "file": SimpleUploadedFile("a.csv", good_file())}, status=201)
+    folder = portal_env.inbox / "2025"
+    (folder / "emailed.csv").write_bytes(good_file(firms=("3.5", "家")))
+    run_ingestion(portal_env.settings)
+    page = site["z1"].get("/zone")
+    rows = re.findall(r'<tr class="submission" data-sha256="[0-9a-f]{64}">(.*?)</tr>', page, re.S)
+    assert len(rows) == 2
+    rejected = next(r for r in rows if "emailed.csv" in r)
+    assert "未通过 rejected" in rejected and "收件箱 inbox" in rejected and "未通过通知" in rejected
+    assert "第 4 行" in rejected  # the notice names the row
+    assert "已接收 accepted" in next(r for r in rows if "a.csv" in r)
 
 
 def test_the_template_is_the_zones(site):

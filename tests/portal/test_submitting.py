@@ -15,7 +15,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 
-from tests.portal.conftest import good_file
+from tests.portal.conftest import good_file, run_ingestion
 
 
 def _file(data: bytes, name: str = "f.csv") -> dict:
@@ -142,21 +142,6 @@ def test_a_published_year_refuses_submissions(portal_env):
     assert not any(portal_env.inbox.rglob("*.csv"))
 
 
-def _run_ingestion(settings) -> None:
-    """What the ``submissions`` asset does for 2025: ingest the inbox folder and write ``submission_log``."""
-    from etdz.catalogue import catalogue_for_year, load_catalogues
-    from etdz.deadlines import parse_deadlines
-    from etdz.ingestion import ingest_year
-    from etdz.registry import load_registry
-    from etdz.schemas import SUBMISSION_LOG, to_table
-    from etdz.storage import Warehouse
-
-    cat = catalogue_for_year(load_catalogues(settings.methodology), 2025)
-    ing = ingest_year(Path(settings.inbox) / "2025", 2025, cat, load_registry(settings.registry), archive=None,
-                      deadlines=parse_deadlines(settings.deadlines))
-    Warehouse(settings.warehouse).write("submission_log", 2025, to_table(ing.log, SUBMISSION_LOG))
-
-
 def test_status_is_the_pipelines_once_the_year_has_run(portal_env):
     p = portal_env
     z1 = p.api(p.account("z1", "zone", zone="Z1"))
@@ -164,7 +149,7 @@ def test_status_is_the_pipelines_once_the_year_has_run(portal_env):
     time.sleep(0.01)
     second = z1.post("/api/v1/submissions", _file(good_file(firms=("36", "家")))).json()["sha256"]
     assert {r["status"] for r in z1.get("/api/v1/submissions?data_year=2025").json()} == {"submitted"}
-    _run_ingestion(p.settings)
+    run_ingestion(p.settings)
     status = {r["sha256"]: r["status"] for r in z1.get("/api/v1/submissions?data_year=2025").json()}
     assert status == {first: "superseded", second: "accepted"}  # the latest submission wins
     third = z1.post("/api/v1/submissions", _file(good_file(firms=("37", "家")))).json()["sha256"]
@@ -192,7 +177,7 @@ def test_completeness_counts_match_submission_log(portal_env):
         import os
 
         os.utime(p.inbox / "2025" / "z3.csv", (1767000000, 1767000000))  # 2025-12-29: before the deadline
-        _run_ingestion(settings)
+        run_ingestion(settings)
         t = table(2025)
         log = Warehouse(settings.warehouse).read("submission_log", 2025).to_pandas()
     assert t["total"] == {"due": 4, "submitted": 4, "approved": 1,

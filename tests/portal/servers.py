@@ -60,12 +60,21 @@ def add_accounts(env: dict[str, str], cwd: Path, accounts: list[dict]) -> list[s
     return tokens
 
 
+def etdz(env: dict[str, str], cwd: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
+    """``etdz <args>`` (the console script's module) in a process of its own; asserts it succeeded."""
+    p = subprocess.run([sys.executable, "-m", "pipelines.cli", *args], input=stdin, env=env, cwd=cwd,
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, f"etdz {' '.join(args)} exited with {p.returncode}:\n{p.stdout}\n{p.stderr}"
+    return p
+
+
 def add_account(env: dict[str, str], cwd: Path, username: str, role: str, zone: str = "", province: str = "",
                 password: str = PASSWORD) -> str:
-    """Create one account; returns its API token."""
-    [token] = add_accounts(env, cwd, [{"username": username, "role": role, "zone": zone, "province": province,
-                                       "password": password}])
-    return token
+    """One account through the real commands: `etdz accounts add` (the password on standard input), then
+    `etdz accounts token` (the token alone on the last line); returns the token."""
+    where = ["--zone", zone] if zone else ["--province", province] if province else []
+    etdz(env, cwd, "accounts", "add", username, "--role", role, *where, stdin=password + "\n")
+    return etdz(env, cwd, "accounts", "token", username).stdout.strip().splitlines()[-1]
 
 
 @contextlib.contextmanager

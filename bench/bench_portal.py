@@ -190,12 +190,14 @@ def main(argv: list[str] | None = None) -> int:
             first.post("/api/v1/validate")  # the first check after start-up (another zone's file: not sent later)
             first_ms = (time.perf_counter() - t) * 1000
             sequential = []
+            cpu0 = base.cpu_seconds()
             for (zone, path), token in zip(picked, tokens):
                 c = Client(base, token, zone, path, threading.Barrier(1))
                 t = time.perf_counter()
                 r = c.post("/api/v1/validate")
                 sequential.append((time.perf_counter() - t) * 1000)
                 assert r.status_code == 200 and r.json()["ok"], (zone, r.status_code, r.text[:300])
+            cpu_per_check_ms = (base.cpu_seconds() - cpu0) / len(picked) * 1000
             load_before = os.getloadavg()[0]
             barrier = threading.Barrier(len(picked))
             clients = [Client(base, token, zone, path, barrier) for (zone, path), token in zip(picked, tokens)]
@@ -205,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
             for c in clients:
                 c.join()
             burst_s = time.perf_counter() - t
+            burst_cpu_s = base.cpu_seconds() - cpu0 - cpu_per_check_ms * len(picked) / 1000
             load_after = os.getloadavg()[0]
             listed = requests.get(f"{base}/api/v1/submissions?data_year={year}", timeout=120,
                                   headers={"Authorization": f"Bearer {tokens[-1]}"}).json()
@@ -237,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
             "load_1min_before_burst": round(load_before, 2), "load_1min_after_burst": round(load_after, 2),
             "first_check_after_start_ms": round(first_ms, 1),
             "check_sequential": summary(sequential),
+            "server_cpu_per_check_ms": round(cpu_per_check_ms, 1),  # load-independent: the server's CPU per check
+            "server_cpu_burst_s": round(burst_cpu_s, 2),
             "check_burst": summary([c.check_ms for c in ok]) if ok else None,
             "submit_burst": summary([c.submit_ms for c in ok]) if ok else None,
             "burst_wall_s": round(burst_s, 2),
@@ -248,7 +253,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(figures, indent=2, ensure_ascii=False))
         cs, cb, sb = figures["check_sequential"], figures["check_burst"], figures["submit_burst"]
         print(f"\ncheck, one at a time:   median {cs['median_ms']:.0f} ms, p90 {cs['p90_ms']:.0f} ms, "
-              f"worst {cs['max_ms']:.0f} ms ({cs['n']} files)")
+              f"worst {cs['max_ms']:.0f} ms ({cs['n']} files); the server's CPU {cpu_per_check_ms:.0f} ms per check "
+              f"(1-minute load {load_before:.1f} on {os.cpu_count()} cores)")
         if cb and sb:
             print(f"check, {len(picked)} at once:     median {cb['median_ms']:.0f} ms, p90 {cb['p90_ms']:.0f} ms, "
                   f"worst {cb['max_ms']:.0f} ms")

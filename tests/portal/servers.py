@@ -77,8 +77,20 @@ def add_account(env: dict[str, str], cwd: Path, username: str, role: str, zone: 
     return etdz(env, cwd, "accounts", "token", username).stdout.strip().splitlines()[-1]
 
 
+class Server(str):
+    """The base URL of a running `etdz portal` (a str), with its process id (``pid``) and log (``log``)."""
+
+    pid: int
+    log: Path
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the server process so far (/proc/<pid>/stat), every thread included."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextlib.contextmanager
-def portal_server(env: dict[str, str], cwd: Path, timeout: float = 180) -> Iterator[str]:
+def portal_server(env: dict[str, str], cwd: Path, timeout: float = 180) -> Iterator[Server]:
     """`etdz portal --port <free>` until the block ends; yields its base URL. Its output goes to cwd/portal.log."""
     port = free_port()
     log = Path(cwd) / "portal.log"
@@ -90,6 +102,8 @@ def portal_server(env: dict[str, str], cwd: Path, timeout: float = 180) -> Itera
             wait_for_port(port, timeout, proc, "etdz portal")
         except (RuntimeError, TimeoutError) as exc:
             raise RuntimeError(f"{exc}\n{log.read_text(encoding='utf-8', errors='replace')[-4000:]}") from None
-        yield f"http://127.0.0.1:{port}"
+        server = Server(f"http://127.0.0.1:{port}")
+        server.pid, server.log = proc.pid, log
+        yield server
     finally:
         stop_group(proc)

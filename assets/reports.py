@@ -35,7 +35,9 @@ def build_report_assets(partitions_def, code_version: str):
                       code_version=code_version,
                       description="national_report.html: the year at a glance — top 30, regional top 10s, "
                                   "single-item top lists, distributions, rank robustness, movers, changes since "
-                                  "the previous run, watch-list, summons, upgrade candidates, data quality."),
+                                  "the previous run, watch-list, summons, upgrade candidates, data quality. Its "
+                                  "results are called final (正式) only when results_status is final and no review "
+                                  "query is open or answered-but-not-closed (metadata: results, open_queries)."),
             AssetSpec("zone_cards", group_name="reports", owners=OWNERS, kinds={"html"}, deps=deps,
                       code_version=code_version,
                       description="zones/<zone_code>.html: each ranked zone's result notice (结果通知书) with ranks, "

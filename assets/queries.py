@@ -14,14 +14,13 @@ commands and a deployment without the portal never load it.
 
 from __future__ import annotations
 
-import json
 import threading
-from dataclasses import asdict
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from dagster import ConfigurableResource, DataVersion, DataVersionsByPartition, observable_source_asset
+from dagster import DataVersion, DataVersionsByPartition, ResourceParam, observable_source_asset
 
+from assets.resource import EtdzResource
 from etdz.queries import QueryStatus, query_status
 from etdz.settings import Settings
 
@@ -101,31 +100,9 @@ def load_year_version(settings: Settings, data_year: int) -> str | None:
     return str(_closing_connection(lambda: queries.year_version(int(data_year))))
 
 
-class ReviewQueriesResource(ConfigurableResource):
-    """Where the review queries are read: the installation's settings (as JSON, so the resource stays plain)."""
-
-    settings_json: str
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> ReviewQueriesResource:
-        return cls(settings_json=json.dumps(asdict(settings), ensure_ascii=False))
-
-    def settings(self) -> Settings:
-        values = json.loads(self.settings_json)
-        values["from_environment"] = tuple(values.get("from_environment", ()))
-        return Settings(**values)
-
-    def available(self) -> bool:
-        return portal_database_exists(self.settings())
-
-    def year_queries(self, data_year: int) -> list[dict] | None:
-        return load_year_queries(self.settings(), data_year)
-
-    def year_version(self, data_year: int) -> str | None:
-        return load_year_version(self.settings(), data_year)
-
-    def year_status(self, data_year: int) -> QueryStatus:
-        return query_status(self.year_queries(data_year))
+def load_year_status(settings: Settings, data_year: int) -> QueryStatus:
+    """The year's queries counted by state (``NO_PORTAL`` without a portal database)."""
+    return query_status(load_year_queries(settings, data_year))
 
 
 def build_review_queries_asset(partitions_def):
@@ -140,11 +117,12 @@ def build_review_queries_asset(partitions_def):
                     "only when results_status is final and no query is open or answered-but-not-closed, and show "
                     "the counts. Without a portal database nothing is recorded: no queries.",
     )
-    def review_queries(context, review: ReviewQueriesResource) -> DataVersionsByPartition:
-        if not review.available():
+    def review_queries(context, resource: ResourceParam[EtdzResource]) -> DataVersionsByPartition:
+        settings = resource.settings
+        if not portal_database_exists(settings):
             return DataVersionsByPartition({})
         keys = context.partition_keys if context.has_partition_key_range or context.has_partition_key else \
             partitions_def.get_partition_keys()
-        return DataVersionsByPartition({k: DataVersion(review.year_version(int(k))) for k in keys})
+        return DataVersionsByPartition({k: DataVersion(load_year_version(settings, int(k))) for k in keys})
 
     return review_queries

@@ -1,16 +1,25 @@
 """Report assets: the national report, the zone report cards and the ranking workbook (group ``reports``)."""
 
 
-from dagster import AssetDep, AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, MetadataValue, multi_asset
+from dagster import (
+    AssetDep,
+    AssetExecutionContext,
+    AssetKey,
+    AssetSpec,
+    MaterializeResult,
+    MetadataValue,
+    ResourceParam,
+    multi_asset,
+)
 
+from assets.mappings import previous_years
 from assets.metadata import report_location
-from assets.queries import REVIEW_QUERIES_KEY, ReviewQueriesResource
+from assets.queries import REVIEW_QUERIES_KEY, load_year_queries
+from assets.resource import EtdzResource
 from etdz.catalogue import catalogue_for_year
 from etdz.history import all_rankings
 from etdz.queries import LABELS, query_status, results_label, results_status_of
 from etdz.reports import ReportInputs, ReportOutputs, write_year_reports
-from pipelines.partitions import previous_years
-from pipelines.resources import EtdzResource
 
 OWNERS = ["team:analysis"]
 INPUTS = ("rankings", "category_scores", "indicator_scores", "indicator_bounds", "downgrade_watchlist",
@@ -49,9 +58,9 @@ def build_report_assets(partitions_def, code_version: str):
         ],
         description="Write the year's reports from the published datasets.",
     )
-    def reports(context: AssetExecutionContext, resource: EtdzResource, review: ReviewQueriesResource):
+    def reports(context: AssetExecutionContext, resource: ResourceParam[EtdzResource]):
         year = int(context.partition_key)
-        queries = review.year_queries(year)  # None without a portal database
+        queries = load_year_queries(resource.settings, year)  # None without a portal database
         with resource.writing(year):
             out = write_reports(resource, year, queries)
             resource.publish_reports(year, "zones", delete_stale=True)  # object-store reports: upload
@@ -100,7 +109,7 @@ def write_reports(resource: EtdzResource, year: int, queries: list[dict] | None 
     for name in INPUTS:
         table = store.read(name, year)
         if table is None:
-            raise RuntimeError(f"data year {year}: dataset {name} is missing from {resource.warehouse}; "
+            raise RuntimeError(f"data year {year}: dataset {name} is missing from {resource.settings.warehouse}; "
                                f"materialise the scoring assets for {year} first (etdz run --data-year {year})")
         frames[name] = table.to_pandas()
     for name in OPTIONAL:
@@ -111,5 +120,5 @@ def write_reports(resource: EtdzResource, year: int, queries: list[dict] | None 
     prev = resource.previous_submissions(year, catalogues, resource.load_registry())
     return write_year_reports(ReportInputs(data_year=year, catalogue=catalogue_for_year(catalogues, year),
                                            history=all_rankings(store, year), prev_measures=prev.measures,
-                                           prev_submitted=set(prev.zones), queries=queries, **frames),
+                                           prev_accepted=set(prev.zones), queries=queries, **frames),
                               resource.reports_root())

@@ -20,6 +20,7 @@ from dagster import (
     AssetRecordsFilter,
     DagsterInstance,
     DefaultSensorStatus,
+    ResourceParam,
     RunRequest,
     RunsFilter,
     SensorEvaluationContext,
@@ -29,10 +30,11 @@ from dagster import (
 )
 from dagster._core.definitions.data_version import DATA_VERSION_TAG  # stable tag name since 1.2
 
-from assets.queries import REVIEW_QUERIES_KEY, ReviewQueriesResource
+from assets.queries import REVIEW_QUERIES_KEY, load_year_status, load_year_version, portal_database_exists
+from assets.resource import EtdzResource
 from etdz.publish import is_published
 from etdz.queries import QueryStatus
-from pipelines.resources import EtdzResource
+from etdz.settings import Settings
 
 REPORT_KEYS = ("national_report", "zone_cards", "rankings_workbook")
 ACTIVE = ("QUEUED", "NOT_STARTED", "STARTING", "STARTED")
@@ -56,13 +58,14 @@ def last_observed_version(instance: DagsterInstance, data_year: int) -> str | No
     return obs.tags.get(DATA_VERSION_TAG) if obs and obs.tags else None
 
 
-def record_review_queries(instance: DagsterInstance, review: ReviewQueriesResource, data_year: int) -> bool:
+def record_review_queries(instance: DagsterInstance, settings: Settings, data_year: int) -> bool:
     """Record the year's query version when it changed (``etdz run`` before a run); False without a portal."""
-    version = review.year_version(data_year)
+    version = load_year_version(settings, data_year)
     if version is None:
         return False
     if last_observed_version(instance, data_year) != version:
-        instance.report_runless_asset_event(review_observation(data_year, version, review.year_status(data_year)))
+        instance.report_runless_asset_event(review_observation(data_year, version,
+                                                               load_year_status(settings, data_year)))
     return True
 
 
@@ -90,15 +93,15 @@ def build_review_queries_sensor(job, partitions_def, interval_seconds: int = 30)
                     "answered or closed, re-writes that year's reports (national report, cards, workbook), which "
                     "call the results final only when no query is open or answered-but-not-closed.",
     )
-    def review_queries_sensor(context: SensorEvaluationContext, resource: EtdzResource,
-                              review: ReviewQueriesResource):
-        if not review.available():
+    def review_queries_sensor(context: SensorEvaluationContext, resource: ResourceParam[EtdzResource]):
+        settings = resource.settings
+        if not portal_database_exists(settings):
             return SkipReason("no portal database: there are no review queries")
         instance = context.instance
         requests, events, notes = [], [], []
         for key in partitions_def.get_partition_keys():
             year = int(key)
-            version = review.year_version(year)
+            version = load_year_version(settings, year)
             if version is None or version == last_observed_version(instance, year):
                 continue
             if is_published(resource.store(), year):
@@ -106,7 +109,7 @@ def build_review_queries_sensor(job, partitions_def, interval_seconds: int = 30)
                 continue
             if _year_active(instance, job.name, year):
                 continue  # its run may have read the queries before the change: look again on the next tick
-            events.append(review_observation(year, version, review.year_status(year)))
+            events.append(review_observation(year, version, load_year_status(settings, year)))
             if _reports_written(instance, year):
                 requests.append(RunRequest(partition_key=key, asset_selection=[AssetKey(k) for k in REPORT_KEYS],
                                            tags={"etdz/trigger": "review_queries_sensor",

@@ -20,15 +20,11 @@ GOLDEN = Path(__file__).resolve().parents[1] / "fixtures" / "golden"
 REPORTS = [AssetKey(k) for k in ("national_report", "zone_cards", "rankings_workbook")]
 
 
-@pytest.fixture(autouse=True)
-def fixed_calendar(monkeypatch):
-    # the partitions end at the year the schedule requests next: pin it, as the asset-graph snapshot does
-    monkeypatch.setattr("pipelines.partitions.next_scheduled_year", lambda *_: 2022)
-
-
 def dagster_settings(base: Settings, tmp_path: Path) -> Settings:
-    """The golden example's inputs with this test's outputs, on the portal's settings (its database, its home)."""
+    """The golden example's inputs with this test's outputs, on the portal's settings (its database, its home); the
+    partitions 2020–2022 whatever the date."""
     return dataclasses.replace(base, registry=str(GOLDEN / "registry.csv"), methodology=str(GOLDEN / "catalogues"),
+                               first_data_year=2020, last_data_year=2022,
                                inbox=str(GOLDEN / "inbox"), warehouse=str(tmp_path / "warehouse"),
                                reports=str(tmp_path / "reports"), archive=str(tmp_path / "warehouse" / "_archive"),
                                dagster_home=os.environ["DAGSTER_HOME"])
@@ -38,7 +34,7 @@ def tick(defs, instance):
     """One evaluation of the review_queries sensor; its observations recorded as the daemon would."""
     sensor = defs.resolve_sensor_def("review_queries_sensor")
     ctx = build_sensor_context(instance=instance, definitions=defs,
-                               resources={"resource": defs.resources["resource"], "review": defs.resources["review"]})
+                               resources={"resource": defs.resources["resource"]})
     data = sensor.evaluate_tick(ctx)
     for event in data.asset_events:
         instance.report_runless_asset_event(event)
@@ -93,7 +89,7 @@ def test_without_a_portal_database_nothing_is_recorded_and_nothing_is_read(tmp_p
         data = tick(defs, instance)
         assert not data.run_requests and not data.asset_events
         assert "no portal database" in data.skip_message
-        assert record_review_queries(instance, defs.resources["review"], 2021) is False
+        assert record_review_queries(instance, settings, 2021) is False
         assert observations(instance, 2021) == []
 
 

@@ -167,3 +167,22 @@ def test_publish_year_refuses_while_a_query_is_open_and_writes_nothing(tmp_path)
     with pytest.raises(Exception) as other:
         publish_year(store, tmp_path / "reports", 2023, cat, str(SHIPPED_REGISTRY), queries=[q("answered")])
     assert "review quer" not in str(other.value)
+
+
+def test_the_workbook_says_final_only_when_every_query_is_closed(final_year, tmp_path):
+    import dataclasses
+
+    from openpyxl import load_workbook
+
+    from etdz.reports import write_year_reports
+
+    def results_cell(queries) -> str:
+        out = write_year_reports(dataclasses.replace(final_year.inputs(), queries=queries), tmp_path / "r",
+                                 generated="2026-01-01 00:00 UTC", card_workers=1)
+        about = load_workbook(out.workbook, read_only=True)["说明 About"]
+        return next(r[1] for r in about.iter_rows(values_only=True) if r[0] == "结果状态 Results")
+
+    assert results_cell(None) == "正式 final"
+    assert results_cell([q("closed")]).startswith("正式 final — 未结质询 0 个")
+    under_review = results_cell([q("open"), q("answered", 2)])
+    assert under_review.startswith("复核中 under review — 未结质询 1 个 · 已答复待关闭 1 个")

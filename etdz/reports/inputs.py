@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from etdz.catalogue import Catalogue, Indicator
-from etdz.queries import NO_PORTAL, QueryStatus, query_status, results_label
+from etdz.queries import LABELS, NO_PORTAL, QueryStatus, query_status, results_label
 from etdz.reports.templating import REGION_ORDER, is_missing
 from etdz.scoring.downgrade import bottom_flags
 from etdz.scoring.levers import bounds_from_table
@@ -129,6 +129,7 @@ class YearView:
     bounds_problem: str | None                         # why ``bounds`` is None
     queries: QueryStatus = NO_PORTAL                   # the year's review queries by state (etdz.queries)
     results: str = "final"                             # final / under_review / provisional (etdz.queries.results_label)
+    results_text: str = "正式 final"                   # its words, with the query counts when there is a portal
 
 
 def _records(df: pd.DataFrame) -> list[dict]:
@@ -262,6 +263,7 @@ def prepare(inp: ReportInputs) -> YearView:
     except ValueError as exc:
         lever_bounds, bounds_problem = None, str(exc)
     queries = query_status(inp.queries)
+    label = results_label("provisional" if provisional else "final", queries)
     return YearView(
         data_year=Y, catalogue=cat, inputs=inp, zones=zones, zone_by_code=zone_by_code, indicators=metas,
         indicator_by_code=meta_by_code, categories=categories, regions=regions, n_total=len(zones),
@@ -274,7 +276,8 @@ def prepare(inp: ReportInputs) -> YearView:
         region_bottom_now=region_bottom_now, measures_by_zone=_by_zone(inp.measures),
         prev_measures_by_zone=_by_zone(inp.prev_measures), accepted=accepted_zones(inp.submission_log),
         prev_accepted=set(inp.prev_accepted or ()), bounds=lever_bounds, bounds_problem=bounds_problem,
-        queries=queries, results=results_label("provisional" if provisional else "final", queries))
+        queries=queries, results=label,
+        results_text=" ".join(LABELS[label]) + (f" — {queries.describe()}" if queries.known else ""))
 
 
 def _by_zone(measures: pd.DataFrame | None) -> dict[str, dict[str, float]]:

@@ -79,8 +79,9 @@ def build_ingestion_assets(partitions_def, code_version: str):
                              f"with an accepted submission, previous year's submissions from {prev.origin}")
 
             out = resource.reports_dir(year)
-            write_validation_page(ingest, out / "validation.html", registry)
-            write_rejection_notices(ingest, out / "rejections", registry)
+            write_validation_page(ingest, out / "validation.html", registry, demo=resource.settings.demo)
+            write_rejection_notices(ingest, out / "rejections", registry,
+                                    deadlines=parse_deadlines(resource.settings.deadlines), demo=resource.settings.demo)
             resource.publish_reports(year, "rejections", delete_stale=True)  # object-store reports: upload
             resource.publish_reports(year)
 

@@ -17,6 +17,7 @@ from assets.metadata import report_location
 from assets.queries import REVIEW_QUERIES_KEY, load_year_queries
 from assets.resource import EtdzResource
 from etdz.catalogue import catalogue_for_year
+from etdz.deadlines import deadline, parse_deadlines
 from etdz.history import all_rankings
 from etdz.queries import LABELS, query_status, results_label, results_status_of
 from etdz.reports import ReportInputs, ReportOutputs, write_year_reports
@@ -120,5 +121,6 @@ def write_reports(resource: EtdzResource, year: int, queries: list[dict] | None 
     prev = resource.previous_submissions(year, catalogues, resource.load_registry())
     return write_year_reports(ReportInputs(data_year=year, catalogue=catalogue_for_year(catalogues, year),
                                            history=all_rankings(store, year), prev_measures=prev.measures,
-                                           prev_accepted=set(prev.zones), queries=queries, **frames),
-                              resource.reports_root())
+                                           prev_accepted=set(prev.zones), demo=resource.settings.demo,
+                                           deadline=deadline(year, parse_deadlines(resource.settings.deadlines)),
+                                           queries=queries, **frames), resource.reports_root())

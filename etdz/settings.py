@@ -50,6 +50,7 @@ VARIABLES: dict[str, str] = {
     "ui_port": "ETDZ_UI_PORT",
     "deadlines": "ETDZ_DEADLINES",
     "poll_seconds": "ETDZ_POLL_SECONDS",
+    "demo": "ETDZ_DEMO",
     "min_share_to_rank": "ETDZ_MIN_SHARE_TO_RANK",
     "first_data_year": "ETDZ_FIRST_DATA_YEAR",
     "last_data_year": "ETDZ_LAST_DATA_YEAR",
@@ -103,6 +104,8 @@ class Settings:
     ui_port: int = 3000
     deadlines: str = ""  # "2023=2024-05-15,…": per data year, when files become late (etdz.deadlines)
     poll_seconds: int = 30  # how often the daemon looks at the inbox and evaluates the automation conditions
+    # a demo deployment (written by `etdz demo`): every page, sheet and UI description says the data are fictitious
+    demo: bool = False
     # a year is scored only when at least this share of its due zones have an accepted file (etdz/readiness.py)
     min_share_to_rank: float = DEFAULT_MIN_SHARE
     # the data years the UI shows as partitions; None: computed (pipelines/partitions.py, never by listing folders)
@@ -310,6 +313,16 @@ def _data_year(value: str) -> int:
     return int(value)
 
 
+def _flag(value: str) -> bool:
+    """A yes/no setting (``demo = true`` in the file, ``ETDZ_DEMO=1`` in the environment)."""
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off", ""):
+        return False
+    raise ValueError(f"{value!r} is not true or false (write true or false, or remove it for the default false)")
+
+
 def _deadlines(value: str) -> str:
     """``ETDZ_DEADLINES`` as given, once checked: a malformed value fails here, before any run."""
     parse_deadlines(value)
@@ -336,5 +349,5 @@ PARSERS: dict[str, Callable[[str], object]] = {"max_file_bytes": _megabytes, "ma
                                                "portal_lockout_seconds": _seconds,
                                                "deadlines": _deadlines, "poll_seconds": _seconds,
                                                "min_share_to_rank": min_share, "first_data_year": _data_year,
-                                               "last_data_year": _data_year,
+                                               "last_data_year": _data_year, "demo": _flag,
                                                "report_links_url": lambda v: v.strip().rstrip("/")}

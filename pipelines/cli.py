@@ -63,14 +63,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     inbox, registry = home / "inbox", home / "registry.csv"
     years = list(range(args.year_from, args.year_to + 1))
     # the demo's configuration: the defaults under its home, with the demo's registry of zones and its own data
-    # years as the partitions (04 §4.3), so the UI shows exactly the years it wrote
+    # years as the partitions (04 §4.3), so the UI shows exactly the years it wrote; demo = true marks it as the
+    # demo for every later command, the UI and the portal (etdz/reports/fictitious.py)
     demo = Settings.from_env({"ETDZ_HOME": str(home), "ETDZ_INBOX": str(inbox), "ETDZ_REGISTRY": str(registry),
-                              "ETDZ_FIRST_DATA_YEAR": str(years[0]), "ETDZ_LAST_DATA_YEAR": str(years[-1])})
+                              "ETDZ_FIRST_DATA_YEAR": str(years[0]), "ETDZ_LAST_DATA_YEAR": str(years[-1]),
+                              "ETDZ_DEMO": "true"})
     written = write_config(demo, home / CONFIG_NAME)
     settings = Settings.from_env(env)
     print(f"etdz demo: {settings.describe()}" + (" (written now)" if written else ""), file=sys.stderr)
     mismatch = [f"{name} is {getattr(settings, name)}, the demo writes {want}"
                 for name, want in (("inbox", inbox), ("registry", registry)) if getattr(settings, name) != str(want)]
+    if not settings.demo:  # the demo's pages must say they are fictitious: its configuration says it is the demo
+        mismatch.append("demo is false, the demo writes demo = true")
     if settings.first_data_year is not None and settings.first_data_year > years[0]:
         mismatch.append(f"first_data_year is {settings.first_data_year}, the demo starts in {years[0]}")
     if settings.last_data_year is not None and settings.last_data_year < years[-1]:

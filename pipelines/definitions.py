@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 
-from dagster import Definitions
+from dagster import AssetSpec, Definitions, SourceAsset, map_asset_specs
 
 from assets.resource import EtdzResource
+from etdz.reports import fictitious
 from etdz.scoring.downgrade import years_back
 from etdz.settings import Settings
 from pipelines.columns import with_column_schemas
@@ -45,6 +47,8 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
         build_changes_asset(partitions, code_version=f"{CODE_VERSION}+{method}"),
         *build_report_assets(partitions, code_version=CODE_VERSION),
     ], top_lists=[m for c in catalogues for m in c.top_lists])
+    if settings.demo:  # a demo deployment: every asset's description in the UI says its data are invented
+        assets = map_asset_specs(_demo_description, assets)
     job = build_annual_job(partitions)
     return Definitions(
         assets=assets,
@@ -54,6 +58,15 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
                  build_review_queries_sensor(job, partitions, settings.poll_seconds)],
         resources={"resource": resource},
     )
+
+
+def _demo_description(spec: AssetSpec | SourceAsset) -> AssetSpec | SourceAsset:
+    """The spec with the demo's mark (etdz.reports.fictitious) in front of its description."""
+    if isinstance(spec, SourceAsset):  # the inbox: an observable source asset, which has no replace_attributes
+        marked = copy.copy(spec)
+        marked.description = fictitious.describe(spec.description, True)
+        return marked
+    return spec.replace_attributes(description=fictitious.describe(spec.description, True))
 
 
 def __getattr__(name: str):

@@ -29,6 +29,7 @@ from etdz.errors import EXIT_REFUSED, EtdzError
 from etdz.escape import plain_text
 from etdz.locations import year_folder
 from etdz.locks import COMMAND_WAIT, year_lock
+from etdz.queries import publish_refusal, query_status
 from etdz.schemas import DATASETS
 from etdz.storage import Warehouse
 
@@ -160,15 +161,19 @@ def build_manifest(store: Warehouse, reports_dir: Path, year: int, catalogue: Ca
 
 def publish_year(store: Warehouse, reports_dir: Path, year: int, catalogue: Catalogue, registry_path: str,
                  approved_by: str | None = None, note: str | None = None, lock_dir: str | Path | None = None,
-                 wait: float | None = COMMAND_WAIT) -> dict:
+                 wait: float | None = COMMAND_WAIT, queries: list[dict] | None = None) -> dict:
     """Freeze the year: write its manifest and record the publish event. Refuses an already published year.
 
     Holds the year's write lock (``lock_dir``, default :func:`lock_dir_of`) throughout, waiting ``wait`` seconds
     for a run of the year before :class:`etdz.locks.LockTimeout` names it: a step of a run can never commit
-    into a year after it was published, and the manifest hashes one consistent state."""
+    into a year after it was published, and the manifest hashes one consistent state. Refuses a year with a
+    review query open (``queries``: the year's, None without a portal database; 06-portal.md §6.3)."""
     with year_lock(lock_dir or lock_dir_of(store), year, timeout=wait):
         if is_published(store, year):
             ensure_writable(store, year)  # raises with the details
+        refusal = publish_refusal(year, query_status(queries))
+        if refusal:
+            raise EtdzError(refusal, EXIT_REFUSED)
         manifest = build_manifest(store, reports_dir, year, catalogue, registry_path)
         event = {"action": "publish", "at": _now(), "by": approved_by or getpass.getuser(), "note": note or "",
                  "manifest_sha256": _sha256_bytes(json.dumps(manifest, sort_keys=True, ensure_ascii=False).encode())}

@@ -345,10 +345,10 @@ UNSET = {"first_data_year": "the first year of the catalogues",
          "last_data_year": "the latest year whose deadline has passed, or a later one with files in its inbox folder"}
 
 PARSERS: dict[str, Callable[[str], object]] = {"max_file_bytes": _megabytes, "max_rows_per_measure": _rows_per_measure,
-                                               "ui_port": _port,
+                                               "ui_port": _port, "portal_port": _port,
+                                               "approval_required": _flag, "portal_behind_tls_proxy": _flag,
+                                               "portal_lockout_seconds": _seconds,
                                                "deadlines": _deadlines, "poll_seconds": _seconds,
                                                "min_share_to_rank": min_share, "first_data_year": _data_year,
                                                "last_data_year": _data_year, "demo": _flag,
-                                               "portal_port": _port, "approval_required": _flag,
-                                               "portal_behind_tls_proxy": _flag, "portal_lockout_seconds": _seconds,
                                                "report_links_url": lambda v: v.strip().rstrip("/")}

@@ -175,9 +175,17 @@ def cmd_publish(args: argparse.Namespace) -> int:
               f"terminate it there), check its results, then publish",
               file=sys.stderr)
         return EXIT_CANNOT_START
+    from assets.queries import load_year_queries
+    from etdz.queries import query_status
+
+    queries = load_year_queries(settings, args.data_year)  # None without a portal database: no queries
     manifest = publish_year(resource.store(), resource.reports_dir(args.data_year), args.data_year,
                             resource.catalogue(args.data_year), settings.registry, approved_by=args.approved_by,
-                            note=args.note, lock_dir=resource.lock_dir())
+                            note=args.note, lock_dir=resource.lock_dir(), queries=queries)
+    if query_status(queries).answered:
+        print(f"warning: data year {args.data_year} is published with review queries answered but not closed "
+              f"({query_status(queries).describe()}): its results are not final until a reviewer closes them",
+              file=sys.stderr)
     if manifest["results_status"] != "final":
         print(f"warning: data year {args.data_year} is published with provisional results "
               f"(a due zone has no accepted submission)", file=sys.stderr)

@@ -111,6 +111,7 @@ def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_s
     from pipelines.definitions import build_definitions
     from pipelines.jobs import ANNUAL_JOB
     from pipelines.observations import DIGEST_TAG, inbox_observation
+    from pipelines.review_sensor import record_review_queries
 
     catalogues = load_catalogues(settings.methodology)
     for y in years:
@@ -151,6 +152,7 @@ def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_s
                 ensure_writable(store, y)  # a published year refuses before anything runs
                 # record what the run reads, so the UI can tell when the inbox changes afterwards
                 instance.report_runless_asset_event(inbox_observation(y, digest, len(entries)))
+                record_review_queries(instance, settings, y)  # and the queries its reports read (none: no portal)
                 result = execute_partition(job, instance, str(y), tags, run_config)
             if not result.success:
                 raise _run_failed(result, y)

@@ -58,6 +58,7 @@ setup(
             "moto[server]>=5,<6",
             "boto3==1.43.117",  # botocore 1.43.117: inside aiobotocore's window (see s3fs above)
             "ruff==0.17.6",  # the linter .ci/run runs (ruff.toml)
+            "selenium>=4.51,<4.52",  # the browser test (Debian's chromedriver); 4.52+ needs a certifi not released
         ],
     },
     entry_points={"console_scripts": ["etdz=pipelines.cli:entry"]},

@@ -26,9 +26,11 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     from assets.changes import build_changes_asset
     from assets.inbox import build_inbox_asset
     from assets.ingestion import build_ingestion_assets
+    from assets.queries import build_review_queries_asset
     from assets.reports import build_report_assets
     from assets.robustness import build_robustness_assets
     from assets.scoring import build_scoring_assets
+    from pipelines.review_sensor import build_review_queries_sensor
 
     settings = settings or Settings.from_env()
     resource = EtdzResource(settings)
@@ -38,6 +40,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     method = hashlib.sha256("".join(sorted(c.sha256 for c in catalogues)).encode()).hexdigest()[:12]
     assets = with_column_schemas([
         build_inbox_asset(partitions),
+        build_review_queries_asset(partitions),
         *build_ingestion_assets(partitions, code_version=f"{CODE_VERSION}+{method}"),
         *build_scoring_assets(partitions, years_back(catalogues), code_version=f"{CODE_VERSION}+{method}"),
         *build_robustness_assets(partitions, code_version=f"{CODE_VERSION}+{method}"),
@@ -51,7 +54,8 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
         assets=assets,
         jobs=[job],
         schedules=[build_yearly_schedule(job, partitions)],
-        sensors=[build_inbox_sensor(job, partitions, settings.poll_seconds)],
+        sensors=[build_inbox_sensor(job, partitions, settings.poll_seconds),
+                 build_review_queries_sensor(job, partitions, settings.poll_seconds)],
         resources={"resource": resource},
     )
 

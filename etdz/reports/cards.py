@@ -27,6 +27,7 @@ def _common(v: YearView, generated: str) -> dict:
     return {
         "data_year": v.data_year, "method": v.catalogue, "generated": generated, "categories": v.categories,
         "N": v.n_total, "provisional": v.provisional, "n_indicators": len(v.indicators),
+        "results": v.results, "queries": v.queries,
         "metas": v.indicator_by_code, "robust_what": varied(v.catalogue.robustness, v.catalogue), "demo": v.demo,
         "deadline": deadline_text(v.deadline) if v.deadline else None, "notices_folder": NOTICES_FOLDER,
         "unattributed_rejected": v.unattributed_rejected,

@@ -15,6 +15,7 @@ import pandas as pd
 
 from etdz.catalogue import Catalogue, Indicator
 from etdz.deadlines import default_deadline
+from etdz.queries import LABELS, NO_PORTAL, QueryStatus, query_status, results_label
 from etdz.rejections import beijing_time, first_errors, notice_key, notice_names
 from etdz.reports.templating import REGION_ORDER, is_missing
 from etdz.scoring.downgrade import bottom_flags
@@ -46,6 +47,8 @@ class ReportInputs:
     prev_accepted: set[str] | frozenset[str] | None = None
     demo: bool = False            # a demo deployment (Settings.demo): every page and sheet says its data are invented
     deadline: date | None = None  # the data year's submission deadline (etdz.deadlines), for the no-valid-file cards
+    # the year's review queries (portal.queries.year_queries; docs/contract/06-portal.md §6.3); None: no portal database
+    queries: list[dict] | None = None
 
 
 def indicator_unit(ind: Indicator, catalogue: Catalogue) -> str:
@@ -135,6 +138,9 @@ class YearView:
     # (the first error in words) and notice (its rejection notice's name, etdz.rejections)
     rejected_by_zone: dict[str, list[dict]] | None = None
     unattributed_rejected: int = 0                     # rejected files of Y whose zone could not be told (no card)
+    queries: QueryStatus = NO_PORTAL                   # the year's review queries by state (etdz.queries)
+    results: str = "final"                             # final / under_review / provisional (etdz.queries.results_label)
+    results_text: str = "正式 final"                   # its words, with the query counts when there is a portal
 
 
 def _records(df: pd.DataFrame) -> list[dict]:
@@ -267,6 +273,8 @@ def prepare(inp: ReportInputs) -> YearView:
         lever_bounds, bounds_problem = bounds_from_table(cat, inp.indicator_bounds), None
     except ValueError as exc:
         lever_bounds, bounds_problem = None, str(exc)
+    queries = query_status(inp.queries)
+    label = results_label("provisional" if provisional else "final", queries)
     return YearView(
         data_year=Y, catalogue=cat, inputs=inp, zones=zones, zone_by_code=zone_by_code, indicators=metas,
         indicator_by_code=meta_by_code, categories=categories, regions=regions, n_total=len(zones),
@@ -281,7 +289,9 @@ def prepare(inp: ReportInputs) -> YearView:
         prev_accepted=set(inp.prev_accepted or ()), bounds=lever_bounds, bounds_problem=bounds_problem,
         demo=bool(inp.demo), deadline=inp.deadline or default_deadline(Y),
         rejected_by_zone=_rejected_by_zone(inp, set(zone_by_code)),
-        unattributed_rejected=_unattributed(inp.submission_log, set(zone_by_code)))
+        unattributed_rejected=_unattributed(inp.submission_log, set(zone_by_code)),
+        queries=queries, results=label,
+        results_text=" ".join(LABELS[label]) + (f" — {queries.describe()}" if queries.known else ""))
 
 
 def _unattributed(log: pd.DataFrame | None, ranked: set[str]) -> int:

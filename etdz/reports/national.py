@@ -166,6 +166,7 @@ def context(v: YearView, generated: str) -> dict:
         "summons_n": cat.summons_bottom_n, "upgrades": upgrades, "file_counts": file_counts,
         "problem_files": problem_files, "issue_counts": issue_counts, "imputed": imputed, "no_valid": no_valid,
         "provisional": v.provisional, "n_indicators": len(v.indicators), "regions": v.regions,
+        "results": v.results, "queries": v.queries,
         "REGION_LABELS": REGION_LABELS, "top_zone": zones[0] if zones else None,
         "n_history": len(v.history_years), "demo": v.demo,
         # the scorer's own top-100 flag (rankings.top100), in national-rank order

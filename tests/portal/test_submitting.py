@@ -117,8 +117,9 @@ def test_approval_delivers_with_the_submission_time_not_the_approval(approval_en
     sub = Submission.objects.get(sha256=sha)
     path = p.inbox / "2025" / f"Z1_{sha[:12]}.csv"
     assert path.stat().st_mtime_ns == int(sub.submitted_at.timestamp() * 1e9) < sub.approved_at.timestamp() * 1e9
-    held = Path(p.settings.home) / "portal" / "held"
-    assert not held.exists() or not any(held.iterdir())  # nothing kept twice
+    from portal.submitting import held_path
+
+    assert not held_path(sub).exists()  # nothing kept twice
 
 
 def test_late_follows_the_years_deadline(portal_env):

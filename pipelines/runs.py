@@ -7,12 +7,13 @@ shows it like a run it launched itself: on the Overview timeline, on the job's p
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from dagster import DagsterInstance, JobDefinition
+from dagster import DagsterInstance, Definitions, JobDefinition
 from dagster._core.definitions.job_base import InMemoryJob
 from dagster._core.definitions.partitions.context import partition_loading_context
 from dagster._core.execution.api import ExecuteRunWithPlanIterable, create_execution_plan, job_execution_iterator
@@ -87,12 +88,16 @@ def execute_partition(job: JobDefinition, instance: DagsterInstance, partition_k
                                   output_capture=output_capture)
 
 
-def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_shrink: bool = False) -> list[dict]:
+def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_shrink: bool = False, *,
+              defs: Definitions | None = None, instance: DagsterInstance | None = None) -> list[dict]:
     """Materialise every asset of each year, in order, as recorded Dagster runs; returns a summary per year.
 
     Raises CatalogueError / MethodologyError / RegistryError before anything runs when the
     configuration cannot work, RunRefused when the registry would wipe a year's results (unless
     ``allow_shrink``, which the run records in its tags), and RunFailed when a run fails.
+
+    The definitions and the instance are set up once for all the years (imports, definitions, SQLite engine);
+    a caller that already holds them (``run_stale``, re-running year after year) passes them in.
     """
     from etdz.catalogue import catalogue_for_year, load_catalogues
     from etdz.guard import ALLOW_TAG, cohort_findings, refuse_if
@@ -120,13 +125,12 @@ def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_s
     outputs.check_writable(settings.archive)  # a read-only or missing output folder refuses (exit 2)
     outputs.recover_all()  # finish or undo what a failed run left, before anything is read
 
-    defs = build_definitions(settings)
-    job = defs.resolve_job_def(ANNUAL_JOB)
+    job = (defs if defs is not None else build_definitions(settings)).resolve_job_def(ANNUAL_JOB)
     summaries = []
     # a failed step is reported once, as the plain message of RunFailed; its traceback stays in the event log
     run_config = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
     resource = EtdzResource.from_settings(settings)
-    with DagsterInstance.get() as instance:
+    with contextlib.nullcontext(instance) if instance is not None else DagsterInstance.get() as instance:
         for y in years:
             t0 = time.perf_counter()
             folder = Path(settings.inbox) / str(y)
@@ -213,7 +217,7 @@ def run_stale(settings: Settings, max_rounds: int = 50) -> list[int]:
                 break
             y = min(stale)
             print(f"data year {y} is stale ({', '.join(stale[y])}): re-running it", flush=True)
-            run_years([y], settings)
+            run_years([y], settings, defs=defs, instance=instance)  # the definitions and instance of this call
             done.append(y)
     if not done:
         print("nothing is stale")

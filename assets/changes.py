@@ -1,13 +1,22 @@
 """What a correction changed: the ``ranking_changes`` asset (docs/contract/04-outputs.md §4.1; core in
 ``etdz/changes.py``)."""
 
-from dagster import AssetDep, AssetExecutionContext, AssetKey, DataVersion, MaterializeResult, MetadataValue, asset
+from dagster import (
+    AssetDep,
+    AssetExecutionContext,
+    AssetKey,
+    DataVersion,
+    MaterializeResult,
+    MetadataValue,
+    ResourceParam,
+    asset,
+)
 
+from assets.mappings import previous_years
 from assets.metadata import dataset_metadata, table_version
+from assets.resource import EtdzResource
 from etdz.changes import biggest_moves, compare, load_change_inputs, status_flips, write_comparison
 from etdz.escape import markdown_frame
-from pipelines.partitions import previous_years
-from pipelines.resources import EtdzResource
 
 OWNERS = ["team:analysis"]
 DESCRIPTION = ("Which cohort zones' total score, national rank or list status moved since the year's last run with "
@@ -22,7 +31,7 @@ def build_changes_asset(partitions_def, code_version: str):
     @asset(name="ranking_changes", partitions_def=partitions_def, group_name="scoring", owners=OWNERS,
            kinds={"parquet", "pandas"}, description=DESCRIPTION, code_version=code_version,
            deps=[AssetKey("rankings"), AssetDep("submission_log", partition_mapping=previous_years(1))])
-    def ranking_changes(context: AssetExecutionContext, resource: EtdzResource) -> MaterializeResult:
+    def ranking_changes(context: AssetExecutionContext, resource: ResourceParam[EtdzResource]) -> MaterializeResult:
         year = int(context.partition_key)
         with resource.writing(year):
             store = resource.store()

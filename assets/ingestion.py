@@ -9,11 +9,14 @@ from dagster import (
     DataVersion,
     MaterializeResult,
     MetadataValue,
+    ResourceParam,
     multi_asset,
 )
 
 from assets.inbox import INBOX_KEY
+from assets.mappings import earlier_years
 from assets.metadata import dataset_metadata, report_location, table_version
+from assets.resource import EtdzResource
 from checks.validation import submission_check_results, submission_check_specs
 from etdz import schemas
 from etdz.catalogue import catalogue_for_year
@@ -22,8 +25,6 @@ from etdz.escape import markdown_frame
 from etdz.guard import ALLOW_TAG, acceptance_findings, cohort_findings, refuse_if
 from etdz.ingestion import ingest_year
 from etdz.validation_page import write_rejection_notices, write_validation_page
-from pipelines.partitions import earlier_years
-from pipelines.resources import EtdzResource
 
 OWNERS = ["team:data-engineering"]
 LOG, ISSUES, MEASURES = AssetKey("submission_log"), AssetKey("submission_issues"), AssetKey("measures")
@@ -54,7 +55,7 @@ def build_ingestion_assets(partitions_def, code_version: str):
         description="Archive, read and validate the year's submissions "
                     "(Great Expectations suite derived from the catalogue).",
     )
-    def submissions(context: AssetExecutionContext, resource: EtdzResource):
+    def submissions(context: AssetExecutionContext, resource: ResourceParam[EtdzResource]):
         year = int(context.partition_key)
         with resource.writing(year):
             catalogues = resource.catalogues()  # parsed once per step
@@ -63,18 +64,18 @@ def build_ingestion_assets(partitions_def, code_version: str):
             store = resource.store()
             allowed = context.run.tags.get(ALLOW_TAG, "").lower() == "true"
             last_rankings = store.read("rankings", year)
-            refuse_if(cohort_findings(year, registry, resource.registry or "(shipped registry)",
+            refuse_if(cohort_findings(year, registry, resource.settings.registry or "(shipped registry)",
                                       None if last_rankings is None else last_rankings.to_pandas()), year, allowed)
             prev = resource.previous_submissions(year, catalogues, registry)
-            ingest = ingest_year(resource.inbox_dir(year), year, catalogue, registry, archive=resource.archive,
-                                 previous=prev.measures, max_bytes=resource.max_file_bytes,
-                                 deadlines=parse_deadlines(resource.deadlines),
-                                 max_rows_per_measure=resource.max_rows_per_measure)
+            ingest = ingest_year(resource.inbox_dir(year), year, catalogue, registry, archive=resource.settings.archive,
+                                 previous=prev.measures, max_bytes=resource.settings.max_file_bytes,
+                                 deadlines=parse_deadlines(resource.settings.deadlines),
+                                 max_rows_per_measure=resource.settings.max_rows_per_measure)
             last_log = store.read("submission_log", year)
-            refuse_if(acceptance_findings(year, ingest.submitted_zones,
+            refuse_if(acceptance_findings(year, ingest.accepted_zones,
                                           None if last_log is None else last_log.to_pandas(), str(catalogue.path)),
                       year, allowed)
-            context.log.info(f"data year {year}: {len(ingest.log)} file(s), {len(ingest.submitted_zones)} zone(s) "
+            context.log.info(f"data year {year}: {len(ingest.log)} file(s), {len(ingest.accepted_zones)} zone(s) "
                              f"with an accepted submission, previous year's submissions from {prev.origin}")
 
             out = resource.reports_dir(year)
@@ -106,7 +107,7 @@ def build_ingestion_assets(partitions_def, code_version: str):
                     "warnings": int((issues.severity == "warning").sum()) if len(issues) else 0,
                 },
                 MEASURES: {
-                    "zones_with_accepted_submission": len(ingest.submitted_zones),
+                    "zones_with_accepted_submission": len(ingest.accepted_zones),
                     "previous_year_from": prev.origin,
                 },
             }

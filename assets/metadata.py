@@ -6,11 +6,12 @@ import pyarrow as pa
 from dagster import MetadataValue, TableColumn, TableSchema
 
 from etdz import schemas
-from etdz.storage import local_path
+from etdz.locations import is_local, local_path
 
 
 def table_schema(schema: pa.Schema) -> TableSchema:
-    """The written table's columns with their descriptions (etdz.schemas field metadata) for the UI."""
+    """A table's columns with their types and descriptions (etdz.schemas field metadata) for the UI: on the
+    asset definitions before anything is materialised (pipelines/columns.py) and on each materialisation."""
     return TableSchema(columns=[TableColumn(f.name, str(f.type), description=schemas.describe(f) or None)
                                 for f in schema])
 
@@ -41,8 +42,8 @@ def table_version(table: pa.Table) -> str:
 def report_location(resource, year: int, name: str) -> MetadataValue:
     """A report's link for the UI: under the configured reports URL (by default where `etdz ui` serves the
     reports), else the object-store URL, else the local path."""
-    if resource.report_links_url:
-        return MetadataValue.url(f"{resource.report_links_url}/{int(year)}/{name}")
-    if "://" in resource.reports:
+    if resource.settings.report_links_url:
+        return MetadataValue.url(f"{resource.settings.report_links_url}/{int(year)}/{name}")
+    if not is_local(resource.settings.reports):
         return MetadataValue.url(f"{resource.reports_url(year)}/{name}")
     return MetadataValue.path(str(resource.reports_dir(year) / name))

@@ -1,14 +1,23 @@
 """Report assets: the national report, the zone report cards and the ranking workbook (group ``reports``)."""
 
 
-from dagster import AssetDep, AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, MetadataValue, multi_asset
+from dagster import (
+    AssetDep,
+    AssetExecutionContext,
+    AssetKey,
+    AssetSpec,
+    MaterializeResult,
+    MetadataValue,
+    ResourceParam,
+    multi_asset,
+)
 
+from assets.mappings import previous_years
 from assets.metadata import report_location
+from assets.resource import EtdzResource
 from etdz.catalogue import catalogue_for_year
 from etdz.history import all_rankings
 from etdz.reports import ReportInputs, ReportOutputs, write_year_reports
-from pipelines.partitions import previous_years
-from pipelines.resources import EtdzResource
 
 OWNERS = ["team:analysis"]
 INPUTS = ("rankings", "category_scores", "indicator_scores", "indicator_bounds", "downgrade_watchlist",
@@ -44,7 +53,7 @@ def build_report_assets(partitions_def, code_version: str):
         ],
         description="Write the year's reports from the published datasets.",
     )
-    def reports(context: AssetExecutionContext, resource: EtdzResource):
+    def reports(context: AssetExecutionContext, resource: ResourceParam[EtdzResource]):
         year = int(context.partition_key)
         with resource.writing(year):
             out = write_reports(resource, year)
@@ -74,7 +83,7 @@ def write_reports(resource: EtdzResource, year: int) -> ReportOutputs:
     for name in INPUTS:
         table = store.read(name, year)
         if table is None:
-            raise RuntimeError(f"data year {year}: dataset {name} is missing from {resource.warehouse}; "
+            raise RuntimeError(f"data year {year}: dataset {name} is missing from {resource.settings.warehouse}; "
                                f"materialise the scoring assets for {year} first (etdz run --data-year {year})")
         frames[name] = table.to_pandas()
     for name in OPTIONAL:
@@ -85,4 +94,4 @@ def write_reports(resource: EtdzResource, year: int) -> ReportOutputs:
     prev = resource.previous_submissions(year, catalogues, resource.load_registry())
     return write_year_reports(ReportInputs(data_year=year, catalogue=catalogue_for_year(catalogues, year),
                                            history=all_rankings(store, year), prev_measures=prev.measures,
-                                           prev_submitted=set(prev.zones), **frames), resource.reports_root())
+                                           prev_accepted=set(prev.zones), **frames), resource.reports_root())

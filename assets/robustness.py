@@ -1,15 +1,15 @@
 """The rank-robustness asset (group ``scoring``): how firm each zone's rank is (03-scoring.md §3.9)."""
 
 import pandas as pd
-from dagster import AssetExecutionContext, AssetKey, DataVersion, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, AssetKey, DataVersion, MaterializeResult, MetadataValue, ResourceParam, asset
 
 from assets.metadata import dataset_metadata, table_version
+from assets.resource import EtdzResource
 from etdz import schemas
 from etdz.catalogue import Catalogue
 from etdz.escape import markdown_frame
 from etdz.reports.robustness import varied
 from etdz.scoring.robustness import load_robustness_inputs, rank_robustness
-from pipelines.resources import EtdzResource
 
 OWNERS = ["team:data-engineering"]
 DESCRIPTION = ("Per cohort zone: its national rank against the ranks it gets under N sampled variants of what the "
@@ -24,7 +24,8 @@ def build_robustness_assets(partitions_def, code_version: str):
     @asset(name="rank_robustness", partitions_def=partitions_def, group_name="scoring", owners=OWNERS,
            kinds={"parquet", "pandas"}, deps=[AssetKey("indicator_scores"), AssetKey("rankings")],
            code_version=code_version, description=DESCRIPTION)
-    def rank_robustness_asset(context: AssetExecutionContext, resource: EtdzResource) -> MaterializeResult:
+    def rank_robustness_asset(context: AssetExecutionContext,
+                              resource: ResourceParam[EtdzResource]) -> MaterializeResult:
         year = int(context.partition_key)
         with resource.writing(year):
             catalogue = resource.catalogue(year)

@@ -17,17 +17,20 @@ from dagster import (
     DataVersion,
     MaterializeResult,
     MetadataValue,
+    ResourceParam,
     multi_asset,
 )
 
+from assets.mappings import earlier_years, previous_years
 from assets.metadata import dataset_metadata, table_version
+from assets.resource import EtdzResource
 from etdz import schemas
 from etdz.catalogue import catalogue_for_year
+from etdz.deadlines import parse_deadlines
 from etdz.escape import markdown_frame
+from etdz.readiness import ALLOW_TAG, check_ready, year_readiness
 from etdz.scoring import score_year
 from etdz.scoring.inputs import load_year_inputs
-from pipelines.partitions import earlier_years, previous_years
-from pipelines.resources import EtdzResource
 
 OWNERS = ["team:data-engineering"]
 KEYS = {name: AssetKey(name) for name in ("indicator_scores", "indicator_bounds", "category_scores", "rankings",
@@ -50,24 +53,35 @@ DESCRIPTIONS = {
 }
 
 
-def build_scoring_assets(partitions_def, max_window: int, code_version: str):
+def build_scoring_assets(partitions_def, years_back: int, code_version: str):
+    """The ``scores`` multi-asset; ``rankings`` depends on its own ``years_back`` earlier partitions
+    (:func:`etdz.scoring.downgrade.years_back`: the widest downgrade window and the previous rank)."""
     specs = []
     for name, key in KEYS.items():
         deps: list = [AssetDep("measures", partition_mapping=previous_years(1)), AssetKey("submission_log")]
         if name == "rankings":
-            deps.append(AssetDep(key, partition_mapping=earlier_years(max(1, max_window - 1))))
+            deps.append(AssetDep(key, partition_mapping=earlier_years(years_back)))
         specs.append(AssetSpec(key, group_name="scoring", owners=OWNERS, kinds={"parquet", "pandas"},
                                description=DESCRIPTIONS[name], deps=deps, code_version=code_version))
 
     @multi_asset(name="scores", specs=specs, partitions_def=partitions_def, can_subset=False,
                  description="Score and rank the data year exactly as docs/contract/03-scoring.md says.")
-    def scores(context: AssetExecutionContext, resource: EtdzResource):
+    def scores(context: AssetExecutionContext, resource: ResourceParam[EtdzResource]):
         year = int(context.partition_key)
         with resource.writing(year):
             catalogues = resource.catalogues()  # parsed once per step
             catalogue = catalogue_for_year(catalogues, year)
             registry = resource.load_registry()
             store = resource.store()
+            # 04 §4.3: rank only when enough due zones have an accepted file; the ingestion before this step
+            # is committed either way, and raising here writes nothing of this step or the ones after it
+            log = store.read("submission_log", year)
+            settings = resource.settings
+            readiness = year_readiness(year, registry, None if log is None else log.to_pandas(),
+                                       settings.min_share_to_rank, parse_deadlines(settings.deadlines))
+            forced = check_ready(readiness, context.run.tags.get(ALLOW_TAG, "").lower() == "true")
+            if forced:
+                context.log.warning(f"data year {year}: {readiness.provisional_note()}")
             result = score_year(load_year_inputs(
                 store, year, catalogue, registry, lambda: resource.previous_submissions(year, catalogues, registry)))
             top_lists = sorted({m for c in catalogues for m in c.top_lists})
@@ -78,6 +92,8 @@ def build_scoring_assets(partitions_def, max_window: int, code_version: str):
                 extra: dict = {"method_version": catalogue.version}
                 if name == "rankings":
                     extra.update(_rankings_metadata(result.rankings, catalogue))
+                    extra["readiness"] = readiness.counts()
+                    extra["allow_incomplete"] = forced  # ranked below min_share_to_rank on the operator's word
                 elif name == "downgrade_watchlist":
                     extra["preview"] = MetadataValue.md(markdown_frame(df.assign(
                         bottom_years=df.get("bottom_years", pd.Series(dtype=object)).map(

@@ -63,10 +63,10 @@ def synthetic_year(n_zones: int, seed: int = 20231231) -> YearInputs:
         keep = np.repeat(with_file, len(codes)) & (rng.random(len(grid)) > 0.05)
         return grid[keep].reset_index(drop=True)
 
-    submitted = rng.random(n_zones) > 0.04
+    accepted = rng.random(n_zones) > 0.04
     previous = rng.random(n_zones) > 0.20
     return YearInputs(
-        YEAR, catalogue, registry, figures(submitted), set(zones[submitted]), figures(previous), set(zones[previous])
+        YEAR, catalogue, registry, figures(accepted), set(zones[accepted]), figures(previous), set(zones[previous])
     )
 
 

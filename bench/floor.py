@@ -253,9 +253,9 @@ def run_floor(inbox: Path, registry_path: Path, year: int, methodology: str | No
             catalogue=cat,
             registry=registry,
             measures=cur,
-            submitted=set(cur["zone_code"].unique()),
+            accepted=set(cur["zone_code"].unique()),
             prev_measures=prev,
-            prev_submitted=set(prev["zone_code"].unique()),
+            prev_accepted=set(prev["zone_code"].unique()),
             history={},
         )
     )

@@ -122,8 +122,8 @@ def main(argv=None) -> int:
         shutil.rmtree(home / name, ignore_errors=True)
     prof = (a.out.with_suffix(".prof") if a.out else home / "run.prof")
     if a.keep_instance:  # a first run creates the instance's SQLite schema; the profiled one finds it
-        subprocess.run([sys.executable, "-c", "import sys; from pipelines.cli import main; sys.exit(main(sys.argv[1:]))",
-                        *run], env=env, cwd=home, check=True, capture_output=True)
+        first = "import sys; from pipelines.cli import main; sys.exit(main(sys.argv[1:]))"
+        subprocess.run([sys.executable, "-c", first, *run], env=env, cwd=home, check=True, capture_output=True)
         for name in ("warehouse", "reports", "archive"):
             shutil.rmtree(home / name, ignore_errors=True)
     out = subprocess.run([sys.executable, "-c", CHILD, str(prof), *run], env=env, cwd=home, capture_output=True,

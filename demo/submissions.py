@@ -45,6 +45,11 @@ from etdz.registry import due_zones, load_registry
 from etdz.template import xlsx_bytes
 
 STRENGTH_CSV = Path(__file__).parent / "data" / "demo_strength.csv"
+HOST_CITIES_CSV = Path(__file__).parent / "data" / "demo_host_cities.csv"
+# A zone's figure and its host city's (the shipped catalogues' consistency rules zone <= city, 5 % tolerance)
+CITY_PAIRS = (("gdp", "city_gdp"), ("trade_total", "city_trade_total"), ("tax_revenue", "city_tax_revenue"),
+              ("fdi_actual", "city_fdi_actual"), ("hitech_mfg_revenue", "city_hitech_mfg_revenue"))
+CITY_FLOOR = 1.2  # a host city's figure is at least 1.2 × the sum of its zones' (the city holds more than its parks)
 MANIFEST_NAME = "demo_manifest.json"
 CHINA_TZ = timezone(timedelta(hours=8))
 SUZHOU_IP = "jiangsu-suzhou-industrial-park"
@@ -100,10 +105,10 @@ REGION_OFFSET = {"east": 0.30, "central": -0.10, "west": -0.40}
 
 LATE_PER_YEAR = 2  # files received after the deadline, per year
 # Kinds of fault that leave the zone without an accepted file unless it sends a correction.
-UNCORRECTED = ("text_value", "semicolon", "unknown_unit", "negative_count", "title_row")
+UNCORRECTED = ("text_value", "semicolon", "unknown_unit", "negative_count", "title_row", "city_exceeded")
 # Kinds of deliberately faulty files, in the order they are handed out over the years.
 FAULTS = ("text_value", "semicolon", "corrected", "unknown_unit", "negative_count", "unknown_zone",
-          "title_row", "stray_last_year")
+          "title_row", "stray_last_year", "city_exceeded")
 FAULT_DESCRIPTIONS = {
     "text_value": "a value written as text (约300): invalid value, the file is rejected",
     "semicolon": "a CSV saved with ; as delimiter: the required columns are missing, rejected",
@@ -118,8 +123,11 @@ FAULT_DESCRIPTIONS = {
     "late": "received after the data year's deadline: flagged late in submission_log, accepted on its merits",
     "late_correction": "the corrected file of a zone whose first file was rejected, received after the deadline "
                        "(flagged late): the year's results become final",
-    "revised": "an accepted file with GDP keyed in 万元 but labelled 亿元 (warnings), then a revised file with a "
-               "later modification time: the first is superseded",
+    "city_exceeded": "GDP keyed in 万元 but labelled 亿元 (10,000 times the zone's, far above its host city's): the "
+                     "consistency rule gdp <= city_gdp broken beyond its 5 % tolerance, rejected",
+    "revised": "an accepted file with the zone's GDP on a wider caliber (含托管区域), 3 % above its host city's (a "
+               "warning: within the 5 % tolerance of gdp <= city_gdp), then a revised file with a later modification "
+               "time: the first is superseded",
 }
 
 
@@ -173,6 +181,33 @@ def _decimals(code: str, m: Measure) -> int:
     if m.integer:
         return 0
     return DECIMALS.get(code, 2)
+
+
+def load_host_cities(path: str | Path = HOST_CITIES_CSV) -> dict[str, str]:
+    """The demo's zone → host city table (``demo/data/demo_host_cities.csv``; demo only, never an input)."""
+    with open(path, encoding="utf-8") as fh:
+        rows = csv.DictReader(line for line in fh if not line.startswith("#"))
+        return {row["zone_code"]: row["city_zh"] for row in rows}
+
+
+def _host_cities(values: dict[str, np.ndarray], codes: list[str], lead: int | None) -> None:
+    """Every zone of one host city reports the same city figures (in place): those its reference zone's simulation
+    gave (苏州工业园区 for 苏州市, whose GDP is anchored; else the zone with the largest GDP), at least
+    :data:`CITY_FLOOR` × the sum of the city's zones — so each zone, and all of them together, stay below their
+    city, as the catalogues' consistency rules expect. A zone missing from the table is its own city."""
+    table = load_host_cities()
+    groups: dict[str, list[int]] = {}
+    for i, code in enumerate(codes):
+        groups.setdefault(table.get(code, f"zone:{code}"), []).append(i)
+    for members in groups.values():
+        if "gdp" in values:
+            ref = lead if lead in members else max(members, key=lambda j: float(np.nanmean(values["gdp"][j])))
+        else:
+            ref = members[0]
+        for zone, city in CITY_PAIRS:
+            if zone in values and city in values:
+                total = values[zone][members].sum(axis=0)
+                values[city][members] = np.maximum(values[city][ref], CITY_FLOOR * total)
 
 
 def _mtime(data_year: int, rng: np.random.Generator) -> int:
@@ -600,6 +635,26 @@ def _rows_for(codes: list[str], values: dict[str, np.ndarray], zi: int, ti: int,
     return rows
 
 
+def _gdp_rule(cat: Catalogue) -> bool:
+    """Whether ``cat`` has the rule gdp <= city_gdp the scenarios ``city_exceeded`` and ``revised`` are about."""
+    return any((r.left, r.op, r.right) == ("gdp", "<=", "city_gdp") for r in cat.consistency)
+
+
+def _with_gdp(rows: list[_Row], gdp: str, note: str, values: dict[str, np.ndarray], zi: int, ti: int,
+              cat: Catalogue) -> list[_Row]:
+    """``rows`` with GDP written as ``gdp`` 亿元 and the city's GDP reported (a measure the file left empty is filled
+    in): a scenario about the rule gdp <= city_gdp needs both sides."""
+    out = []
+    for r in rows:
+        if r.measure == "gdp":
+            r = _Row("gdp", gdp, "亿元", note)
+        elif r.measure == "city_gdp" and not r.value:
+            m = cat.measures["city_gdp"]
+            r = _Row("city_gdp", _fmt(float(values["city_gdp"][zi, ti]), _decimals("city_gdp", m)), m.unit, "")
+        out.append(r)
+    return out
+
+
 def _file_bytes(fmt: str, zone_code: str, year: int, rows: list[_Row], with_note: bool,
                 header_case: bool = False, delimiter: str = ",", title: str | None = None) -> tuple[str, bytes]:
     header = ["zone_code", "data_year", "measure_code", "value", "unit"] + (["note"] if with_note else [])
@@ -707,6 +762,11 @@ def write_demo(home: str | Path, years: range = range(2018, 2024), seed: int = 2
                               "description": f"foreign investment 0 until {years[switch] - 1}, "
                                              f"{int(first_val)} 万美元 in {years[switch]}: growth +inf"})
 
+    _host_cities(values, codes, index.get(SUZHOU_IP))  # after every change of a zone's figures
+    for _, city in CITY_PAIRS:
+        if city in measures:
+            values[city] = np.round(values[city], _decimals(city, measures[city]))
+
     # provincial candidates submit in some years: from a start year on, skipping a year now and then
     cand_years: dict[str, set[int]] = {}
     for c in codes:
@@ -739,7 +799,7 @@ def write_demo(home: str | Path, years: range = range(2018, 2024), seed: int = 2
         while len(kinds) < n_faults:
             kind = FAULTS[fault_ptr % len(FAULTS)]
             fault_ptr += 1
-            if kind == "stray_last_year" and ti == 0:
+            if (kind == "stray_last_year" and ti == 0) or (kind == "city_exceeded" and not _gdp_rule(cat)):
                 continue
             kinds.append(kind)
         eligible = [c for c in submitters if c in due and c not in protected and c not in used]
@@ -785,10 +845,9 @@ def write_demo(home: str | Path, years: range = range(2018, 2024), seed: int = 2
                 else:
                     writer.write(stem, good_ext, good, mtime)
                 continue
-            if code == revised_zone:
-                bad_rows = [
-                    _Row(r.measure, _fmt(float(values["gdp"][zi, ti]) * 10000, 0), "亿元", "")
-                    if r.measure == "gdp" and r.value else r for r in rows]
+            if code == revised_zone:  # a wider caliber: 3 % above the city's, within the rule's tolerance
+                bad_rows = _with_gdp(rows, _fmt(float(values["city_gdp"][zi, ti]) * 1.03, 2), "含托管区域",
+                                     values, zi, ti, cat) if _gdp_rule(cat) else rows
                 ext, data = _file_bytes(fmt, code, year, bad_rows, with_note)
                 p = writer.write(stem, ext, data, mtime)
                 superseded.append(p)
@@ -816,6 +875,10 @@ def write_demo(home: str | Path, years: range = range(2018, 2024), seed: int = 2
                 bad_rows = [_Row(r.measure, "-12", cat.measures[target].unit, "比上年减少")
                             if r.measure == target else r for r in rows]
                 ext, data = _file_bytes(fmt, code, year, bad_rows, True)
+                p = writer.write(stem, ext, data, mtime)
+            elif kind == "city_exceeded":  # 万元 typed, 亿元 written: 10,000 times the zone's, above its city's
+                bad_rows = _with_gdp(rows, _fmt(float(values["gdp"][zi, ti]) * 10000, 0), "", values, zi, ti, cat)
+                ext, data = _file_bytes(fmt, code, year, bad_rows, with_note)
                 p = writer.write(stem, ext, data, mtime)
             elif kind == "title_row":
                 ext, data = _file_bytes("xlsx", code, year, rows, with_note,

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from etdz.numbers import format_number
@@ -24,6 +25,7 @@ SHIPPED_DIR = Path(__file__).parent / "catalogues"
 _TOP_KEYS = {
     "version", "name_zh", "name_en", "data_years", "normalisation", "downgrade",
     "summons_bottom_n", "top_lists", "categories", "measures", "indicators", "exchange_rates", "robustness",
+    "consistency",
 }
 _CURRENCY_UNIT_KEYS = {"currency", "factor", "invert"}
 _CATEGORY_KEYS = {"code", "name_zh", "name_en", "weight", "source"}
@@ -40,6 +42,7 @@ _KIND_KEYS = {"value": {"measure", "scale"}, "growth": {"measure", "scale"},
               "ratio": {"numerator", "denominator", "scale"}}
 _KIND_REQUIRED = {"value": {"measure"}, "growth": {"measure"}, "ratio": {"numerator", "denominator"}}
 _DOWNGRADE_KEYS = {"rule", "bottom_n", "window", "times"}
+_CONSISTENCY_KEYS = {"left", "op", "right", "tolerance"}
 _DOWNGRADE_RULES = ("regional_bottom", "national_consecutive")
 
 
@@ -96,10 +99,8 @@ class Conversion:
     invert: bool = False
 
     def apply(self, value: float) -> float:
-        """The canonical value of ``value`` reported in this unit."""
-        if self.rate is None:
-            return value * self.factor
-        return (value / self.rate if self.invert else value * self.rate) * self.factor
+        """The canonical value of ``value`` reported in this unit (:func:`convert`)."""
+        return convert(value, self.factor, self.rate, self.invert)
 
     def explain(self, value: float, unit: str, canonical_unit: str) -> str:
         """The conversion as a reader checks it: ``24.7 亿美元 × 6.4515 = 159.35 亿元`` (the result rounded for
@@ -110,6 +111,15 @@ class Conversion:
         if self.factor != 1.0 or self.rate is None:
             steps.append(f"× {format_number(self.factor)}")
         return f"{' '.join(steps)} = {_rounded(self.apply(value))} {canonical_unit}"
+
+
+def convert(value, factor, rate=None, invert: bool = False):
+    """§2.3's conversion to the canonical unit, its one home: ``value × factor`` for a plain unit; with an exchange
+    ``rate``, ``value × rate × factor`` or (``invert``) ``value ÷ rate × factor``. Numbers, arrays or Series
+    (element-wise: the validation converts a whole column of plain units at once)."""
+    if rate is None:
+        return value * factor
+    return (value / rate if invert else value * rate) * factor
 
 
 def _rounded(x: float) -> str:
@@ -139,6 +149,51 @@ class Measure:
     def units(self) -> tuple[str, ...]:
         """Every accepted unit: the plain ones (canonical first), then the currency units."""
         return tuple(self.accepted_units) + tuple(self.currency_units)
+
+
+#: the operators of a consistency rule, and the words for a left figure that breaks each
+CONSISTENCY_OPS = {"<=": "大于", "<": "大于或等于", ">=": "小于", ">": "小于或等于"}
+
+
+@dataclass(frozen=True)
+class ConsistencyRule:
+    """``left op right`` between two measures of one submission (docs/contract/02-inputs.md §2.3 "Consistency
+    rules"), both in canonical units: broken beyond ``tolerance`` an error, within it a warning.
+
+    The tolerance is relative to the right figure: for ``<=`` / ``<`` the left may reach ``right × (1 +
+    tolerance)`` before the rule is broken beyond it, for ``>=`` / ``>`` it may fall to ``right × (1 −
+    tolerance)`` (:meth:`limit`; for a negative right figure the factors swap, so that the tolerance always widens
+    the band — the contract's formula is written for the non-negative figures the shipped rules compare)."""
+
+    left: str
+    op: str  # one of CONSISTENCY_OPS
+    right: str
+    tolerance: float
+
+    @property
+    def upper(self) -> bool:
+        """Whether the rule bounds the left figure from above (``<=``, ``<``)."""
+        return self.op in ("<=", "<")
+
+    @property
+    def strict(self) -> bool:
+        """Whether equality breaks the rule (``<``, ``>``)."""
+        return self.op in ("<", ">")
+
+    def limit(self, right):
+        """The figure the left one may reach within the tolerance (numbers or numpy arrays): for ``<=`` / ``<``
+        ``right × (1 + tolerance)`` (the contract's formula, computed as written so that a figure exactly at the
+        tolerance is within it), ``right × (1 − tolerance)`` for a negative right; the mirror for ``>=`` / ``>``."""
+        right = np.asarray(right, dtype="float64")
+        wider, narrower = right * (1 + self.tolerance), right * (1 - self.tolerance)
+        up = np.where(right >= 0, wider, narrower)
+        out = up if self.upper else np.where(right >= 0, narrower, wider)
+        return out if out.ndim else float(out)
+
+    @property
+    def text(self) -> str:
+        """The rule as written in messages: ``gdp <= city_gdp（容差 5%）``."""
+        return f"{self.left} {self.op} {self.right}（容差 {format_number(self.tolerance * 100)}%）"
 
 
 @dataclass(frozen=True)
@@ -212,6 +267,7 @@ class Catalogue:
     sha256: str = ""
     exchange_rates: ExchangeRates | None = None
     robustness: Robustness = field(default_factory=Robustness)
+    consistency: tuple[ConsistencyRule, ...] = ()
 
     def conversion(self, measure: str, unit: str, data_year: int) -> Conversion | None:
         """How a value of ``measure`` in ``unit`` for ``data_year`` converts to the canonical unit; None when
@@ -330,12 +386,13 @@ def _parse(raw: Any, path: Path, sha256: str) -> Catalogue:
     indicators = _parse_indicators(c, doc["indicators"], categories, measures)
     top_lists = _parse_top_lists(c, doc.get("top_lists"), measures)
     robustness = _parse_robustness(c, doc.get("robustness"), winsorise)
+    consistency = _parse_consistency(c, doc.get("consistency"), measures)
     return Catalogue(
         version=version, name_zh=c.text(doc, "name_zh", "name_zh", version), name_en=c.text(doc, "name_en", "name_en"),  # type: ignore[arg-type]
         year_from=year_from, year_to=year_to, winsorise=winsorise, downgrade=downgrade,
         summons_bottom_n=summons, top_lists=top_lists, categories=categories,  # type: ignore[arg-type]
         measures=measures, indicators=indicators, path=str(path), sha256=sha256, exchange_rates=rates,
-        robustness=robustness,
+        robustness=robustness, consistency=consistency,
     )
 
 
@@ -580,6 +637,38 @@ def _parse_top_lists(c: _Checker, raw: Any, measures: dict[str, Measure]) -> tup
     if len(set(map(str, top_lists))) != len(top_lists):
         c.fail("top_lists", "lists a measure twice")
     return tuple(map(str, top_lists))
+
+
+def _parse_consistency(c: _Checker, raw: Any, measures: dict[str, Measure]) -> tuple[ConsistencyRule, ...]:
+    """The optional ``consistency`` list (docs/contract/02-inputs.md §2.3 "Consistency rules"): every rule
+    ``{left, op, right, tolerance}`` between two measures of this catalogue."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        c.fail("consistency", "must be a list of rules {left, op, right, tolerance}")
+    rules: list[ConsistencyRule] = []
+    for n, item in enumerate(raw, 1):
+        entry = f"consistency[{n}]"
+        item = c.mapping(item, entry)
+        c.keys(item, _CONSISTENCY_KEYS, _CONSISTENCY_KEYS, entry)
+        left, right = c.text(item, "left", entry), c.text(item, "right", entry)
+        op = item["op"]
+        entry = f"consistency[{n}] ({left} {op} {right})"
+        for side, code in (("left", left), ("right", right)):
+            if code not in measures:
+                c.fail(entry, f"`{side}` names {code!r}, which is not a measure of this catalogue")
+        if left == right:
+            c.fail(entry, "`left` and `right` name the same measure (a rule compares two measures)")
+        if op not in CONSISTENCY_OPS:
+            c.fail(entry, f"`op` must be one of {list(CONSISTENCY_OPS)} (quoted in YAML: op: \"<=\"), found {op!r}")
+        tolerance = c.number(item, "tolerance", entry, non_negative=True)
+        if tolerance is None:
+            c.fail(entry, "`tolerance` must be a number >= 0 (0: any excess is an error), found null")
+        rule = ConsistencyRule(left=left, op=op, right=right, tolerance=tolerance)  # type: ignore[arg-type]
+        if any((r.left, r.op, r.right) == (left, op, right) for r in rules):
+            c.fail(entry, "the same rule is declared twice")
+        rules.append(rule)
+    return tuple(rules)
 
 
 _ROBUSTNESS_KEYS = {"samples", "seed", "weights", "category_weights", "winsorise_options", "no_base_options"}

@@ -45,6 +45,7 @@ from typing import BinaryIO
 import fsspec
 
 from etdz.errors import EXIT_REFUSED, storage_error
+from etdz.locations import is_dataset_file, is_local, local_path, year_folder, year_of_folder
 from etdz.locks import LockTimeout, year_lock
 
 Data = bytes | Callable[[BinaryIO], None]  # the bytes, or a function that writes them to an open file
@@ -272,8 +273,9 @@ def remove(path: str | Path) -> None:
 
 
 def _norm(location: str) -> str:
-    """Local paths absolute (so prefixes compare), URLs as they are."""
-    return location.rstrip("/") if "://" in location else os.path.abspath(location)
+    """Local locations (paths and ``file://`` URLs) as absolute paths, so prefixes compare; other URLs as they are."""
+    path = local_path(location)
+    return os.path.abspath(path) if path is not None else location.rstrip("/")
 
 
 @dataclass(frozen=True)
@@ -293,12 +295,11 @@ class YearScope:
         warehouse = _norm(self.warehouse)
         if not loc.startswith(warehouse + "/"):
             return False
-        parts = loc[len(warehouse) + 1:].split("/")
-        return len(parts) == 3 and not parts[0].startswith(("_", ".")) and parts[1] == f"data_year={self.year}"
+        return is_dataset_file(loc[len(warehouse) + 1:], self.year)
 
 
 @dataclass(frozen=True)
-class Outputs:
+class DeploymentLayout:
     """The output locations of a deployment (``ETDZ_WAREHOUSE``, ``ETDZ_REPORTS``) and where the
     year locks and the commit journals of those outputs live."""
 
@@ -308,19 +309,16 @@ class Outputs:
 
     @property
     def local_warehouse(self) -> bool:
-        return "://" not in self.warehouse or self.warehouse.startswith("file://")
+        return is_local(self.warehouse)
 
     def reports_root(self) -> Path:
         """Where reports are written locally: ETDZ_REPORTS itself, or for an object-store URL a staging
         folder under DAGSTER_HOME whose files are then uploaded."""
-        if "://" not in self.reports:
-            return Path(self.reports)
-        return Path(self.dagster_home) / "etdz-reports-staging"
+        return local_path(self.reports) or Path(self.dagster_home) / "etdz-reports-staging"
 
     def _beside_warehouse(self, name: str, elsewhere: str) -> Path:
-        if self.local_warehouse:
-            return Path(self.warehouse.removeprefix("file://")) / name
-        return Path(self.dagster_home) / elsewhere
+        root = local_path(self.warehouse)
+        return root / name if root is not None else Path(self.dagster_home) / elsewhere
 
     def lock_dir(self) -> Path:
         """The per-year write locks: beside a local warehouse, else under DAGSTER_HOME."""
@@ -328,7 +326,7 @@ class Outputs:
 
     def journal_dir(self, year: int) -> Path:
         """The commit journals of one year: beside a local warehouse, else under DAGSTER_HOME."""
-        return self._beside_warehouse("_commits", "etdz-commits") / f"data_year={int(year)}"
+        return self._beside_warehouse("_commits", "etdz-commits") / year_folder(year)
 
     def scope(self, year: int) -> YearScope:
         return YearScope(int(year), self.warehouse, str(self.reports_root() / str(int(year))))
@@ -338,11 +336,11 @@ class Outputs:
         years: set[int] = set()
         journals = self.journal_dir(0).parent
         if journals.is_dir():
-            years |= {int(p.name.split("=", 1)[1]) for p in journals.glob("data_year=*") if p.name[10:].isdigit()}
-        if self.local_warehouse:
-            root = Path(self.warehouse.removeprefix("file://"))
-            years |= {int(p.name.split("=", 1)[1]) for p in root.glob("*/data_year=*")
-                      if not p.parent.name.startswith(("_", ".")) and p.name[10:].isdigit()}
+            years |= {y for p in journals.glob("data_year=*") if (y := year_of_folder(p.name)) is not None}
+        root = local_path(self.warehouse)
+        if root is not None:
+            years |= {y for p in root.glob("*/data_year=*")
+                      if not p.parent.name.startswith(("_", ".")) and (y := year_of_folder(p.name)) is not None}
         reports = self.reports_root()
         if reports.is_dir():
             years |= {int(p.name) for p in reports.iterdir() if p.is_dir() and p.name.isdigit()}
@@ -353,9 +351,9 @@ class Outputs:
         folder, no permission. Object stores are left to the run. ``more``: other folders (the archive)."""
         folders = [self.warehouse, str(self.reports_root()), *more]
         for folder in folders:
-            if "://" in folder and not folder.startswith("file://"):
+            path = local_path(folder)
+            if path is None:
                 continue
-            path = Path(folder.removeprefix("file://"))
             probe = path / f"_probe.{uuid.uuid4().hex}.tmp"
             try:
                 path.mkdir(parents=True, exist_ok=True)
@@ -520,8 +518,9 @@ def apply_journal(journal: Path) -> None:
 
 def _local_folders(scope: YearScope) -> list[Path]:
     folders = [Path(scope.reports)]
-    if "://" not in scope.warehouse or scope.warehouse.startswith("file://"):
-        folders += list(Path(scope.warehouse.removeprefix("file://")).glob(f"*/data_year={scope.year}"))
+    root = local_path(scope.warehouse)
+    if root is not None:
+        folders += list(root.glob(f"*/{year_folder(scope.year)}"))
     return folders
 
 
@@ -537,9 +536,9 @@ def _sweep(scope: YearScope) -> int:
     """Remove the temporary files failed writes of the year left behind; returns how many."""
     removed = 0
     folders = _local_folders(scope)
-    if "://" in scope.warehouse and not scope.warehouse.startswith("file://"):
+    if not is_local(scope.warehouse):
         fs, base = _fs_of(scope.warehouse)
-        leftovers = list(fs.glob(f"{base}/*/data_year={scope.year}/_*.tmp"))
+        leftovers = list(fs.glob(f"{base}/*/{year_folder(scope.year)}/_*.tmp"))
         if leftovers:
             fs.rm(leftovers)
             removed += len(leftovers)

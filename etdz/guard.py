@@ -1,15 +1,16 @@
 """Refusing a run that would destroy good results.
 
-A header-only registry once replaced a year's 230-row ranking by 0 rows with exit 0, and a
-renamed measure in a catalogue rejects every file while the cohort stays full. Both look like
-a successful run. The guard compares what a run is about to write with what the year's last good
+A header-only registry would replace a year's 230-row ranking by 0 rows with exit 0, and a
+renamed measure in a catalogue rejects every file while the cohort stays full. Both would look
+like a successful run. The guard compares what a run is about to write with what the year's last good
 run wrote, and refuses before anything is written when most of it would disappear. An operator who
 means it (a registry that really lost those zones) proceeds deliberately with a flag, which the run
 records in its tags.
 
-One check, two callers: the command line calls :func:`check_cohort` before launching, and the first
-step of every run (whoever started it: the command line, the UI, the sensor or automation) calls both
-checks before writing.
+Two checks, two callers: the command line runs :func:`cohort_findings` (the registry against the last
+good rankings) before launching, and the first step of every run (whoever started it: the command line,
+the UI, the sensor or automation) runs it and :func:`acceptance_findings` (the files accepted now against
+the last good submission log) before writing; :func:`refuse_if` turns findings into the refusal.
 """
 
 from __future__ import annotations

@@ -33,8 +33,14 @@ class Submissions:
 
 def previous_submissions(store: Warehouse, inbox: str | Path, data_year: int, catalogues: list[Catalogue],
                          current: Catalogue, registry: pd.DataFrame, max_bytes: int,
-                         max_rows_per_measure: int = DEFAULT_ROWS_PER_MEASURE) -> Submissions:
-    """Accepted submissions of ``data_year − 1``: from the warehouse, else read from its inbox folder."""
+                         max_rows_per_measure: int = DEFAULT_ROWS_PER_MEASURE,
+                         memo: dict | None = None) -> Submissions:
+    """Accepted submissions of ``data_year − 1``: from the warehouse, else read from its inbox folder.
+
+    ``memo``: a dict the caller owns and keeps for as long as the inbox read may be reused (the resource, for
+    the steps of one run: ingestion and scoring both need Y−1). The last inbox read is kept in it under a key
+    of every file's name, size and mtime, the catalogue and the registry, so any change reads again; without
+    it every call reads the folder. Nothing is kept anywhere else."""
     year = data_year - 1
     log = store.read("submission_log", year)
     measures = store.read("measures", year)
@@ -51,26 +57,23 @@ def previous_submissions(store: Warehouse, inbox: str | Path, data_year: int, ca
     except MethodologyError:
         # no method for Y−1: read its files with Y's catalogue, which declares the measures growth needs
         catalogue = current
-    # The ingestion and the scoring step of one run both need Y−1: read its inbox once per process.
-    # The key holds every file's name, size and mtime, the catalogue and the registry: any change re-reads.
     # The folder is listed once: the key's digest and, on a miss, the files ingested come from that listing.
     entries = scan_inbox(folder)  # names, sizes, mtimes (a link is never followed, a vanished file skipped)
     key = (str(folder.resolve()), year, catalogue.sha256, max_bytes, max_rows_per_measure,
            int(pd.util.hash_pandas_object(registry, index=False).sum()), listing_digest(entries))
-    hit = _INBOX_MEMO.get(key)
+    hit = memo.get(key) if memo is not None else None
     if hit is None:
         ing = ingest_year(folder, year, catalogue, registry, archive=None, previous=None, max_bytes=max_bytes,
                           max_rows_per_measure=max_rows_per_measure, listing=entries)
-        _INBOX_MEMO.clear()  # one year kept: bounded memory
         # growth and the year-on-year check read only these three columns
-        slim = ing.measures[["zone_code", "measure_code", "value"]]
-        hit = _INBOX_MEMO[key] = Submissions(slim, frozenset(ing.submitted_zones), "inbox")
+        hit = Submissions(ing.measures[["zone_code", "measure_code", "value"]], frozenset(ing.accepted_zones),
+                          "inbox")
+        if memo is not None:
+            memo.clear()  # one year kept: bounded memory
+            memo[key] = hit
         del ing
         release_memory()  # only its measures are kept: give the rest back before this year's ingest
     return hit
-
-
-_INBOX_MEMO: dict[tuple, Submissions] = {}
 
 
 def ranking_history(store: Warehouse, years: range | list[int]) -> dict[int, pd.DataFrame]:

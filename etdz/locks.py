@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from etdz.errors import storage_error
+from etdz.locations import year_folder
 
 _held: dict[str, int] = {}  # lock path → re-entrancy depth, for this process only
 
@@ -28,7 +29,7 @@ class LockTimeout(RuntimeError):
 def year_lock(lock_dir: str | Path, data_year: int, timeout: float = 3600.0) -> Iterator[Path]:
     """Hold the exclusive lock of ``data_year`` (waiting up to ``timeout`` seconds for another writer)."""
     lock_dir = Path(lock_dir)
-    path = lock_dir / f"data_year={int(data_year)}.lock"
+    path = lock_dir / f"{year_folder(data_year)}.lock"
     key = str(path)
     if _held.get(key):
         _held[key] += 1

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from etdz.cells import trim
+
 #: The usual number syntax, after normalisation (what GX checks row by row).
 NUMBER_REGEX = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
 _NUMBER = re.compile(NUMBER_REGEX)
@@ -41,7 +43,6 @@ INVALID_MARK = "\u2717"
 _FULLWIDTH = {0xFF10 + i: 0x30 + i for i in range(10)}
 _FULLWIDTH.update({0xFF0B: ord("+"), 0xFF0D: ord("-"), 0xFF0E: ord("."), 0xFF0C: ord(","), 0xFF05: ord("%"),
                    0xFF45: ord("e"), 0xFF25: ord("E"), 0x2212: ord("-"), 0xFE63: ord("-"), 0xFE62: ord("+")})
-_SPACES = " \t\r\n\u00a0\u3000\u2002\u2003\u2009\u202f\ufeff"
 
 #: The kinds of normalisation, with the Chinese words used in messages.
 NORMALISATIONS_ZH = {
@@ -103,7 +104,7 @@ def parse_value(raw: object, *, percent_ok: bool = False) -> Parsed:
 
     done: list[str] = []
     text = raw
-    stripped = text.strip(_SPACES)
+    stripped = trim(text)
     if stripped == "":
         return Parsed(None, None)
     if stripped != text:
@@ -116,7 +117,7 @@ def parse_value(raw: object, *, percent_ok: bool = False) -> Parsed:
     if text.endswith("%"):
         if not percent_ok:
             return _invalid(raw, "带 % 的数值只适用于计量单位为 % 的指标")
-        text = text[:-1].rstrip(_SPACES)
+        text = trim(text[:-1])
         done.append("percent")
     if "," in text:
         m = _THOUSANDS.match(text)

@@ -21,6 +21,7 @@ import fsspec
 
 from etdz.catalogue import Catalogue
 from etdz.errors import EXIT_REFUSED, EtdzError
+from etdz.locations import year_folder
 from etdz.schemas import DATASETS
 from etdz.storage import Warehouse
 
@@ -30,7 +31,12 @@ class PublishedYearError(RuntimeError):
 
 
 def _folder(store: Warehouse, year: int) -> str:
-    return f"{store.base}/_published/data_year={int(year)}"
+    return f"{store.base}/_published/{year_folder(year)}"
+
+
+def manifest_url(store: Warehouse, year: int) -> str:
+    """Where the year's manifest is, as the user names it (the warehouse URL or path)."""
+    return f"{store.root}/_published/{year_folder(year)}/manifest.json"
 
 
 def _now() -> str:
@@ -58,8 +64,21 @@ def ensure_writable(store: Warehouse, year: int) -> None:
     if event:
         raise PublishedYearError(
             f"data year {year} was published on {event['at']} by {event['by']} (manifest "
-            f"{store.root}/_published/data_year={year}/manifest.json); its results are frozen. If it must change, "
-            f"reopen it first: etdz reopen --data-year {year} --reason \"…\"")
+            f"{manifest_url(store, year)}); its results are frozen. If it must change, "
+            f"reopen it first: {reopen_command(year)}")
+
+
+def reopen_command(year: int) -> str:
+    """The command that reopens a published year (every message that refuses one names it)."""
+    return f'etdz reopen --data-year {int(year)} --reason "…"'
+
+
+def blocked_by_publication(year: int, event: dict, why: str) -> str:
+    """The message when something would re-run a published year (the sensor, the schedule): which year, since
+    when, why it would run, and the command that reopens it. The one wording the automation uses."""
+    return (f"data year {year} is published (on {event['at']} by {event['by']}), so it is not run although {why}. "
+            f"If the correction must reach it, reopen it: {reopen_command(year)} — the "
+            f"next tick then runs it (or run it yourself: etdz run --data-year {year})")
 
 
 def _append(store: Warehouse, year: int, event: dict) -> None:

@@ -34,6 +34,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from etdz.cells import BLANK, cell_text, is_blank
+
 REQUIRED_COLUMNS = ("zone_code", "data_year", "measure_code", "value", "unit")
 OPTIONAL_COLUMNS = ("note",)
 KNOWN_COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
@@ -50,7 +52,6 @@ DEFAULT_MAX_RATIO = 200.0
 _RATIO_MIN_SIZE = 1024 * 1024  # small members may compress a lot (an empty sheet); only big ones are judged
 _MAX_MEMBERS = 10_000
 
-_HEADER_SPACES = " \t\r\n\u00a0\u3000\ufeff"
 _FORMATS = {".csv": "csv", ".xlsx": "xlsx"}
 
 
@@ -136,15 +137,8 @@ def file_format(name: str) -> str | None:
 
 
 def normalise_column(name: object) -> str:
-    return ("" if name is None else str(name)).strip(_HEADER_SPACES).lower()
-
-
-def _cell_text(v: object) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    return str(v)
+    """A column name as matched: trimmed (:data:`etdz.cells.BLANK`) and lower-cased."""
+    return cell_text(name).lower()
 
 
 def _percent_text(v: float) -> str:
@@ -153,10 +147,6 @@ def _percent_text(v: float) -> str:
 
     d = (Decimal(repr(float(v))) * 100).normalize()
     return f"{d:f}%"
-
-
-def _is_blank(v: object) -> bool:
-    return v is None or (isinstance(v, str) and v.strip(_HEADER_SPACES) == "")
 
 
 # --------------------------------------------------------------------------- decoding
@@ -198,7 +188,7 @@ def _header_problems(result: ReadResult, first_rows: list[tuple[int, list[object
     for i, h in enumerate(header):
         if h and h in seen:
             result.problems.append(FileProblem(
-                "file.duplicate_column", f"列名「{result.raw_header[i].strip()}」出现了不止一次（列名不区分大小写）",
+                "file.duplicate_column", f"列名「{cell_text(result.raw_header[i])}」出现了不止一次（列名不区分大小写）",
                 column=h, value=result.raw_header[i], expected="每个列名只出现一次"))
         seen.setdefault(h, i)
     missing = [c for c in REQUIRED_COLUMNS if c not in seen]
@@ -224,30 +214,30 @@ def _build_rows(result: ReadResult, body: list[tuple[int, list[object]]]) -> Non
     width = len(header)
     extra_with_data: set[int] = set()
     for rownum, cells in body:
-        if all(_is_blank(v) for v in cells):
+        if all(is_blank(v) for v in cells):
             continue  # blank rows (trailing lines Excel leaves) are not data
         rec: dict = {ROW_KEY: rownum}
         for i, h in enumerate(header):
             v = cells[i] if i < len(cells) else None
             if h == "":
-                if not _is_blank(v):
+                if not is_blank(v):
                     extra_with_data.add(i)
                 continue
             if h not in rec:  # first of duplicate columns (a duplicate column is a file error anyway)
                 rec[h] = v
-            if h not in KNOWN_COLUMNS and not _is_blank(v):
+            if h not in KNOWN_COLUMNS and not is_blank(v):
                 extra_with_data.add(i)
-        overflow = [_cell_text(v) for v in cells[width:] if not _is_blank(v)]
+        overflow = [cell_text(v) for v in cells[width:] if not is_blank(v)]
         if overflow:
             rec[EXTRA_KEY] = overflow
         result.rows.append(rec)
-    result.has_values = any(not _is_blank(rec.get("value")) for rec in result.rows)
+    result.has_values = any(not is_blank(rec.get("value")) for rec in result.rows)
     names = []
     for i, h in enumerate(header):
         if h not in KNOWN_COLUMNS and (h != "" or i in extra_with_data):
             if h == "" and i not in extra_with_data:
                 continue
-            names.append(result.raw_header[i].strip() or f"(第 {i + 1} 列，无列名)")
+            names.append(cell_text(result.raw_header[i]) or f"(第 {i + 1} 列，无列名)")
     result.extra_columns = names
 
 
@@ -298,7 +288,7 @@ def read_csv_bytes(data: bytes, max_rows: int | None = None) -> ReadResult:
         for n, rec in enumerate(csv.reader(io.StringIO(text, newline=""), strict=True), start=1):
             if n == 1:
                 header = list(rec)
-            elif any(not _is_blank(v) for v in rec):
+            elif any(not is_blank(v) for v in rec):
                 if max_rows is not None and len(body) >= max_rows:
                     result.problems.append(too_many_rows(max_rows, n))
                     return result  # the rest of the file is never parsed
@@ -309,7 +299,7 @@ def read_csv_bytes(data: bytes, max_rows: int | None = None) -> ReadResult:
                                            expected="逗号分隔、标准引号的 CSV"))
         return result
     # the first non-blank line is NOT skipped: the header must be in row 1
-    if header is None or (not body and all(_is_blank(v) for v in header)):
+    if header is None or (not body and all(is_blank(v) for v in header)):
         result.problems.append(FileProblem("file.empty", "文件没有任何内容",
                                            expected="第 1 行为表头，其下每行一个指标"))
         return result
@@ -386,8 +376,8 @@ class CsvBatch:
 
 
 def _blank(column: pa.ChunkedArray) -> np.ndarray:
-    """:func:`_is_blank` of every cell of a string column (the same characters stripped, nothing left)."""
-    return pc.equal(pc.binary_length(pc.utf8_trim(column, _HEADER_SPACES)), 0).to_numpy(zero_copy_only=False)
+    """:func:`~etdz.cells.is_blank` of every cell of a string column (the same characters trimmed, nothing left)."""
+    return pc.equal(pc.binary_length(pc.utf8_trim(column, BLANK)), 0).to_numpy(zero_copy_only=False)
 
 
 def _misshapen(body: bytes, commas: int, members: list[int], lines: list[int]) -> np.ndarray:
@@ -567,7 +557,7 @@ def read_xlsx_bytes(data: bytes, max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSE
                     elif type(v).__name__ in ("ArrayFormula", "DataTableFormula"):
                         v = Formula(str(getattr(v, "text", v)))
                     cells.append(v)
-                if all(_is_blank(v) for v in cells):
+                if all(is_blank(v) for v in cells):
                     continue  # read-only iter_rows fills gaps with empty rows: never data, never kept
                 if max_rows is not None and r_idx > 1 and len(table) - (bool(table) and table[0][0] == 1) >= max_rows:
                     result.problems.append(too_many_rows(max_rows, r_idx))
@@ -591,7 +581,7 @@ def read_xlsx_bytes(data: bytes, max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSE
         body = table
     else:
         body = table[1:]
-    result.raw_header = [_cell_text(v) for v in first]
+    result.raw_header = [cell_text(v) for v in first]
     return _header_and_rows(result, body, "第一个工作表只有表头，没有任何数据行")
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 SHIPPED_REGISTRY = Path(__file__).parent / "data" / "registry.csv"
@@ -61,13 +63,26 @@ def load_registry(path: str | Path | None = None) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
+def is_due(tier: str, first_data_year: object, exit_data_year: object, data_year: int) -> bool:
+    """The due rule of §2.2, its one home: a ``national`` zone with ``first_data_year <= Y`` and
+    (``exit_data_year`` empty or ``exit_data_year >= Y``). Missing years are None / NA / NaN."""
+    if tier != "national" or pd.isna(first_data_year) or int(first_data_year) > data_year:
+        return False
+    return pd.isna(exit_data_year) or int(exit_data_year) >= data_year
+
+
+def may_submit(zone: Mapping, data_year: int) -> bool:
+    """Whether a registry row (a mapping with ``tier``, ``first_data_year``, ``exit_data_year``) may submit for
+    ``data_year``: a due zone, or a provincial zone (an upgrade candidate in any year it submits, §2.2)."""
+    return zone["tier"] == "provincial" or is_due(zone["tier"], zone["first_data_year"], zone["exit_data_year"],
+                                                 data_year)
+
+
 def due_zones(registry: pd.DataFrame, data_year: int) -> pd.DataFrame:
-    """National zones assessed in ``data_year`` (the cohort)."""
+    """National zones assessed in ``data_year`` (the cohort): the rows :func:`is_due` keeps."""
     r = registry
-    entered = r.first_data_year <= data_year
-    not_left = r.exit_data_year.isna() | (r.exit_data_year >= data_year)
-    mask = (r.tier == "national") & entered & not_left
-    return r[mask.fillna(False)].reset_index(drop=True)
+    mask = [is_due(t, f, e, data_year) for t, f, e in zip(r.tier, r.first_data_year, r.exit_data_year)]
+    return r[np.array(mask, dtype=bool)].reset_index(drop=True)
 
 
 def provincial_zones(registry: pd.DataFrame) -> pd.DataFrame:

@@ -26,7 +26,9 @@ from pathlib import Path
 from etdz.catalogue import SHIPPED_DIR
 from etdz.deadlines import parse_deadlines
 from etdz.errors import EXIT_REFUSED, EtdzError
-from etdz.reading import DEFAULT_ROWS_PER_MEASURE
+from etdz.locations import is_local
+from etdz.readiness import DEFAULT_MIN_SHARE, min_share
+from etdz.reading import DEFAULT_MAX_BYTES, DEFAULT_ROWS_PER_MEASURE
 from etdz.registry import SHIPPED_REGISTRY
 
 CONFIG_NAME = "etdz.toml"
@@ -46,9 +48,17 @@ VARIABLES: dict[str, str] = {
     "report_links_url": "ETDZ_REPORT_LINKS_URL",
     "ui_host": "ETDZ_UI_HOST",
     "ui_port": "ETDZ_UI_PORT",
-    "schedule_date": "ETDZ_SCHEDULE_DATE",
     "deadlines": "ETDZ_DEADLINES",
     "poll_seconds": "ETDZ_POLL_SECONDS",
+    "min_share_to_rank": "ETDZ_MIN_SHARE_TO_RANK",
+    "first_data_year": "ETDZ_FIRST_DATA_YEAR",
+    "last_data_year": "ETDZ_LAST_DATA_YEAR",
+}
+# settings of earlier releases that are gone, and what replaced them: named in the error, never silently ignored
+RETIRED: dict[str, str] = {
+    "schedule_date": "the schedule now requests each data year on the day after its deadline (30 June of the next "
+                     "year by default; set ETDZ_DEADLINES / `deadlines` to move it), so the date is no longer a "
+                     "setting: remove it",
 }
 # settings that are locations: local paths become absolute, object-store URLs stay as they are
 LOCATIONS = ("inbox", "warehouse", "reports", "archive", "registry", "methodology", "dagster_home")
@@ -76,7 +86,7 @@ class Settings:
     registry: str
     methodology: str
     dagster_home: str
-    max_file_bytes: int = 20 * MEBIBYTE
+    max_file_bytes: int = DEFAULT_MAX_BYTES
     # a submission file may hold at most this many non-blank rows per measure of the year's catalogue
     max_rows_per_measure: int = DEFAULT_ROWS_PER_MEASURE
     # where report links in the UI point: by default where `etdz ui` serves the reports (the port after the UI's);
@@ -84,9 +94,13 @@ class Settings:
     report_links_url: str = ""
     ui_host: str = "127.0.0.1"
     ui_port: int = 3000
-    schedule_date: str = "03-01"  # MM-DD: the yearly schedule runs the year just closed on this day (06:00 Beijing)
     deadlines: str = ""  # "2023=2024-05-15,…": per data year, when files become late (etdz.deadlines)
     poll_seconds: int = 30  # how often the daemon looks at the inbox and evaluates the automation conditions
+    # a year is scored only when at least this share of its due zones have an accepted file (etdz/readiness.py)
+    min_share_to_rank: float = DEFAULT_MIN_SHARE
+    # the data years the UI shows as partitions; None: computed (pipelines/partitions.py, never by listing folders)
+    first_data_year: int | None = None
+    last_data_year: int | None = None
     # provenance, not settings: the ETDZ_HOME used, the file read ("" when there was none), the variables that won
     home: str = field(default="", compare=False)
     config_file: str = field(default="", compare=False)
@@ -96,6 +110,10 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Load the settings: defaults, then the configuration file, then the environment (``os.environ``)."""
         env = dict(os.environ if env is None else env)
+        for name, why in RETIRED.items():
+            if env.get(f"ETDZ_{name.upper()}"):
+                raise ConfigError(f"ETDZ_{name.upper()} is a setting of an earlier release: {why} "
+                                  f"(unset the variable).")
         home = Path(env.get("ETDZ_HOME") or default_home()).expanduser().resolve()
         path = config_path(env)
         from_file = read_config(path)
@@ -136,7 +154,12 @@ class Settings:
             except ValueError as exc:
                 where = VARIABLES[name] if VARIABLES[name] in overridden else f"{file_key(name)} in {path}"
                 raise ConfigError(f"{where}: {exc}") from None
-        if "report_links_url" not in values and "://" not in str(values["reports"]):
+        first, last = values.get("first_data_year"), values.get("last_data_year")
+        if first is not None and last is not None and last < first:
+            raise ConfigError(f"last_data_year {last} is before first_data_year {first} ({path} or "
+                              f"ETDZ_FIRST_DATA_YEAR / ETDZ_LAST_DATA_YEAR): the partitions run from the first to "
+                              f"the last; correct one")
+        if "report_links_url" not in values and is_local(str(values["reports"])):
             host = values.get("ui_host", Settings.ui_host)
             values["report_links_url"] = f"http://{host}:{reports_port(values.get('ui_port', Settings.ui_port))}"
         return cls(**values, home=str(home), config_file=str(path) if from_file or path.is_file() else "",
@@ -172,6 +195,10 @@ def read_config(path: Path) -> dict[str, object]:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"configuration {path} is not valid TOML ({exc}); fix it or move it away and run "
                           f"`etdz init` to write a new one") from None
+    for name, why in RETIRED.items():
+        if name in data:
+            raise ConfigError(f"configuration {path}: `{name}` is a setting of an earlier release: {why} (delete its "
+                              f"line).")
     known = {file_key(n) for n in VARIABLES}
     unknown = sorted(set(data) - known)
     if unknown:
@@ -197,6 +224,9 @@ def write_config(settings: Settings, path: Path | None = None) -> Path | None:
             continue
         value = getattr(settings, f.name)
         shown = round(value / MEBIBYTE, 3) if f.name == "max_file_bytes" else value
+        if shown is None:  # unset: computed; TOML has no null, so the line is a comment saying so
+            lines += [f"# {VARIABLES[f.name]}", f"# {file_key(f.name)} = …  (unset: {UNSET[f.name]})"]
+            continue
         # JSON string and number literals are valid TOML literals
         line = f"{file_key(f.name)} = {json.dumps(shown, ensure_ascii=False)}"
         lines += [f"# {VARIABLES[f.name]}", ("# " if value == getattr(defaults, f.name) else "") + line]
@@ -258,11 +288,12 @@ def _seconds(value: str) -> int:
     return seconds
 
 
-def _month_day(value: str) -> str:
-    m = re.fullmatch(r"(\d{1,2})-(\d{1,2})", value.strip())
-    if not m or not (1 <= int(m.group(1)) <= 12 and 1 <= int(m.group(2)) <= 31):
-        raise ValueError(f"the schedule date must be MM-DD (e.g. 03-01), found {value!r}")
-    return f"{int(m.group(1)):02d}-{int(m.group(2)):02d}"
+def _data_year(value: str) -> int:
+    """``ETDZ_FIRST_DATA_YEAR`` / ``ETDZ_LAST_DATA_YEAR``: a four-digit year."""
+    if not re.fullmatch(r"\s*\d{4}\s*", value):
+        raise ValueError(f"{value!r} is not a data year: write four digits (e.g. 2018), or remove it to have the "
+                         f"partitions' range computed")
+    return int(value)
 
 
 def _deadlines(value: str) -> str:
@@ -271,8 +302,13 @@ def _deadlines(value: str) -> str:
     return value.strip()
 
 
+# what an unset optional setting means (the comment `write_config` writes for it)
+UNSET = {"first_data_year": "the first year of the catalogues",
+         "last_data_year": "the latest year whose deadline has passed, or a later one with an inbox folder"}
+
 PARSERS: dict[str, Callable[[str], object]] = {"max_file_bytes": _megabytes, "max_rows_per_measure": _rows_per_measure,
                                                "ui_port": _port,
-                                               "schedule_date": _month_day, "deadlines": _deadlines,
-                                               "poll_seconds": _seconds,
+                                               "deadlines": _deadlines, "poll_seconds": _seconds,
+                                               "min_share_to_rank": min_share, "first_data_year": _data_year,
+                                               "last_data_year": _data_year,
                                                "report_links_url": lambda v: v.strip().rstrip("/")}

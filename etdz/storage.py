@@ -20,8 +20,7 @@ import pyarrow.parquet as pq
 
 from etdz.commit import atomic_write, commit_for, replace_file
 from etdz.errors import DamagedFileError, storage_error
-
-PART = "part-0.parquet"
+from etdz.locations import PART, dataset_file, is_local, year_of_folder
 
 
 def _fs(url: str):
@@ -35,16 +34,15 @@ class Warehouse:
     def __init__(self, root: str):
         self.root = root.rstrip("/")
         self.fs, self.base = _fs(self.root)
-        protocols = self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,)
-        self.local = "file" in protocols
+        self.local = is_local(self.root)
 
     def path(self, dataset: str, data_year: int) -> str:
         """The path (inside the filesystem) of one year's file of a dataset."""
-        return f"{self.base}/{dataset}/data_year={int(data_year)}/{PART}"
+        return dataset_file(self.base, dataset, data_year)
 
     def url(self, dataset: str, data_year: int) -> str:
         """The user-facing location of one year's file (for metadata and messages)."""
-        return f"{self.root}/{dataset}/data_year={int(data_year)}/{PART}"
+        return dataset_file(self.root, dataset, data_year)
 
     def exists(self, dataset: str, data_year: int) -> bool:
         return self.fs.exists(self.path(dataset, data_year))
@@ -102,19 +100,15 @@ class Warehouse:
         out = []
         for entry in self.fs.ls(folder, detail=False):
             name = entry.rstrip("/").rsplit("/", 1)[-1]
-            if name.startswith("data_year=") and self.fs.exists(f"{entry.rstrip('/')}/{PART}"):
-                out.append(int(name.split("=", 1)[1]))
+            year = year_of_folder(name)
+            if year is not None and self.fs.exists(f"{entry.rstrip('/')}/{PART}"):
+                out.append(year)
         return sorted(out)
 
     def dataset(self, dataset: str) -> pads.Dataset:
         """The whole dataset across years, ``data_year`` from the path (for analysts and tests)."""
         return pads.dataset(f"{self.base}/{dataset}", filesystem=self.fs, format="parquet", partitioning="hive",
                             ignore_prefixes=["_", "."])
-
-
-def local_path(url: str) -> Path | None:
-    """A Path when ``url`` is on the local filesystem, else None."""
-    return None if "://" in url and not url.startswith("file://") else Path(url.removeprefix("file://"))
 
 
 _CONTENT_TYPES = {
@@ -144,7 +138,7 @@ def publish_folder(local_dir: Path, url: str, *, delete_stale: bool = False) -> 
         raise NotADirectoryError(f"publish_folder: {local_dir} is not a folder")
     fs, base = _fs(url.rstrip("/"))
     protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
-    local = "file" in protocols
+    local = is_local(url)
     published: set[str] = set()
     for src in sorted(p for p in local_dir.rglob("*") if p.is_file()):
         rel = src.relative_to(local_dir)

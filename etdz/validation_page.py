@@ -60,6 +60,8 @@ FIX_ZH = {
     "row.soft_range": "请核对数值与单位；如数值无误，无需处理。",
     "row.not_above": "请核对园区数与所在城市数是否填反、单位是否一致；如无误，无需处理。",
     "row.yoy_change": "请核对数值与单位；如确有大幅变化，无需处理（可在 note 列说明）。",
+    "row.inconsistent": "请核对规则两边的数值与单位（如园区数与所在城市数是否填反、万元与亿元是否混淆）；"
+                        "超出容差的须更正后重新报送，容差之内的如无误无需处理。",
 }
 
 # the page's template (autoescaped: file names and values come from untrusted files)
@@ -115,7 +117,7 @@ def render_validation_page(ingest, registry: pd.DataFrame | None = None) -> str:
     missing = None
     if registry is not None:
         due = due_zones(registry, ingest.data_year)
-        got = ingest.submitted_zones
+        got = ingest.accepted_zones
         tried = log.loc[log["status"] == "rejected", "zone_code"].value_counts().to_dict()
         missing = [{"zone_code": z.zone_code, "name_zh": z.name_zh, "province": z.province,
                     "rejected_files": int(tried.get(z.zone_code, 0))}

@@ -19,6 +19,8 @@ from pathlib import Path
 
 from etdz.cli import EXIT_CANNOT_START, EXIT_FAILED, EXIT_OK, build_parser, config_home, dispatch, settings_for
 from etdz.guard import ALLOW_FLAG
+from etdz.locations import local_path
+from etdz.readiness import ALLOW_FLAG as ALLOW_INCOMPLETE_FLAG
 from etdz.settings import CONFIG_NAME, Settings, reports_port, write_config
 from pipelines.origin import workspace_yaml
 from pipelines.runs import RunFailed, ensure_dagster_home, run_stale, run_years
@@ -42,7 +44,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.stale:
             run_stale(settings)
         else:
-            run_years(_years(args), settings, allow_shrink=args.allow_shrink)
+            run_years(_years(args), settings, allow_shrink=args.allow_shrink, allow_incomplete=args.allow_incomplete)
     except RunFailed as exc:
         print(f"etdz run: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -59,18 +61,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
     prefix = "" if home == config_home(None) else f"ETDZ_HOME={home} "
     env = {**os.environ, "ETDZ_HOME": str(home)}
     inbox, registry = home / "inbox", home / "registry.csv"
-    # the demo's configuration: the defaults under its home, with the demo's registry of zones
-    demo = Settings.from_env({"ETDZ_HOME": str(home), "ETDZ_INBOX": str(inbox), "ETDZ_REGISTRY": str(registry)})
+    years = list(range(args.year_from, args.year_to + 1))
+    # the demo's configuration: the defaults under its home, with the demo's registry of zones and its own data
+    # years as the partitions (04 §4.3), so the UI shows exactly the years it wrote
+    demo = Settings.from_env({"ETDZ_HOME": str(home), "ETDZ_INBOX": str(inbox), "ETDZ_REGISTRY": str(registry),
+                              "ETDZ_FIRST_DATA_YEAR": str(years[0]), "ETDZ_LAST_DATA_YEAR": str(years[-1])})
     written = write_config(demo, home / CONFIG_NAME)
     settings = Settings.from_env(env)
     print(f"etdz demo: {settings.describe()}" + (" (written now)" if written else ""), file=sys.stderr)
     mismatch = [f"{name} is {getattr(settings, name)}, the demo writes {want}"
                 for name, want in (("inbox", inbox), ("registry", registry)) if getattr(settings, name) != str(want)]
+    if settings.first_data_year is not None and settings.first_data_year > years[0]:
+        mismatch.append(f"first_data_year is {settings.first_data_year}, the demo starts in {years[0]}")
+    if settings.last_data_year is not None and settings.last_data_year < years[-1]:
+        mismatch.append(f"last_data_year is {settings.last_data_year}, the demo ends in {years[-1]}")
     if mismatch:
         print(f"etdz demo: the configuration in use does not point at the demo ({'; '.join(mismatch)}). Use another "
               f"--home, or change {settings.config_file or 'the ETDZ_* variables'}.", file=sys.stderr)
         return EXIT_CANNOT_START
-    years = list(range(args.year_from, args.year_to + 1))
     t0 = time.perf_counter()
     layout = write_demo(home, years=range(years[0], years[-1] + 1), seed=args.seed)
     print(f"demo data: {layout.files_written} submission files for {years[0]}–{years[-1]} in {layout.inbox} "
@@ -96,12 +104,12 @@ Next:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    from etdz.publish import publish_year, verify
-    from pipelines.resources import EtdzResource
+    from assets.resource import EtdzResource
+    from etdz.publish import manifest_url, publish_year, verify
 
     settings = settings_for(args)
-    resource = EtdzResource.from_settings(settings)
-    resource.outputs().recover_all()
+    resource = EtdzResource(settings)
+    resource.layout().recover_all()
     if args.verify:
         problems = verify(resource.store(), args.data_year, settings.archive)
         print("\n".join(problems) if problems else f"data year {args.data_year}: published files intact")
@@ -115,7 +123,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
     print(f"data year {args.data_year} published: {len(manifest['datasets'])} datasets, "
           f"{len(manifest['reports']['files'])} report files, {len(manifest['submission_files'])} submission files, "
           f"catalogue {manifest['catalogue']['version']}; manifest in "
-          f"{settings.warehouse}/_published/data_year={args.data_year}/manifest.json")
+          f"{manifest_url(resource.store(), args.data_year)}")
     return EXIT_OK
 
 
@@ -155,9 +163,10 @@ def cmd_ui(args: argparse.Namespace) -> int:
     host, port = args.host or settings.ui_host, args.port or settings.ui_port
     commands, env = ui_commands(settings, host, port)
     server = None
-    if "://" not in settings.reports:
-        Path(settings.reports).mkdir(parents=True, exist_ok=True)
-        server = serve_reports(settings.reports, host, reports_port(port))
+    reports = local_path(settings.reports)
+    if reports is not None:
+        reports.mkdir(parents=True, exist_ok=True)
+        server = serve_reports(str(reports), host, reports_port(port))
         print(f"etdz ui: reports at http://{host}:{reports_port(port)}/", flush=True)
     print(f"etdz ui: Dagster UI at http://{host}:{port} (webserver and daemon; Ctrl-C stops both)", flush=True)
     procs = [subprocess.Popen(cmd, env=env, start_new_session=True) for cmd in commands]
@@ -194,6 +203,9 @@ def build_full_parser() -> argparse.ArgumentParser:
     p.add_argument(ALLOW_FLAG, dest="allow_shrink", action="store_true",
                    help="proceed although the run would drop most of the year's ranked or accepted zones "
                         "(recorded in the run's tags)")
+    p.add_argument(ALLOW_INCOMPLETE_FLAG, dest="allow_incomplete", action="store_true",
+                   help="rank a year although fewer than min_share_to_rank of its due zones have an accepted file "
+                        "(marked provisional, recorded in the run's tags); a year with none is never ranked")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("demo", help="write realistic demo submissions for 2018–2023, its configuration, and run "
                                     "every year")

@@ -4,16 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import pyarrow as pa
-from dagster import AssetsDefinition, AssetSpec, TableColumn, TableSchema, map_asset_specs
+from dagster import AssetsDefinition, AssetSpec, map_asset_specs
 
+from assets.metadata import table_schema
 from etdz import schemas
-
-
-def column_schema(schema: pa.Schema) -> TableSchema:
-    """A Dagster table schema with each column's type and its description from the schema's field metadata."""
-    return TableSchema(columns=[TableColumn(f.name, str(f.type), description=schemas.describe(f) or None)
-                                for f in schema])
 
 
 def with_column_schemas(assets: Iterable[AssetsDefinition], top_lists: Iterable[str]) -> list[AssetsDefinition]:
@@ -25,6 +19,6 @@ def with_column_schemas(assets: Iterable[AssetsDefinition], top_lists: Iterable[
         if name not in schemas.DATASETS:
             return spec
         return spec.merge_attributes(
-            metadata={"dagster/column_schema": column_schema(schemas.schema_for(name, top_lists))})
+            metadata={"dagster/column_schema": table_schema(schemas.schema_for(name, top_lists))})
 
     return map_asset_specs(describe, list(assets))

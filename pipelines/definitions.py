@@ -6,11 +6,12 @@ import hashlib
 
 from dagster import Definitions
 
+from assets.resource import EtdzResource
+from etdz.scoring.downgrade import years_back
 from etdz.settings import Settings
 from pipelines.columns import with_column_schemas
 from pipelines.jobs import build_annual_job
 from pipelines.partitions import data_year_partitions
-from pipelines.resources import EtdzResource
 from pipelines.schedules import build_yearly_schedule
 from pipelines.sensors import build_inbox_sensor
 
@@ -28,16 +29,15 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     from assets.scoring import build_scoring_assets
 
     settings = settings or Settings.from_env()
-    resource = EtdzResource.from_settings(settings)
+    resource = EtdzResource(settings)
     catalogues = resource.catalogues()
-    partitions = data_year_partitions(settings.inbox, settings.warehouse, settings.schedule_date)
-    max_window = max([c.downgrade.window if c.downgrade else 2 for c in catalogues] + [2])
+    partitions = data_year_partitions(settings, catalogues)
     # Code versions: a change of the code release or of any catalogue marks the assets stale in the UI.
     method = hashlib.sha256("".join(sorted(c.sha256 for c in catalogues)).encode()).hexdigest()[:12]
     assets = with_column_schemas([
         build_inbox_asset(partitions),
         *build_ingestion_assets(partitions, code_version=f"{CODE_VERSION}+{method}"),
-        *build_scoring_assets(partitions, max_window, code_version=f"{CODE_VERSION}+{method}"),
+        *build_scoring_assets(partitions, years_back(catalogues), code_version=f"{CODE_VERSION}+{method}"),
         *build_robustness_assets(partitions, code_version=f"{CODE_VERSION}+{method}"),
         build_changes_asset(partitions, code_version=f"{CODE_VERSION}+{method}"),
         *build_report_assets(partitions, code_version=CODE_VERSION),
@@ -46,7 +46,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     return Definitions(
         assets=assets,
         jobs=[job],
-        schedules=[build_yearly_schedule(job, partitions, settings.schedule_date)],
+        schedules=[build_yearly_schedule(job, partitions)],
         sensors=[build_inbox_sensor(job, partitions, settings.poll_seconds)],
         resources={"resource": resource},
     )

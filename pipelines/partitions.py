@@ -1,51 +1,71 @@
-"""Data-year partitions (Dagster has no yearly class: a time window on 1 January, keyed ``%Y``)."""
+"""Data-year partitions (Dagster has no yearly class: a time window on 1 January, keyed ``%Y``).
+
+The range is ``first_data_year`` … ``last_data_year`` (04-outputs.md §4.3), computed from the settings, the
+catalogues and the date — never by listing the inbox or the warehouse at code load: a listing costs a
+round trip per folder on every load of the code location (the webserver, the daemon, every run pod), and a
+code server and a run pod that see different folders would disagree on the partitions.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
-from dagster import TimeWindowPartitionMapping, TimeWindowPartitionsDefinition
+from dagster import TimeWindowPartitionsDefinition
 
-from etdz.inbox_state import has_entries, inbox_years
-from etdz.storage import Warehouse
-
-# the datasets whose years say "results exist for Y" (every run writes both)
-RESULT_DATASETS = ("submission_log", "rankings")
-
-
-def next_scheduled_year(schedule_date: str, today: dt.date) -> int:
-    """The data year the yearly schedule requests next: on ``MM-DD`` of year T it runs T − 1."""
-    month, day = (int(x) for x in schedule_date.split("-"))
-    return today.year - 1 if (today.month, today.day) <= (month, day) else today.year
+from etdz.catalogue import Catalogue
+from etdz.deadlines import deadline, parse_deadlines
+from etdz.locations import is_local, local_path
+from etdz.readiness import shanghai_today
+from etdz.settings import Settings
 
 
-def data_year_partitions(inbox: str, warehouse: str, schedule_date: str,
-                         today: dt.date | None = None) -> TimeWindowPartitionsDefinition:
-    """Yearly partitions from the first year with data to the year the schedule requests next.
+def today() -> dt.date:
+    """Today in Asia/Shanghai, where the deadlines are (a function, so a test can pin the calendar)."""
+    return shanghai_today()
 
-    First: the earliest year with a folder in the inbox or results in the warehouse — not the oldest
-    catalogue year, so the UI shows no years that can only ever read "Missing". Last: the year the
-    schedule requests next, or a later inbox / warehouse year. With no data at all, that one year.
+
+def last_year_due(on: dt.date, deadlines: dict[int, dt.date] | None = None) -> int:
+    """The latest data year whose deadline has passed on ``on`` (a Shanghai date)."""
+    year = on.year - 1  # year T's deadline falls in T + 1 or later: T = on.year has not passed
+    while deadline(year, deadlines) >= on:
+        year -= 1
+    return year
+
+
+def data_year_range(settings: Settings, catalogues: list[Catalogue], on: dt.date | None = None) -> tuple[int, int]:
+    """``(first, last)`` data year of the partitions.
+
+    First: ``first_data_year``, else the first year the catalogues cover. Last: ``last_data_year``, else the
+    latest year whose deadline has passed, or a later year (up to the current one) whose inbox folder exists —
+    zones that send early get their year in the UI. That is one ``stat`` of at most two named folders, not a
+    listing; an inbox on an object store is not looked at (set ``last_data_year`` there).
     """
-    upcoming = next_scheduled_year(schedule_date, today or dt.date.today())
-    years = {y for y in inbox_years(inbox) if has_entries(Path(inbox) / str(y))}
-    store = Warehouse(warehouse)
-    for name in RESULT_DATASETS:
-        years.update(store.years(name))
-    first = min(years | {upcoming})
-    last = max(years | {upcoming})
-    # end_offset=1: the current calendar year is a partition too (its window has not closed yet) when it is the
-    # year the schedule requests next; `end` keeps every later year out
+    on = on or today()
+    first = settings.first_data_year
+    if first is None:
+        first = min((c.year_from for c in catalogues), default=on.year - 1)
+    last = settings.last_data_year
+    if last is None:
+        last = last_year_due(on, parse_deadlines(settings.deadlines))
+        if is_local(settings.inbox):
+            for year in range(on.year, last, -1):
+                if (local_path(settings.inbox) / str(year)).is_dir():
+                    last = year
+                    break
+    return first, max(first, last)
+
+
+def data_year_partitions(settings: Settings, catalogues: list[Catalogue],
+                         on: dt.date | None = None) -> TimeWindowPartitionsDefinition:
+    """Yearly partitions from :func:`data_year_range`'s first year to its last."""
+    first, last = data_year_range(settings, catalogues, on)
+    # end_offset=1: the current calendar year can be a partition too (its window has not closed yet); `end`
+    # keeps every year after `last` out
     return TimeWindowPartitionsDefinition(cron_schedule="0 0 1 1 *", fmt="%Y", start=str(first), end=str(last + 1),
                                           end_offset=1)
 
 
-def previous_years(n: int) -> TimeWindowPartitionMapping:
-    """Year Y depends on Y−n … Y (n ≥ 1); years before the first partition simply do not exist."""
-    return TimeWindowPartitionMapping(start_offset=-n, end_offset=0, allow_nonexistent_upstream_partitions=True)
+def partition_years(partitions_def) -> list[int]:
+    """The data years of the partitions, oldest first."""
+    return [int(k) for k in partitions_def.get_partition_keys()]
 
-
-def earlier_years(n: int) -> TimeWindowPartitionMapping:
-    """Year Y depends on Y−n … Y−1 (a self-dependency on earlier years of the same asset)."""
-    return TimeWindowPartitionMapping(start_offset=-n, end_offset=-1, allow_nonexistent_upstream_partitions=True)

@@ -24,10 +24,11 @@ from dagster._core.execution.context_creation_job import (
 from dagster._core.execution.execute_in_process import merge_run_tags
 from dagster._core.execution.execute_in_process_result import ExecuteInProcessResult
 
-from etdz.commit import Outputs
+from etdz.commit import DeploymentLayout
 from etdz.errors import error_message
 from etdz.escape import plain_text
 from etdz.guard import RunRefused
+from etdz.readiness import YearNotReady
 from etdz.settings import Settings
 from pipelines.origin import job_code_origin, remote_job_origin
 
@@ -88,28 +89,33 @@ def execute_partition(job: JobDefinition, instance: DagsterInstance, partition_k
                                   output_capture=output_capture)
 
 
-def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_shrink: bool = False, *,
-              defs: Definitions | None = None, instance: DagsterInstance | None = None) -> list[dict]:
+def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_shrink: bool = False,
+              allow_incomplete: bool = False, *, defs: Definitions | None = None,
+              instance: DagsterInstance | None = None) -> list[dict]:
     """Materialise every asset of each year, in order, as recorded Dagster runs; returns a summary per year.
 
     Raises CatalogueError / MethodologyError / RegistryError before anything runs when the
     configuration cannot work, RunRefused when the registry would wipe a year's results (unless
-    ``allow_shrink``, which the run records in its tags), and RunFailed when a run fails.
+    ``allow_shrink``, which the run records in its tags), and RunFailed when a run fails — with exit
+    code 2 when a year is not ready to rank (etdz/readiness.py; ``allow_incomplete`` ranks it anyway,
+    provisional, recorded in the run's tags) or lies outside the partitions. Years after a failed one
+    are not run (they read it).
 
     The definitions and the instance are set up once for all the years (imports, definitions, SQLite engine);
     a caller that already holds them (``run_stale``, re-running year after year) passes them in.
     """
+    from assets.resource import EtdzResource
     from etdz.catalogue import catalogue_for_year, load_catalogues
     from etdz.guard import ALLOW_TAG, cohort_findings, refuse_if
     from etdz.inbox_state import listing_digest, scan_inbox
     from etdz.locks import year_lock
     from etdz.publish import ensure_writable
+    from etdz.readiness import ALLOW_TAG as ALLOW_INCOMPLETE_TAG
     from etdz.registry import load_registry
     from etdz.storage import Warehouse
     from pipelines.definitions import build_definitions
     from pipelines.jobs import ANNUAL_JOB
     from pipelines.observations import inbox_observation
-    from pipelines.resources import EtdzResource
 
     catalogues = load_catalogues(settings.methodology)
     for y in years:
@@ -121,15 +127,16 @@ def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_s
         refuse_if(cohort_findings(y, registry, settings.registry or "(shipped registry)",
                                   None if last is None else last.to_pandas()), y, allow_shrink)
     ensure_dagster_home(settings.dagster_home)
-    outputs = Outputs(settings.warehouse, settings.reports, settings.dagster_home)
+    outputs = DeploymentLayout(settings.warehouse, settings.reports, settings.dagster_home)
     outputs.check_writable(settings.archive)  # a read-only or missing output folder refuses (exit 2)
     outputs.recover_all()  # finish or undo what a failed run left, before anything is read
 
     job = (defs if defs is not None else build_definitions(settings)).resolve_job_def(ANNUAL_JOB)
+    _check_in_partitions(years, job.partitions_def)
     summaries = []
     # a failed step is reported once, as the plain message of RunFailed; its traceback stays in the event log
     run_config = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
-    resource = EtdzResource.from_settings(settings)
+    resource = EtdzResource(settings)
     with contextlib.nullcontext(instance) if instance is not None else DagsterInstance.get() as instance:
         for y in years:
             t0 = time.perf_counter()
@@ -142,6 +149,8 @@ def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_s
                     "etdz/files": str(len(entries)), "etdz/trigger": "cli"}
             if allow_shrink:
                 tags[ALLOW_TAG] = "true"
+            if allow_incomplete:
+                tags[ALLOW_INCOMPLETE_TAG] = "true"
             with year_lock(resource.lock_dir(), y):
                 ensure_writable(store, y)  # a published year refuses before anything runs
                 # record what the run reads, so the UI can tell when the inbox changes afterwards
@@ -156,13 +165,32 @@ def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_s
     return summaries
 
 
+def _check_in_partitions(years: list[int], partitions_def) -> None:
+    """Refuse (exit 2) a year the code location has no partition for, naming the range and how to widen it."""
+    from pipelines.partitions import partition_years
+
+    keys = partition_years(partitions_def)
+    outside = [y for y in years if y not in keys]
+    if outside:
+        raise RunFailed(f"data year {outside[0]} is not one of the data years {keys[0]}–{keys[-1]} (first_data_year … "
+                        f"last_data_year: by default the first year of the catalogues, and the latest year whose "
+                        f"deadline has passed or that has an inbox folder). Put its files in its inbox folder, or "
+                        f"set ETDZ_FIRST_DATA_YEAR / ETDZ_LAST_DATA_YEAR (or first_data_year / last_data_year in "
+                        f"the configuration). Nothing was run.", exit_code=2)
+
+
+#: refusals of a run's first steps: nothing (or only the ingestion) written, exit status 2
+_REFUSALS = (RunRefused.__name__, YearNotReady.__name__)
+
+
 def _run_failed(result: ExecuteInProcessResult, year: int) -> RunFailed:
-    """The failure of a run as one message: the step and its error (a guard's refusal alone, exit code 2)."""
+    """The failure of a run as one message: the step and its error (a guard's or the readiness refusal alone,
+    exit code 2)."""
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
             err = event.step_failure_data.error
             plain = error_message(err)
-            if err.cause is not None and err.cause.cls_name == RunRefused.__name__:
+            if err.cause is not None and err.cause.cls_name in _REFUSALS:
                 return RunFailed(plain or err.cause.message, exit_code=RunRefused.exit_code)
             if plain:  # a machinery failure explained by etdz.errors: its message alone
                 return RunFailed(f"data year {year}: step {event.step_key} failed: {plain}")

@@ -30,6 +30,7 @@ from dagster import (
     DagsterInstance,
     DagsterRunStatus,
     DefaultSensorStatus,
+    ResourceParam,
     RunRequest,
     RunsFilter,
     SensorEvaluationContext,
@@ -38,10 +39,10 @@ from dagster import (
     sensor,
 )
 
+from assets.resource import EtdzResource
 from etdz.inbox_state import inbox_years, listing_digest, scan_inbox
-from etdz.publish import is_published
+from etdz.publish import blocked_by_publication, is_published
 from pipelines.observations import inbox_observation, last_observed_digest
-from pipelines.resources import EtdzResource
 
 
 def build_inbox_sensor(job, partitions_def, interval_seconds: int = 30):
@@ -53,24 +54,24 @@ def build_inbox_sensor(job, partitions_def, interval_seconds: int = 30):
         description="Requests one run of a data year when a file was added to, replaced in or removed from its "
                     "inbox folder and the folder is stable.",
     )
-    def inbox_sensor(context: SensorEvaluationContext, resource: EtdzResource):
+    def inbox_sensor(context: SensorEvaluationContext, resource: ResourceParam[EtdzResource]):
         cursor: dict[str, dict] = json.loads(context.cursor) if context.cursor else {}
         keys = set(partitions_def.get_partition_keys())
         requests, events, notes = [], [], []
-        for year in inbox_years(resource.inbox):
+        for year in inbox_years(resource.settings.inbox):
             if str(year) not in keys:
                 continue
             if not isinstance(cursor.get(str(year)), dict):
                 cursor.pop(str(year), None)  # a cursor of an earlier release (one digest per year)
-            entries = scan_inbox(Path(resource.inbox) / str(year))  # listed once: the digest and the count
+            entries = scan_inbox(Path(resource.settings.inbox) / str(year))  # listed once: the digest and the count
             digest = listing_digest(entries)
             state = cursor.get(str(year)) or {"recorded": last_observed_digest(context.instance, year)}
             if digest == state.get("recorded"):
                 state.pop("seen", None)
             elif digest != state.get("seen"):
                 state["seen"] = digest  # changed since the last tick: wait until it stays the same
-            elif is_published(resource.store(), year):
-                notes.append(f"{year}: files changed but the year is published (reopen it to run it again)")
+            elif event := is_published(resource.store(), year):
+                notes.append(blocked_by_publication(year, event, "its inbox changed"))
             else:
                 events.append(inbox_observation(year, digest, len(entries)))
                 requests.append(RunRequest(partition_key=str(year),
@@ -78,7 +79,10 @@ def build_inbox_sensor(job, partitions_def, interval_seconds: int = 30):
                 state = {"recorded": digest}
             cursor[str(year)] = state
         behind = None if requests else first_year_behind(context.instance, job.name, sorted(int(k) for k in keys))
-        if behind is not None and cursor.get("behind") == behind and not is_published(resource.store(), behind):
+        published = is_published(resource.store(), behind) if behind is not None else None
+        if published:
+            notes.append(blocked_by_publication(behind, published, f"data year {behind - 1}, which it reads, changed"))
+        elif behind is not None and cursor.get("behind") == behind:
             requests.append(RunRequest(partition_key=str(behind),
                                        tags={"etdz/trigger": "inbox_sensor", "etdz/reason": "earlier year changed"}))
             behind = None
@@ -87,8 +91,8 @@ def build_inbox_sensor(job, partitions_def, interval_seconds: int = 30):
             context.log.warning("; ".join(notes))
         text = json.dumps(cursor, sort_keys=True)
         if not requests and not events:
-            return SensorResult(skip_reason=SkipReason("no stable change in the inbox, no later year behind"),
-                                cursor=text)
+            reason = " | ".join(notes) or "no stable change in the inbox, no later year behind"
+            return SensorResult(skip_reason=SkipReason(reason), cursor=text)
         return SensorResult(run_requests=requests, asset_events=events, cursor=text)
 
     return inbox_sensor

@@ -2,7 +2,9 @@
 
 Uses Dagster's own stale-status resolver, the one behind the UI's "stale" badges and the
 GraphQL ``staleStatus`` field. It is an internal class, so dagster is pinned to one release
-in setup.py; tests/pipelines/test_staleness.py catches a change of behaviour.
+in setup.py; tests/pipelines/test_automation.py
+(``test_corrected_file_marks_the_right_partitions_stale_and_a_rerun_clears_them``, through ``run_stale``)
+catches a change of behaviour.
 """
 
 from __future__ import annotations

@@ -21,3 +21,11 @@ def private_etdz_home(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster_home"))
     monkeypatch.setattr(etdz.settings, "default_home", lambda: home)
     return home
+
+
+def pytest_collection_modifyitems(config, items):
+    """A ``server`` test (PostgreSQL, S3, the Dagster webserver, Chromium) is in the slow tier too, so
+    ``-m "not slow"`` never starts a server (docs/testing.md)."""
+    for item in items:
+        if item.get_closest_marker("server") and not item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.slow)

@@ -113,6 +113,9 @@ def test_golden_catalogue_loads():
     assert c.version == "G1" and c.winsorise == (0.1, 0.9) and c.downgrade.bottom_n == 2
 
 
+RULE = {"left": "m1", "op": "<=", "right": "m2", "tolerance": 0.05}
+
+
 def mutate(fn):
     doc = copy.deepcopy(BASE)
     fn(doc)
@@ -164,6 +167,27 @@ BROKEN = [
     ("canonical_as_currency", lambda d: (d.update(exchange_rates=RATES), d["measures"][0]["accepted_units"].update(
         {"亿元": {"currency": "USD"}})), "measure m1.accepted_units", "canonical unit"),
     ("hard_bounds_reversed", lambda d: d["measures"][0].update(hard_min=5, hard_max=1), "measure m1", "greater"),
+    # consistency rules (02-inputs.md §2.3 "Consistency rules")
+    ("rules_not_a_list", lambda d: d.update(consistency={"left": "m1"}), "consistency", "must be a list"),
+    ("rule_unknown_left", lambda d: d.update(consistency=[dict(RULE, left="gdp")]), "consistency[1] (gdp <= m2)",
+     "`left` names 'gdp', which is not a measure"),
+    ("rule_unknown_right", lambda d: d.update(consistency=[RULE, dict(RULE, right="city_gdp")]),
+     "consistency[2] (m1 <= city_gdp)", "`right` names 'city_gdp', which is not a measure"),
+    ("rule_bad_op", lambda d: d.update(consistency=[dict(RULE, op="=<")]), "consistency[1] (m1 =< m2)", "`op`"),
+    ("rule_same_measure", lambda d: d.update(consistency=[dict(RULE, right="m1")]), "consistency[1] (m1 <= m1)",
+     "same measure"),
+    ("rule_without_tolerance", lambda d: d.update(consistency=[{"left": "m1", "op": "<=", "right": "m2"}]),
+     "consistency[1]", "missing required key(s) ['tolerance']"),
+    ("rule_null_tolerance", lambda d: d.update(consistency=[dict(RULE, tolerance=None)]),
+     "consistency[1] (m1 <= m2)", "`tolerance` must be a number >= 0"),
+    ("rule_negative_tolerance", lambda d: d.update(consistency=[dict(RULE, tolerance=-0.05)]),
+     "consistency[1] (m1 <= m2)", ">= 0"),
+    ("rule_tolerance_text", lambda d: d.update(consistency=[dict(RULE, tolerance="5%")]),
+     "consistency[1] (m1 <= m2)", "finite number"),
+    ("rule_unknown_key", lambda d: d.update(consistency=[dict(RULE, tolerence=0.05)]), "consistency[1]",
+     "unknown key"),
+    ("rule_twice", lambda d: d.update(consistency=[RULE, RULE]), "consistency[2] (m1 <= m2)", "declared twice"),
+    ("rule_not_a_mapping", lambda d: d.update(consistency=["m1 <= m2"]), "consistency[1]", "must be a mapping"),
 ]
 
 
@@ -209,3 +233,31 @@ def test_what_the_contract_does_not_forbid_loads(tmp_path):
                                                     "kind": "value", "measure": "m2", "weight": 0, "scale": 10})))
     c = load_catalogue(write(tmp_path, doc))
     assert c.downgrade.times == 3 and c.indicators[2].weight == 0.0
+
+
+def test_consistency_rules_load_with_every_operator(tmp_path):
+    ops = ["<=", "<", ">=", ">"]
+    rules = [dict(RULE, op=op, tolerance=t) for op, t in zip(ops, (0.05, 0, 0.1, 1))]
+    doc = mutate(lambda d: d.update(consistency=rules))
+    c = load_catalogue(write(tmp_path, doc))
+    assert [(r.left, r.op, r.right, r.tolerance) for r in c.consistency] == [
+        ("m1", "<=", "m2", 0.05), ("m1", "<", "m2", 0.0), ("m1", ">=", "m2", 0.1), ("m1", ">", "m2", 1.0)]
+    le, lt, ge, _ = c.consistency
+    assert le.text == "m1 <= m2（容差 5%）" and le.upper and not le.strict and lt.strict and not ge.upper
+    # the contract's bound for a non-negative right figure, bit for bit: right × (1 ± tolerance)
+    assert le.limit(900.0) == 900.0 * 1.05 and ge.limit(900.0) == 900.0 * (1 - 0.1) and lt.limit(900.0) == 900.0
+    assert le.limit(-100.0) == pytest.approx(-95.0) and ge.limit(-100.0) == pytest.approx(-110.0)  # still wider
+    assert load_catalogue(write(tmp_path, mutate(lambda d: d.update(consistency=None)), "n.yaml")).consistency == ()
+
+
+def test_convert_is_the_one_conversion_for_numbers_and_columns():
+    import numpy as np
+
+    from etdz.catalogue import Conversion, convert
+
+    assert convert(5000.0, 0.0001) == 0.5  # 5000 万元 = 0.5 亿元
+    assert convert(24.7, 1.0, 6.4515) == 24.7 * 6.4515 and convert(10.0, 1.0, 4.0, invert=True) == 2.5
+    reported, factor = np.array([5000.0, 3.0, np.nan]), np.array([0.0001, 1.0, 0.0001])
+    assert np.array_equal(convert(reported, factor), [Conversion(f).apply(v) for v, f in zip(reported, factor)],
+                          equal_nan=True)
+    assert Conversion(0.1, rate=7.0, invert=True).apply(14.0) == convert(14.0, 0.1, 7.0, True)

@@ -42,8 +42,8 @@ def run_year(s: dict, year: int, when: str) -> pd.DataFrame:
     history = {year - 1: store.read("rankings", year - 1).to_pandas()} if store.exists("rankings", year - 1) else {}
     result = score_year(YearInputs(
         data_year=year, catalogue=cat, registry=s["registry"], measures=ing.measures,
-        submitted=accepted_zones(ing.log),
-        prev_measures=None if prev_measures is None else prev_measures.to_pandas(), prev_submitted=prev_zones,
+        accepted=accepted_zones(ing.log),
+        prev_measures=None if prev_measures is None else prev_measures.to_pandas(), prev_accepted=prev_zones,
         history=history))
     store.write("rankings", year, to_table(result.rankings, schema_for("rankings", cat.top_lists)))
     for name in ("indicator_scores", "indicator_bounds", "category_scores", "downgrade_watchlist",
@@ -137,9 +137,10 @@ def test_the_asset_reports_the_count_and_the_biggest_moves(setup, tmp_path):
     from dagster import DagsterInstance, materialize
 
     from assets.changes import build_changes_asset
+    from assets.resource import EtdzResource
     from etdz.escape import markdown_text
+    from etdz.settings import Settings
     from pipelines.partitions import data_year_partitions
-    from pipelines.resources import EtdzResource
 
     run_year(setup, 2020, "2026-03-01")
     run_year(setup, 2021, "2026-03-02")
@@ -147,10 +148,12 @@ def test_the_asset_reports_the_count_and_the_biggest_moves(setup, tmp_path):
     run_year(setup, 2021, "2026-03-05")  # E1 and the zones it passed moved
     path = Path(setup["store"].path("ranking_changes", 2021))
     data = path.read_bytes()
-    resource = EtdzResource(inbox=str(setup["inbox"]), warehouse=setup["store"].root, reports=str(tmp_path / "r"),
-                            archive=str(tmp_path / "a"), registry=str(GOLDEN / "registry.csv"),
-                            methodology=str(GOLDEN / "catalogues"))
-    partitions = data_year_partitions(str(setup["inbox"]), setup["store"].root, "03-01")
+    resource = EtdzResource(Settings(inbox=str(setup["inbox"]), warehouse=setup["store"].root,
+                                     reports=str(tmp_path / "r"), archive=str(tmp_path / "a"),
+                                     registry=str(GOLDEN / "registry.csv"), methodology=str(GOLDEN / "catalogues"),
+                                     dagster_home=str(tmp_path / "dh")))
+    partitions = data_year_partitions(Settings.from_env({"ETDZ_INBOX": str(setup["inbox"])}),
+                                      load_catalogues(GOLDEN / "catalogues"))
     asset = build_changes_asset(partitions, code_version="t")
     res = materialize([asset], partition_key="2021", resources={"resource": resource},
                       instance=DagsterInstance.ephemeral())

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import etdz.commit as commit_mod
-from etdz.commit import DurableBatch, Outputs, atomic_write_text, is_temporary, step_commit, sync_filesystem
+from etdz.commit import DeploymentLayout, DurableBatch, atomic_write_text, is_temporary, step_commit, sync_filesystem
 from etdz.errors import StorageError
 from tests.safety.outputs_state import leftovers
 
@@ -182,7 +182,7 @@ def test_every_file_of_a_batch_holds_exactly_its_last_bytes(tmp_path_factory, fi
 
 
 def test_a_step_commit_flushes_its_staged_files_once_before_its_journal(tmp_path, calls, monkeypatch):
-    out = Outputs(str(tmp_path / "warehouse"), str(tmp_path / "reports"))
+    out = DeploymentLayout(str(tmp_path / "warehouse"), str(tmp_path / "reports"))
     cards = [tmp_path / "reports" / "2021" / "zones" / f"Z{i}.html" for i in range(50)]
     at_journal = []
     real_replace = commit_mod.replace_file
@@ -201,7 +201,7 @@ def test_a_step_commit_flushes_its_staged_files_once_before_its_journal(tmp_path
 
 
 def test_a_failed_flush_of_a_step_leaves_its_previous_outputs(tmp_path, monkeypatch):
-    out = Outputs(str(tmp_path / "warehouse"), str(tmp_path / "reports"))
+    out = DeploymentLayout(str(tmp_path / "warehouse"), str(tmp_path / "reports"))
     zones = tmp_path / "reports" / "2021" / "zones"
     atomic_write_text(zones / "Z1.html", "old card")
     monkeypatch.setattr(commit_mod, "_syncfs", _failing_syncfs(errno.EIO))

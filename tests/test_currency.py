@@ -35,14 +35,15 @@ def ingest(tmp_path, shipped, year: int, rows: list[tuple[str, str, str]], name:
 
 
 def test_trade_in_usd_is_accepted_at_the_years_rate(tmp_path, shipped):
-    y = ingest(tmp_path, shipped, 2021, [("trade_total", "24.7", "亿美元"), ("city_trade_total", "3303", "万美元"),
+    # the city's trade (33.03亿美元 = 213.1 亿元) above the zone's (159.35 亿元): trade_total <= city_trade_total
+    y = ingest(tmp_path, shipped, 2021, [("trade_total", "24.7", "亿美元"), ("city_trade_total", "330300", "万美元"),
                                          ("hitech_trade", "80.5", "亿元")])
     assert y.log.at[0, "status"] == "accepted", y.issues[["check", "message"]].to_dict("records")
     m = y.measures.set_index("measure_code")
     assert m.at["trade_total", "value"] == 24.7 * 6.4515 and m.at["trade_total", "unit"] == "亿元"
     assert m.at["trade_total", "reported_value"] == "24.7" and m.at["trade_total", "reported_unit"] == "亿美元"
     assert m.at["trade_total", "rate"] == 6.4515
-    assert m.at["city_trade_total", "value"] == 3303 * 6.4515 * 0.0001
+    assert m.at["city_trade_total", "value"] == 330300 * 6.4515 * 0.0001
     assert m.at["hitech_trade", "value"] == 80.5 and math.isnan(m.at["hitech_trade", "rate"])  # a plain unit: no rate
 
 
@@ -68,11 +69,24 @@ def test_a_year_without_rate_rejects_the_row_naming_year_and_catalogue(tmp_path,
 
 
 def test_messages_explain_the_conversion(tmp_path, shipped):
-    """A warning on a converted value shows the computation (the rejection notices and `etdz validate` print it)."""
-    y = ingest(tmp_path, shipped, 2021, [("trade_total", "24.7", "亿美元"), ("city_trade_total", "100", "亿元")])
-    issue = y.issues.loc[y.issues["check"] == "row.not_above"].iloc[0]  # 159.35 亿元 > 100 亿元
-    assert "159.35" in issue["message"]
+    """A warning on a converted value shows the computation (the rejection notices and `etdz validate` print it):
+    a trade above its city's within the 5 % tolerance of the rule trade_total <= city_trade_total."""
+    y = ingest(tmp_path, shipped, 2021, [("trade_total", "24.7", "亿美元"), ("city_trade_total", "155", "亿元")])
+    issue = y.issues.loc[y.issues["check"] == "row.inconsistent"].iloc[0]  # 159.35 亿元 > 155 亿元 (≤ 162.75)
+    assert issue["severity"] == "warning" and y.log.at[0, "status"] == "accepted"
+    assert "24.7 亿美元 × 6.4515 = 159.35 亿元" in issue["message"] and "155 亿元" in issue["message"]
     cats, reg = shipped
     path = tmp_path / "inbox" / "2021" / "报送.csv"
     text, status = validate_files([path], cats, reg)
     assert status == 0 and "24.7 亿美元 × 6.4515 = 159.35 亿元" in text
+
+
+def test_a_trade_above_its_citys_beyond_the_tolerance_rejects_the_file(tmp_path, shipped):
+    """Converted first, then compared: 24.7 亿美元 = 159.35 亿元 > 100 亿元 × 1.05."""
+    y = ingest(tmp_path, shipped, 2021, [("trade_total", "24.7", "亿美元"), ("city_trade_total", "100", "亿元")])
+    issue = y.issues.loc[y.issues["check"] == "row.inconsistent"].iloc[0]
+    assert issue["severity"] == "error" and y.log.at[0, "status"] == "rejected"
+    assert "24.7 亿美元 × 6.4515 = 159.35 亿元" in issue["message"] and "容差内上限 105 亿元" in issue["message"]
+    cats, reg = shipped
+    text, status = validate_files([tmp_path / "inbox" / "2021" / "报送.csv"], cats, reg)
+    assert status == 1 and "row.inconsistent" in text

@@ -18,12 +18,15 @@ from openpyxl import load_workbook
 from demo import write_synthetic_year
 from demo.submissions import (
     CANDIDATES,
+    CITY_FLOOR,
+    CITY_PAIRS,
     FAULTS,
     MANIFEST_NAME,
     NATIONAL_TOTALS,
     PROVINCE_GDP_2020,
     STRENGTH_CSV,
     SUZHOU_IP,
+    load_host_cities,
     sanitise_name,
     write_demo,
 )
@@ -337,6 +340,14 @@ def test_faulty_files_hold_what_they_claim(demo):
     assert "zone_code" not in [str(c).lower() for c in first]
     s = by_kind["stray_last_year"][0]
     assert {int(r["data_year"]) for r in read_rows(home / s["file"])} == {s["year"] - 1}
+    for kind, factor in (("city_exceeded", 1.05), ("revised", 1.0)):  # beyond / within the 5 % of gdp <= city_gdp
+        s = by_kind[kind][0]
+        rows = {r["measure_code"]: r for r in read_rows(home / s["file"])}
+        gdp, city = rows["gdp"], rows["city_gdp"]
+        cat = catalogue_for_year(load_catalogues(), s["year"])
+        gdp_v = cat.conversion("gdp", gdp["unit"], s["year"]).apply(float(str(gdp["value"]).replace(",", "")))
+        city_v = cat.conversion("city_gdp", city["unit"], s["year"]).apply(float(str(city["value"]).replace(",", "")))
+        assert gdp_v > city_v * factor and (kind == "city_exceeded" or gdp_v <= city_v * 1.05), kind
 
 
 def test_corrections_come_later_and_supersede(demo):
@@ -352,6 +363,43 @@ def test_corrections_come_later_and_supersede(demo):
             assert len(same_zone) == 1
             assert same_zone[0].stat().st_mtime > first.stat().st_mtime
     assert layout.superseded_files and all(p.exists() for p in layout.superseded_files)
+
+
+def test_every_zone_of_one_host_city_reports_the_same_city_figures(demo, values):
+    """The demo's zone → city table (demo/data/demo_host_cities.csv) decides the city figures: one per city and
+    year whichever zone reports them (up to the rounding of a figure reported in another unit), above each zone's
+    and above the sum of the city's zones — so the clean files pass the rules zone <= city."""
+    cities = load_host_cities()
+    reg = load_registry(demo[1].registry)
+    assert set(reg.zone_code) <= set(cities) and all(c.endswith(("市", "州", "地区")) for c in cities.values())
+    v = values.reset_index()
+    v["city"] = v.zone_code.map(cities)
+    groups = v.groupby(["city", "year"])
+    assert groups.size().max() >= 9  # 苏州市: 苏州工业园区, 昆山, 吴江, 常熟, 太仓港, 张家港, 吴中, 相城, 浒墅关
+    for zone, city in CITY_PAIRS:
+        spread = groups[city].agg(lambda s: s.max() / s.min() - 1 if s.min() > 0 else 0.0)
+        assert spread.max() < 1e-3, (city, spread.idxmax(), spread.max())
+        both = groups.agg(zones=(zone, "sum"), city_value=(city, "max"))
+        low = both.loc[both.zones * CITY_FLOOR > both.city_value * (1 + 1e-3)]
+        assert low.empty, (zone, low)
+        assert (v[zone] < v[city]).all() or v[[zone, city]].isna().any(axis=1).sum(), zone
+
+
+def test_the_demo_shows_both_sides_of_the_rule_zone_below_city(scored, demo):
+    """The faulty file with GDP 10,000 times too large is rejected by the rule (row.inconsistent, an error); the
+    revised file's first version, 3 % above its city, is accepted with the rule's warning and then superseded."""
+    kinds = {s["file"]: s["kind"] for s in demo[2]["scenarios"] if s["file"]}
+    seen = set()
+    for year, (ing, _) in scored.items():
+        log = ing.log.set_index("file_name")
+        mine = ing.issues.loc[ing.issues.check == "row.inconsistent"]
+        for r in mine.itertuples():
+            kind = kinds.get(f"inbox/{year}/{r.file_name}")
+            assert (kind, r.severity) in {("city_exceeded", "error"), ("revised", "warning")}, (year, r.message)
+            assert "gdp <= city_gdp" in r.message and r.zone_code
+            seen.add(kind)
+            assert log.at[r.file_name, "status"] == ("rejected" if kind == "city_exceeded" else "superseded")
+    assert seen == {"city_exceeded", "revised"}
 
 
 def test_sanitise_name_keeps_only_safe_characters():
@@ -443,13 +491,13 @@ def scored(demo):
 
     home, layout, _ = demo
     reg, cats = load_registry(layout.registry), load_catalogues()
-    out, prev, prev_submitted = {}, None, set()
+    out, prev, prev_accepted = {}, None, set()
     for year in layout.years:
         cat = catalogue_for_year(cats, year)
         ing = ingest_year(layout.inbox / str(year), year, cat, reg, None, previous=prev)
-        out[year] = (ing, score_year(YearInputs(year, cat, reg, ing.measures, ing.submitted_zones, prev,
-                                                prev_submitted)))
-        prev, prev_submitted = ing.measures, ing.submitted_zones
+        out[year] = (ing, score_year(YearInputs(year, cat, reg, ing.measures, ing.accepted_zones, prev,
+                                                prev_accepted)))
+        prev, prev_accepted = ing.measures, ing.accepted_zones
     return out
 
 

@@ -107,7 +107,7 @@ def test_corpus_measures_come_from_the_chosen_files_only(corpus):
     y, _ = corpus
     chosen = y.log.loc[y.log.status == "accepted"]
     assert set(y.measures.source_sha256) == set(chosen.sha256)
-    assert set(y.measures.zone_code) == y.submitted_zones
+    assert set(y.measures.zone_code) == y.accepted_zones
     assert y.measures.groupby(["zone_code", "measure_code"]).size().max() == 1
 
 
@@ -206,7 +206,7 @@ def test_valid_files_are_ingested_exactly_as_without_the_faulty_ones(tmp_path, t
     ya = ingest_year(a, 2022, cat, reg, None)
     yb = ingest_year(b, 2022, cat, reg, None)
     pd.testing.assert_frame_equal(ya.measures, yb.measures)
-    assert ya.submitted_zones == yb.submitted_zones == {"Z1", "Z2", "Z3", "P1"}
+    assert ya.accepted_zones == yb.accepted_zones == {"Z1", "Z2", "Z3", "P1"}
     lb = yb.log.set_index("file_name")
     assert (lb.loc[list(faulty), "status"] == "rejected").all()
     cols = ["sha256", "zone_code", "status", "errors", "warnings"]
@@ -256,7 +256,7 @@ def test_archive_on_fsspec_storage_and_oversize_files(tmp_path, tiny):
 def test_missing_folder_and_hidden_files_are_received_too(tmp_path, tiny):
     cat, reg = tiny
     y = ingest_year(tmp_path / "nope" / "2022", 2022, cat, reg, None)
-    assert y.log.empty and y.issues.empty and y.measures.empty and y.submitted_zones == set()
+    assert y.log.empty and y.issues.empty and y.measures.empty and y.accepted_zones == set()
     assert list(y.log.columns) == schemas.SUBMISSION_LOG.names
     schemas.to_table(y.measures, schemas.MEASURES)
     inbox = tmp_path / "inbox" / "2022"
@@ -274,7 +274,7 @@ def test_230_files_validate_in_one_batch(tmp_path, shipped):
     paths = generate_year(tmp_path / "inbox" / "2022", cat, reg)
     assert len(paths) == 230
     y = ingest_year(tmp_path / "inbox" / "2022", 2022, cat, reg, str(tmp_path / "archive"))
-    assert (y.log.status == "accepted").all() and len(y.submitted_zones) == 230
+    assert (y.log.status == "accepted").all() and len(y.accepted_zones) == 230
     assert y.validation.rows_checked == 230 * len(cat.measures)
 
 

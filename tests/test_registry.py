@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from etdz.registry import RegistryError, due_zones, load_registry
+from etdz.registry import RegistryError, due_zones, is_due, load_registry, may_submit
 
 HEADER = "zone_code,name_zh,province,region,tier,first_data_year,exit_data_year\n"
 
@@ -29,6 +29,31 @@ def test_due_rule_and_provincial_zones(tmp_path):
     assert due_zones(reg, 2019).zone_code.tolist() == ["B"]
     assert due_zones(reg, 2020).zone_code.tolist() == ["A", "B"]
     assert due_zones(reg, 2021).zone_code.tolist() == ["A"]
+
+
+@pytest.mark.parametrize("year,due", [(2017, False), (2018, True), (2020, True), (2021, False)])
+def test_the_entry_and_the_exit_year_are_both_assessed(year, due):
+    # B: first_data_year 2018, exit_data_year 2020 — assessed 2018…2020 inclusive, neither before nor after
+    assert is_due("national", 2018, 2020, year) is due
+    assert may_submit({"tier": "national", "first_data_year": 2018, "exit_data_year": 2020}, year) is due
+
+
+@pytest.mark.parametrize("first,exit_,year,due", [
+    (2020, None, 2019, False), (2020, None, 2020, True), (2020, None, 2099, True),  # still listed: no exit
+    (None, None, 2020, False),  # a national zone without a first year is never due
+    (2018, float("nan"), 2030, True),
+])
+def test_is_due_with_open_years(first, exit_, year, due):
+    assert is_due("national", first, exit_, year) is due
+
+
+def test_provincial_zones_may_submit_every_year_and_are_never_due(tmp_path):
+    p = tmp_path / "r.csv"
+    p.write_text(HEADER + "P,丙,江苏,east,provincial,,\nQ,丁,江苏,east,provincial,2018,2019\n", encoding="utf-8")
+    reg = load_registry(p)
+    for year in (2000, 2019, 2020, 2030):
+        assert due_zones(reg, year).empty
+        assert all(may_submit(row, year) for row in reg.to_dict("records"))
 
 
 @pytest.mark.parametrize("row,needle", [

@@ -52,8 +52,8 @@ def real_year(tmp_path_factory):
     prev = ingest_year(layout.inbox / "2022", 2022, catalogue_for_year(cats, 2022), registry, archive=None)
     ing = ingest_year(layout.inbox / "2023", 2023, catalogue_for_year(cats, 2023), registry, archive=None,
                       previous=prev.measures)
-    scored = score_year(YearInputs(2023, catalogue_for_year(cats, 2023), registry, ing.measures, ing.submitted_zones,
-                                   prev.measures, prev.submitted_zones, {}))
+    scored = score_year(YearInputs(2023, catalogue_for_year(cats, 2023), registry, ing.measures, ing.accepted_zones,
+                                   prev.measures, prev.accepted_zones, {}))
     top_lists = sorted({m for c in cats for m in c.top_lists})
     frames = {"submission_log": ing.log, "submission_issues": ing.issues, "measures": ing.measures}
     frames.update({name: getattr(scored, name) for name in ("indicator_scores", "indicator_bounds", "category_scores",

@@ -55,7 +55,7 @@ def test_clean_file_accepted_values_converted_to_canonical_units(env):
     assert m.at["jobs", "value"] == pytest.approx(12000) and m.at["jobs", "unit"] == "人"
     assert m.at["jobs", "reported_value"] == "1.2" and m.at["jobs", "reported_unit"] == "万人"
     assert m.at["output", "value"] == 120.5 and set(m["tier"]) == {"national"}
-    assert y.submitted_zones == {"Z1"}
+    assert y.accepted_zones == {"Z1"}
     assert y.validation.rows_checked == 6 and len(y.validation.expectations) >= 14 and y.validation.success
 
 
@@ -75,7 +75,7 @@ def test_row_errors_reject_the_file_and_name_row_and_column(env, override, check
     got = only(y, "f.csv", check)
     assert got.severity == "error" and got.scope == "row" and got.row == row and got.column == column
     assert "f.csv" in got.message and f"第 {row} 行" in got.message
-    assert y.measures.empty and y.submitted_zones == set()
+    assert y.measures.empty and y.accepted_zones == set()
 
 
 def test_a_value_that_overflows_once_converted_is_invalid_not_infinite(env):
@@ -147,6 +147,20 @@ def test_zones(env, zone, check, accepted):
     y = env({"f.csv": csv_bytes(rows_for(zone, 2022))})
     assert (status(y, "f.csv") != "rejected") == accepted
     only(y, "f.csv", check)
+
+
+@pytest.mark.parametrize("zone, year, due", [("ZN", 2024, False), ("ZN", 2025, True),  # the entry year
+                                            ("ZE", 2021, True), ("ZE", 2022, False)])  # the exit year
+def test_a_zone_is_due_from_its_first_to_its_exit_year_inclusive(env, tmp_path, zone, year, due):
+    reg = pd.concat([env.registry, pd.DataFrame([{
+        "zone_code": "ZE", "name_zh": "将退出经开区", "province": "甘肃", "region": "west", "tier": "national",
+        "first_data_year": 2020, "exit_data_year": 2021}]).astype(env.registry.dtypes.to_dict())], ignore_index=True)
+    inbox = tmp_path / "due" / str(year)
+    inbox.mkdir(parents=True)
+    (inbox / "f.csv").write_bytes(csv_bytes(rows_for(zone, year)))
+    y = ingest_year(inbox, year, env.catalogue, reg, None)
+    assert ("file.zone_not_due" in set(y.issues.check)) is not due
+    assert status(y, "f.csv") == "accepted"
 
 
 def test_provincial_zone_submits_normally(env):

@@ -19,6 +19,7 @@ from typing import BinaryIO
 import fsspec
 
 from etdz.commit import DurableBatch, replace_file
+from etdz.locations import local_path
 
 _CHUNK = 1024 * 1024
 _ARCHIVE_THREADS = 8  # object-store PUTs overlap with reading
@@ -30,9 +31,8 @@ def archive_url(archive: str, sha256: str) -> str:
 
 def _local_root(archive: str) -> str | None:
     """The folder of a local archive (a path or ``file://`` URL); None for object storage."""
-    fs, root = fsspec.core.url_to_fs(archive)
-    protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
-    return root if "file" in protocols or "local" in protocols else None
+    path = local_path(archive)
+    return os.path.abspath(path) if path is not None else None
 
 
 def archive_bytes(archive: str, sha256: str, data: bytes | None = None, src: BinaryIO | None = None,

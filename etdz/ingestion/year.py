@@ -52,7 +52,7 @@ class YearIngest:
     files: list[SubmissionFile] = field(default_factory=list, repr=False)
 
     @property
-    def submitted_zones(self) -> set[str]:
+    def accepted_zones(self) -> set[str]:
         """Zones whose chosen submission is accepted."""
         if self.log.empty:
             return set()

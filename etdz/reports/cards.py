@@ -17,6 +17,7 @@ from etdz.reports.inputs import YearView
 from etdz.reports.robustness import varied, zone_robustness
 from etdz.reports.targets import DangerLine, TargetGroups, ZoneTargets, card_levers, zone_targets
 from etdz.reports.templating import environment, region_colour, region_label
+from etdz.scoring.downgrade import rule_window, window_years
 
 STRONG_WEAK = 3
 
@@ -45,12 +46,11 @@ def _risk(v: YearView, z: dict, danger: DangerLine | None) -> dict:
     if d is None:
         return out
     years = v.bottom_years.get(code, [])
+    window, (_, times) = window_years(Y, d), rule_window(d)
+    need_next = window_years(Y + 1, d)[:-1]
     if d.rule == "national_consecutive":
-        window, times, need_next = [Y - 1, Y], 2, [Y]
         rank, group_n = z["national_rank"], v.n_total
     else:
-        window, times = list(range(Y - d.window + 1, Y + 1)), d.times
-        need_next = list(range(Y - d.window + 2, Y + 1))
         rank, group_n = z["regional_rank"], v.n_region.get(z["region"], 0)
     in_window = [y for y in years if y in window]
     carried = [y for y in years if y in need_next]  # still in the window of next year's assessment

@@ -40,7 +40,7 @@ class ReportInputs:
     # measures (zone_code, measure_code, value) and the zones with an accepted file. The cards' levers by measure
     # (§3.8) re-score a zone with them; None: Y−1 had no submissions.
     prev_measures: pd.DataFrame | None = None
-    prev_submitted: set[str] | frozenset[str] | None = None
+    prev_accepted: set[str] | frozenset[str] | None = None
 
 
 def indicator_unit(ind: Indicator, catalogue: Catalogue) -> str:
@@ -120,8 +120,8 @@ class YearView:
     # what the scorer read, for the levers by measure (§3.8, etdz.reports.targets.card_levers)
     measures_by_zone: dict[str, dict[str, float]]      # zone -> measure -> Y's canonical value
     prev_measures_by_zone: dict[str, dict[str, float]]  # the same for Y−1
-    submitted: set[str]                                # zones with an accepted file in Y (submission_log)
-    prev_submitted: set[str]                           # and in Y−1
+    accepted: set[str]                                # zones with an accepted file in Y (submission_log)
+    prev_accepted: set[str]                           # and in Y−1
     bounds: list[Bounds] | None                        # the year's indicator_bounds, catalogue order
     bounds_problem: str | None                         # why ``bounds`` is None
 
@@ -266,8 +266,8 @@ def prepare(inp: ReportInputs) -> YearView:
         history_by_zone=history_by_zone, history_years=sorted(counts), history_counts=counts,
         bottom_years=bottom, watch_by_zone=watch, provisional=provisional, robust_by_zone=robust,
         region_bottom_now=region_bottom_now, measures_by_zone=_by_zone(inp.measures),
-        prev_measures_by_zone=_by_zone(inp.prev_measures), submitted=accepted_zones(inp.submission_log),
-        prev_submitted=set(inp.prev_submitted or ()), bounds=lever_bounds, bounds_problem=bounds_problem)
+        prev_measures_by_zone=_by_zone(inp.prev_measures), accepted=accepted_zones(inp.submission_log),
+        prev_accepted=set(inp.prev_accepted or ()), bounds=lever_bounds, bounds_problem=bounds_problem)
 
 
 def _by_zone(measures: pd.DataFrame | None) -> dict[str, dict[str, float]]:

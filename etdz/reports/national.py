@@ -7,8 +7,10 @@ import pandas as pd
 from etdz.escape import markdown_table
 from etdz.reports import changes_section, charts
 from etdz.reports.inputs import YearView, _opt_int, _records
-from etdz.reports.robustness import TOP, depends, not_varied, pct, varied
+from etdz.reports.robustness import depends, not_varied, pct, varied
 from etdz.reports.templating import REGION_LABELS, environment, is_missing, region_colour, region_label
+from etdz.scoring.downgrade import in_bottom as rule_in_bottom
+from etdz.scoring.ranks import in_top100
 
 MOVERS = 10
 
@@ -189,12 +191,12 @@ def _robustness(v: YearView) -> dict | None:
             continue
         nominal = r["rank_nominal"] if r["rank_nominal"] is not None else z["national_rank"]
         if national_rule:
-            in_bottom, p_bottom = nominal >= v.n_total - d.bottom_n + 1, r.get("p_national_bottom")
+            in_bottom, p_bottom = bool(rule_in_bottom(nominal, v.n_total, d.bottom_n)), r.get("p_national_bottom")
         else:
             in_bottom, p_bottom = z["zone_code"] in v.region_bottom_now, r["p_region_bottom"] if d else None
         on_watch = z["zone_code"] in v.watch_by_zone
         p_cand = r.get("p_candidate") if d is not None else None
-        top_dep, bottom_dep = depends(nominal <= TOP, r["p_top100"]), depends(in_bottom, p_bottom)
+        top_dep, bottom_dep = depends(in_top100(nominal), r["p_top100"]), depends(in_bottom, p_bottom)
         cand_dep = depends(on_watch, p_cand)
         row = {"zone_code": z["zone_code"], "name_zh": z["name_zh"], "colour": region_colour(z["region"]),
                "nominal": nominal, "median": r["rank_median"], "p05": r["rank_p05"], "p95": r["rank_p95"],
@@ -202,7 +204,7 @@ def _robustness(v: YearView) -> dict | None:
         rows.append(row)
         if top_dep or bottom_dep:
             depending.append({**row, "zone": z, "p_top100": pct(r["p_top100"]), "p_region_bottom": pct(p_bottom),
-                              "top_dep": top_dep, "bottom_dep": bottom_dep, "in_top100": nominal <= TOP,
+                              "top_dep": top_dep, "bottom_dep": bottom_dep, "in_top100": in_top100(nominal),
                               "in_bottom": in_bottom})
         if cand_dep:
             candidates.append({**row, "zone": z, "on_watch": on_watch, "p": p_cand, "p_candidate": pct(p_cand)})

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 from etdz.catalogue import Catalogue, Robustness
 from etdz.reports import charts
+from etdz.scoring.downgrade import in_bottom as rule_in_bottom
+from etdz.scoring.ranks import in_top100
 
 # Official indicator counts where 05-indicators.md gives them (§5.3: the 2016 list has 53); a catalogue of
 # another version names only its own count.
 OFFICIAL_INDICATORS = {"2016": 53}
 
-TOP = 100
 CUTOFF = 0.05
 
 
@@ -57,14 +58,14 @@ def zone_robustness(r: dict | None, z: dict, n_zones: int, downgrade, in_bottom:
     bottom_n = downgrade.bottom_n if downgrade else None
     national_rule = downgrade is not None and downgrade.rule == "national_consecutive"
     p_bottom = (r.get("p_national_bottom") if national_rule else r["p_region_bottom"]) if downgrade else None
-    in_bottom_rule = (nominal >= n_zones - bottom_n + 1) if national_rule else in_bottom
+    in_bottom_rule = bool(rule_in_bottom(nominal, n_zones, bottom_n)) if national_rule else in_bottom
     p_cand = r.get("p_candidate") if downgrade else None
     return {
         "nominal": nominal, "median": r["rank_median"], "p05": r["rank_p05"], "p95": r["rank_p95"],
         "samples": r["samples"], "seed": r["seed"], "p_top100": pct(r["p_top100"]), "p_region_bottom": pct(p_bottom),
         "bottom_n": bottom_n, "has_bottom": p_bottom is not None, "national_rule": national_rule,
-        "top100_depends": depends(nominal <= TOP, r["p_top100"]),
-        "bottom_depends": depends(in_bottom_rule, p_bottom), "in_top100": nominal <= TOP, "in_bottom": in_bottom_rule,
+        "top100_depends": depends(in_top100(nominal), r["p_top100"]), "in_top100": in_top100(nominal),
+        "bottom_depends": depends(in_bottom_rule, p_bottom), "in_bottom": in_bottom_rule,
         "has_candidate": p_cand is not None, "p_candidate": pct(p_cand), "on_watch": on_watch,
         "candidate_depends": depends(on_watch, p_cand),
         "firm": r["rank_p05"] == r["rank_p95"], "what": what,

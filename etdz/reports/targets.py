@@ -33,9 +33,7 @@ import numpy as np
 
 from etdz.reports.inputs import YearView
 from etdz.scoring.levers import Lever, ZoneLevers, ZoneMeasures, ZoneScorer, rises_to_close, zone_levers
-
-TOP_TIERS = (100, 50, 30)
-REGION_TOP = 10
+from etdz.scoring.ranks import REGION_TOP10, TOP_TIERS
 
 
 def next_rank_up(national_rank: int | None) -> int | None:
@@ -151,9 +149,9 @@ def zone_targets(zone: dict, totals_desc, rankings: list[dict], bottom: set[str]
     name = zone.get("region")
     region = groups.region(name)
     q = zone.get("regional_rank")
-    if q is not None and q > REGION_TOP and len(region) >= REGION_TOP:
+    if q is not None and q > REGION_TOP10 and len(region) >= REGION_TOP10:
         reg_totals = groups.once(("region_totals", name), lambda: _totals_desc(region))
-        out.append(target("region_top10", "regional", REGION_TOP, total, reg_totals))
+        out.append(target("region_top10", "regional", REGION_TOP10, total, reg_totals))
     danger = None
     if rule is not None and bottom_n:
         regional = rule == "regional_bottom"
@@ -206,7 +204,7 @@ def with_levers(t: ZoneTargets, levers: ZoneLevers | None, rises: list[dict[str,
 def zone_measures(v: YearView, code: str) -> ZoneMeasures:
     """What the scorer read for zone ``code`` (its Y and Y−1 canonical values, its accepted files)."""
     return ZoneMeasures(v.measures_by_zone.get(code, {}), v.prev_measures_by_zone.get(code, {}),
-                        code in v.submitted, code in v.prev_submitted)
+                        code in v.accepted, code in v.prev_accepted)
 
 
 def card_levers(v: YearView, zones: list[dict], targets: list[ZoneTargets]) -> list[ZoneTargets]:
@@ -218,7 +216,7 @@ def card_levers(v: YearView, zones: list[dict], targets: list[ZoneTargets]) -> l
     """
     if v.bounds is None:
         return [with_levers(t, None, None, v.bounds_problem) for t in targets]
-    picked = [n for n, z in enumerate(zones) if z["zone_code"] in v.submitted]
+    picked = [n for n, z in enumerate(zones) if z["zone_code"] in v.accepted]
     scorer = ZoneScorer(v.catalogue, v.bounds, [zone_measures(v, zones[n]["zone_code"]) for n in picked])
     levers = zone_levers(scorer)
     rises = rises_to_close(scorer, levers, [[tg.gap for tg in targets[n].targets] for n in picked])

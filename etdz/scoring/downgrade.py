@@ -39,6 +39,19 @@ def window_years(data_year: int, d: Downgrade) -> list[int]:
     return list(range(data_year - window + 1, data_year + 1))
 
 
+def history_years(data_year: int, d: Downgrade | None) -> list[int]:
+    """The earlier data years whose rankings the scoring of ``data_year`` reads: the rule's window before Y
+    (:func:`window_years`) and Y−1 for the previous rank (§3.4), oldest first."""
+    first = window_years(data_year, d)[0] if d is not None else data_year
+    return list(range(min(first, data_year - 1), data_year))
+
+
+def years_back(catalogues: list[Catalogue]) -> int:
+    """How many earlier years (at least 1) the scoring of a year reads rankings of, under any of the
+    catalogues: what the ``rankings`` asset's dependency on its own earlier partitions spans."""
+    return max([len(history_years(0, c.downgrade)) for c in catalogues] + [1])
+
+
 def earlier_bottom_counts(data_year: int, d: Downgrade, history: dict[int, pd.DataFrame]) -> pd.Series:
     """Per zone, in how many of the window's earlier years (before ``data_year``) on record it was in the
     bottom n (of its region, or nationally, by the rule), each year judged on its own rankings."""

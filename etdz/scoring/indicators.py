@@ -34,19 +34,19 @@ def indicator_values(
     catalogue: Catalogue,
     zones: list[str],
     current: pd.DataFrame,
-    submitted: set[str],
+    accepted: set[str],
     previous: pd.DataFrame,
-    prev_submitted: set[str],
+    prev_accepted: set[str],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Values ``v(z,i)`` and statuses for every zone × indicator.
 
     ``current`` / ``previous`` are wide zones × measures frames (this year, Y−1);
-    ``submitted`` / ``prev_submitted`` the zones with an accepted submission in each.
+    ``accepted`` / ``prev_accepted`` the zones with an accepted submission in each.
     Returns (values, statuses), both indexed by zone with one column per indicator.
     """
     idx = pd.Index(zones, name="zone_code")
-    has_sub = idx.isin(list(submitted))
-    has_prev = idx.isin(list(prev_submitted))
+    has_sub = idx.isin(list(accepted))
+    has_prev = idx.isin(list(prev_accepted))
     values: dict[str, np.ndarray] = {}
     statuses: dict[str, np.ndarray] = {}
     for ind in catalogue.indicators:

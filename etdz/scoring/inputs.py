@@ -8,6 +8,7 @@ import pandas as pd
 
 from etdz.catalogue import Catalogue
 from etdz.history import Submissions, ranking_history
+from etdz.scoring.downgrade import history_years
 from etdz.scoring.year import YearInputs
 from etdz.storage import Warehouse
 from etdz.submission_log import accepted_zones
@@ -31,10 +32,9 @@ def load_year_inputs(store: Warehouse, data_year: int, catalogue: Catalogue, reg
                            f"(etdz run --data-year {data_year})")
     log_df = log.to_pandas()
     prev = previous()
-    window = catalogue.downgrade.window if catalogue.downgrade else 1
     return YearInputs(
         data_year=data_year, catalogue=catalogue, registry=registry, measures=measures.to_pandas(),
-        submitted=accepted_zones(log_df),
-        prev_measures=prev.measures, prev_submitted=prev.zones,
-        history=ranking_history(store, range(data_year - max(window, 2) + 1, data_year)),
+        accepted=accepted_zones(log_df),
+        prev_measures=prev.measures, prev_accepted=prev.zones,
+        history=ranking_history(store, history_years(data_year, catalogue.downgrade)),
     )

@@ -86,8 +86,8 @@ class ZoneMeasures:
 
     current: Mapping[str, float]
     previous: Mapping[str, float]
-    submitted: bool
-    prev_submitted: bool
+    accepted: bool
+    prev_accepted: bool
 
 
 @dataclass
@@ -116,8 +116,8 @@ class ZoneScorer:
                              dtype="float64").reshape(len(zones), len(self.codes))
         self.prev = np.array([[_f(z.previous.get(c)) for c in self.codes] for z in zones],
                              dtype="float64").reshape(len(zones), len(self.codes))
-        self.submitted = np.array([z.submitted for z in zones], dtype=bool)
-        self.prev_submitted = np.array([z.prev_submitted for z in zones], dtype=bool)
+        self.accepted = np.array([z.accepted for z in zones], dtype=bool)
+        self.prev_accepted = np.array([z.prev_accepted for z in zones], dtype=bool)
         self._w, self._W = indicator_weights(catalogue), category_weights(catalogue)
 
     def evaluate(self, zone: np.ndarray, rows: np.ndarray) -> Evaluation:
@@ -127,8 +127,8 @@ class ZoneScorer:
         ids = list(range(len(rows)))  # row labels: integers, which indicator_values matches fastest
         cur = pd.DataFrame(rows, index=ids, columns=self.codes)
         prev = pd.DataFrame(self.prev[zone], index=ids, columns=self.codes)
-        sub = set(np.flatnonzero(self.submitted[zone]).tolist())
-        prev_sub = set(np.flatnonzero(self.prev_submitted[zone]).tolist())
+        sub = set(np.flatnonzero(self.accepted[zone]).tolist())
+        prev_sub = set(np.flatnonzero(self.prev_accepted[zone]).tolist())
         values, status = indicator_values(self.catalogue, ids, cur, sub, prev, prev_sub)
         v, st = values.to_numpy(dtype="float64"), status.to_numpy()
         scores = np.column_stack([score_on_bounds(v[:, n], st[:, n], ind.direction, b)

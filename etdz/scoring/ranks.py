@@ -6,11 +6,19 @@ import numpy as np
 import pandas as pd
 
 DECIMALS = 6
-# The lists a rank puts a zone on, besides the top 100 (the rankings' ``top100`` column, §3.4): the national
-# top 30 (national_rank ≤ TOP30) and its region's top 10 (regional_rank ≤ REGION_TOP10), as the national
+# The lists a rank puts a zone on: the top 100 (§3.4, the rankings' ``top100`` column, :func:`in_top100`), the
+# national top 30 (national_rank ≤ TOP30) and its region's top 10 (regional_rank ≤ REGION_TOP10), as the national
 # report shows them and as ``ranking_changes.status_changes`` compares them.
+TOP100 = 100
 TOP30 = 30
 REGION_TOP10 = 10
+#: the national top lists a zone's card shows the way into, widest first (etdz.reports.targets.top_tier)
+TOP_TIERS = (TOP100, 50, TOP30)
+
+
+def in_top100(national_rank):
+    """§3.4's top 100: ``national_rank <= 100`` (a number, an array or a Series, element-wise)."""
+    return national_rank <= TOP100
 
 
 def competition_rank(values: pd.Series, groups: pd.Series | None = None, ascending: bool = False) -> pd.Series:

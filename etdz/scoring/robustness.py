@@ -30,14 +30,13 @@ from etdz.catalogue import Catalogue, Downgrade, Robustness
 from etdz.history import ranking_history
 from etdz.scoring.aggregate import category_scores, category_weights, indicator_weights, total_score
 from etdz.scoring.downgrade import earlier_bottom_counts, enters_watchlist, in_bottom, window_years
-from etdz.scoring.ranks import DECIMALS, competition_ranks
+from etdz.scoring.ranks import DECIMALS, competition_ranks, in_top100
 from etdz.scoring.scores import score_matrix
 from etdz.storage import Warehouse
 
 # the schema's order (etdz.schemas.RANK_ROBUSTNESS): columns added later are appended, nullable (04 §4.1)
 COLUMNS = ["zone_code", "rank_nominal", "rank_median", "rank_p05", "rank_p95", "p_top100", "p_region_bottom",
            "samples", "seed", "method_version", "p_candidate", "p_national_bottom"]
-TOP = 100  # "top 100" of §3.4 and §3.9
 QUANTILES = [0.5, 0.05, 0.95]  # median, p05, p95, in §3.9's order
 # The totals of one block of samples (zones × samples, float64) take at most this much; the block's other
 # arrays (one category's scores, rounded totals, sort order, ranks) are of the same size, a few at a time.
@@ -222,7 +221,7 @@ def rank_robustness(inputs: RobustnessInputs, settings: Robustness | None = None
         "zone_code": zones.zone_code.to_numpy(),
         "rank_nominal": zones.national_rank.to_numpy(dtype="int64"),
         "rank_median": median.astype("int64"), "rank_p05": p05.astype("int64"), "rank_p95": p95.astype("int64"),
-        "p_top100": (ranks <= TOP).sum(axis=0) / n,
+        "p_top100": in_top100(ranks).sum(axis=0) / n,
         "p_region_bottom": share(counts.region_bottom),
         "samples": n, "seed": seed, "method_version": cat.version,
         "p_candidate": share(counts.candidate), "p_national_bottom": share(counts.national_bottom),

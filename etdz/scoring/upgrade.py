@@ -16,8 +16,8 @@ COLUMNS = ["zone_code", "name_zh", "province", "region", "total_score", "candida
            "method_version"]
 
 
-def upgrade_candidates(catalogue: Catalogue, registry: pd.DataFrame, measures: pd.DataFrame, submitted: set[str],
-                       prev_measures: pd.DataFrame | None, prev_submitted: set[str], bounds: list[Bounds],
+def upgrade_candidates(catalogue: Catalogue, registry: pd.DataFrame, measures: pd.DataFrame, accepted: set[str],
+                       prev_measures: pd.DataFrame | None, prev_accepted: set[str], bounds: list[Bounds],
                        national_total: np.ndarray) -> pd.DataFrame:
     """Provincial zones with an accepted submission, scored on the national ``bounds`` (catalogue order).
 
@@ -27,13 +27,13 @@ def upgrade_candidates(catalogue: Catalogue, registry: pd.DataFrame, measures: p
     strictly greater total, both on totals rounded to 6 decimals.
     """
     prov = provincial_zones(registry)
-    prov = prov[prov.zone_code.isin(list(submitted))].sort_values("zone_code", kind="stable").reset_index(drop=True)
+    prov = prov[prov.zone_code.isin(list(accepted))].sort_values("zone_code", kind="stable").reset_index(drop=True)
     if prov.empty:
         return pd.DataFrame(columns=COLUMNS)
     zones = prov.zone_code.tolist()
     codes = list(catalogue.measures)
-    values, status = indicator_values(catalogue, zones, measure_matrix(measures, zones, codes), submitted,
-                                      measure_matrix(prev_measures, zones, codes), prev_submitted)
+    values, status = indicator_values(catalogue, zones, measure_matrix(measures, zones, codes), accepted,
+                                      measure_matrix(prev_measures, zones, codes), prev_accepted)
     scores = np.column_stack([
         score_on_bounds(values[ind.code].to_numpy(dtype="float64"), status[ind.code].to_numpy(), ind.direction, b)
         for ind, b in zip(catalogue.indicators, bounds)])

@@ -32,7 +32,7 @@ from etdz.scoring.aggregate import category_scores, category_weights, indicator_
 from etdz.scoring.averages import better_than_mean, better_than_regional_mean
 from etdz.scoring.downgrade import summoned, watchlist
 from etdz.scoring.indicators import indicator_values, measure_matrix
-from etdz.scoring.ranks import competition_rank
+from etdz.scoring.ranks import competition_rank, in_top100
 from etdz.scoring.scores import Bounds, score_matrix
 from etdz.scoring.upgrade import upgrade_candidates
 
@@ -45,9 +45,9 @@ class YearInputs:
     catalogue: Catalogue
     registry: pd.DataFrame
     measures: pd.DataFrame  # long: zone_code, measure_code, value — Y's chosen accepted submissions
-    submitted: set[str]  # zones with an accepted submission in Y
+    accepted: set[str]  # zones with an accepted submission in Y
     prev_measures: pd.DataFrame | None = None  # the same for Y−1 (None: no submissions)
-    prev_submitted: set[str] = field(default_factory=set)
+    prev_accepted: set[str] = field(default_factory=set)
     history: dict[int, pd.DataFrame] = field(default_factory=dict)  # rankings of earlier years that exist
 
 
@@ -70,8 +70,8 @@ def score_year(inp: YearInputs) -> ScoredYear:
     zones = cohort.zone_code.tolist()
     measure_codes = list(catalogue.measures)
     current = measure_matrix(inp.measures, zones, measure_codes)
-    values, status = indicator_values(catalogue, zones, current, inp.submitted,
-                                      measure_matrix(inp.prev_measures, zones, measure_codes), inp.prev_submitted)
+    values, status = indicator_values(catalogue, zones, current, inp.accepted,
+                                      measure_matrix(inp.prev_measures, zones, measure_codes), inp.prev_accepted)
     value_matrix, status_matrix = values.to_numpy(dtype="float64"), status.to_numpy()
 
     scores, imputed, bounds = score_matrix(value_matrix, status_matrix, catalogue, catalogue.winsorise)
@@ -89,8 +89,8 @@ def score_year(inp: YearInputs) -> ScoredYear:
     rankings["downgrade_candidate"] = rankings.zone_code.isin(wl.zone_code)
     rankings = rankings.sort_values(["national_rank", "zone_code"], kind="stable").reset_index(drop=True)
 
-    upgrade = upgrade_candidates(catalogue, inp.registry, inp.measures, inp.submitted, inp.prev_measures,
-                                 inp.prev_submitted, bounds, total)
+    upgrade = upgrade_candidates(catalogue, inp.registry, inp.measures, inp.accepted, inp.prev_measures,
+                                 inp.prev_accepted, bounds, total)
     return ScoredYear(
         _indicator_scores(catalogue, zones, value_matrix, status_matrix, scores, imputed, better_national,
                           better_regional),
@@ -153,11 +153,11 @@ def _rankings(inp: YearInputs, cohort: pd.DataFrame, total: np.ndarray, better_n
         r["prev_national_rank"] = pd.array([None] * len(r), dtype="Int32")
         r["method_changed"] = False
     r["rank_change"] = (r.prev_national_rank - r.national_rank).astype("Int32")
-    r["top100"] = r.national_rank <= 100
+    r["top100"] = in_top100(r.national_rank)
     r["indicators_better_than_avg"] = better_national.sum(axis=1).astype("int32")
     r["indicators_better_than_regional_avg"] = better_regional.sum(axis=1).astype("int32")
     r["indicators_total"] = len(catalogue.indicators)
-    r["submission_status"] = np.where(r.zone_code.isin(list(inp.submitted)), "accepted", "no_valid_submission")
+    r["submission_status"] = np.where(r.zone_code.isin(list(inp.accepted)), "accepted", "no_valid_submission")
     r["summoned"] = summoned(r, catalogue.summons_bottom_n)
     r["results_status"] = "provisional" if (r.submission_status != "accepted").any() else "final"
     r["method_version"] = catalogue.version

@@ -11,7 +11,8 @@ How it works
    one synthetic row per required measure a file does not list. The catalogue is
    joined onto it *as columns*: each row carries its measure's ``hard_min``,
    ``hard_max``, ``soft_min``, ``soft_max`` (±inf when unbounded), the whole-number gap
-   for ``integer`` measures, the value of its ``not_above`` measure in the same file,
+   for ``integer`` measures, the value of its ``not_above`` measure in the same file, the right side of each
+   consistency rule whose left side it is (with the limit its tolerance allows),
    and the ratio to the zone's previous accepted value with the
    ``soft_max_yoy_factor`` band.
 3. A suite of column / column-pair expectations (:func:`build_suite`) — the measure
@@ -110,6 +111,7 @@ def validate_rows(files: list[SubmissionFile], catalogue: Catalogue, data_year: 
     for fi, mc, rw in zip(dups["file_idx"].tolist(), dups["dup_measure"].tolist(), dups["row"].tolist()):
         dup_rows.setdefault((fi, mc), []).append(int(rw))
     results = sorted(result.results, key=lambda r: (r.expectation_config.meta or {}).get("order", 0))
+    broken: set[tuple[int, object]] = set()  # (consistency slot, row index) already reported as an error
     for res in results:
         cfg = res.expectation_config
         meta = cfg.meta or {}
@@ -122,9 +124,14 @@ def validate_rows(files: list[SubmissionFile], catalogue: Catalogue, data_year: 
             check=check, severity=meta["severity"], family=meta["family"], expectation_type=cfg.type, columns=cols,
             success=bool(res.success), element_count=int(res.result.get("element_count") or 0),
             unexpected_count=int(res.result.get("unexpected_count") or 0)))
+        if check == "row.inconsistent":  # the error of a slot runs first: its rows are not warned about again
+            seen = {(meta["slot"], i) for i in idx}
+            idx = [i for i in idx if (meta["slot"], i) not in broken]
+            broken |= seen
         for i in idx:
             r = df.loc[i]
-            issues.append(row_issue(by_idx[int(r["file_idx"])], r, check, meta.get("bound"), catalogue, dup_rows))
+            issues.append(row_issue(by_idx[int(r["file_idx"])], r, check, meta.get("bound"), catalogue, dup_rows,
+                                    meta=meta))
     report.failures = pd.DataFrame(issues, columns=ISSUE_COLUMNS)
     report.duration_s = time.perf_counter() - t0
     return issues, report, df

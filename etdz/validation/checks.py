@@ -5,7 +5,6 @@ sorted issues frame."""
 from __future__ import annotations
 
 import difflib
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -14,6 +13,7 @@ import pandas as pd
 
 from etdz.catalogue import Catalogue
 from etdz.numbers import format_number
+from etdz.reading import DEFAULT_MAX_BYTES
 from etdz.schemas import SUBMISSION_ISSUES
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ _CHECK_LIST = [
     Check("file.not_csv_xlsx", "error", "file", "files_readable", "不是 CSV/XLSX 文件",
           "The file's extension is neither .csv nor .xlsx (case-insensitive)."),
     Check("file.too_large", "error", "file", "files_readable", "文件过大",
-          "The file is over the size limit (default 20 MB); it is archived but never read."),
+          f"The file is over the size limit (default {DEFAULT_MAX_BYTES // 2**20} MB); it is archived but never read."),
     Check("file.encoding", "error", "file", "files_readable", "编码无法识别",
           "A CSV that is neither UTF-8 (with or without BOM) nor GB18030/GBK, UTF-16, or binary content (NUL bytes)."),
     Check("file.unreadable", "error", "file", "files_readable", "文件无法读取",
@@ -123,6 +123,11 @@ _CHECK_LIST = [
           "After conversion, the value is outside [soft_min, soft_max]."),
     Check("row.not_above", "warning", "row", "plausibility", "数值大于上级数值",
           "The value is greater than the value of its not_above measure in the same file."),
+    Check("row.inconsistent", "error", "row", "plausibility", "与一致性规则不符",
+          "A consistency rule of the catalogue ({left, op, right, tolerance}, e.g. gdp <= city_gdp with 5 %) is "
+          "broken by the row's value against the right measure's value in the same file, both canonical: beyond "
+          "the tolerance an error (the file is rejected), within it a warning (accepted). Not checked when either "
+          "side is not reported."),
     Check("row.yoy_change", "warning", "row", "plausibility", "与上年相比变化过大",
           "value / previous > soft_max_yoy_factor or < 1/factor, against the zone's previous accepted value (skipped "
           "when that is 0 or absent)."),
@@ -140,23 +145,12 @@ FAMILY_TITLES = {
     "hard_bounds": "数值范围（硬性）",
     "integers": "整数指标",
     "required_measures": "必填指标",
-    "plausibility": "合理性（软性范围、同比、上级数值）",
+    "plausibility": "合理性（软性范围、同比、上级数值、一致性规则）",
 }
 
 
 
 # --------------------------------------------------------------------------- wording
-
-
-def cell_text(v: object) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, float):
-        if math.isnan(v):
-            return ""
-        if v.is_integer():
-            return str(int(v))
-    return str(v).strip(" \t\r\n\u00a0\u3000")
 
 
 def range_text(lo: float | None, hi: float | None, unit: str) -> str:

@@ -14,9 +14,11 @@ import numpy as np
 import pandas as pd
 
 from etdz.catalogue import Catalogue
+from etdz.cells import cell_text
 from etdz.numbers import parse_value
 from etdz.reading import REQUIRED_COLUMNS, ROW_KEY, CsvBatch, Formula, ReadResult, read_csv_batch, read_csv_bytes
-from etdz.validation.checks import cell_text, issue, names_text, suggest, where
+from etdz.registry import may_submit
+from etdz.validation.checks import issue, names_text, suggest, where
 
 
 @dataclass
@@ -99,13 +101,6 @@ def _batch_years_ok(batch: CsvBatch, files: list[SubmissionFile]) -> np.ndarray:
     good = years[cells.indices.to_numpy(zero_copy_only=False)] == expected[batch.owner]
     ok[np.unique(batch.owner[~good])] = False
     return ok
-
-
-def _is_due(reg_row: pd.Series, data_year: int) -> bool:
-    if reg_row["tier"] != "national":
-        return True
-    first, exit_ = reg_row["first_data_year"], reg_row["exit_data_year"]
-    return (not pd.isna(first) and int(first) <= data_year) and (pd.isna(exit_) or int(exit_) >= data_year)
 
 
 def _year_text(v: object) -> str:
@@ -199,7 +194,7 @@ def _zone_issues(f: SubmissionFile, registry: pd.DataFrame, lookup: dict[str, di
                       f"{where(f, column='zone_code')}的园区代码「{zone}」不在园区名录中"
                       f"{suggest(zone, registry['zone_code'])}，请使用名录中的代码",
                       column="zone_code", value=zone, expected="名录中的园区代码（区分大小写）")]
-    if f.expected_year and not _is_due(reg, f.expected_year):
+    if f.expected_year and not may_submit(reg, f.expected_year):
         span = f"{_year_text(reg['first_data_year'])}–{_year_text(reg['exit_data_year'])}"
         return [issue(f, "file.zone_not_due",
                       f"{where(f)}：园区「{zone}」（{reg['name_zh']}）不参加 {f.expected_year} 年度的考核"

@@ -2,22 +2,24 @@
 ``row`` = the Excel row number, the header being row 1), plus one synthetic row per required measure a file
 does not list. The catalogue is joined onto it *as columns*: each row carries its measure's ``hard_min``,
 ``hard_max``, ``soft_min``, ``soft_max`` (±inf when unbounded), the whole-number gap for ``integer`` measures,
-the value of its ``not_above`` measure in the same file, and the ratio to the zone's previous accepted value
-with the ``soft_max_yoy_factor`` band. Currency units are converted here (docs/contract/02-inputs.md §2.3)."""
+the value of its ``not_above`` measure in the same file, the other side of each consistency rule it is the left
+side of (:class:`ConsistencySlot`), and the ratio to the zone's previous accepted value with the
+``soft_max_yoy_factor`` band. Currency units are converted here (docs/contract/02-inputs.md §2.3)."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from etdz.catalogue import Catalogue
+from etdz.catalogue import Catalogue, ConsistencyRule, convert
+from etdz.cells import cell_text
 from etdz.numbers import INVALID_MARK, NORMALISATIONS_ZH, parse_value, whole_gap
 from etdz.reading import EXTRA_KEY, REQUIRED_COLUMNS, ROW_KEY, CsvBatch, Formula
-from etdz.validation.checks import cell_text
 from etdz.validation.files import SubmissionFile
 
 UNIT_KEY_SEP = "\u241f"  # SYMBOL FOR UNIT SEPARATOR: joins measure and unit into the key GX checks
@@ -57,6 +59,7 @@ def build_long_frame(files: list[SubmissionFile], catalogue: Catalogue,
     rules.index = df.index
     _join_values(df, files, catalogue, rules, known)
     _join_not_above(df, rules, known)
+    _join_consistency(df, catalogue)
     _join_previous(df, previous, rules, known)
     # required measures: missing only when the value is truly empty or the row is absent
     req = rules["is_required"].fillna(False).astype(bool) & known
@@ -235,7 +238,7 @@ def _join_values(df: pd.DataFrame, files: list[SubmissionFile], catalogue: Catal
     key = (df["measure_code"] + UNIT_KEY_SEP + df["unit_checked"]).astype("str")
     factors = {f"{code}{UNIT_KEY_SEP}{u}": fac for code, m in measures.items() for u, fac in m.accepted_units.items()}
     df["factor"] = key.map(factors).astype("float64")
-    df["value"] = df["reported"] * df["factor"]
+    df["value"] = convert(df["reported"], df["factor"])  # plain units; currency units below
     df["unit_key"] = key
     _convert_currencies(df, files, catalogue)
     # a finite report that its unit's factor or exchange rate takes beyond a double (1e305 万人): no number to
@@ -267,6 +270,75 @@ def _join_not_above(df: pd.DataFrame, rules: pd.DataFrame, known: pd.Series) -> 
     found = df[["file_idx", "not_above_code"]].merge(vals, how="left", on=["file_idx", "not_above_code"],
                                                      validate="many_to_one")["not_above_value"].to_numpy("float64")
     df["not_above_value"] = np.where(df["not_above_code"].notna().to_numpy(), found, np.nan)
+
+
+@dataclass
+class ConsistencySlot:
+    """Consistency rules that share columns of the long frame: the same direction (``upper``: ``<=`` / ``<``) and
+    strictness, at most one rule per left measure — so each row carries at most one rule of the slot, that of its
+    measure. The shipped catalogues' five zone ≤ city rules fill one slot: three columns, whatever their number.
+
+    Columns, set on the rows of each rule's left measure only (NaN elsewhere, and where the right measure is not
+    reported in the same file): :attr:`right_col` (the right figure, canonical), :attr:`limit_col` (what the left
+    figure may reach within the tolerance, :meth:`ConsistencyRule.limit`), :attr:`right_row_col` (its row)."""
+
+    index: int
+    upper: bool
+    strict: bool
+    rules: dict[str, int] = field(default_factory=dict)  # left measure → index of its rule in catalogue.consistency
+
+    @property
+    def right_col(self) -> str:
+        return f"consistency_{self.index}_right"
+
+    @property
+    def limit_col(self) -> str:
+        return f"consistency_{self.index}_limit"
+
+    @property
+    def right_row_col(self) -> str:
+        return f"consistency_{self.index}_right_row"
+
+
+def consistency_slots(catalogue: Catalogue) -> list[ConsistencySlot]:
+    """The catalogue's consistency rules placed in slots (:class:`ConsistencySlot`), in catalogue order."""
+    slots: list[ConsistencySlot] = []
+    for k, rule in enumerate(catalogue.consistency):
+        slot = next((s for s in slots if (s.upper, s.strict) == (rule.upper, rule.strict)
+                     and rule.left not in s.rules), None)
+        if slot is None:
+            slot = ConsistencySlot(index=len(slots), upper=rule.upper, strict=rule.strict)
+            slots.append(slot)
+        slot.rules[rule.left] = k
+    return slots
+
+
+def _join_consistency(df: pd.DataFrame, catalogue: Catalogue) -> None:
+    """Per :class:`ConsistencySlot`, the right figure of the rule of each row's measure (the value of the right
+    measure in the same file, canonical), its row and the limit within the tolerance, as columns. A rule with
+    either side not reported is not checked: its columns stay NaN there (GX ignores the row)."""
+    slots = consistency_slots(catalogue)
+    if not slots:
+        return
+    vals = (df.loc[df["origin"].eq("row") & df["value"].notna(), ["file_idx", "measure_code", "value", "row"]]
+            .drop_duplicates(["file_idx", "measure_code"])
+            .rename(columns={"measure_code": "_right_code", "value": "_right", "row": "_right_row"}))
+    vals["_right_row"] = vals["_right_row"].astype("float64")
+    for slot in slots:
+        rules: dict[str, ConsistencyRule] = {left: catalogue.consistency[k] for left, k in slot.rules.items()}
+        right_code = df["measure_code"].map({left: r.right for left, r in rules.items()}).astype("str")
+        found = (pd.DataFrame({"file_idx": df["file_idx"].to_numpy(), "_right_code": right_code.to_numpy()})
+                 .merge(vals, how="left", on=["file_idx", "_right_code"], validate="many_to_one"))
+        applies = right_code.notna().to_numpy()
+        right = np.where(applies, found["_right"].to_numpy("float64"), np.nan)
+        limit = np.full(len(df), np.nan)
+        codes = df["measure_code"].to_numpy()
+        for left, rule in rules.items():
+            mine = codes == left
+            limit[mine] = rule.limit(right[mine])
+        df[slot.right_col] = right
+        df[slot.limit_col] = limit
+        df[slot.right_row_col] = np.where(applies, found["_right_row"].to_numpy("float64"), np.nan)
 
 
 def _join_previous(df: pd.DataFrame, previous: pd.DataFrame | None, rules: pd.DataFrame, known: pd.Series) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from etdz.catalogue import Catalogue, Measure
+from etdz.catalogue import CONSISTENCY_OPS, Catalogue, Measure
 from etdz.numbers import format_number, parse_value
 from etdz.validation.checks import issue, range_text, rows_text, suggest, units_text, where
 from etdz.validation.files import SubmissionFile
@@ -39,12 +39,14 @@ class FailingRow:
     conv_txt: str  # "（折算为 …）" / the currency conversion, after a reported value
     rate_txt: str  # the currency conversion alone, after a canonical value
     w: str  # where(file, row, "value")
+    meta: dict  # the expectation's meta (a consistency rule: its severity, slot and rules)
 
 
 def row_issue(f: SubmissionFile, r: pd.Series, check: str, bound: str | None, catalogue: Catalogue,
-              dup_rows: dict) -> dict:
+              dup_rows: dict, meta: dict | None = None) -> dict:
     """The issue of one failing row ``r`` of the long frame for ``check`` (``bound``: which side, when the check
-    has two); ``dup_rows``: (file_idx, measure) → the rows of a measure listed more than once."""
+    has two); ``dup_rows``: (file_idx, measure) → the rows of a measure listed more than once; ``meta``: the
+    failed expectation's meta (needed for ``row.inconsistent``: its severity and its slot's rules)."""
     row = None if pd.isna(r["row"]) else int(r["row"])
     code = r["measure_code"] if isinstance(r["measure_code"], str) else ""
     m = catalogue.measures.get(code)
@@ -58,7 +60,7 @@ def row_issue(f: SubmissionFile, r: pd.Series, check: str, bound: str | None, ca
                      m=m, mname=f"{code}（{m.name_zh}）" if m else code,
                      value_raw=r["value_raw"] if isinstance(r["value_raw"], str) else "",
                      unit_raw=r["unit_raw"] if isinstance(r["unit_raw"], str) else "",
-                     conv=conv, conv_txt=conv_txt, rate_txt=rate_txt, w=where(f, row, "value"))
+                     conv=conv, conv_txt=conv_txt, rate_txt=rate_txt, w=where(f, row, "value"), meta=meta or {})
     return _WORDING[check](ctx)
 
 
@@ -173,6 +175,34 @@ def _not_above(x: FailingRow) -> dict:
                  expected=f"≤ {tcode}（{limit} {tm.unit}）")
 
 
+_SIGNS = {"<=": "≤", "<": "<", ">=": "≥", ">": ">"}
+
+
+def _inconsistent(x: FailingRow) -> dict:
+    """A consistency rule broken (docs/contract/02-inputs.md §2.3): both measures, both figures with their units,
+    the rule and, beyond the tolerance, the limit it allows."""
+    slot = x.meta["slot"]
+    rule = x.catalogue.consistency[x.meta["rules"][x.code]]
+    rm = x.catalogue.measures[rule.right]
+    right = format_number(float(x.r[f"consistency_{slot}_right"]))
+    limit = format_number(float(x.r[f"consistency_{slot}_limit"]))
+    right_row = x.r[f"consistency_{slot}_right_row"]
+    at = "" if pd.isna(right_row) else f"，第 {int(right_row)} 行"
+    bound = f"{'容差内' if rule.tolerance else ''}{'上' if rule.upper else '下'}限 {limit} {rm.unit}"
+    found = (f"{x.w}：指标 {x.mname} 的数值 {x.value_raw} {x.unit_raw}{x.conv_txt}"
+             f" {CONSISTENCY_OPS[rule.op]} {rule.right}（{rm.name_zh}{at}）的数值 {right} {rm.unit}，"
+             f"不符合一致性规则「{rule.text}」")
+    if x.meta["severity"] == "error":
+        msg = (f"{found}，且超出容差（{bound}），文件被拒收；请核对两项的数值和单位（如万元与亿元是否混淆、"
+               f"两项是否填反），更正后重新报送")
+        expected = f"{_SIGNS[rule.op]} {limit} {rm.unit}（{rule.text}）"
+    else:
+        msg = f"{found}，但在容差之内（{bound}），可能是四舍五入或统计口径的差异；请核对（已接收）"
+        expected = f"{_SIGNS[rule.op]} {right} {rm.unit}（{rule.right}）"
+    return issue(x.f, x.check, msg, row=x.row, column="value", value=x.value_raw, expected=expected,
+                 severity=x.meta["severity"])
+
+
 def _yoy_change(x: FailingRow) -> dict:
     m = x.m
     fac = format_number(m.soft_max_yoy_factor)  # type: ignore[union-attr]
@@ -190,5 +220,5 @@ _WORDING: dict[str, Callable[[FailingRow], dict]] = {
     "row.field_count": _field_count, "row.number_normalised": _number_normalised,
     "row.duplicate_measure": _duplicate_measure, "row.hard_bounds": _hard_bounds, "row.not_integer": _not_integer,
     "row.required_missing": _required_missing, "row.soft_range": _soft_range, "row.not_above": _not_above,
-    "row.yoy_change": _yoy_change,
+    "row.yoy_change": _yoy_change, "row.inconsistent": _inconsistent,
 }

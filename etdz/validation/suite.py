@@ -12,7 +12,7 @@ import pandas as pd
 from etdz.catalogue import Catalogue
 from etdz.numbers import NUMBER_REGEX
 from etdz.validation.checks import CHECKS, ISSUE_COLUMNS
-from etdz.validation.long_frame import UNIT_KEY_SEP
+from etdz.validation.long_frame import UNIT_KEY_SEP, consistency_slots
 
 WHOLE_TOLERANCE = 1e-9  # the largest whole-number gap an integer measure's value may have (float noise)
 
@@ -106,6 +106,15 @@ def build_suite(catalogue: Catalogue, name: str):
             column_A=column_a, column_B=column_b, or_equal=True, ignore_row_if="either_value_is_missing",
             meta=meta(check, "value") | ({"bound": bound} if bound else {}))
 
+    def consistency(slot, severity: str):
+        """One slot of consistency rules (:class:`~etdz.validation.long_frame.ConsistencySlot`): the value against
+        the right figure (broken: a warning) or against the limit within the tolerance (broken: an error)."""
+        other = slot.limit_col if severity == "error" else slot.right_col
+        a, b = (other, "value") if slot.upper else ("value", other)
+        m = meta("row.inconsistent", "value") | {"severity": severity, "slot": slot.index, "rules": slot.rules}
+        return E.ExpectColumnPairValuesAToBeGreaterThanB(column_A=a, column_B=b, or_equal=not slot.strict,
+                                                         ignore_row_if="either_value_is_missing", meta=m)
+
     exps = [
         E.ExpectColumnValuesToBeInSet(column="measure_code", value_set=sorted(catalogue.measures),
                                       meta=meta("row.unknown_measure", "measure_code")),
@@ -128,6 +137,8 @@ def build_suite(catalogue: Catalogue, name: str):
         at_least("value", "soft_min", "row.soft_range", "soft_min"),
         at_least("soft_max", "value", "row.soft_range", "soft_max"),
         at_least("not_above_value", "value", "row.not_above"),
+        # the error of a slot before its warning: a row broken beyond the tolerance is reported once, as the error
+        *(consistency(slot, sev) for slot in consistency_slots(catalogue) for sev in ("error", "warning")),
         at_least("yoy_ratio", "yoy_low", "row.yoy_change", "low"),
         at_least("yoy_high", "yoy_ratio", "row.yoy_change", "high"),
     ]

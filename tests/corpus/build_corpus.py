@@ -117,10 +117,11 @@ def build(folder: str | Path) -> list[Path]:
         "10_required_empty.csv": csv_bytes(rows(fdi_actual=("", "万美元"))),
         "11_required_absent.csv": csv_bytes(rows(rd_institutions=None)),
         "12_extra_column.csv": csv_bytes([r + ["填表人：张三"] for r in rows()], columns=COLUMNS + ["填表人"]),
-        "13_not_above_city.csv": csv_bytes(rows(gdp=("50000", "亿元"))),
+        "13_not_above_city.csv": csv_bytes(rows(gdp=("50000", "亿元"))),  # city 41000: beyond 5 %, rejected
         "14_zone_not_due.csv": csv_bytes(rows(zone=NOT_DUE)),
         "15_provincial.csv": csv_bytes(rows(zone=PROVINCIAL)),
         "16_spaces_around.csv": csv_bytes(rows(gdp=("  2800  ", "亿元"))),
+        "17_city_within_tolerance.csv": csv_bytes(rows(gdp=("42000", "亿元"))),  # city 41000: within 5 %
         # rejected: row errors
         "20_text_value.csv": csv_bytes(rows(gdp=("约300", "亿元"))),
         "21_na_value.csv": csv_bytes(rows(trade_total=("N/A", "亿元"))),

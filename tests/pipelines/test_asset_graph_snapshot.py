@@ -55,9 +55,12 @@ def asset_graph_snapshot(defs) -> dict:
 
 @pytest.fixture(autouse=True)
 def fixed_calendar(monkeypatch):
-    """The partitions end at the year the schedule requests next, and the report assets read every year from the
-    first: pin that year, so the snapshot does not change when the calendar does."""
-    monkeypatch.setattr("pipelines.partitions.next_scheduled_year", lambda *_: 2026)
+    """The partitions end at the latest year whose deadline has passed, and the report assets read every year from
+    the first: pin the date (2026's deadline, 30 June 2027, has passed), so the snapshot does not change when the
+    calendar does."""
+    import datetime as dt
+
+    monkeypatch.setattr("pipelines.partitions.today", lambda: dt.date(2027, 7, 1))
 
 
 def golden_definitions():

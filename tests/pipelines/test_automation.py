@@ -9,7 +9,14 @@ import time
 from pathlib import Path
 
 import pytest
-from dagster import DagsterInstance, RunRequest, RunsFilter, build_schedule_context, build_sensor_context
+from dagster import (
+    DagsterInstance,
+    RunRequest,
+    RunsFilter,
+    build_schedule_context,
+    build_sensor_context,
+    instance_for_test,
+)
 
 from etdz.settings import Settings
 
@@ -30,21 +37,34 @@ def env(tmp_path, monkeypatch):
     return tmp_path
 
 
-def test_schedule_requests_the_previous_data_year_on_1_march(env):
+def test_schedule_requests_a_data_year_on_the_day_after_its_deadline(env):
+    """A daily evaluation (06:00 Beijing time) that requests year Y once, the day after Y's deadline; the retired
+    `schedule_date` is named as such. (Its readiness skips: tests/pipelines/test_readiness_runs.py.)"""
+    from etdz.inbox_state import folder_digest
     from pipelines.definitions import build_definitions
-    from pipelines.schedules import schedule_cron
 
-    assert schedule_cron() == "0 6 1 3 *"
-    assert schedule_cron("04-15") == "0 6 15 4 *"
     with pytest.raises(ValueError, match="ETDZ_SCHEDULE_DATE"):
         Settings.from_env({"ETDZ_SCHEDULE_DATE": "15-04"})
-    defs = build_definitions(Settings.from_env())
-    sched = defs.resolve_schedule_def("yearly_assessment")
-    assert sched.cron_schedule == "0 6 1 3 *" and sched.execution_timezone == "Asia/Shanghai"
-    ctx = build_schedule_context(scheduled_execution_time=dt.datetime(2022, 3, 1, 6, tzinfo=dt.UTC),
-                                 repository_def=defs.get_repository_def())
-    [req] = sched.evaluate_tick(ctx).run_requests
-    assert req.partition_key == "2021"
+    with instance_for_test() as instance:  # the schedule reads the instance: it needs one with a reference
+        defs = build_definitions(Settings.from_env())
+        sched = defs.resolve_schedule_def("yearly_assessment")
+        assert sched.cron_schedule == "0 6 * * *" and sched.execution_timezone == "Asia/Shanghai"
+
+        def tick(day: dt.date):
+            when = dt.datetime(day.year, day.month, day.day, 6, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+            # closed before the instance (the schedule's `context.instance` is opened from the reference)
+            with build_schedule_context(instance=instance, scheduled_execution_time=when,
+                                        repository_def=defs.get_repository_def(),
+                                        resources={"resource": defs.resources["resource"]}) as ctx:
+                return sched.evaluate_tick(ctx)
+
+        assert not tick(dt.date(2022, 3, 1)).run_requests  # the old fixed date: four months before the deadline
+        assert not tick(dt.date(2022, 6, 30)).run_requests  # the deadline itself: files may still come
+        [req] = tick(dt.date(2022, 7, 1)).run_requests
+        # once per inbox state: the run key carries the digest the sensor and `etdz run` record
+        digest = folder_digest(env / "inbox" / "2021")
+        assert req.partition_key == "2021" and req.run_key == f"after-deadline-2021-{digest}"
+        assert req.tags["etdz/inbox_digest"] == digest
 
 
 def _tick(defs, instance, cursor):

@@ -109,7 +109,7 @@ def test_sigkill_at_random_points_leaves_each_step_all_old_or_all_new(tmp_path):
     starts the run, waits for its first staged file, then kills it after a random part of that window."""
     import random
 
-    from etdz.commit import Outputs
+    from etdz.commit import DeploymentLayout
     from tests.safety.outputs_state import (
         STEPS,
         copy_state,
@@ -150,7 +150,7 @@ def test_sigkill_at_random_points_leaves_each_step_all_old_or_all_new(tmp_path):
         if not finished:
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(30)
-        Outputs(str(root / "warehouse"), str(root / "reports")).recover_all()  # the next command's first act
+        DeploymentLayout(str(root / "warehouse"), str(root / "reports")).recover_all()  # the next command's first act
         now = snapshot(root, 2021)
         verdicts = {step: verdict(now[step], before[step], new_state[step]) for step in STEPS}
         assert "torn" not in verdicts.values(), (trial, round(delay, 2), verdicts)

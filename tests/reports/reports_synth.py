@@ -62,7 +62,7 @@ class SynthYear:
             submission_issues=f["submission_issues"], measures=f["measures"], history=self.history,
             ranking_changes=f.get("ranking_changes"), rank_robustness=f.get("rank_robustness"),
             prev_measures=None if self.scored_from is None else self.scored_from.prev_measures,
-            prev_submitted=None if self.scored_from is None else self.scored_from.prev_submitted)
+            prev_accepted=None if self.scored_from is None else self.scored_from.prev_accepted)
 
 
 def make_zones(per_region: dict[str, int], names: dict[str, str] | None = None) -> pd.DataFrame:
@@ -156,15 +156,15 @@ def make_year(catalogue: Catalogue | None = None, data_year: int = 2022, *,
         mvals = _measures_for(codes, catalogue, rng, prev_m)
         if provincial:  # provincial zones a little smaller than the national ones
             mvals.loc[(registry.tier == "provincial").to_numpy()] *= 0.8
-        submitted = [c for c in codes
+        accepted = [c for c in codes
                      if not (y == data_year and c in no_submission) and not (c == newcomer and y < data_year)]
-        long = _long(mvals, submitted, rng)
+        long = _long(mvals, accepted, rng)
         year_inputs = YearInputs(data_year=y, catalogue=catalogue, registry=registry, measures=long,
-                                 submitted=set(submitted), prev_measures=prev_long, prev_submitted=prev_sub,
+                                 accepted=set(accepted), prev_measures=prev_long, prev_accepted=prev_sub,
                                  history=dict(history))
         result = score_year(year_inputs)
         history[y] = published("rankings", result.rankings, top)
-        prev_m, prev_long, prev_sub = mvals, long, set(submitted)
+        prev_m, prev_long, prev_sub = mvals, long, set(accepted)
     frames = {name: published(name, getattr(result, name), top) for name in
               ("rankings", "category_scores", "indicator_scores", "indicator_bounds", "downgrade_watchlist",
                "upgrade_candidates")}

@@ -158,11 +158,11 @@ def test_no_advice_on_other_figures_than_the_scorer_read(small_year):
     from etdz.reports.cards import card_targets
 
     inputs = small_year.inputs()
-    v = prepare(dataclasses.replace(inputs, prev_measures=None, prev_submitted=None))
+    v = prepare(dataclasses.replace(inputs, prev_measures=None, prev_accepted=None))
     cards = {z["zone_code"]: t for z, t in zip(v.zones, card_targets(v, v.zones))}
-    had_base = v.submitted & set(inputs.prev_submitted)
+    had_base = v.accepted & set(inputs.prev_accepted)
     assert had_base and all("differs from the published" in cards[c].unavailable and not cards[c].levers
                             for c in had_base)
     # a zone new this year had no base either way: its growth rates are imputed, its levers the same
-    new = v.submitted - set(inputs.prev_submitted)
+    new = v.accepted - set(inputs.prev_accepted)
     assert new and all(cards[c].unavailable is None and cards[c].levers for c in new)

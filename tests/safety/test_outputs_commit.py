@@ -16,7 +16,7 @@ import pytest
 
 import etdz.commit as commit_mod
 from etdz import schemas
-from etdz.commit import Outputs, YearScope, atomic_write_text, remove, step_commit
+from etdz.commit import DeploymentLayout, YearScope, atomic_write_text, remove, step_commit
 from etdz.errors import StorageError
 from etdz.storage import Warehouse
 from tests.safety.outputs_state import (
@@ -41,8 +41,8 @@ def _table(n: int):
     return schemas.to_table(df, schemas.MEASURES)
 
 
-def _scope(tmp_path) -> tuple[Outputs, YearScope]:
-    out = Outputs(str(tmp_path / "warehouse"), str(tmp_path / "reports"))
+def _scope(tmp_path) -> tuple[DeploymentLayout, YearScope]:
+    out = DeploymentLayout(str(tmp_path / "warehouse"), str(tmp_path / "reports"))
     return out, out.scope(YEAR)
 
 
@@ -173,7 +173,7 @@ def test_a_fault_at_every_write_and_rename_leaves_each_step_all_old_or_all_new(o
         monkeypatch.setattr(commit_mod, "_rename", real_rename)
         assert counter["n"] >= k, f"operation {k} was never reached"
         # the next command's first act
-        Outputs(str(root / "warehouse"), str(root / "reports")).recover_all()
+        DeploymentLayout(str(root / "warehouse"), str(root / "reports")).recover_all()
         now = snapshot(root, YEAR)
         verdicts = {step: verdict(now[step], before[step], new_state[step]) for step in STEPS}
         assert "torn" not in verdicts.values(), (k, ops[k - 1], verdicts)

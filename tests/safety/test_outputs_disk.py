@@ -14,7 +14,7 @@ import shutil
 
 import pytest
 
-from etdz.commit import Outputs
+from etdz.commit import DeploymentLayout
 from tests.safety.outputs_state import (
     STEPS,
     YEAR,
@@ -59,7 +59,7 @@ def test_a_full_disk_at_random_points_leaves_each_step_all_old_or_all_new(disk, 
         leave = 0 if trial == 0 else rng.randrange(0, needed)
         filler = fill(disk, leave)
         result = run_year(disk, inbox_b, YEAR, base / "archive")
-        Outputs(str(disk / "warehouse"), str(disk / "reports")).recover_all()  # the next command, disk still full
+        DeploymentLayout(str(disk / "warehouse"), str(disk / "reports")).recover_all()  # next command, disk full
         now = snapshot(disk, YEAR)
         verdicts = {step: verdict(now[step], before[step], new_state[step]) for step in STEPS}
         assert "torn" not in verdicts.values(), (trial, leave, verdicts)

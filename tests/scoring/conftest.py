@@ -57,14 +57,14 @@ def long_measures(values: dict[str, dict[str, float | None]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["zone_code", "measure_code", "value"])
 
 
-def run(catalogue, registry, year, current, previous=None, history=None, submitted=None, prev_submitted=None):
+def run(catalogue, registry, year, current, previous=None, history=None, accepted=None, prev_accepted=None):
     """Score one year from {zone: {measure: value}} dictionaries."""
     return score_year(YearInputs(
         data_year=year, catalogue=catalogue, registry=registry, measures=long_measures(current),
-        submitted=set(current) if submitted is None else set(submitted),
+        accepted=set(current) if accepted is None else set(accepted),
         prev_measures=long_measures(previous) if previous is not None else None,
-        prev_submitted=((set(previous) if previous is not None else set()) if prev_submitted is None
-                        else set(prev_submitted)),
+        prev_accepted=((set(previous) if previous is not None else set()) if prev_accepted is None
+                        else set(prev_accepted)),
         history=history or {},
     ))
 

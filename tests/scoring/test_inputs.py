@@ -34,7 +34,7 @@ def test_reads_accepted_zones_measures_previous_year_and_the_window_of_rankings(
     previous = Submissions(pd.DataFrame({"zone_code": ["a"], "measure_code": ["x"], "value": [1.0]}), {"a"},
                            "warehouse")
     inputs = load_year_inputs(store, 2022, CATALOGUE, REGISTRY, lambda: previous)
-    assert inputs.submitted == {"a", "c"} and inputs.prev_submitted == {"a"}
+    assert inputs.accepted == {"a", "c"} and inputs.prev_accepted == {"a"}
     assert sorted(inputs.history) == [2020, 2021]
     assert inputs.measures.set_index("zone_code").value.to_dict() == {"a": 3.0, "c": 5.0}
     ranks = score_year(inputs).rankings.set_index("zone_code")

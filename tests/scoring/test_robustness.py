@@ -46,13 +46,13 @@ def cohort(n_zones: int = 160, seed: int = 7):
     current = {z: {"x": figure(), "y": figure(), "z": figure()} for z in zones}
     previous = {z: {"x": figure(), "y": figure(), "z": figure()} for z in zones if rng.random() < 0.75}
     previous[zones[0]]["x"] = 0.0  # growth from a zero base: +inf
-    submitted = [z for z in zones if rng.random() > 0.04]
-    return registry, regions, current, previous, submitted
+    accepted = [z for z in zones if rng.random() > 0.04]
+    return registry, regions, current, previous, accepted
 
 
 def score(catalogue, data):
-    registry, _, current, previous, submitted = data
-    return run(catalogue, registry, YEAR, current, previous, submitted=submitted)
+    registry, _, current, previous, accepted = data
+    return run(catalogue, registry, YEAR, current, previous, accepted=accepted)
 
 
 def reference(data, seed: int, samples: int, weights: float, category_weights: float | None = None,
@@ -227,13 +227,13 @@ def test_p_candidate_is_the_nominal_watchlist_when_nothing_varies(data):
     """With every spread 0 and one option, every sample is the nominal ranking: p_candidate is 1 exactly
     for the scorer's watch-list (same history) and 0 for every other zone."""
     history = past_rankings(data, [YEAR - 2, YEAR - 1])
-    registry, _, current, previous, submitted = data
+    registry, _, current, previous, accepted = data
     for downgrade in (DOWNGRADE, NATIONAL):
         section = {"samples": 30, "seed": 1, "weights": 0, "category_weights": 0,
                    "winsorise_options": [[0.05, 0.95]], "no_base_options": ["median"]}
         catalogue = make_catalogue(INDICATORS, CATEGORIES, winsorise=(0.05, 0.95), downgrade=downgrade,
                                    robustness=section)
-        scored = run(catalogue, registry, YEAR, current, previous, history=history, submitted=submitted)
+        scored = run(catalogue, registry, YEAR, current, previous, history=history, accepted=accepted)
         got = rank_robustness(robustness_inputs(YEAR, catalogue, scored.indicator_scores, scored.rankings, history))
         listed = set(scored.downgrade_watchlist.zone_code)
         assert listed, "the history puts some zones on the watch-list"
@@ -313,10 +313,10 @@ def small_years(draw):
     figures = st.fixed_dictionaries({"x": value, "y": value, "z": value})
     current = {z: draw(figures) for z in zones}
     previous = {z: draw(figures) for z in zones if draw(st.booleans())}
-    submitted = [z for z in zones if draw(st.integers(0, 9)) > 0]
+    accepted = [z for z in zones if draw(st.integers(0, 9)) > 0]
     winsorise = draw(st.sampled_from([None, (0.05, 0.95), (0.1, 0.9)]))
     category_weights = draw(st.sampled_from([(0.5, 0.3, 0.2), (0.25, 0.25, 0.5), (0.7, 0.2, 0.1)]))
-    return (registry, regions, current, previous, submitted), winsorise, category_weights
+    return (registry, regions, current, previous, accepted), winsorise, category_weights
 
 
 @settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])

@@ -315,3 +315,29 @@ def test_scaling_near_the_largest_double_stays_within_0_100():
     r = run(cat, EAST3, 2020, {"a": {"x": 1.0, "d": 1.1125369292536007e-308}, "b": {"x": 0.0, "d": 1.0},
                                "c": {"x": None, "d": 1.0}})
     assert scores_of(r, "R") == pytest.approx({"a": 100.0, "b": 0.0, "c": 0.0})
+
+
+def test_top100_holds_rank_100_and_not_rank_101():
+    # 102 zones with distinct scores, ranks 1…102; then two zones tied at 100th: both in the top 100
+    zones = [f"z{i:03d}" for i in range(102)]
+    reg = make_registry([(z, "east", "P") for z in zones])
+    cat = make_catalogue([VALUE])
+    r = run(cat, reg, 2020, {z: {"x": 1000 - i} for i, z in enumerate(zones)})
+    top = dict(zip(r.rankings.national_rank.astype(int), r.rankings.top100))
+    assert top[99] and top[100] and not top[101] and not top[102]
+    tied = {z: {"x": 1000 - min(i, 99)} for i, z in enumerate(zones)}  # z099, z100, z101 share rank 100
+    rk = run(cat, reg, 2020, tied).rankings.set_index("zone_code")
+    assert (rk.loc[["z099", "z100", "z101"], "national_rank"] == 100).all() and rk.top100.sum() == 102
+
+
+def test_downgrade_window_starts_at_its_first_year_and_not_before():
+    # window 3 in 2021 is 2019…2021: a bottom year in 2019 counts, one in 2018 does not
+    reg = make_registry([(z, "east", "P") for z in "abcd"])
+    cat = make_catalogue([VALUE], downgrade={"rule": "regional_bottom", "bottom_n": 1, "window": 3, "times": 2})
+    def bottom(zone):  # the year's values with ``zone`` last in the region
+        return {z: {"x": 1 if z == zone else 5 + i} for i, z in enumerate("abcd")}
+
+    out = _history_run(cat, reg, {2018: bottom("d"), 2019: bottom("a"), 2020: bottom("b"), 2021: bottom("d")})
+    assert set(out[2021].downgrade_watchlist.zone_code) == set()  # d: 2018 and 2021 — 2018 is outside
+    out = _history_run(cat, reg, {2018: bottom("a"), 2019: bottom("d"), 2020: bottom("b"), 2021: bottom("d")})
+    assert set(out[2021].downgrade_watchlist.zone_code) == {"d"}  # d: 2019 (the window's first year) and 2021

@@ -162,7 +162,7 @@ def build(v: YearView) -> Workbook:
     for line in [
         ("数据年度 Data year", v.data_year), ("考核年度 Assessment year", v.data_year + 1),
         ("考核办法 Method", neutralise(cat.name_zh)), ("版本 Version", neutralise(cat.version)),
-        ("结果状态 Results", "暂定 provisional" if v.provisional else "正式 final"),
+        ("结果状态 Results", v.results_text),  # final only when no review query is open (etdz/queries.py)
         ("说明 Note", "计分方法为本项目对已公布办法的解读（二级权重与标准化公式为假设）。"
                       "The scoring method is this project's reading of the published one."),
         ("文本单元格 Text cells", "以 = + - @ 开头的文本前加 ' 以防被当作公式。"

@@ -10,6 +10,8 @@ from __future__ import annotations
 import errno
 import os
 
+from etdz.locations import local_path
+
 EXIT_REFUSED = 2
 EXIT_FAILED = 1
 
@@ -63,9 +65,10 @@ _NO_INODES = ("the disk has no free inodes left (it holds as many files as it ca
 
 def out_of_inodes(path: str | os.PathLike) -> bool:
     """Whether the file system holding ``path`` (or its nearest existing folder) has no inode left for this user."""
-    if "://" in str(path):
+    local = local_path(str(path))
+    if local is None:
         return False  # object storage has no inodes
-    folder = os.path.abspath(path)
+    folder = os.path.abspath(local)
     while folder and not os.path.isdir(folder):
         parent = os.path.dirname(folder)
         if parent == folder:

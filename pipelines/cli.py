@@ -30,7 +30,7 @@ from etdz.cli import (
 )
 from etdz.errors import UsageError
 from etdz.guard import ALLOW_FLAG
-from etdz.locations import local_path
+from etdz.locations import is_local, local_path
 from etdz.readiness import ALLOW_FLAG as ALLOW_INCOMPLETE_FLAG
 from etdz.settings import CONFIG_NAME, Settings, reports_port, write_config
 from pipelines.origin import workspace_yaml
@@ -253,7 +253,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     """The Dagster UI with its daemon (schedule, sensor, automation) on this configuration, and the reports."""
     settings = settings_for(args)
     host, port = args.host or settings.ui_host, args.port or settings.ui_port
-    check_ports(host, [port] + ([reports_port(port)] if "://" not in settings.reports else []))
+    check_ports(host, [port] + ([reports_port(port)] if is_local(settings.reports) else []))
     commands, env = ui_commands(settings, host, port)
     server = None
     reports = local_path(settings.reports)

@@ -142,6 +142,7 @@ def test_an_upload_is_checked_as_if_placed_in_the_inbox_now(demo_home, tmp_path)
     assert res.data_year == YEAR and res.zone_code
 
 
+@pytest.mark.slow
 def test_the_inbox_and_previous_year_are_read_again_when_they_change(tmp_path):
     home = tmp_path / "home"
     write_demo(home, years=range(YEAR - 1, YEAR + 1), n_zones=12)

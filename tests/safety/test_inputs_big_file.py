@@ -75,6 +75,7 @@ def test_csv_over_the_row_limit_is_rejected_without_parsing_the_rest(env):
     assert pd.isna(y.log.set_index("file_name").at["big.csv", "rows"])  # no row count claimed for it
 
 
+@pytest.mark.slow
 def test_xlsx_over_the_row_limit_stops_streaming_at_the_limit(env, monkeypatch):
     cat, reg, inbox = env
     limit = DEFAULT_ROWS_PER_MEASURE * len(cat.measures)

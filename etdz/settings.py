@@ -133,7 +133,7 @@ class Settings:
                                   f"(unset the variable).")
         home = Path(env.get("ETDZ_HOME") or default_home()).expanduser().resolve()
         path = config_path(env)
-        from_file = read_config(path)
+        from_file = read_config(path, named=bool(env.get("ETDZ_CONFIG")))
         base = path.parent
         raw: dict[str, tuple[str, Path]] = {}  # setting -> (text, folder a relative path is relative to)
         for name in VARIABLES:
@@ -199,13 +199,24 @@ def config_path(env: Mapping[str, str] | None = None) -> Path:
     """The configuration file: ``ETDZ_CONFIG``, else ``$ETDZ_HOME/etdz.toml``."""
     env = os.environ if env is None else env
     if env.get("ETDZ_CONFIG"):
+        if env["ETDZ_CONFIG"] == os.devnull:
+            return Path(os.devnull)
         return Path(env["ETDZ_CONFIG"]).expanduser().resolve()
     return Path(env.get("ETDZ_HOME") or default_home()).expanduser().resolve() / CONFIG_NAME
 
 
-def read_config(path: Path) -> dict[str, object]:
-    """The settings in a configuration file ({} when there is none); unknown keys are an error."""
+def read_config(path: Path, named: bool = False) -> dict[str, object]:
+    """The settings in a configuration file ({} when there is none); unknown keys are an error.
+
+    ``named``: the file was named by ``ETDZ_CONFIG``, so it must exist (a typo there must not mean "the
+    defaults": a run would then rewrite the year with the shipped registry); ``os.devnull`` names no file."""
+    if named and str(path) == os.devnull:
+        return {}
     if not path.is_file():
+        if named:
+            what = "is a folder, not a file" if path.is_dir() else "does not exist"
+            raise ConfigError(f"ETDZ_CONFIG names {path}, which {what}; nothing was read or written. Correct "
+                              f"ETDZ_CONFIG, or unset it to read {CONFIG_NAME} in ETDZ_HOME")
         return {}
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -329,19 +340,9 @@ def _deadlines(value: str) -> str:
     return value.strip()
 
 
-def _flag(value: str) -> bool:
-    """A yes/no setting: true/false, yes/no, on/off, 1/0 (a TOML boolean in the file)."""
-    text = value.strip().lower()
-    if text in ("true", "yes", "on", "1"):
-        return True
-    if text in ("false", "no", "off", "0"):
-        return False
-    raise ValueError(f"expected true or false, found {value!r}")
-
-
 # what an unset optional setting means (the comment `write_config` writes for it)
 UNSET = {"first_data_year": "the first year of the catalogues",
-         "last_data_year": "the latest year whose deadline has passed, or a later one with an inbox folder"}
+         "last_data_year": "the latest year whose deadline has passed, or a later one with files in its inbox folder"}
 
 PARSERS: dict[str, Callable[[str], object]] = {"max_file_bytes": _megabytes, "max_rows_per_measure": _rows_per_measure,
                                                "ui_port": _port, "portal_port": _port,

@@ -43,6 +43,11 @@ def setup_django(settings: Settings | None = None, **overrides) -> Settings:
         return settings
 
 
+def configured() -> Settings | None:
+    """The settings Django was configured with in this process (None: not yet)."""
+    return _configured
+
+
 def migrate(verbosity: int = 0) -> None:
     """Create or upgrade the portal database's tables (Django's migrations; idempotent)."""
     from django.core.management import call_command

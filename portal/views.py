@@ -7,7 +7,6 @@ Every form carries Django's CSRF token (a POST without it answers 403); what an 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from django.conf import settings as dj
 from django.contrib.auth import authenticate, login, logout
@@ -19,6 +18,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from etdz.catalogue import MethodologyError, load_catalogues
+from etdz.locations import local_path
 from etdz.template import template_stem
 from portal import audit, completeness, queries, submitting
 from portal.access import Who, client_address, registry, visible, zone_row
@@ -144,6 +144,7 @@ def zone_history(zone_code: str) -> list[dict]:
     return out
 
 
+REGION_ZH = {"east": "东部 ", "central": "中部 ", "west": "西部 "}
 STATUS_ZH = {"submitted": "已报送 submitted", "awaiting_approval": "待省级审核 awaiting approval",
              "returned": "已退回 returned", "accepted": "已接收 accepted", "rejected": "未通过 rejected",
              "superseded": "已被取代 superseded"}
@@ -153,9 +154,10 @@ def _rejection_notice(zone_code: str, data_year: int, sha256: str) -> str:
     """The pipeline's rejection notice of a rejected file (``<reports>/<Y>/rejections/<zone>_<sha12>.txt``)."""
     from etdz.validation_page import notice_name
 
-    if "://" in dj.ETDZ.reports:
+    reports = local_path(dj.ETDZ.reports)
+    if reports is None:  # reports on an object store: the notice is not read from here
         return ""
-    path = Path(dj.ETDZ.reports) / str(data_year) / "rejections" / notice_name(zone_code, sha256, registry())
+    path = reports / str(data_year) / "rejections" / notice_name(zone_code, sha256, registry())
     try:
         return path.read_text(encoding="utf-8")
     except OSError:
@@ -285,8 +287,11 @@ def province_list(request):
         rows.append({"sub": sub, "name": names.get(sub.zone_code, ""), "status": st, "late": late,
                      "warnings": [i for i in sub.issues if i.get("severity") == "warning"]})
     open_q = queries.open_counts(year)
+    results_url = f"{dj.ETDZ.report_links_url}/{year}/national_report.html" if submitting.published(year) else ""
     return render(request, "portal/province.html", {
         "who": who, "year": year, "rows": rows, "message": message, "status_zh": STATUS_ZH,
+        "results_url": results_url,
+        "queries": list(queries.visible_queries(who, year)),
         "approval_required": dj.ETDZ.approval_required,
         "zones": sorted(({"code": z, "name": names.get(z, ""), "open": open_q.get(z, 0)} for z in zones),
                         key=lambda r: r["code"])}, status=status)
@@ -316,7 +321,7 @@ def review(request):
             message, status = str(exc), exc.status
     table = completeness.table(year)
     return render(request, "portal/review.html", {
-        "who": who, "year": year, "table": table, "message": message,
+        "who": who, "year": year, "table": table, "message": message, "region_zh": REGION_ZH,
         "queries": [q for q in queries.visible_queries(who, year) if q.state != "closed"],
         "open_by_zone": sorted(queries.open_counts(year).items())}, status=status)
 
@@ -341,13 +346,41 @@ def query_page(request, query_id: int):
                 q = queries.reopen_query(who, q)
                 audit.record_for(who, request, "reopen", query=q.id)
             else:
-                q = queries.answer_query(who, q, request.POST.get("text", ""))
-                audit.record_for(who, request, "answer", query=q.id, state=q.state)
+                attached, refused = _answer_file(request, who, q)
+                if refused:
+                    raise queries.QueryRefused(refused, 422)
+                q = queries.answer_query(who, q, request.POST.get("text", ""), attached)
+                audit.record_for(who, request, "answer", sha256=attached.sha256 if attached else "", query=q.id,
+                                 state=q.state)
             message = "已保存 / saved"
         except queries.QueryRefused as exc:
             message, status = str(exc), exc.status
         q = queries.get_visible(who, query_id)
     return render(request, "portal/query.html", {"who": who, "q": q, "message": message}, status=status)
+
+
+def _answer_file(request, who: Who, q) -> tuple[Submission | None, str]:
+    """A corrected file sent with an answer: submitted as any submission (§6.2), then attached to the answer.
+    Returns (the submission or None, why it was refused or "")."""
+    f = request.FILES.get("file")
+    if f is None or who.role != "zone":
+        return None, ""
+    if f.size > dj.ETDZ.max_file_bytes:
+        return None, f"文件超过 {dj.ETDZ.max_file_bytes // (1024 * 1024)} MB 的上限 / the file is over the size limit"
+    checked = submitting.check_upload(who, f.read(), f.name)
+    explanations = {k.removeprefix("explain:"): v for k, v in request.POST.items() if k.startswith("explain:")}
+    outcome = submitting.submit(who, checked, explanations, client_address(request))
+    if outcome.status not in (200, 201):
+        audit.record_for(who, request, "submit_refused", sha256=checked.result.sha256, status=outcome.status,
+                         missing=outcome.missing)
+        problems = "；".join(i["message"] for i in outcome.issues if i["severity"] == "error" or
+                            i.get("key") in outcome.missing)
+        return None, f"{outcome.message}：{problems}（请在首页检查并报送更正后的文件 / check and submit it on the " \
+                     f"home page）"
+    sub = outcome.submission
+    audit.record_for(who, request, "submit", sha256=sub.sha256, data_year=sub.data_year, zone_code=sub.zone_code,
+                     state=sub.state, late=sub.late, again=outcome.status == 200, query=q.id)
+    return sub, ""
 
 
 def not_found(request, exception=None):

@@ -45,7 +45,11 @@ def portal_base(tmp_path_factory) -> Settings:
                                   "ETDZ_REGISTRY": str(home / "registry.csv"),
                                   "ETDZ_PORTAL_LOCKOUT_SECONDS": str(LOCKOUT_SECONDS)})
     # argon2id still, with a small memory and time cost: the production parameters (100 MiB) take ~0.5 s a hash
-    settings = portal.setup_django(settings, PASSWORD_HASHERS=["tests.portal.conftest.QuickArgon2"])
+    # and Django's test client's host name beside the loopback names
+    from portal.config import LOOPBACK
+
+    settings = portal.setup_django(settings, PASSWORD_HASHERS=["tests.portal.conftest.QuickArgon2"],
+                                   ALLOWED_HOSTS=[*LOOPBACK, "[::1]", "testserver"])
     portal.migrate()
     return settings
 
@@ -99,7 +103,8 @@ def portal_env(portal_base, tmp_path):
     from django.test import override_settings
 
     settings = dataclasses.replace(portal_base, inbox=str(tmp_path / "inbox"), warehouse=str(tmp_path / "warehouse"),
-                                   reports=str(tmp_path / "reports"), archive=str(tmp_path / "warehouse/_archive"))
+                                   reports=str(tmp_path / "reports"), archive=str(tmp_path / "warehouse/_archive"),
+                                   home=str(tmp_path / "home"))  # the files held for approval: this test's
     _flush()
     with override_settings(ETDZ=settings):
         yield Portal(settings)

@@ -32,6 +32,7 @@ def _db(home: Path) -> sqlite3.Connection:
     return sqlite3.connect(home / "portal" / "portal.sqlite3")
 
 
+@pytest.mark.slow  # subprocesses of `etdz`
 def test_accounts_commands(tmp_path):
     home = tmp_path / "home"
     r = _etdz(home, "accounts", "add", "suzhou", "--role", "zone", "--zone", "jiangsu-suzhou-industrial-park",
@@ -69,6 +70,7 @@ def test_accounts_commands(tmp_path):
     assert key.stat().st_mode & 0o777 == 0o600
 
 
+@pytest.mark.slow  # subprocesses of `etdz`
 def test_other_commands_do_not_import_django():
     code = ("import sys; from pipelines.cli import build_full_parser; build_full_parser(); "
             "print('django' in sys.modules)")
@@ -76,6 +78,7 @@ def test_other_commands_do_not_import_django():
     assert out.stdout.strip() == "False", out.stderr
 
 
+@pytest.mark.slow  # subprocesses of `etdz`
 def test_portal_refuses_to_bind_beyond_loopback(tmp_path):
     r = _etdz(tmp_path, "portal", "--host", "0.0.0.0", "--port", "8999")
     assert r.returncode == 2 and "reverse proxy with TLS" in r.stderr and "portal_behind_tls_proxy" in r.stderr
@@ -87,6 +90,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 @pytest.mark.server
 def test_etdz_portal_serves_with_waitress(tmp_path):
     home = tmp_path / "home"
@@ -119,6 +123,7 @@ def test_etdz_portal_serves_with_waitress(tmp_path):
         proc.wait(timeout=30)
 
 
+@pytest.mark.slow  # subprocesses of `etdz`
 def test_demo_accounts_sign_in(tmp_path):
     """The demo's hook: one zone, its province and a reviewer, with passwords that work."""
     code = """

@@ -97,7 +97,7 @@ def test_the_history_shows_the_pipelines_status_and_rejection_notices(site, port
     rejected = next(r for r in rows if "emailed.csv" in r)
     assert "未通过 rejected" in rejected and "收件箱 inbox" in rejected and "未通过通知" in rejected
     assert "第 4 行" in rejected  # the notice names the row
-    assert "已接收 accepted" in next(r for r in rows if "a.csv" in r)
+    assert "已接收 accepted" in next(r for r in rows if "<td>a.csv<br>" in r)
 
 
 def test_the_template_is_the_zones(site):
@@ -143,6 +143,28 @@ def test_the_reviewer_sees_completeness_and_opens_a_query(site):
     assert "answered" in rev.get(f"/queries/{qid}")
     rev.post(f"/queries/{qid}", {"action": "close"}, status=200)
     assert '<strong id="state">closed</strong>' in rev.get(f"/queries/{qid}")
+
+
+def test_the_zone_answers_a_query_with_a_corrected_file(site, portal_env):
+    from portal.models import Query, Submission
+
+    site["rev"].post("/review?data_year=2025", {"zone_code": "Z1", "measure_code": "firms", "question": "企业数？"},
+                     status=200)
+    qid = Query.objects.get().id
+    r = site["z1"].post(f"/queries/{qid}", {"action": "answer", "text": "已更正",
+                                            "file": SimpleUploadedFile("fix.csv", good_file(firms=("3.5", "家")))},
+                        status=422)  # a corrected file with an error is refused, the query unchanged
+    assert "第 4 行" in r.content.decode()  # the error, named by its row
+    assert Query.objects.get().state == "open" and Submission.objects.count() == 0
+    site["z1"].post(f"/queries/{qid}", {"action": "answer", "text": "已更正",
+                                        "file": SimpleUploadedFile("fix.csv", good_file(firms=("40", "家")))},
+                    status=200)
+    q = Query.objects.get()
+    sub = Submission.objects.get()
+    assert q.state == "answered" and q.answers.get().submission == sub
+    assert [p.name for p in portal_env.inbox.rglob("*.csv")] == [sub.stored_name]
+    assert sub.stored_name in site["rev"].get(f"/queries/{qid}")
+    assert f"/queries/{qid}" in site["js"].get("/province?data_year=2025")  # the province sees its zones' queries
 
 
 def test_what_a_role_may_not_see_is_404(site, portal_env):
@@ -200,3 +222,15 @@ def test_markup_in_every_free_text_field_is_escaped_on_every_page(approval_env):
     everything = "".join(pages)
     for text in ("说明", "理由", "问题", "回答"):
         assert f"{text}&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;" in everything, text
+
+
+def test_a_demo_deployment_says_so_on_every_page(portal_env):
+    import dataclasses
+
+    from django.test import Client, override_settings
+
+    from etdz.reports.fictitious import BANNER_ZH
+
+    assert BANNER_ZH not in Client().get("/login").content.decode()
+    with override_settings(ETDZ=dataclasses.replace(portal_env.settings, demo=True)):
+        assert BANNER_ZH in Client().get("/login").content.decode()

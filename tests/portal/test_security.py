@@ -256,3 +256,29 @@ def test_behind_the_proxy_cookies_are_secure(portal_base):
     assert s["SESSION_COOKIE_SECURE"] and s["CSRF_COOKIE_SECURE"]
     assert s["SECURE_PROXY_SSL_HEADER"] == ("HTTP_X_FORWARDED_PROTO", "https")
     assert not django_settings(portal_base)["SESSION_COOKIE_SECURE"]
+
+
+def test_a_foreign_host_header_is_refused(portal_env):
+    from django.test import Client
+
+    assert Client(HTTP_HOST="portal.evil.example").get("/login").status_code == 400
+    assert Client(HTTP_HOST="127.0.0.1:8000").get("/login").status_code == 200
+
+
+def test_removing_an_account_with_records_keeps_them(portal_env):
+    """Who did what stays true: an account that submitted is locked for good instead of deleted."""
+    from django.contrib.auth import get_user_model
+
+    from portal.accounts import remove
+    from portal.models import ApiToken, Submission
+
+    c = portal_env.api(portal_env.account("z1", "zone", zone="Z1"))
+    assert c.post("/api/v1/submissions", _file(good_file())).status_code == 201
+    remove("z1")
+    user = get_user_model().objects.get(username="z1")
+    assert not user.is_active and not user.has_usable_password() and not ApiToken.objects.exists()
+    assert Submission.objects.get().submitted_by == user
+    assert c.get("/api/v1/me").status_code == 401
+    portal_env.account("idle", "reviewer")
+    remove("idle")
+    assert not get_user_model().objects.filter(username="idle").exists()

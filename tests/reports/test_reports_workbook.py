@@ -66,6 +66,49 @@ def test_region_sheets_and_upgrades(book):
     assert all(isinstance(r["总分 Total"], (int, float)) for r in rows)
 
 
+def _widths(ws) -> dict[int, float]:
+    """Column index -> width, with the ranges a writer may group into one ``<col>`` expanded."""
+    out = {}
+    for dim in ws.column_dimensions.values():
+        if dim.min is not None:
+            out.update(dict.fromkeys(range(dim.min, dim.max + 1), dim.width))
+    return out
+
+
+def test_widths_fit_the_content(year_builder, catalogue_2021, tmp_path):
+    from etdz.reports import write_year_reports
+
+    wide = "名" * 15  # 15 wide characters: 30 columns + 2 of margin
+    data = year_builder(catalogue_2021, 2022, names={"E001": wide, "E002": "x" * 80})
+    wb = openpyxl.load_workbook(write_year_reports(data.inputs(), tmp_path).workbook)
+    ws = wb["全国 National"]
+    head = [c.value for c in ws[1]]
+    widths = _widths(ws)
+    assert widths[head.index("经开区 Zone") + 1] == 44  # the 80-character name: capped
+    assert widths[head.index("全国名次 National rank") + 1] == len("全国名次 National rank") + 4 + 2  # 4 wide chars
+    assert widths[head.index("代码 Code") + 1] == 9 + 2  # the header is the widest
+    assert set(widths) == set(range(1, len(head) + 1)) and all(8 <= w <= 44 for w in widths.values())
+    assert _widths(wb["说明 About"]) == {1: 26, 2: 90}
+
+
+def test_text_like_rich_string_xml_stays_text(year_builder, catalogue_2021, tmp_path):
+    """XlsxWriter in constant_memory mode copies a string ``<r>…</r>`` into the sheet as raw XML (it takes it
+    for a rich string it built): a zone name could forge cells or a formula. It must stay the same text."""
+    import zipfile
+
+    from etdz.reports import write_year_reports
+
+    forged = '<r><t>x</t></r></is></c><c r="Z1"><f>HYPERLINK("http://evil.example")</f><is><r></r>'
+    data = year_builder(catalogue_2021, 2022, names={"E001": forged, "E002": "<r><t>粗体</t></r>"})
+    path = write_year_reports(data.inputs(), tmp_path).workbook
+    wb = openpyxl.load_workbook(path)  # well-formed XML, or this raises
+    texts = [c.value for ws in wb.worksheets for row in ws.iter_rows() for c in row]
+    assert forged in texts and "<r><t>粗体</t></r>" in texts
+    assert all(c.data_type != "f" for ws in wb.worksheets for row in ws.iter_rows() for c in row)
+    with zipfile.ZipFile(path) as z:
+        assert not any("<f>" in z.read(n).decode() for n in z.namelist() if n.startswith("xl/worksheets/"))
+
+
 # --------------------------------------------------------------------------- readers' details (issue 19)
 
 

@@ -61,6 +61,7 @@ VARIABLES: dict[str, str] = {
     "portal_port": "ETDZ_PORTAL_PORT",
     "portal_lockout_seconds": "ETDZ_PORTAL_LOCKOUT_SECONDS",
     "portal_behind_tls_proxy": "ETDZ_PORTAL_BEHIND_TLS_PROXY",
+    "ui_behind_auth_proxy": "ETDZ_UI_BEHIND_AUTH_PROXY",
 }
 # settings of earlier releases that are gone, and what replaced them: named in the error, never silently ignored
 RETIRED: dict[str, str] = {
@@ -118,6 +119,8 @@ class Settings:
     portal_port: int = 8000
     portal_lockout_seconds: int = 900  # an account is locked this long after 5 failed logins (§6.4)
     portal_behind_tls_proxy: bool = False  # a reverse proxy with TLS is in front: binding beyond loopback is allowed
+    # an authenticating reverse proxy with TLS is in front of `etdz ui`: it may bind beyond loopback (operations.md)
+    ui_behind_auth_proxy: bool = False
     # provenance, not settings: the ETDZ_HOME used, the file read ("" when there was none), the variables that won
     home: str = field(default="", compare=False)
     config_file: str = field(default="", compare=False)
@@ -347,6 +350,7 @@ UNSET = {"first_data_year": "the first year of the catalogues",
 PARSERS: dict[str, Callable[[str], object]] = {"max_file_bytes": _megabytes, "max_rows_per_measure": _rows_per_measure,
                                                "ui_port": _port, "portal_port": _port,
                                                "approval_required": _flag, "portal_behind_tls_proxy": _flag,
+                                               "ui_behind_auth_proxy": _flag,
                                                "portal_lockout_seconds": _seconds,
                                                "deadlines": _deadlines, "poll_seconds": _seconds,
                                                "min_share_to_rank": min_share, "first_data_year": _data_year,

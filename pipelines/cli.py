@@ -15,8 +15,10 @@ import sys
 import threading
 import time
 from functools import partial
+from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from etdz.cli import (
     EXIT_CANNOT_START,
@@ -35,6 +37,7 @@ from etdz.readiness import ALLOW_FLAG as ALLOW_INCOMPLETE_FLAG
 from etdz.settings import CONFIG_NAME, Settings, reports_port, write_config
 from pipelines.origin import workspace_yaml
 from pipelines.runs import RunFailed, ensure_dagster_home, run_stale, run_years
+from pipelines.ui_front import LOOPBACK
 
 
 def _years(args: argparse.Namespace) -> list[int]:
@@ -196,9 +199,39 @@ def cmd_publish(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _hidden_part(part: str) -> bool:
+    """A path segment the reports server never serves: staged/temporary (``_<name>.<id>.tmp``, see
+    :func:`etdz.commit.is_temporary`), hidden or a journal — anything starting with ``_``/``.`` or ending in tmp."""
+    return part.startswith(("_", ".")) or part.lower().endswith("tmp")
+
+
 class _QuietReports(SimpleHTTPRequestHandler):
+    """The reports, read-only: no folder listings, no staged or hidden files, nothing outside the reports folder
+    (``..``, a symlink pointing out): each answered 404, as a file that does not exist."""
+
     def log_message(self, format: str, *args) -> None:
         pass  # the UI's console is for Dagster; a line per report request would drown it
+
+    def send_head(self):
+        parts = unquote(urlsplit(self.path).path).split("/")
+        if ".." in parts or any(_hidden_part(p) for p in parts if p):
+            self.send_error(HTTPStatus.NOT_FOUND, "File not found")
+            return None
+        root = Path(self.directory).resolve()
+        target = Path(self.translate_path(self.path))
+        try:
+            resolved = target.resolve(strict=True)
+        except (OSError, RuntimeError):  # missing, or a symlink loop
+            resolved = None
+        if resolved is None or not resolved.is_relative_to(root) \
+                or any(_hidden_part(p) for p in resolved.relative_to(root).parts):
+            self.send_error(HTTPStatus.NOT_FOUND, "File not found")
+            return None
+        return super().send_head()
+
+    def list_directory(self, path):
+        self.send_error(HTTPStatus.NOT_FOUND, "File not found")  # a folder without index.html is not listed
+        return None
 
 
 def serve_reports(folder: str, host: str, port: int) -> ThreadingHTTPServer:
@@ -212,18 +245,31 @@ def ui_commands(settings: Settings, host: str, port: int) -> tuple[list[list[str
     """The webserver and daemon command lines `etdz ui` starts, and their environment: this configuration.
 
     The two processes `dagster dev` would start, started directly (`dagster dev` is superseded by `dg dev`
-    and says so in the log at every start).
+    and says so in the log at every start). The webserver is Dagster's app behind our front layer
+    (:mod:`pipelines.ui_front`). Both run in DAGSTER_HOME (``env["DAGSTER_HOME"]``, the ``cwd`` `cmd_ui` gives
+    them) with ``PYTHONSAFEPATH=1``, so nothing in the caller's folder (a stray ``gql.py``) is ever imported.
     """
     home = ensure_dagster_home(settings.dagster_home)
     workspace = home / "workspace.yaml"
     workspace.write_text(workspace_yaml(), encoding="utf-8")
     env = {**os.environ, "ETDZ_HOME": settings.home, "DAGSTER_HOME": str(home),
-           "ETDZ_UI_HOST": host, "ETDZ_UI_PORT": str(port)}
+           "ETDZ_UI_HOST": host, "ETDZ_UI_PORT": str(port), "PYTHONSAFEPATH": "1"}
     if settings.config_file:
         env["ETDZ_CONFIG"] = settings.config_file
     daemon = Path(sys.executable).with_name("dagster-daemon")  # the console script beside this interpreter
-    return [[sys.executable, "-m", "dagster_webserver", "-w", str(workspace), "-h", host, "-p", str(port)],
+    return [[sys.executable, "-m", "pipelines.ui_front", "-w", str(workspace), "-h", host, "-p", str(port)],
             [str(daemon) if daemon.exists() else "dagster-daemon", "run", "-w", str(workspace)]], env
+
+
+def check_ui_host(settings: Settings, host: str) -> None:
+    """Loopback only, unless an authenticating reverse proxy with TLS is in front (``ui_behind_auth_proxy``):
+    the UI has no sign-in of its own, so anyone who reaches it can run, delete and wipe. Else exit 2."""
+    if host in LOOPBACK or settings.ui_behind_auth_proxy:
+        return
+    raise UsageError(f"etdz ui listens on loopback only ({', '.join(LOOPBACK)}); {host!r} is refused because the "
+                     f"Dagster UI has no sign-in: anyone reaching it could launch and delete runs. Put a reverse "
+                     f"proxy with TLS and sign-in in front (docs/operations.md) and set ui_behind_auth_proxy = true "
+                     f"(ETDZ_UI_BEHIND_AUTH_PROXY=true), or use --host 127.0.0.1")
 
 
 def check_ports(host: str, ports: list[int]) -> None:
@@ -253,6 +299,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     """The Dagster UI with its daemon (schedule, sensor, automation) on this configuration, and the reports."""
     settings = settings_for(args)
     host, port = args.host or settings.ui_host, args.port or settings.ui_port
+    check_ui_host(settings, host)
     check_ports(host, [port] + ([reports_port(port)] if is_local(settings.reports) else []))
     commands, env = ui_commands(settings, host, port)
     server = None
@@ -262,7 +309,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
         server = serve_reports(str(reports), host, reports_port(port))
         print(f"etdz ui: reports at http://{host}:{reports_port(port)}/", flush=True)
     print(f"etdz ui: Dagster UI at http://{host}:{port} (webserver and daemon; Ctrl-C stops both)", flush=True)
-    procs = [subprocess.Popen(cmd, env=env, start_new_session=True) for cmd in commands]
+    procs = [subprocess.Popen(cmd, env=env, cwd=env["DAGSTER_HOME"], start_new_session=True) for cmd in commands]
     # SIGTERM (a service manager, a test's teardown) ends Dagster too, like Ctrl-C: through the `finally` below
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(EXIT_OK))
     try:

@@ -31,7 +31,8 @@ setup(
         "pyarrow>=26,<27",
         "numpy>=2.2,<3",
         "PyYAML>=6,<7",
-        "openpyxl>=3.1,<4",
+        "openpyxl>=3.1,<4",  # reads submitted workbooks, writes the template
+        "XlsxWriter>=3.2,<4",  # the ranking workbook, streamed (constant_memory)
         "defusedxml>=0.7,<1",  # openpyxl uses it when installed: no XML entity attacks
         "Jinja2>=3.1,<4",
         # s3:// warehouses through fsspec. s3fs pins fsspec to its own release and aiobotocore pins a

@@ -705,6 +705,12 @@ def _parse_robustness(c: _Checker, raw: Any, own_winsorise: tuple[float, float] 
                       category_weights=category_weights)
 
 
+# Parsed catalogues by (path, SHA-256 of the bytes): a run loads the catalogues from the CLI, the definitions and
+# every step (7 times a year); the file is still read each time, so an edited file is parsed again. A Catalogue
+# is frozen and never changed in place (variants are dataclasses.replace copies), so sharing one is safe.
+_PARSED: dict[tuple[str, str], Catalogue] = {}
+
+
 def load_catalogue(path: str | Path) -> Catalogue:
     """Load one catalogue YAML file, refusing it with a CatalogueError if it breaks a rule."""
     path = Path(path)
@@ -712,12 +718,22 @@ def load_catalogue(path: str | Path) -> Catalogue:
         data = path.read_bytes()
     except OSError as exc:
         raise CatalogueError(path, "(file)", f"cannot be read: {exc}") from exc
+    key = (str(path), hashlib.sha256(data).hexdigest())
+    hit = _PARSED.get(key)
+    if hit is None:
+        if len(_PARSED) >= 64:  # bounded: a long-lived process whose catalogues are edited keeps no history
+            _PARSED.clear()
+        hit = _PARSED[key] = _load(path, data, key[1])
+    return hit
+
+
+def _load(path: Path, data: bytes, sha256: str) -> Catalogue:
     try:
         # the C loader when libyaml is there (same documents, ~10x faster); the pure-Python one otherwise
         raw = yaml.load(data.decode("utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except (UnicodeDecodeError, yaml.YAMLError) as exc:
         raise CatalogueError(path, "(file)", f"is not valid UTF-8 YAML: {exc}") from exc
-    return _parse(raw, path, hashlib.sha256(data).hexdigest())
+    return _parse(raw, path, sha256)
 
 
 def load_catalogues(folder: str | Path | None = None) -> list[Catalogue]:

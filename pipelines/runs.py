@@ -7,12 +7,13 @@ shows it like a run it launched itself: on the Overview timeline, on the job's p
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from dagster import DagsterInstance, JobDefinition
+from dagster import DagsterInstance, Definitions, JobDefinition
 from dagster._core.definitions.job_base import InMemoryJob
 from dagster._core.definitions.partitions.context import partition_loading_context
 from dagster._core.execution.api import ExecuteRunWithPlanIterable, create_execution_plan, job_execution_iterator
@@ -89,7 +90,8 @@ def execute_partition(job: JobDefinition, instance: DagsterInstance, partition_k
 
 
 def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_shrink: bool = False,
-              allow_incomplete: bool = False) -> list[dict]:
+              allow_incomplete: bool = False, *, defs: Definitions | None = None,
+              instance: DagsterInstance | None = None) -> list[dict]:
     """Materialise every asset of each year, in order, as recorded Dagster runs; returns a summary per year.
 
     Raises CatalogueError / MethodologyError / RegistryError before anything runs when the
@@ -98,6 +100,9 @@ def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_s
     code 2 when a year is not ready to rank (etdz/readiness.py; ``allow_incomplete`` ranks it anyway,
     provisional, recorded in the run's tags) or lies outside the partitions. Years after a failed one
     are not run (they read it).
+
+    The definitions and the instance are set up once for all the years (imports, definitions, SQLite engine);
+    a caller that already holds them (``run_stale``, re-running year after year) passes them in.
     """
     from assets.resource import EtdzResource
     from etdz.catalogue import catalogue_for_year, load_catalogues
@@ -127,14 +132,13 @@ def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_s
     outputs.check_writable(settings.archive)  # a read-only or missing output folder refuses (exit 2)
     outputs.recover_all()  # finish or undo what a failed run left, before anything is read
 
-    defs = build_definitions(settings)
-    job = defs.resolve_job_def(ANNUAL_JOB)
+    job = (defs if defs is not None else build_definitions(settings)).resolve_job_def(ANNUAL_JOB)
     _check_in_partitions(years, job.partitions_def)
     summaries = []
     # a failed step is reported once, as the plain message of RunFailed; its traceback stays in the event log
     run_config = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
     resource = EtdzResource(settings)
-    with DagsterInstance.get() as instance:
+    with contextlib.nullcontext(instance) if instance is not None else DagsterInstance.get() as instance:
         for y in years:
             t0 = time.perf_counter()
             folder = Path(settings.inbox) / str(y)
@@ -243,7 +247,7 @@ def run_stale(settings: Settings, max_rounds: int = 50) -> list[int]:
                 break
             y = min(stale)
             print(f"data year {y} is stale ({', '.join(stale[y])}): re-running it", flush=True)
-            run_years([y], settings)
+            run_years([y], settings, defs=defs, instance=instance)  # the definitions and instance of this call
             done.append(y)
     if not done:
         print("nothing is stale")

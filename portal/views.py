@@ -24,6 +24,7 @@ from portal import audit, completeness, queries, submitting
 from portal.access import Who, client_address, registry, visible, zone_row
 from portal.middleware import too_large
 from portal.models import Submission
+from portal.results import year_results
 
 
 def csrf_failure(request, reason: str = ""):
@@ -108,7 +109,7 @@ def _zone_context(who: Who, year: int) -> dict:
             "past_deadline": submitting.today_local() > submitting.deadline_of(year),
             "published": submitting.published(year), "history": zone_history(who.zone_code),
             "queries": list(queries.visible_queries(who)), "result_notice": _result_notice(who, year),
-            "status_zh": STATUS_ZH}
+            "status_zh": STATUS_ZH, "results": year_results(year)}
 
 
 def zone_history(zone_code: str) -> list[dict]:
@@ -290,7 +291,7 @@ def province_list(request):
     results_url = f"{dj.ETDZ.report_links_url}/{year}/national_report.html" if submitting.published(year) else ""
     return render(request, "portal/province.html", {
         "who": who, "year": year, "rows": rows, "message": message, "status_zh": STATUS_ZH,
-        "results_url": results_url,
+        "results_url": results_url, "results": year_results(year),
         "queries": list(queries.visible_queries(who, year)),
         "approval_required": dj.ETDZ.approval_required,
         "zones": sorted(({"code": z, "name": names.get(z, ""), "open": open_q.get(z, 0)} for z in zones),
@@ -322,6 +323,7 @@ def review(request):
     table = completeness.table(year)
     return render(request, "portal/review.html", {
         "who": who, "year": year, "table": table, "message": message, "region_zh": REGION_ZH,
+        "results": year_results(year),
         "queries": [q for q in queries.visible_queries(who, year) if q.state != "closed"],
         "open_by_zone": sorted(queries.open_counts(year).items())}, status=status)
 

@@ -55,6 +55,20 @@ def test_shipped_catalogues_match_05_indicators():
     assert catalogue_for_year(cats.values(), 2021).version == "2021"
 
 
+def test_a_catalogue_is_parsed_once_until_its_file_changes(tmp_path):
+    p = write(tmp_path, BASE)
+    first = load_catalogue(p)
+    assert load_catalogue(p) is first  # the same bytes: the parsed catalogue again (a run loads it 7 times)
+    edited = copy.deepcopy(BASE)
+    edited["version"] = "X2"
+    write(tmp_path, edited)
+    again = load_catalogue(p)
+    assert again.version == "X2" and again.sha256 != first.sha256  # an edited file is parsed again
+    p.write_text("version: [", encoding="utf-8")
+    with pytest.raises(CatalogueError):  # and a broken one refused, never served from the memo
+        load_catalogue(p)
+
+
 def test_defaults_and_required_measures(tmp_path):
     c = load_catalogue(write(tmp_path, BASE))
     assert c.summons_bottom_n == 10 and c.downgrade is None and c.winsorise is None and c.top_lists == ()

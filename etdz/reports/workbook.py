@@ -4,38 +4,99 @@ watch-list (with each candidate's ``p_candidate``, 03-scoring.md §3.9 step 5), 
 Every sheet has a frozen header (and frozen rank + name columns), an autofilter, widths fitted to the
 content, and numbers stored as numbers (scores with two decimals shown, full precision kept).
 
+Written by XlsxWriter in its ``constant_memory`` mode: each row goes to a temporary file as soon as the next
+one starts, so a 23,000-zone year never holds its ~1,000,000 cells (openpyxl's write-only mode streams too,
+but builds a cell object and an XML element per cell: about 4x the time). Widths are measured while the
+rows stream and set at the end (XlsxWriter writes the ``<cols>`` element when the sheet is closed).
+
 Untrusted text (zone names, provinces, codes) never becomes a formula: every text cell goes through
 :func:`etdz.escape.spreadsheet_text` (a leading apostrophe before ``=``, ``+``, ``-``, ``@``, their
-full-width forms, a tab or CR, also after leading whitespace; bidi controls removed), always as a string
-cell; numbers stay numbers.
+full-width forms, a tab or CR, also after leading whitespace; bidi controls removed), always written with
+``write_string`` (the workbook's ``strings_to_formulas`` / ``_urls`` / ``_numbers`` are off as well); numbers
+stay numbers.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from pathlib import Path
+from typing import IO
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
+import xlsxwriter
 
 from etdz.commit import atomic_write
 from etdz.escape import spreadsheet_text as neutralise
+from etdz.reports import fictitious
 from etdz.reports.inputs import YearView, _opt_int, _records
 from etdz.reports.templating import REGION_ZH, is_missing
+from etdz.reports.units import display_unit, shown_value
 
-HEADER_FILL = PatternFill("solid", fgColor="1F2933")
-HEADER_FONT = Font(bold=True, color="FFFFFF")
+HEADER_STYLE = {"bold": True, "font_color": "#FFFFFF", "bg_color": "#1F2933", "pattern": 1,
+                "valign": "vcenter", "text_wrap": True}
 SCORE_FMT = "0.00"
 INT_FMT = "0"
 SHARE_FMT = "0%"  # a share of samples, stored as the fraction the dataset holds
+AMOUNT_FMT = "#,##0.00##"  # an amount in its display unit (FDI in 亿美元: small values keep their digits)
+BANNER_STYLE = {"bold": True, "font_color": "#FFFFFF", "bg_color": "#9F1239", "pattern": 1, "valign": "vcenter"}
+TOP100_SHEET = "前100 Top 100"
 REGION_SHEETS = {"east": "东部 East", "central": "中部 Central", "west": "西部 West"}
+# XlsxWriter's default font: a column of width w (characters) is 7 * w pixels, stored as exactly w
+_PX_PER_CHAR = 7
+# what XlsxWriter (in constant_memory mode) takes for a rich string it built itself and writes unescaped
+_RICH_LOOKALIKE = re.compile(r"\A<r>.*</r>\Z", re.S)
 
 
 def _width(value) -> int:
     s = str(value)
+    if s.isascii():  # digits and Latin text: one column a character (the loop below is the slow part)
+        return len(s)
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in s)
+
+
+class _Book:
+    """An XlsxWriter workbook streaming into ``fh``, with the formats its sheets share."""
+
+    def __init__(self, fh: IO[bytes]) -> None:
+        self.wb = xlsxwriter.Workbook(fh, {"constant_memory": True, "strings_to_formulas": False,
+                                           "strings_to_urls": False, "strings_to_numbers": False})
+        self.header = self.wb.add_format(HEADER_STYLE)
+        self.formats = {kind: self.wb.add_format({"num_format": f})
+                        for kind, f in (("score", SCORE_FMT), ("int", INT_FMT), ("share", SHARE_FMT),
+                                        ("amount", AMOUNT_FMT))}
+        self.banner_format = self.wb.add_format(BANNER_STYLE)
+        self.banner: str | None = None  # the demo's mark (etdz.reports.fictitious) on every sheet's first row
+
+    def sheet(self, title: str):
+        return self.wb.add_worksheet(_sheet_title(title))
+
+    def close(self) -> None:
+        self.wb.close()
+
+
+def _sheet_title(title: str) -> str:
+    """A title Excel accepts: at most 31 characters, none of ``[]:*?/\\``, no apostrophe at either end."""
+    return re.sub(r"[\[\]:*?/\\]", "", title)[:31].strip("'") or "Sheet"
+
+
+def _write_text(ws, row: int, col: int, text: str, fmt=None) -> None:
+    """One text cell, always a string. A text that looks like XlsxWriter's own rich-string XML (``<r>…</r>``)
+    would be copied into the sheet unescaped in constant_memory mode (XML injection: a forged cell, a
+    formula); it is written as a rich string of plain runs instead, which XlsxWriter escapes: same text."""
+    if _RICH_LOOKALIKE.match(text):
+        ws.write_rich_string(row, col, text[:1], text[1:2], text[2:], *(() if fmt is None else (fmt,)))
+    else:
+        ws.write_string(row, col, text, fmt)
+
+
+def _write_value(ws, row: int, col: int, value, fmt=None) -> None:
+    """A cell of the About sheet or a table: text through :func:`_write_text`, numbers as numbers."""
+    if value is None:
+        return
+    if isinstance(value, str):
+        _write_text(ws, row, col, value, fmt)
+    else:
+        ws.write_number(row, col, value, fmt)
 
 
 def _ranking_columns(v: YearView) -> list[tuple[str, str, str]]:
@@ -51,6 +112,8 @@ def _ranking_columns(v: YearView) -> list[tuple[str, str, str]]:
     for m in v.catalogue.top_lists:
         meas = v.catalogue.measures.get(m)
         cols.append((f"{meas.name_zh if meas else m} 名次", f"rank_{m}", "int"))
+        if meas is not None:  # the figure itself, in the unit the ministry publishes it in (etdz.reports.units)
+            cols.append((f"{meas.name_zh} ({display_unit(meas.unit).unit})", f"value:{m}", "amount"))
     cols += [("降级预警 Watch-list", "downgrade_candidate", "bool")]
     if _has_p_candidate(v):
         cols += [(P_CANDIDATE_HEADER, "p_candidate", "share")]
@@ -73,67 +136,64 @@ def _p_candidate(v: YearView, code: str) -> float | None:
     return None if r is None else r.get("p_candidate")
 
 
-def _write_sheet(ws, columns, rows, freeze: str = "C2") -> None:
-    """Stream one sheet. Write-only worksheets go to disk row by row (a 23,000-zone workbook would
-    otherwise hold millions of cell objects), so widths, panes and the filter are set before any row."""
+def _write_sheet(book: _Book, title: str, columns, rows) -> None:
+    """Stream one sheet: the demo's banner when it is one, a styled header, then one row a zone; each row leaves
+    memory once the next starts. Header (and rank + name columns) frozen, autofilter on the header."""
+    ws = book.sheet(title)
+    top = 0
+    if book.banner:  # a first row of its own, so the table below keeps its header and filter
+        ws.merge_range(0, 0, 0, max(len(columns) - 1, 1), book.banner, book.banner_format)
+        top = 1
     header = [neutralise(h) for h, _, _ in columns]
     widths = [_width(h) for h in header]
-    table = []
-    for r in rows:
-        out = []
-        for i, (_, key, kind) in enumerate(columns):
+    for j, h in enumerate(header):
+        _write_text(ws, top, j, h, book.header)
+    kinds = [(j, key, kind, book.formats.get(kind)) for j, (_, key, kind) in enumerate(columns)]
+    i = top
+    for i, r in enumerate(rows, start=top + 1):
+        for j, key, kind, fmt in kinds:
             x = r.get(key)
             if is_missing(x):
-                out.append(None)
                 continue
             if kind == "int":
                 x = int(x)
-            elif kind in ("score", "share"):
+                ws.write_number(i, j, x, fmt)
+                w = len(str(x))
+            elif kind in ("score", "share", "amount"):
                 x = float(x)
-            elif kind == "bool":
-                x = "是" if bool(x) else "否"
+                ws.write_number(i, j, x, fmt)
+                w = len(f"{x:.2f}")
             else:
-                x = neutralise(x)  # nothing we write may be a formula
-            out.append(x)
-            widths[i] = max(widths[i], _width(f"{x:.2f}" if kind in ("score", "share") else x))
-        table.append(out)
-    for i in range(1, len(columns) + 1):
-        ws.column_dimensions[get_column_letter(i)].width = min(max(widths[i - 1] + 2, 8), 44)
-    ws.freeze_panes = freeze
-    if rows:
-        ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{len(rows) + 1}"
-    head = []
-    for h in header:
-        cell = WriteOnlyCell(ws, value=h)
-        cell.font, cell.fill = HEADER_FONT, HEADER_FILL
-        cell.alignment = Alignment(vertical="center", wrap_text=True)
-        head.append(cell)
-    ws.append(head)
-    formats = [{"score": SCORE_FMT, "int": INT_FMT, "share": SHARE_FMT}.get(kind) for _, _, kind in columns]
-    for out in table:
-        row = []
-        for x, fmt in zip(out, formats):
-            if fmt is not None and x is not None:
-                cell = WriteOnlyCell(ws, value=x)
-                cell.number_format = fmt
-                row.append(cell)
-            else:
-                row.append(x)
-        ws.append(row)
+                x = ("是" if bool(x) else "否") if kind == "bool" else neutralise(x)  # nothing we write is a formula
+                _write_text(ws, i, j, x)
+                w = _width(x)
+            if w > widths[j]:
+                widths[j] = w
+    for j, w in enumerate(widths):
+        ws.set_column_pixels(j, j, min(max(w + 2, 8), 44) * _PX_PER_CHAR)
+    ws.freeze_panes(top + 1, 2)
+    if i > top:
+        ws.autofilter(top, 0, i, len(columns) - 1)
 
 
-def build(v: YearView) -> Workbook:
-    wb = Workbook(write_only=True)
+def build(v: YearView, fh: IO[bytes]) -> None:
+    """Write the year's workbook into the binary file ``fh``, sheet by sheet."""
+    book = _Book(fh)
+    book.banner = fictitious.BANNER if v.demo else None
     columns = _ranking_columns(v)
+    units = {m: v.catalogue.measures[m].unit for m in v.catalogue.top_lists if m in v.catalogue.measures}
     rows = []
     for z in v.zones:
         r = dict(z)
         r["region_zh"] = REGION_ZH.get(z["region"], z["region"])
+        figures = v.measures_by_zone.get(z["zone_code"], {})
+        for m, unit in units.items():
+            r[f"value:{m}"] = shown_value(figures.get(m), unit)
         for k, (s, _) in v.cat_scores.get(z["zone_code"], {}).items():
             r[f"cat:{k}"] = s
         r["p_candidate"] = _p_candidate(v, z["zone_code"])
         rows.append(r)
-    _write_sheet(wb.create_sheet("全国 National"), columns, rows)
+    _write_sheet(book, "全国 National", columns, rows)
     by_region: dict[str, list[dict]] = {region: [] for region in v.regions}
     for r in rows:  # one pass over the zones for all the regional sheets
         by_region.setdefault(r["region"], []).append(r)
@@ -142,7 +202,7 @@ def build(v: YearView) -> Workbook:
         zr = sorted(by_region[region],
                     key=lambda r: (r["regional_rank"] if r["regional_rank"] is not None else 1 << 30, r["zone_code"]))
         cols = [columns[5]] + [c for c in columns if c[1] != "regional_rank"]
-        _write_sheet(wb.create_sheet(title), cols, zr)
+        _write_sheet(book, title, cols, zr)
     up_cols = [("候选名次 Candidate rank", "candidate_rank", "int"), ("开发区 Zone", "name_zh", "text"),
                ("代码 Code", "zone_code", "text"), ("省份 Province", "province", "text"),
                ("区域 Region", "region_zh", "text"), ("总分 Total", "total_score", "score"),
@@ -152,14 +212,18 @@ def build(v: YearView) -> Workbook:
         u["region_zh"] = REGION_ZH.get(u.get("region"), u.get("region"))
         ups.append(u)
     ups.sort(key=lambda u: (_opt_int(u.get("candidate_rank")) or 1 << 30, str(u.get("zone_code"))))
-    _write_sheet(wb.create_sheet("晋升候选 Upgrade"), up_cols, ups)
+    _write_sheet(book, "晋升候选 Upgrade", up_cols, ups)
+    top_cols = [c for c in columns if c[1] in ("national_rank", "name_zh", "zone_code", "province", "region_zh",
+                                                "regional_rank", "total_score", "prev_national_rank", "rank_change")]
+    _write_sheet(book, TOP100_SHEET, top_cols, [r for r in rows if r["top100"]])  # the scorer's flag (rankings)
     if v.catalogue.downgrade is not None:
-        _write_sheet(wb.create_sheet("降级预警 Watch-list"), *_watchlist_sheet(v))
-    about = wb.create_sheet("说明 About")
-    about.column_dimensions["A"].width = 26
-    about.column_dimensions["B"].width = 90
+        _write_sheet(book, "降级预警 Watch-list", *_watchlist_sheet(v))
+    about = book.sheet("说明 About")
+    about.set_column_pixels(0, 0, 26 * _PX_PER_CHAR)
+    about.set_column_pixels(1, 1, 90 * _PX_PER_CHAR)
     cat = v.catalogue
-    for line in [
+    lines = [(fictitious.BANNER, fictitious.EXPLANATION_ZH + " " + fictitious.EXPLANATION_EN)] if v.demo else []
+    for i, line in enumerate(lines + [
         ("数据年度 Data year", v.data_year), ("考核年度 Assessment year", v.data_year + 1),
         ("考核办法 Method", neutralise(cat.name_zh)), ("版本 Version", neutralise(cat.version)),
         ("结果状态 Results", v.results_text),  # final only when no review query is open (etdz/queries.py)
@@ -167,9 +231,10 @@ def build(v: YearView) -> Workbook:
                       "The scoring method is this project's reading of the published one."),
         ("文本单元格 Text cells", "以 = + - @ 开头的文本前加 ' 以防被当作公式。"
                                  "Text starting with = + - @ is prefixed with ' so it is never a formula."),
-    ]:
-        about.append(list(line))
-    return wb
+    ]):
+        for j, x in enumerate(line):
+            _write_value(about, i, j, x)
+    book.close()
 
 
 def _watchlist_sheet(v: YearView) -> tuple[list[tuple[str, str, str]], list[dict]]:
@@ -194,6 +259,6 @@ def _watchlist_sheet(v: YearView) -> tuple[list[tuple[str, str, str]], list[dict
 
 
 def write(v: YearView, path: Path) -> Path:
-    """Write ``rankings.xlsx`` atomically, in one pass: the write-only workbook is zipped straight into the
+    """Write ``rankings.xlsx`` atomically, in one pass: the streamed sheets are zipped straight into the
     file being written (no second copy of the workbook in memory)."""
-    return atomic_write(path, build(v).save)
+    return atomic_write(path, lambda fh: build(v, fh))

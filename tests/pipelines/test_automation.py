@@ -125,7 +125,7 @@ def test_a_year_run_by_the_command_line_is_not_run_again_by_the_sensor(env):
         assert [r.partition_key for r in reqs + reqs2] == ["2021"]  # 2020's inbox state already ran
 
 
-def test_corrected_file_marks_the_right_partitions_stale_and_a_rerun_clears_them(env):
+def test_corrected_file_marks_the_right_partitions_stale_and_a_rerun_clears_them(env, monkeypatch):
     """Staleness per partition, as the GraphQL API reports it, through the steps an operator takes."""
     from dagster_graphql.test.utils import define_out_of_process_context, execute_dagster_graphql
 
@@ -168,8 +168,13 @@ def test_corrected_file_marks_the_right_partitions_stale_and_a_rerun_clears_them
         assert after_drop[("submission_log", "2021")] == "FRESH"
 
     # `etdz run --stale` re-runs 2020, then 2021 (whose growth and previous ranks read 2020), until fresh
+    import pipelines.definitions
+
+    built, build = [], pipelines.definitions.build_definitions
+    monkeypatch.setattr(pipelines.definitions, "build_definitions", lambda *a, **k: built.append(1) or build(*a, **k))
     rerun = run_stale(settings)
     assert rerun == [2020, 2021]
+    assert len(built) == 1  # the definitions (and the instance) set up once for both re-runs
     with DagsterInstance.get() as instance:
         assert set(status(instance).values()) == {"FRESH"}
 

@@ -3,6 +3,8 @@ reads it, and the UI's asset descriptions carry the banner; a real deployment ne
 
 from __future__ import annotations
 
+import os
+import shutil
 from types import SimpleNamespace
 
 import pytest
@@ -10,6 +12,7 @@ import pytest
 import demo as demo_package
 import pipelines.cli
 from etdz.cli import EXIT_CANNOT_START
+from etdz.registry import SHIPPED_REGISTRY
 from etdz.reports import fictitious
 from etdz.settings import CONFIG_NAME, Settings
 
@@ -22,7 +25,7 @@ def _descriptions(settings: Settings) -> dict[str, str]:
 
 
 def test_every_asset_description_of_a_demo_deployment_carries_the_banner(tmp_path):
-    base = {"ETDZ_HOME": str(tmp_path), "ETDZ_CONFIG": str(tmp_path / "none.toml")}
+    base = {"ETDZ_HOME": str(tmp_path), "ETDZ_CONFIG": os.devnull}  # no file: the defaults
     demo = _descriptions(Settings.from_env({**base, "ETDZ_DEMO": "true"}))
     real = _descriptions(Settings.from_env(base))
     assert set(demo) == set(real) and {"inbox", "rankings", "national_report", "zone_cards"} <= set(demo)
@@ -38,6 +41,7 @@ def no_runs(monkeypatch):
     seen = {}
 
     def fake_write_demo(home, years, seed):
+        shutil.copyfile(SHIPPED_REGISTRY, home / "registry.csv")  # what the demo's closing lines read
         return SimpleNamespace(files_written=0, inbox=home / "inbox", faulty_files=[], registry=home / "registry.csv")
 
     def fake_run_years(years, settings, **kw):

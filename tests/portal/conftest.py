@@ -103,8 +103,7 @@ def portal_env(portal_base, tmp_path):
     from django.test import override_settings
 
     settings = dataclasses.replace(portal_base, inbox=str(tmp_path / "inbox"), warehouse=str(tmp_path / "warehouse"),
-                                   reports=str(tmp_path / "reports"), archive=str(tmp_path / "warehouse/_archive"),
-                                   home=str(tmp_path / "home"))  # the files held for approval: this test's
+                                   reports=str(tmp_path / "reports"), archive=str(tmp_path / "warehouse/_archive"))
     _flush()
     with override_settings(ETDZ=settings):
         yield Portal(settings)

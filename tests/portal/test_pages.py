@@ -234,3 +234,29 @@ def test_a_demo_deployment_says_so_on_every_page(portal_env):
     assert BANNER_ZH not in Client().get("/login").content.decode()
     with override_settings(ETDZ=dataclasses.replace(portal_env.settings, demo=True)):
         assert BANNER_ZH in Client().get("/login").content.decode()
+
+
+def test_the_pages_call_a_year_final_only_without_open_queries(site, portal_env):
+    """06 §6.3: "final" in the zone's, the province's and the reviewer's pages only when no query is open or
+    answered-but-not-closed (the hook portal/results.py), with the count."""
+    from tests.portal.test_results_hook import write_rankings
+
+    write_rankings(portal_env.settings, 2025, "final")
+    pages = {"z1": "/zone", "js": "/province?data_year=2025", "rev": "/review?data_year=2025"}
+    with override_open_year(2025):
+        for who, path in pages.items():
+            assert "正式 final" in site[who].get(path), who
+        site["rev"].post("/review?data_year=2025", {"zone_code": "Z1", "measure_code": "", "question": "?"},
+                         status=200)
+        for who, path in pages.items():
+            page = site[who].get(path)
+            assert "正式 final" not in page and 'id="results-open">1<' in page, who
+
+
+def override_open_year(year: int):
+    """The zone's home shows the open year's status: pin the open year for the test."""
+    from unittest import mock
+
+    from portal import submitting
+
+    return mock.patch.object(submitting, "open_year", lambda now=None: year)

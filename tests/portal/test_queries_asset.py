@@ -20,11 +20,11 @@ GOLDEN = Path(__file__).resolve().parents[1] / "fixtures" / "golden"
 REPORTS = [AssetKey(k) for k in ("national_report", "zone_cards", "rankings_workbook")]
 
 
-def dagster_settings(base: Settings, tmp_path: Path) -> Settings:
-    """The golden example's inputs with this test's outputs, on the portal's settings (its database, its home); the
-    partitions 2020–2022 whatever the date."""
-    return dataclasses.replace(base, registry=str(GOLDEN / "registry.csv"), methodology=str(GOLDEN / "catalogues"),
-                               first_data_year=2020, last_data_year=2022,
+def dagster_settings(base: Settings, tmp_path: Path, home: str | None = None) -> Settings:
+    """The golden example's inputs with this test's outputs, on the portal's settings (its database: the home it
+    was configured with, ``home``); the partitions 2020–2022 whatever the date."""
+    return dataclasses.replace(base, home=home or base.home, registry=str(GOLDEN / "registry.csv"),
+                               methodology=str(GOLDEN / "catalogues"), first_data_year=2020, last_data_year=2022,
                                inbox=str(GOLDEN / "inbox"), warehouse=str(tmp_path / "warehouse"),
                                reports=str(tmp_path / "reports"), archive=str(tmp_path / "warehouse" / "_archive"),
                                dagster_home=os.environ["DAGSTER_HOME"])
@@ -103,11 +103,12 @@ def test_a_postgresql_url_counts_as_a_portal_database_without_touching_it():
 # ----------------------------------------------------------------------------- the sensor
 
 
-def test_the_sensor_records_each_change_and_refreshes_only_years_whose_reports_exist(portal_env, tmp_path):
+def test_the_sensor_records_each_change_and_refreshes_only_years_whose_reports_exist(portal_env, portal_base,
+                                                                                     tmp_path):
     from pipelines.definitions import build_definitions
 
     review = Review(portal_env)
-    defs = build_definitions(dagster_settings(portal_env.settings, tmp_path))
+    defs = build_definitions(dagster_settings(portal_env.settings, tmp_path, portal_base.home))
     with DagsterInstance.ephemeral() as instance:
         first = tick(defs, instance)  # every year gets its first version; no reports written yet: no run
         assert {e.partition for e in first.asset_events} == {"2020", "2021", "2022"}
@@ -139,13 +140,13 @@ def test_the_sensor_records_each_change_and_refreshes_only_years_whose_reports_e
         assert len(observations(instance, 2021)) == 4
 
 
-def test_a_published_year_is_not_refreshed_until_it_is_reopened(portal_env, tmp_path):
+def test_a_published_year_is_not_refreshed_until_it_is_reopened(portal_env, portal_base, tmp_path):
     from etdz.publish import _append
     from etdz.storage import Warehouse
     from pipelines.definitions import build_definitions
 
     review = Review(portal_env)
-    settings = dagster_settings(portal_env.settings, tmp_path)
+    settings = dagster_settings(portal_env.settings, tmp_path, portal_base.home)
     defs = build_definitions(settings)
     store = Warehouse(settings.warehouse)
     with DagsterInstance.ephemeral() as instance:
@@ -175,8 +176,8 @@ def _counts(html: str) -> tuple[int, int]:
 
 
 @pytest.mark.slow
-def test_closing_a_query_refreshes_the_reports_and_lets_the_year_be_published(portal_env, tmp_path, monkeypatch,
-                                                                               capsys):
+def test_closing_a_query_refreshes_the_reports_and_lets_the_year_be_published(portal_env, portal_base, tmp_path,
+                                                                               monkeypatch, capsys):
     from pipelines.cli import main
     from pipelines.definitions import build_definitions
     from pipelines.jobs import ANNUAL_JOB
@@ -184,7 +185,7 @@ def test_closing_a_query_refreshes_the_reports_and_lets_the_year_be_published(po
     from pipelines.staleness import stale_assets
 
     review = Review(portal_env)
-    settings = dagster_settings(portal_env.settings, tmp_path)
+    settings = dagster_settings(portal_env.settings, tmp_path, portal_base.home)
     qid = review.open(2021)
     run_years([2020, 2021], settings, quiet=True)
 

@@ -13,11 +13,12 @@ setup(
     description="Yearly assessment of China's national economic and technological development zones, on Dagster",
     python_requires=">=3.11,<3.13",
     packages=find_packages(include=["etdz", "etdz.*", "demo", "demo.*", "assets", "assets.*", "checks", "checks.*",
-                                    "pipelines", "pipelines.*"]),
+                                    "pipelines", "pipelines.*", "portal", "portal.*"]),
     package_data={
         "etdz": ["catalogues/*.yaml", "data/*.csv", "data/*.yaml", "data/*.j2", "reports/templates/*.j2",
                  "reports/static/*"],
         "demo": ["data/*.csv"],
+        "portal": ["jinja2/portal/*.html", "migrations/*.py"],
     },
     include_package_data=True,
     install_requires=[
@@ -44,6 +45,12 @@ setup(
         # (tests) take the newest graphql-core: pip 23.2 then backtracks through every graphene release.
         "graphql-core==3.2.14",
         "gql[requests]==4.0.0",
+        # the submission portal (portal/, docs/contract/06-portal.md): Django's LTS line (auth, sessions, CSRF,
+        # migrations), argon2id password hashing, waitress as its production WSGI server. PostgreSQL through the
+        # psycopg2-binary that dagster-postgres already brings (Django 5.2 supports it).
+        "Django>=5.2.8,<5.3",
+        "argon2-cffi>=25.1,<26",
+        "waitress>=3.0.2,<4",
     ],
     extras_require={
         "test": [
@@ -52,6 +59,7 @@ setup(
             "moto[server]>=5,<6",
             "boto3==1.43.117",  # botocore 1.43.117: inside aiobotocore's window (see s3fs above)
             "ruff==0.17.6",  # the linter .ci/run runs (ruff.toml)
+            "selenium>=4.51,<4.52",  # the browser test (Debian's chromedriver); 4.52+ needs a certifi not released
         ],
     },
     entry_points={"console_scripts": ["etdz=pipelines.cli:entry"]},

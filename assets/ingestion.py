@@ -63,7 +63,7 @@ def build_ingestion_assets(partitions_def, code_version: str):
             registry = resource.load_registry()
             store = resource.store()
             allowed = context.run.tags.get(ALLOW_TAG, "").lower() == "true"
-            last_rankings = store.read("rankings", year)
+            last_rankings = store.read_replaced("rankings", year)
             refuse_if(cohort_findings(year, registry, resource.settings.registry or "(shipped registry)",
                                       None if last_rankings is None else last_rankings.to_pandas()), year, allowed)
             prev = resource.previous_submissions(year, catalogues, registry)
@@ -71,7 +71,7 @@ def build_ingestion_assets(partitions_def, code_version: str):
                                  previous=prev.measures, max_bytes=resource.settings.max_file_bytes,
                                  deadlines=parse_deadlines(resource.settings.deadlines),
                                  max_rows_per_measure=resource.settings.max_rows_per_measure)
-            last_log = store.read("submission_log", year)
+            last_log = store.read_replaced("submission_log", year)
             refuse_if(acceptance_findings(year, ingest.accepted_zones,
                                           None if last_log is None else last_log.to_pandas(), str(catalogue.path)),
                       year, allowed)
@@ -79,8 +79,9 @@ def build_ingestion_assets(partitions_def, code_version: str):
                              f"with an accepted submission, previous year's submissions from {prev.origin}")
 
             out = resource.reports_dir(year)
-            write_validation_page(ingest, out / "validation.html", registry)
-            write_rejection_notices(ingest, out / "rejections", registry)
+            write_validation_page(ingest, out / "validation.html", registry, demo=resource.settings.demo)
+            write_rejection_notices(ingest, out / "rejections", registry,
+                                    deadlines=parse_deadlines(resource.settings.deadlines), demo=resource.settings.demo)
             resource.publish_reports(year, "rejections", delete_stale=True)  # object-store reports: upload
             resource.publish_reports(year)
 

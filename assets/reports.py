@@ -14,9 +14,12 @@ from dagster import (
 
 from assets.mappings import previous_years
 from assets.metadata import report_location
+from assets.queries import REVIEW_QUERIES_KEY, load_year_queries
 from assets.resource import EtdzResource
 from etdz.catalogue import catalogue_for_year
+from etdz.deadlines import deadline, parse_deadlines
 from etdz.history import all_rankings
+from etdz.queries import LABELS, query_status, results_label, results_status_of
 from etdz.reports import ReportInputs, ReportOutputs, write_year_reports
 
 OWNERS = ["team:analysis"]
@@ -31,6 +34,7 @@ def build_report_assets(partitions_def, code_version: str):
     # early year must mark them stale: Y depends on every partition from the first one.
     n_years = len(partitions_def.get_partition_keys())
     deps.append(AssetDep("rankings", partition_mapping=previous_years(max(1, n_years - 1))))
+    deps.append(AssetKey(REVIEW_QUERIES_KEY))  # a query opened, answered or closed refreshes them (06-portal.md §6.3)
 
     @multi_asset(
         name="reports",
@@ -41,7 +45,9 @@ def build_report_assets(partitions_def, code_version: str):
                       code_version=code_version,
                       description="national_report.html: the year at a glance — top 30, regional top 10s, "
                                   "single-item top lists, distributions, rank robustness, movers, changes since "
-                                  "the previous run, watch-list, summons, upgrade candidates, data quality."),
+                                  "the previous run, watch-list, summons, upgrade candidates, data quality. Its "
+                                  "results are called final (正式) only when results_status is final and no review "
+                                  "query is open or answered-but-not-closed (metadata: results, open_queries)."),
             AssetSpec("zone_cards", group_name="reports", owners=OWNERS, kinds={"html"}, deps=deps,
                       code_version=code_version,
                       description="zones/<zone_code>.html: each ranked zone's result notice (结果通知书) with ranks, "
@@ -55,13 +61,15 @@ def build_report_assets(partitions_def, code_version: str):
     )
     def reports(context: AssetExecutionContext, resource: ResourceParam[EtdzResource]):
         year = int(context.partition_key)
+        queries = load_year_queries(resource.settings, year)  # None without a portal database
         with resource.writing(year):
-            out = write_reports(resource, year)
+            out = write_reports(resource, year, queries)
             resource.publish_reports(year, "zones", delete_stale=True)  # object-store reports: upload
             resource.publish_reports(year)
         yield MaterializeResult(asset_key="national_report", metadata={
             "path": report_location(resource, year, "national_report.html"),
             "top30": MetadataValue.md(out.top30_markdown),
+            **results_metadata(year_results_status(resource, year), queries),
             "seconds": round(out.seconds.get("national_report", 0.0), 3),
         })
         yield MaterializeResult(asset_key="zone_cards", metadata={
@@ -76,8 +84,27 @@ def build_report_assets(partitions_def, code_version: str):
     return [reports]
 
 
-def write_reports(resource: EtdzResource, year: int) -> ReportOutputs:
-    """Read the year's datasets from the warehouse and write its reports."""
+def year_results_status(resource: EtdzResource, year: int) -> str:
+    """``results_status`` of the year's rankings (04-outputs.md)."""
+    table = resource.store().read("rankings", year)
+    return results_status_of([] if table is None else table.column("results_status").to_pylist())
+
+
+def results_metadata(results_status: str, queries: list[dict] | None) -> dict:
+    """What the UI shows of a year's results: final only when no review query is open or answered-but-not-closed
+    (etdz.queries), with the counts; without a portal database only results_status."""
+    status = query_status(queries)
+    zh, en = LABELS[results_label(results_status, status)]
+    out = {"results": f"{zh} {en}"}
+    if status.known:
+        out.update({"review_queries": status.describe(), "open_queries": status.open,
+                    "answered_queries": status.answered})
+    return out
+
+
+def write_reports(resource: EtdzResource, year: int, queries: list[dict] | None = None) -> ReportOutputs:
+    """Read the year's datasets from the warehouse and write its reports (``queries``: the year's review queries,
+    None without a portal database)."""
     store = resource.store()
     frames = {}
     for name in INPUTS:
@@ -94,4 +121,6 @@ def write_reports(resource: EtdzResource, year: int) -> ReportOutputs:
     prev = resource.previous_submissions(year, catalogues, resource.load_registry())
     return write_year_reports(ReportInputs(data_year=year, catalogue=catalogue_for_year(catalogues, year),
                                            history=all_rankings(store, year), prev_measures=prev.measures,
-                                           prev_accepted=set(prev.zones), **frames), resource.reports_root())
+                                           prev_accepted=set(prev.zones), demo=resource.settings.demo,
+                                           deadline=deadline(year, parse_deadlines(resource.settings.deadlines)),
+                                           queries=queries, **frames), resource.reports_root())

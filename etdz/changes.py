@@ -332,7 +332,7 @@ def baseline_table(b: Baseline) -> pa.Table:
 
 def read_baseline(store: Warehouse, data_year: int) -> Baseline | None:
     """The year's baseline, or None before its first run."""
-    t = store.read(BASELINE, data_year)
+    t = store.read_replaced(BASELINE, data_year)
     if t is None:
         return None
     meta = {k.decode(): v.decode() for k, v in (t.schema.metadata or {}).items()}
@@ -360,7 +360,7 @@ def load_change_inputs(store: Warehouse, data_year: int, catalogue, registry: pd
         t = store.read("submission_log", y)
         if t is not None:
             logs[y] = t.to_pandas()
-    prev = store.read("ranking_changes", data_year)
+    prev = store.read_replaced("ranking_changes", data_year)
     measures = store.read("measures", data_year)
     return ChangeInputs(data_year=data_year, rankings=rankings.to_pandas(), logs=logs, registry=registry,
                         catalogue_sha256=catalogue.sha256, method_version=catalogue.version,

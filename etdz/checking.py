@@ -52,7 +52,7 @@ import pandas as pd
 
 from etdz.catalogue import Catalogue, MethodologyError, catalogue_for_year, load_catalogues
 from etdz.history import previous_submissions
-from etdz.inbox_state import InboxEntry, listing_digest, scan_inbox
+from etdz.inbox_state import InboxEntry, display_name, listing_digest, scan_inbox
 from etdz.ingestion.opening import load_file, received_file
 from etdz.numbers import parse_value
 from etdz.reading import DEFAULT_MAX_BYTES, DEFAULT_ROWS_PER_MEASURE, Formula, ReadResult
@@ -330,8 +330,9 @@ class Checker:
         path = Path(src)
         year = data_year or folder_year(path)
         if not path.exists() and not path.is_symlink():  # a link, FIFO, folder … is load_file's: file.not_regular
-            f = SubmissionFile(i, path.name, "", 0, ReadResult(), 0)
-            return f, year, [issue(f, "file.unreadable", f"文件「{path}」不存在或不是文件", value=str(path))]
+            shown = display_name(str(path))  # a name that is not UTF-8, escaped
+            f = SubmissionFile(i, display_name(path.name), "", 0, ReadResult(), 0)
+            return f, year, [issue(f, "file.unreadable", f"文件「{shown}」不存在或不是文件", value=shown)]
         return load_file(path, i, year or 0, None, self.max_bytes, max_rows=rules.max_rows), year, None
 
     # ------------------------------------------------------------------ "measures dropped"

@@ -9,12 +9,30 @@ start (the message names the file or setting and what to do), 1 a run failed.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
-from etdz.settings import ConfigError, Settings, write_config
+# Native thread pools size themselves to the machine when numpy first loads: OpenBLAS maps a buffer per thread, and
+# under a `ulimit -v` those maps fail and a run spun for ever in a BLAS thread start (deaf to SIGTERM). The scoring is
+# pandas on small tables, so one thread each, set here — the console script's first import of etdz, before anything
+# loads numpy; a value the operator set wins.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+from etdz.settings import ConfigError, Settings, write_config  # noqa: E402 - after the thread defaults
 
 EXIT_OK, EXIT_FAILED, EXIT_CANNOT_START = 0, 1, 2
+
+
+def data_year(text: str) -> int:
+    """argparse ``type`` of ``--data-year``/``--from``/``--to``: a four-digit year (argparse then exits 2 with
+    the message, never a traceback)."""
+    value = text.strip()
+    if not (value.isascii() and value.isdigit() and len(value) == 4 and 1900 <= int(value) <= 2999):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a data year: give the four digits of the year the figures "
+                                         f"describe, e.g. 2023")
+    return int(value)
 
 
 def settings_for(args: argparse.Namespace) -> Settings:
@@ -66,16 +84,22 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_reopen(args: argparse.Namespace) -> int:
+    from etdz.commit import DeploymentLayout
+    from etdz.escape import plain_text
     from etdz.publish import reopen_year
     from etdz.storage import Warehouse
 
     settings = settings_for(args)
     try:
-        event = reopen_year(Warehouse(settings.warehouse), args.data_year, args.reason, by=args.by)
+        layout = DeploymentLayout(settings.warehouse, settings.reports, settings.dagster_home)
+        event = reopen_year(Warehouse(settings.warehouse), args.data_year, args.reason, by=args.by,
+                            lock_dir=layout.lock_dir())
     except ValueError as exc:
         print(f"etdz reopen: {exc}", file=sys.stderr)
         return EXIT_CANNOT_START
-    print(f"data year {args.data_year} reopened by {event['by']} at {event['at']}: {event['reason']}")
+    # the reason is recorded as given; printed, its control characters are made visible (they drive a terminal)
+    print(f"data year {args.data_year} reopened by {plain_text(event['by'])} at {event['at']}: "
+          f"{plain_text(event['reason'])}")
     return EXIT_OK
 
 
@@ -89,7 +113,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]
     p = sub.add_parser("init", help="write the configuration file $ETDZ_HOME/etdz.toml (only when there is none)")
     p.set_defaults(func=cmd_init)
     p = sub.add_parser("template", help="write the submission template (CSV and XLSX) of a data year")
-    p.add_argument("--data-year", type=int, required=True)
+    p.add_argument("--data-year", type=data_year, required=True)
     p.add_argument("--zone")
     p.add_argument("--out", default=".")
     p.set_defaults(func=cmd_template)
@@ -97,7 +121,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]
     p.add_argument("files", nargs="+")
     p.set_defaults(func=cmd_validate)
     p = sub.add_parser("reopen", help="unfreeze a published data year (the reason is recorded)")
-    p.add_argument("--data-year", type=int, required=True)
+    p.add_argument("--data-year", type=data_year, required=True)
     p.add_argument("--reason", required=True)
     p.add_argument("--by", help="who reopens it (default: the current user)")
     p.set_defaults(func=cmd_reopen)

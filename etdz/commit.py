@@ -33,8 +33,11 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import json
 import os
+import stat
+import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -44,7 +47,7 @@ from typing import BinaryIO
 
 import fsspec
 
-from etdz.errors import EXIT_REFUSED, storage_error
+from etdz.errors import EXIT_REFUSED, StorageError, storage_error
 from etdz.locations import is_dataset_file, is_local, local_path, year_folder, year_of_folder
 from etdz.locks import LockTimeout, year_lock
 
@@ -376,6 +379,8 @@ class DeploymentLayout:
                         repaired.append(year)
             except LockTimeout:
                 continue
+            except StorageError as exc:  # that year's next step says it again; every other year goes on
+                print(f"etdz: data year {year}: {exc}", file=sys.stderr, flush=True)
         return repaired
 
 
@@ -444,9 +449,11 @@ class StepCommit:
             return
         try:
             _flush_staged(self.staged.values())  # the staged files are on disk before the journal says so
+            absent = sorted(f for f in self.staged if "://" not in f and not os.path.lexists(f))
             body = json.dumps({"year": self.scope.year, "renames": sorted(self.staged.items()),
-                               "removes": sorted(self.removed)}, ensure_ascii=False).encode("utf-8")
+                               "removes": sorted(self.removed), "absent": absent}, ensure_ascii=False).encode("utf-8")
             self.journal = replace_file(self.journal_dir / f"{self.tag}.json", body)
+            # (the files a rollback removes: those the step adds, which did not exist when it was journalled)
         except BaseException:
             self.abort()
             raise
@@ -486,34 +493,193 @@ def _flush_staged(staged: Iterable[str]) -> None:
             flushed.add(device)
 
 
+def _link(src: str | Path, dst: str | Path) -> None:
+    """Give ``src`` a second name ``dst`` (its backup while a journal is applied; a seam of the tests)."""
+    os.link(src, dst)
+
+
+_FS_IOC_GETFLAGS = 0x80086601  # Linux ioctl: a file's attribute flags (chattr/lsattr)
+_IMMUTABLE_FLAGS = 0x10 | 0x20  # FS_IMMUTABLE_FL | FS_APPEND_FL: no rename into or out of, no new entry
+
+
+def _is_immutable(path: str) -> bool:
+    """Whether ``path`` (a folder) carries the immutable or append-only attribute (Linux; False elsewhere)."""
+    try:
+        import fcntl  # noqa: PLC0415 - POSIX only
+
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_DIRECTORY", 0))
+    except (ImportError, OSError):
+        return False
+    try:
+        buf = fcntl.ioctl(fd, _FS_IOC_GETFLAGS, b"\0" * 8)
+        return bool(int.from_bytes(buf[:4], "little") & _IMMUTABLE_FLAGS)
+    except OSError:
+        return False  # a file system without attributes
+    finally:
+        os.close(fd)
+
+
+class _Obstacle(Exception):
+    """A target of a journal that cannot be replaced (found before anything was changed)."""
+
+    def __init__(self, path: str, exc: OSError):
+        super().__init__(path)
+        self.path, self.exc = path, exc
+
+
+def _backup_of(journal: Path, final: str) -> str:
+    """Where the previous version of ``final`` is kept while ``journal`` is applied (a temporary name)."""
+    return str(_tmp_path(Path(final), f"{journal.stem}.old"))
+
+
+def _prepare(journal: Path, renames: list[tuple[str, str]], removes: list[str]) -> None:
+    """Check that every local target of the journal can be replaced, keeping each previous version under a
+    second name (a hard link: the file itself stays in place and readers see no gap). Raises :class:`_Obstacle`
+    at the first target that cannot be replaced: a folder in its place, an immutable or append-only file or
+    folder, a folder without write permission. Idempotent (a backup already made is kept)."""
+    checked: set[str] = set()
+    targets = [final for final, tmp in renames if os.path.exists(tmp)] + [f for f in removes if os.path.lexists(f)]
+    for final in targets:
+        folder = os.path.dirname(final)
+        if folder not in checked:
+            if _is_immutable(folder):
+                raise _Obstacle(folder, OSError(errno.EPERM, "the folder is immutable or append-only (chattr)"))
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise _Obstacle(folder, OSError(errno.EACCES, "no permission to change the folder"))
+            checked.add(folder)
+        try:
+            st = os.lstat(final)
+        except FileNotFoundError:
+            continue  # a new file: nothing to keep
+        except OSError as exc:
+            raise _Obstacle(final, exc) from exc
+        if stat.S_ISDIR(st.st_mode):
+            raise _Obstacle(final, OSError(errno.EISDIR, "a folder is in the file's place"))
+        backup = _backup_of(journal, final)
+        if os.path.lexists(backup):
+            continue
+        try:
+            _link(final, backup)
+        except OSError as exc:
+            if exc.errno not in (errno.EXDEV, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS):
+                raise _Obstacle(final, exc) from exc  # EPERM here: the file is immutable or append-only
+            try:  # a file system without hard links: the previous version moves aside until the new one is in
+                _rename(final, backup)
+            except OSError as exc2:
+                raise _Obstacle(final, exc2) from exc2
+
+
+def _roll_back(journal: Path, entries: dict) -> None:
+    """Put every previous version back (a file the journal would have added is removed), then drop the journal,
+    the backups and what was staged: the step's outputs are all as they were. Marks the journal first, so that a
+    rollback interrupted half-way is finished as a rollback. Raises OSError when a file cannot be put back."""
+    if entries.get("state") != "rollback":
+        entries = {**entries, "state": "rollback"}
+        tmp = _tmp_path(journal, uuid.uuid4().hex)
+        try:
+            _write_file(tmp, json.dumps(entries, ensure_ascii=False).encode("utf-8"))
+            os.replace(tmp, journal)
+        finally:
+            _unlink_quietly(tmp)
+    absent = set(entries.get("absent", []))
+    folders: set[str] = set()
+    for final, tmp in [*entries["renames"], *[(f, None) for f in entries["removes"]]]:
+        if "://" in final:
+            continue
+        backup = _backup_of(journal, final)
+        if os.path.lexists(backup):
+            if os.path.lexists(final) and os.path.samestat(os.lstat(backup), os.lstat(final)):
+                os.unlink(backup)  # still in place (a rename between two names of one file would do nothing)
+            else:
+                _rename(backup, final)  # the previous version, the same file as before
+            folders.add(os.path.dirname(final))
+        elif final in absent and tmp is not None and not os.path.lexists(tmp) and os.path.lexists(final):
+            os.unlink(final)  # a file the step added
+            folders.add(os.path.dirname(final))
+        if tmp is not None:
+            _unlink_quietly(tmp)
+    for folder in sorted(folders):
+        fsync_dir(folder)
+    os.unlink(journal)
+    fsync_dir(journal.parent)
+
+
+def _applied(journal: Path, entries: dict) -> tuple[int, int]:
+    """How many of the journal's local files are new now, of how many (for a message that says what is true)."""
+    renames = [(f, t) for f, t in entries["renames"] if "://" not in t]
+    return sum(1 for _, t in renames if not os.path.lexists(t)), len(renames)
+
+
 def apply_journal(journal: Path) -> None:
-    """Move every staged file of a complete journal into place (idempotent), then remove the journal."""
+    """Move every staged file of a complete journal into place, all or nothing, then remove the journal.
+
+    First every local target is checked and its previous version kept under a second name (:func:`_prepare`);
+    then the staged files are renamed into place; then the previous versions and the journal are dropped. When a
+    target cannot be replaced, or a rename fails, every previous version is put back and the journal dropped:
+    nothing of the step changed, and the error (:class:`etdz.errors.StorageError`) names the target and says so.
+    Idempotent: a journal interrupted (the process killed) is finished by the next call, forward — or backward
+    when it was being rolled back."""
     entries = json.loads(journal.read_bytes())
+    if entries.get("state") == "rollback":
+        try:
+            _roll_back(journal, entries)
+        except OSError as exc:
+            raise _not_put_back(journal, entries, exc) from exc
+        return
+    local = [(f, t) for f, t in entries["renames"] if "://" not in t]
+    local_removes = [f for f in entries["removes"] if "://" not in f]
     folders: set[str] = set()
     try:
-        for final, tmp in entries["renames"]:
+        _prepare(journal, local, local_removes)
+        for final, tmp in local:
+            if os.path.exists(tmp):
+                _rename(tmp, final)
+                folders.add(os.path.dirname(final))
+        for final in local_removes:
+            if os.path.lexists(final):
+                os.unlink(final)
+                folders.add(os.path.dirname(final))
+    except Exception as exc:  # an obstacle, a failed rename, a bug: the previous versions go back
+        cause = exc.exc if isinstance(exc, _Obstacle) else exc
+        where = exc.path if isinstance(exc, _Obstacle) else (getattr(exc, "filename", None) or journal)
+        try:
+            _roll_back(journal, entries)
+        except OSError as exc2:
+            raise _not_put_back(journal, entries, exc2) from exc
+        if isinstance(cause, OSError):
+            raise storage_error(cause, where, "committing") from exc
+        raise
+    try:
+        for final, tmp in entries["renames"]:  # object storage: each object replaced in one request
             if "://" in tmp:
                 fs, path = _fs_of(tmp)
                 if fs.exists(path):
                     fs.mv(path, _fs_of(final)[1])
-                continue
-            if os.path.exists(tmp):
-                _rename(tmp, final)
-                folders.add(os.path.dirname(final))
         for final in entries["removes"]:
             if "://" in final:
                 fs, path = _fs_of(final)
                 if fs.exists(path):
                     fs.rm(path)
-            elif os.path.exists(final):
-                os.unlink(final)
-                folders.add(os.path.dirname(final))
         for folder in sorted(folders):
             fsync_dir(folder)
+        for final in [f for f, _ in local] + local_removes:
+            _unlink_quietly(_backup_of(journal, final))
         os.unlink(journal)
         fsync_dir(journal.parent)
-    except OSError as exc:
-        raise storage_error(exc, getattr(exc, "filename", None) or journal, "committing") from exc
+    except OSError as exc:  # every local file is new; an object or a flush failed: the next command finishes it
+        raise StorageError(f"committing {getattr(exc, 'filename', None) or journal} failed: "
+                           f"{exc.strerror or exc}. The step's files are in place but not all confirmed; the journal "
+                           f"{journal} is kept and the next etdz command finishes it. Correct the cause, then run the "
+                           f"command again.") from exc
+
+
+def _not_put_back(journal: Path, entries: dict, exc: OSError) -> StorageError:
+    new, total = _applied(journal, entries)
+    return StorageError(
+        f"committing the step failed and its previous files could not all be put back "
+        f"({getattr(exc, 'filename', None) or journal}: {exc.strerror or exc}): {new} of {total} files are new. The "
+        f"journal {journal} is kept; once the cause is fixed, the next etdz command for data year "
+        f"{entries.get('year')} puts the previous files back (other years are not affected).")
 
 
 def _local_folders(scope: YearScope) -> list[Path]:

@@ -21,6 +21,8 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from etdz.errors import EXIT_REFUSED, EtdzError
+
 # what a non-regular entry is, in Chinese for the rejection message
 _NOT_REGULAR = ((stat.S_ISLNK, "符号链接"), (stat.S_ISDIR, "文件夹"), (stat.S_ISFIFO, "命名管道（FIFO）"),
                 (stat.S_ISSOCK, "套接字（socket）"), (stat.S_ISCHR, "字符设备"), (stat.S_ISBLK, "块设备"))
@@ -37,7 +39,19 @@ class InboxEntry:
 
     @property
     def name(self) -> str:
-        return self.path.name
+        """The file's name as shown and recorded (:func:`display_name`); ``path`` keeps the raw bytes to open it."""
+        return display_name(self.path.name)
+
+
+def display_name(name: str) -> str:
+    """A file name (or path) safe to record and show: one that is not UTF-8 (GBK bytes from a zip made on Chinese
+    Windows; Python keeps such bytes as lone surrogates, which no UTF-8 output accepts) has each such byte written as
+    ``\\xNN`` — the raw bytes stay recoverable from the text, and the file itself is opened by its raw path."""
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
 def not_regular(mode: int) -> str | None:
@@ -53,8 +67,30 @@ def inbox_entry(path: str | Path) -> InboxEntry:
     return InboxEntry(Path(path), not_regular(st.st_mode), st.st_size, st.st_mtime_ns)
 
 
+class InboxFolderRefused(EtdzError):
+    """A year folder of the inbox that is a symbolic link: never followed (exit 2; the message says what to do)."""
+
+    exit_code = EXIT_REFUSED
+
+
+def refuse_linked_folder(folder: str | Path) -> None:
+    """Raise :class:`InboxFolderRefused` when the year folder ``folder`` is a symbolic link: like a linked file,
+    what it points to is never read, archived or shown (it may be anywhere on the machine)."""
+    if os.path.islink(folder):
+        try:
+            target = os.readlink(folder)
+        except OSError:
+            target = "?"
+        raise InboxFolderRefused(
+            f"the inbox folder {folder} is a symbolic link (to {target!r}); etdz never follows links in the inbox, "
+            f"so nothing of it was read. Put the year's files in a real folder there (e.g. replace the link by the "
+            f"folder it points to: rm {folder} && mv <that folder> {folder}), then run the command again")
+
+
 def scan_inbox(folder: str | Path) -> list[InboxEntry]:
-    """Every entry of a year folder except sub-folders, sorted by name (code point): the files received."""
+    """Every entry of a year folder except sub-folders, sorted by name (code point): the files received.
+    A year folder that is a symbolic link raises :class:`InboxFolderRefused`."""
+    refuse_linked_folder(folder)
     try:
         it = os.scandir(folder)
     except (FileNotFoundError, NotADirectoryError):

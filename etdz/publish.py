@@ -5,8 +5,12 @@ published, any run that would write it refuses (:class:`PublishedYearError`) unt
 year is explicitly reopened with a reason; every publish and reopen is appended to the
 year's ``history.jsonl``, so the record of who froze or reopened what, and why, stays.
 
-Layout, beside the datasets: ``<warehouse>/_published/data_year=<Y>/manifest.json`` and
-``history.jsonl`` (the ``_`` prefix keeps dataset readers away).
+Layout, beside the datasets: ``<warehouse>/_published/data_year=<Y>/manifest-<time>.json`` (every published
+version), ``manifest.json`` (a copy of the latest) and ``history.jsonl`` (the ``_`` prefix keeps dataset readers
+away). Publishing and reopening hold the year's write lock (:mod:`etdz.locks`), so they never interleave with a
+step of a run of the year; every file is replaced atomically (:func:`etdz.commit.replace_file`, one PUT on an
+object store). The history is the commit point: a publish event names its manifest file, written before it, so
+a publication interrupted half-way is either recorded with its manifest or not recorded at all.
 """
 
 from __future__ import annotations
@@ -20,8 +24,12 @@ from pathlib import Path
 import fsspec
 
 from etdz.catalogue import Catalogue
+from etdz.commit import DeploymentLayout, replace_file
 from etdz.errors import EXIT_REFUSED, EtdzError
+from etdz.escape import plain_text
 from etdz.locations import year_folder
+from etdz.locks import COMMAND_WAIT, year_lock
+from etdz.queries import publish_refusal, query_status
 from etdz.schemas import DATASETS
 from etdz.storage import Warehouse
 
@@ -63,7 +71,7 @@ def ensure_writable(store: Warehouse, year: int) -> None:
     event = is_published(store, year)
     if event:
         raise PublishedYearError(
-            f"data year {year} was published on {event['at']} by {event['by']} (manifest "
+            f"data year {year} was published on {event['at']} by {plain_text(event['by'])} (manifest "
             f"{manifest_url(store, year)}); its results are frozen. If it must change, "
             f"reopen it first: {reopen_command(year)}")
 
@@ -76,16 +84,32 @@ def reopen_command(year: int) -> str:
 def blocked_by_publication(year: int, event: dict, why: str) -> str:
     """The message when something would re-run a published year (the sensor, the schedule): which year, since
     when, why it would run, and the command that reopens it. The one wording the automation uses."""
-    return (f"data year {year} is published (on {event['at']} by {event['by']}), so it is not run although {why}. "
+    return (f"data year {year} is published (on {event['at']} by {plain_text(event['by'])}), so it is not run "
+            f"although {why}. "
             f"If the correction must reach it, reopen it: {reopen_command(year)} — the "
             f"next tick then runs it (or run it yourself: etdz run --data-year {year})")
 
 
+def lock_dir_of(store: Warehouse) -> Path:
+    """Where the year locks of this warehouse live (the same place every run's steps lock)."""
+    return DeploymentLayout(store.root, "").lock_dir()
+
+
+def _put(store: Warehouse, path: str, body: bytes) -> None:
+    """Replace one file of the published folder atomically: a local file through a temporary name and a rename,
+    an object in one PUT (readers see the old or the new one, never half)."""
+    if store.local:
+        replace_file(path, body)
+    else:
+        store.fs.pipe_file(path, body)
+
+
 def _append(store: Warehouse, year: int, event: dict) -> None:
+    """Add one event to the year's history (called holding the year's lock: read, extend, replace)."""
     folder = _folder(store, year)
     store.fs.makedirs(folder, exist_ok=True)
     lines = [json.dumps(e, ensure_ascii=False) for e in history(store, year)] + [json.dumps(event, ensure_ascii=False)]
-    store.fs.pipe_file(f"{folder}/history.jsonl", ("\n".join(lines) + "\n").encode("utf-8"))
+    _put(store, f"{folder}/history.jsonl", ("\n".join(lines) + "\n").encode("utf-8"))
 
 
 def _sha256_bytes(data: bytes) -> str:
@@ -114,6 +138,13 @@ def build_manifest(store: Warehouse, reports_dir: Path, year: int, catalogue: Ca
     files = [{"file_name": r["file_name"], "sha256": r["sha256"], "zone_code": r["zone_code"], "status": r["status"],
               "archive_path": r.get("archive_path") if isinstance(r.get("archive_path"), str) else None}
              for r in log.sort_values(["zone_code", "file_name"], na_position="last").to_dict("records")]
+    damaged = [f"{f['archive_path']} ({f['file_name']})" for f in files
+               if f["archive_path"] and f["sha256"] and _hash_of(f["archive_path"]) != f["sha256"]]
+    if damaged:  # what is frozen must be what the zones sent
+        raise EtdzError(f"data year {year}: the archived copy of {len(damaged)} submission file(s) is missing or no "
+                        f"longer matches its SHA-256: {', '.join(map(plain_text, damaged[:5]))}; nothing was "
+                        f"published. Run the year again (etdz run --data-year {year}): it writes each copy again from "
+                        f"the inbox; then publish", EXIT_REFUSED)
     rankings = store.read("rankings", year).to_pandas()
     return {
         "data_year": int(year),
@@ -129,33 +160,63 @@ def build_manifest(store: Warehouse, reports_dir: Path, year: int, catalogue: Ca
 
 
 def publish_year(store: Warehouse, reports_dir: Path, year: int, catalogue: Catalogue, registry_path: str,
-                 approved_by: str | None = None, note: str | None = None) -> dict:
-    """Freeze the year: write its manifest and record the publish event. Refuses an already published year."""
-    if is_published(store, year):
-        ensure_writable(store, year)  # raises with the details
-    manifest = build_manifest(store, reports_dir, year, catalogue, registry_path)
-    event = {"action": "publish", "at": _now(), "by": approved_by or getpass.getuser(), "note": note or "",
-             "manifest_sha256": _sha256_bytes(json.dumps(manifest, sort_keys=True, ensure_ascii=False).encode())}
-    manifest["published"] = event
-    folder = _folder(store, year)
-    store.fs.makedirs(folder, exist_ok=True)
-    body = json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8")
-    stamp = event["at"].replace(":", "").replace("-", "")
-    store.fs.pipe_file(f"{folder}/manifest-{stamp}.json", body)  # every published version stays
-    store.fs.pipe_file(f"{folder}/manifest.json", body)
-    _append(store, year, event)
+                 approved_by: str | None = None, note: str | None = None, lock_dir: str | Path | None = None,
+                 wait: float | None = COMMAND_WAIT, queries: list[dict] | None = None) -> dict:
+    """Freeze the year: write its manifest and record the publish event. Refuses an already published year.
+
+    Holds the year's write lock (``lock_dir``, default :func:`lock_dir_of`) throughout, waiting ``wait`` seconds
+    for a run of the year before :class:`etdz.locks.LockTimeout` names it: a step of a run can never commit
+    into a year after it was published, and the manifest hashes one consistent state. Refuses a year with a
+    review query open (``queries``: the year's, None without a portal database; 06-portal.md §6.3)."""
+    with year_lock(lock_dir or lock_dir_of(store), year, timeout=wait):
+        if is_published(store, year):
+            ensure_writable(store, year)  # raises with the details
+        refusal = publish_refusal(year, query_status(queries))
+        if refusal:
+            raise EtdzError(refusal, EXIT_REFUSED)
+        manifest = build_manifest(store, reports_dir, year, catalogue, registry_path)
+        event = {"action": "publish", "at": _now(), "by": approved_by or getpass.getuser(), "note": note or "",
+                 "manifest_sha256": _sha256_bytes(json.dumps(manifest, sort_keys=True, ensure_ascii=False).encode())}
+        folder = _folder(store, year)
+        store.fs.makedirs(folder, exist_ok=True)
+        stamp = event["at"].replace(":", "").replace("-", "")
+        name, n = f"manifest-{stamp}.json", 1
+        while store.fs.exists(f"{folder}/{name}"):  # published twice in one second: every version stays
+            n += 1
+            name = f"manifest-{stamp}-{n}.json"
+        event["manifest"] = name
+        manifest["published"] = event
+        body = json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8")
+        _put(store, f"{folder}/{name}", body)  # first the version itself,
+        _append(store, year, event)  # then the commit point, which names it,
+        _put(store, f"{folder}/manifest.json", body)  # then the copy of the latest
     return manifest
 
 
-def reopen_year(store: Warehouse, year: int, reason: str, by: str | None = None) -> dict:
-    """Unfreeze a published year; the reason is required and recorded."""
+def reopen_year(store: Warehouse, year: int, reason: str, by: str | None = None,
+                lock_dir: str | Path | None = None, wait: float | None = COMMAND_WAIT) -> dict:
+    """Unfreeze a published year; the reason is required and recorded (under the year's lock, as publishing)."""
     if not reason or not reason.strip():
         raise ValueError("reopening a published year needs a reason (--reason), which is recorded")
-    if not is_published(store, year):
-        raise ValueError(f"data year {year} is not published; nothing to reopen")
-    event = {"action": "reopen", "at": _now(), "by": by or getpass.getuser(), "reason": reason.strip()}
-    _append(store, year, event)
+    with year_lock(lock_dir or lock_dir_of(store), year, timeout=wait):
+        if not is_published(store, year):
+            raise ValueError(f"data year {year} is not published; nothing to reopen")
+        event = {"action": "reopen", "at": _now(), "by": by or getpass.getuser(), "reason": reason.strip()}
+        _append(store, year, event)
     return event
+
+
+def published_manifest(store: Warehouse, year: int) -> dict | None:
+    """The manifest of the year's last publication: the file its publish event names (``manifest.json`` for
+    publications recorded before events named theirs); None when the year was never published."""
+    folder = _folder(store, year)
+    publishes = [e for e in history(store, year) if e.get("action") == "publish"]
+    name = publishes[-1].get("manifest") if publishes else None
+    path = f"{folder}/{name or 'manifest.json'}"
+    if not store.fs.exists(path):
+        return None
+    with store.fs.open(path, "rb") as fh:
+        return json.loads(fh.read())
 
 
 def _hash_of(location: str) -> str | None:
@@ -190,11 +251,9 @@ def verify(store: Warehouse, year: int, archive: str | None = None) -> list[str]
     not (the files were changed outside etdz). ``archive``: where submissions are archived, for manifests
     that predate the archive paths they now record.
     """
-    folder = _folder(store, year)
-    if not store.fs.exists(f"{folder}/manifest.json"):
+    manifest = published_manifest(store, year)
+    if manifest is None:
         return [f"data year {year} has no manifest"]
-    with store.fs.open(f"{folder}/manifest.json", "rb") as fh:
-        manifest = json.loads(fh.read())
     problems = _differences({store.url(n, year): i["sha256"] for n, i in manifest["datasets"].items()},
                             {store.url(n, year): _hash_of(store.url(n, year)) for n in manifest["datasets"]},
                             "dataset")
@@ -220,8 +279,9 @@ def verify(store: Warehouse, year: int, archive: str | None = None) -> list[str]
         reopened = [e for e in events[last_publish + 1:] if e["action"] == "reopen"]
         if reopened:
             last = reopened[-1]
-            problems.append(f"data year {year} was reopened since its publication (on {last['at']} by {last['by']}: "
-                            f"{last.get('reason', '')}); a re-run after reopening changes these files")
+            problems.append(f"data year {year} was reopened since its publication (on {last['at']} by "
+                            f"{plain_text(last['by'])}: {plain_text(last.get('reason', ''))}); a re-run after "
+                            f"reopening changes these files")
         else:
             problems.append(f"data year {year} was not reopened since its publication on {published_at}: these "
                             f"files were changed outside etdz; restore them from the manifest's hashes or reopen "

@@ -51,6 +51,10 @@ DEFAULT_MAX_UNCOMPRESSED = 200 * 1024 * 1024
 DEFAULT_MAX_RATIO = 200.0
 _RATIO_MIN_SIZE = 1024 * 1024  # small members may compress a lot (an empty sheet); only big ones are judged
 _MAX_MEMBERS = 10_000
+#: an XML part of the workbook (a worksheet, the styles) and the shared-strings table, uncompressed, at most
+_MAX_XML_PART = 16 * 1024 * 1024
+_MAX_SHARED_STRINGS = 8 * 1024 * 1024
+_MAX_SHARED_STRING_COUNT = 200_000
 
 _FORMATS = {".csv": "csv", ".xlsx": "xlsx"}
 
@@ -244,6 +248,29 @@ def _build_rows(result: ReadResult, body: list[tuple[int, list[object]]]) -> Non
 # --------------------------------------------------------------------------- CSV
 
 
+#: bounds whatever a file declares: columns kept (a value beyond is a problem; the header has six known names),
+#: characters in one cell (Excel's own limit), rows of a worksheet parsed in all (blank formatted rows included)
+MAX_COLUMNS = 256
+MAX_CELL_CHARS = 32_767
+MAX_SHEET_ROWS = 20_000
+
+
+def too_wide(columns: int, where: str) -> FileProblem:
+    """The problem of a file with data (or a header) beyond column :data:`MAX_COLUMNS`."""
+    return FileProblem("file.too_wide",
+                       f"{where}有超过 {MAX_COLUMNS} 列的内容（第 {columns} 列），文件未读取；一份报送只需 "
+                       f"{len(KNOWN_COLUMNS)} 列（{', '.join(KNOWN_COLUMNS)}），请删除多余的列后重新保存",
+                       value=str(columns), expected=f"不超过 {MAX_COLUMNS} 列")
+
+
+def cell_too_long(row: int, column: str, length: int) -> FileProblem:
+    """The problem of a cell longer than :data:`MAX_CELL_CHARS` characters."""
+    return FileProblem("file.cell_too_long",
+                       f"第 {row} 行第 {column} 列的单元格有 {length} 个字符，超过上限 {MAX_CELL_CHARS} 个字符"
+                       f"（Excel 单元格的上限），文件未读取；请删除或缩短该单元格的内容",
+                       column=column, value=f"{length} 个字符", expected=f"不超过 {MAX_CELL_CHARS} 个字符")
+
+
 def too_many_rows(max_rows: int, row: int) -> FileProblem:
     """The problem of a file with more than ``max_rows`` non-blank data rows (found at row ``row``)."""
     return FileProblem(
@@ -251,6 +278,20 @@ def too_many_rows(max_rows: int, row: int) -> FileProblem:
         f"非空数据行超过上限 {max_rows} 行（上限由本年度考核办法的指标数决定；第 {row} 行已超出），其余部分未读取。"
         f"一份报送每个指标只填写一行，请删除多余的行或拆分为各园区各自的文件",
         value=f"> {max_rows}", expected=f"不超过 {max_rows} 行非空数据")
+
+
+def _record_problem(rec: list[str], n: int) -> FileProblem | None:
+    """The bound a CSV record (row ``n``) breaks: data beyond :data:`MAX_COLUMNS` columns, a cell over
+    :data:`MAX_CELL_CHARS` characters; None when it keeps both."""
+    if len(rec) > MAX_COLUMNS:
+        beyond = [i for i in range(len(rec) - 1, MAX_COLUMNS - 1, -1) if not is_blank(rec[i])][:1]
+        if beyond:
+            return too_wide(beyond[0] + 1, "表头" if n == 1 else f"第 {n} 行")
+    longest = max(map(len, rec), default=0)
+    if longest > MAX_CELL_CHARS:
+        i = next(i for i, v in enumerate(rec) if len(v) == longest)
+        return cell_too_long(n, str(i + 1), longest)
+    return None
 
 
 def read_csv_bytes(data: bytes, max_rows: int | None = None) -> ReadResult:
@@ -284,8 +325,13 @@ def read_csv_bytes(data: bytes, max_rows: int | None = None) -> ReadResult:
         return result
     header: list[str] | None = None
     body: list[tuple[int, list[object]]] = []  # non-blank rows only (blank ones are never data)
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
-        for n, rec in enumerate(csv.reader(io.StringIO(text, newline=""), strict=True), start=1):
+        for n, rec in enumerate(reader, start=1):
+            bounded = _record_problem(rec, n)
+            if bounded is not None:
+                result.problems.append(bounded)
+                return result  # the rest of the file is never parsed
             if n == 1:
                 header = list(rec)
             elif any(not is_blank(v) for v in rec):
@@ -294,6 +340,12 @@ def read_csv_bytes(data: bytes, max_rows: int | None = None) -> ReadResult:
                     return result  # the rest of the file is never parsed
                 body.append((n, list(rec)))
     except csv.Error as exc:
+        if "field larger than field limit" in str(exc):  # a cell of over 131,072 characters
+            result.problems.append(FileProblem(
+                "file.cell_too_long", f"第 {reader.line_num} 行附近有单元格超过 {csv.field_size_limit()} 个字符"
+                f"（上限 {MAX_CELL_CHARS} 个字符，Excel 单元格的上限），文件未读取；请删除或缩短该单元格的内容",
+                value=f"> {csv.field_size_limit()} 个字符", expected=f"不超过 {MAX_CELL_CHARS} 个字符"))
+            return result
         result.problems.append(FileProblem("file.unreadable",
                                            f"CSV 格式错误（引号或字段不完整：{exc}），请用 Excel 重新另存为 CSV",
                                            expected="逗号分隔、标准引号的 CSV"))
@@ -348,6 +400,8 @@ def pending_csv(data: bytes, max_rows: int | None = None) -> PendingCsv | None:
     lines = text.count("\n") - 1 + (not text.endswith("\n")) if end >= 0 else 0  # data lines (the last may be unended)
     if lines < 1 or (max_rows is not None and lines > max_rows):
         return None
+    if len(text) > MAX_CELL_CHARS and max(map(len, text.split("\n"))) > MAX_CELL_CHARS:
+        return None  # a cell may be too long: the per-file reader says which
     raw_header = text[:end].removesuffix("\r").split(",")
     header = [normalise_column(h) for h in raw_header]
     names = set(header)
@@ -443,6 +497,17 @@ def read_csv_batch(pendings: list[PendingCsv]) -> CsvBatch:
 # --------------------------------------------------------------------------- XLSX
 
 
+_CFB_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # an OLE compound file (an old .xls, or an encrypted .xlsx)
+_ENCRYPTION_INFO = "EncryptionInfo".encode("utf-16-le")  # the stream name, as a directory entry stores it
+
+
+def encrypted_workbook(data: bytes) -> bool:
+    """Whether ``data`` is a password-protected Office file: Excel encrypts an .xlsx into an OLE compound file
+    holding the streams ``EncryptionInfo`` and ``EncryptedPackage`` (MS-OFFCRYPTO), whose directory entries name them
+    in UTF-16. An old .xls is a compound file too, without those streams."""
+    return data.startswith(_CFB_MAGIC) and _ENCRYPTION_INFO in data
+
+
 def zip_guard(data: bytes, max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSED,
               max_ratio: float = DEFAULT_MAX_RATIO) -> FileProblem | None:
     """Look at the archive's directory before anything decompresses it.
@@ -454,7 +519,12 @@ def zip_guard(data: bytes, max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSED,
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             infos = zf.infolist()
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
-        hint = "（看起来是旧版 .xls 文件，只是改了扩展名）" if data.startswith(b"\xd0\xcf\x11\xe0") else ""
+        if encrypted_workbook(data):
+            return FileProblem("file.unreadable",
+                               "文件设置了打开密码（已加密），无法读取；请在 Excel 中取消密码"
+                               "（文件 → 信息 → 保护工作簿 → 用密码进行加密，清空密码）后保存为 .xlsx，或另存为 CSV",
+                               expected="未加密的 Excel 工作簿 (.xlsx)")
+        hint = "（看起来是旧版 .xls 文件，只是改了扩展名）" if data.startswith(_CFB_MAGIC) else ""
         return FileProblem("file.unreadable",
                            f"不是有效的 .xlsx 文件{hint}；请在 Excel 中另存为“Excel 工作簿 (*.xlsx)”或 CSV",
                            expected="Excel 工作簿 (.xlsx)")
@@ -466,12 +536,36 @@ def zip_guard(data: bytes, max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSED,
         return FileProblem("file.zip_bomb",
                            f"解压后大小 {total} 字节超过上限 {max_uncompressed} 字节，疑似压缩炸弹，拒绝打开",
                            value=str(total), expected=f"解压后不超过 {max_uncompressed} 字节")
+    for i in infos:  # the parts a reader parses whole (the XML), each bounded: parsing is memory and time
+        limit = _MAX_SHARED_STRINGS if i.filename.lower().endswith("sharedstrings.xml") else _MAX_XML_PART
+        if i.filename.lower().endswith((".xml", ".rels")) and i.file_size > limit:
+            return FileProblem("file.zip_bomb",
+                               f"压缩包成员 {i.filename[:60]} 解压后 {i.file_size} 字节，超过上限 {limit} 字节"
+                               f"（一份报送的工作表通常不到 1 MB），疑似压缩炸弹，拒绝打开",
+                               value=str(i.file_size), expected=f"每个成员解压后不超过 {limit} 字节")
     for i in infos:
         if i.file_size >= _RATIO_MIN_SIZE and i.file_size / max(i.compress_size, 1) > max_ratio:
             ratio = i.file_size / max(i.compress_size, 1)
             return FileProblem("file.zip_bomb",
                                f"压缩比异常（{ratio:.0f}:1，成员 {i.filename[:60]}），疑似压缩炸弹，拒绝打开",
                                value=f"{ratio:.0f}", expected=f"压缩比不超过 {max_ratio:.0f}:1")
+    return None
+
+
+def _shared_strings_guard(data: bytes) -> FileProblem | None:
+    """Bound the shared-strings table by count too (openpyxl loads it whole when the workbook opens): its entries
+    are counted in the raw XML (at most :data:`_MAX_SHARED_STRINGS` bytes, checked before) without parsing it."""
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        names = [n for n in zf.namelist() if n.lower().endswith("sharedstrings.xml")]
+        if not names:
+            return None
+        raw = zf.read(names[0])
+    count = raw.count(b"<si>") + raw.count(b"<si ") + raw.count(b"<si/>") + len(re.findall(rb"<\w+:si[\s>/]", raw))
+    if count > _MAX_SHARED_STRING_COUNT:
+        return FileProblem("file.zip_bomb",
+                           f"共享字符串表有 {count} 个条目，超过上限 {_MAX_SHARED_STRING_COUNT} 个"
+                           f"（一份报送通常不到 1,000 个），疑似压缩炸弹，拒绝打开",
+                           value=str(count), expected=f"不超过 {_MAX_SHARED_STRING_COUNT} 个")
     return None
 
 
@@ -510,6 +604,79 @@ def _open_workbook(data: bytes):
     return openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False, keep_links=False)
 
 
+def _sheet_value(cell: dict, ws) -> object:
+    """One parsed cell's value as the reader keeps it: formulas as :class:`Formula`, percentages as typed."""
+    v = cell["value"]
+    if cell["data_type"] == "f":
+        return Formula(str(v))
+    if type(v).__name__ in ("ArrayFormula", "DataTableFormula"):
+        return Formula(str(getattr(v, "text", v)))
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and cell["style_id"]:
+        from openpyxl.cell.read_only import ReadOnlyCell  # noqa: PLC0415
+
+        if "%" in (ReadOnlyCell(ws, **cell).number_format or ""):
+            # Excel stores 12% as 0.12; the user typed 12%, which the number syntax reads as 12
+            # for a measure in % (with a warning) and refuses for any other measure
+            return _percent_text(v)
+    return v
+
+
+def _read_sheet_rows(ws, table: list[tuple[int, list[object]]], max_rows: int | None) -> FileProblem | None:
+    """Append the sheet's non-blank rows to ``table`` as (row number, cells), bounded whatever the sheet declares.
+
+    The rows are read as they are in the file (openpyxl's parser, not its read-only iterator, which fills every
+    missing row and cell: a row numbered 999,999,999,999 or a cell in column XFD made it build billions of empty
+    rows or 16,384-wide rows): a row's cells are placed by their column, only the first :data:`MAX_COLUMNS`
+    columns are kept (a value beyond them is a problem), a cell over :data:`MAX_CELL_CHARS` characters is a problem,
+    at most ``max_rows`` non-blank data rows and :data:`MAX_SHEET_ROWS` rows in all (blank formatted rows included)
+    are parsed. Returns the problem that stopped the reading, else None."""
+    from openpyxl.worksheet._reader import WorkSheetParser  # noqa: PLC0415
+
+    wb = ws.parent
+    seen = 0
+    with ws._get_source() as src:
+        parser = WorkSheetParser(src, ws._shared_strings, data_only=wb.data_only, epoch=wb.epoch,
+                                 date_formats=wb._date_formats, timedelta_formats=wb._timedelta_formats)
+        for r_idx, row in parser.parse():
+            seen += 1
+            if seen > MAX_SHEET_ROWS:
+                return FileProblem("file.too_many_rows",
+                                   f"第一个工作表的行数（含空白的格式行）超过 {MAX_SHEET_ROWS} 行，其余部分未读取；"
+                                   f"请删除多余的空白行后重新保存（一份报送每个指标只填写一行）",
+                                   value=f"> {MAX_SHEET_ROWS}", expected=f"不超过 {MAX_SHEET_ROWS} 行")
+            width = 0
+            kept: dict[int, object] = {}
+            for cell in row:
+                v = cell["value"]
+                if is_blank(v) and cell["data_type"] != "f":
+                    continue
+                col = cell["column"]
+                if col > MAX_COLUMNS:
+                    return too_wide(col, f"第 {r_idx} 行")
+                v = _sheet_value(cell, ws)
+                if isinstance(v, (str, Formula)) and len(str(v)) > MAX_CELL_CHARS:
+                    return cell_too_long(r_idx, _column_letter(col), len(str(v)))
+                kept[col] = v
+                width = max(width, col)
+            if not kept:
+                continue  # blank rows (a template's formatted empty rows) are never data, never kept
+            if max_rows is not None and r_idx > 1 and len(table) - (bool(table) and table[0][0] == 1) >= max_rows:
+                return too_many_rows(max_rows, r_idx)
+            cells: list[object] = [None] * width
+            for col, v in kept.items():
+                cells[col - 1] = v
+            table.append((r_idx, cells))
+    return None
+
+
+def _column_letter(col: int) -> str:
+    name = ""
+    while col:
+        col, rem = divmod(col - 1, 26)
+        name = chr(65 + rem) + name
+    return name
+
+
 def read_xlsx_bytes(data: bytes, max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSED,
                     max_ratio: float = DEFAULT_MAX_RATIO, max_rows: int | None = None) -> ReadResult:
     """Read the first worksheet of an XLSX submission, streaming; at most ``max_rows`` non-blank data rows are
@@ -518,7 +685,7 @@ def read_xlsx_bytes(data: bytes, max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSE
     if not data:
         result.problems.append(FileProblem("file.empty", "文件是空的（0 字节）", expected="Excel 工作簿 (.xlsx)"))
         return result
-    bomb = zip_guard(data, max_uncompressed, max_ratio)
+    bomb = zip_guard(data, max_uncompressed, max_ratio) or _shared_strings_guard(data)
     if bomb is not None:
         result.problems.append(bomb)
         return result
@@ -537,38 +704,16 @@ def read_xlsx_bytes(data: bytes, max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSE
                                                expected="第一个工作表第 1 行为表头"))
             return result
         ws = sheets[0]
-        try:
-            ws.reset_dimensions()  # some writers store a wrong <dimension>; read what is there
-        except AttributeError:
-            pass
         table: list[tuple[int, list[object]]] = []
         try:
-            for r_idx, row in enumerate(ws.iter_rows(), start=1):
-                cells: list[object] = []
-                for c in row:
-                    v = getattr(c, "value", None)
-                    if getattr(c, "data_type", None) == "f":
-                        v = Formula(str(v))
-                    elif isinstance(v, (int, float)) and not isinstance(v, bool) and \
-                            "%" in (getattr(c, "number_format", "") or ""):
-                        # Excel stores 12% as 0.12; the user typed 12%, which the number syntax reads as 12
-                        # for a measure in % (with a warning) and refuses for any other measure
-                        v = _percent_text(v)
-                    elif type(v).__name__ in ("ArrayFormula", "DataTableFormula"):
-                        v = Formula(str(getattr(v, "text", v)))
-                    cells.append(v)
-                if all(is_blank(v) for v in cells):
-                    continue  # read-only iter_rows fills gaps with empty rows: never data, never kept
-                if max_rows is not None and r_idx > 1 and len(table) - (bool(table) and table[0][0] == 1) >= max_rows:
-                    result.problems.append(too_many_rows(max_rows, r_idx))
-                    return result  # the rest of the sheet is never parsed (the finally closes the workbook)
-                table.append((r_idx, cells))
+            problem = _read_sheet_rows(ws, table, max_rows)
         except Exception as exc:  # noqa: BLE001
-            result.problems.append(FileProblem("file.unreadable",
-                                               f"读取第一个工作表时出错（{type(exc).__name__}）；"
-                                               f"请在 Excel 中重新保存为 .xlsx 或 CSV",
-                                               expected="Excel 工作簿 (.xlsx)"))
-            return result
+            problem = FileProblem("file.unreadable", f"读取第一个工作表时出错（{type(exc).__name__}）；"
+                                                     f"请在 Excel 中重新保存为 .xlsx 或 CSV",
+                                  expected="Excel 工作簿 (.xlsx)")
+        if problem is not None:
+            result.problems.append(problem)
+            return result  # the rest of the sheet is never parsed (the finally closes the workbook)
     finally:
         wb.close()
     if not table:

@@ -50,9 +50,17 @@ VARIABLES: dict[str, str] = {
     "ui_port": "ETDZ_UI_PORT",
     "deadlines": "ETDZ_DEADLINES",
     "poll_seconds": "ETDZ_POLL_SECONDS",
+    "demo": "ETDZ_DEMO",
     "min_share_to_rank": "ETDZ_MIN_SHARE_TO_RANK",
     "first_data_year": "ETDZ_FIRST_DATA_YEAR",
     "last_data_year": "ETDZ_LAST_DATA_YEAR",
+    # the submission portal (docs/contract/06-portal.md, portal/)
+    "portal_database": "ETDZ_PORTAL_DATABASE",
+    "approval_required": "ETDZ_APPROVAL_REQUIRED",
+    "portal_host": "ETDZ_PORTAL_HOST",
+    "portal_port": "ETDZ_PORTAL_PORT",
+    "portal_lockout_seconds": "ETDZ_PORTAL_LOCKOUT_SECONDS",
+    "portal_behind_tls_proxy": "ETDZ_PORTAL_BEHIND_TLS_PROXY",
 }
 # settings of earlier releases that are gone, and what replaced them: named in the error, never silently ignored
 RETIRED: dict[str, str] = {
@@ -96,11 +104,20 @@ class Settings:
     ui_port: int = 3000
     deadlines: str = ""  # "2023=2024-05-15,…": per data year, when files become late (etdz.deadlines)
     poll_seconds: int = 30  # how often the daemon looks at the inbox and evaluates the automation conditions
+    # a demo deployment (written by `etdz demo`): every page, sheet and UI description says the data are fictitious
+    demo: bool = False
     # a year is scored only when at least this share of its due zones have an accepted file (etdz/readiness.py)
     min_share_to_rank: float = DEFAULT_MIN_SHARE
     # the data years the UI shows as partitions; None: computed (pipelines/partitions.py, never by listing folders)
     first_data_year: int | None = None
     last_data_year: int | None = None
+    # the portal (06-portal.md): its database ("" = SQLite $ETDZ_HOME/portal/portal.sqlite3; postgresql://… otherwise)
+    portal_database: str = ""
+    approval_required: bool = False  # a submission reaches the inbox only once its province approves it (§6.2)
+    portal_host: str = "127.0.0.1"
+    portal_port: int = 8000
+    portal_lockout_seconds: int = 900  # an account is locked this long after 5 failed logins (§6.4)
+    portal_behind_tls_proxy: bool = False  # a reverse proxy with TLS is in front: binding beyond loopback is allowed
     # provenance, not settings: the ETDZ_HOME used, the file read ("" when there was none), the variables that won
     home: str = field(default="", compare=False)
     config_file: str = field(default="", compare=False)
@@ -116,7 +133,7 @@ class Settings:
                                   f"(unset the variable).")
         home = Path(env.get("ETDZ_HOME") or default_home()).expanduser().resolve()
         path = config_path(env)
-        from_file = read_config(path)
+        from_file = read_config(path, named=bool(env.get("ETDZ_CONFIG")))
         base = path.parent
         raw: dict[str, tuple[str, Path]] = {}  # setting -> (text, folder a relative path is relative to)
         for name in VARIABLES:
@@ -182,13 +199,24 @@ def config_path(env: Mapping[str, str] | None = None) -> Path:
     """The configuration file: ``ETDZ_CONFIG``, else ``$ETDZ_HOME/etdz.toml``."""
     env = os.environ if env is None else env
     if env.get("ETDZ_CONFIG"):
+        if env["ETDZ_CONFIG"] == os.devnull:
+            return Path(os.devnull)
         return Path(env["ETDZ_CONFIG"]).expanduser().resolve()
     return Path(env.get("ETDZ_HOME") or default_home()).expanduser().resolve() / CONFIG_NAME
 
 
-def read_config(path: Path) -> dict[str, object]:
-    """The settings in a configuration file ({} when there is none); unknown keys are an error."""
+def read_config(path: Path, named: bool = False) -> dict[str, object]:
+    """The settings in a configuration file ({} when there is none); unknown keys are an error.
+
+    ``named``: the file was named by ``ETDZ_CONFIG``, so it must exist (a typo there must not mean "the
+    defaults": a run would then rewrite the year with the shipped registry); ``os.devnull`` names no file."""
+    if named and str(path) == os.devnull:
+        return {}
     if not path.is_file():
+        if named:
+            what = "is a folder, not a file" if path.is_dir() else "does not exist"
+            raise ConfigError(f"ETDZ_CONFIG names {path}, which {what}; nothing was read or written. Correct "
+                              f"ETDZ_CONFIG, or unset it to read {CONFIG_NAME} in ETDZ_HOME")
         return {}
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -296,6 +324,16 @@ def _data_year(value: str) -> int:
     return int(value)
 
 
+def _flag(value: str) -> bool:
+    """A yes/no setting (``demo = true`` in the file, ``ETDZ_DEMO=1`` in the environment)."""
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off", ""):
+        return False
+    raise ValueError(f"{value!r} is not true or false (write true or false, or remove it for the default false)")
+
+
 def _deadlines(value: str) -> str:
     """``ETDZ_DEADLINES`` as given, once checked: a malformed value fails here, before any run."""
     parse_deadlines(value)
@@ -304,11 +342,13 @@ def _deadlines(value: str) -> str:
 
 # what an unset optional setting means (the comment `write_config` writes for it)
 UNSET = {"first_data_year": "the first year of the catalogues",
-         "last_data_year": "the latest year whose deadline has passed, or a later one with an inbox folder"}
+         "last_data_year": "the latest year whose deadline has passed, or a later one with files in its inbox folder"}
 
 PARSERS: dict[str, Callable[[str], object]] = {"max_file_bytes": _megabytes, "max_rows_per_measure": _rows_per_measure,
-                                               "ui_port": _port,
+                                               "ui_port": _port, "portal_port": _port,
+                                               "approval_required": _flag, "portal_behind_tls_proxy": _flag,
+                                               "portal_lockout_seconds": _seconds,
                                                "deadlines": _deadlines, "poll_seconds": _seconds,
                                                "min_share_to_rank": min_share, "first_data_year": _data_year,
-                                               "last_data_year": _data_year,
+                                               "last_data_year": _data_year, "demo": _flag,
                                                "report_links_url": lambda v: v.strip().rstrip("/")}

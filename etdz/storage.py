@@ -11,6 +11,7 @@ file, and a run that dies leaves the previous version in place.
 from __future__ import annotations
 
 import io
+import logging
 from pathlib import Path
 
 import fsspec
@@ -91,6 +92,16 @@ class Warehouse:
                 f"(or restore the file from a backup), then run the command again.") from exc
         except OSError as exc:
             raise storage_error(exc, self.url(dataset, data_year), "reading") from exc
+
+    def read_replaced(self, dataset: str, data_year: int) -> pa.Table | None:
+        """The year's file of a dataset that the caller's run is about to rebuild, read for comparison only (the
+        guard, the changes since the last run): a damaged one counts as absent (a warning says so), so that the run
+        a :class:`DamagedFileError` names as the rebuild (``etdz run --data-year Y``) can run."""
+        try:
+            return self.read(dataset, data_year)
+        except DamagedFileError as exc:
+            logging.getLogger("etdz").warning("%s This run rebuilds it.", exc)
+            return None
 
     def years(self, dataset: str) -> list[int]:
         """Data years for which the dataset has a file."""

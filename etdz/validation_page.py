@@ -11,16 +11,23 @@ rejection notices are plain text, every untrusted value through :func:`etdz.esca
 
 from __future__ import annotations
 
-import hashlib
+from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
 
 from etdz.commit import atomic_write_text, remove
+from etdz.deadlines import deadline
 from etdz.escape import plain_text
 from etdz.registry import due_zones
+from etdz.rejections import beijing_time, deadline_text, notice_key, notice_name, notice_names
+from etdz.reports import fictitious
 from etdz.reports.templating import environment
 from etdz.validation import CHECKS, FAMILIES, FAMILY_TITLES
+
+__all__ = ["notice_name", "render_validation_page", "write_validation_page", "write_rejection_notices",
+           "rejection_notice_text"]
 
 STATUS_ZH = {"accepted": "已接收", "rejected": "已拒收", "superseded": "已被替代"}
 SEVERITY_ZH = {"error": "错误", "warning": "警告"}
@@ -43,7 +50,8 @@ FIX_ZH = {
                           "请每个园区单独报送一个文件，并在每一行填写同一个园区代码。",
     "file.unknown_zone": "请使用园区名录中的代码（区分大小写），可从报送模板中复制。",
     "file.zone_not_due": "无需处理：本年度不参加考核的园区，数据仅存档。",
-    "file.year_mismatch": "请确认报送的是本年度的数据，并在每一行的 data_year 列填写该年份。",
+    "file.year_mismatch": "如果这是另一年度的数据，请把它原样作为那一年度的报送提交，不要改动年份；"
+                          "如果数据是本年度的、只是年份空白或写错（如写成文字），请在每一行填写本年度的年份。",
     "file.no_catalogue": "请确认 data_year 填写正确。",
     "row.invalid_value": "数值只能填写阿拉伯数字（可带小数点、负号），不要填写文字、区间或“约”等说明；"
                          "不报送的指标请留空。",
@@ -81,20 +89,14 @@ def _family_of(check: str) -> str:
     return next((fam for fam, codes in FAMILIES.items() if check in codes), "other")
 
 
-def notice_name(zone_code: object, sha256: str, registry: pd.DataFrame | None) -> str:
-    """The file name of a rejection notice: ``<zone_code>_<sha12>.txt`` when the file's zone is in the registry,
-    else ``unknown_<sha12>.txt`` — a code read from a file becomes part of a path only once the registry vouches
-    for it (registry codes are ``[A-Za-z0-9_-]``)."""
-    known = registry is not None and zone_code is not None and zone_code in set(registry["zone_code"])
-    return f"{zone_code if known else 'unknown'}_{sha256[:12]}.txt"
-
-
-def render_validation_page(ingest, registry: pd.DataFrame | None = None) -> str:
+def render_validation_page(ingest, registry: pd.DataFrame | None = None, *, demo: bool = False) -> str:
     """The year's validation page: rejected files and the zones still missing first, then the warnings
     (filterable by rule family), then every file's problems and the suite. ``registry`` gives zone names
-    and the zones due; without it the missing zones are not listed."""
+    and the zones due; without it the missing zones are not listed. ``demo``: the demo's banner on top
+    (:mod:`etdz.reports.fictitious`)."""
     log, issues, report = ingest.log, ingest.issues, ingest.validation
     names = dict(zip(registry["zone_code"], registry["name_zh"])) if registry is not None else {}
+    notices = notice_names(log, registry)
     by_file: dict[tuple, list[dict]] = {}
     for r in _records(issues):  # one pass over the issues, not one filter of all issues per file
         by_file.setdefault((r["file_name"], r["sha256"]), []).append(r)
@@ -108,7 +110,7 @@ def render_validation_page(ingest, registry: pd.DataFrame | None = None) -> str:
         if f["status"] == "rejected":
             first = next((i["message"] for i in f["issues"] if i["severity"] == "error"), "")
             rejected.append({**f, "zone_name": names.get(f.get("zone_code")), "first_error": first,
-                             "notice": notice_name(f.get("zone_code"), f["sha256"], registry)})
+                             "notice": notices.get((str(f["file_name"]), notice_key(f["file_name"], f["sha256"])))})
         warnings += [{**i, "family_key": _family_of(i["check"])} for i in f["issues"] if i["severity"] == "warning"]
     warnings.sort(key=lambda i: (str(i.get("zone_code") or ""), i["file_name"], i["row"] or 0))
     families = sorted({w["family_key"] for w in warnings})
@@ -129,31 +131,41 @@ def render_validation_page(ingest, registry: pd.DataFrame | None = None) -> str:
         files=files, rejected=rejected, missing=missing, warnings=warnings, warning_families=warning_families,
         counts=counts, n_errors=int((issues["severity"] == "error").sum()),
         n_warnings=int((issues["severity"] == "warning").sum()), expectations=report.expectations,
-        family_titles=FAMILY_TITLES, checks=list(CHECKS.values()), status_zh=STATUS_ZH, severity_zh=SEVERITY_ZH)
+        family_titles=FAMILY_TITLES, checks=list(CHECKS.values()), status_zh=STATUS_ZH, severity_zh=SEVERITY_ZH,
+        demo=demo)
 
 
-def write_validation_page(ingest, path: str | Path, registry: pd.DataFrame | None = None) -> None:
+def write_validation_page(ingest, path: str | Path, registry: pd.DataFrame | None = None, *,
+                          demo: bool = False) -> None:
     """Write the page atomically (see :func:`render_validation_page`)."""
-    atomic_write_text(Path(path), render_validation_page(ingest, registry))
+    atomic_write_text(Path(path), render_validation_page(ingest, registry, demo=demo))
 
 
-def write_rejection_notices(ingest, folder: str | Path, registry: pd.DataFrame | None = None) -> Path:
-    """One notice per rejected file (:func:`notice_name`, never the untrusted file name); notices of files no
-    longer rejected are removed, so the folder always matches the year's submission log."""
+def write_rejection_notices(ingest, folder: str | Path, registry: pd.DataFrame | None = None, *,
+                            deadlines: Mapping[int, date] | None = None, demo: bool = False) -> Path:
+    """One notice per rejected file (:func:`etdz.rejections.notice_names`, never the untrusted file name); notices
+    of files no longer rejected are removed, so the folder always matches the year's submission log.
+
+    Each notice names the zone (from the registry), the year's deadline (``deadlines``: the configured ones,
+    else :func:`etdz.deadlines.default_deadline`) and the zone's accepted file when it has one, which the advice
+    never makes it overwrite. ``demo``: the demo's banner on top."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    issues = ingest.issues
+    issues, log = ingest.issues, ingest.log
+    names = dict(zip(registry["zone_code"], registry["name_zh"])) if registry is not None else {}
+    accepted = {}
+    for r in _records(log[log["status"] == "accepted"]):  # the chosen file of each zone (the others: superseded)
+        accepted[r["zone_code"]] = r
+    due_day = deadline(ingest.data_year, deadlines)
     wanted = {}
-    for row in ingest.log[ingest.log["status"] == "rejected"].to_dict("records"):
+    notices = notice_names(log, registry)
+    for row in log[log["status"] == "rejected"].to_dict("records"):
         # name and hash together: two files with identical bytes under different names are two submissions
         mine = issues[(issues["sha256"] == row["sha256"]) & (issues["file_name"] == row["file_name"])]
-        # a file that could not be read has no SHA-256: its notice is named by a hash of its name instead
-        key = row["sha256"] or hashlib.sha256(str(row["file_name"]).encode("utf-8", "surrogateescape")).hexdigest()
-        name = notice_name(_none(row.get("zone_code")), key, registry)
-        if name in wanted:  # the same bytes under another file name: a submission of its own, a notice of its own
-            stem = name.removesuffix(".txt")
-            name = next(f"{stem}_{n}.txt" for n in range(2, len(wanted) + 3) if f"{stem}_{n}.txt" not in wanted)
-        wanted[name] = rejection_notice_text(row, mine)
+        name = notices[(str(row["file_name"]), notice_key(row["file_name"], row["sha256"]))]
+        zone = _none(row.get("zone_code"))
+        wanted[name] = rejection_notice_text(row, mine, data_year=ingest.data_year, zone_name=names.get(zone),
+                                             deadline_day=due_day, accepted=accepted.get(zone), demo=demo)
     for old in folder.glob("*.txt"):  # part of the step's commit: removed when the new notices appear
         if old.name not in wanted and not old.name.startswith(("_", ".")):
             remove(old)
@@ -162,10 +174,31 @@ def write_rejection_notices(ingest, folder: str | Path, registry: pd.DataFrame |
     return folder
 
 
-def rejection_notice_text(file_log_row, issues_of_file: pd.DataFrame) -> str:
+def _year_advice(r: dict, data_year: int | None, accepted: dict | None) -> str | None:
+    """What a zone does with a file of another data year: send it for that year, never re-label it as this one (that
+    would replace this year's figures, or its accepted file, with another year's)."""
+    found = plain_text(r.get("value")) if r.get("value") not in (None, "") else ""
+    years = [y.strip() for y in found.split(",") if y.strip().isdigit() and len(y.strip()) == 4]
+    if data_year is None or len(years) != 1:
+        return None
+    other = years[0]
+    keep = (f"本区 {data_year} 年度已受理的文件「{plain_text(accepted.get('file_name'))}」不受影响，仍然有效。"
+            if accepted else "")
+    return (f"本文件填写的是 {other} 年的数据，却报送到了 {data_year} 年度。如果这正是 {other} 年的数据，"
+            f"请把它原样作为 {other} 年度的报送提交（报送到 {other} 年度），不要改动年份；{keep}"
+            f"如果您要报送的是 {data_year} 年的数据，请用 {data_year} 年度的报送模板填写 {data_year} 年的数字。"
+            f"切勿只把每一行的年份改为 {data_year}：那会用 {other} 年的数字顶替本区 {data_year} 年度的数据。")
+
+
+def rejection_notice_text(file_log_row, issues_of_file: pd.DataFrame, *, data_year: int | None = None,
+                          zone_name: str | None = None, deadline_day: date | None = None,
+                          accepted: Mapping | None = None, demo: bool = False) -> str:
     """A plain-text (markdown-compatible) Chinese notice for one rejected file, to send as it is.
 
-    ``file_log_row``: a row of the submission log (mapping / Series / namedtuple)."""
+    ``file_log_row``: a row of the submission log (mapping / Series / namedtuple); ``data_year``: the year it was
+    sent for; ``zone_name``: the zone's registry name; ``deadline_day``: the year's deadline (Asia/Shanghai,
+    inclusive); ``accepted``: the zone's accepted file of the year (its submission-log row), which stays in force;
+    ``demo``: the demo's banner on top. Every untrusted value goes through :func:`etdz.escape.plain_text`."""
     get = (lambda k: getattr(file_log_row, k, None)) if not hasattr(file_log_row, "get") else file_log_row.get
     name, sha = get("file_name"), get("sha256") or ""
     zone = _none(get("zone_code"))
@@ -173,20 +206,38 @@ def rejection_notice_text(file_log_row, issues_of_file: pd.DataFrame) -> str:
     iss = issues_of_file.copy()
     errors = iss.loc[iss["severity"] == "error"]
     warnings = iss.loc[iss["severity"] == "warning"]
-    lines = [
-        "# 报送文件退回通知",
-        "",
-        f"文件名：{plain_text(name)}",
-        f"园区代码：{plain_text(zone) if zone else '（无法确定）'}",
-        f"接收时间（UTC）：{pd.Timestamp(received).strftime('%Y-%m-%d %H:%M:%S') if received is not None else '—'}",
-        f"文件指纹（SHA-256）：{sha}",
-        "",
-        f"该文件未通过校验，已被退回（共 {len(errors)} 个错误、{len(warnings)} 个警告），其中的数据不会用于考核评价。"
-        "原文件已存档。请按以下说明修改后重新报送整份文件；重新报送的文件将替代本文件。",
-        "",
-        "## 必须修改的问题（错误）",
-        "",
-    ]
+    if received is not None:
+        utc = pd.Timestamp(received)
+        utc = utc.tz_localize("UTC") if utc.tzinfo is None else utc.tz_convert("UTC")
+        received_text = f"{beijing_time(received)}（北京时间；UTC {utc.strftime('%Y-%m-%d %H:%M:%S')}）"
+    else:
+        received_text = "—"
+    zone_line = (f"园区：{plain_text(zone_name)}（代码 {plain_text(zone)}）" if zone and zone_name else
+                 f"园区代码：{plain_text(zone)}（不在园区名录中）" if zone else "园区代码：（无法确定）")
+    lines = [*fictitious.notice_lines(demo),
+             "# 报送文件退回通知",
+             "",
+             zone_line,
+             *([f"数据年度：{data_year}"] if data_year is not None else []),
+             f"文件名：{plain_text(name)}",
+             f"接收时间：{received_text}",
+             f"文件指纹（SHA-256）：{sha}",
+             "",
+             f"该文件未通过校验，已被退回（共 {len(errors)} 个错误、{len(warnings)} 个警告），"
+             "其中的数据不会用于考核评价。原文件已存档。",
+             ""]
+    if accepted:
+        lines += [f"本区 {data_year or ''} 年度已有被受理的文件「{plain_text(accepted.get('file_name'))}」"
+                  f"（接收于 {beijing_time(accepted.get('received_at'))} 北京时间），它仍然有效，本次退回不影响它。"
+                  "只有当本文件的数据应当取代它时，才按以下说明修改后重新报送整份文件：重新报送的文件一经受理，"
+                  "即取代已受理的文件；否则无需任何处理。"]
+    else:
+        year_zh = f" {data_year} 年度" if data_year is not None else ""
+        lines += [f"本区{year_zh}尚无被受理的文件：在重新报送有效文件之前，全部指标按缺失计 0 分。"
+                  "请按以下说明修改后重新报送整份文件。"]
+    if deadline_day is not None:
+        lines += [f"报送截止：{deadline_text(deadline_day)}。截止后收到的文件仍按其内容受理，但标注为逾期。"]
+    lines += ["", "## 必须修改的问题（错误）", ""]
 
     def block(df: pd.DataFrame) -> list[str]:
         out = []
@@ -198,7 +249,8 @@ def rejection_notice_text(file_log_row, issues_of_file: pd.DataFrame) -> str:
                 out.append(f"   发现的内容：{plain_text(r['value'])}")
             if r.get("expected"):
                 out.append(f"   应为：{plain_text(r['expected'])}")
-            fix = FIX_ZH.get(r["check"])
+            fix = (_year_advice(r, data_year, accepted) if r["check"] == "file.year_mismatch" else None) \
+                or FIX_ZH.get(r["check"])
             if fix:
                 out.append(f"   修改方法：{fix}")
         return out

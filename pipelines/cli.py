@@ -7,6 +7,7 @@ and daemon and serves the reports, ``publish`` freezes a year through the code l
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import signal
 import subprocess
@@ -17,9 +18,19 @@ from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from etdz.cli import EXIT_CANNOT_START, EXIT_FAILED, EXIT_OK, build_parser, config_home, dispatch, settings_for
+from etdz.cli import (
+    EXIT_CANNOT_START,
+    EXIT_FAILED,
+    EXIT_OK,
+    build_parser,
+    config_home,
+    data_year,
+    dispatch,
+    settings_for,
+)
+from etdz.errors import UsageError
 from etdz.guard import ALLOW_FLAG
-from etdz.locations import local_path
+from etdz.locations import is_local, local_path
 from etdz.readiness import ALLOW_FLAG as ALLOW_INCOMPLETE_FLAG
 from etdz.settings import CONFIG_NAME, Settings, reports_port, write_config
 from pipelines.origin import workspace_yaml
@@ -27,15 +38,32 @@ from pipelines.runs import RunFailed, ensure_dagster_home, run_stale, run_years
 
 
 def _years(args: argparse.Namespace) -> list[int]:
+    """The years ``etdz run`` was asked for (a wrong combination is a :class:`UsageError`: exit 2)."""
     if args.data_year is not None:
         if args.year_from is not None or args.year_to is not None:
-            raise SystemExit("etdz run: give either --data-year Y or --from A --to B, not both")
+            raise UsageError("give either --data-year Y or --from A --to B, not both")
         return [args.data_year]
     if args.year_from is None or args.year_to is None:
-        raise SystemExit("etdz run: give --data-year Y, --from A --to B, or --stale")
+        raise UsageError("give --data-year Y, --from A --to B, or --stale")
     if args.year_to < args.year_from:
-        raise SystemExit(f"etdz run: --to {args.year_to} is before --from {args.year_from}")
+        raise UsageError(f"--to {args.year_to} is before --from {args.year_from}: give the earlier year to --from "
+                         f"(e.g. --from {args.year_to} --to {args.year_from})")
     return list(range(args.year_from, args.year_to + 1))
+
+
+def check_years(years: list[int], settings: Settings) -> None:
+    """Refuse (exit 2, before Dagster is asked) a year that is not one of the code location's partitions
+    (:func:`pipelines.partitions.data_year_range`), instead of Dagster's "could not find a partition" traceback."""
+    from etdz.catalogue import load_catalogues
+    from pipelines.partitions import data_year_range
+
+    first, last = data_year_range(settings, load_catalogues(settings.methodology))
+    outside = [y for y in years if not first <= y <= last]
+    if outside:
+        raise UsageError(f"data year {outside[0]} is not a year this deployment can run (its years: {first}–{last}: "
+                         f"first_data_year, else the first year of the catalogues, to last_data_year, else the latest "
+                         f"year whose deadline has passed or a later one with a folder in {settings.inbox}). Check "
+                         f"the year, or set ETDZ_FIRST_DATA_YEAR / ETDZ_LAST_DATA_YEAR")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -44,7 +72,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.stale:
             run_stale(settings)
         else:
-            run_years(_years(args), settings, allow_shrink=args.allow_shrink, allow_incomplete=args.allow_incomplete)
+            years = _years(args)
+            check_years(years, settings)
+            run_years(years, settings, allow_shrink=args.allow_shrink, allow_incomplete=args.allow_incomplete)
     except RunFailed as exc:
         print(f"etdz run: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -63,14 +93,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     inbox, registry = home / "inbox", home / "registry.csv"
     years = list(range(args.year_from, args.year_to + 1))
     # the demo's configuration: the defaults under its home, with the demo's registry of zones and its own data
-    # years as the partitions (04 §4.3), so the UI shows exactly the years it wrote
+    # years as the partitions (04 §4.3), so the UI shows exactly the years it wrote; demo = true marks it as the
+    # demo for every later command, the UI and the portal (etdz/reports/fictitious.py)
     demo = Settings.from_env({"ETDZ_HOME": str(home), "ETDZ_INBOX": str(inbox), "ETDZ_REGISTRY": str(registry),
-                              "ETDZ_FIRST_DATA_YEAR": str(years[0]), "ETDZ_LAST_DATA_YEAR": str(years[-1])})
+                              "ETDZ_FIRST_DATA_YEAR": str(years[0]), "ETDZ_LAST_DATA_YEAR": str(years[-1]),
+                              "ETDZ_DEMO": "true"})
     written = write_config(demo, home / CONFIG_NAME)
     settings = Settings.from_env(env)
     print(f"etdz demo: {settings.describe()}" + (" (written now)" if written else ""), file=sys.stderr)
     mismatch = [f"{name} is {getattr(settings, name)}, the demo writes {want}"
                 for name, want in (("inbox", inbox), ("registry", registry)) if getattr(settings, name) != str(want)]
+    if not settings.demo:  # the demo's pages must say they are fictitious: its configuration says it is the demo
+        mismatch.append("demo is false, the demo writes demo = true")
     if settings.first_data_year is not None and settings.first_data_year > years[0]:
         mismatch.append(f"first_data_year is {settings.first_data_year}, the demo starts in {years[0]}")
     if settings.last_data_year is not None and settings.last_data_year < years[-1]:
@@ -90,6 +124,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"etdz demo: {exc}", file=sys.stderr)
         return EXIT_FAILED
     last = years[-1]
+    from portal.demo import demo_accounts_text  # Django only now, after the run
+
+    portal_text = demo_accounts_text(settings, prefix)
     print(f"""
 Done in {time.perf_counter() - t0:.1f} s.
   configuration: {settings.config_file}
@@ -99,24 +136,56 @@ Done in {time.perf_counter() - t0:.1f} s.
 Next:
   {prefix + "etdz ui":<34} # the Dagster UI (asset graph, partitions, runs, checks) and the reports
   {prefix + f"etdz run --data-year {last}":<34} # run a year again
-  {prefix + "etdz validate FILE…":<34} # check files before they are sent""")
+  {prefix + "etdz validate FILE…":<34} # check files before they are sent
+{portal_text}""")
     return EXIT_OK
+
+
+def runs_in_progress(settings: Settings, year: int) -> list[str]:
+    """Ids of the runs of ``year`` the Dagster instance has queued or in progress, but those of `etdz run` (a run
+    launched from the UI holds the year's lock only during each of its steps, so publishing between two steps must
+    look here too; `etdz run` holds it for the whole run, and one killed would stay "started" here for ever)."""
+    from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+
+    ensure_dagster_home(settings.dagster_home)
+    active = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
+              DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
+    with DagsterInstance.get() as instance:
+        runs = instance.get_runs(RunsFilter(statuses=active, tags={"dagster/partition": str(int(year))}))
+    return [r.run_id for r in runs if r.tags.get("etdz/trigger") != "cli"]
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
     from assets.resource import EtdzResource
+    from etdz.locks import COMMAND_WAIT, year_lock
     from etdz.publish import manifest_url, publish_year, verify
 
     settings = settings_for(args)
     resource = EtdzResource(settings)
     resource.layout().recover_all()
     if args.verify:
-        problems = verify(resource.store(), args.data_year, settings.archive)
+        with year_lock(resource.lock_dir(), args.data_year, timeout=COMMAND_WAIT):  # never a step half-committed
+            problems = verify(resource.store(), args.data_year, settings.archive)
         print("\n".join(problems) if problems else f"data year {args.data_year}: published files intact")
         return EXIT_FAILED if problems else EXIT_OK
+    busy = runs_in_progress(settings, args.data_year)
+    if busy:
+        print(f"etdz publish: data year {args.data_year} has a run queued or in progress (run {busy[0]}); nothing "
+              f"was published. Wait for it to end (the UI's Runs page shows it; one whose process is gone: "
+              f"terminate it there), check its results, then publish",
+              file=sys.stderr)
+        return EXIT_CANNOT_START
+    from assets.queries import load_year_queries
+    from etdz.queries import query_status
+
+    queries = load_year_queries(settings, args.data_year)  # None without a portal database: no queries
     manifest = publish_year(resource.store(), resource.reports_dir(args.data_year), args.data_year,
                             resource.catalogue(args.data_year), settings.registry, approved_by=args.approved_by,
-                            note=args.note)
+                            note=args.note, lock_dir=resource.lock_dir(), queries=queries)
+    if query_status(queries).answered:
+        print(f"warning: data year {args.data_year} is published with review queries answered but not closed "
+              f"({query_status(queries).describe()}): its results are not final until a reviewer closes them",
+              file=sys.stderr)
     if manifest["results_status"] != "final":
         print(f"warning: data year {args.data_year} is published with provisional results "
               f"(a due zone has no accepted submission)", file=sys.stderr)
@@ -157,10 +226,34 @@ def ui_commands(settings: Settings, host: str, port: int) -> tuple[list[list[str
             [str(daemon) if daemon.exists() else "dagster-daemon", "run", "-w", str(workspace)]], env
 
 
+def check_ports(host: str, ports: list[int]) -> None:
+    """Refuse (exit 2) before anything starts when a port `etdz ui` needs is taken or the address is not this
+    machine's: the message names the port and what to do, instead of a webserver's traceback."""
+    import socket
+
+    for port in ports:
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            raise UsageError(f"cannot listen on {host}: {exc.strerror or exc}; give --host an address of this "
+                             f"machine (e.g. 127.0.0.1)") from None
+        family, kind, proto, _, address = infos[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers themselves bind
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                what = "is already in use (another etdz ui, or another program)" if exc.errno == errno.EADDRINUSE \
+                    else f"cannot be used ({exc.strerror or exc})"
+                raise UsageError(f"port {port} on {host} {what}; stop that program, or choose other ports with "
+                                 f"--port N (the UI uses N, the reports N + 1)") from None
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
     """The Dagster UI with its daemon (schedule, sensor, automation) on this configuration, and the reports."""
     settings = settings_for(args)
     host, port = args.host or settings.ui_host, args.port or settings.ui_port
+    check_ports(host, [port] + ([reports_port(port)] if is_local(settings.reports) else []))
     commands, env = ui_commands(settings, host, port)
     server = None
     reports = local_path(settings.reports)
@@ -195,9 +288,9 @@ def build_full_parser() -> argparse.ArgumentParser:
     """Every command: :func:`etdz.cli.build_parser`'s and the Dagster ones."""
     parser, sub = build_parser()
     p = sub.add_parser("run", help="materialise every asset of a data year (or a range), as Dagster runs")
-    p.add_argument("--data-year", type=int)
-    p.add_argument("--from", dest="year_from", type=int)
-    p.add_argument("--to", dest="year_to", type=int)
+    p.add_argument("--data-year", type=data_year)
+    p.add_argument("--from", dest="year_from", type=data_year)
+    p.add_argument("--to", dest="year_to", type=data_year)
     p.add_argument("--stale", action="store_true",
                    help="re-run every year the UI shows as stale (e.g. after a corrected file), oldest first")
     p.add_argument(ALLOW_FLAG, dest="allow_shrink", action="store_true",
@@ -210,8 +303,8 @@ def build_full_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="write realistic demo submissions for 2018–2023, its configuration, and run "
                                     "every year")
     p.add_argument("--home", help="folder for the demo (default $ETDZ_HOME or ~/etdz)")
-    p.add_argument("--from", dest="year_from", type=int, default=2018)
-    p.add_argument("--to", dest="year_to", type=int, default=2023)
+    p.add_argument("--from", dest="year_from", type=data_year, default=2018)
+    p.add_argument("--to", dest="year_to", type=data_year, default=2023)
     p.add_argument("--seed", type=int, default=20240101)
     p.set_defaults(func=cmd_demo)
     p = sub.add_parser("ui", help="start the Dagster UI and daemon on this configuration and serve the reports")
@@ -220,11 +313,14 @@ def build_full_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_ui)
     p = sub.add_parser("publish", help="freeze an approved data year: manifest of every output, file used and "
                                        "catalogue")
-    p.add_argument("--data-year", type=int, required=True)
+    p.add_argument("--data-year", type=data_year, required=True)
     p.add_argument("--approved-by", help="who approved the results (default: the current user)")
     p.add_argument("--note", help="free text recorded with the publication")
     p.add_argument("--verify", action="store_true", help="check the published files are unchanged instead")
     p.set_defaults(func=cmd_publish)
+    from portal.cli import add_commands  # the parser only: Django is imported when a portal command runs
+
+    add_commands(sub)
     return parser
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 
-from dagster import Definitions
+from dagster import AssetSpec, Definitions, SourceAsset, map_asset_specs
 
 from assets.resource import EtdzResource
+from etdz.reports import fictitious
 from etdz.scoring.downgrade import years_back
 from etdz.settings import Settings
 from pipelines.columns import with_column_schemas
@@ -24,9 +26,11 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     from assets.changes import build_changes_asset
     from assets.inbox import build_inbox_asset
     from assets.ingestion import build_ingestion_assets
+    from assets.queries import build_review_queries_asset
     from assets.reports import build_report_assets
     from assets.robustness import build_robustness_assets
     from assets.scoring import build_scoring_assets
+    from pipelines.review_sensor import build_review_queries_sensor
 
     settings = settings or Settings.from_env()
     resource = EtdzResource(settings)
@@ -36,20 +40,33 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     method = hashlib.sha256("".join(sorted(c.sha256 for c in catalogues)).encode()).hexdigest()[:12]
     assets = with_column_schemas([
         build_inbox_asset(partitions),
+        build_review_queries_asset(partitions),
         *build_ingestion_assets(partitions, code_version=f"{CODE_VERSION}+{method}"),
         *build_scoring_assets(partitions, years_back(catalogues), code_version=f"{CODE_VERSION}+{method}"),
         *build_robustness_assets(partitions, code_version=f"{CODE_VERSION}+{method}"),
         build_changes_asset(partitions, code_version=f"{CODE_VERSION}+{method}"),
         *build_report_assets(partitions, code_version=CODE_VERSION),
     ], top_lists=[m for c in catalogues for m in c.top_lists])
+    if settings.demo:  # a demo deployment: every asset's description in the UI says its data are invented
+        assets = map_asset_specs(_demo_description, assets)
     job = build_annual_job(partitions)
     return Definitions(
         assets=assets,
         jobs=[job],
         schedules=[build_yearly_schedule(job, partitions)],
-        sensors=[build_inbox_sensor(job, partitions, settings.poll_seconds)],
+        sensors=[build_inbox_sensor(job, partitions, settings.poll_seconds),
+                 build_review_queries_sensor(job, partitions, settings.poll_seconds)],
         resources={"resource": resource},
     )
+
+
+def _demo_description(spec: AssetSpec | SourceAsset) -> AssetSpec | SourceAsset:
+    """The spec with the demo's mark (etdz.reports.fictitious) in front of its description."""
+    if isinstance(spec, SourceAsset):  # the inbox: an observable source asset, which has no replace_attributes
+        marked = copy.copy(spec)
+        marked.description = fictitious.describe(spec.description, True)
+        return marked
+    return spec.replace_attributes(description=fictitious.describe(spec.description, True))
 
 
 def __getattr__(name: str):

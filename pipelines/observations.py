@@ -1,4 +1,8 @@
-"""Recording the inbox's state in the Dagster instance (used by `etdz run` and the sensor)."""
+"""Recording the inbox's state in the Dagster instance (used by `etdz run`, the sensor and the schedule).
+
+The state is etdz/inbox_state.py's digest: an observation of the ``inbox`` asset records it when a run is
+requested, and every run carries it in its :data:`DIGEST_TAG`, so the instance tells which inbox state the
+year's datasets were written from."""
 
 from __future__ import annotations
 
@@ -6,6 +10,9 @@ from dagster import AssetKey, AssetObservation, AssetRecordsFilter, DagsterInsta
 from dagster._core.definitions.data_version import DATA_VERSION_TAG  # stable tag name since 1.2
 
 from assets.inbox import INBOX_KEY
+
+#: the run tag holding the digest of the inbox folder the run reads (command-line, sensor and schedule runs)
+DIGEST_TAG = "etdz/inbox_digest"
 
 
 def inbox_observation(data_year: int, digest: str, files: int) -> AssetObservation:
@@ -21,3 +28,15 @@ def last_observed_digest(instance: DagsterInstance, data_year: int) -> str | Non
         return None
     obs = records[0].event_log_entry.asset_observation
     return obs.tags.get(DATA_VERSION_TAG) if obs and obs.tags else None
+
+
+def ingested_digest(instance: DagsterInstance, data_year: int) -> str | None:
+    """The inbox digest of the run that wrote the year's ``submission_log`` last (its :data:`DIGEST_TAG`), or
+    None: the inbox state the year's ingestion — and a refusal at its scoring step — was made from."""
+    records = instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=AssetKey("submission_log"), asset_partitions=[str(int(data_year))]),
+        limit=1).records
+    if not records:
+        return None
+    run = instance.get_run_by_id(records[0].run_id)
+    return run.tags.get(DIGEST_TAG) if run is not None else None

@@ -14,6 +14,7 @@ from dagster import TimeWindowPartitionsDefinition
 
 from etdz.catalogue import Catalogue
 from etdz.deadlines import deadline, parse_deadlines
+from etdz.inbox_state import has_entries
 from etdz.locations import is_local, local_path
 from etdz.readiness import shanghai_today
 from etdz.settings import Settings
@@ -36,9 +37,10 @@ def data_year_range(settings: Settings, catalogues: list[Catalogue], on: dt.date
     """``(first, last)`` data year of the partitions.
 
     First: ``first_data_year``, else the first year the catalogues cover. Last: ``last_data_year``, else the
-    latest year whose deadline has passed, or a later year (up to the current one) whose inbox folder exists —
-    zones that send early get their year in the UI. That is one ``stat`` of at most two named folders, not a
-    listing; an inbox on an object store is not looked at (set ``last_data_year`` there).
+    latest year whose deadline has passed, or a later year (up to the current one) whose inbox folder has a
+    file — zones that send early get their year in the UI. That is a ``stat`` of at most two named folders
+    and, for one that exists, a look for its first entry, never a listing of the inbox or the warehouse; an
+    inbox on an object store is not looked at (set ``last_data_year`` there).
     """
     on = on or today()
     first = settings.first_data_year
@@ -49,7 +51,8 @@ def data_year_range(settings: Settings, catalogues: list[Catalogue], on: dt.date
         last = last_year_due(on, parse_deadlines(settings.deadlines))
         if is_local(settings.inbox):
             for year in range(on.year, last, -1):
-                if (local_path(settings.inbox) / str(year)).is_dir():
+                folder = local_path(settings.inbox) / str(year)
+                if folder.is_dir() and has_entries(folder):  # an empty folder is no files
                     last = year
                     break
     return first, max(first, last)

@@ -108,14 +108,15 @@ def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_s
     from etdz.catalogue import catalogue_for_year, load_catalogues
     from etdz.guard import ALLOW_TAG, cohort_findings, refuse_if
     from etdz.inbox_state import listing_digest, scan_inbox
-    from etdz.locks import year_lock
+    from etdz.locks import COMMAND_WAIT, year_lock
     from etdz.publish import ensure_writable
     from etdz.readiness import ALLOW_TAG as ALLOW_INCOMPLETE_TAG
     from etdz.registry import load_registry
     from etdz.storage import Warehouse
     from pipelines.definitions import build_definitions
     from pipelines.jobs import ANNUAL_JOB
-    from pipelines.observations import inbox_observation
+    from pipelines.observations import DIGEST_TAG, inbox_observation
+    from pipelines.review_sensor import record_review_queries
 
     catalogues = load_catalogues(settings.methodology)
     for y in years:
@@ -123,7 +124,7 @@ def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_s
     registry = load_registry(settings.registry)
     store = Warehouse(settings.warehouse)
     for y in years:  # the guard's cheap half before anything runs; the first step checks again, with the files
-        last = store.read("rankings", y)
+        last = store.read_replaced("rankings", y)
         refuse_if(cohort_findings(y, registry, settings.registry or "(shipped registry)",
                                   None if last is None else last.to_pandas()), y, allow_shrink)
     ensure_dagster_home(settings.dagster_home)
@@ -145,16 +146,17 @@ def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_s
             digest = listing_digest(entries)
             catalogue = catalogue_for_year(catalogues, y)
             tags = {"etdz/catalogue": catalogue.version, "etdz/catalogue_sha256": catalogue.sha256[:16],
-                    "etdz/inbox": str(folder), "etdz/inbox_digest": digest,
+                    "etdz/inbox": str(folder), DIGEST_TAG: digest,
                     "etdz/files": str(len(entries)), "etdz/trigger": "cli"}
             if allow_shrink:
                 tags[ALLOW_TAG] = "true"
             if allow_incomplete:
                 tags[ALLOW_INCOMPLETE_TAG] = "true"
-            with year_lock(resource.lock_dir(), y):
+            with year_lock(resource.lock_dir(), y, timeout=COMMAND_WAIT):  # held by another: exit 2 naming it
                 ensure_writable(store, y)  # a published year refuses before anything runs
                 # record what the run reads, so the UI can tell when the inbox changes afterwards
                 instance.report_runless_asset_event(inbox_observation(y, digest, len(entries)))
+                record_review_queries(instance, settings, y)  # and the queries its reports read (none: no portal)
                 result = execute_partition(job, instance, str(y), tags, run_config)
             if not result.success:
                 raise _run_failed(result, y)
@@ -174,9 +176,9 @@ def _check_in_partitions(years: list[int], partitions_def) -> None:
     if outside:
         raise RunFailed(f"data year {outside[0]} is not one of the data years {keys[0]}–{keys[-1]} (first_data_year … "
                         f"last_data_year: by default the first year of the catalogues, and the latest year whose "
-                        f"deadline has passed or that has an inbox folder). Put its files in its inbox folder, or "
-                        f"set ETDZ_FIRST_DATA_YEAR / ETDZ_LAST_DATA_YEAR (or first_data_year / last_data_year in "
-                        f"the configuration). Nothing was run.", exit_code=2)
+                        f"deadline has passed or that has files in its inbox folder). Put its files in its inbox "
+                        f"folder, or set ETDZ_FIRST_DATA_YEAR / ETDZ_LAST_DATA_YEAR (or first_data_year / "
+                        f"last_data_year in the configuration). Nothing was run.", exit_code=2)
 
 
 #: refusals of a run's first steps: nothing (or only the ingestion) written, exit status 2

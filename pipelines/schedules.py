@@ -18,8 +18,6 @@ from __future__ import annotations
 import datetime as dt
 
 from dagster import (
-    AssetKey,
-    AssetRecordsFilter,
     DagsterInstance,
     DefaultScheduleStatus,
     ResourceParam,
@@ -34,11 +32,11 @@ from etdz.deadlines import TIMEZONE, deadline, parse_deadlines
 from etdz.inbox_state import listing_digest, scan_inbox
 from etdz.publish import blocked_by_publication, is_published
 from etdz.readiness import Readiness, year_readiness
+from pipelines.observations import DIGEST_TAG, ingested_digest
 from pipelines.partitions import partition_years
 
 SCHEDULE_NAME = "yearly_assessment"
 CRON = "0 6 * * *"  # every day, 06:00 in execution_timezone
-DIGEST_TAG = "etdz/inbox_digest"
 
 
 def years_due_on(day: dt.date, deadlines: dict[int, dt.date], first: int) -> list[int]:
@@ -51,18 +49,6 @@ def deadline_run_key(data_year: int, digest: str) -> str:
     one the sensor and `etdz run` record). Dagster never launches a run key twice, so a year is requested once
     per inbox state: a moved deadline on an unchanged inbox requests nothing again, a changed one does."""
     return f"after-deadline-{int(data_year)}-{digest}"
-
-
-def ingested_digest(instance: DagsterInstance, data_year: int) -> str | None:
-    """The inbox digest of the run that wrote the year's ``submission_log`` last (its ``etdz/inbox_digest`` tag:
-    command-line, sensor and schedule runs carry it), or None."""
-    records = instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=AssetKey("submission_log"), asset_partitions=[str(int(data_year))]),
-        limit=1).records
-    if not records:
-        return None
-    run = instance.get_run_by_id(records[0].run_id)
-    return run.tags.get(DIGEST_TAG) if run is not None else None
 
 
 def expected_readiness(resource: EtdzResource, instance: DagsterInstance, data_year: int,

@@ -40,9 +40,9 @@ from dagster import (
 )
 
 from assets.resource import EtdzResource
-from etdz.inbox_state import inbox_years, listing_digest, scan_inbox
+from etdz.inbox_state import InboxFolderRefused, inbox_years, listing_digest, scan_inbox
 from etdz.publish import blocked_by_publication, is_published
-from pipelines.observations import inbox_observation, last_observed_digest
+from pipelines.observations import DIGEST_TAG, inbox_observation, last_observed_digest
 
 
 def build_inbox_sensor(job, partitions_def, interval_seconds: int = 30):
@@ -63,7 +63,11 @@ def build_inbox_sensor(job, partitions_def, interval_seconds: int = 30):
                 continue
             if not isinstance(cursor.get(str(year)), dict):
                 cursor.pop(str(year), None)  # a cursor of an earlier release (one digest per year)
-            entries = scan_inbox(Path(resource.settings.inbox) / str(year))  # listed once: the digest and the count
+            try:
+                entries = scan_inbox(Path(resource.settings.inbox) / str(year))  # listed once: the digest and the count
+            except InboxFolderRefused as exc:  # a linked year folder: said on the tick, the other years go on
+                notes.append(f"{year}: {exc}")
+                continue
             digest = listing_digest(entries)
             state = cursor.get(str(year)) or {"recorded": last_observed_digest(context.instance, year)}
             if digest == state.get("recorded"):
@@ -75,7 +79,7 @@ def build_inbox_sensor(job, partitions_def, interval_seconds: int = 30):
             else:
                 events.append(inbox_observation(year, digest, len(entries)))
                 requests.append(RunRequest(partition_key=str(year),
-                                           tags={"etdz/trigger": "inbox_sensor", "etdz/inbox_digest": digest}))
+                                           tags={"etdz/trigger": "inbox_sensor", DIGEST_TAG: digest}))
                 state = {"recorded": digest}
             cursor[str(year)] = state
         behind = None if requests else first_year_behind(context.instance, job.name, sorted(int(k) for k in keys))

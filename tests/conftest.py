@@ -23,6 +23,7 @@ def private_etdz_home(tmp_path_factory, monkeypatch):
     return home
 
 
+@pytest.hookimpl(tryfirst=True)  # before -m deselects: a server test is slow when `-m "not slow"` is judged
 def pytest_collection_modifyitems(config, items):
     """A ``server`` test (PostgreSQL, S3, the Dagster webserver, Chromium) is in the slow tier too, so
     ``-m "not slow"`` never starts a server (docs/testing.md)."""

@@ -50,6 +50,7 @@ def test_bench_runs_at_50_zones_and_writes_json(tmp_path):
     assert not any((tmp_path / "work").glob("etdz-bench-*"))
 
 
+@pytest.mark.slow
 def test_the_console_entry_can_be_profiled(tmp_path):
     """`python -m cProfile … pipelines.cli` writes a profile: under a profiler the entry returns instead of
     leaving with os._exit (which skipped the profiler's own exit and left `bench/run.py --profile` empty)."""

@@ -113,6 +113,7 @@ def _compare_every_file(home: Path, run_issues: pd.DataFrame) -> Checker:
     return checker
 
 
+@pytest.mark.slow
 def test_checker_equals_the_run_for_every_demo_file(demo_home):
     run_issues = _run_issues(demo_home)
     assert (run_issues["severity"] == "error").any()  # the demo's faulty files are rejected
@@ -141,6 +142,7 @@ def test_an_upload_is_checked_as_if_placed_in_the_inbox_now(demo_home, tmp_path)
     assert res.data_year == YEAR and res.zone_code
 
 
+@pytest.mark.slow
 def test_the_inbox_and_previous_year_are_read_again_when_they_change(tmp_path):
     home = tmp_path / "home"
     write_demo(home, years=range(YEAR - 1, YEAR + 1), n_zones=12)
@@ -178,6 +180,7 @@ def test_the_inbox_and_previous_year_are_read_again_when_they_change(tmp_path):
     assert "file.measures_dropped" not in set(checker.check(path).issues["check"])
 
 
+@pytest.mark.slow
 def test_one_checker_shared_by_threads_gives_each_thread_its_answer(demo_home):
     checker = Checker(_settings(demo_home))
     files = sorted((demo_home / "inbox" / str(YEAR)).glob("*"))[:12]

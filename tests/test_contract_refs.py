@@ -10,7 +10,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CONTRACT = ROOT / "docs" / "contract"
 REF = re.compile(r"docs/contract/([\w-]+\.md)(?: §(\d+(?:\.\d+)*))?")
-SOURCES = ("etdz", "assets", "checks", "pipelines", "bench", "tests")
+SOURCES = ("etdz", "assets", "checks", "pipelines", "portal", "bench", "tests")
 
 
 def _references() -> list[tuple[Path, int, str, str | None]]:

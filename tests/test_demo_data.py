@@ -105,6 +105,7 @@ def _snapshot(home: Path) -> dict[str, tuple[bytes, int]]:
             for p in sorted(home.rglob("*")) if p.is_file()}
 
 
+@pytest.mark.slow
 def test_same_seed_gives_byte_identical_files(tmp_path):
     a = write_demo(tmp_path / "a", n_zones=40)
     b = write_demo(tmp_path / "b", n_zones=40)
@@ -131,6 +132,7 @@ def test_rewriting_a_home_replaces_the_previous_demo_files(tmp_path):
 # --------------------------------------------------------------------------- completeness
 
 
+@pytest.mark.slow
 def test_registry_is_the_shipped_one_plus_provincial_candidates(demo):
     home, layout, _ = demo
     reg = load_registry(layout.registry)
@@ -144,6 +146,7 @@ def test_registry_is_the_shipped_one_plus_provincial_candidates(demo):
     assert set(prov.zone_code) == {c["zone_code"] for c in CANDIDATES}
 
 
+@pytest.mark.slow
 def test_every_due_zone_of_every_year_has_a_file(demo, values):
     home, layout, manifest = demo
     reg = load_registry(layout.registry)
@@ -170,6 +173,7 @@ def test_every_due_zone_of_every_year_has_a_file(demo, values):
     assert len({z for z, _ in cand_years}) >= 4
 
 
+@pytest.mark.slow
 def test_every_file_has_every_measure_of_its_years_catalogue(demo):
     home, layout, manifest = demo
     cats = load_catalogues()
@@ -187,6 +191,7 @@ def test_every_file_has_every_measure_of_its_years_catalogue(demo):
 # --------------------------------------------------------------------------- realism
 
 
+@pytest.mark.slow
 def test_magnitudes_are_realistic(values):
     v = values
     assert 50 <= v.gdp.median() <= 2000  # 亿元
@@ -209,6 +214,7 @@ def test_magnitudes_are_realistic(values):
     assert (v.startup_days.dropna() > 0).all()
 
 
+@pytest.mark.slow
 def test_growth_is_trend_plus_noise(values):
     gdp = values.gdp.unstack("year")
     growth = (gdp / gdp.shift(axis=1) - 1).stack().dropna()
@@ -218,6 +224,7 @@ def test_growth_is_trend_plus_noise(values):
     assert 0.02 <= growth.median() <= 0.12
 
 
+@pytest.mark.slow
 def test_suzhou_industrial_park_leads(values):
     for year in YEARS:
         y = values.xs(year, level="year")
@@ -226,6 +233,7 @@ def test_suzhou_industrial_park_leads(values):
         assert composite.rank(ascending=False)[SUZHOU_IP] <= max(1, 0.05 * len(y)), year
 
 
+@pytest.mark.slow
 def test_east_is_stronger_than_west(demo, values):
     reg = load_registry(demo[1].registry).set_index("zone_code")
     y = values.xs(2021, level="year").join(reg.region)
@@ -233,6 +241,7 @@ def test_east_is_stronger_than_west(demo, values):
     assert (med.loc["east"] > med.loc["west"]).all()
 
 
+@pytest.mark.slow
 def test_a_zone_goes_from_zero_foreign_investment_to_some(values, demo):
     fdi = values.fdi_actual.unstack("year")
     from_zero = (fdi.shift(axis=1) == 0) & (fdi > 0)
@@ -244,6 +253,7 @@ def test_a_zone_goes_from_zero_foreign_investment_to_some(values, demo):
 # --------------------------------------------------------------------------- file formats
 
 
+@pytest.mark.slow
 def test_formats_units_and_names_are_mixed(demo):
     home, layout, manifest = demo
     files = [home / f for f in manifest["files"]]
@@ -279,6 +289,7 @@ def test_formats_units_and_names_are_mixed(demo):
     assert units.get("万元") and units.get("亿美元") and units.get("亿元") and units.get("万美元")
 
 
+@pytest.mark.slow
 def test_xlsx_files_open_with_numbers_as_numbers(demo):
     home, layout, manifest = demo
     xlsx = [home / f for f in manifest["files"] if f.endswith(".xlsx")]
@@ -302,6 +313,7 @@ def test_xlsx_files_open_with_numbers_as_numbers(demo):
 # --------------------------------------------------------------------------- faulty files
 
 
+@pytest.mark.slow
 def test_a_few_faulty_files_per_year(demo):
     home, layout, manifest = demo
     assert layout.faulty_files and all(p.exists() for p in layout.faulty_files)
@@ -316,6 +328,7 @@ def test_a_few_faulty_files_per_year(demo):
     assert len(zone_years) == len(set(zone_years))
 
 
+@pytest.mark.slow
 def test_faulty_files_hold_what_they_claim(demo):
     home, layout, manifest = demo
     by_kind: dict[str, list[dict]] = {}
@@ -350,6 +363,7 @@ def test_faulty_files_hold_what_they_claim(demo):
         assert gdp_v > city_v * factor and (kind == "city_exceeded" or gdp_v <= city_v * 1.05), kind
 
 
+@pytest.mark.slow
 def test_corrections_come_later_and_supersede(demo):
     home, layout, manifest = demo
     for kind in ("corrected", "revised"):
@@ -365,6 +379,7 @@ def test_corrections_come_later_and_supersede(demo):
     assert layout.superseded_files and all(p.exists() for p in layout.superseded_files)
 
 
+@pytest.mark.slow
 def test_every_zone_of_one_host_city_reports_the_same_city_figures(demo, values):
     """The demo's zone → city table (demo/data/demo_host_cities.csv) decides the city figures: one per city and
     year whichever zone reports them (up to the rounding of a figure reported in another unit), above each zone's
@@ -385,6 +400,7 @@ def test_every_zone_of_one_host_city_reports_the_same_city_figures(demo, values)
         assert (v[zone] < v[city]).all() or v[[zone, city]].isna().any(axis=1).sum(), zone
 
 
+@pytest.mark.slow
 def test_the_demo_shows_both_sides_of_the_rule_zone_below_city(scored, demo):
     """The faulty file with GDP 10,000 times too large is rejected by the rule (row.inconsistent, an error); the
     revised file's first version, 3 % above its city, is accepted with the rule's warning and then superseded."""
@@ -414,6 +430,7 @@ def test_sanitise_name_keeps_only_safe_characters():
 # --------------------------------------------------------------------------- against the real validator
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("etdz.ingestion") is None, reason="etdz/ingestion/ not written yet")
 def test_demo_files_validate_as_intended(tmp_path):
     from etdz.ingestion import validate_files
@@ -501,12 +518,14 @@ def scored(demo):
     return out
 
 
+@pytest.mark.slow
 def test_suzhou_industrial_park_is_first_in_every_year(scored):
     """As in every published assessment from 2016 to 2024."""
     for year, (_, s) in scored.items():
         assert s.rankings.set_index("zone_code").at[SUZHOU_IP, "national_rank"] == 1, year
 
 
+@pytest.mark.slow
 def test_the_top_30_resembles_the_published_rankings_without_copying_them(scored):
     published = pd.read_csv(STRENGTH_CSV, comment="#")
     best = dict(zip(published.zone_code, published.best_rank))
@@ -518,6 +537,7 @@ def test_the_top_30_resembles_the_published_rankings_without_copying_them(scored
         assert known != sorted(known, key=lambda z: (best[z], z)), year  # an order of its own
 
 
+@pytest.mark.slow
 def test_one_year_is_final_the_last_one_still_provisional(scored):
     status = {year: set(s.rankings.results_status) for year, (_, s) in scored.items()}
     assert status[YEARS[-2]] == {"final"}  # every zone corrected its rejected file, some after the deadline
@@ -525,6 +545,7 @@ def test_one_year_is_final_the_last_one_still_provisional(scored):
     assert sum(v == {"final"} for v in status.values()) == 1
 
 
+@pytest.mark.slow
 def test_late_files_are_flagged_and_decided_on_their_merits(scored, demo):
     scenarios = demo[2]["scenarios"]
     for year, (ing, _) in scored.items():
@@ -537,6 +558,7 @@ def test_late_files_are_flagged_and_decided_on_their_merits(scored, demo):
     assert corrections and {x["year"] for x in corrections} == {YEARS[-2]}
 
 
+@pytest.mark.slow
 def test_trade_in_dollars_and_investment_in_yuan_are_converted(scored):
     rates = {2018: 6.6174, 2019: 6.8985, 2020: 6.8976, 2021: 6.4515, 2022: 6.7261, 2023: 7.0467}
     for year, (ing, _) in scored.items():
@@ -550,6 +572,7 @@ def test_trade_in_dollars_and_investment_in_yuan_are_converted(scored):
         assert m.loc[m.reported_unit == m.unit, "rate"].isna().all()
 
 
+@pytest.mark.slow
 def test_magnitudes_are_anchored_on_public_figures(scored, demo):
     reg = load_registry(demo[1].registry).set_index("zone_code")
     for year, (ing, _) in scored.items():

@@ -42,6 +42,7 @@ def probe(*argv: str, env: dict | None = None) -> tuple[str, str]:
     return line, proc.stdout[-2000:] + proc.stderr[-3000:]
 
 
+@pytest.mark.slow
 def test_importing_the_cli_the_definitions_and_the_checker_does_not_import_gx(tmp_path):
     code = ("import sys\n"
             "import pipelines.cli, pipelines.definitions, etdz.checking, etdz.ingestion, etdz.validation\n"
@@ -53,6 +54,7 @@ def test_importing_the_cli_the_definitions_and_the_checker_does_not_import_gx(tm
     assert out.stdout.strip().endswith("no gx"), out.stdout + out.stderr
 
 
+@pytest.mark.slow
 def test_template_and_ui_do_not_import_gx_and_validate_does(tmp_path):
     line, log = probe("template", "--data-year", "2023", "--out", str(tmp_path / "tpl"))
     assert line == "PROBE exit=0 gx=False", log

@@ -8,6 +8,8 @@ import sys
 import weakref
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -16,6 +18,7 @@ class _Node:
         self.me = self  # a reference cycle: only the cycle collector frees it
 
 
+@pytest.mark.slow
 def test_release_memory_freezes_the_imports_once_and_still_collects_new_cycles():
     # a fresh interpreter: whether this pytest process already froze depends on the order of the tests
     code = """

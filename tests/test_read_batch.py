@@ -138,6 +138,7 @@ def test_golden_example_same_results_both_ways():
         previous = y.measures
 
 
+@pytest.mark.slow
 def test_demo_years_and_their_faulty_files_same_results_both_ways(tmp_path):
     layout = write_demo(tmp_path, years=range(2018, 2024), n_zones=40)
     cats, reg = load_catalogues(), load_registry(layout.registry)
@@ -347,6 +348,7 @@ def _write(lines: list[list[str]], opts: dict, rng: random.Random) -> bytes:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(st.lists(st.sampled_from(_KINDS), max_size=4), _CELL), min_size=1, max_size=5),
        st.integers(0, 2**32 - 1))
+@pytest.mark.slow
 def test_fuzz_both_paths_same_frames_issues_and_reads(tiny, mutations, seed):
     rng = random.Random(seed)
     base = [COLUMNS] + [[str(c) for c in r] for r in BASE]

@@ -129,11 +129,14 @@ def test_the_range_runs_from_the_first_catalogue_year_to_the_last_deadline_passe
 
 def test_a_year_whose_files_arrive_before_its_deadline_is_in_the_range(tmp_path):
     (tmp_path / "inbox" / "2026").mkdir(parents=True)
+    assert _range(tmp_path, dt.date(2026, 12, 3)) == (2015, 2025)  # a folder without files: not yet
+    (tmp_path / "inbox" / "2026" / "N001.csv").write_text("zone_code\n", encoding="utf-8")
     assert _range(tmp_path, dt.date(2026, 12, 3)) == (2015, 2026)
 
 
 def test_a_configured_range_wins(tmp_path):
     (tmp_path / "inbox" / "2026").mkdir(parents=True)
+    (tmp_path / "inbox" / "2026" / "N001.csv").write_text("zone_code\n", encoding="utf-8")
     assert _range(tmp_path, dt.date(2026, 12, 3), ETDZ_FIRST_DATA_YEAR="2018",
                   ETDZ_LAST_DATA_YEAR="2023") == (2018, 2023)
 
@@ -189,3 +192,18 @@ def test_a_published_year_is_named_with_the_command_that_reopens_it(tmp_path, mo
     assert publish.reopen_command(2021) in str(refused.value)
     monkeypatch.setattr(publish, "history", lambda store, year: [event, {"action": "reopen"}])
     publish.ensure_writable(Warehouse(str(tmp_path)), 2021)  # reopened: writable
+
+
+def test_a_run_of_a_year_outside_the_partitions_exits_2_naming_the_range(tmp_path):
+    from pipelines.runs import RunFailed, run_years
+
+    golden = Path(__file__).resolve().parent / "fixtures" / "golden"
+    settings = Settings.from_env({"ETDZ_HOME": str(tmp_path), "ETDZ_REGISTRY": str(golden / "registry.csv"),
+                                  "ETDZ_METHODOLOGY": str(golden / "catalogues"), "ETDZ_INBOX": str(tmp_path / "in"),
+                                  "ETDZ_FIRST_DATA_YEAR": "2020", "ETDZ_LAST_DATA_YEAR": "2021"})
+    with pytest.raises(RunFailed) as refused:
+        run_years([2022], settings, quiet=True)
+    assert refused.value.exit_code == 2
+    text = str(refused.value)
+    assert "data year 2022 is not one of the data years 2020–2021" in text and "ETDZ_LAST_DATA_YEAR" in text
+    assert not (tmp_path / "warehouse" / "submission_log").exists()  # nothing was run

@@ -82,3 +82,20 @@ def test_a_broken_configuration_exits_2_with_the_file_named(private_etdz_home, c
     (private_etdz_home / CONFIG_NAME).write_text("inbox = [\n", encoding="utf-8")
     assert main(["validate", "x.csv"]) == 2
     assert str(private_etdz_home / CONFIG_NAME) in capsys.readouterr().err
+
+
+def test_the_demo_setting_is_its_configurations_and_a_real_one_has_none(tmp_path):
+    """``demo = true`` (written by `etdz demo`) marks a demo deployment for every later command; `etdz init` writes a
+    real one, whose file keeps the default (false) as a comment."""
+    real = tmp_path / "real"
+    write_config(Settings.from_env({"ETDZ_HOME": str(real)}))
+    assert "# demo = false" in (real / CONFIG_NAME).read_text(encoding="utf-8")
+    assert Settings.from_env({"ETDZ_HOME": str(real)}).demo is False
+    demo = tmp_path / "demo"
+    write_config(Settings.from_env({"ETDZ_HOME": str(demo), "ETDZ_DEMO": "true"}))
+    assert "\ndemo = true\n" in (demo / CONFIG_NAME).read_text(encoding="utf-8")
+    assert Settings.from_env({"ETDZ_HOME": str(demo)}).demo is True  # read back from the file alone
+    assert Settings.from_env({"ETDZ_HOME": str(demo), "ETDZ_DEMO": "0"}).demo is False  # the environment wins
+    (real / CONFIG_NAME).write_text('demo = "perhaps"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"demo in .*etdz.toml: 'perhaps' is not true or false"):
+        Settings.from_env({"ETDZ_HOME": str(real)})

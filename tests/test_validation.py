@@ -64,6 +64,7 @@ def test_clean_file_accepted_values_converted_to_canonical_units(env):
     ({"output": ("-1", "亿元")}, "row.hard_bounds", "value", 2),
     ({"firms": ("3.5", "家")}, "row.not_integer", "value", 4),
     ({"jobs": ("1.23456", "万人")}, "row.not_integer", "value", 5),  # 12345.6 people after conversion
+    ({"firms": ("35.000001", "家")}, "row.not_integer", "value", 4),  # relative gap 2.9e-8: beyond 1e-9
     ({"output": ("120", "美元")}, "row.unknown_unit", "unit", 2),
     ({"output": ("120", "")}, "row.unknown_unit", "unit", 2),
     ({"output": ("约120", "亿元")}, "row.invalid_value", "value", 2),
@@ -93,6 +94,9 @@ def test_a_value_that_overflows_once_converted_is_invalid_not_infinite(env):
 def test_whole_after_conversion_is_fine(env):
     y = env({"f.csv": csv_bytes(rows_for("Z1", 2022, jobs=("1.2345", "万人"), firms=("12.0", "个")))})
     assert status(y, "f.csv") == "accepted"
+    # the contract's relative tolerance is 1e-9 (§2.1): 35.00000001 is 2.9e-10 from 35, whole
+    y = env({"f.csv": csv_bytes(rows_for("Z1", 2022, firms=("35.00000001", "家")))})
+    assert status(y, "f.csv") == "accepted" and "row.not_integer" not in set(y.issues.check)
 
 
 def test_percent_measure_accepts_trailing_percent_with_warning(env):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from etdz.ingestion import ingest_year
@@ -89,3 +90,63 @@ def test_every_rejected_file_has_its_own_notice_even_unread_or_byte_identical(ye
     notices = sorted(p.name for p in folder.iterdir())
     assert len(notices) == len(rejected), notices
     assert all(len(n.split("_", 1)[1]) > len(".txt") for n in notices), notices  # never a bare "unknown_.txt"
+
+
+def _notice(folder, ingest, file_name):
+    sha = dict(zip(ingest.log.file_name, ingest.log.sha256))[file_name]
+    return next(p for p in folder.iterdir() if sha[:12] in p.name).read_text(encoding="utf-8")
+
+
+def test_a_file_of_another_year_is_told_to_go_to_that_year_never_to_overwrite_the_accepted_one(year, tmp_path):
+    """Z1 has an accepted 2022 file; its 2021 figures sent into 2022 must not be relabelled 2022 and resent (that
+    would replace the accepted file with last year's figures): the notice says to send them for 2021."""
+    from datetime import date
+
+    from etdz.catalogue import load_catalogue
+
+    ingest, registry = year
+    inbox = tmp_path / "inbox" / "2022"
+    last_year = [["Z1", 2021, "gizmos", "38", "台"], ["Z1", 2021, "ratio_x", "11", "%"]]
+    (inbox / "去年的.csv").write_bytes(csv_bytes(last_year))
+    (inbox / "文字年份.csv").write_bytes(csv_bytes([["Z3", "二〇二二", "gizmos", "38", "台"]]))
+    ingest = ingest_year(inbox, 2022, load_catalogue(tmp_path / "cat" / "new.yaml"), registry, None)
+    folder = tmp_path / "notices"
+    write_rejection_notices(ingest, folder, registry, deadlines={2022: date(2023, 5, 15)})
+    text = _notice(folder, ingest, "去年的.csv")
+    assert "园区：甲经开区（代码 Z1）" in text and "数据年度：2022" in text
+    assert "报送截止：2023-05-15（北京时间" in text
+    assert "原样作为 2021 年度的报送提交" in text and "不要改动年份" in text
+    assert "本区 2022 年度已有被受理的文件「good.csv」" in text and "仍然有效" in text
+    assert "切勿只把每一行的年份改为 2022" in text
+    assert "每一行填写 2022" not in text and "并在每一行的 data_year 列填写该年份" not in text
+    # a year written as text is this year's figures with the year miswritten: there, writing the year is the fix
+    iss = ingest.issues
+    text_year = iss[(iss.file_name == "文字年份.csv") & (iss.check == "file.year_mismatch")]
+    assert "并在每一行填写 2022" in text_year.message.iloc[0] and "不要改动年份" not in text_year.message.iloc[0]
+    # a zone with no accepted file is told it scores 0 until it resubmits, by the deadline
+    other = _notice(folder, ingest, "bad.csv")
+    assert "园区：乙经开区（代码 Z2）" in other and "尚无被受理的文件" in other and "2023-05-15" in other
+    received = ingest.log.set_index("file_name").at["bad.csv", "received_at"]
+    assert pd.Timestamp(received).tz_convert("Asia/Shanghai").strftime("%Y-%m-%d %H:%M") + "（北京时间" in other
+
+
+def test_a_notice_of_an_unregistered_zone_still_has_a_deadline(year, tmp_path):
+    ingest, registry = year
+    folder = tmp_path / "notices"
+    write_rejection_notices(ingest, folder, registry)
+    text = _notice(folder, ingest, "forged.csv")
+    assert "不在园区名录中" in text and "报送截止：2023-06-30" in text  # the default: 30 June of the next year
+
+
+def test_a_demo_deployment_marks_its_validation_page_and_notices(year, tmp_path):
+    from etdz.reports import fictitious
+
+    ingest, registry = year
+    folder = tmp_path / "notices"
+    write_rejection_notices(ingest, folder, registry, demo=True)
+    assert all(p.read_text(encoding="utf-8").startswith(f"【{fictitious.BANNER}】") for p in folder.iterdir())
+    assert 'id="demo-banner"' in render_validation_page(ingest, registry, demo=True)
+    real = tmp_path / "real"
+    write_rejection_notices(ingest, real, registry)
+    assert not any(fictitious.BANNER_ZH in p.read_text(encoding="utf-8") for p in real.iterdir())
+    assert 'id="demo-banner"' not in render_validation_page(ingest, registry)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import logging
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -22,6 +23,7 @@ from etdz.commit import DurableBatch, replace_file
 from etdz.locations import local_path
 
 _CHUNK = 1024 * 1024
+_log = logging.getLogger("etdz.archive")
 _ARCHIVE_THREADS = 8  # object-store PUTs overlap with reading
 
 
@@ -35,9 +37,56 @@ def _local_root(archive: str) -> str | None:
     return os.path.abspath(path) if path is not None else None
 
 
+# A kept copy's modification time says whether its bytes were checked: etdz sets it to this stamp (1 January 2000
+# plus a few seconds taken from the hash) when it writes or verifies a copy, so a copy whose bytes were changed since
+# — by any ordinary write, which sets the time to "now" — is re-hashed, and repaired when they no longer match its
+# name. A copy with the stamp is kept without reading it again (23,000 files are not re-read at every run).
+_VERIFIED_EPOCH_NS = 946_684_800 * 10**9
+
+
+def verified_mtime_ns(sha256: str) -> int:
+    """The modification time etdz gives an archived copy whose bytes it wrote or checked (see above)."""
+    return _VERIFIED_EPOCH_NS + int(sha256[:8], 16)
+
+
+def _file_sha256(path: str) -> str:
+    with open(path, "rb") as fh:
+        return _hash_open_file(fh)
+
+
+def _kept_copy_is_good(dest: str, sha256: str, size: int) -> bool:
+    """Whether the archive already holds ``sha256``'s bytes at ``dest``: the right size and either the stamp
+    (:func:`verified_mtime_ns`) or, re-hashed, the right hash (then stamped). A copy with other bytes is a damaged
+    copy: False, and the caller writes it again from the file received (a warning names it)."""
+    try:
+        st = os.stat(dest)
+    except OSError:
+        return False  # missing (or unreadable: then the write says why)
+    if st.st_size != size:
+        if st.st_size:
+            _log.warning("archived copy %s has %d bytes, not %d: written again from the file received",
+                         dest, st.st_size, size)
+        return False
+    stamp = verified_mtime_ns(sha256)
+    if st.st_mtime_ns == stamp:
+        return True
+    try:
+        good = _file_sha256(dest) == sha256
+    except OSError:
+        return False
+    if not good:
+        _log.warning("archived copy %s no longer matches its SHA-256 (its bytes were changed): written again from "
+                     "the file received", dest)
+        return False
+    with contextlib.suppress(OSError):  # checked: not read again until it is modified
+        os.utime(dest, ns=(st.st_atime_ns, stamp))
+    return True
+
+
 def archive_bytes(archive: str, sha256: str, data: bytes | None = None, src: BinaryIO | None = None,
                   batch: DurableBatch | None = None) -> str:
-    """Store one file's bytes content-addressed (idempotent: a stored file of the right size is kept). ``data``,
+    """Store one file's bytes content-addressed (idempotent: a stored copy that is intact is kept, a local one
+    whose bytes no longer match its name is written again: see :func:`_kept_copy_is_good`). ``data``,
     or ``src``: an open binary file, streamed from its start (the file the ingestion opened, never a path opened
     again: it may have been replaced). ``batch``: for a local archive, the batch the file joins (in place at once,
     durable at the batch's sync); without one a local file is durable when this returns."""
@@ -45,9 +94,8 @@ def archive_bytes(archive: str, sha256: str, data: bytes | None = None, src: Bin
     root = str(batch.root) if batch is not None else _local_root(archive)
     if root is not None:
         dest = os.path.join(root, sha256[:2], sha256)
-        with contextlib.suppress(OSError):  # missing (or unreadable: then the write below says why)
-            if os.stat(dest).st_size == size:
-                return archive_url(archive, sha256)
+        if _kept_copy_is_good(dest, sha256, size):
+            return archive_url(archive, sha256)
 
         def stream(out: BinaryIO) -> None:  # the file the ingestion opened (never the path again)
             src.seek(0)  # type: ignore[union-attr]
@@ -58,6 +106,8 @@ def archive_bytes(archive: str, sha256: str, data: bytes | None = None, src: Bin
             batch.replace(dest, payload)
         else:
             replace_file(dest, payload)
+        stamp = verified_mtime_ns(sha256)
+        os.utime(dest, ns=(stamp, stamp))  # "written by etdz, not modified since" (see _kept_copy_is_good)
         return archive_url(archive, sha256)
     fs, base = fsspec.core.url_to_fs(archive)
     dest = f"{base.rstrip('/')}/{sha256[:2]}/{sha256}"

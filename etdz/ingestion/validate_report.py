@@ -10,6 +10,7 @@ import pandas as pd
 
 from etdz.catalogue import Catalogue
 from etdz.escape import plain_text
+from etdz.inbox_state import display_name
 from etdz.reading import DEFAULT_MAX_BYTES, DEFAULT_ROWS_PER_MEASURE
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ def validate_files(paths: list[str | Path], catalogues: list[Catalogue] | None =
         rejected += errors > 0
         verdict = (f"将被拒收（{errors} 个错误，{warnings} 个警告）" if errors else
                    f"可以接收（{warnings} 个警告）" if warnings else "可以接收，没有发现问题")
-        lines.append(f"== {path}")
+        lines.append(f"== {display_name(str(path))}")  # a name that is not UTF-8 shown escaped
         info = []
         if res.zone_code:
             info.append(f"园区 {res.zone_code}")

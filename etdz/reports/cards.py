@@ -12,6 +12,7 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 
+from etdz.rejections import NOTICES_FOLDER, deadline_text
 from etdz.reports import charts
 from etdz.reports.inputs import YearView
 from etdz.reports.robustness import varied, zone_robustness
@@ -26,7 +27,10 @@ def _common(v: YearView, generated: str) -> dict:
     return {
         "data_year": v.data_year, "method": v.catalogue, "generated": generated, "categories": v.categories,
         "N": v.n_total, "provisional": v.provisional, "n_indicators": len(v.indicators),
-        "metas": v.indicator_by_code, "robust_what": varied(v.catalogue.robustness, v.catalogue),
+        "results": v.results, "queries": v.queries,
+        "metas": v.indicator_by_code, "robust_what": varied(v.catalogue.robustness, v.catalogue), "demo": v.demo,
+        "deadline": deadline_text(v.deadline) if v.deadline else None, "notices_folder": NOTICES_FOLDER,
+        "unattributed_rejected": v.unattributed_rejected,
     }
 
 
@@ -174,6 +178,7 @@ def card_context(v: YearView, z: dict, common: dict, shared: TargetGroups | None
         "n_province": v.n_province.get(z["province"], 0), "total_avg": v.total_avg_nat,
         "total_reg_avg": v.total_avg_reg.get(region), "history_n": len(trend_rows),
         "robust": robust, "robust_computed": v.robust_by_zone is not None,
+        "rejected_files": (v.rejected_by_zone or {}).get(code, []),
     }
 
 

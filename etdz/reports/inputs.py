@@ -8,11 +8,15 @@ one pass (grouped once, never filtered per zone), so 230 cards render from dicti
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 import pandas as pd
 
 from etdz.catalogue import Catalogue, Indicator
+from etdz.deadlines import default_deadline
+from etdz.queries import LABELS, NO_PORTAL, QueryStatus, query_status, results_label
+from etdz.rejections import beijing_time, first_errors, notice_key, notice_names
 from etdz.reports.templating import REGION_ORDER, is_missing
 from etdz.scoring.downgrade import bottom_flags
 from etdz.scoring.levers import bounds_from_table
@@ -41,6 +45,10 @@ class ReportInputs:
     # (§3.8) re-score a zone with them; None: Y−1 had no submissions.
     prev_measures: pd.DataFrame | None = None
     prev_accepted: set[str] | frozenset[str] | None = None
+    demo: bool = False            # a demo deployment (Settings.demo): every page and sheet says its data are invented
+    deadline: date | None = None  # the data year's submission deadline (etdz.deadlines), for the no-valid-file cards
+    # the year's review queries (portal.queries.year_queries; docs/contract/06-portal.md §6.3); None: no portal database
+    queries: list[dict] | None = None
 
 
 def indicator_unit(ind: Indicator, catalogue: Catalogue) -> str:
@@ -124,6 +132,15 @@ class YearView:
     prev_accepted: set[str]                           # and in Y−1
     bounds: list[Bounds] | None                        # the year's indicator_bounds, catalogue order
     bounds_problem: str | None                         # why ``bounds`` is None
+    demo: bool = False                                 # ReportInputs.demo
+    deadline: date | None = None                       # the year's submission deadline (Asia/Shanghai, inclusive)
+    # zone -> its rejected files of Y, in log order: file_name, received (Beijing time), late, errors, first_error
+    # (the first error in words) and notice (its rejection notice's name, etdz.rejections)
+    rejected_by_zone: dict[str, list[dict]] | None = None
+    unattributed_rejected: int = 0                     # rejected files of Y whose zone could not be told (no card)
+    queries: QueryStatus = NO_PORTAL                   # the year's review queries by state (etdz.queries)
+    results: str = "final"                             # final / under_review / provisional (etdz.queries.results_label)
+    results_text: str = "正式 final"                   # its words, with the query counts when there is a portal
 
 
 def _records(df: pd.DataFrame) -> list[dict]:
@@ -256,6 +273,8 @@ def prepare(inp: ReportInputs) -> YearView:
         lever_bounds, bounds_problem = bounds_from_table(cat, inp.indicator_bounds), None
     except ValueError as exc:
         lever_bounds, bounds_problem = None, str(exc)
+    queries = query_status(inp.queries)
+    label = results_label("provisional" if provisional else "final", queries)
     return YearView(
         data_year=Y, catalogue=cat, inputs=inp, zones=zones, zone_by_code=zone_by_code, indicators=metas,
         indicator_by_code=meta_by_code, categories=categories, regions=regions, n_total=len(zones),
@@ -267,7 +286,47 @@ def prepare(inp: ReportInputs) -> YearView:
         bottom_years=bottom, watch_by_zone=watch, provisional=provisional, robust_by_zone=robust,
         region_bottom_now=region_bottom_now, measures_by_zone=_by_zone(inp.measures),
         prev_measures_by_zone=_by_zone(inp.prev_measures), accepted=accepted_zones(inp.submission_log),
-        prev_accepted=set(inp.prev_accepted or ()), bounds=lever_bounds, bounds_problem=bounds_problem)
+        prev_accepted=set(inp.prev_accepted or ()), bounds=lever_bounds, bounds_problem=bounds_problem,
+        demo=bool(inp.demo), deadline=inp.deadline or default_deadline(Y),
+        rejected_by_zone=_rejected_by_zone(inp, set(zone_by_code)),
+        unattributed_rejected=_unattributed(inp.submission_log, set(zone_by_code)),
+        queries=queries, results=label,
+        results_text=" ".join(LABELS[label]) + (f" — {queries.describe()}" if queries.known else ""))
+
+
+def _unattributed(log: pd.DataFrame | None, ranked: set[str]) -> int:
+    """Rejected files whose zone code is missing or no ranked zone's: a card cannot say they were its own."""
+    if log is None or len(log) == 0:
+        return 0
+    rejected = log[log["status"] == "rejected"]
+    return int(sum(is_missing(z) or z not in ranked for z in rejected["zone_code"]))
+
+
+def _rejected_by_zone(inp: ReportInputs, ranked: set[str]) -> dict[str, list[dict]]:
+    """The rejected files of the year's ranked zones, with what a card says of each (``YearView.rejected_by_zone``).
+
+    Notice names are :func:`etdz.rejections.notice_names`' — the ones the ingestion wrote; the registry codes it
+    vouches for are the ranked zones and the upgrade candidates (every code a notice can carry here)."""
+    log = inp.submission_log
+    if log is None or len(log) == 0:
+        return {}
+    known = ranked | set(map(str, inp.upgrade_candidates.zone_code)) if len(inp.upgrade_candidates) else ranked
+    names = notice_names(log, known)
+    first = first_errors(inp.submission_issues)
+    late = log["late"] if "late" in log else pd.Series(False, index=log.index)
+    out: dict[str, list[dict]] = {}
+    rejected = log["status"] == "rejected"
+    for file_name, sha, zone, at, errors, is_late in zip(
+            log.file_name[rejected], log.sha256[rejected], log.zone_code[rejected], log.received_at[rejected],
+            log.errors[rejected], late[rejected]):
+        if is_missing(zone) or zone not in ranked:
+            continue
+        key = (str(file_name), notice_key(file_name, sha))
+        out.setdefault(zone, []).append({
+            "file_name": str(file_name), "received": beijing_time(at), "late": bool(is_late) if not is_missing(
+                is_late) else False, "errors": 0 if is_missing(errors) else int(errors),
+            "first_error": first.get(key, ""), "notice": names.get(key)})
+    return out
 
 
 def _by_zone(measures: pd.DataFrame | None) -> dict[str, dict[str, float]]:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pandas as pd
 
 from etdz.escape import markdown_table
-from etdz.reports import changes_section, charts
+from etdz.reports import changes_section, charts, method_annex
 from etdz.reports.inputs import YearView, _opt_int, _records
 from etdz.reports.robustness import depends, not_varied, pct, varied
 from etdz.reports.templating import REGION_LABELS, environment, is_missing, region_colour, region_label
 from etdz.scoring.downgrade import in_bottom as rule_in_bottom
-from etdz.scoring.ranks import in_top100
+from etdz.scoring.ranks import TOP100, in_top100
 
 MOVERS = 10
 
@@ -166,9 +166,30 @@ def context(v: YearView, generated: str) -> dict:
         "summons_n": cat.summons_bottom_n, "upgrades": upgrades, "file_counts": file_counts,
         "problem_files": problem_files, "issue_counts": issue_counts, "imputed": imputed, "no_valid": no_valid,
         "provisional": v.provisional, "n_indicators": len(v.indicators), "regions": v.regions,
+        "results": v.results, "queries": v.queries,
         "REGION_LABELS": REGION_LABELS, "top_zone": zones[0] if zones else None,
-        "n_history": len(v.history_years),
+        "n_history": len(v.history_years), "demo": v.demo,
+        # the scorer's own top-100 flag (rankings.top100), in national-rank order
+        "top100": [z for z in zones if z["top100"]], "top_n": TOP100,
+        "annex": method_annex.annex(cat, v.indicators, sum(i["imputed"] for i in imputed),
+                                    sum(i["missing"] for i in imputed)),
+        "links": {"cards": "zones/", "workbook": "rankings.xlsx", "validation": "validation.html"},
+        "cards_index": _cards_index(v),
     }
+
+
+def _cards_index(v: YearView) -> list[dict]:
+    """Every ranked zone, by region and province (provinces in the order of their best zone), for the index of cards:
+    each zone's card is one click from the national report."""
+    out = []
+    for r in v.regions:
+        provinces: dict[str, list[dict]] = {}
+        for z in v.zones:  # national-rank order
+            if z["region"] == r:
+                provinces.setdefault(z["province"], []).append(z)
+        out.append({"region": r, "label": region_label(r),
+                    "provinces": [{"name": p, "zones": zs} for p, zs in provinces.items()]})
+    return out
 
 
 def _robustness(v: YearView) -> dict | None:

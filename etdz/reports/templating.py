@@ -18,6 +18,8 @@ from jinja2 import Environment, FileSystemBytecodeCache, PackageLoader, StrictUn
 from markupsafe import Markup
 
 from etdz.escape import html_text, isolate
+from etdz.reports import fictitious
+from etdz.reports.units import decimals_for, display_unit, per_shown_unit
 
 REGION_LABELS = {"east": "东部 East", "central": "中部 Central", "west": "西部 West"}
 REGION_ZH = {"east": "东部", "central": "中部", "west": "西部"}
@@ -57,6 +59,22 @@ def fmt_value(x, integer: bool = False) -> str:
         return f"{x:,.0f}"
     s = f"{x:,.2f}"
     return s[1:] if s in ("-0.00",) else s
+
+
+def fmt_shown(x, unit, integer: bool = False) -> str:
+    """An amount in the canonical ``unit`` as it is shown: in its display unit (:mod:`etdz.reports.units`)."""
+    du = display_unit(unit)
+    if not du.converted or is_missing(x):
+        return fmt_value(x, integer)
+    v = float(x) * du.factor
+    if math.isinf(v):
+        return fmt_value(v)
+    return f"{v:,.{decimals_for(v, True)}f}"
+
+
+def unit_shown(unit) -> str:
+    """The unit an amount in the canonical ``unit`` is shown in."""
+    return display_unit(unit).unit
 
 
 def fmt_int(x) -> str:
@@ -136,8 +154,9 @@ def environment() -> Environment:
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                       # package data, fixed while the process runs: no stat of the file for every page
                       auto_reload=False, bytecode_cache=_bytecode_cache())
-    env.filters.update(score=fmt_score, value=fmt_value, int=fmt_int, change=fmt_change,
+    env.filters.update(score=fmt_score, value=fmt_value, int=fmt_int, change=fmt_change, shown=fmt_shown,
+                       unit_shown=unit_shown, per_shown=per_shown_unit,
                        region=region_label, colour=region_colour, isolate=isolate)
-    env.globals.update(css=stylesheet, REGION_LABELS=REGION_LABELS, REGION_ZH=REGION_ZH)
+    env.globals.update(css=stylesheet, REGION_LABELS=REGION_LABELS, REGION_ZH=REGION_ZH, fictitious=fictitious)
     return env
 

@@ -27,14 +27,19 @@ import xlsxwriter
 
 from etdz.commit import atomic_write
 from etdz.escape import spreadsheet_text as neutralise
+from etdz.reports import fictitious
 from etdz.reports.inputs import YearView, _opt_int, _records
 from etdz.reports.templating import REGION_ZH, is_missing
+from etdz.reports.units import display_unit, shown_value
 
 HEADER_STYLE = {"bold": True, "font_color": "#FFFFFF", "bg_color": "#1F2933", "pattern": 1,
                 "valign": "vcenter", "text_wrap": True}
 SCORE_FMT = "0.00"
 INT_FMT = "0"
 SHARE_FMT = "0%"  # a share of samples, stored as the fraction the dataset holds
+AMOUNT_FMT = "#,##0.00##"  # an amount in its display unit (FDI in 亿美元: small values keep their digits)
+BANNER_STYLE = {"bold": True, "font_color": "#FFFFFF", "bg_color": "#9F1239", "pattern": 1, "valign": "vcenter"}
+TOP100_SHEET = "前100 Top 100"
 REGION_SHEETS = {"east": "东部 East", "central": "中部 Central", "west": "西部 West"}
 # XlsxWriter's default font: a column of width w (characters) is 7 * w pixels, stored as exactly w
 _PX_PER_CHAR = 7
@@ -57,7 +62,10 @@ class _Book:
                                            "strings_to_urls": False, "strings_to_numbers": False})
         self.header = self.wb.add_format(HEADER_STYLE)
         self.formats = {kind: self.wb.add_format({"num_format": f})
-                        for kind, f in (("score", SCORE_FMT), ("int", INT_FMT), ("share", SHARE_FMT))}
+                        for kind, f in (("score", SCORE_FMT), ("int", INT_FMT), ("share", SHARE_FMT),
+                                        ("amount", AMOUNT_FMT))}
+        self.banner_format = self.wb.add_format(BANNER_STYLE)
+        self.banner: str | None = None  # the demo's mark (etdz.reports.fictitious) on every sheet's first row
 
     def sheet(self, title: str):
         return self.wb.add_worksheet(_sheet_title(title))
@@ -104,6 +112,8 @@ def _ranking_columns(v: YearView) -> list[tuple[str, str, str]]:
     for m in v.catalogue.top_lists:
         meas = v.catalogue.measures.get(m)
         cols.append((f"{meas.name_zh if meas else m} 名次", f"rank_{m}", "int"))
+        if meas is not None:  # the figure itself, in the unit the ministry publishes it in (etdz.reports.units)
+            cols.append((f"{meas.name_zh} ({display_unit(meas.unit).unit})", f"value:{m}", "amount"))
     cols += [("降级预警 Watch-list", "downgrade_candidate", "bool")]
     if _has_p_candidate(v):
         cols += [(P_CANDIDATE_HEADER, "p_candidate", "share")]
@@ -126,16 +136,21 @@ def _p_candidate(v: YearView, code: str) -> float | None:
     return None if r is None else r.get("p_candidate")
 
 
-def _write_sheet(book: _Book, title: str, columns, rows, freeze: str = "C2") -> None:
-    """Stream one sheet: a styled header, then one row a zone; each row leaves memory once the next starts."""
+def _write_sheet(book: _Book, title: str, columns, rows) -> None:
+    """Stream one sheet: the demo's banner when it is one, a styled header, then one row a zone; each row leaves
+    memory once the next starts. Header (and rank + name columns) frozen, autofilter on the header."""
     ws = book.sheet(title)
+    top = 0
+    if book.banner:  # a first row of its own, so the table below keeps its header and filter
+        ws.merge_range(0, 0, 0, max(len(columns) - 1, 1), book.banner, book.banner_format)
+        top = 1
     header = [neutralise(h) for h, _, _ in columns]
     widths = [_width(h) for h in header]
     for j, h in enumerate(header):
-        _write_text(ws, 0, j, h, book.header)
+        _write_text(ws, top, j, h, book.header)
     kinds = [(j, key, kind, book.formats.get(kind)) for j, (_, key, kind) in enumerate(columns)]
-    i = 0
-    for i, r in enumerate(rows, start=1):
+    i = top
+    for i, r in enumerate(rows, start=top + 1):
         for j, key, kind, fmt in kinds:
             x = r.get(key)
             if is_missing(x):
@@ -144,7 +159,7 @@ def _write_sheet(book: _Book, title: str, columns, rows, freeze: str = "C2") -> 
                 x = int(x)
                 ws.write_number(i, j, x, fmt)
                 w = len(str(x))
-            elif kind in ("score", "share"):
+            elif kind in ("score", "share", "amount"):
                 x = float(x)
                 ws.write_number(i, j, x, fmt)
                 w = len(f"{x:.2f}")
@@ -156,19 +171,24 @@ def _write_sheet(book: _Book, title: str, columns, rows, freeze: str = "C2") -> 
                 widths[j] = w
     for j, w in enumerate(widths):
         ws.set_column_pixels(j, j, min(max(w + 2, 8), 44) * _PX_PER_CHAR)
-    ws.freeze_panes(freeze)
-    if i:
-        ws.autofilter(0, 0, i, len(columns) - 1)
+    ws.freeze_panes(top + 1, 2)
+    if i > top:
+        ws.autofilter(top, 0, i, len(columns) - 1)
 
 
 def build(v: YearView, fh: IO[bytes]) -> None:
     """Write the year's workbook into the binary file ``fh``, sheet by sheet."""
     book = _Book(fh)
+    book.banner = fictitious.BANNER if v.demo else None
     columns = _ranking_columns(v)
+    units = {m: v.catalogue.measures[m].unit for m in v.catalogue.top_lists if m in v.catalogue.measures}
     rows = []
     for z in v.zones:
         r = dict(z)
         r["region_zh"] = REGION_ZH.get(z["region"], z["region"])
+        figures = v.measures_by_zone.get(z["zone_code"], {})
+        for m, unit in units.items():
+            r[f"value:{m}"] = shown_value(figures.get(m), unit)
         for k, (s, _) in v.cat_scores.get(z["zone_code"], {}).items():
             r[f"cat:{k}"] = s
         r["p_candidate"] = _p_candidate(v, z["zone_code"])
@@ -193,16 +213,20 @@ def build(v: YearView, fh: IO[bytes]) -> None:
         ups.append(u)
     ups.sort(key=lambda u: (_opt_int(u.get("candidate_rank")) or 1 << 30, str(u.get("zone_code"))))
     _write_sheet(book, "晋升候选 Upgrade", up_cols, ups)
+    top_cols = [c for c in columns if c[1] in ("national_rank", "name_zh", "zone_code", "province", "region_zh",
+                                                "regional_rank", "total_score", "prev_national_rank", "rank_change")]
+    _write_sheet(book, TOP100_SHEET, top_cols, [r for r in rows if r["top100"]])  # the scorer's flag (rankings)
     if v.catalogue.downgrade is not None:
         _write_sheet(book, "降级预警 Watch-list", *_watchlist_sheet(v))
     about = book.sheet("说明 About")
     about.set_column_pixels(0, 0, 26 * _PX_PER_CHAR)
     about.set_column_pixels(1, 1, 90 * _PX_PER_CHAR)
     cat = v.catalogue
-    for i, line in enumerate([
+    lines = [(fictitious.BANNER, fictitious.EXPLANATION_ZH + " " + fictitious.EXPLANATION_EN)] if v.demo else []
+    for i, line in enumerate(lines + [
         ("数据年度 Data year", v.data_year), ("考核年度 Assessment year", v.data_year + 1),
         ("考核办法 Method", neutralise(cat.name_zh)), ("版本 Version", neutralise(cat.version)),
-        ("结果状态 Results", "暂定 provisional" if v.provisional else "正式 final"),
+        ("结果状态 Results", v.results_text),  # final only when no review query is open (etdz/queries.py)
         ("说明 Note", "计分方法为本项目对已公布办法的解读（二级权重与标准化公式为假设）。"
                       "The scoring method is this project's reading of the published one."),
         ("文本单元格 Text cells", "以 = + - @ 开头的文本前加 ' 以防被当作公式。"

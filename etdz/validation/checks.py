@@ -52,6 +52,11 @@ _CHECK_LIST = [
     Check("file.too_many_rows", "error", "file", "files_readable", "数据行过多",
           "More non-blank data rows than the limit derived from the catalogue (its number of measures × "
           "ETDZ_MAX_ROWS_PER_MEASURE); the rest of the file is never parsed."),
+    Check("file.too_wide", "error", "file", "files_readable", "列数过多",
+          "Data (or a header name) beyond column 256: the file is not read further (a submission has six columns; a "
+          "cell in column XFD made readers build rows 16,384 cells wide)."),
+    Check("file.cell_too_long", "error", "file", "files_readable", "单元格内容过长",
+          "A cell of more than 32,767 characters (Excel's own limit): the file is not read further."),
     Check("file.temporary_name", "error", "file", "files_readable", "临时文件",
           "A temporary name of Excel or an upload tool (~$x.xlsx, .~lock.x#, *.part, *.tmp, *.crdownload): archived "
           "and logged, never read."),
@@ -174,6 +179,19 @@ def suggest(value: str, choices: Iterable[str]) -> str:
     return f"（是否为「{close[0]}」？）" if close else ""
 
 
+#: an issue's ``value`` (and ``column``, ``expected``) and ``message`` are bounded: a 19 MB cell must not be copied
+#: into the issue, the validation page, the notice and the Dagster event log
+MAX_VALUE_CHARS = 200
+MAX_MESSAGE_CHARS = 1000
+
+
+def bounded(text, limit: int):
+    """``text`` cut to ``limit`` characters, saying how long it was (None stays None)."""
+    if not isinstance(text, str) or len(text) <= limit:
+        return text
+    return f"{text[:limit]}…（已截断，共 {len(text)} 个字符）"
+
+
 def issue(f: SubmissionFile, check: str, message: str, *, row: int | None = None, column: str | None = None,
            value: str | None = None, expected: str | None = None, severity: str | None = None,
            scope: str | None = None) -> dict:
@@ -181,7 +199,8 @@ def issue(f: SubmissionFile, check: str, message: str, *, row: int | None = None
     return {
         "file_name": f.file_name, "sha256": f.sha256, "zone_code": f.zone_code,
         "severity": severity or c.severity, "scope": scope or c.scope, "check": check,
-        "row": row, "column": column, "value": value, "expected": expected, "message": message,
+        "row": row, "column": bounded(column, MAX_VALUE_CHARS), "value": bounded(value, MAX_VALUE_CHARS),
+        "expected": bounded(expected, MAX_VALUE_CHARS), "message": bounded(message, MAX_MESSAGE_CHARS),
     }
 
 

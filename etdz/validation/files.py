@@ -226,10 +226,17 @@ def _year_issues(f: SubmissionFile) -> list[dict]:
             bad.setdefault(cell_text(v), []).append(rec[ROW_KEY])
     if not bad:
         return []
+    years = [_year_value(text) for text in bad]
+    if all(y is not None and float(y).is_integer() for y in years):
+        # another year's figures: rewriting every row's year would pass them off as this year's (and replace the
+        # zone's accepted file with them); they belong to their own year
+        advice = (f"另一年度的数据请作为那一年度的报送提交（不要改动年份），{f.expected_year} 年度请报送 "
+                  f"{f.expected_year} 年的数字")
+    else:  # an empty or unreadable year: the figures are this year's, the year is miswritten
+        advice = f"请确认报送的是 {f.expected_year} 年的数据，并在每一行填写 {f.expected_year}"
     return [issue(f, "file.year_mismatch",
                   f"{where(f, column='data_year')}应为 {f.expected_year}（文件所在的年度文件夹），"
-                  f"但发现 {_values_found(bad)}。"
-                  f"请确认报送的是 {f.expected_year} 年的数据，并在每一行填写 {f.expected_year}",
+                  f"但发现 {_values_found(bad)}。{advice}",
                   column="data_year", value=names_text([y or "(空)" for y in bad], sep=", "),
                   expected=str(f.expected_year))]
 

@@ -88,3 +88,7 @@ def test_the_snapshot_holds_the_cross_year_lineage():
                                                     "end_offset": 0, "allow_nonexistent_upstream_partitions": True}
     assert "gx_suite" in want["submission_log"]["checks"]
     assert want["inbox"]["kind"] == "observable"
+    # the review queries feed every report of their own year (06-portal.md §6.3): closing one refreshes them
+    assert want["review_queries"]["kind"] == "observable"
+    for report in ("national_report", "zone_cards", "rankings_workbook"):
+        assert want[report]["deps"]["review_queries"]["start_offset"] == 0

@@ -417,3 +417,78 @@ def chromium_screenshot(html: Path, png: Path, width: int = 1200, height: int = 
     return {"returncode": p.returncode, "stderr": p.stderr, "requests": page, "browser_requests":
             [r for r in trap.requests if r not in page], "console": console,
             "png_bytes": Path(png).stat().st_size if Path(png).exists() else 0}
+
+
+# --------------------------------------------------------------------------- printing from headless Chromium
+
+import re  # noqa: E402
+
+_PAGE_OBJECT = re.compile(rb"/Type\s*/Page(?![A-Za-z])")
+
+
+def pdf_pages(pdf: bytes) -> int:
+    """The pages of a PDF: its ``/Type /Page`` objects (Chromium writes page dictionaries uncompressed)."""
+    return len(_PAGE_OBJECT.findall(pdf))
+
+
+def chromium_pdf(html: Path, pdf: Path, timeout: int = 120) -> dict:
+    """Print ``html`` to ``pdf`` (A4, the page's own @page rules, no browser header or footer) with headless Chromium,
+    offline; returns the exit code, stderr, the page count and the media boxes."""
+    profile = tempfile.mkdtemp(prefix="chromium-profile-")
+    try:
+        cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               f"--user-data-dir={profile}", "--proxy-server=http://127.0.0.1:9", "--no-pdf-header-footer",
+               f"--print-to-pdf={pdf}", Path(html).resolve().as_uri()]
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env={**os.environ, "HOME": profile})
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
+    data = Path(pdf).read_bytes() if Path(pdf).exists() else b""
+    boxes = [(float(w), float(h)) for w, h in re.findall(rb"/MediaBox \[0 0 ([0-9.]+) ([0-9.]+)\]", data)]
+    return {"returncode": p.returncode, "stderr": p.stderr, "pages": pdf_pages(data), "boxes": boxes, "pdf": data}
+
+
+_HEADING = re.compile(r"<(h[23])\b([^>]*)>.*?</\1>\s*(<([a-z][a-z0-9]*)\b([^>]*)>)?", re.S)
+_ID = re.compile(r'\bid="([^"]+)"')
+_DEST = re.compile(rb"/([A-Za-z0-9_-]+) \[(\d+) 0 R /XYZ [0-9.]+ ([0-9.]+) 0\]")
+_PAGE_OBJ = re.compile(rb"(\d+) 0 obj\s*<<\s*/Type\s*/Page(?![A-Za-z])")
+
+
+def with_heading_anchors(html: str) -> tuple[str, list[tuple[str, str, str]]]:
+    """``html`` with every h2/h3 and the element right after it given an id (their own where they have one) and
+    linked from an invisible, out-of-flow block, so that Chromium's PDF carries a named destination (page and
+    height) for each; returns the page and ``[(heading text, heading id, next element id)]``."""
+    pairs: list[tuple[str, str, str]] = []
+    out, pos, n = [], 0, 0
+    for m in _HEADING.finditer(html):
+        if m.group(3) is None:
+            continue
+        n += 1
+        h_attrs, next_attrs = m.group(2), m.group(5) or ""
+        hid = _ID.search(h_attrs).group(1) if _ID.search(h_attrs) else f"print-h{n}"
+        nid = _ID.search(next_attrs).group(1) if _ID.search(next_attrs) else f"print-n{n}"
+        text = re.sub(r"<[^>]+>", "", m.group(0)[:m.start(3) - m.start()]).strip()[:40]
+        pairs.append((text, hid, nid))
+        start_h_end = m.start() + len(f"<{m.group(1)}") + len(h_attrs) + 1
+        out.append(html[pos:m.start()])
+        out.append(f"<{m.group(1)}{h_attrs}{'' if _ID.search(h_attrs) else f' id={chr(34)}{hid}{chr(34)}'}>")
+        out.append(html[start_h_end:m.start(3)])
+        out.append(f"<{m.group(4)}{next_attrs}{'' if _ID.search(next_attrs) else f' id={chr(34)}{nid}{chr(34)}'}>")
+        pos = m.end(3)
+    out.append(html[pos:])
+    links = "".join(f'<a href="#{h}">.</a><a href="#{x}">.</a>' for _, h, x in pairs)
+    page = "".join(out).replace("<body>", '<body><div style="position:absolute;left:0;top:0;width:1px;height:1px;'
+                                          f'overflow:hidden">{links}</div>', 1)
+    return page, pairs
+
+
+def orphaned_headings(pdf: bytes, pairs: list[tuple[str, str, str]]) -> list[str]:
+    """The headings printed on another page than the element that follows them (from the PDF's destinations)."""
+    pages = {m.group(1): i for i, m in enumerate(_PAGE_OBJ.finditer(pdf), 1)}
+    dests = {name.decode(): pages.get(obj) for name, obj, _ in _DEST.findall(pdf)}
+    missing = [h for _, h, x in pairs if h not in dests]
+    if missing:
+        raise AssertionError(f"no destination in the PDF for the headings {missing[:5]}")
+    # an element after a heading that is not printed (display: none on paper) has no destination: nothing to keep
+    return [f"{text} (page {dests[h]}, next on page {dests[x]})" for text, h, x in pairs
+            if x in dests and dests[h] != dests[x]]

@@ -6,6 +6,9 @@ import numpy as np
 import pytest
 from reports_synth import num, parse_html
 
+from etdz.reports.inputs import indicator_unit
+from etdz.reports.units import display_unit
+
 
 def _card(out, code):
     return parse_html((out.cards_dir / f"{code}.html").read_text(encoding="utf-8"))
@@ -43,15 +46,19 @@ def test_card_numbers_equal_the_data(written_year, pick):
     rows = {r["attrs"]["data-indicator"]: r["cells"] for r in page.tables["indicator-table"]
             if "data-indicator" in r["attrs"]}
     assert set(rows) == {i.code for i in data.catalogue.indicators}
+    units = {i.code: indicator_unit(i, data.catalogue) for i in data.catalogue.indicators}
     for icode, cells in rows.items():
-        v, s = mine.at[icode, "value"], mine.at[icode, "score"]
+        # shown in its display unit (FDI in 亿美元): the dataset's canonical value × the display factor
+        v, s = mine.at[icode, "value"] * display_unit(units[icode]).factor, mine.at[icode, "score"]
+        assert cells[2] == display_unit(units[icode]).unit
         if np.isnan(v):
             assert cells[1] == "—"
         elif np.isinf(v):
             assert cells[1] == ("+∞" if v > 0 else "−∞")
         else:
             whole = "," in cells[1] and "." not in cells[1]
-            assert num(cells[1]) == pytest.approx(round(v, 2), abs=0.5 if whole else 1e-9)
+            digits = len(cells[1].split(".")[1]) if "." in cells[1] else 0
+            assert num(cells[1]) == pytest.approx(round(v, digits), abs=0.5 if whole else 1e-9)
         assert num(cells[3]) == round(s, 2)
         assert ("✓" in cells[4]) == bool(mine.at[icode, "better_than_national_avg"])
         assert ("✓" in cells[5]) == bool(mine.at[icode, "better_than_regional_avg"])

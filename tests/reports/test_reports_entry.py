@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from etdz.reports import ReportOutputs, write_year_reports
 
 
@@ -33,6 +35,7 @@ def test_history_without_current_year(small_year, tmp_path):
     assert out.cards == len(small_year.frames["rankings"])
 
 
+@pytest.mark.slow
 def test_230_zones_write_a_card_each(year_builder, catalogue_2021, tmp_path):
     """The full-size year (its timing is measured by bench/bench_reports.py, not asserted here)."""
     data = year_builder(catalogue_2021, 2023, per_region={"east": 112, "central": 68, "west": 50}, years=5)

@@ -57,20 +57,26 @@ def test_region_top10s(written_year):
                          for z, rr, t in zip(exp.zone_code, exp.regional_rank, exp.total_score)]
 
 
-def test_single_item_top10s_use_measures_and_catalogue_units(written_year):
+def test_single_item_top10s_use_measures_and_the_ministrys_units(written_year):
+    """Foreign investment is shown in 亿美元 as the ministry publishes it (the data keep 万美元); trade in 亿元."""
     data, out, page = _page(written_year)
     rk = data.frames["rankings"].set_index("zone_code")
     meas = data.frames["measures"]
+    assert data.catalogue.measures["fdi_actual"].unit == "万美元"  # canonical, in the data
+    shown = {"fdi_actual": ("亿美元", 1e-4), "trade_total": ("亿元", 1.0)}
     for m in data.catalogue.top_lists:
         rows = [r for r in page.tables[f"toplist-{m}"] if "data-zone" in r["attrs"]]
         head = page.tables[f"toplist-{m}"][0]["cells"]
-        assert head[-1] == data.catalogue.measures[m].unit
+        unit, factor = shown[m]
+        assert head[-1] == unit
         assert 0 < len(rows) <= 10
         values = meas[meas.measure_code == m].set_index("zone_code").value
+        assert (meas[meas.measure_code == m].unit == data.catalogue.measures[m].unit).all()
         for r in rows:
             code = r["attrs"]["data-zone"]
             assert int(r["cells"][0]) == rk.at[code, f"rank_{m}"]
-            assert num(r["cells"][3]) == round(values[code], 2)
+            digits = len(r["cells"][3].split(".")[1])
+            assert num(r["cells"][3]) == round(values[code] * factor, digits)
 
 
 def test_watchlist_summons_upgrades_and_movers(written_year):

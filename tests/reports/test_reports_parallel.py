@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+
 from etdz.reports import cards, prepare, write_year_reports
 from etdz.reports.cards import PARALLEL_MIN_CARDS, card_workers, render_cards
 
 GENERATED = "2026-11-29 04:00 UTC"
 
 
+@pytest.mark.slow
 def test_cards_from_two_processes_are_the_serial_bytes(year_builder, catalogue_2021, tmp_path, monkeypatch):
     data = year_builder(catalogue_2021, 2022, per_region={"east": 9, "central": 7, "west": 5}, years=3)
     monkeypatch.setattr(cards, "_CHUNK", 4)  # several chunks per worker, as at 23,000 zones

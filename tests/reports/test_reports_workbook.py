@@ -107,3 +107,39 @@ def test_text_like_rich_string_xml_stays_text(year_builder, catalogue_2021, tmp_
     assert all(c.data_type != "f" for ws in wb.worksheets for row in ws.iter_rows() for c in row)
     with zipfile.ZipFile(path) as z:
         assert not any("<f>" in z.read(n).decode() for n in z.namelist() if n.startswith("xl/worksheets/"))
+
+
+# --------------------------------------------------------------------------- readers' details (issue 19)
+
+
+def test_a_demo_workbook_marks_every_sheet_and_a_real_one_none(small_year, tmp_path):
+    from etdz.reports import fictitious, write_year_reports
+
+    inp = small_year.inputs()
+    inp.demo = True
+    wb = openpyxl.load_workbook(write_year_reports(inp, tmp_path / "demo").workbook)
+    for ws in wb.worksheets:
+        assert ws["A1"].value == fictitious.BANNER, ws.title  # the first row of every sheet, the About sheet too
+    ws = wb["全国 National"]
+    assert ws["A2"].value == "全国名次 National rank" and ws.freeze_panes == "C3"
+    assert ws.auto_filter.ref.startswith("A2")  # the filter on the header, below the banner
+    real = openpyxl.load_workbook(write_year_reports(small_year.inputs(), tmp_path / "real").workbook)
+    assert all(fictitious.BANNER_ZH not in str(c.value) for ws in real.worksheets for row in ws.iter_rows()
+               for c in row if c.value is not None)
+
+
+def test_fdi_is_in_yiyi_dollars_beside_its_rank_and_the_top100_has_its_sheet(book):
+    data, wb = book
+    head, rows = _rows(wb["全国 National"])
+    meas = data.frames["measures"]
+    values = {m: meas[meas.measure_code == m].set_index("zone_code").value for m in data.catalogue.top_lists}
+    fdi_col, trade_col = "实际使用外资金额 (亿美元)", "进出口总额 (亿元)"
+    assert head.index(fdi_col) == head.index("实际使用外资金额 名次") + 1
+    for r in rows:
+        code = r["代码 Code"]
+        fdi, trade = values["fdi_actual"].get(code), values["trade_total"].get(code)
+        assert r[fdi_col] == (None if fdi is None else pytest.approx(fdi / 1e4, rel=1e-12))  # data in 万美元
+        assert r[trade_col] == (None if trade is None else pytest.approx(trade, rel=1e-12))
+    head, rows = _rows(wb["前100 Top 100"])
+    rk = data.frames["rankings"].sort_values(["national_rank", "zone_code"])
+    assert [r["代码 Code"] for r in rows] == list(rk[rk.top100].zone_code)

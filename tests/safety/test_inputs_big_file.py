@@ -59,6 +59,7 @@ def _status(y, name: str) -> str:
     return y.log.set_index("file_name").at[name, "status"]
 
 
+@pytest.mark.slow
 def test_csv_over_the_row_limit_is_rejected_without_parsing_the_rest(env):
     cat, reg, inbox = env
     limit = DEFAULT_ROWS_PER_MEASURE * len(cat.measures)
@@ -74,6 +75,7 @@ def test_csv_over_the_row_limit_is_rejected_without_parsing_the_rest(env):
     assert pd.isna(y.log.set_index("file_name").at["big.csv", "rows"])  # no row count claimed for it
 
 
+@pytest.mark.slow
 def test_xlsx_over_the_row_limit_stops_streaming_at_the_limit(env, monkeypatch):
     cat, reg, inbox = env
     limit = DEFAULT_ROWS_PER_MEASURE * len(cat.measures)
@@ -93,6 +95,7 @@ def test_xlsx_over_the_row_limit_stops_streaming_at_the_limit(env, monkeypatch):
     assert len(seen) <= limit + 2  # the header, the rows within the limit, the first one beyond: no more
 
 
+@pytest.mark.slow
 def test_xlsx_without_declared_dimensions_is_not_parsed_in_full_when_opened(env, monkeypatch):
     """openpyxl's write-only workbooks (and many exporters) declare no <dimension>: opening one used to parse every
     row of the sheet before the first was read. Count the bytes read from the sheet's XML."""
@@ -129,6 +132,7 @@ def test_xlsx_without_declared_dimensions_is_not_parsed_in_full_when_opened(env,
     assert sum(read_bytes) < sheet_size / 10, (sum(read_bytes), sheet_size)
 
 
+@pytest.mark.slow
 def test_filled_in_template_with_formatted_empty_rows_stays_within_the_limit(env):
     cat, reg, inbox = env
     (inbox / "z1.xlsx").write_bytes(_xlsx(rows_for("Z1", YEAR), blank_formatted=5000))
@@ -169,6 +173,7 @@ def test_row_limit_is_a_setting(env):
                                         ("ETDZ_MAX_ROWS_PER_MEASURE", "2.5"), ("ETDZ_MAX_FILE_MB", "20MB"),
                                         ("ETDZ_MAX_FILE_MB", "-1"), ("ETDZ_MAX_FILE_MB", "nan"),
                                         ("ETDZ_MAX_FILE_MB", "inf")])
+@pytest.mark.slow
 def test_a_bad_limit_setting_is_one_plain_message(tmp_path, var, value):
     with pytest.raises(ConfigError, match=var):
         Settings.from_env({"ETDZ_HOME": str(tmp_path), var: value})

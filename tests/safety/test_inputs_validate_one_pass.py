@@ -61,6 +61,7 @@ def test_a_file_of_a_year_without_catalogue_gets_every_problem(tmp_path, shipped
     assert status == 1 and {"file.no_catalogue", "file.unknown_zone"} | ROW_CHECKS <= _codes(text), text
 
 
+@pytest.mark.slow
 def test_etdz_validate_prints_every_problem(tmp_path):
     path = tmp_path / "报送.csv"
     _bad_file(path, "二〇二二")

@@ -1,4 +1,4 @@
-"""One commit per step: a fault at any write or rename leaves each step all-old or all-new (issue 11).
+"""One commit per step: a fault at any write or rename leaves each step all-old or all-new (issues 11 and 23).
 
 The golden example is run for 2020 and 2021 ("old"); then 2021 is run again on changed inputs (a zone's
 file withdrawn, another faulty file) with a fault injected at the k-th file write or rename of the run,
@@ -31,6 +31,11 @@ from tests.safety.outputs_state import (
 )
 
 YEAR = 2021
+
+
+class Killed(BaseException):
+    """The process ending at that point (SIGKILL, a power cut): a journal being applied is neither finished nor
+    rolled back by it — the next command finishes it (an error, unlike this, is rolled back at once)."""
 
 
 # --------------------------------------------------------------------------- the mechanism on its own
@@ -153,10 +158,12 @@ def test_a_fault_at_every_write_and_rename_leaves_each_step_all_old_or_all_new(o
 
         def fault(counter=counter, k=k):
             counter["n"] += 1
-            if counter["n"] == k:  # alternately a full disk and a plain exception (a bug, an interrupt)
-                if k % 2:
+            if counter["n"] == k:  # in turn a full disk, a plain exception (a bug), the process killed there
+                if k % 3 == 1:
                     raise OSError(errno.ENOSPC, "No space left on device")
-                raise RuntimeError(f"injected fault at operation {k}")
+                if k % 3 == 2:
+                    raise RuntimeError(f"injected fault at operation {k}")
+                raise Killed(f"killed at operation {k}")  # nothing of the commit runs after it: no rollback
 
         def write(path, data, fault=fault, real=real_write, **kw):
             fault()

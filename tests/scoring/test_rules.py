@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from tests.scoring.conftest import make_catalogue, make_registry, run
@@ -341,3 +342,12 @@ def test_downgrade_window_starts_at_its_first_year_and_not_before():
     assert set(out[2021].downgrade_watchlist.zone_code) == set()  # d: 2018 and 2021 — 2018 is outside
     out = _history_run(cat, reg, {2018: bottom("a"), 2019: bottom("d"), 2020: bottom("b"), 2021: bottom("d")})
     assert set(out[2021].downgrade_watchlist.zone_code) == {"d"}  # d: 2019 (the window's first year) and 2021
+
+
+def test_ranks_compare_scores_rounded_to_6_decimals_not_5():
+    from etdz.scoring.ranks import competition_rank
+
+    # 10.0000049 → 10.000005 ahead of 10.0000041 and 10.00000449 (both 10.000004, tied); at 5 decimals all
+    # three would be 10.00000 and tied first
+    s = pd.Series([10.0000041, 10.0000049, 9.0, 10.00000449])
+    assert competition_rank(s).tolist() == [2, 1, 4, 2]

@@ -266,7 +266,7 @@ def check_ui_host(settings: Settings, host: str) -> None:
     the UI has no sign-in of its own, so anyone who reaches it can run, delete and wipe. Else exit 2."""
     if host in LOOPBACK or settings.ui_behind_auth_proxy:
         return
-    raise UsageError(f"etdz ui listens on loopback only ({', '.join(LOOPBACK)}); {host!r} is refused because the "
+    raise UsageError(f"the UI listens on loopback only ({', '.join(LOOPBACK)}); {host!r} is refused because the "
                      f"Dagster UI has no sign-in: anyone reaching it could launch and delete runs. Put a reverse "
                      f"proxy with TLS and sign-in in front (docs/operations.md) and set ui_behind_auth_proxy = true "
                      f"(ETDZ_UI_BEHIND_AUTH_PROXY=true), or use --host 127.0.0.1")

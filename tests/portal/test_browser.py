@@ -251,6 +251,10 @@ def test_zone_province_and_reviewer_in_a_real_browser(site, browser, tmp_path):
     prow = browser.find_element(By.CSS_SELECTOR, f'#by-province tr[data-province="{province}"]')
     assert prow.find_element(By.CSS_SELECTOR, "td.submitted").text == "1", prow.text
     assert prow.find_element(By.CSS_SELECTOR, "td.approved").text == "1", prow.text
+    # the year has not run: no results to call final yet, and no query open (portal/results.py)
+    results = browser.find_element(By.ID, "results-status")
+    assert results.get_attribute("data-label") == "" and "尚未计算" in results.text, results.text
+    assert browser.find_element(By.ID, "results-open").text == "0"
     total = browser.find_element(By.ID, "total").text
     assert "已报送 1" in total and "已审核 1" in total, total
     screenshot(browser, tmp_path, SHOTS[2])

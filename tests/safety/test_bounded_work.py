@@ -85,6 +85,7 @@ def measured(tmp_path_factory):
     return folder, out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(FILES))
 def test_each_hostile_file_is_answered_within_10_s_and_500_mb(measured, name):
     folder, results = measured
@@ -122,6 +123,7 @@ def test_every_issue_value_and_message_is_bounded():
     assert i["value"].endswith("共 1000000 个字符）") and bounded("短", 10) == "短"
 
 
+@pytest.mark.slow
 def test_a_command_under_ulimit_v_ends_and_blas_runs_one_thread(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
                                                               "MKL_NUM_THREADS")}

@@ -42,6 +42,7 @@ def test_an_existing_file_and_no_variable_still_work(tmp_path):
 
 @pytest.mark.parametrize("command", [["run", "--data-year", "2021"], ["validate", "x.csv"], ["reopen", "--data-year",
                                      "2021", "--reason", "r"], ["publish", "--data-year", "2021"]])
+@pytest.mark.slow
 def test_every_command_exits_2_naming_the_file_and_writes_nothing(tmp_path, command):
     missing = tmp_path / "etdz-prod.toml"
     env = {**os.environ, "ETDZ_HOME": str(tmp_path / "home"), "ETDZ_CONFIG": str(missing)}

@@ -52,6 +52,7 @@ def test_the_lock_file_records_its_holder(tmp_path):
         proc.wait()
 
 
+@pytest.mark.slow
 def test_a_command_meeting_a_held_year_refuses_within_seconds_naming_the_holder(tmp_path):
     proc = _hold(tmp_path, 30)
     try:
@@ -72,6 +73,7 @@ def test_a_command_meeting_a_held_year_refuses_within_seconds_naming_the_holder(
         pass
 
 
+@pytest.mark.slow
 def test_a_step_of_a_daemon_run_waits_for_the_holder_instead_of_failing(tmp_path):
     proc = _hold(tmp_path, 2 * COMMAND_WAIT)
     t0 = time.monotonic()

@@ -56,7 +56,7 @@ def test_the_job_schedule_and_sensors_of_a_demo_deployment_carry_the_banner(tmp_
     assert not any(fictitious.BANNER_ZH in text for text in real.values())
 
 @pytest.fixture
-def no_runs(monkeypatch):
+def no_runs(monkeypatch, demo_without_accounts):
     """`etdz demo` without its data and runs: records the settings the runs would get."""
     seen = {}
 

@@ -47,15 +47,15 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
         build_changes_asset(partitions, code_version=f"{CODE_VERSION}+{method}"),
         *build_report_assets(partitions, code_version=CODE_VERSION),
     ], top_lists=[m for c in catalogues for m in c.top_lists])
-    if settings.demo:  # a demo deployment: every asset's description in the UI says its data are invented
+    if settings.demo:  # a demo deployment: every description in the UI (assets, job, schedule, sensors) says so
         assets = map_asset_specs(_demo_description, assets)
-    job = build_annual_job(partitions)
+    job = build_annual_job(partitions, settings.demo)
     return Definitions(
         assets=assets,
         jobs=[job],
-        schedules=[build_yearly_schedule(job, partitions)],
-        sensors=[build_inbox_sensor(job, partitions, settings.poll_seconds),
-                 build_review_queries_sensor(job, partitions, settings.poll_seconds)],
+        schedules=[build_yearly_schedule(job, partitions, settings.demo)],
+        sensors=[build_inbox_sensor(job, partitions, settings.poll_seconds, settings.demo),
+                 build_review_queries_sensor(job, partitions, settings.poll_seconds, settings.demo)],
         resources={"resource": resource},
     )
 

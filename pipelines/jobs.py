@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from dagster import AssetSelection, define_asset_job, in_process_executor
 
+from etdz.reports import fictitious
+
 ANNUAL_JOB = "annual_assessment"
 
 
-def build_annual_job(partitions_def):
+def build_annual_job(partitions_def, demo: bool = False):
     return define_asset_job(
         ANNUAL_JOB,
         selection=AssetSelection.all(),
         partitions_def=partitions_def,
         executor_def=in_process_executor,
-        description="Ingest, validate, score, rank and report one data year.",
+        description=fictitious.describe("Ingest, validate, score, rank and report one data year.", demo),
     )

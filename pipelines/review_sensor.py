@@ -34,6 +34,7 @@ from assets.queries import REVIEW_QUERIES_KEY, load_year_status, load_year_versi
 from assets.resource import EtdzResource
 from etdz.publish import is_published
 from etdz.queries import QueryStatus
+from etdz.reports import fictitious
 from etdz.settings import Settings
 
 REPORT_KEYS = ("national_report", "zone_cards", "rankings_workbook")
@@ -83,15 +84,16 @@ def _year_active(instance: DagsterInstance, job_name: str, data_year: int) -> bo
         tags={"dagster/partition": str(int(data_year))})))
 
 
-def build_review_queries_sensor(job, partitions_def, interval_seconds: int = 30):
+def build_review_queries_sensor(job, partitions_def, interval_seconds: int = 30, demo: bool = False):
     @sensor(
         name="review_queries_sensor",
         job=job,
         minimum_interval_seconds=interval_seconds,
         default_status=DefaultSensorStatus.RUNNING,  # safe: without a portal database it records nothing
-        description="Records the portal's review queries per data year and, when a query of a year was opened, "
-                    "answered or closed, re-writes that year's reports (national report, cards, workbook), which "
-                    "call the results final only when no query is open or answered-but-not-closed.",
+        description=fictitious.describe(
+            "Records the portal's review queries per data year and, when a query of a year was opened, "
+            "answered or closed, re-writes that year's reports (national report, cards, workbook), which "
+            "call the results final only when no query is open or answered-but-not-closed.", demo),
     )
     def review_queries_sensor(context: SensorEvaluationContext, resource: ResourceParam[EtdzResource]):
         settings = resource.settings

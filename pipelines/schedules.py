@@ -32,6 +32,7 @@ from etdz.deadlines import TIMEZONE, deadline, parse_deadlines
 from etdz.inbox_state import listing_digest, scan_inbox
 from etdz.publish import blocked_by_publication, is_published
 from etdz.readiness import Readiness, year_readiness
+from etdz.reports import fictitious
 from pipelines.observations import DIGEST_TAG, ingested_digest
 from pipelines.partitions import partition_years
 
@@ -69,16 +70,17 @@ def expected_readiness(resource: EtdzResource, instance: DagsterInstance, data_y
                      upper_bound=True), False
 
 
-def build_yearly_schedule(job, partitions_def):
+def build_yearly_schedule(job, partitions_def, demo: bool = False):
     @schedule(
         name=SCHEDULE_NAME,
         cron_schedule=CRON,
         job=job,
         execution_timezone=TIMEZONE,
         default_status=DefaultScheduleStatus.RUNNING,
-        description="Every day at 06:00 Beijing time: the day after a data year's deadline (30 June of the next "
-                    "year unless `deadlines` moves it), run that year once — or skip it, saying why, when too few "
-                    "of its due zones have an accepted file to rank it (min_share_to_rank).",
+        description=fictitious.describe(
+            "Every day at 06:00 Beijing time: the day after a data year's deadline (30 June of the next "
+            "year unless `deadlines` moves it), run that year once — or skip it, saying why, when too few "
+            "of its due zones have an accepted file to rank it (min_share_to_rank).", demo),
     )
     def yearly_assessment(context: ScheduleEvaluationContext, resource: ResourceParam[EtdzResource]):
         day = context.scheduled_execution_time.astimezone(dt.timezone(dt.timedelta(hours=8))).date()

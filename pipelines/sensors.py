@@ -42,17 +42,19 @@ from dagster import (
 from assets.resource import EtdzResource
 from etdz.inbox_state import InboxFolderRefused, inbox_years, listing_digest, scan_inbox
 from etdz.publish import blocked_by_publication, is_published
+from etdz.reports import fictitious
 from pipelines.observations import DIGEST_TAG, inbox_observation, last_observed_digest
 
 
-def build_inbox_sensor(job, partitions_def, interval_seconds: int = 30):
+def build_inbox_sensor(job, partitions_def, interval_seconds: int = 30, demo: bool = False):
     @sensor(
         name="inbox_sensor",
         job=job,
         minimum_interval_seconds=interval_seconds,
         default_status=DefaultSensorStatus.RUNNING,  # safe: it starts from the recorded digests
-        description="Requests one run of a data year when a file was added to, replaced in or removed from its "
-                    "inbox folder and the folder is stable.",
+        description=fictitious.describe(
+            "Requests one run of a data year when a file was added to, replaced in or removed from its "
+            "inbox folder and the folder is stable.", demo),
     )
     def inbox_sensor(context: SensorEvaluationContext, resource: ResourceParam[EtdzResource]):
         cursor: dict[str, dict] = json.loads(context.cursor) if context.cursor else {}

@@ -30,3 +30,13 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("server") and not item.get_closest_marker("slow"):
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture
+def demo_without_accounts(monkeypatch):
+    """`etdz demo` in this process without its portal accounts. Django is configured once per process, and the
+    portal's tests configure it with their own settings; the demo's accounts are tested through a process of
+    their own (tests/portal/test_commands.py::test_demo_accounts_sign_in)."""
+    import portal.demo
+
+    monkeypatch.setattr(portal.demo, "demo_accounts_text", lambda settings, prefix="": "")

@@ -1,5 +1,5 @@
 """A demo deployment says so (issue 19): `etdz demo` marks its own configuration ``demo = true``; every later command
-reads it, and the UI's asset descriptions carry the banner; a real deployment never does."""
+reads it, and the UI's descriptions (assets, job, schedule, sensors) carry the banner; a real deployment never does."""
 
 from __future__ import annotations
 
@@ -35,8 +35,28 @@ def test_every_asset_description_of_a_demo_deployment_carries_the_banner(tmp_pat
     assert not any(fictitious.BANNER_ZH in text for text in real.values())
 
 
+
+def _automation_descriptions(settings: Settings) -> dict[str, str]:
+    from pipelines.definitions import build_definitions
+
+    repo = build_definitions(settings).get_repository_def()
+    return {**{f"job {j.name}": j.description or "" for j in repo.get_all_jobs() if not j.name.startswith("__")},
+            **{f"schedule {s.name}": s.description or "" for s in repo.schedule_defs},
+            **{f"sensor {s.name}": s.description or "" for s in repo.sensor_defs}}
+
+
+def test_the_job_schedule_and_sensors_of_a_demo_deployment_carry_the_banner(tmp_path):
+    base = {"ETDZ_HOME": str(tmp_path), "ETDZ_CONFIG": os.devnull}
+    demo = _automation_descriptions(Settings.from_env({**base, "ETDZ_DEMO": "true"}))
+    real = _automation_descriptions(Settings.from_env(base))
+    assert set(demo) == set(real) and {"job annual_assessment", "sensor inbox_sensor"} <= set(demo)
+    assert any(k.startswith("schedule ") for k in demo)
+    for key, text in demo.items():
+        assert text.startswith(f"**{fictitious.BANNER}**") and text.endswith(real[key]), key
+    assert not any(fictitious.BANNER_ZH in text for text in real.values())
+
 @pytest.fixture
-def no_runs(monkeypatch):
+def no_runs(monkeypatch, demo_without_accounts):
     """`etdz demo` without its data and runs: records the settings the runs would get."""
     seen = {}
 

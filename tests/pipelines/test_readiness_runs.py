@@ -347,7 +347,7 @@ def test_a_published_year_names_itself_and_the_command_that_reopens_it(site):
     assert "etdz reopen --data-year 2021" in tick.skip_message
 
 
-def test_the_demo_writes_its_own_range_into_its_configuration(tmp_path, monkeypatch):
+def test_the_demo_writes_its_own_range_into_its_configuration(tmp_path, monkeypatch, demo_without_accounts):
     """`etdz demo` writes 2018–2023 (its --from/--to) as first_data_year/last_data_year: the UI's partitions are
     exactly the years it wrote, whatever the date. (The runs themselves are the demo tests' business.)"""
     import pipelines.cli as cli

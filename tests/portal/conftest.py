@@ -33,6 +33,25 @@ def __getattr__(name: str):  # the hasher class is made once Django is importabl
 PASSWORD = "correct-horse-battery"
 
 
+# The data year of the tests' files. The portal's open year comes from the calendar (the year just closed in
+# Beijing): pinned to this one for every test on the in-process portal, so the tests do not change meaning on
+# 1 January.
+DATA_YEAR = 2025
+
+
+@pytest.fixture(autouse=True)
+def _pinned_open_year(request):
+    if "portal_base" not in request.fixturenames:
+        yield
+        return
+    from unittest import mock
+
+    from portal import submitting
+
+    with mock.patch.object(submitting, "open_year", lambda now=None: DATA_YEAR):
+        yield
+
+
 @pytest.fixture(scope="session")
 def portal_base(tmp_path_factory) -> Settings:
     """The settings Django is configured with (once per process)."""

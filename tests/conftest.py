@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
+
+GOLDEN = Path(__file__).resolve().parent / "fixtures" / "golden"
 
 
 @pytest.fixture(autouse=True)
@@ -40,3 +45,17 @@ def demo_without_accounts(monkeypatch):
     import portal.demo
 
     monkeypatch.setattr(portal.demo, "demo_accounts_text", lambda settings, prefix="": "")
+
+
+@pytest.fixture
+def golden_env(tmp_path, monkeypatch):
+    """The golden example as a deployment: a copy of its inbox, and a fresh warehouse, reports and DAGSTER_HOME
+    under ``tmp_path``, exported as the ETDZ_* variables every command reads. Returns ``tmp_path``."""
+    shutil.copytree(GOLDEN / "inbox", tmp_path / "inbox")
+    values = {"ETDZ_REGISTRY": str(GOLDEN / "registry.csv"), "ETDZ_METHODOLOGY": str(GOLDEN / "catalogues"),
+              "ETDZ_INBOX": str(tmp_path / "inbox"), "ETDZ_WAREHOUSE": str(tmp_path / "warehouse"),
+              "ETDZ_REPORTS": str(tmp_path / "reports"), "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+              "ETDZ_HOME": str(tmp_path)}
+    for k, v in values.items():
+        monkeypatch.setenv(k, v)
+    return tmp_path

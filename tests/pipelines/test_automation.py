@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
 import time
 from pathlib import Path
 
@@ -20,21 +19,13 @@ from dagster import (
 
 from etdz.settings import Settings
 
-GOLDEN = Path(__file__).resolve().parents[1] / "fixtures" / "golden"
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def env(tmp_path, monkeypatch):
-    """A copy of the golden inbox and fresh warehouse / DAGSTER_HOME, exported as ETDZ_* variables."""
-    shutil.copytree(GOLDEN / "inbox", tmp_path / "inbox")
-    values = {"ETDZ_REGISTRY": str(GOLDEN / "registry.csv"), "ETDZ_METHODOLOGY": str(GOLDEN / "catalogues"),
-              "ETDZ_INBOX": str(tmp_path / "inbox"), "ETDZ_WAREHOUSE": str(tmp_path / "warehouse"),
-              "ETDZ_REPORTS": str(tmp_path / "reports"), "DAGSTER_HOME": str(tmp_path / "dagster_home"),
-              "ETDZ_HOME": str(tmp_path)}
-    for k, v in values.items():
-        monkeypatch.setenv(k, v)
-    return tmp_path
+def env(golden_env):
+    """The golden example as a deployment (tests/conftest.py)."""
+    return golden_env
 
 
 def test_schedule_requests_a_data_year_on_the_day_after_its_deadline(env):

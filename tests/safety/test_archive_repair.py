@@ -68,16 +68,10 @@ def test_an_intact_copy_is_not_read_again_and_an_unstamped_one_is_checked_once(t
 
 
 @pytest.mark.slow
-def test_publish_refuses_a_damaged_copy_and_a_rerun_repairs_it(tmp_path, monkeypatch, capsys):
+def test_publish_refuses_a_damaged_copy_and_a_rerun_repairs_it(golden_env, capsys):
     from pipelines.cli import main
 
-    shutil.copytree(GOLDEN / "inbox", tmp_path / "inbox")
-    values = {"ETDZ_REGISTRY": str(GOLDEN / "registry.csv"), "ETDZ_METHODOLOGY": str(GOLDEN / "catalogues"),
-              "ETDZ_INBOX": str(tmp_path / "inbox"), "ETDZ_WAREHOUSE": str(tmp_path / "warehouse"),
-              "ETDZ_REPORTS": str(tmp_path / "reports"), "DAGSTER_HOME": str(tmp_path / "dagster_home"),
-              "ETDZ_HOME": str(tmp_path)}
-    for k, v in values.items():
-        monkeypatch.setenv(k, v)
+    tmp_path = golden_env
     assert main(["run", "--data-year", "2021"]) == 0
     sha = hashlib.sha256((tmp_path / "inbox" / "2021" / "E1.csv").read_bytes()).hexdigest()
     copy = tmp_path / "warehouse" / "_archive" / sha[:2] / sha

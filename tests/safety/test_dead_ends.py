@@ -22,21 +22,6 @@ from etdz.errors import StorageError, out_of_inodes, storage_error
 from etdz.reading import read_submission
 from etdz.settings import Settings
 
-GOLDEN = Path(__file__).resolve().parents[1] / "fixtures" / "golden"
-
-
-@pytest.fixture
-def golden_env(tmp_path, monkeypatch):
-    shutil.copytree(GOLDEN / "inbox", tmp_path / "inbox")
-    values = {"ETDZ_REGISTRY": str(GOLDEN / "registry.csv"), "ETDZ_METHODOLOGY": str(GOLDEN / "catalogues"),
-              "ETDZ_INBOX": str(tmp_path / "inbox"), "ETDZ_WAREHOUSE": str(tmp_path / "warehouse"),
-              "ETDZ_REPORTS": str(tmp_path / "reports"), "DAGSTER_HOME": str(tmp_path / "dagster_home"),
-              "ETDZ_HOME": str(tmp_path)}
-    for k, v in values.items():
-        monkeypatch.setenv(k, v)
-    return tmp_path
-
-
 # --------------------------------------------------------------------------- a damaged Parquet file
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -23,7 +22,6 @@ import etdz.commit as commit_mod
 from etdz.errors import StorageError
 from etdz.settings import Settings
 
-GOLDEN = Path(__file__).resolve().parents[1] / "fixtures" / "golden"
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
@@ -46,18 +44,12 @@ SLOW_RUN = textwrap.dedent("""
 
 
 @pytest.fixture
-def env(tmp_path, monkeypatch):
-    shutil.copytree(GOLDEN / "inbox", tmp_path / "inbox")
-    values = {"ETDZ_REGISTRY": str(GOLDEN / "registry.csv"), "ETDZ_METHODOLOGY": str(GOLDEN / "catalogues"),
-              "ETDZ_INBOX": str(tmp_path / "inbox"), "ETDZ_WAREHOUSE": str(tmp_path / "warehouse"),
-              "ETDZ_REPORTS": str(tmp_path / "reports"), "DAGSTER_HOME": str(tmp_path / "dagster_home"),
-              "ETDZ_HOME": str(tmp_path)}
-    for k, v in values.items():
-        monkeypatch.setenv(k, v)
+def env(golden_env):
+    """The golden example as a deployment (tests/conftest.py)."""
     from pipelines.runs import run_years
 
     run_years([2021], Settings.from_env(), quiet=True)  # (2020 is read from its inbox)
-    return tmp_path
+    return golden_env
 
 
 def _published(root: Path) -> Path:

@@ -492,3 +492,15 @@ def orphaned_headings(pdf: bytes, pairs: list[tuple[str, str, str]]) -> list[str
     # an element after a heading that is not printed (display: none on paper) has no destination: nothing to keep
     return [f"{text} (page {dests[h]}, next on page {dests[x]})" for text, h, x in pairs
             if x in dests and dests[h] != dests[x]]
+
+
+def require_chromium() -> None:
+    """At a browser test module's top: skip it when Debian's chromium is missing, fail instead in CI
+    (``ETDZ_REQUIRE_SERVERS``), where a browser test must not skip."""
+    import pytest
+
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("ETDZ_REQUIRE_SERVERS"):
+            raise RuntimeError(f"{CHROMIUM} is missing and ETDZ_REQUIRE_SERVERS is set: "
+                               "apt-get install chromium fonts-noto-cjk")
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium fonts-noto-cjk)", allow_module_level=True)

@@ -3,19 +3,12 @@ message, no network request from the page (every request is routed to a local tr
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
-from reports_synth import CHROMIUM, chromium_screenshot
+from reports_synth import CHROMIUM, chromium_screenshot, require_chromium
 
 pytestmark = pytest.mark.server
 
-if not Path(CHROMIUM).exists():
-    if os.environ.get("ETDZ_REQUIRE_SERVERS"):
-        raise RuntimeError(f"{CHROMIUM} is missing and ETDZ_REQUIRE_SERVERS is set: "
-                           "apt-get install chromium fonts-noto-cjk")
-    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium fonts-noto-cjk)", allow_module_level=True)
+require_chromium()
 
 
 def _check(result):

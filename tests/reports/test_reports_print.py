@@ -5,16 +5,15 @@ the PDF's named destinations; see reports_synth.with_heading_anchors)."""
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
 
 import pytest
 from reports_synth import (
-    CHROMIUM,
     chromium_pdf,
     corrected,
     make_year,
     orphaned_headings,
+    require_chromium,
     with_heading_anchors,
 )
 
@@ -23,11 +22,7 @@ from etdz.scoring.robustness import rank_robustness, robustness_inputs
 
 pytestmark = pytest.mark.server
 
-if not Path(CHROMIUM).exists():
-    if os.environ.get("ETDZ_REQUIRE_SERVERS"):
-        raise RuntimeError(f"{CHROMIUM} is missing and ETDZ_REQUIRE_SERVERS is set: "
-                           "apt-get install chromium fonts-noto-cjk")
-    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium fonts-noto-cjk)", allow_module_level=True)
+require_chromium()
 
 A4 = (595.3, 841.9)  # points
 MAX_CARD_PAGES = 2

@@ -407,7 +407,7 @@ class Checker:
     def _runner(self, catalogue: Catalogue) -> SuiteRunner:
         runner = self._runners.get(catalogue.sha256)
         if runner is None:
-            runner = SuiteRunner.for_catalogue(catalogue, f"etdz_check_{catalogue.version}")
+            runner = SuiteRunner.for_catalogue(catalogue, f"etdz_check_{catalogue.version}", screen=True)
             self._runners[catalogue.sha256] = runner
         return runner
 

@@ -137,7 +137,7 @@ def test_a_command_in_one_pod_meeting_a_year_held_in_the_other_exits_2_naming_it
         waited = time.monotonic() - t0
         assert run.returncode == 2, run.stdout + run.stderr
         assert f"process {holder.pid} on host {socket.gethostname()}" in run.stderr
-        assert "pod_steps hold 2020" in run.stderr and "lease runs out at" in run.stderr
+        assert "pod_steps.py hold 2020" in run.stderr and "lease runs out at" in run.stderr, run.stderr
         assert "Traceback" not in run.stderr
         assert waited < 120  # the pod's startup plus COMMAND_WAIT: it does not wait for the holder
         # a daemon-launched step in pod B waits for the lock instead of failing, then writes

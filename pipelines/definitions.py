@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import hashlib
 
-from dagster import AssetSpec, Definitions, SourceAsset, map_asset_specs
+from dagster import AssetSpec, Definitions, SourceAsset, definitions, map_asset_specs
 
 from assets.resource import EtdzResource
 from etdz.reports import fictitious
@@ -69,9 +69,9 @@ def _demo_description(spec: AssetSpec | SourceAsset) -> AssetSpec | SourceAsset:
     return spec.replace_attributes(description=fictitious.describe(spec.description, True))
 
 
-def __getattr__(name: str):
-    # Built on first access (by `dagster dev` / workspace.yaml), not on import, so the `etdz`
-    # command can build its own from explicit settings without loading everything twice.
-    if name == "defs":
-        return build_definitions()
-    raise AttributeError(name)
+@definitions
+def defs() -> Definitions:
+    """The code location's definitions, for workspace.yaml (``attribute: defs``): Dagster calls this when it loads
+    the location (webserver, daemon, each run), never at import, so the `etdz` command can build its own from
+    explicit settings (:func:`build_definitions`) without loading everything twice."""
+    return build_definitions()

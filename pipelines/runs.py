@@ -106,17 +106,17 @@ def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_s
     """
     from assets.resource import EtdzResource
     from etdz.catalogue import catalogue_for_year, load_catalogues
-    from etdz.guard import ALLOW_TAG, cohort_findings, refuse_if
+    from etdz.guard import cohort_findings, refuse_if
     from etdz.inbox_state import listing_digest, scan_inbox
     from etdz.locks import COMMAND_WAIT, year_lock
     from etdz.publish import ensure_writable
-    from etdz.readiness import ALLOW_TAG as ALLOW_INCOMPLETE_TAG
     from etdz.registry import load_registry
     from etdz.storage import Warehouse
     from pipelines.definitions import build_definitions
     from pipelines.jobs import ANNUAL_JOB
-    from pipelines.observations import DIGEST_TAG, inbox_observation
+    from pipelines.observations import inbox_observation
     from pipelines.review_sensor import record_review_queries
+    from pipelines.tags import year_run_tags
 
     catalogues = load_catalogues(settings.methodology)
     for y in years:
@@ -144,14 +144,8 @@ def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_s
             folder = Path(settings.inbox) / str(y)
             entries = scan_inbox(folder)  # listed once: the digest, the count and the observation
             digest = listing_digest(entries)
-            catalogue = catalogue_for_year(catalogues, y)
-            tags = {"etdz/catalogue": catalogue.version, "etdz/catalogue_sha256": catalogue.sha256[:16],
-                    "etdz/inbox": str(folder), DIGEST_TAG: digest,
-                    "etdz/files": str(len(entries)), "etdz/trigger": "cli"}
-            if allow_shrink:
-                tags[ALLOW_TAG] = "true"
-            if allow_incomplete:
-                tags[ALLOW_INCOMPLETE_TAG] = "true"
+            tags = year_run_tags(settings, catalogues, y, "cli", entries, allow_shrink=allow_shrink,
+                                 allow_incomplete=allow_incomplete)
             with year_lock(resource.lock_dir(), y, timeout=COMMAND_WAIT):  # held by another: exit 2 naming it
                 ensure_writable(store, y)  # a published year refuses before anything runs
                 # record what the run reads, so the UI can tell when the inbox changes afterwards

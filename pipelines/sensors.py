@@ -21,6 +21,7 @@ oldest first, each once: after its run it is no longer behind.
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -43,7 +44,8 @@ from assets.resource import EtdzResource
 from etdz.inbox_state import InboxFolderRefused, inbox_years, listing_digest, scan_inbox
 from etdz.publish import blocked_by_publication, is_published
 from etdz.reports import fictitious
-from pipelines.observations import DIGEST_TAG, inbox_observation, last_observed_digest
+from pipelines.observations import inbox_observation, last_observed_digest
+from pipelines.tags import earlier_year_changed, year_run_tags
 
 
 def build_inbox_sensor(job, partitions_def, interval_seconds: int = 30, demo: bool = False):
@@ -60,6 +62,7 @@ def build_inbox_sensor(job, partitions_def, interval_seconds: int = 30, demo: bo
         cursor: dict[str, dict] = json.loads(context.cursor) if context.cursor else {}
         keys = set(partitions_def.get_partition_keys())
         requests, events, notes = [], [], []
+        catalogues = functools.cache(resource.catalogues)  # parsed once a tick, and only when a run is requested
         for year in inbox_years(resource.settings.inbox):
             if str(year) not in keys:
                 continue
@@ -80,8 +83,8 @@ def build_inbox_sensor(job, partitions_def, interval_seconds: int = 30, demo: bo
                 notes.append(blocked_by_publication(year, event, "its inbox changed"))
             else:
                 events.append(inbox_observation(year, digest, len(entries)))
-                requests.append(RunRequest(partition_key=str(year),
-                                           tags={"etdz/trigger": "inbox_sensor", DIGEST_TAG: digest}))
+                requests.append(RunRequest(partition_key=str(year), tags=year_run_tags(
+                    resource.settings, catalogues(), year, "inbox_sensor", entries)))
                 state = {"recorded": digest}
             cursor[str(year)] = state
         behind = None if requests else first_year_behind(context.instance, job.name, sorted(int(k) for k in keys))
@@ -89,8 +92,13 @@ def build_inbox_sensor(job, partitions_def, interval_seconds: int = 30, demo: bo
         if published:
             notes.append(blocked_by_publication(behind, published, f"data year {behind - 1}, which it reads, changed"))
         elif behind is not None and cursor.get("behind") == behind:
-            requests.append(RunRequest(partition_key=str(behind),
-                                       tags={"etdz/trigger": "inbox_sensor", "etdz/reason": "earlier year changed"}))
+            try:
+                entries = scan_inbox(Path(resource.settings.inbox) / str(behind))
+            except InboxFolderRefused:  # said above, on this tick; the run's first step refuses it again
+                entries = []
+            requests.append(RunRequest(partition_key=str(behind), tags=year_run_tags(
+                resource.settings, catalogues(), behind, "inbox_sensor", entries,
+                reason=earlier_year_changed(behind), after_year=behind - 1)))
             behind = None
         cursor["behind"] = behind
         if notes:

@@ -41,7 +41,8 @@ def annual_condition() -> AutomationCondition:
 
     - the year's ``inbox`` got a new data version (the inbox sensor observes a stable change);
     - ``measures`` of the year before was written (only the Y − 1 self-edge: a trigger on the rankings'
-      window would start Y + 1 and Y + 2 in one tick).
+      window would start Y + 1 and Y + 2 in one tick) — for a year run before only: a year with no files
+      yet (the partitions reach the latest year whose deadline passed) is not ranked empty.
 
     Both are reset by the year's own roots being updated (its run). Blocks, all needed for one run per year
     in order (asset records are prefetched at tick start, so "in progress" is read through the run's last
@@ -56,7 +57,10 @@ def annual_condition() -> AutomationCondition:
     inbox_changed = ac.any_deps_match(ac.newly_updated()).allow(own(_INBOX)).with_label("inbox changed")
     previous_year_ran = ac.asset_matches(
         _MEASURES, ac.any_deps_match(ac.newly_updated()).allow(own(_MEASURES))).with_label("previous year written")
-    pending = (inbox_changed.since(ac.newly_updated()) | previous_year_ran.since(ac.newly_updated()))
+    # a year never run (no files yet: the partitions reach the latest year whose deadline passed) is not run
+    # for its previous year's sake: only once its own files arrive
+    pending = (inbox_changed.since(ac.newly_updated())
+               | (previous_year_ran.since(ac.newly_updated()) & ~ac.missing().with_label("never run")))
     failed_since_trigger = ac.execution_failed().newly_true().since(inbox_changed | previous_year_ran)
     this_year_running = ac.asset_matches(_LAST_STEP, ac.in_progress())
     previous_year_running = ac.asset_matches(_MEASURES, ac.any_deps_match(

@@ -25,8 +25,8 @@ def _latest(instance: DagsterInstance, asset: str, year: int, observation: bool 
 
 def years_behind(instance: DagsterInstance, years: list[int]) -> dict[int, str]:
     """The years whose inbox changed, or whose previous year was re-run, since their last run (oldest first),
-    each with the reason in words. A year with a recorded inbox state and no run yet is behind too (the
-    automation would run it)."""
+    each with the reason in words. A year with a recorded inbox state and no run yet is behind too; a year
+    never run is not behind for its previous year's sake (it has no files yet)."""
     out: dict[int, str] = {}
     for y in sorted(years):
         ran = _latest(instance, "submission_log", y)
@@ -34,6 +34,6 @@ def years_behind(instance: DagsterInstance, years: list[int]) -> dict[int, str]:
         previous = _latest(instance, "measures", y - 1)
         if inbox is not None and (ran is None or inbox > ran):
             out[y] = "its inbox changed"
-        elif previous is not None and (ran is None or previous > ran):
+        elif previous is not None and ran is not None and previous > ran:
             out[y] = f"data year {y - 1}, which it reads, was re-run"
     return out

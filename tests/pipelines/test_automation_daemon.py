@@ -50,9 +50,18 @@ def deployment(tmp_path_factory):
         run_years(YEARS, settings, quiet=True)
         daemon = Daemon(settings, root / "daemon.log")
         try:
-            yield settings, daemon
+            yield settings, daemon, env
         finally:
             stop_group(daemon.proc, timeout=30)
+
+
+@pytest.fixture
+def deployed(deployment, monkeypatch):
+    """The module's deployment, its variables exported for this test (each test gets a private home first)."""
+    settings, daemon, env = deployment
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    return settings, daemon
 
 
 class Daemon:
@@ -139,10 +148,10 @@ def _up_to_date(instance, settings: Settings) -> None:
             assert _last_write(instance, "submission_log", y) > _last_write(instance, "measures", y - 1), y
 
 
-def test_a_correction_flows_to_every_later_year_once_and_a_withdrawal_again(deployment):
+def test_a_correction_flows_to_every_later_year_once_and_a_withdrawal_again(deployed):
     from pipelines.runs import run_years
 
-    settings, daemon = deployment
+    settings, daemon = deployed
     inbox = Path(settings.inbox)
     with DagsterInstance.get() as instance:
         _quiet(instance, daemon, 0)  # nothing the command line ran is run again
@@ -168,8 +177,8 @@ def test_a_correction_flows_to_every_later_year_once_and_a_withdrawal_again(depl
         _up_to_date(instance, settings)
 
 
-def test_two_years_corrected_at_once_end_up_read_in_order(deployment):
-    settings, daemon = deployment
+def test_two_years_corrected_at_once_end_up_read_in_order(deployed):
+    settings, daemon = deployed
     inbox = Path(settings.inbox)
     with DagsterInstance.get() as instance:
         done = len(_runs(instance))

@@ -18,10 +18,12 @@ from dagster import (
     DagsterRunStatus,
     DefaultSensorStatus,
     Definitions,
+    RunsFilter,
     StaticPartitionsDefinition,
     asset,
     define_asset_job,
     in_process_executor,
+    instance_for_test,
 )
 
 from pipelines import dagster_private
@@ -49,7 +51,7 @@ def test_a_run_executed_in_process_carries_the_origins_and_counts_as_in_progress
     defs = _defs()
     job = dagster_private.resolve_like(_job(None), defs)
     seen = {}
-    with DagsterInstance.ephemeral() as instance:
+    with instance_for_test() as instance:
         def created():
             [run] = instance.get_runs()
             seen["status"] = run.status
@@ -64,7 +66,9 @@ def test_a_run_executed_in_process_carries_the_origins_and_counts_as_in_progress
         run = result.dagster_run
         assert run.tags["dagster/partition"] == "2021" and run.tags["etdz/trigger"] == "test"
         assert run.remote_job_origin.location_name == "loc" and run.remote_job_origin.job_name == "toy_job"
-        assert run.tags[".dagster/repository"] == "__repository__@loc"  # how the UI lists a location's runs
+        # the label the UI lists a location's runs by (Overview timeline, job page)
+        assert [r.run_id for r in instance.get_runs(RunsFilter(tags={".dagster/repository": "__repository__@loc"}))] \
+            == [run.run_id]
         assert run.job_code_origin.repository_origin.code_pointer.module == "some.module"
     # the callback ran with the run created (planned, so the automation sees it in progress), before the step
     assert seen == {"status": DagsterRunStatus.NOT_STARTED, "planned": True, "written": False}

@@ -104,10 +104,11 @@ def test_sensor_records_each_stable_change_once_and_an_earlier_state_again(env):
 
 def test_a_year_run_by_the_command_line_is_not_recorded_again_by_the_sensor(env):
     from pipelines.definitions import build_definitions
-    from pipelines.runs import run_years
+    from pipelines.runs import ensure_dagster_home, run_years
 
     settings = Settings.from_env()
     defs = build_definitions(settings)
+    ensure_dagster_home(settings.dagster_home)
     with DagsterInstance.get() as instance:
         _, cursor, _ = _tick(defs, instance, None)
         _, cursor, _ = _tick(defs, instance, cursor)  # both years recorded

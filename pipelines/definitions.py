@@ -12,7 +12,7 @@ from etdz.reports import fictitious
 from etdz.scoring.downgrade import years_back
 from etdz.settings import Settings
 from pipelines.columns import with_column_schemas
-from pipelines.jobs import build_annual_job
+from pipelines.jobs import build_annual_job, build_automation_sensor
 from pipelines.partitions import data_year_partitions
 from pipelines.schedules import build_yearly_schedule
 from pipelines.sensors import build_inbox_sensor
@@ -54,7 +54,8 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
         assets=assets,
         jobs=[job],
         schedules=[build_yearly_schedule(job, partitions, settings.demo)],
-        sensors=[build_inbox_sensor(job, partitions, settings.poll_seconds, settings.demo),
+        sensors=[build_inbox_sensor(partitions, settings.poll_seconds, settings.demo),
+                 build_automation_sensor(settings.poll_seconds, settings.demo),
                  build_review_queries_sensor(job, partitions, settings.poll_seconds, settings.demo)],
         resources={"resource": resource},
     )

@@ -28,7 +28,6 @@ from dagster import (
     SkipReason,
     sensor,
 )
-from dagster._core.definitions.data_version import DATA_VERSION_TAG  # stable tag name since 1.2
 
 from assets.queries import REVIEW_QUERIES_KEY, load_year_status, load_year_version, portal_database_exists
 from assets.resource import EtdzResource
@@ -37,6 +36,7 @@ from etdz.publish import is_published
 from etdz.queries import QueryStatus
 from etdz.reports import fictitious
 from etdz.settings import Settings
+from pipelines.dagster_private import DATA_VERSION_TAG
 from pipelines.tags import year_run_tags
 
 REPORT_KEYS = ("national_report", "zone_cards", "rankings_workbook")

@@ -10,7 +10,7 @@ one zone). A year that might be ready is requested; its run decides, and refuses
 the files do not make the share.
 
 A missed day (the daemon was down) is not caught up: Dagster runs only the latest missed tick of a
-schedule. The inbox sensor runs every change anyway; otherwise run the year by hand.
+schedule. The automation (pipelines/jobs.py) runs every recorded change anyway; otherwise run the year by hand.
 """
 
 from __future__ import annotations

@@ -218,3 +218,136 @@ def test_checker_equals_what_a_dagster_run_wrote(tmp_path):
     run_years([YEAR - 1, YEAR], s, quiet=True)
     run_issues = Warehouse(s.warehouse).read("submission_issues", YEAR).to_pandas()
     _compare_every_file(home, run_issues)
+
+
+# ------------------------------------------------------------------ micro-batching and reuse
+
+
+def _hold_first_batch(checker: Checker, monkeypatch, waiting: int) -> None:
+    """The first batch's leader waits (≤ 60 s) until ``waiting`` more checks are queued: they then run as ONE
+    batch, whatever the threads' timing on a loaded machine."""
+    real = checker._current_rules
+    state = {"held": False}
+
+    def held():
+        if not state["held"]:
+            state["held"] = True
+            deadline = 60 + __import__("time").monotonic()
+            while len(checker._queue) < waiting and __import__("time").monotonic() < deadline:
+                __import__("time").sleep(0.005)
+        return real()
+
+    monkeypatch.setattr(checker, "_current_rules", held)
+
+
+def _burst(checker: Checker, items: list[tuple[bytes, str]]) -> dict[str, object]:
+    """Every (bytes, name) checked by its own thread, all released at once: name → result or exception."""
+    got: dict[str, object] = {}
+    barrier = threading.Barrier(len(items))
+
+    def work(data: bytes, name: str) -> None:
+        barrier.wait()
+        try:
+            got[name] = checker.check(data, name, data_year=YEAR, received_at_ns=NOW_NS)
+        except Exception as exc:  # noqa: BLE001 - compared below
+            got[name] = exc
+
+    threads = [threading.Thread(target=work, args=item) for item in items]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return got
+
+
+NOW_NS = 1_900_000_000 * 10**9  # later than every demo file: each upload is its zone's newest
+
+
+def _batch_sample(home: Path) -> list[Path]:
+    """A dozen demo files: good ones, warned ones and at least one the run rejects."""
+    files = sorted(p for p in (home / "inbox" / str(YEAR)).iterdir() if p.is_file())
+    return files[:10] + [p for p in files if "错误" in p.name or "faulty" in p.name][:2]
+
+
+def _assert_same(a, b) -> None:
+    pd.testing.assert_frame_equal(_same(a.issues), _same(b.issues))
+    assert (a.sha256, a.zone_code, a.data_year, a.supersedes, a.conversions) == \
+        (b.sha256, b.zone_code, b.data_year, b.supersedes, b.conversions)
+
+
+@pytest.mark.slow  # two dozen warm checks
+def test_a_batch_gives_each_file_what_it_gets_alone(demo_home, monkeypatch):
+    files = _batch_sample(demo_home)
+    alone = {p.name: Checker(_settings(demo_home)).check(p.read_bytes(), p.name, data_year=YEAR,
+                                                         received_at_ns=NOW_NS) for p in files}
+    assert any(r.rejected for r in alone.values()) and any(not r.rejected for r in alone.values())
+    checker = Checker(_settings(demo_home))
+    _hold_first_batch(checker, monkeypatch, waiting=len(files) - 1)
+    got = _burst(checker, [(p.read_bytes(), p.name) for p in files])
+    assert checker.rounds == 2  # the first check alone, then the other eleven in one validation
+    for name, res in alone.items():
+        _assert_same(got[name], res)  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+def test_a_file_whose_check_raises_fails_alone_and_its_batch_gets_its_answers(demo_home, monkeypatch):
+    import etdz.checking as checking
+
+    files = _batch_sample(demo_home)[:6]
+    alone = {p.name: Checker(_settings(demo_home)).check(p.read_bytes(), p.name, data_year=YEAR,
+                                                         received_at_ns=NOW_NS) for p in files}
+    real = checking.received_file
+
+    def reader(name, *a, **k):
+        if name == "boom.csv":
+            raise OSError("the disk went away while reading boom.csv")
+        return real(name, *a, **k)
+
+    monkeypatch.setattr(checking, "received_file", reader)
+    checker = Checker(_settings(demo_home))
+    items = [(p.read_bytes(), p.name) for p in files] + [(files[0].read_bytes(), "boom.csv")]
+    _hold_first_batch(checker, monkeypatch, waiting=len(items) - 1)
+    got = _burst(checker, items)
+    assert isinstance(got["boom.csv"], OSError) and "boom.csv" in str(got["boom.csv"])
+    for name, res in alone.items():
+        _assert_same(got[name], res)  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+def test_a_check_is_reused_until_what_it_read_changes(tmp_path):
+    """The same bytes checked again are answered from the kept check — unless the zone's inbox files, Y−1 or the
+    rules changed; another zone's new file does not matter."""
+    home = tmp_path / "home"
+    write_demo(home, years=range(YEAR - 1, YEAR + 1), n_zones=12)
+    checker = Checker(_settings(home))
+    folder = home / "inbox" / str(YEAR)
+    good = [p for p in sorted(folder.glob("*.csv")) if _utf8(p) and ",gdp," in _utf8(p)
+            and not checker.check(p).rejected]
+    path, other = good[0], next(p for p in good if _utf8(p).splitlines()[1].split(",")[0]
+                                != _utf8(good[0]).splitlines()[1].split(",")[0])
+    data = path.read_bytes()
+    first = checker.check(data, "upload.csv", data_year=YEAR)
+    assert first.supersedes == path.name
+    before = checker.reused
+    again = checker.check(data, "upload.csv", data_year=YEAR)
+    assert checker.reused == before + 1
+    _assert_same(again, first)
+    # another zone's new file: still reused
+    (folder / "other_zone_new.csv").write_bytes(other.read_bytes())
+    _assert_same(checker.check(data, "upload.csv", data_year=YEAR), first)
+    assert checker.reused == before + 2
+    # the zone's own later file without gdp: checked again; the upload is still newer, so it supersedes that one
+    lines = path.read_text(encoding="utf-8").splitlines()
+    (folder / "later.csv").write_text("\n".join(x for x in lines if ",gdp," not in x) + "\n", encoding="utf-8")
+    third = checker.check(data, "upload.csv", data_year=YEAR)
+    assert checker.reused == before + 2 and third.supersedes == "later.csv"
+    # the zone's Y−1 file changed: checked again
+    reused = checker.reused
+    last = next(p for p in sorted((home / "inbox" / str(YEAR - 1)).iterdir())
+                if _utf8(p) and _utf8(p).splitlines()[1].split(",")[0] == _utf8(path).splitlines()[1].split(",")[0])
+    last.write_text(_utf8(last).replace(",gdp,", ",gdp ,"), encoding="utf-8")
+    checker.check(data, "upload.csv", data_year=YEAR)
+    assert checker.reused == reused
+    # the same bytes under another name, or for another year, are another check
+    checker.check(data, "renamed.csv", data_year=YEAR)
+    assert checker.reused == reused

@@ -23,8 +23,9 @@ ON_PURPOSE: tuple[tuple[type[Warning], str, str], ...] = (
      "the job-scoped automation condition that brings later years up to date (pipelines/jobs.py)"),
     (PreviewWarning, r"Static method `AutomationCondition.any_job_root_assets_match` is currently in preview",
      "the same condition (pipelines/jobs.py)"),
+    (BetaWarning, r"Parameter `use_user_code_server` of initializer `AutomationConditionSensorDefinition",
+     "the job's automation sensor evaluates in the code server, where the job's resource lives (pipelines/jobs.py)"),
 )
-
 
 
 def silence_on_purpose() -> None:

@@ -50,7 +50,7 @@ from dagster._core.remote_origin import ManagedGrpcPythonEnvCodeLocationOrigin, 
 from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
 __all__ = ["DATA_VERSION_TAG", "execute_with_origin", "job_automation_sensor", "job_code_origin",
-           "remote_job_origin", "resolve_like"]
+           "remote_job_origin", "resolve_like", "stale_asset_keys"]
 
 
 def remote_job_origin(job_name: str, location_name: str, module: str, attribute: str,
@@ -111,6 +111,20 @@ def resolve_like(unresolved, defs: Definitions) -> JobDefinition:
     against its asset graph, with that job's resources."""
     registered = defs.resolve_job_def(unresolved.name)
     return unresolved.resolve(asset_graph=defs.resolve_asset_graph(), resource_defs=registered.resource_defs)
+
+
+def stale_asset_keys(defs: Definitions, instance: DagsterInstance, partition_key: str) -> list[str]:
+    """The materializable assets whose partition the UI shows STALE (Dagster's own stale-status resolver)."""
+    from dagster._core.asset_graph_view.asset_graph_view import AssetGraphView, TemporalContext
+    from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
+    from dagster._time import get_current_datetime
+
+    graph = defs.resolve_asset_graph()
+    view = AssetGraphView(temporal_context=TemporalContext(effective_dt=get_current_datetime(), last_event_id=None),
+                          instance=instance, asset_graph=graph)
+    resolver = CachingStaleStatusResolver(instance=instance, asset_graph=graph, loading_context=view)
+    return [k.to_user_string() for k in sorted(graph.materializable_asset_keys)
+            if resolver.get_status(k, partition_key) == StaleStatus.STALE]
 
 
 def job_automation_sensor(name: str, job_name: str, *, minimum_interval_seconds: int,

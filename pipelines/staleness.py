@@ -11,7 +11,7 @@ asked, and a failed year fails in front of them.
 
 from __future__ import annotations
 
-from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
+from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, Definitions
 
 from assets.inbox import INBOX_KEY
 
@@ -37,3 +37,12 @@ def years_behind(instance: DagsterInstance, years: list[int]) -> dict[int, str]:
         elif previous is not None and ran is not None and previous > ran:
             out[y] = f"data year {y - 1}, which it reads, was re-run"
     return out
+
+
+def stale_assets(defs: Definitions, instance: DagsterInstance, years: list[int]) -> dict[int, list[str]]:
+    """For each year, the assets the UI shows STALE (missing ones are not listed): what the UI's badges say, for
+    tests and checks; `--stale` uses :func:`years_behind`."""
+    from pipelines.dagster_private import stale_asset_keys
+
+    out = {y: stale_asset_keys(defs, instance, str(y)) for y in years}
+    return {y: keys for y, keys in out.items() if keys}

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from etdz.catalogue import Catalogue
+from etdz.catalogue import Catalogue, MethodologyError, catalogue_for_year
 from etdz.guard import ALLOW_TAG as ALLOW_SHRINK_TAG
 from etdz.inbox_state import listing_digest
 from etdz.readiness import ALLOW_TAG as ALLOW_INCOMPLETE_TAG
@@ -53,8 +53,11 @@ def year_run_tags(settings: Settings, catalogues: Sequence[Catalogue], year: int
     """
     tags = {TRIGGER_TAG: trigger, INBOX_TAG: inbox_folder(settings, year), DIGEST_TAG: listing_digest(entries),
             FILES_TAG: str(len(entries))}
-    catalogue = next((c for c in catalogues if c.applies_to(year)), None)
-    if catalogue is not None:  # none: the run's first step refuses, naming the year
+    try:
+        catalogue = catalogue_for_year(catalogues, year)
+    except MethodologyError:  # none or two: the run's first step refuses, naming the year and the catalogues
+        pass
+    else:
         tags.update({CATALOGUE_TAG: catalogue.version, CATALOGUE_SHA_TAG: catalogue.sha256[:16]})
     if reason:
         tags[REASON_TAG] = reason

@@ -1,13 +1,6 @@
 """The Dagster layer: definitions, jobs, schedule, sensor, automation, and the `etdz` commands that drive them.
 
-The code location uses a few beta / preview Dagster features on purpose (partition mappings that allow missing
-upstream years, automation conditions); Dagster warns about each on every load, dozens of lines in the UI's log
-that say nothing about the data. They are silenced here, where every entry point into this package passes.
+Importing the package imports no Dagster: `etdz validate`, `template` and the other commands that need none
+import ``pipelines.cli`` too, and Dagster's import would cost each ~1 s (docs/benchmarks.md, issue 22). Dagster's
+beta / preview warnings are silenced by :mod:`pipelines.quiet`, which :mod:`pipelines.definitions` imports first.
 """
-
-import warnings
-
-from dagster import BetaWarning, PreviewWarning, SupersessionWarning
-
-for _category in (BetaWarning, PreviewWarning, SupersessionWarning):
-    warnings.filterwarnings("ignore", category=_category)

@@ -12,17 +12,7 @@ import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
-
-from dagster import DagsterInstance, Definitions, JobDefinition
-from dagster._core.definitions.job_base import InMemoryJob
-from dagster._core.definitions.partitions.context import partition_loading_context
-from dagster._core.execution.api import ExecuteRunWithPlanIterable, create_execution_plan, job_execution_iterator
-from dagster._core.execution.context_creation_job import (
-    PlanOrchestrationContextManager,
-    orchestration_context_event_generator,
-)
-from dagster._core.execution.execute_in_process import merge_run_tags
-from dagster._core.execution.execute_in_process_result import ExecuteInProcessResult
+from typing import TYPE_CHECKING
 
 from etdz.commit import DeploymentLayout
 from etdz.errors import error_message
@@ -30,7 +20,10 @@ from etdz.escape import plain_text
 from etdz.guard import RunRefused
 from etdz.readiness import YearNotReady
 from etdz.settings import Settings
-from pipelines.origin import job_code_origin, remote_job_origin
+
+if TYPE_CHECKING:
+    from dagster import DagsterInstance, Definitions, JobDefinition
+    from dagster._core.execution.execute_in_process_result import ExecuteInProcessResult
 
 # The instance configuration a new DAGSTER_HOME gets: SQLite storage, telemetry and the UI's sign-up
 # dialog off, one queued run per data year (also shipped as deploy/dagster.sqlite.yaml).
@@ -65,6 +58,18 @@ def execute_partition(job: JobDefinition, instance: DagsterInstance, partition_k
     Dagster's public ``execute_in_process`` creates runs without an origin; this is its body with the
     origin passed to ``create_run_for_job`` (dagster is pinned to one release in setup.py).
     """
+    from dagster._core.definitions.job_base import InMemoryJob
+    from dagster._core.definitions.partitions.context import partition_loading_context
+    from dagster._core.execution.api import ExecuteRunWithPlanIterable, create_execution_plan, job_execution_iterator
+    from dagster._core.execution.context_creation_job import (
+        PlanOrchestrationContextManager,
+        orchestration_context_event_generator,
+    )
+    from dagster._core.execution.execute_in_process import merge_run_tags
+    from dagster._core.execution.execute_in_process_result import ExecuteInProcessResult
+
+    from pipelines.origin import job_code_origin, remote_job_origin
+
     ephemeral = job.as_ephemeral_job(resource_defs={}, input_values={})
     with partition_loading_context(dynamic_partitions_store=instance) as ctx:
         ephemeral.validate_partition_key(partition_key=partition_key, selected_asset_keys=set(), context=ctx)
@@ -104,6 +109,8 @@ def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_s
     The definitions and the instance are set up once for all the years (imports, definitions, SQLite engine);
     a caller that already holds them (``run_stale``, re-running year after year) passes them in.
     """
+    from dagster import DagsterInstance
+
     from assets.resource import EtdzResource
     from etdz.catalogue import catalogue_for_year, load_catalogues
     from etdz.guard import ALLOW_TAG, cohort_findings, refuse_if
@@ -224,6 +231,8 @@ def run_stale(settings: Settings, max_rounds: int = 50) -> list[int]:
 
     The inbox of every year is observed first, so a new or replaced file counts as a change.
     """
+    from dagster import DagsterInstance
+
     from etdz.catalogue import load_catalogues
     from etdz.inbox_state import inbox_years, listing_digest, scan_inbox
     from pipelines.definitions import build_definitions

@@ -17,12 +17,14 @@ def table_schema(schema: pa.Schema) -> TableSchema:
 
 
 def dataset_metadata(table: pa.Table, url: str, extra: dict | None = None) -> dict:
-    """Row count, schema and location of one written Parquet file."""
+    """Row count, schema and location of one year's written Parquet file, under Dagster's standard keys
+    (``dagster/partition_row_count``: each materialization is one data year; ``dagster/uri``: where the file is,
+    a local path or an object-store URL), which the UI shows in the asset's overview and plots per partition."""
     path = local_path(url)
     meta = {
-        "dagster/row_count": MetadataValue.int(table.num_rows),
+        "dagster/partition_row_count": MetadataValue.int(table.num_rows),
         "dagster/column_schema": table_schema(table.schema),
-        "path": MetadataValue.path(str(path)) if path else MetadataValue.url(url),
+        "dagster/uri": MetadataValue.text(str(path) if path else url),
     }
     meta.update(extra or {})
     return meta

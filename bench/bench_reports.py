@@ -18,14 +18,16 @@ import re
 import resource
 import sys
 import tempfile
+import threading
 import time
 from importlib.util import find_spec
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "reports")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "reports"), str(ROOT / "bench")]
 
 from reports_synth import SynthYear, chromium_screenshot, corrected, make_year  # noqa: E402
+from run import _sample_rss  # noqa: E402 — the process-tree sampler of bench/run.py (one home)
 
 from etdz.catalogue import catalogue_for_year, load_catalogues  # noqa: E402
 from etdz.reports import write_year_reports  # noqa: E402
@@ -59,14 +61,29 @@ def main(argv=None) -> int:
     )
     root = a.out or Path(tempfile.mkdtemp(prefix="etdz-bench-reports-"))
     best = None
+    page_mb = os.sysconf("SC_PAGE_SIZE") / 2**20
     for i in range(a.repeat):
+        with open("/proc/self/statm") as fh:
+            before_mb = int(fh.read().split()[1]) * page_mb
+        samples: list = []
+        stop = threading.Event()
+        sampler = threading.Thread(target=_sample_rss, args=(os.getpid(), samples, stop), daemon=True)
+        sampler.start()
         t, c = time.perf_counter(), time.process_time()
+        kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         out = write_year_reports(data.inputs(), root, card_workers=a.card_workers)
         wall, cpu = time.perf_counter() - t, time.process_time() - c
+        kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        stop.set()
+        sampler.join()
+        kids_cpu = (kids1.ru_utime + kids1.ru_stime) - (kids0.ru_utime + kids0.ru_stime)
         parts = "  ".join(f"{k}={v:.3f}s" for k, v in out.seconds.items())
+        own, tree = max((s[1] for s in samples), default=0.0), max((s[2] for s in samples), default=0.0)
         print(
-            f"run {i + 1}: {wall:.3f} s wall, {cpu:.3f} s CPU of this process  ({parts})  cards={out.cards}"
-            f"  load {os.getloadavg()[0]:.2f}"
+            f"run {i + 1}: {wall:.3f} s wall, {cpu:.3f} s CPU of this process + {kids_cpu:.3f} s of ended card "
+            f"workers  ({parts})  cards={out.cards}  load {os.getloadavg()[0]:.2f}\n"
+            f"       RSS before {before_mb:.0f} MB; sampled peak: this process {own:.0f} MB, "
+            f"process tree {tree:.0f} MB (+{tree - before_mb:.0f} MB)"
         )
         best = wall if best is None else min(best, wall)
     print(f"best: {best:.3f} s for national report + workbook + {out.cards} cards -> {root / str(a.year)}")

@@ -28,10 +28,22 @@ name is the file it replaces (a file checked from inside the inbox is itself), i
 would choose it. For every file of a demo year, the issues equal the run's ``submission_issues`` for that file
 (``tests/test_checking.py``).
 
-**Threads**: a Checker is thread-safe — one lock serialises its checks (Great Expectations' context and the
-caches are shared and GX's objects are not made for concurrent use). A multi-threaded WSGI process holds ONE
-Checker; concurrent checks queue behind one another (each takes a fraction of a second warm). Nothing is written
-anywhere: no archive, no warehouse, no report.
+**Threads, micro-batching**: a Checker is thread-safe, and meant to be shared by a process's threads (a
+multi-threaded WSGI process holds ONE). Great Expectations' context and the caches are shared and GX's objects
+are not made for concurrent use, so one check runs at a time — but the checks asked for while one runs gather, and
+the next runs them all as ONE batch (:meth:`Checker._run_batch`): one GX validation over the concatenation of the
+waiting files per catalogue and year, exactly as the run validates a year's files in one call and attributes the
+issues per file. 50 zones checking at once therefore cost about two validations, not 50. A file's result in a
+batch is the result it gets alone (``tests/test_checking.py``): the long frame keeps each file's rows apart
+(``file_idx``), a file name appears once per batch (a repeated name waits for the next round), and a batch that
+raises is checked again job by job, so each caller gets its own results or its own exception.
+
+**Reuse**: a check is kept (the last :data:`MEMO_SIZE`) with what it read — the rules, the zone's accepted Y−1
+figures' sources, and the zone's candidate files of the year's inbox (their names, sizes and modification times,
+and which of them is later than the checked file) — and a check of the same bytes (SHA-256), name and year is
+answered from it while all of that is unchanged: the portal's submission reuses the check the zone just made. Any
+change to those inputs (a file of the zone added, replaced or removed; Y−1 re-run; a catalogue edited) makes it
+checked again. Nothing is written anywhere: no archive, no warehouse, no report.
 
 **Reloads**: the catalogues and the registry are loaded once and loaded again when their files change (the
 methodology folder's listing and the registry file's size and modification time are looked at on every check),
@@ -40,10 +52,13 @@ so a long-lived process never checks against rules the run no longer uses.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import os
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -215,6 +230,12 @@ class Checker:
         self._runners: dict[str, SuiteRunner] = {}  # catalogue sha256 → its GX suite, built once
         self._previous: dict[int, tuple[tuple, pd.DataFrame | None]] = {}  # data year → (key, Y−1 measures)
         self._inbox: dict[int, _InboxYear] = {}
+        self._queue_cv = threading.Condition()  # guards _queue and _busy (never held during a check)
+        self._queue: list[_Job] = []
+        self._busy = False
+        self._memo: OrderedDict[tuple, tuple[dict, CheckResult]] = OrderedDict()  # checks kept for reuse
+        self.reused = 0  # checks answered from the memo (for tests and the bench)
+        self.rounds = 0  # check rounds run (each: one validation per catalogue and year of its files)
 
     # ------------------------------------------------------------------ public
 
@@ -230,9 +251,11 @@ class Checker:
         and year validated in one batch. Results in the order given."""
         sources = list(sources)
         names = list(names) if names is not None else [None] * len(sources)
-        with self._lock:
-            rules = self._current_rules()
-            return self._check(sources, names, data_year, received_at_ns, rules)
+        job = _Job([_Item(src, name, data_year, received_at_ns) for src, name in zip(sources, names)])
+        self._submit(job)
+        if job.error is not None:
+            raise job.error
+        return job.results  # type: ignore[return-value]
 
     def warm(self, data_years: Iterable[int] = ()) -> None:
         """Do now what the first check would do (import GX, build the suites, read Y−1 and the inbox of each of
@@ -248,15 +271,113 @@ class Checker:
                 self._previous_measures(int(year), cat, rules)
                 self._inbox_year(int(year), cat, rules)
 
+    # ------------------------------------------------------------------ micro-batching and reuse
+
+    def _submit(self, job: _Job) -> None:
+        """Run ``job`` in the next batch (module docstring, "Threads"): the first caller while no batch runs leads
+        the batch of every job queued so far; the others wait for their results."""
+        with self._queue_cv:
+            self._queue.append(job)
+            while not job.done and self._busy:
+                self._queue_cv.wait()
+            if job.done:
+                return
+            self._busy = True
+            batch, self._queue = self._queue, []
+        try:
+            with self._lock:
+                self._run_batch(batch)
+        finally:
+            with self._queue_cv:
+                for j in batch:
+                    j.done = True
+                self._busy = False
+                self._queue_cv.notify_all()
+
+    def _run_batch(self, batch: list[_Job]) -> None:
+        """Every job of ``batch``: a check reused when nothing it read has changed, the others in ONE validation
+        per catalogue and year (as many rounds as a file name repeats). A batch that raises is checked again job by
+        job, so a job gets exactly what it would have got alone: its results, or its own exception."""
+        try:
+            rules = self._current_rules()
+            todo: list[tuple[_Job, int, tuple | None]] = []
+            for job in batch:
+                job.results = [None] * len(job.items)  # type: ignore[list-item]
+                for n, item in enumerate(job.items):
+                    key = _memo_key(item)
+                    hit = self._memo.get(key) if key is not None else None
+                    if hit is not None and hit[0] == self._deps_now(hit[0], hit[1], item, rules):
+                        self._memo.move_to_end(key)  # type: ignore[arg-type]
+                        self.reused += 1
+                        job.results[n] = _copy(hit[1])
+                    else:
+                        todo.append((job, n, key))
+            while todo:  # a file name once per round: the issues name their file by name and fingerprint
+                names: set[str] = set()
+                now, later = [], []
+                for t in todo:
+                    nm = t[0].items[t[1]].file_name
+                    (later if nm in names else now).append(t)
+                    names.add(nm)
+                items = [t[0].items[t[1]] for t in now]
+                results, deps = self._check(items, rules)
+                self.rounds += 1
+                for (job, n, key), res, dep in zip(now, results, deps):
+                    job.results[n] = res
+                    if key is not None:
+                        self._memo[key] = (dep, _copy(res))
+                        self._memo.move_to_end(key)
+                        while len(self._memo) > MEMO_SIZE:
+                            self._memo.popitem(last=False)
+                todo = later
+        except BaseException:  # noqa: BLE001 - each job again alone: its own answer or its own exception
+            if len(batch) == 1:
+                raise
+            for job in batch:
+                try:
+                    self._run_batch([job])
+                    job.error = None
+                except Exception as exc:  # noqa: BLE001 - handed to the job's caller
+                    job.error = exc
+
+    def _deps_now(self, deps: dict, res: CheckResult, item: _Item, rules: _Rules) -> dict:
+        """What the inputs ``deps`` recorded for a check look like now (same keys, same shape): equal to ``deps``
+        exactly when the check would say the same again."""
+        now: dict = {"rules": rules.key}
+        if "previous" in deps:
+            year, version = deps["previous"][0], deps["previous"][1]
+            catalogue = next((c for c in rules.catalogues if c.version == version), None)
+            now["previous"] = (year, version, self._previous_key(year, catalogue, rules) if catalogue else None)
+        if "zone" in deps:
+            year, zone = deps["zone"][0], deps["zone"][1]
+            now["zone"] = self._zone_key(year, zone, res.file_name, _item_mtime(item), rules)
+        return now
+
+    def _zone_key(self, year: int, zone: str, name: str, mtime_ns: int, rules: _Rules) -> tuple | None:
+        """The zone's accepted-file candidates of the year's inbox (what ``file.measures_dropped`` and
+        ``supersedes`` read) and whether each is later than a file ``name`` of ``mtime_ns``."""
+        try:
+            catalogue = catalogue_for_year(rules.catalogues, year)
+        except MethodologyError:
+            return None
+        state = self._inbox_year(year, catalogue, rules)
+        mine = sorted((e for e in state.entries.values() if e.file.zone_code == zone and e.file.file_name != name
+                       and not e.file_errors), key=lambda e: _entry_key(e.entry))
+        later = tuple((e.file.mtime_ns, e.file.file_name) > (mtime_ns, name) for e in mine)
+        return (year, zone, tuple(_entry_key(e.entry) for e in mine), later)
+
     # ------------------------------------------------------------------ the check
 
-    def _check(self, sources: list[Source], names: list[str | None], data_year: int | None,
-               received_at_ns: int | None, rules: _Rules) -> list[CheckResult]:
+    def _check(self, items: list[_Item], rules: _Rules) -> tuple[list[CheckResult], list[dict]]:
+        """Check ``items`` (file names unique among them), the files of one catalogue and year in one validation;
+        returns their results and, for each, what it read (:meth:`_deps_now`: the rules, Y−1, the zone's inbox)."""
         files: list[SubmissionFile] = []
         alone: dict[int, list[dict]] = {}  # file idx → issues of a file not validated further
         given: list[str] = []
-        for i, (src, name) in enumerate(zip(sources, names)):
-            f, year_given, problem = self._open(i, src, name, data_year, received_at_ns, rules)
+        deps: list[dict] = [{"rules": rules.key} for _ in items]
+        for i, item in enumerate(items):
+            src = item.source
+            f, year_given, problem = self._open(i, src, item.name, item.data_year, item.received_at_ns, rules)
             files.append(f)
             given.append("" if isinstance(src, bytes) else os.fspath(src))
             if problem is not None:
@@ -283,6 +404,9 @@ class Checker:
         for (version, year), fs in groups.items():
             catalogue = by_version[version]
             previous = self._previous_measures(year, catalogue, rules) if year else None
+            if year and (self.warehouse or self.inbox):
+                for f in fs:
+                    deps[f.idx]["previous"] = (year, version, self._previous_key(year, catalogue, rules))
             frame, _, long = validate_submissions(fs, catalogue, rules.registry, year, previous,
                                                   runner=self._runner(catalogue), lookup=rules.lookup)
             owner = {}
@@ -303,6 +427,8 @@ class Checker:
             for f in fs:
                 if not year or any(x["severity"] == "error" for x in issues[f.idx]) or not f.zone_code:
                     continue  # a rejected file never supersedes anything; a file of no known year has no inbox
+                if self.inbox:
+                    deps[f.idx]["zone"] = self._zone_key(year, f.zone_code, f.file_name, f.mtime_ns, rules)
                 dropped = self._dropped(f, reported.get(f.idx, set()), year, catalogue, rules)
                 if dropped is not None:
                     prev, rec = dropped
@@ -316,7 +442,7 @@ class Checker:
                                    method_version=version, issues=issues_frame(issues.get(f.idx, [])),
                                    conversions=conversions.get(f.idx, []), supersedes=supersedes.get(f.idx),
                                    source=src))
-        return out
+        return out, deps
 
     def _open(self, i: int, src: Source, name: str | None, data_year: int | None, received_at_ns: int | None,
               rules: _Rules) -> tuple[SubmissionFile, int | None, list[dict] | None]:
@@ -407,7 +533,7 @@ class Checker:
     def _runner(self, catalogue: Catalogue) -> SuiteRunner:
         runner = self._runners.get(catalogue.sha256)
         if runner is None:
-            runner = SuiteRunner.for_catalogue(catalogue, f"etdz_check_{catalogue.version}")
+            runner = SuiteRunner.for_catalogue(catalogue, f"etdz_check_{catalogue.version}", screen=True)
             self._runners[catalogue.sha256] = runner
         return runner
 
@@ -417,8 +543,7 @@ class Checker:
         if not self.warehouse and not self.inbox:
             return None
         store = Warehouse(self.warehouse) if self.warehouse else None
-        key = (rules.key, catalogue.sha256, _store_key(store, year - 1),
-               listing_digest(scan_inbox(Path(self.inbox) / str(year - 1))) if self.inbox else "")
+        key = self._previous_key(year, catalogue, rules)
         hit = self._previous.get(year)
         if hit is not None and hit[0] == key:
             return hit[1]
@@ -428,6 +553,12 @@ class Checker:
                                     self.max_bytes, max_rows_per_measure=self.max_rows_per_measure)
         self._previous[year] = (key, prev.measures)
         return prev.measures
+
+    def _previous_key(self, year: int, catalogue: Catalogue, rules: _Rules) -> tuple:
+        """What Y−1's accepted measures are read from looks like (the warehouse's Y−1 files, Y−1's inbox)."""
+        store = Warehouse(self.warehouse) if self.warehouse else None
+        return (rules.key, catalogue.sha256, _store_key(store, year - 1),
+                listing_digest(scan_inbox(Path(self.inbox) / str(year - 1))) if self.inbox else "")
 
     def _current_rules(self) -> _Rules:
         """The catalogues and the registry, loaded again when their files changed."""
@@ -443,11 +574,69 @@ class Checker:
             self._runners.clear()
             self._previous.clear()
             self._inbox.clear()
+            self._memo.clear()
         return self._rules
 
     def _make_rules(self, catalogues: list[Catalogue], registry: pd.DataFrame, key: tuple) -> _Rules:
         max_rows = self.max_rows_per_measure * max((len(c.measures) for c in catalogues), default=1)
         return _Rules(catalogues, registry, registry_lookup(registry), key, max_rows)
+
+
+MEMO_SIZE = 1024  # checks kept for reuse (a result is a few KB)
+
+
+@dataclass
+class _Item:
+    """One file to check, as given to :meth:`Checker.check_files`."""
+
+    source: Source
+    name: str | None
+    data_year: int | None
+    received_at_ns: int | None
+
+    @property
+    def file_name(self) -> str:
+        """The name the check gives the file (its issues name it so)."""
+        if isinstance(self.source, bytes):
+            return Path(self.name or "upload").name
+        return display_name(Path(self.source).name)
+
+
+@dataclass
+class _Job:
+    """The files of one :meth:`Checker.check_files` call, waiting for a batch; its results or its exception."""
+
+    items: list[_Item]
+    results: list[CheckResult] | None = None
+    error: BaseException | None = None
+    done: bool = False
+
+
+def _memo_key(item: _Item) -> tuple | None:
+    """What identifies a check's input: the bytes' SHA-256 (an upload), or the path as it looks from outside; with
+    the name and the year it is checked for. None: not kept (a path that cannot be looked at)."""
+    if isinstance(item.source, bytes):
+        return ("bytes", hashlib.sha256(item.source).hexdigest(), item.file_name, item.data_year)
+    try:
+        st = os.lstat(item.source)
+    except OSError:
+        return None
+    return ("path", os.fspath(item.source), st.st_size, st.st_mtime_ns, st.st_ino, item.data_year)
+
+
+def _item_mtime(item: _Item) -> int:
+    """The modification time the check gives the file: an upload's reception (now by default), a path's own."""
+    if isinstance(item.source, bytes):
+        return item.received_at_ns if item.received_at_ns is not None else time.time_ns()
+    try:
+        return os.stat(item.source).st_mtime_ns
+    except OSError:
+        return 0
+
+
+def _copy(res: CheckResult) -> CheckResult:
+    """A result a caller may change without changing the kept one."""
+    return dataclasses.replace(res, issues=res.issues.copy(), conversions=list(res.conversions))
 
 
 def _entry_key(e: InboxEntry) -> tuple:

@@ -21,12 +21,15 @@ Writers need not know about the commit: :func:`atomic_write` and :func:`remove` 
 open for the path's data year (found by path), so assets keep calling ``store.write`` and the report
 writers unchanged.
 
-Object storage (an ``s3://`` warehouse): datasets are staged as ``_…tmp`` objects and the journal (kept on
-local disk under ``DAGSTER_HOME``) moves them into place with server-side copies. Each object is replaced
-in one request, but a reader may see some objects of a step new and others old *while* the journal is
-applied; after the step returns (or the next command on the same machine rolls the journal forward) they
-are all new; objects staged by a step killed before its journal are removed by the year's next step.
-Reports uploaded to a bucket are published after the local commit, file by file.
+Object storage (an ``s3://`` warehouse): datasets are staged as ``_<name>.<commit id>.tmp`` objects beside
+their final keys; the journal lives beside them too (``<warehouse>/_commits/data_year=<Y>/<commit id>.json``,
+one PUT) and moves them into place with server-side copies, so whichever process comes next — on any
+machine — rolls a journal left by a killed one forward. Each object is replaced in one request, but a reader
+may see some objects of a step new and others old *while* the journal is applied; after the step returns (or
+the next step or command of any pod has rolled the journal forward) they are all new. A commit that stages
+objects first leaves a marker ``<commit id>.open`` in that folder; the year's next step removes the staged
+objects of a marker without a journal (a step killed before its journal) — only that commit's, never another
+step's staging. Reports uploaded to a bucket are published after the commit, file by file.
 """
 
 from __future__ import annotations
@@ -314,22 +317,24 @@ class DeploymentLayout:
     def local_warehouse(self) -> bool:
         return is_local(self.warehouse)
 
+    def _beside(self, name: str) -> Path | str:
+        """A folder beside the datasets: a local Path, or a URL on the warehouse's object store."""
+        root = local_path(self.warehouse)
+        return root / name if root is not None else f"{self.warehouse.rstrip('/')}/{name}"
+
     def reports_root(self) -> Path:
         """Where reports are written locally: ETDZ_REPORTS itself, or for an object-store URL a staging
         folder under DAGSTER_HOME whose files are then uploaded."""
         return local_path(self.reports) or Path(self.dagster_home) / "etdz-reports-staging"
 
-    def _beside_warehouse(self, name: str, elsewhere: str) -> Path:
-        root = local_path(self.warehouse)
-        return root / name if root is not None else Path(self.dagster_home) / elsewhere
+    def lock_dir(self) -> Path | str:
+        """The per-year write locks, beside the warehouse (on its object store for an ``s3://`` one: every
+        machine that writes the warehouse meets them)."""
+        return self._beside("_locks")
 
-    def lock_dir(self) -> Path:
-        """The per-year write locks: beside a local warehouse, else under DAGSTER_HOME."""
-        return self._beside_warehouse("_locks", "etdz-locks")
-
-    def journal_dir(self, year: int) -> Path:
-        """The commit journals of one year: beside a local warehouse, else under DAGSTER_HOME."""
-        return self._beside_warehouse("_commits", "etdz-commits") / year_folder(year)
+    def journal_dir(self, year: int) -> Path | str:
+        """The commit journals of one year, beside the warehouse (on its object store for an ``s3://`` one)."""
+        return _child(self._beside("_commits"), year_folder(year))
 
     def scope(self, year: int) -> YearScope:
         return YearScope(int(year), self.warehouse, str(self.reports_root() / str(int(year))))
@@ -337,9 +342,7 @@ class DeploymentLayout:
     def years_on_disk(self) -> list[int]:
         """Years that have a journal, dataset folder or reports folder (candidates for recovery)."""
         years: set[int] = set()
-        journals = self.journal_dir(0).parent
-        if journals.is_dir():
-            years |= {y for p in journals.glob("data_year=*") if (y := year_of_folder(p.name)) is not None}
+        years |= {y for name, _ in _listing(self._beside("_commits")) if (y := year_of_folder(name)) is not None}
         root = local_path(self.warehouse)
         if root is not None:
             years |= {y for p in root.glob("*/data_year=*")
@@ -397,20 +400,86 @@ def commit_for(location: str) -> StepCommit | None:
 
 
 def _fs_of(location: str):
-    return fsspec.core.url_to_fs(location) if "://" in location else (None, location)
+    return (None, location) if is_local(location) else fsspec.core.url_to_fs(location)
+
+
+# --------------------------------------------------------------------------- journal folders, local or remote
+# A journal folder is a local Path, or (an object-store warehouse) a URL string: these few functions are the
+# only ones that tell the two apart.
+
+
+def _child(folder: Path | str, name: str) -> Path | str:
+    return folder / name if isinstance(folder, Path) else f"{folder.rstrip('/')}/{name}"
+
+
+def _name(location: Path | str) -> str:
+    return location.name if isinstance(location, Path) else location.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _listing(folder: Path | str) -> list[tuple[str, float]]:
+    """The entries of a journal folder (name, modification time), oldest first; none when it does not exist."""
+    if isinstance(folder, Path):
+        if not folder.is_dir():
+            return []
+        out = [(p.name, p.stat().st_mtime_ns / 1e9) for p in folder.iterdir()]
+    else:
+        fs, path = fsspec.core.url_to_fs(folder)
+        fs.invalidate_cache(path)  # another pod may have written it since this process last looked
+        try:
+            entries = fs.ls(path, detail=True)
+        except FileNotFoundError:
+            return []
+        out = []
+        for e in entries:
+            modified = e.get("LastModified") or e.get("mtime") or e.get("created") or 0
+            out.append((e["name"].rstrip("/").rsplit("/", 1)[-1],
+                        modified.timestamp() if hasattr(modified, "timestamp") else float(modified)))
+    return sorted(out, key=lambda item: (item[1], item[0]))
+
+
+def _read_journal(journal: Path | str) -> bytes:
+    if isinstance(journal, Path):
+        return journal.read_bytes()
+    fs, path = fsspec.core.url_to_fs(journal)
+    return fs.cat_file(path)
+
+
+def _write_journal(journal: Path | str, body: bytes) -> Path | str:
+    """Write a journal (or a marker) atomically and durably: a replaced file, or one PUT."""
+    if isinstance(journal, Path):
+        return replace_file(journal, body)
+    fs, path = fsspec.core.url_to_fs(journal)
+    try:
+        fs.pipe_file(path, body)
+    except OSError as exc:
+        raise storage_error(exc, journal) from exc
+    return journal
+
+
+def _drop_journal(journal: Path | str) -> None:
+    """Remove a journal (or a marker) once it is done with; a missing one is fine (another pod finished it)."""
+    if isinstance(journal, Path):
+        if journal.exists():
+            os.unlink(journal)
+            fsync_dir(journal.parent)
+        return
+    fs, path = fsspec.core.url_to_fs(journal)
+    with contextlib.suppress(FileNotFoundError):
+        fs.rm_file(path)
 
 
 class StepCommit:
     """The files one step stages; :meth:`commit` makes them all appear together (see the module doc)."""
 
-    def __init__(self, journal_dir: Path, scope: YearScope, label: str):
-        self.journal_dir = Path(journal_dir)
+    def __init__(self, journal_dir: Path | str, scope: YearScope, label: str):
+        self.journal_dir = _folder_of(journal_dir)
         self.scope = scope
-        self.tag = f"{label}-{uuid.uuid4().hex[:12]}"
+        self.tag = f"{label}-{uuid.uuid4().hex[:12]}"  # the commit id: names its staging, marker and journal
         self.staged: dict[str, str] = {}   # final location → staged location
         self.removed: set[str] = set()     # final locations to remove
         self.after: list[Callable[[], None]] = []  # run once the files are in place (uploads)
-        self.journal: Path | None = None
+        self.journal: Path | str | None = None
+        self.marker: Path | str | None = None  # written before the first staged object (see the module doc)
 
     def stage(self, path: Path, data: Data) -> None:
         """Write ``path``'s new content to its temporary name (replacing what this step staged before)."""
@@ -428,6 +497,9 @@ class StepCommit:
         """Stage an object of an object store (one PUT under a temporary key beside it)."""
         folder, name = url.rsplit("/", 1)
         tmp = f"{folder}/_{name}.{self.tag}.tmp"
+        if self.marker is None:  # first: whoever finds the marker without a journal removes this staging
+            self.marker = _write_journal(_child(self.journal_dir, f"{self.tag}.open"),
+                                         json.dumps({"year": self.scope.year}).encode("utf-8"))
         fs, path = _fs_of(tmp)
         fs.pipe_file(path, data)
         self.staged[url] = tmp
@@ -449,10 +521,10 @@ class StepCommit:
             return
         try:
             _flush_staged(self.staged.values())  # the staged files are on disk before the journal says so
-            absent = sorted(f for f in self.staged if "://" not in f and not os.path.lexists(f))
+            absent = sorted(f for f in self.staged if is_local(f) and not os.path.lexists(f))
             body = json.dumps({"year": self.scope.year, "renames": sorted(self.staged.items()),
                                "removes": sorted(self.removed), "absent": absent}, ensure_ascii=False).encode("utf-8")
-            self.journal = replace_file(self.journal_dir / f"{self.tag}.json", body)
+            self.journal = _write_journal(_child(self.journal_dir, f"{self.tag}.json"), body)
             # (the files a rollback removes: those the step adds, which did not exist when it was journalled)
         except BaseException:
             self.abort()
@@ -464,20 +536,23 @@ class StepCommit:
     def abort(self) -> None:
         """Remove what was staged: the previous outputs stay as they were."""
         for tmp in self.staged.values():
-            if "://" in tmp:
+            if is_local(tmp):
+                _unlink_quietly(tmp)
+            else:
                 fs, path = _fs_of(tmp)
                 with contextlib.suppress(Exception):
                     fs.rm(path)
-            else:
-                _unlink_quietly(tmp)
         self.staged.clear()
+        if self.marker is not None:
+            with contextlib.suppress(Exception):  # left behind, the year's next step sweeps this staging
+                _drop_journal(self.marker)
 
 
 def _flush_staged(staged: Iterable[str]) -> None:
     """Make a step's staged local files durable: one syncfs of each file system they are on (a step of 23,000
     zone cards flushes once, not 23,000 times); where the platform has none, each file was fsynced when staged
     and each folder is fsynced here. Raises :class:`etdz.errors.StorageError` naming the folder."""
-    folders = sorted({os.path.dirname(t) for t in staged if "://" not in t})
+    folders = sorted({os.path.dirname(t) for t in staged if is_local(t)})
     if _syncfs is None:
         for folder in folders:
             fsync_dir(folder)
@@ -527,9 +602,9 @@ class _Obstacle(Exception):
         self.path, self.exc = path, exc
 
 
-def _backup_of(journal: Path, final: str) -> str:
+def _backup_of(journal: Path | str, final: str) -> str:
     """Where the previous version of ``final`` is kept while ``journal`` is applied (a temporary name)."""
-    return str(_tmp_path(Path(final), f"{journal.stem}.old"))
+    return str(_tmp_path(Path(final), f"{_name(journal).removesuffix('.json')}.old"))
 
 
 def _prepare(journal: Path, renames: list[tuple[str, str]], removes: list[str]) -> None:
@@ -569,23 +644,27 @@ def _prepare(journal: Path, renames: list[tuple[str, str]], removes: list[str]) 
                 raise _Obstacle(final, exc2) from exc2
 
 
-def _roll_back(journal: Path, entries: dict) -> None:
+def _roll_back(journal: Path | str, entries: dict) -> None:
     """Put every previous version back (a file the journal would have added is removed), then drop the journal,
     the backups and what was staged: the step's outputs are all as they were. Marks the journal first, so that a
     rollback interrupted half-way is finished as a rollback. Raises OSError when a file cannot be put back."""
     if entries.get("state") != "rollback":
         entries = {**entries, "state": "rollback"}
-        tmp = _tmp_path(journal, uuid.uuid4().hex)
-        try:
-            _write_file(tmp, json.dumps(entries, ensure_ascii=False).encode("utf-8"))
-            os.replace(tmp, journal)
-        finally:
-            _unlink_quietly(tmp)
+        body = json.dumps(entries, ensure_ascii=False).encode("utf-8")
+        if isinstance(journal, Path):
+            tmp = _tmp_path(journal, uuid.uuid4().hex)
+            try:
+                _write_file(tmp, body)
+                os.replace(tmp, journal)
+            finally:
+                _unlink_quietly(tmp)
+        else:
+            _write_journal(journal, body)
     absent = set(entries.get("absent", []))
     folders: set[str] = set()
     for final, tmp in [*entries["renames"], *[(f, None) for f in entries["removes"]]]:
-        if "://" in final:
-            continue
+        if not is_local(final):
+            continue  # objects are moved only after every local file is in: none has been moved yet
         backup = _backup_of(journal, final)
         if os.path.lexists(backup):
             if os.path.lexists(final) and os.path.samestat(os.lstat(backup), os.lstat(final)):
@@ -600,17 +679,23 @@ def _roll_back(journal: Path, entries: dict) -> None:
             _unlink_quietly(tmp)
     for folder in sorted(folders):
         fsync_dir(folder)
-    os.unlink(journal)
-    fsync_dir(journal.parent)
+    _finish(journal)
 
 
-def _applied(journal: Path, entries: dict) -> tuple[int, int]:
+def _finish(journal: Path | str) -> None:
+    """Drop a journal that is done with, and its commit's marker (object stores)."""
+    _drop_journal(journal)
+    if not isinstance(journal, Path):
+        _drop_journal(journal.removesuffix(".json") + ".open")
+
+
+def _applied(journal: Path | str, entries: dict) -> tuple[int, int]:
     """How many of the journal's local files are new now, of how many (for a message that says what is true)."""
-    renames = [(f, t) for f, t in entries["renames"] if "://" not in t]
+    renames = [(f, t) for f, t in entries["renames"] if is_local(t)]
     return sum(1 for _, t in renames if not os.path.lexists(t)), len(renames)
 
 
-def apply_journal(journal: Path) -> None:
+def apply_journal(journal: Path | str) -> None:
     """Move every staged file of a complete journal into place, all or nothing, then remove the journal.
 
     First every local target is checked and its previous version kept under a second name (:func:`_prepare`);
@@ -618,16 +703,18 @@ def apply_journal(journal: Path) -> None:
     target cannot be replaced, or a rename fails, every previous version is put back and the journal dropped:
     nothing of the step changed, and the error (:class:`etdz.errors.StorageError`) names the target and says so.
     Idempotent: a journal interrupted (the process killed) is finished by the next call, forward — or backward
-    when it was being rolled back."""
-    entries = json.loads(journal.read_bytes())
+    when it was being rolled back. ``journal``: a local file, or an object beside an object-store warehouse
+    (then any process, on any machine, can finish it; local files staged on another machine are not there
+    and are left alone)."""
+    entries = json.loads(_read_journal(journal))
     if entries.get("state") == "rollback":
         try:
             _roll_back(journal, entries)
         except OSError as exc:
             raise _not_put_back(journal, entries, exc) from exc
         return
-    local = [(f, t) for f, t in entries["renames"] if "://" not in t]
-    local_removes = [f for f in entries["removes"] if "://" not in f]
+    local = [(f, t) for f, t in entries["renames"] if is_local(t)]
+    local_removes = [f for f in entries["removes"] if is_local(f)]
     folders: set[str] = set()
     try:
         _prepare(journal, local, local_removes)
@@ -651,12 +738,12 @@ def apply_journal(journal: Path) -> None:
         raise
     try:
         for final, tmp in entries["renames"]:  # object storage: each object replaced in one request
-            if "://" in tmp:
+            if not is_local(tmp):
                 fs, path = _fs_of(tmp)
-                if fs.exists(path):
+                if fs.exists(path):  # gone: moved by an earlier attempt (of any process)
                     fs.mv(path, _fs_of(final)[1])
         for final in entries["removes"]:
-            if "://" in final:
+            if not is_local(final):
                 fs, path = _fs_of(final)
                 if fs.exists(path):
                     fs.rm(path)
@@ -664,8 +751,7 @@ def apply_journal(journal: Path) -> None:
             fsync_dir(folder)
         for final in [f for f, _ in local] + local_removes:
             _unlink_quietly(_backup_of(journal, final))
-        os.unlink(journal)
-        fsync_dir(journal.parent)
+        _finish(journal)
     except OSError as exc:  # every local file is new; an object or a flush failed: the next command finishes it
         raise StorageError(f"committing {getattr(exc, 'filename', None) or journal} failed: "
                            f"{exc.strerror or exc}. The step's files are in place but not all confirmed; the journal "
@@ -673,7 +759,7 @@ def apply_journal(journal: Path) -> None:
                            f"command again.") from exc
 
 
-def _not_put_back(journal: Path, entries: dict, exc: OSError) -> StorageError:
+def _not_put_back(journal: Path | str, entries: dict, exc: OSError) -> StorageError:
     new, total = _applied(journal, entries)
     return StorageError(
         f"committing the step failed and its previous files could not all be put back "
@@ -690,24 +776,29 @@ def _local_folders(scope: YearScope) -> list[Path]:
     return folders
 
 
-def _pending(journal_dir: Path, scope: YearScope) -> bool:
-    """Whether a failed run of the year left a journal or a temporary file (local outputs)."""
-    if journal_dir.is_dir() and any(journal_dir.iterdir()):
+def _pending(journal_dir: Path | str, scope: YearScope) -> bool:
+    """Whether a failed run of the year left a journal, a commit marker or a temporary file (local outputs)."""
+    if _listing(journal_dir):
         return True
     return any(is_temporary(name) for folder in _local_folders(scope) if folder.is_dir()
                for _, _, files in os.walk(folder) for name in files)
 
 
+def _sweep_commit(scope: YearScope, tag: str) -> int:
+    """Remove the objects one abandoned commit (``tag``, its id) staged in the year's dataset folders, and only
+    those: another step's staging has another id. Returns how many."""
+    fs, base = _fs_of(scope.warehouse)
+    leftovers = [p for p in fs.glob(f"{base}/*/{year_folder(scope.year)}/_*.{tag}.tmp")
+                 if _name(p).endswith(f".{tag}.tmp")]
+    if leftovers:
+        fs.rm(leftovers)
+    return len(leftovers)
+
+
 def _sweep(scope: YearScope) -> int:
-    """Remove the temporary files failed writes of the year left behind; returns how many."""
+    """Remove the temporary files failed writes of the year left in its local folders; returns how many."""
     removed = 0
     folders = _local_folders(scope)
-    if not is_local(scope.warehouse):
-        fs, base = _fs_of(scope.warehouse)
-        leftovers = list(fs.glob(f"{base}/*/{year_folder(scope.year)}/_*.tmp"))
-        if leftovers:
-            fs.rm(leftovers)
-            removed += len(leftovers)
     for folder in folders:
         if not folder.is_dir():
             continue
@@ -719,25 +810,40 @@ def _sweep(scope: YearScope) -> int:
     return removed
 
 
-def recover(journal_dir: Path, scope: YearScope) -> bool:
-    """Finish or undo whatever a failed run of the year left: complete journals are rolled forward, then
-    every temporary file (a partial staging, a killed write) is removed. Call it holding the year's lock.
-    Returns True when anything was repaired."""
-    journal_dir = Path(journal_dir)
+def recover(journal_dir: Path | str, scope: YearScope) -> bool:
+    """Finish or undo whatever a failed run of the year left: complete journals are rolled forward (oldest
+    first), the objects staged by a commit that left a marker but no journal are removed (that commit's only),
+    then every temporary file of the year's local folders. Call it holding the year's lock (then every commit
+    whose marker or journal is there is dead: their writer held the lock). Returns True when anything was
+    repaired."""
+    journal_dir = _folder_of(journal_dir)
     repaired = False
-    if journal_dir.is_dir():
-        for journal in sorted(journal_dir.glob("*.json"), key=lambda p: p.stat().st_mtime_ns):
-            if not journal.name.startswith(("_", ".")):
-                apply_journal(journal)
-                repaired = True
-        for leftover in journal_dir.iterdir():
-            if is_temporary(leftover.name):
-                _unlink_quietly(leftover)
+    entries = _listing(journal_dir)
+    names = {name for name, _ in entries}
+    for name, _ in entries:
+        if name.endswith(".json") and not name.startswith(("_", ".")):
+            apply_journal(_child(journal_dir, name))
+            repaired = True
+    for name, _ in entries:
+        if name.endswith(".open") and name.removesuffix(".open") + ".json" not in names:
+            _sweep_commit(scope, name.removesuffix(".open"))  # killed before its journal: all old
+            _drop_journal(_child(journal_dir, name))
+            repaired = True
+        elif is_temporary(name) and isinstance(journal_dir, Path):
+            _unlink_quietly(journal_dir / name)
     return _sweep(scope) > 0 or repaired
 
 
+def _folder_of(location: Path | str) -> Path | str:
+    """A journal folder as these functions take it: a Path when it is local, else the URL."""
+    if isinstance(location, Path):
+        return location
+    path = local_path(location)
+    return path if path is not None else location.rstrip("/")
+
+
 @contextlib.contextmanager
-def step_commit(journal_dir: Path, scope: YearScope, label: str = "step") -> Iterator[StepCommit]:
+def step_commit(journal_dir: Path | str, scope: YearScope, label: str = "step") -> Iterator[StepCommit]:
     """Open the year's commit for one step: recover first, stage every write, commit on success.
 
     Call it holding the year's write lock. Re-entrant: a nested call for the same year joins the open

@@ -11,6 +11,10 @@ away). Publishing and reopening hold the year's write lock (:mod:`etdz.locks`), 
 step of a run of the year; every file is replaced atomically (:func:`etdz.commit.replace_file`, one PUT on an
 object store). The history is the commit point: a publish event names its manifest file, written before it, so
 a publication interrupted half-way is either recorded with its manifest or not recorded at all.
+
+The reports hashed are the *published* ones, where readers get them (``ETDZ_REPORTS``: a local folder or an
+``s3://`` prefix), never a machine's local staging copy: a publish from any pod records the same files, and a
+publication without report files is refused (and one recorded so by an older release fails ``--verify``).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from etdz.catalogue import Catalogue
 from etdz.commit import DeploymentLayout, replace_file
 from etdz.errors import EXIT_REFUSED, EtdzError
 from etdz.escape import plain_text
-from etdz.locations import year_folder
+from etdz.locations import local_path, year_folder
 from etdz.locks import COMMAND_WAIT, year_lock
 from etdz.queries import publish_refusal, query_status
 from etdz.schemas import DATASETS
@@ -90,7 +94,7 @@ def blocked_by_publication(year: int, event: dict, why: str) -> str:
             f"next tick then runs it (or run it yourself: etdz run --data-year {year})")
 
 
-def lock_dir_of(store: Warehouse) -> Path:
+def lock_dir_of(store: Warehouse) -> Path | str:
     """Where the year locks of this warehouse live (the same place every run's steps lock)."""
     return DeploymentLayout(store.root, "").lock_dir()
 
@@ -116,8 +120,37 @@ def _sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def build_manifest(store: Warehouse, reports_dir: Path, year: int, catalogue: Catalogue, registry_path: str) -> dict:
-    """Hash every dataset file and report of the year; list the submission files used."""
+def _hidden(relative: str) -> bool:
+    """A name below the reports folder that is no report: staged, temporary or hidden (``_``/``.`` parts)."""
+    return any(part.startswith(("_", ".")) for part in relative.split("/"))
+
+
+def report_files(reports: str | Path) -> dict[str, str]:
+    """SHA-256 of every report file under ``reports`` (a year's published reports: a local folder or an
+    object-store URL), by path relative to it, ``/``-separated; empty when there is none."""
+    folder = local_path(str(reports))
+    if folder is not None:
+        if not folder.is_dir():
+            return {}
+        out = {}
+        for p in sorted(folder.rglob("*")):
+            rel = p.relative_to(folder).as_posix()
+            if p.is_file() and not _hidden(rel):
+                out[rel] = _sha256_bytes(p.read_bytes())
+        return out
+    fs, base = fsspec.core.url_to_fs(str(reports).rstrip("/"))
+    fs.invalidate_cache(base)  # another pod uploaded them: no listing this process cached before
+    out = {}
+    for key in sorted(fs.find(base)):
+        rel = key[len(base):].lstrip("/")
+        if rel and not _hidden(rel):
+            out[rel] = _sha256_bytes(fs.cat_file(key))
+    return out
+
+
+def build_manifest(store: Warehouse, reports: str | Path, year: int, catalogue: Catalogue, registry_path: str) -> dict:
+    """Hash every dataset file and published report of the year (``reports``: the year's reports folder or
+    URL, where readers get them); list the submission files used. Refuses a year without report files."""
     datasets = {}
     for name in DATASETS:
         path = store.path(name, year)
@@ -129,11 +162,11 @@ def build_manifest(store: Warehouse, reports_dir: Path, year: int, catalogue: Ca
         with store.fs.open(path, "rb") as fh:
             data = fh.read()
         datasets[name] = {"path": store.url(name, year), "sha256": _sha256_bytes(data), "bytes": len(data)}
-    reports = {}
-    if reports_dir.is_dir():
-        for p in sorted(reports_dir.rglob("*")):
-            if p.is_file() and not p.name.startswith(("_", ".")):
-                reports[str(p.relative_to(reports_dir))] = _sha256_bytes(p.read_bytes())
+    report_hashes = report_files(reports)
+    if not report_hashes:  # nothing to freeze: the year's reports are not where readers get them
+        raise EtdzError(f"data year {year} has no report files in {reports}; nothing was published. Run the year "
+                        f"(etdz run --data-year {year}) so that its reports are written there, then publish",
+                        EXIT_REFUSED)
     log = store.read("submission_log", year).to_pandas()
     files = [{"file_name": r["file_name"], "sha256": r["sha256"], "zone_code": r["zone_code"], "status": r["status"],
               "archive_path": r.get("archive_path") if isinstance(r.get("archive_path"), str) else None}
@@ -155,14 +188,15 @@ def build_manifest(store: Warehouse, reports_dir: Path, year: int, catalogue: Ca
         "zones_ranked": int(len(rankings)),
         "submission_files": files,
         "datasets": datasets,
-        "reports": {"folder": str(reports_dir), "files": reports},
+        "reports": {"folder": str(reports), "files": report_hashes},
     }
 
 
-def publish_year(store: Warehouse, reports_dir: Path, year: int, catalogue: Catalogue, registry_path: str,
+def publish_year(store: Warehouse, reports: str | Path, year: int, catalogue: Catalogue, registry_path: str,
                  approved_by: str | None = None, note: str | None = None, lock_dir: str | Path | None = None,
                  wait: float | None = COMMAND_WAIT, queries: list[dict] | None = None) -> dict:
     """Freeze the year: write its manifest and record the publish event. Refuses an already published year.
+    ``reports``: the year's published reports (a folder or an object-store URL, see :func:`report_files`).
 
     Holds the year's write lock (``lock_dir``, default :func:`lock_dir_of`) throughout, waiting ``wait`` seconds
     for a run of the year before :class:`etdz.locks.LockTimeout` names it: a step of a run can never commit
@@ -174,7 +208,7 @@ def publish_year(store: Warehouse, reports_dir: Path, year: int, catalogue: Cata
         refusal = publish_refusal(year, query_status(queries))
         if refusal:
             raise EtdzError(refusal, EXIT_REFUSED)
-        manifest = build_manifest(store, reports_dir, year, catalogue, registry_path)
+        manifest = build_manifest(store, reports, year, catalogue, registry_path)
         event = {"action": "publish", "at": _now(), "by": approved_by or getpass.getuser(), "note": note or "",
                  "manifest_sha256": _sha256_bytes(json.dumps(manifest, sort_keys=True, ensure_ascii=False).encode())}
         folder = _folder(store, year)
@@ -257,11 +291,12 @@ def verify(store: Warehouse, year: int, archive: str | None = None) -> list[str]
     problems = _differences({store.url(n, year): i["sha256"] for n, i in manifest["datasets"].items()},
                             {store.url(n, year): _hash_of(store.url(n, year)) for n in manifest["datasets"]},
                             "dataset")
-    reports_dir = Path(manifest["reports"]["folder"])
-    listed = {str(reports_dir / rel): sha for rel, sha in manifest["reports"]["files"].items()}
-    present = {str(p): _sha256_bytes(p.read_bytes()) for p in sorted(reports_dir.rglob("*")) if p.is_file()
-               and not any(part.startswith(("_", ".")) for part in p.relative_to(reports_dir).parts)} \
-        if reports_dir.is_dir() else {}
+    folder = manifest["reports"]["folder"].rstrip("/")
+    listed = {f"{folder}/{rel}": sha for rel, sha in manifest["reports"]["files"].items()}
+    present = {f"{folder}/{rel}": sha for rel, sha in report_files(folder).items()}
+    if not listed:  # a manifest hashed nothing (an older release publishing from a pod without the reports)
+        problems.append(f"report {folder}: the manifest lists no report files, so they are not protected; reopen "
+                        f"the year and publish it again ({reopen_command(year)}, then etdz publish)")
     problems += _differences(listed, present, "report")
     archived = {}
     for f in manifest["submission_files"]:

@@ -78,7 +78,11 @@ def _check_zone(zone: str, registry: pd.DataFrame | None) -> None:
         registry = load_registry()
     codes = set(registry["zone_code"].astype(str))
     if zone not in codes:
-        close = sorted(c for c in codes if zone.lower() in c.lower() or c.lower() in zone.lower())[:5]
+        from etdz.validation.checks import close_matches
+
+        # a typo (sichuan-neijang) or a code that lost or gained a part (suzhou-industrial-park)
+        close = close_matches(zone, codes, n=3) or \
+            sorted(c for c in codes if zone.lower() in c.lower() or c.lower() in zone.lower())[:5]
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         raise ValueError(f"zone {zone!r} is not in the zone registry{hint}; "
                          f"see the registry's zone_code column (ETDZ_REGISTRY)")

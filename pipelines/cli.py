@@ -181,7 +181,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
     from etdz.queries import query_status
 
     queries = load_year_queries(settings, args.data_year)  # None without a portal database: no queries
-    manifest = publish_year(resource.store(), resource.reports_dir(args.data_year), args.data_year,
+    manifest = publish_year(resource.store(), resource.reports_url(args.data_year), args.data_year,
                             resource.catalogue(args.data_year), settings.registry, approved_by=args.approved_by,
                             note=args.note, lock_dir=resource.lock_dir(), queries=queries)
     if query_status(queries).answered:

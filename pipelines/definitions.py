@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import hashlib
 
-from dagster import AssetSpec, Definitions, SourceAsset, map_asset_specs
+from dagster import AssetSpec, Definitions, SourceAsset, definitions, map_asset_specs
 
 import pipelines.quiet  # noqa: F401 - first: Dagster's beta / preview warnings off
 from assets.resource import EtdzResource
@@ -13,7 +13,7 @@ from etdz.reports import fictitious
 from etdz.scoring.downgrade import years_back
 from etdz.settings import Settings
 from pipelines.columns import with_column_schemas
-from pipelines.jobs import build_annual_job
+from pipelines.jobs import build_annual_job, build_automation_sensor
 from pipelines.partitions import data_year_partitions
 from pipelines.schedules import build_yearly_schedule
 from pipelines.sensors import build_inbox_sensor
@@ -55,7 +55,8 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
         assets=assets,
         jobs=[job],
         schedules=[build_yearly_schedule(job, partitions, settings.demo)],
-        sensors=[build_inbox_sensor(job, partitions, settings.poll_seconds, settings.demo),
+        sensors=[build_inbox_sensor(partitions, settings.poll_seconds, settings.demo),
+                 build_automation_sensor(settings.poll_seconds, settings.demo),
                  build_review_queries_sensor(job, partitions, settings.poll_seconds, settings.demo)],
         resources={"resource": resource},
     )
@@ -70,9 +71,9 @@ def _demo_description(spec: AssetSpec | SourceAsset) -> AssetSpec | SourceAsset:
     return spec.replace_attributes(description=fictitious.describe(spec.description, True))
 
 
-def __getattr__(name: str):
-    # Built on first access (by `dagster dev` / workspace.yaml), not on import, so the `etdz`
-    # command can build its own from explicit settings without loading everything twice.
-    if name == "defs":
-        return build_definitions()
-    raise AttributeError(name)
+@definitions
+def defs() -> Definitions:
+    """The code location's definitions, for workspace.yaml (``attribute: defs``): Dagster calls this when it loads
+    the location (webserver, daemon, each run), never at import, so the `etdz` command can build its own from
+    explicit settings (:func:`build_definitions`) without loading everything twice."""
+    return build_definitions()

@@ -1,24 +1,105 @@
-"""The yearly job: every asset of one data year, in one process.
+"""The yearly job, and the rule by which Dagster's declarative automation runs it.
 
-The in-process executor is deliberate: the multiprocess default re-imports the
-code location (pandas, pyarrow, Great Expectations) for every step, which costs
-seconds per step for no parallelism gain on a per-year graph this small.
+One run of :data:`ANNUAL_JOB` is every asset of one data year, in one process. The in-process executor is
+deliberate: the multiprocess default re-imports the code location (pandas, pyarrow, Great Expectations) for
+every step, which costs seconds per step for no parallelism gain on a per-year graph this small.
+
+Propagation. Year Y + 1 reads year Y (growth, previous rank, the downgrade window: the ``measures`` self-edge
+Y − 1 → Y), so a corrected file for 2021 must give runs of 2021, then 2022, then 2023 — one whole-job run per
+year, each after the previous one ended. Asset-level conditions cannot give that here (a requested key is
+mapped onto its execution set through its own partition mappings; ``any_deps_updated`` pulls the next year
+into the same tick): the job carries a *job-scoped* condition instead,
+``AutomationCondition.any_job_root_assets_match`` (Preview in Dagster 1.13; dagster is pinned in setup.py and
+tests/pipelines/test_automation_daemon.py runs it under a real daemon). :func:`annual_condition` explains
+each part. The condition is evaluated by the automation condition sensor :func:`build_automation_sensor`.
+
+A partitioned job with an automation condition cannot be executed in-process by Dagster (its
+``as_ephemeral_job`` passes the synthesized partitioned config back and the constructor rejects the pair), so
+`etdz run` executes the *twin* :func:`build_annual_job` ``(automated=False)``: the same name, selection,
+executor and partitions, without the condition. Its runs are runs of the same job for the UI and for the
+automation (``in_progress`` and ``newly_updated`` are per asset partition, whatever run wrote it), and it
+holds the year's lock (etdz/locks.py) for the whole run.
 """
 
 from __future__ import annotations
 
-from dagster import AssetSelection, define_asset_job, in_process_executor
+from dagster import AssetSelection, AutomationCondition, DefaultSensorStatus, define_asset_job, in_process_executor
 
+import pipelines.quiet  # noqa: F401 - first: the warnings of features used on purpose off
 from etdz.reports import fictitious
 
 ANNUAL_JOB = "annual_assessment"
+AUTOMATION_SENSOR = "annual_automation"
+#: the asset whose inbox partition is the year's files (a source asset, observed by the inbox sensor)
+_INBOX, _MEASURES, _RANKINGS, _LAST_STEP = "inbox", "measures", "rankings", "national_report"
 
 
-def build_annual_job(partitions_def, demo: bool = False):
+def annual_condition() -> AutomationCondition:
+    """True for a year when its inputs changed since its last run, and nothing forbids running it now.
+
+    Triggers (each a separate ``since``: a combined ``(a | b).since(c | d)`` lost an update under the real
+    daemon):
+
+    - the year's ``inbox`` got a new data version (the inbox sensor observes a stable change);
+    - ``measures`` of the year before was written (only the Y − 1 self-edge: a trigger on the rankings'
+      window would start Y + 1 and Y + 2 in one tick) — for a year run before only: a year with no files
+      yet (the partitions reach the latest year whose deadline passed) is not ranked empty.
+
+    Both are reset by the year's own roots being updated (its run). Blocks, all needed for one run per year
+    in order (asset records are prefetched at tick start, so "in progress" is read through the run's last
+    step, ``national_report``):
+
+    - a run that failed since the trigger (a refusal — readiness, a guard — or an error) is not retried
+      until a new change: the UI shows why, the operator fixes it or runs the year by hand;
+    - the year, the year before, or any earlier year its rankings read, in progress;
+    - the year before failed (its results are not the ones this year should read).
+    """
+    ac, own = AutomationCondition, AssetSelection.assets
+    inbox_changed = ac.any_deps_match(ac.newly_updated()).allow(own(_INBOX)).with_label("inbox changed")
+    previous_year_ran = ac.asset_matches(
+        _MEASURES, ac.any_deps_match(ac.newly_updated()).allow(own(_MEASURES))).with_label("previous year written")
+    # a year never run (no files yet: the partitions reach the latest year whose deadline passed) is not run
+    # for its previous year's sake: only once its own files arrive
+    pending = (inbox_changed.since(ac.newly_updated())
+               | (previous_year_ran.since(ac.newly_updated()) & ~ac.missing().with_label("never run")))
+    failed_since_trigger = ac.execution_failed().newly_true().since(inbox_changed | previous_year_ran)
+    this_year_running = ac.asset_matches(_LAST_STEP, ac.in_progress())
+    previous_year_running = ac.asset_matches(_MEASURES, ac.any_deps_match(
+        ac.asset_matches(_LAST_STEP, ac.in_progress())).allow(own(_MEASURES)))
+    earlier_year_scoring = ac.asset_matches(_LAST_STEP, ac.any_deps_match(ac.in_progress()).allow(own(_RANKINGS)))
+    previous_year_failed = ac.asset_matches(_MEASURES, ac.any_deps_match(
+        ac.asset_matches(_LAST_STEP, ac.execution_failed())).allow(own(_MEASURES)))
+    root = (pending & ~failed_since_trigger.with_label("failed since the change")
+            & ~ac.in_progress() & ~this_year_running.with_label("this year running")
+            & ~previous_year_running.with_label("previous year running")
+            & ~earlier_year_scoring.with_label("an earlier year it reads running")
+            & ~previous_year_failed.with_label("previous year failed"))
+    return ac.any_job_root_assets_match(root)
+
+
+def build_annual_job(partitions_def, demo: bool = False, automated: bool = True):
+    """The yearly job; ``automated=False``: its twin without the condition, for in-process runs (`etdz run`)."""
     return define_asset_job(
         ANNUAL_JOB,
         selection=AssetSelection.all(),
         partitions_def=partitions_def,
         executor_def=in_process_executor,
-        description=fictitious.describe("Ingest, validate, score, rank and report one data year.", demo),
+        description=fictitious.describe(
+            "Ingest, validate, score, rank and report one data year. Run by automation when a year's inbox "
+            "changed or the year before it was re-run.", demo),
+        automation_condition=annual_condition() if automated else None,
     )
+
+
+def build_automation_sensor(interval_seconds: int = 30, demo: bool = False):
+    """The sensor that evaluates :func:`annual_condition` (running by default: Dagster's own default sensor
+    is off until someone turns it on in the UI, which nobody would know to do)."""
+    from pipelines.dagster_private import job_automation_sensor
+
+    return job_automation_sensor(
+        AUTOMATION_SENSOR, ANNUAL_JOB, minimum_interval_seconds=interval_seconds,
+        default_status=DefaultSensorStatus.RUNNING, run_tags={"etdz/trigger": "automation"},
+        description=fictitious.describe(
+            "Runs a data year, one run at a time and oldest first, when its inbox changed (the inbox sensor "
+            "records it) or the year before it was re-run; a failed or refused run is not retried until a new "
+            "change.", demo))

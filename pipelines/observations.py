@@ -7,9 +7,9 @@ year's datasets were written from."""
 from __future__ import annotations
 
 from dagster import AssetKey, AssetObservation, AssetRecordsFilter, DagsterInstance
-from dagster._core.definitions.data_version import DATA_VERSION_TAG  # stable tag name since 1.2
 
 from assets.inbox import INBOX_KEY
+from pipelines.dagster_private import DATA_VERSION_TAG
 
 #: the run tag holding the digest of the inbox folder the run reads (command-line, sensor and schedule runs)
 DIGEST_TAG = "etdz/inbox_digest"
@@ -39,4 +39,13 @@ def ingested_digest(instance: DagsterInstance, data_year: int) -> str | None:
     if not records:
         return None
     run = instance.get_run_by_id(records[0].run_id)
-    return run.tags.get(DIGEST_TAG) if run is not None else None
+    if run is None:
+        return None
+    if DIGEST_TAG in run.tags:
+        return run.tags[DIGEST_TAG]
+    # a run launched by the automation carries no digest: it read the inbox as last observed before it started
+    before = instance.fetch_observations(
+        AssetRecordsFilter(asset_key=AssetKey(INBOX_KEY), asset_partitions=[str(int(data_year))],
+                           before_timestamp=records[0].timestamp), limit=1).records
+    obs = before[0].event_log_entry.asset_observation if before else None
+    return obs.tags.get(DATA_VERSION_TAG) if obs and obs.tags else None

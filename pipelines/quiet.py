@@ -1,14 +1,9 @@
-"""Imported for its effect: Dagster's beta / preview / supersession warnings ignored.
+"""Imported for its effect: the Dagster warnings of features used on purpose silenced (:mod:`pipelines`).
 
-The code location uses a few beta / preview Dagster features on purpose (partition mappings that allow missing
-upstream years, automation conditions); Dagster warns about each on every load, dozens of lines in the UI's log
-that say nothing about the data. :mod:`pipelines.definitions` imports this module before anything else of the
-code location, so every way into it (`dagster dev`, the daemon, `etdz run`) passes here.
+:mod:`pipelines.definitions` and :mod:`pipelines.jobs` import it first, so every way into the code location
+(`dagster dev`, the daemon, `etdz run`) passes here; importing :mod:`pipelines` alone imports no Dagster.
 """
 
-import warnings
+from pipelines import silence_on_purpose
 
-from dagster import BetaWarning, PreviewWarning, SupersessionWarning
-
-for _category in (BetaWarning, PreviewWarning, SupersessionWarning):
-    warnings.filterwarnings("ignore", category=_category)
+silence_on_purpose()

@@ -28,14 +28,16 @@ from dagster import (
     SkipReason,
     sensor,
 )
-from dagster._core.definitions.data_version import DATA_VERSION_TAG  # stable tag name since 1.2
 
 from assets.queries import REVIEW_QUERIES_KEY, load_year_status, load_year_version, portal_database_exists
 from assets.resource import EtdzResource
+from etdz.inbox_state import InboxFolderRefused, scan_inbox
 from etdz.publish import is_published
 from etdz.queries import QueryStatus
 from etdz.reports import fictitious
 from etdz.settings import Settings
+from pipelines.dagster_private import DATA_VERSION_TAG
+from pipelines.tags import year_run_tags
 
 REPORT_KEYS = ("national_report", "zone_cards", "rankings_workbook")
 ACTIVE = ("QUEUED", "NOT_STARTED", "STARTING", "STARTED")
@@ -113,9 +115,14 @@ def build_review_queries_sensor(job, partitions_def, interval_seconds: int = 30,
                 continue  # its run may have read the queries before the change: look again on the next tick
             events.append(review_observation(year, version, load_year_status(settings, year)))
             if _reports_written(instance, year):
+                try:
+                    entries = scan_inbox(resource.inbox_dir(year))
+                except InboxFolderRefused:  # the run's first step refuses the linked folder, naming it
+                    entries = []
+                tags = year_run_tags(settings, resource.catalogues(), year, "review_queries_sensor", entries,
+                                     reason="a review query changed: the year's reports are written again")
                 requests.append(RunRequest(partition_key=key, asset_selection=[AssetKey(k) for k in REPORT_KEYS],
-                                           tags={"etdz/trigger": "review_queries_sensor",
-                                                 "etdz/review_queries_version": version[:64]}))
+                                           tags={**tags, "etdz/review_queries_version": version[:64]}))
         if notes:
             context.log.warning("; ".join(notes))
         if not events:

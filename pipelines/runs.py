@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,9 +21,8 @@ from etdz.guard import RunRefused
 from etdz.readiness import YearNotReady
 from etdz.settings import Settings
 
-if TYPE_CHECKING:
-    from dagster import DagsterInstance, Definitions, JobDefinition
-    from dagster._core.execution.execute_in_process_result import ExecuteInProcessResult
+if TYPE_CHECKING:  # Dagster is imported by the functions that run it: `etdz validate` / `template` need none
+    from dagster import DagsterInstance, Definitions, ExecuteInProcessResult, JobDefinition
 
 # The instance configuration a new DAGSTER_HOME gets: SQLite storage, telemetry and the UI's sign-up
 # dialog off, one queued run per data year (also shipped as deploy/dagster.sqlite.yaml).
@@ -52,46 +51,26 @@ def ensure_dagster_home(path: str) -> Path:
 
 
 def execute_partition(job: JobDefinition, instance: DagsterInstance, partition_key: str, tags: Mapping[str, str],
-                      run_config: Mapping[str, object]) -> ExecuteInProcessResult:
-    """``job.execute_in_process(partition_key=…)``, with the run created under the code location's origin.
-
-    Dagster's public ``execute_in_process`` creates runs without an origin; this is its body with the
-    origin passed to ``create_run_for_job`` (dagster is pinned to one release in setup.py).
-    """
-    from dagster._core.definitions.job_base import InMemoryJob
-    from dagster._core.definitions.partitions.context import partition_loading_context
-    from dagster._core.execution.api import ExecuteRunWithPlanIterable, create_execution_plan, job_execution_iterator
-    from dagster._core.execution.context_creation_job import (
-        PlanOrchestrationContextManager,
-        orchestration_context_event_generator,
-    )
-    from dagster._core.execution.execute_in_process import merge_run_tags
-    from dagster._core.execution.execute_in_process_result import ExecuteInProcessResult
-
+                      run_config: Mapping[str, object],
+                      on_created: Callable[[], None] | None = None) -> ExecuteInProcessResult:
+    """``job.execute_in_process(partition_key=…)``, with the run created under the code location's origin
+    (Dagster's public ``execute_in_process`` creates runs without one: :mod:`pipelines.dagster_private`);
+    ``on_created`` runs once the run exists, before its first step."""
+    from pipelines import dagster_private
     from pipelines.origin import job_code_origin, remote_job_origin
 
-    ephemeral = job.as_ephemeral_job(resource_defs={}, input_values={})
-    with partition_loading_context(dynamic_partitions_store=instance) as ctx:
-        ephemeral.validate_partition_key(partition_key=partition_key, selected_asset_keys=set(), context=ctx)
-    wrapped = InMemoryJob(job_def=ephemeral)
-    plan = create_execution_plan(wrapped, run_config=run_config, instance_ref=instance.get_ref())
-    run_tags = merge_run_tags(job_def=job, partition_key=partition_key, tags=tags, asset_selection=[],
-                              instance=instance, run_config=run_config)
-    run = instance.create_run_for_job(job_def=ephemeral, run_config=run_config,
-                                      tags={**ephemeral.run_tags, **run_tags}, execution_plan=plan,
-                                      remote_job_origin=remote_job_origin(job.name),
-                                      job_code_origin=job_code_origin(job.name))
-    output_capture: dict = {}
-    events = list(ExecuteRunWithPlanIterable(
-        execution_plan=plan,
-        iterator=job_execution_iterator,
-        execution_context_manager=PlanOrchestrationContextManager(
-            context_event_generator=orchestration_context_event_generator, job=wrapped, execution_plan=plan,
-            dagster_run=run, instance=instance, run_config=run_config, executor_defs=None,
-            output_capture=output_capture, raise_on_error=False),
-    ))
-    return ExecuteInProcessResult(job_def=ephemeral, event_list=events, dagster_run=instance.get_run_by_id(run.run_id),
-                                  output_capture=output_capture)
+    return dagster_private.execute_with_origin(job, instance, partition_key, tags, run_config,
+                                               remote_job_origin(job.name), job_code_origin(job.name), on_created)
+
+
+def in_process_job(defs: Definitions) -> JobDefinition:
+    """The annual job as `etdz run` executes it in this process: the twin without the automation condition
+    (pipelines/jobs.py), resolved like the registered one (same name, partitions, resources)."""
+    from pipelines import dagster_private
+    from pipelines.jobs import ANNUAL_JOB, build_annual_job
+
+    registered = defs.resolve_job_def(ANNUAL_JOB)
+    return dagster_private.resolve_like(build_annual_job(registered.partitions_def, automated=False), defs)
 
 
 def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_shrink: bool = False,
@@ -113,17 +92,16 @@ def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_s
 
     from assets.resource import EtdzResource
     from etdz.catalogue import catalogue_for_year, load_catalogues
-    from etdz.guard import ALLOW_TAG, cohort_findings, refuse_if
+    from etdz.guard import cohort_findings, refuse_if
     from etdz.inbox_state import listing_digest, scan_inbox
     from etdz.locks import COMMAND_WAIT, year_lock
     from etdz.publish import ensure_writable
-    from etdz.readiness import ALLOW_TAG as ALLOW_INCOMPLETE_TAG
     from etdz.registry import load_registry
     from etdz.storage import Warehouse
     from pipelines.definitions import build_definitions
-    from pipelines.jobs import ANNUAL_JOB
-    from pipelines.observations import DIGEST_TAG, inbox_observation
+    from pipelines.observations import inbox_observation
     from pipelines.review_sensor import record_review_queries
+    from pipelines.tags import year_run_tags
 
     catalogues = load_catalogues(settings.methodology)
     for y in years:
@@ -139,7 +117,7 @@ def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_s
     outputs.check_writable(settings.archive)  # a read-only or missing output folder refuses (exit 2)
     outputs.recover_all()  # finish or undo what a failed run left, before anything is read
 
-    job = (defs if defs is not None else build_definitions(settings)).resolve_job_def(ANNUAL_JOB)
+    job = in_process_job(defs if defs is not None else build_definitions(settings))
     _check_in_partitions(years, job.partitions_def)
     summaries = []
     # a failed step is reported once, as the plain message of RunFailed; its traceback stays in the event log
@@ -151,20 +129,17 @@ def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_s
             folder = Path(settings.inbox) / str(y)
             entries = scan_inbox(folder)  # listed once: the digest, the count and the observation
             digest = listing_digest(entries)
-            catalogue = catalogue_for_year(catalogues, y)
-            tags = {"etdz/catalogue": catalogue.version, "etdz/catalogue_sha256": catalogue.sha256[:16],
-                    "etdz/inbox": str(folder), DIGEST_TAG: digest,
-                    "etdz/files": str(len(entries)), "etdz/trigger": "cli"}
-            if allow_shrink:
-                tags[ALLOW_TAG] = "true"
-            if allow_incomplete:
-                tags[ALLOW_INCOMPLETE_TAG] = "true"
+            tags = year_run_tags(settings, catalogues, y, "cli", entries, allow_shrink=allow_shrink,
+                                 allow_incomplete=allow_incomplete)
             with year_lock(resource.lock_dir(), y, timeout=COMMAND_WAIT):  # held by another: exit 2 naming it
                 ensure_writable(store, y)  # a published year refuses before anything runs
-                # record what the run reads, so the UI can tell when the inbox changes afterwards
-                instance.report_runless_asset_event(inbox_observation(y, digest, len(entries)))
-                record_review_queries(instance, settings, y)  # and the queries its reports read (none: no portal)
-                result = execute_partition(job, instance, str(y), tags, run_config)
+                record_review_queries(instance, settings, y)  # the queries its reports read (none: no portal)
+                # what the run reads, recorded once the run exists: the UI can tell when the inbox changes
+                # afterwards, and the automation (pipelines/jobs.py) sees the change with this run already in
+                # progress, so it does not run the year again
+                observation = inbox_observation(y, digest, len(entries))
+                result = execute_partition(job, instance, str(y), tags, run_config,
+                                           on_created=lambda o=observation: instance.report_runless_asset_event(o))
             if not result.success:
                 raise _run_failed(result, y)
             summary = _summary(store, y, result.run_id, time.perf_counter() - t0)
@@ -227,7 +202,8 @@ def _format_summary(s: dict) -> str:
 
 
 def run_stale(settings: Settings, max_rounds: int = 50) -> list[int]:
-    """Re-run, oldest first, every year with a stale asset until nothing is stale (as the UI shows it).
+    """Re-run, oldest first, every year whose inbox changed or whose previous year was re-run since its last
+    run — the triggers of the job's automation condition (pipelines/staleness.py) — until none is left.
 
     The inbox of every year is observed first, so a new or replaced file counts as a change.
     """
@@ -237,7 +213,7 @@ def run_stale(settings: Settings, max_rounds: int = 50) -> list[int]:
     from etdz.inbox_state import inbox_years, listing_digest, scan_inbox
     from pipelines.definitions import build_definitions
     from pipelines.observations import inbox_observation, last_observed_digest
-    from pipelines.staleness import stale_assets
+    from pipelines.staleness import years_behind
 
     ensure_dagster_home(settings.dagster_home)
     catalogues = load_catalogues(settings.methodology)
@@ -251,13 +227,14 @@ def run_stale(settings: Settings, max_rounds: int = 50) -> list[int]:
             if last_observed_digest(instance, y) not in (None, digest):
                 instance.report_runless_asset_event(inbox_observation(y, digest, len(entries)))
         for _ in range(max_rounds):
-            stale = stale_assets(defs, instance, years)
-            if not stale:
+            behind = years_behind(instance, years)
+            if not behind:
                 break
-            y = min(stale)
-            print(f"data year {y} is stale ({', '.join(stale[y])}): re-running it", flush=True)
+            y = min(behind)
+            print(f"data year {y} is behind ({behind[y]}): re-running it", flush=True)
             run_years([y], settings, defs=defs, instance=instance)  # the definitions and instance of this call
             done.append(y)
     if not done:
-        print("nothing is stale")
+        print("nothing is behind: every year was run on its inbox as it is and on the year before as it is")
     return done
+

@@ -10,7 +10,7 @@ one zone). A year that might be ready is requested; its run decides, and refuses
 the files do not make the share.
 
 A missed day (the daemon was down) is not caught up: Dagster runs only the latest missed tick of a
-schedule. The inbox sensor runs every change anyway; otherwise run the year by hand.
+schedule. The automation (pipelines/jobs.py) runs every recorded change anyway; otherwise run the year by hand.
 """
 
 from __future__ import annotations
@@ -33,8 +33,9 @@ from etdz.inbox_state import listing_digest, scan_inbox
 from etdz.publish import blocked_by_publication, is_published
 from etdz.readiness import Readiness, year_readiness
 from etdz.reports import fictitious
-from pipelines.observations import DIGEST_TAG, ingested_digest
+from pipelines.observations import ingested_digest
 from pipelines.partitions import partition_years
+from pipelines.tags import year_run_tags
 
 SCHEDULE_NAME = "yearly_assessment"
 CRON = "0 6 * * *"  # every day, 06:00 in execution_timezone
@@ -110,8 +111,7 @@ def build_yearly_schedule(job, partitions_def, demo: bool = False):
                                f"{keys[-1]}): reload the code location, or set last_data_year")
                 continue
             requests.append(RunRequest(partition_key=str(year), run_key=deadline_run_key(year, digest),
-                                       tags={"etdz/trigger": "schedule", DIGEST_TAG: digest,
-                                             "etdz/files": str(len(entries))}))
+                                       tags=year_run_tags(resource.settings, catalogues, year, "schedule", entries)))
         if skipped:
             context.log.info("; ".join(skipped))
         return requests or SkipReason(" | ".join(skipped))

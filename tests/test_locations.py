@@ -55,5 +55,7 @@ def test_the_warehouse_and_the_outputs_agree_on_the_layout_and_locality(tmp_path
     assert out.scope(2022).contains(store.path("rankings", 2022))
     assert 2022 in out.years_on_disk()
     remote = DeploymentLayout("s3://b/w", "s3://b/r", dagster_home=str(tmp_path / "dh"))
-    assert not remote.local_warehouse and remote.lock_dir() == tmp_path / "dh" / "etdz-locks"
+    # an object-store warehouse keeps its locks and journals beside it, where every pod meets them
+    assert not remote.local_warehouse and remote.lock_dir() == "s3://b/w/_locks"
+    assert remote.journal_dir(2022) == "s3://b/w/_commits/data_year=2022"
     assert remote.reports_root() == tmp_path / "dh" / "etdz-reports-staging"

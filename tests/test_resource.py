@@ -28,7 +28,7 @@ def test_each_step_of_a_run_parses_the_catalogues_and_the_registry_once(tmp_path
     from dagster import DagsterInstance
 
     from pipelines.definitions import build_definitions
-    from pipelines.jobs import ANNUAL_JOB
+    from pipelines.runs import in_process_job
 
     env = golden_env(tmp_path)
     monkeypatch.setenv("DAGSTER_HOME", env["DAGSTER_HOME"])
@@ -44,7 +44,7 @@ def test_each_step_of_a_run_parses_the_catalogues_and_the_registry_once(tmp_path
 
     monkeypatch.setattr(resource_mod, "load_catalogues", count("catalogues", real_cat))
     monkeypatch.setattr(resource_mod, "load_registry", count("registry", real_reg))
-    job = defs.resolve_job_def(ANNUAL_JOB)
+    job = in_process_job(defs)  # the twin `etdz run` executes (pipelines/runs.py)
     result = job.execute_in_process(partition_key="2020", instance=DagsterInstance.ephemeral())
     assert result.success
     steps = {e.step_key for e in result.all_events if e.is_step_success}

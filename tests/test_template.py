@@ -73,6 +73,10 @@ def test_unknown_or_malformed_zone_is_refused(tmp_path, cats):
         write_template(tmp_path, 2022, cats, zone="suzhou-industrial-park")
     with pytest.raises(ValueError, match="not in the zone registry"):
         write_template(tmp_path, 2022, cats, zone="Z999999", registry=load_registry())
+    with pytest.raises(ValueError, match=r"did you mean sichuan-neijiang\b"):  # a typo: difflib's suggestion
+        write_template(tmp_path, 2022, cats, zone="sichuan-neijang", registry=load_registry())
+    with pytest.raises(ValueError, match=r"did you mean sichuan-neijiang\b"):  # another case
+        write_template(tmp_path, 2022, cats, zone="Sichuan-Neijiang", registry=load_registry())
     for bad in ("../etc", "a/b", "苏州工业园区", "x" * 41, ""):
         with pytest.raises(ValueError, match="not valid|not in the zone registry"):
             write_template(tmp_path, 2022, cats, zone=bad)

@@ -7,6 +7,7 @@ one pass (grouped once, never filtered per zone), so 230 cards render from dicti
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -116,8 +117,8 @@ class YearView:
     cat_avg_reg: dict[str, dict[str, float]]           # region -> category -> mean
     total_avg_nat: float
     total_avg_reg: dict[str, float]
-    ind_rows: dict[str, list[dict]]                    # zone -> indicator rows in catalogue order
-    history_by_zone: dict[str, list[dict]]             # zone -> rows of every year, by year
+    ind_rows: Mapping[str, list[dict]]                 # zone -> indicator rows in catalogue order (ZoneRows)
+    history_by_zone: Mapping[str, list[dict]]          # zone -> rows of every year, by year (ZoneRows)
     history_years: list[int]
     history_counts: dict[int, dict]                    # year -> {"N": n, "region": {...}, "province": {...}}
     bottom_years: dict[str, list[int]]                 # zone -> years it was in the downgrade-rule bottom
@@ -126,8 +127,8 @@ class YearView:
     robust_by_zone: dict[str, dict] | None             # zone -> its rank_robustness row (None: not computed)
     region_bottom_now: set[str]                        # zones in their region's bottom n this year (§3.6)
     # what the scorer read, for the levers by measure (§3.8, etdz.reports.targets.card_levers)
-    measures_by_zone: dict[str, dict[str, float]]      # zone -> measure -> Y's canonical value
-    prev_measures_by_zone: dict[str, dict[str, float]]  # the same for Y−1
+    measures_by_zone: Mapping[str, dict[str, float]]   # zone -> measure -> Y's canonical value (ZoneMeasureValues)
+    prev_measures_by_zone: Mapping[str, dict[str, float]]  # the same for Y−1
     accepted: set[str]                                # zones with an accepted file in Y (submission_log)
     prev_accepted: set[str]                           # and in Y−1
     bounds: list[Bounds] | None                        # the year's indicator_bounds, catalogue order
@@ -197,21 +198,14 @@ def prepare(inp: ReportInputs) -> YearView:
     total_avg_nat = float(rk.total_score.mean()) if len(rk) else float("nan")
     total_avg_reg = {r: float(v) for r, v in rk.groupby("region")["total_score"].mean().items()}
 
-    # indicator rows grouped by zone, in catalogue order
+    # indicator rows grouped by zone, in catalogue order: built for a zone when its card asks (ZoneRows)
     order = {m.code: n for n, m in enumerate(metas)}
     ind = inp.indicator_scores
-    ind_rows: dict[str, list[dict]] = {}
-    cols = ["zone_code", "indicator_code", "category_code", "value", "status", "score", "imputed",
-            "better_than_national_avg", "better_than_regional_avg"]
-    for row in zip(*(ind[c].tolist() for c in cols)):
-        d = dict(zip(cols, row))
-        for flag in ("imputed", "better_than_national_avg", "better_than_regional_avg"):
-            d[flag] = False if is_missing(d[flag]) else bool(d[flag])
-        d["value"] = _nan(d["value"])
-        d["score"] = _nan(d["score"])
-        ind_rows.setdefault(d["zone_code"], []).append(d)
-    for rows in ind_rows.values():
-        rows.sort(key=lambda d: order.get(d["indicator_code"], 1 << 30))
+    ind_rows = ZoneRows(ind, ["zone_code", "indicator_code", "category_code", "value", "status", "score", "imputed",
+                              "better_than_national_avg", "better_than_regional_avg"],
+                        sort_by="indicator_code", order=order,
+                        flags=("imputed", "better_than_national_avg", "better_than_regional_avg"),
+                        reals=("value", "score"))
 
     # history: every year on record (Y included even if the caller's history lacks it)
     hist = inp.history
@@ -227,15 +221,8 @@ def prepare(inp: ReportInputs) -> YearView:
                           "province": g.province.value_counts().to_dict()}
     hcols = ["zone_code", "data_year", "national_rank", "regional_rank", "provincial_rank", "total_score",
              "region", "province", "method_version", "submission_status"]
-    hcols = [c for c in hcols if c in hist.columns]
-    history_by_zone: dict[str, list[dict]] = {}
-    for row in zip(*(hist[c].tolist() for c in hcols)):
-        d = dict(zip(hcols, row))
-        for c in ("national_rank", "regional_rank", "provincial_rank"):
-            d[c] = _opt_int(d[c])
-        history_by_zone.setdefault(d["zone_code"], []).append(d)
-    for rows in history_by_zone.values():
-        rows.sort(key=lambda d: d["data_year"])
+    history_by_zone = ZoneRows(hist, [c for c in hcols if c in hist.columns],
+                               sort_by="data_year", ints=("national_rank", "regional_rank", "provincial_rank"))
 
     # bottom-n years of the downgrade rule (docs/contract/03-scoring.md §3.6), from the ranks on record: the scorer's
     # rule
@@ -284,8 +271,8 @@ def prepare(inp: ReportInputs) -> YearView:
         cat_avg_reg=cat_avg_reg, total_avg_nat=total_avg_nat, total_avg_reg=total_avg_reg, ind_rows=ind_rows,
         history_by_zone=history_by_zone, history_years=sorted(counts), history_counts=counts,
         bottom_years=bottom, watch_by_zone=watch, provisional=provisional, robust_by_zone=robust,
-        region_bottom_now=region_bottom_now, measures_by_zone=_by_zone(inp.measures),
-        prev_measures_by_zone=_by_zone(inp.prev_measures), accepted=accepted_zones(inp.submission_log),
+        region_bottom_now=region_bottom_now, measures_by_zone=ZoneMeasureValues(inp.measures),
+        prev_measures_by_zone=ZoneMeasureValues(inp.prev_measures), accepted=accepted_zones(inp.submission_log),
         prev_accepted=set(inp.prev_accepted or ()), bounds=lever_bounds, bounds_problem=bounds_problem,
         demo=bool(inp.demo), deadline=inp.deadline or default_deadline(Y),
         rejected_by_zone=_rejected_by_zone(inp, set(zone_by_code)),
@@ -329,16 +316,86 @@ def _rejected_by_zone(inp: ReportInputs, ranked: set[str]) -> dict[str, list[dic
     return out
 
 
-def _by_zone(measures: pd.DataFrame | None) -> dict[str, dict[str, float]]:
-    """zone -> measure -> canonical value of a long ``measures`` frame; the last row of a pair wins, as in the
-    scorer's pivot (etdz.scoring.indicators.measure_matrix)."""
-    out: dict[str, dict[str, float]] = {}
-    if measures is None or len(measures) == 0:
+class _ByZone(Mapping):
+    """zone -> what a card reads of one long frame, built for the zone when asked: the frame's columns kept as
+    compact arrays (text as codes into its distinct values) with each zone's row numbers, instead of a Python
+    object per row and value for every zone of the year (at 23,000 zones, most of the reports step's memory).
+    A zone's rows keep the frame's order. Read-only."""
+
+    def __init__(self, df: pd.DataFrame | None, cols: list[str]):
+        self._cols: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
+        self._rows: dict[str, np.ndarray] = {}
+        if df is None or len(df) == 0:
+            return
+        for c in cols:
+            s = df[c]
+            if isinstance(s.dtype, np.dtype) and s.dtype.kind in "fiub":
+                self._cols[c] = (s.to_numpy(), None)
+            else:  # text and nullable columns: codes into the distinct values, a missing value one of them
+                codes, uniques = pd.factorize(s, use_na_sentinel=False)
+                self._cols[c] = (codes, np.asarray(list(uniques), dtype=object))
+        codes, zones = self._cols["zone_code"]
+        by = np.argsort(codes, kind="stable")
+        for rows in np.split(by, np.flatnonzero(np.diff(codes[by])) + 1):
+            zone = zones[codes[rows[0]]] if len(rows) else None
+            if not is_missing(zone):
+                self._rows[zone] = rows
+
+    def _column(self, c: str, rows: np.ndarray) -> list:
+        values, uniques = self._cols[c]
+        return values[rows].tolist() if uniques is None else uniques[values[rows]].tolist()
+
+    def __iter__(self):
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __contains__(self, code) -> bool:
+        return code in self._rows
+
+
+class ZoneRows(_ByZone):
+    """zone -> its rows of a frame as dicts of ``cols`` (``YearView.ind_rows``, ``history_by_zone``), each value
+    as a card reads it: ``flags`` bools (missing: False), ``reals`` floats (missing: NaN), ``ints`` ints or None;
+    a zone's rows sorted (stably) by ``order[row[sort_by]]`` (last when not in ``order``), or by ``row[sort_by]``
+    without an ``order``."""
+
+    def __init__(self, df: pd.DataFrame | None, cols: list[str], *, sort_by: str, order: dict | None = None,
+                 flags=(), reals=(), ints=()):
+        super().__init__(df, cols)
+        self._names, self._flags, self._reals, self._ints = cols, flags, reals, ints
+        self._sort_by, self._order = sort_by, order
+
+    def __getitem__(self, code) -> list[dict]:
+        rows = self._rows[code]
+        out = [dict(zip(self._names, r)) for r in zip(*(self._column(c, rows) for c in self._names))]
+        for d in out:
+            for c in self._flags:
+                d[c] = False if is_missing(d[c]) else bool(d[c])
+            for c in self._reals:
+                d[c] = _nan(d[c])
+            for c in self._ints:
+                d[c] = _opt_int(d[c])
+        key, order = self._sort_by, self._order
+        out.sort(key=(lambda d: d[key]) if order is None else (lambda d: order.get(d[key], 1 << 30)))
         return out
-    for z, m, x in zip(measures.zone_code.tolist(), measures.measure_code.tolist(), measures.value.tolist()):
-        if not is_missing(x):
-            out.setdefault(z, {})[m] = float(x)
-    return out
+
+
+class ZoneMeasureValues(_ByZone):
+    """zone -> measure -> canonical value of a long ``measures`` frame (``YearView.measures_by_zone``); missing
+    values left out, the last row of a pair wins, as in the scorer's pivot (etdz.scoring.indicators.measure_matrix)."""
+
+    def __init__(self, measures: pd.DataFrame | None):
+        super().__init__(measures, ["zone_code", "measure_code", "value"])
+
+    def __getitem__(self, code) -> dict[str, float]:
+        rows = self._rows[code]
+        out: dict[str, float] = {}
+        for m, x in zip(self._column("measure_code", rows), self._column("value", rows)):
+            if not is_missing(x):
+                out[m] = float(x)
+        return out
 
 
 def _nan(x) -> float:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ DISPLAY_UNITS: dict[str, DisplayUnit] = {
 }
 
 
+@lru_cache(maxsize=256)  # a card asks ~140 times for a handful of units
 def display_unit(canonical: str | None) -> DisplayUnit:
     """How an amount in ``canonical`` is shown (itself, factor 1, when it is not converted)."""
     return DISPLAY_UNITS.get(str(canonical), DisplayUnit(str(canonical or ""), 1.0))

@@ -172,10 +172,20 @@ def units_text(catalogue: Catalogue, measure: str, data_year: int) -> str:
     return "、".join(catalogue.units_for_year(measure, data_year))
 
 
-def suggest(value: str, choices: Iterable[str]) -> str:
+def close_matches(value: str, choices: Iterable[str], n: int = 1, cutoff: float = 0.75) -> list[str]:
+    """The ``n`` choices closest to ``value`` (a typo, another case), best first: the one home of "did you mean"
+    (a unit or code in a file, a zone code given to ``etdz template``)."""
     choices = list(choices)
     exact = [c for c in choices if c.lower() == value.lower()]
-    close = exact or difflib.get_close_matches(value, choices, n=1, cutoff=0.75)
+    by_lower: dict[str, str] = {}
+    for c in choices:
+        by_lower.setdefault(c.lower(), c)
+    close = [by_lower[c] for c in difflib.get_close_matches(value.lower(), list(by_lower), n=n, cutoff=cutoff)]
+    return list(dict.fromkeys(exact + close))[:n]
+
+
+def suggest(value: str, choices: Iterable[str]) -> str:
+    close = close_matches(value, choices)
     return f"（是否为「{close[0]}」？）" if close else ""
 
 

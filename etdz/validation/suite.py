@@ -170,6 +170,8 @@ def suite_columns(suite) -> list[str]:
 
 _RESULT_FORMAT = {"result_format": "COMPLETE", "include_unexpected_rows": False,
                   "return_unexpected_index_query": False}
+#: the screening pass of :class:`SuiteRunner` with ``screen=True``: success only, no failing-row metrics
+_SCREEN_FORMAT = {"result_format": "BOOLEAN_ONLY"}
 
 
 class SuiteRunner:
@@ -181,9 +183,15 @@ class SuiteRunner:
     Each :meth:`run` validates one batch of the given frame against the suite and returns GX's result; nothing is
     stored in the context (a ``ValidationDefinition.run`` would keep every result in the context's store — a
     long-lived process would grow with each check — and serialise it, ~10 % more per run). Not for concurrent
-    use: GX's context is not thread-safe (:class:`etdz.checking.Checker` holds a lock)."""
+    use: GX's context is not thread-safe (:class:`etdz.checking.Checker` holds a lock).
 
-    def __init__(self, suite, ctx=None):
+    ``screen=True`` (the warm check): every expectation first runs through GX with ``BOOLEAN_ONLY`` — GX then
+    plans and computes no failing-row metrics (unexpected lists, partial lists, counts), about half of its cost
+    at one file — and only the expectations that failed run again, with ``COMPLETE``, for their failing rows. The
+    failing rows are therefore exactly those of one ``COMPLETE`` pass; an expectation that passed has no counts
+    in its result (``element_count`` / ``unexpected_count`` are not computed: the warm check reports none)."""
+
+    def __init__(self, suite, ctx=None, *, screen: bool = False):
         """``suite``: from :func:`build_suite`, built after ``ctx`` (:func:`ephemeral_context`; GX creates a suite
         only inside a context); without ``ctx`` a new ephemeral context is made (then build the suite after it:
         use :meth:`for_catalogue`)."""
@@ -192,30 +200,53 @@ class SuiteRunner:
         rows = self.context.data_sources.add_pandas("submissions").add_dataframe_asset("rows")
         self.batch_definition = rows.add_batch_definition_whole_dataframe("year")
         self.columns = suite_columns(self.suite)
+        self.screen = screen
 
     @classmethod
-    def for_catalogue(cls, catalogue: Catalogue, name: str) -> SuiteRunner:
+    def for_catalogue(cls, catalogue: Catalogue, name: str, *, screen: bool = False) -> SuiteRunner:
         """A new context and the catalogue's suite (:func:`build_suite`) in it."""
         ctx = ephemeral_context()
-        return cls(build_suite(catalogue, name), ctx)
+        return cls(build_suite(catalogue, name), ctx, screen=screen)
 
     def run(self, df: pd.DataFrame):
-        """Validate ``df`` (the long frame) in one batch; returns the validation result.
+        """Validate ``df`` (the long frame) in one batch; returns the validation result (its ``results`` in the
+        suite's order).
 
         Raises RuntimeError when GX itself failed on an expectation (a machinery error, not a rejection)."""
         # only the columns the expectations read (the index maps failures back): GX copies what it is given
         used = [c for c in self.columns if c in df.columns]  # a missing column: GX reports it
         batch = self.batch_definition.get_batch(batch_parameters={"dataframe": df[used]})
-        result = batch.validate(self.suite, result_format=_RESULT_FORMAT)
-        for r in result.results:
-            info = r.exception_info or {}
-            # either {raised_exception, exception_message} or {metric id: {raised_exception, ...}, ...}
-            found = [info] if "raised_exception" in info else [v for v in info.values() if isinstance(v, dict)]
-            raised = [x for x in found if x.get("raised_exception")]
-            if raised or "element_count" not in (r.result or {}):
-                msg = raised[0].get("exception_message") if raised else "no result"
-                raise RuntimeError(f"Great Expectations failed on {r.expectation_config.type}: {msg}")
+        if not self.screen:
+            result = batch.validate(self.suite, result_format=_RESULT_FORMAT)
+            _raise_on_machinery_error(result.results, counts=True)
+            return result
+        result = batch.validate(self.suite, result_format=_SCREEN_FORMAT)
+        _raise_on_machinery_error(result.results, counts=False)
+        failed = [r.expectation_config for r in result.results if not r.success]
+        if failed:  # their failing rows: the same expectations again, in one COMPLETE pass
+            gx = gx_module()
+            again = batch.validate(gx.ExpectationSuite(name=f"{self.suite.name}_failed", expectations=failed),
+                                   result_format=_RESULT_FORMAT)
+            _raise_on_machinery_error(again.results, counts=True)
+            detail = {_order(r): r for r in again.results}
+            result.results = [detail.get(_order(r), r) for r in result.results]
         return result
+
+
+def _order(r) -> int:
+    return int((r.expectation_config.meta or {}).get("order", 0))
+
+
+def _raise_on_machinery_error(results, *, counts: bool) -> None:
+    """RuntimeError naming the expectation GX failed on (``counts``: a COMPLETE result must have its counts)."""
+    for r in results:
+        info = r.exception_info or {}
+        # either {raised_exception, exception_message} or {metric id: {raised_exception, ...}, ...}
+        found = [info] if "raised_exception" in info else [v for v in info.values() if isinstance(v, dict)]
+        raised = [x for x in found if x.get("raised_exception")]
+        if raised or (counts and "element_count" not in (r.result or {})):
+            msg = raised[0].get("exception_message") if raised else "no result"
+            raise RuntimeError(f"Great Expectations failed on {r.expectation_config.type}: {msg}")
 
 
 def run_suite(df: pd.DataFrame, ctx, suite):

@@ -201,6 +201,15 @@ def baseline_run(tmp_path_factory):
 # ----------------------------------------------------------------------------- PostgreSQL
 
 
+#: where Debian keeps system tools (runuser is in /usr/sbin), which a user's PATH often leaves out
+SYSTEM_BIN = ("/usr/sbin", "/sbin", "/usr/bin", "/bin")
+
+
+def system_tool(name: str) -> str | None:
+    """The path of a system program: on PATH, else in :data:`SYSTEM_BIN` (the README's own PATH has no sbin)."""
+    return shutil.which(name) or shutil.which(name, path=os.pathsep.join(SYSTEM_BIN))
+
+
 def postgres_bindir() -> Path | None:
     """Debian's PostgreSQL binaries (newest major version), or whatever initdb is on PATH."""
     def major(p: str) -> float:
@@ -224,7 +233,7 @@ class Postgres:
 
     def _cmd(self, *args: str) -> list[str]:
         # initdb refuses to run as root: run the server tools as the postgres system user
-        return (["runuser", "-u", "postgres", "--"] if self.as_root else []) + list(args)
+        return ([system_tool("runuser") or "runuser", "-u", "postgres", "--"] if self.as_root else []) + list(args)
 
     def start(self) -> None:
         pw = self.folder / "pwfile"
@@ -273,7 +282,8 @@ def postgres_server():
     bindir = postgres_bindir()
     require(bindir is not None, "PostgreSQL is not installed (Debian package `postgresql`: initdb/pg_ctl not found)")
     if os.geteuid() == 0:
-        require(shutil.which("runuser") is not None, "running as root needs `runuser` to start PostgreSQL")
+        require(system_tool("runuser") is not None, f"running as root needs `runuser` (util-linux) to start "
+                f"PostgreSQL; not found on PATH nor in {', '.join(SYSTEM_BIN)}")
         try:
             pwd.getpwnam("postgres")
         except KeyError:

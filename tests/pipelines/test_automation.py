@@ -1,4 +1,5 @@
-"""The yearly schedule, the inbox sensor, staleness after a corrected file, publishing and the year lock."""
+"""The yearly schedule, the inbox sensor, staleness after a corrected file, `etdz run --stale`, publishing and the
+year lock. (The automation under a real daemon: test_automation_daemon.py.)"""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from pathlib import Path
 
 import pytest
 from dagster import (
+    AssetKey,
+    AssetRecordsFilter,
     DagsterInstance,
-    RunRequest,
     RunsFilter,
     build_schedule_context,
     build_sensor_context,
@@ -59,61 +61,79 @@ def test_schedule_requests_a_data_year_on_the_day_after_its_deadline(env):
 
 
 def _tick(defs, instance, cursor):
+    """One evaluation of the inbox sensor: the years it records (it requests no run), its cursor, its result."""
     sensor = defs.resolve_sensor_def("inbox_sensor")
     ctx = build_sensor_context(instance=instance, cursor=cursor, resources={"resource": defs.resources["resource"]},
                                definitions=defs)
     data = sensor.evaluate_tick(ctx)
+    assert not data.run_requests  # which year runs when is the automation condition's (pipelines/jobs.py)
     for event in data.asset_events:  # the daemon records these; in a test we do
         instance.report_runless_asset_event(event)
-    return data.run_requests or [], data.cursor, data
+    return sorted(e.partition for e in data.asset_events), data.cursor, data
 
 
-def test_sensor_requests_each_stable_change_once_and_an_earlier_state_again(env):
+def test_sensor_records_each_stable_change_once_and_an_earlier_state_again(env):
     from pipelines.definitions import build_definitions
 
     defs = build_definitions(Settings.from_env())
     with DagsterInstance.ephemeral() as instance:
-        reqs, cursor, _ = _tick(defs, instance, None)
-        assert reqs == []  # a change is requested once the folder stayed the same for a tick
-        reqs, cursor, _ = _tick(defs, instance, cursor)
-        assert sorted(r.partition_key for r in reqs) == ["2020", "2021"]  # nothing recorded yet: both years are new
-        assert all(r.run_key is None for r in reqs)
-        reqs, cursor, _ = _tick(defs, instance, cursor)
-        assert reqs == []
+        seen, cursor, _ = _tick(defs, instance, None)
+        assert seen == []  # a change is recorded once the folder stayed the same for a tick
+        seen, cursor, _ = _tick(defs, instance, cursor)
+        assert seen == ["2020", "2021"]  # nothing recorded yet: both years are new
+        seen, cursor, _ = _tick(defs, instance, cursor)
+        assert seen == []
         corrected = env / "inbox" / "2020" / "E4 更正.csv"
         corrected.write_text((env / "inbox" / "2020" / "E4.csv").read_text(encoding="utf-8"), encoding="utf-8")
-        reqs, cursor, _ = _tick(defs, instance, cursor)
-        assert reqs == []  # still being written, perhaps
-        reqs, cursor, _ = _tick(defs, instance, cursor)
-        assert [r.partition_key for r in reqs] == ["2020"] and isinstance(reqs[0], RunRequest)
-        reqs, cursor, _ = _tick(defs, instance, cursor)
-        assert reqs == []
-        # the file is withdrawn: the inbox is back in an earlier state, which runs again
+        seen, cursor, _ = _tick(defs, instance, cursor)
+        assert seen == []  # still being written, perhaps
+        seen, cursor, data = _tick(defs, instance, cursor)
+        assert seen == ["2020"] and data.asset_events[0].metadata["files"].value == 11
+        seen, cursor, _ = _tick(defs, instance, cursor)
+        assert seen == []
+        # the file is withdrawn: the inbox is back in an earlier state, which is recorded again
         corrected.unlink()
-        reqs, cursor, _ = _tick(defs, instance, cursor)
-        reqs, cursor, _ = _tick(defs, instance, cursor)
-        assert [r.partition_key for r in reqs] == ["2020"]
+        seen, cursor, _ = _tick(defs, instance, cursor)
+        seen, cursor, _ = _tick(defs, instance, cursor)
+        assert seen == ["2020"]
         # a restarted sensor (no cursor) starts from the observations it recorded
-        reqs, cursor, _ = _tick(defs, instance, None)
-        reqs, _, _ = _tick(defs, instance, cursor)
-        assert reqs == []
+        seen, cursor, _ = _tick(defs, instance, None)
+        seen, _, _ = _tick(defs, instance, cursor)
+        assert seen == []
 
 
-def test_a_year_run_by_the_command_line_is_not_run_again_by_the_sensor(env):
+def test_a_year_run_by_the_command_line_is_not_recorded_again_by_the_sensor(env):
     from pipelines.definitions import build_definitions
-    from pipelines.runs import run_years
+    from pipelines.runs import ensure_dagster_home, run_years
 
     settings = Settings.from_env()
-    run_years([2020], settings, quiet=True)
     defs = build_definitions(settings)
+    ensure_dagster_home(settings.dagster_home)
+    with DagsterInstance.get() as instance:
+        _, cursor, _ = _tick(defs, instance, None)
+        _, cursor, _ = _tick(defs, instance, cursor)  # both years recorded
+        (env / "inbox" / "2020" / "E4 更正.csv").write_text(
+            (env / "inbox" / "2020" / "E4.csv").read_text(encoding="utf-8"), encoding="utf-8")
+        seen, cursor, _ = _tick(defs, instance, cursor)  # the sensor sees the change once, waits for a second look
+        assert seen == []
+    run_years([2020], settings, quiet=True)  # meanwhile the operator runs the year on the new files
     with DagsterInstance.get() as instance:
         [run] = instance.get_runs()  # created with the code location's origin, like a run the UI launched
         assert run.remote_job_origin.location_name == "etdz" and run.job_code_origin is not None
         # the label the UI filters a code location's runs by (Overview timeline, job page)
         assert instance.get_runs(RunsFilter(tags={".dagster/repository": "__repository__@etdz"})) == [run]
-        reqs, cursor, _ = _tick(defs, instance, None)
-        reqs2, _, _ = _tick(defs, instance, cursor)
-        assert [r.partition_key for r in reqs + reqs2] == ["2021"]  # 2020's inbox state already ran
+        # the run recorded the inbox state it read once it existed (the automation sees it in progress)
+        [obs] = instance.fetch_observations(AssetRecordsFilter(asset_key=AssetKey("inbox"), asset_partitions=["2020"]),
+                                            limit=1).records
+        assert obs.run_id == "" and obs.timestamp >= run_created(instance, run.run_id)
+        seen, cursor, _ = _tick(defs, instance, cursor)
+        seen2, _, _ = _tick(defs, instance, cursor)
+        assert seen + seen2 == []  # the state `etdz run` recorded is not recorded again
+
+
+def run_created(instance, run_id: str) -> float:
+    [record] = instance.get_run_records(RunsFilter(run_ids=[run_id]))
+    return record.create_timestamp.timestamp()
 
 
 def test_corrected_file_marks_the_right_partitions_stale_and_a_rerun_clears_them(env, monkeypatch):
@@ -152,13 +172,13 @@ def test_corrected_file_marks_the_right_partitions_stale_and_a_rerun_clears_them
         os.utime(env / "inbox" / "2020" / "E4 corrected.csv", (time.time() + 60, time.time() + 60))
         defs = __import__("pipelines.definitions", fromlist=["x"]).build_definitions(settings)
         _, cursor, _ = _tick(defs, instance, None)
-        defs_reqs, _, _ = _tick(defs, instance, cursor)
-        assert [r.partition_key for r in defs_reqs] == ["2020"]
+        seen, _, _ = _tick(defs, instance, cursor)
+        assert seen == ["2020"]
         after_drop = status(instance)
         assert after_drop[("submission_log", "2020")] == "STALE" and after_drop[("measures", "2020")] == "STALE"
         assert after_drop[("submission_log", "2021")] == "FRESH"
 
-    # `etdz run --stale` re-runs 2020, then 2021 (whose growth and previous ranks read 2020), until fresh
+    # `etdz run --stale` re-runs 2020 (its inbox changed), then 2021 (it reads 2020), until nothing is behind
     import pipelines.definitions
 
     built, build = [], pipelines.definitions.build_definitions
@@ -166,6 +186,7 @@ def test_corrected_file_marks_the_right_partitions_stale_and_a_rerun_clears_them
     rerun = run_stale(settings)
     assert rerun == [2020, 2021]
     assert len(built) == 1  # the definitions (and the instance) set up once for both re-runs
+    assert run_stale(settings) == []  # nothing is behind any more
     with DagsterInstance.get() as instance:
         assert set(status(instance).values()) == {"FRESH"}
 

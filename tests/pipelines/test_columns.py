@@ -22,6 +22,11 @@ def test_the_definitions_and_a_materialisation_show_the_same_columns():
     assert "dagster/column_schema" not in by_key["not_a_dataset"].metadata
     written = dataset_metadata(schema.empty_table(), "/w/rankings/data_year=2022/part-0.parquet")
     assert written["dagster/column_schema"] == shown
+    # Dagster's standard keys: one materialization is one data year's partition, and where its file is
+    assert written["dagster/partition_row_count"].value == 0 and "dagster/row_count" not in written
+    assert written["dagster/uri"].value == "/w/rankings/data_year=2022/part-0.parquet"
+    on_s3 = dataset_metadata(schema.empty_table(), "s3://bucket/w/rankings/data_year=2022/part-0.parquet")
+    assert on_s3["dagster/uri"].value == "s3://bucket/w/rankings/data_year=2022/part-0.parquet"
     col = next(c for c in shown.columns if c.name == "national_rank")
     assert col.type == str(schema.field("national_rank").type) and col.description == schemas.describe(
         schema.field("national_rank"))

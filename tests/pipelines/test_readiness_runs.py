@@ -274,7 +274,8 @@ def _sensor_ticks(site: Path, n: int, cursor=None):
             data = sensor.evaluate_tick(ctx)
             for event in data.asset_events:  # the daemon records these; here the test does
                 inst.report_runless_asset_event(event)
-            requested += [r.partition_key for r in data.run_requests or []]
+            assert not data.run_requests  # the sensor only records; the job's automation condition runs
+            requested += [e.partition for e in data.asset_events]  # the years whose new inbox state it recorded
             reasons.append(data.skip_message or "")
             cursor = data.cursor
     return requested, reasons, cursor
@@ -285,7 +286,7 @@ def test_a_refused_year_is_not_requested_again_until_its_inbox_changes(site):
     proc = run(site, "--data-year", "2021", ETDZ_MIN_SHARE_TO_RANK="0.8")
     assert proc.returncode == 2, proc.stdout + proc.stderr
     requested, _, cursor = _sensor_ticks(site, 3)
-    assert requested == []  # neither as a changed inbox nor as a year behind the one before
+    assert requested == []  # the inbox state the refused run read is recorded already: nothing new to run
     shutil.copy(GOLDEN / "inbox" / "2021" / "E4.csv", site / "inbox" / "2021" / "E4.csv")
     requested, _, _ = _sensor_ticks(site, 2, cursor)
     assert requested == ["2021"]
@@ -293,45 +294,38 @@ def test_a_refused_year_is_not_requested_again_until_its_inbox_changes(site):
 
 @pytest.mark.server
 def test_the_daemon_does_not_request_a_refused_year_again_until_its_inbox_changes(site, monkeypatch):
-    """The real daemon (sensor every second): 6 of 11 due zones with min_share_to_rank 0.8 → one run of 2021,
-    its scoring step refused; many ticks later still that one run; three more files → one more run, ranked."""
-    import subprocess
-
+    """The real daemon (ticks every second): 6 of 11 due zones with min_share_to_rank 0.8 → one automation run of
+    2021, its scoring step refused; many ticks later still that one run; three more files → one more run, ranked."""
     from dagster import DagsterRunStatus
 
     from etdz.settings import Settings
-    from pipelines.cli import ui_commands
     from tests.ops.conftest import stop_group
-    from tests.pipelines.test_daemon import _quiet_period, _wait_for_runs
+    from tests.pipelines.test_automation_daemon import Daemon, _quiet, _wait_for
 
     for k, v in golden_env(site, site / "inbox", ETDZ_MIN_SHARE_TO_RANK="0.8", ETDZ_POLL_SECONDS="1").items():
         monkeypatch.setenv(k, v)
     keep_files(site, 2021, ["C1.csv", "C2.csv", "C3.csv", "E1.csv", "E2.csv", "E3.csv", "P1.csv"])
-    [_, daemon_cmd], daemon_env = ui_commands(Settings.from_env(), "127.0.0.1", 3000)
-    log = site / "daemon.log"
-    with open(log, "wb") as fh:
-        daemon = subprocess.Popen(daemon_cmd, env=daemon_env, stdout=fh, stderr=subprocess.STDOUT,
-                                  start_new_session=True)
+    daemon = Daemon(Settings.from_env(), site / "daemon.log")
     try:
         with instance(site) as inst:
-            [refused] = _wait_for_runs(inst, 1, daemon, log)
+            [refused] = _wait_for(inst, daemon, 1)
             assert refused.dagster_run.tags["dagster/partition"] == "2021"
             assert refused.dagster_run.status == DagsterRunStatus.FAILURE
             steps = step_events(inst, refused.dagster_run.run_id)
             assert steps["submissions"][0] == "STEP_SUCCESS"
             assert steps["scores"][0] == "STEP_FAILURE"
             assert f"data year 2021 is not ranked: 6 of {DUE_2021} due zones" in steps["scores"][1]
-            _quiet_period(inst, 1)  # a dozen ticks: not requested again on the same inbox
+            _quiet(inst, daemon, 1)  # a dozen ticks: not run again on the same inbox
 
             for name in ("E4.csv", "E5.csv", "W1.csv"):  # 9 of 11: 0.8 of them
                 shutil.copy2(GOLDEN / "inbox" / "2021" / name, site / "inbox" / "2021" / name)
-            runs = _wait_for_runs(inst, 2, daemon, log)
+            runs = _wait_for(inst, daemon, 2)
             assert runs[1].dagster_run.tags["dagster/partition"] == "2021"
             assert runs[1].dagster_run.status == DagsterRunStatus.SUCCESS
-            _quiet_period(inst, 2)
+            _quiet(inst, daemon, 2)
         assert len(dataset(site, "rankings").query("data_year == 2021")) == DUE_2021
     finally:
-        stop_group(daemon, timeout=30)
+        stop_group(daemon.proc, timeout=30)
 
 
 def test_a_published_year_names_itself_and_the_command_that_reopens_it(site):

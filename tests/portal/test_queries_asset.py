@@ -180,8 +180,7 @@ def test_closing_a_query_refreshes_the_reports_and_lets_the_year_be_published(po
                                                                                monkeypatch, capsys):
     from pipelines.cli import main
     from pipelines.definitions import build_definitions
-    from pipelines.jobs import ANNUAL_JOB
-    from pipelines.runs import run_years
+    from pipelines.runs import in_process_job, run_years
     from pipelines.staleness import stale_assets
 
     review = Review(portal_env)
@@ -227,7 +226,7 @@ def test_closing_a_query_refreshes_the_reports_and_lets_the_year_be_published(po
         data = tick(defs, instance)
         [request] = data.run_requests
         assert stale_assets(defs, instance, [2021]).get(2021)  # recorded: the reports are stale in the UI
-        result = defs.resolve_job_def(ANNUAL_JOB).execute_in_process(
+        result = in_process_job(defs).execute_in_process(  # the twin without the automation condition
             partition_key=request.partition_key, asset_selection=list(request.asset_selection), instance=instance,
             tags=request.tags)
         assert result.success

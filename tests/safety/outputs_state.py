@@ -109,14 +109,14 @@ def run_year(root: Path, inbox: Path, year: int, archive: Path | None = None):
 
     from etdz.settings import Settings
     from pipelines.definitions import build_definitions
-    from pipelines.jobs import ANNUAL_JOB
+    from pipelines.runs import in_process_job
 
     env = {"ETDZ_HOME": str(root), "ETDZ_INBOX": str(inbox), "ETDZ_REGISTRY": str(GOLDEN / "registry.csv"),
            "ETDZ_METHODOLOGY": str(GOLDEN / "catalogues"), "ETDZ_WAREHOUSE": str(root / "warehouse"),
            "ETDZ_REPORTS": str(root / "reports"), "DAGSTER_HOME": str(root / "dagster_home")}
     if archive is not None:
         env["ETDZ_ARCHIVE"] = str(archive)
-    job = build_definitions(Settings.from_env(env)).resolve_job_def(ANNUAL_JOB)
+    job = in_process_job(build_definitions(Settings.from_env(env)))  # the twin `etdz run` executes
     with DagsterInstance.ephemeral() as instance:
         return job.execute_in_process(partition_key=str(year), instance=instance, raise_on_error=False)
 

@@ -1,0 +1,138 @@
+"""Every use of Dagster's private APIs (``dagster._…``, hidden parameters) by the code location, in one place.
+
+Dagster is pinned to one release in setup.py; tests/pipelines/test_dagster_private.py holds one test per
+behaviour this module relies on, so an upgrade that changes one fails there, named, rather than somewhere in
+a run. Nothing else in pipelines/, assets/ or checks/ imports ``dagster._`` (the test checks that too, except
+the UI front layer, pipelines/ui_front.py, which starts Dagster's webserver app).
+
+What is here and why:
+
+- :func:`execute_with_origin`: ``execute_in_process`` for one partition, with the run created under the code
+  location's origin — Dagster's public ``execute_in_process`` creates runs without one, and the UI lists a run
+  on the Overview timeline and the job's page only with it.
+- :func:`remote_job_origin`, :func:`job_code_origin`: that origin (location + repository names, the module).
+- :func:`resolve_like`: resolving the twin of a job (same name, no automation condition) against the
+  definitions' asset graph and resources, for in-process runs (pipelines/jobs.py says why).
+- :func:`job_automation_sensor`: an automation condition sensor that evaluates a *job's* condition. Which jobs
+  a sensor evaluates is a hidden ``asset_job_keys`` parameter in 1.13 (Dagster's TODO: "a new first-class field
+  on the sensor for asset jobs"); without it the job would land on Dagster's default sensor, which is off.
+- :data:`DATA_VERSION_TAG`: the tag an observation's data version is recorded under (stable since 1.2).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Mapping
+
+from dagster import (
+    AssetJobKey,
+    AssetSelection,
+    AutomationConditionSensorDefinition,
+    DagsterInstance,
+    DefaultSensorStatus,
+    Definitions,
+    JobDefinition,
+)
+from dagster._core.code_pointer import ModuleCodePointer
+from dagster._core.definitions.data_version import DATA_VERSION_TAG
+from dagster._core.definitions.job_base import InMemoryJob
+from dagster._core.definitions.partitions.context import partition_loading_context
+from dagster._core.definitions.repository_definition.valid_definitions import SINGLETON_REPOSITORY_NAME
+from dagster._core.execution.api import ExecuteRunWithPlanIterable, create_execution_plan, job_execution_iterator
+from dagster._core.execution.context_creation_job import (
+    PlanOrchestrationContextManager,
+    orchestration_context_event_generator,
+)
+from dagster._core.execution.execute_in_process import merge_run_tags
+from dagster._core.execution.execute_in_process_result import ExecuteInProcessResult
+from dagster._core.origin import JobPythonOrigin, RepositoryPythonOrigin
+from dagster._core.remote_origin import ManagedGrpcPythonEnvCodeLocationOrigin, RemoteJobOrigin, RemoteRepositoryOrigin
+from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+
+__all__ = ["DATA_VERSION_TAG", "execute_with_origin", "job_automation_sensor", "job_code_origin",
+           "remote_job_origin", "resolve_like", "stale_asset_keys"]
+
+
+def remote_job_origin(job_name: str, location_name: str, module: str, attribute: str,
+                      working_directory: str) -> RemoteJobOrigin:
+    """The origin the webserver gives a run of ``job_name`` it launches from this code location."""
+    target = LoadableTargetOrigin(executable_path=sys.executable, module_name=module, attribute=attribute,
+                                  working_directory=working_directory)
+    location = ManagedGrpcPythonEnvCodeLocationOrigin(loadable_target_origin=target, location_name=location_name)
+    return RemoteJobOrigin(repository_origin=RemoteRepositoryOrigin(location, SINGLETON_REPOSITORY_NAME),
+                           job_name=job_name)
+
+
+def job_code_origin(job_name: str, module: str, attribute: str, working_directory: str) -> JobPythonOrigin:
+    """Where the job's code is loaded from (lets the UI re-execute a run started in-process)."""
+    pointer = ModuleCodePointer(module, attribute, working_directory)
+    return JobPythonOrigin(job_name, RepositoryPythonOrigin(sys.executable, pointer, None, None, None))
+
+
+def execute_with_origin(job: JobDefinition, instance: DagsterInstance, partition_key: str, tags: Mapping[str, str],
+                        run_config: Mapping[str, object], remote_origin: RemoteJobOrigin,
+                        code_origin: JobPythonOrigin,
+                        on_created: Callable[[], None] | None = None) -> ExecuteInProcessResult:
+    """``job.execute_in_process(partition_key=…)`` with the run created under the given origins.
+
+    ``on_created`` is called once the run exists (its planned materializations recorded: the run counts as in
+    progress for the automation) and before its first step.
+
+    This is the body of Dagster's ``execute_in_process`` with the origins passed to ``create_run_for_job``.
+    ``job`` must carry no automation condition (Dagster's ``as_ephemeral_job`` rejects the pair).
+    """
+    ephemeral = job.as_ephemeral_job(resource_defs={}, input_values={})
+    with partition_loading_context(dynamic_partitions_store=instance) as ctx:
+        ephemeral.validate_partition_key(partition_key=partition_key, selected_asset_keys=set(), context=ctx)
+    wrapped = InMemoryJob(job_def=ephemeral)
+    plan = create_execution_plan(wrapped, run_config=run_config, instance_ref=instance.get_ref())
+    run_tags = merge_run_tags(job_def=job, partition_key=partition_key, tags=tags, asset_selection=[],
+                              instance=instance, run_config=run_config)
+    run = instance.create_run_for_job(job_def=ephemeral, run_config=run_config,
+                                      tags={**ephemeral.run_tags, **run_tags}, execution_plan=plan,
+                                      remote_job_origin=remote_origin, job_code_origin=code_origin)
+    if on_created is not None:
+        on_created()
+    output_capture: dict = {}
+    events = list(ExecuteRunWithPlanIterable(
+        execution_plan=plan,
+        iterator=job_execution_iterator,
+        execution_context_manager=PlanOrchestrationContextManager(
+            context_event_generator=orchestration_context_event_generator, job=wrapped, execution_plan=plan,
+            dagster_run=run, instance=instance, run_config=run_config, executor_defs=None,
+            output_capture=output_capture, raise_on_error=False),
+    ))
+    return ExecuteInProcessResult(job_def=ephemeral, event_list=events, dagster_run=instance.get_run_by_id(run.run_id),
+                                  output_capture=output_capture)
+
+
+def resolve_like(unresolved, defs: Definitions) -> JobDefinition:
+    """``unresolved`` (a ``define_asset_job`` result) resolved as ``defs`` resolves its job of the same name:
+    against its asset graph, with that job's resources."""
+    registered = defs.resolve_job_def(unresolved.name)
+    return unresolved.resolve(asset_graph=defs.resolve_asset_graph(), resource_defs=registered.resource_defs)
+
+
+def stale_asset_keys(defs: Definitions, instance: DagsterInstance, partition_key: str) -> list[str]:
+    """The materializable assets whose partition the UI shows STALE (Dagster's own stale-status resolver)."""
+    from dagster._core.asset_graph_view.asset_graph_view import AssetGraphView, TemporalContext
+    from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
+    from dagster._time import get_current_datetime
+
+    graph = defs.resolve_asset_graph()
+    view = AssetGraphView(temporal_context=TemporalContext(effective_dt=get_current_datetime(), last_event_id=None),
+                          instance=instance, asset_graph=graph)
+    resolver = CachingStaleStatusResolver(instance=instance, asset_graph=graph, loading_context=view)
+    return [k.to_user_string() for k in sorted(graph.materializable_asset_keys)
+            if resolver.get_status(k, partition_key) == StaleStatus.STALE]
+
+
+def job_automation_sensor(name: str, job_name: str, *, minimum_interval_seconds: int,
+                          default_status: DefaultSensorStatus, description: str,
+                          run_tags: Mapping[str, str]) -> AutomationConditionSensorDefinition:
+    """An automation condition sensor (evaluated by the daemon) for the condition of the job ``job_name`` only."""
+    return AutomationConditionSensorDefinition(
+        name, target=AssetSelection.keys(), minimum_interval_seconds=minimum_interval_seconds,
+        default_status=default_status, description=description, use_user_code_server=False,
+        emit_backfills=False,  # one run per year, each through the run queue, never a multi-year backfill
+        run_tags=run_tags, asset_job_keys={AssetJobKey(job_name)})

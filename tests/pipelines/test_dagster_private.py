@@ -1,0 +1,120 @@
+"""One test per behaviour of Dagster's private APIs that pipelines/dagster_private.py relies on, on a toy job (so
+an upgrade of the pinned dagster that changes one fails here, by name), and the rule that nothing else imports
+``dagster._``."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from dagster import (
+    AssetKey,
+    AssetObservation,
+    AssetRecordsFilter,
+    AssetSelection,
+    AutomationCondition,
+    DagsterInstance,
+    DagsterRunStatus,
+    DefaultSensorStatus,
+    Definitions,
+    RunsFilter,
+    StaticPartitionsDefinition,
+    asset,
+    define_asset_job,
+    in_process_executor,
+    instance_for_test,
+)
+
+from pipelines import dagster_private
+
+ROOT = Path(__file__).resolve().parents[2]
+PARTS = StaticPartitionsDefinition(["2020", "2021"])
+CONDITION = AutomationCondition.any_job_root_assets_match(AutomationCondition.missing())
+
+
+@asset(partitions_def=PARTS)
+def toy(context) -> int:
+    return int(context.partition_key)
+
+
+def _job(condition=CONDITION):
+    return define_asset_job("toy_job", selection=AssetSelection.all(), partitions_def=PARTS,
+                            executor_def=in_process_executor, automation_condition=condition)
+
+
+def _defs(*sensors) -> Definitions:
+    return Definitions(assets=[toy], jobs=[_job()], sensors=list(sensors))
+
+
+def test_a_run_executed_in_process_carries_the_origins_and_counts_as_in_progress_before_its_first_step():
+    defs = _defs()
+    job = dagster_private.resolve_like(_job(None), defs)
+    seen = {}
+    with instance_for_test() as instance:
+        def created():
+            [run] = instance.get_runs()
+            seen["status"] = run.status
+            seen["planned"] = instance.get_latest_planned_materialization_info(AssetKey("toy"), "2021") is not None
+            seen["written"] = bool(instance.fetch_materializations(AssetKey("toy"), limit=1).records)
+
+        result = dagster_private.execute_with_origin(
+            job, instance, "2021", {"etdz/trigger": "test"}, {},
+            dagster_private.remote_job_origin("toy_job", "loc", "some.module", "defs", str(ROOT)),
+            dagster_private.job_code_origin("toy_job", "some.module", "defs", str(ROOT)), on_created=created)
+        assert result.success and result.output_for_node("toy") == 2021
+        run = result.dagster_run
+        assert run.tags["dagster/partition"] == "2021" and run.tags["etdz/trigger"] == "test"
+        assert run.remote_job_origin.location_name == "loc" and run.remote_job_origin.job_name == "toy_job"
+        # the label the UI lists a location's runs by (Overview timeline, job page)
+        assert [r.run_id for r in instance.get_runs(RunsFilter(tags={".dagster/repository": "__repository__@loc"}))] \
+            == [run.run_id]
+        assert run.job_code_origin.repository_origin.code_pointer.module == "some.module"
+    # the callback ran with the run created (planned, so the automation sees it in progress), before the step
+    assert seen == {"status": DagsterRunStatus.NOT_STARTED, "planned": True, "written": False}
+
+
+def test_a_partitioned_job_with_an_automation_condition_cannot_run_in_process_so_its_twin_does():
+    defs = _defs()
+    conditioned = defs.resolve_job_def("toy_job")
+    assert conditioned.automation_condition is not None
+    # why pipelines/jobs.py has a twin: if this stops raising, the twin (and resolve_like) can go
+    with pytest.raises(Exception, match="automation_condition and partitioned run"):
+        conditioned.as_ephemeral_job(resource_defs={}, input_values={})
+    twin = dagster_private.resolve_like(_job(None), defs)
+    assert twin.name == conditioned.name and twin.automation_condition is None
+    assert twin.partitions_def == conditioned.partitions_def
+    assert set(twin.resource_defs) == set(conditioned.resource_defs)
+
+
+def test_the_job_automation_sensor_claims_the_job_and_replaces_dagsters_default_sensor():
+    sensor = dagster_private.job_automation_sensor(
+        "toy_automation", "toy_job", minimum_interval_seconds=7, default_status=DefaultSensorStatus.RUNNING,
+        description="d", run_tags={"etdz/trigger": "automation"})
+    assert [k.job_name for k in sensor.asset_job_keys] == ["toy_job"]
+    assert sensor.minimum_interval_seconds == 7 and sensor.default_status == DefaultSensorStatus.RUNNING
+    assert sensor.run_tags == {"etdz/trigger": "automation"} and not sensor.emit_backfills
+    names = {s.name for s in _defs(sensor).get_repository_def().sensor_defs}
+    assert names == {"toy_automation"}  # no "default_automation_condition_sensor" (off by default) beside it
+    # without it, the conditioned job lands on Dagster's default sensor, which is off until someone turns it on
+    [default] = _defs().get_repository_def().sensor_defs
+    assert default.name == "default_automation_condition_sensor"
+    assert default.default_status != DefaultSensorStatus.RUNNING
+
+
+def test_an_observation_tagged_with_the_data_version_tag_records_that_data_version():
+    with DagsterInstance.ephemeral() as instance:
+        instance.report_runless_asset_event(AssetObservation(
+            asset_key="inbox", partition="2021", tags={dagster_private.DATA_VERSION_TAG: "digest-1"}))
+        [record] = instance.fetch_observations(
+            AssetRecordsFilter(asset_key=AssetKey("inbox"), asset_partitions=["2021"]), limit=1).records
+        assert record.event_log_entry.asset_observation.data_version == "digest-1"
+
+
+def test_nothing_else_imports_dagsters_private_modules():
+    allowed = {"pipelines/dagster_private.py", "pipelines/ui_front.py"}  # ui_front starts Dagster's webserver app
+    offenders = [str(p.relative_to(ROOT)) for folder in ("pipelines", "assets", "checks", "etdz")
+                 for p in sorted((ROOT / folder).rglob("*.py"))
+                 if str(p.relative_to(ROOT)) not in allowed
+                 and re.search(r"^\s*(from|import) dagster\._", p.read_text(encoding="utf-8"), re.M)]
+    assert offenders == []

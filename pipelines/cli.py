@@ -35,7 +35,6 @@ from etdz.guard import ALLOW_FLAG
 from etdz.locations import is_local, local_path
 from etdz.readiness import ALLOW_FLAG as ALLOW_INCOMPLETE_FLAG
 from etdz.settings import CONFIG_NAME, Settings, reports_port, write_config
-from pipelines.origin import workspace_yaml
 from pipelines.runs import RunFailed, ensure_dagster_home, run_stale, run_years
 from pipelines.ui_front import LOOPBACK
 
@@ -249,6 +248,8 @@ def ui_commands(settings: Settings, host: str, port: int) -> tuple[list[list[str
     (:mod:`pipelines.ui_front`). Both run in DAGSTER_HOME (``env["DAGSTER_HOME"]``, the ``cwd`` `cmd_ui` gives
     them) with ``PYTHONSAFEPATH=1``, so nothing in the caller's folder (a stray ``gql.py``) is ever imported.
     """
+    from pipelines.origin import workspace_yaml  # Dagster: imported by the commands that use it
+
     home = ensure_dagster_home(settings.dagster_home)
     workspace = home / "workspace.yaml"
     workspace.write_text(workspace_yaml(), encoding="utf-8")

@@ -7,6 +7,7 @@ import hashlib
 
 from dagster import AssetSpec, Definitions, SourceAsset, definitions, map_asset_specs
 
+import pipelines.quiet  # noqa: F401 - first: Dagster's beta / preview warnings off
 from assets.resource import EtdzResource
 from etdz.reports import fictitious
 from etdz.scoring.downgrade import years_back

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from dagster import AssetSelection, AutomationCondition, DefaultSensorStatus, define_asset_job, in_process_executor
 
+import pipelines.quiet  # noqa: F401 - first: the warnings of features used on purpose off
 from etdz.reports import fictitious
 
 ANNUAL_JOB = "annual_assessment"

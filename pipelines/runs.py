@@ -12,8 +12,7 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-
-from dagster import DagsterInstance, Definitions, ExecuteInProcessResult, JobDefinition
+from typing import TYPE_CHECKING
 
 from etdz.commit import DeploymentLayout
 from etdz.errors import error_message
@@ -21,8 +20,9 @@ from etdz.escape import plain_text
 from etdz.guard import RunRefused
 from etdz.readiness import YearNotReady
 from etdz.settings import Settings
-from pipelines import dagster_private
-from pipelines.origin import job_code_origin, remote_job_origin
+
+if TYPE_CHECKING:  # Dagster is imported by the functions that run it: `etdz validate` / `template` need none
+    from dagster import DagsterInstance, Definitions, ExecuteInProcessResult, JobDefinition
 
 # The instance configuration a new DAGSTER_HOME gets: SQLite storage, telemetry and the UI's sign-up
 # dialog off, one queued run per data year (also shipped as deploy/dagster.sqlite.yaml).
@@ -56,6 +56,9 @@ def execute_partition(job: JobDefinition, instance: DagsterInstance, partition_k
     """``job.execute_in_process(partition_key=…)``, with the run created under the code location's origin
     (Dagster's public ``execute_in_process`` creates runs without one: :mod:`pipelines.dagster_private`);
     ``on_created`` runs once the run exists, before its first step."""
+    from pipelines import dagster_private
+    from pipelines.origin import job_code_origin, remote_job_origin
+
     return dagster_private.execute_with_origin(job, instance, partition_key, tags, run_config,
                                                remote_job_origin(job.name), job_code_origin(job.name), on_created)
 
@@ -63,6 +66,7 @@ def execute_partition(job: JobDefinition, instance: DagsterInstance, partition_k
 def in_process_job(defs: Definitions) -> JobDefinition:
     """The annual job as `etdz run` executes it in this process: the twin without the automation condition
     (pipelines/jobs.py), resolved like the registered one (same name, partitions, resources)."""
+    from pipelines import dagster_private
     from pipelines.jobs import ANNUAL_JOB, build_annual_job
 
     registered = defs.resolve_job_def(ANNUAL_JOB)
@@ -84,6 +88,8 @@ def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_s
     The definitions and the instance are set up once for all the years (imports, definitions, SQLite engine);
     a caller that already holds them (``run_stale``, re-running year after year) passes them in.
     """
+    from dagster import DagsterInstance
+
     from assets.resource import EtdzResource
     from etdz.catalogue import catalogue_for_year, load_catalogues
     from etdz.guard import cohort_findings, refuse_if
@@ -201,6 +207,8 @@ def run_stale(settings: Settings, max_rounds: int = 50) -> list[int]:
 
     The inbox of every year is observed first, so a new or replaced file counts as a change.
     """
+    from dagster import DagsterInstance
+
     from etdz.catalogue import load_catalogues
     from etdz.inbox_state import inbox_years, listing_digest, scan_inbox
     from pipelines.definitions import build_definitions

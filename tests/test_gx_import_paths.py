@@ -19,8 +19,9 @@ ROOT = Path(__file__).resolve().parents[1]
 PROBE = r"""
 import subprocess, sys
 argv = sys.argv[1:]
-from pipelines.cli import main  # first: importing Dagster runs `file` through subprocess
+from pipelines.cli import main
 if argv[0] == "ui":
+    import dagster  # before Popen is replaced: importing Dagster runs `file` through subprocess
     class NoServer:
         pid, returncode, args = 0, 0, ()
         def __init__(self, *a, **k): pass

@@ -56,10 +56,14 @@ _GX: Any = None
 
 
 def gx_module():
-    """great_expectations, imported on first use (3–4 s), once per process."""
+    """great_expectations, imported on first use (2–4 s), once per process; the parts of its import our suites
+    never run (scipy.stats, altair: :mod:`etdz.lazy_imports`) load only if something uses them."""
     global _GX
     if _GX is None:
-        import great_expectations as gx  # noqa: PLC0415
+        from etdz.lazy_imports import deferred  # noqa: PLC0415
+
+        with deferred():
+            import great_expectations as gx  # noqa: PLC0415
 
         _GX = gx
     return _GX

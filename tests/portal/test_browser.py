@@ -143,12 +143,24 @@ def browser(tmp_path_factory, site):
 def sign_in(driver, site: Site, username: str) -> None:
     from selenium.webdriver.common.by import By
 
-    driver.get(f"{site.base}/logout")
+    sign_out(driver, site)
     driver.get(f"{site.base}/login")
     driver.find_element(By.ID, "username").send_keys(username)
     driver.find_element(By.ID, "password").send_keys(PASSWORD)
     driver.find_element(By.ID, "sign-in").click()
     wait(driver, lambda d: "/login" not in d.current_url, f"{username} was not signed in: {driver.page_source[:800]}")
+
+
+def sign_out(driver, site: Site) -> None:
+    """Sign out the way a user does: the page's 退出 button (a POST with the form's CSRF token), if signed in."""
+    from selenium.webdriver.common.by import By
+
+    driver.get(f"{site.base}/")
+    buttons = driver.find_elements(By.ID, "sign-out")
+    if buttons:
+        buttons[0].click()
+        wait(driver, lambda d: "/login" in d.current_url and not d.find_elements(By.ID, "sign-out"),
+             f"the sign-out button did not sign out: {driver.page_source[:800]}")
 
 
 def wait(driver, condition, message: str, timeout: float = 30):

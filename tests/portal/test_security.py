@@ -128,6 +128,19 @@ def test_a_form_without_its_csrf_token_is_403(portal_env):
     assert not any(portal_env.inbox.rglob("*.csv"))
 
 
+def test_logout_by_get_is_refused_and_leaves_the_user_signed_in(portal_env):
+    """/logout is POST-only: a GET (a link or an <img> on another site) is 405 and the session survives."""
+    portal_env.account("z1", "zone", zone="Z1")
+    c = portal_env.browser("z1")
+    assert c.get("/logout").status_code == 405
+    assert c.get("/zone").status_code == 200  # still signed in
+    assert c.post("/logout").status_code == 403  # a POST without the form's CSRF token is refused too
+    assert c.get("/zone").status_code == 200
+    r = c.post("/logout", {"csrfmiddlewaretoken": c.cookies["csrftoken"].value})
+    assert r.status_code == 302 and r["Location"] == "/login"
+    assert c.get("/zone").status_code == 302  # signed out: sent to /login
+
+
 def test_cookies_are_httponly_and_samesite(portal_env):
     portal_env.account("z1", "zone", zone="Z1")
     c = portal_env.browser("z1")

@@ -71,6 +71,30 @@ def test_accounts_commands(tmp_path):
 
 
 @pytest.mark.slow  # subprocesses of `etdz`
+def test_the_documented_sqlite_backup_and_restore(tmp_path):
+    """docs/portal.md "Backups": SQLite's online backup of the portal database is whole, and a restored copy put in
+    place of ``portal.sqlite3`` (its -wal/-shm removed) serves the accounts it held."""
+    home = tmp_path / "home"
+    r = _etdz(home, "accounts", "add", "kept", "--role", "reviewer", stdin="a-long-enough-password\n")
+    assert r.returncode == 0, r.stderr
+    db = home / "portal" / "portal.sqlite3"
+    copy = tmp_path / "backup" / "portal.sqlite3"
+    copy.parent.mkdir()
+    src, dst = sqlite3.connect(db), sqlite3.connect(copy)
+    src.backup(dst)  # the docs' fallback without the sqlite3 tool
+    src.close()
+    assert dst.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    dst.close()
+    assert _etdz(home, "accounts", "remove", "kept").returncode == 0  # the loss the backup must undo
+    for leftover in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+        leftover.unlink(missing_ok=True)
+    copy.replace(db)
+    r = _etdz(home, "accounts", "token", "kept")
+    assert r.returncode == 0, r.stderr  # the restored database knows the account again
+    assert _db(home).execute("select count(*) from auth_user where username='kept'").fetchone() == (1,)
+
+
+@pytest.mark.slow  # subprocesses of `etdz`
 def test_other_commands_do_not_import_django():
     code = ("import sys; from pipelines.cli import build_full_parser; build_full_parser(); "
             "print('django' in sys.modules)")

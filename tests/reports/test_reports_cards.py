@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from reports_synth import num, parse_html
 
-from etdz.reports.inputs import indicator_unit
+from etdz.catalogue import indicator_unit
 from etdz.reports.units import display_unit
 
 

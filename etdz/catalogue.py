@@ -755,6 +755,21 @@ def load_catalogues(folder: str | Path | None = None) -> list[Catalogue]:
     return sorted(catalogues, key=lambda c: (c.year_from, c.version))
 
 
+def indicator_unit(ind: Indicator, catalogue: Catalogue) -> str:
+    """The unit an indicator's value is in: its measure's canonical unit, % for growth rates and ratios
+    scaled by 100, otherwise numerator unit / denominator unit. The one home of the rule (the reports
+    and any other caller use it)."""
+    if ind.kind == "value":
+        return catalogue.measures[ind.measure].unit
+    if ind.kind == "growth":
+        return "%"
+    if float(ind.scale) == 100.0:
+        return "%"
+    num, den = catalogue.measures[ind.numerator].unit, catalogue.measures[ind.denominator].unit
+    unit = f"{num}/{den}"
+    return unit if float(ind.scale) == 1.0 else f"{unit} ×{ind.scale:g}"
+
+
 def catalogue_for_year(catalogues: Iterable[Catalogue], data_year: int) -> Catalogue:
     """The one catalogue whose ``data_years`` contains ``data_year`` (docs/contract/03-scoring.md: exactly one must)."""
     matches = [c for c in catalogues if c.applies_to(data_year)]

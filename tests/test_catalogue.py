@@ -261,3 +261,18 @@ def test_convert_is_the_one_conversion_for_numbers_and_columns():
     assert np.array_equal(convert(reported, factor), [Conversion(f).apply(v) for v, f in zip(reported, factor)],
                           equal_nan=True)
     assert Conversion(0.1, rate=7.0, invert=True).apply(14.0) == convert(14.0, 0.1, 7.0, True)
+
+
+def test_an_indicator_s_unit_is_its_measure_s_or_percent_or_a_ratio_of_units():
+    from etdz.catalogue import indicator_unit
+    from tests.scoring.conftest import make_catalogue
+    inds = [{"code": "V", "category": "A", "direction": "higher", "kind": "value", "measure": "x"},
+            {"code": "R1", "category": "A", "direction": "higher", "kind": "ratio", "numerator": "x",
+             "denominator": "y", "scale": 1},
+            {"code": "R100", "category": "A", "direction": "higher", "kind": "ratio", "numerator": "x",
+             "denominator": "y", "scale": 100},
+            {"code": "R10", "category": "A", "direction": "higher", "kind": "ratio", "numerator": "x",
+             "denominator": "y", "scale": 10}]
+    cat = make_catalogue(inds, measures=[{"code": "x", "unit": "万元"}, {"code": "y", "unit": "人"}])
+    units = {i.code: indicator_unit(i, cat) for i in cat.indicators}
+    assert units == {"V": "万元", "R1": "万元/人", "R100": "%", "R10": "万元/人 ×10"}

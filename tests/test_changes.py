@@ -11,7 +11,15 @@ import pandas as pd
 import pytest
 
 from etdz.catalogue import catalogue_for_year, load_catalogues
-from etdz.changes import biggest_moves, compare, load_change_inputs, read_baseline, status_flips, write_comparison
+from etdz.changes import (
+    biggest_moves,
+    compare,
+    list_statuses,
+    load_change_inputs,
+    read_baseline,
+    status_flips,
+    write_comparison,
+)
 from etdz.ingestion import ingest_year
 from etdz.registry import load_registry
 from etdz.schemas import schema_for, to_table
@@ -399,3 +407,12 @@ def test_measure_changes_read_and_round_trip():
     after = pd.DataFrame({"zone_code": ["A", "A", "A", "B"], "measure_code": ["gdp", "tax", "new", "gdp"],
                           "value": [1.0, 2.5, 7.0, 4.0]})
     assert changed_measures(before, after) == {"A": ["new: — → 7", "old: 3 → —", "tax: 2 → 2.5"]}
+
+
+def test_the_top_30_and_region_top_10_hold_ranks_30_and_10_and_not_31_and_11():
+    r = pd.DataFrame({"zone_code": ["a", "b", "c", "d"], "national_rank": [30, 31, 1, 2],
+                      "regional_rank": [1, 2, 10, 11], "top100": [True] * 4, "summoned": [False] * 4,
+                      "downgrade_candidate": [False] * 4})
+    s = list_statuses(r)
+    assert s.top30.tolist() == [True, False, True, True]
+    assert s.region_top10.tolist() == [True, True, True, False]

@@ -18,7 +18,7 @@ from etdz.reports.inputs import YearView
 from etdz.reports.robustness import varied, zone_robustness
 from etdz.reports.targets import DangerLine, TargetGroups, ZoneTargets, card_levers, zone_targets
 from etdz.reports.templating import environment, region_colour, region_label
-from etdz.scoring.downgrade import rule_window, window_years
+from etdz.scoring.downgrade import enters_watchlist, rule_window, window_years
 
 STRONG_WEAK = 3
 
@@ -61,7 +61,7 @@ def _risk(v: YearView, z: dict, danger: DangerLine | None) -> dict:
     w = v.watch_by_zone.get(code)
     if z["downgrade_candidate"] or w is not None:
         status = "candidate"
-    elif carried and len(carried) >= times - 1:
+    elif carried and enters_watchlist(len(carried), 1, d):  # §3.6's test, if bottom n again next year
         status = "at_risk"
     elif danger is not None and (danger.in_bottom or (danger.places_above is not None and danger.places_above <= 3)):
         status = "near"

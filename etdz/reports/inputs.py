@@ -14,7 +14,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from etdz.catalogue import Catalogue, Indicator
+from etdz.catalogue import Catalogue, Indicator, indicator_unit
 from etdz.deadlines import default_deadline
 from etdz.queries import LABELS, NO_PORTAL, QueryStatus, query_status, results_label
 from etdz.rejections import beijing_time, first_errors, notice_key, notice_names
@@ -50,20 +50,6 @@ class ReportInputs:
     deadline: date | None = None  # the data year's submission deadline (etdz.deadlines), for the no-valid-file cards
     # the year's review queries (portal.queries.year_queries; docs/contract/06-portal.md §6.3); None: no portal database
     queries: list[dict] | None = None
-
-
-def indicator_unit(ind: Indicator, catalogue: Catalogue) -> str:
-    """The unit an indicator's value is in: its measure's canonical unit, % for growth rates and ratios
-    scaled by 100, otherwise numerator unit / denominator unit."""
-    if ind.kind == "value":
-        return catalogue.measures[ind.measure].unit
-    if ind.kind == "growth":
-        return "%"
-    if float(ind.scale) == 100.0:
-        return "%"
-    num, den = catalogue.measures[ind.numerator].unit, catalogue.measures[ind.denominator].unit
-    unit = f"{num}/{den}"
-    return unit if float(ind.scale) == 1.0 else f"{unit} ×{ind.scale:g}"
 
 
 def indicator_is_integer(ind: Indicator, catalogue: Catalogue) -> bool:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from reports_synth import num, parse_html
 
-from etdz.reports.inputs import indicator_unit
+from etdz.catalogue import indicator_unit
 from etdz.reports.units import display_unit
 
 
@@ -166,3 +166,25 @@ def test_margin_above_the_danger_line(written_year):
             continue
         page = _card(out, z.zone_code)
         assert num(page.ids["danger-margin"]) == round(z.total_score - inside.total_score.max(), 2)
+
+
+def test_the_risk_panel_is_at_risk_when_one_more_bottom_year_would_make_a_candidate():
+    # §3.6 regional_bottom, bottom 1, 2 times in 3 years, Y = 2021: next year's window is 2020–2022
+    from types import SimpleNamespace
+
+    from etdz.catalogue import Downgrade
+    from etdz.reports.cards import _risk
+
+    def status(years, times=2):
+        v = SimpleNamespace(catalogue=SimpleNamespace(downgrade=Downgrade("regional_bottom", 1, 3, times)),
+                            data_year=2021, bottom_years={"Z": years}, n_total=5, n_region={"east": 5},
+                            watch_by_zone={})
+        z = {"zone_code": "Z", "summoned": False, "national_rank": 5, "regional_rank": 5, "region": "east",
+             "downgrade_candidate": False}
+        return _risk(v, z, None)["status"]
+
+    assert status([2021]) == "at_risk"  # 2021 stays in 2022's window: bottom again in 2022 → candidate
+    assert status([2020]) == "at_risk"
+    assert status([2019]) == "clear"  # 2019 leaves the window: one bottom year in 2022 is not enough
+    assert status([]) == "clear"
+    assert status([2021], times=3) == "clear" and status([2020, 2021], times=3) == "at_risk"

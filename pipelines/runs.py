@@ -67,10 +67,9 @@ def in_process_job(defs: Definitions) -> JobDefinition:
     """The annual job as `etdz run` executes it in this process: the twin without the automation condition
     (pipelines/jobs.py), resolved like the registered one (same name, partitions, resources)."""
     from pipelines import dagster_private
-    from pipelines.jobs import ANNUAL_JOB, build_annual_job
+    from pipelines.jobs import build_annual_job
 
-    registered = defs.resolve_job_def(ANNUAL_JOB)
-    return dagster_private.resolve_like(build_annual_job(registered.partitions_def, automated=False), defs)
+    return dagster_private.resolve_like(build_annual_job(automated=False), defs)
 
 
 def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_shrink: bool = False,

@@ -28,6 +28,10 @@ from dagster import AssetSelection, AutomationCondition, DefaultSensorStatus, de
 import pipelines.quiet  # noqa: F401 - first: the warnings of features used on purpose off
 from etdz.reports import fictitious
 
+#: on a command-line run of year Y whose command runs Y + 1 next (`etdz run --from A --to B`, pipelines/runs.py):
+#: the automation does not start Y + 1 for Y's sake in the moment between the two runs, the command runs it
+CLI_NEXT_TAG = "etdz/cli_runs_next"
+
 ANNUAL_JOB = "annual_assessment"
 AUTOMATION_SENSOR = "annual_automation"
 #: the asset whose inbox partition is the year's files (a source asset, observed by the inbox sensor)
@@ -56,8 +60,11 @@ def annual_condition() -> AutomationCondition:
     """
     ac, own = AutomationCondition, AssetSelection.assets
     inbox_changed = ac.any_deps_match(ac.newly_updated()).allow(own(_INBOX)).with_label("inbox changed")
-    previous_year_ran = ac.asset_matches(
-        _MEASURES, ac.any_deps_match(ac.newly_updated()).allow(own(_MEASURES))).with_label("previous year written")
+    # not when the command line wrote it and runs this year next (`etdz run --from A --to B`: its tag
+    # pipelines.tags.CLI_NEXT_TAG): else a tick between its two runs would start this year too
+    previous_year_ran = ac.asset_matches(_MEASURES, ac.any_deps_match(
+        ac.newly_updated() & ~ac.executed_with_tags(tag_keys={CLI_NEXT_TAG})).allow(own(_MEASURES))).with_label(
+        "previous year written (not by a command that runs this year next)")
     # a year never run (no files yet: the partitions reach the latest year whose deadline passed) is not run
     # for its previous year's sake: only once its own files arrive
     pending = (inbox_changed.since(ac.newly_updated())

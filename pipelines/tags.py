@@ -38,6 +38,7 @@ from etdz.readiness import ALLOW_TAG as ALLOW_INCOMPLETE_TAG
 from etdz.reports import fictitious
 from etdz.settings import Settings
 from pipelines.dagster_private import DATA_VERSION_TAG
+from pipelines.jobs import CLI_NEXT_TAG  # noqa: F401 - a run tag: its home is the condition that reads it
 from pipelines.observations import DIGEST_TAG
 from pipelines.staleness import why_behind
 

@@ -221,3 +221,22 @@ def test_two_years_corrected_at_once_end_up_read_in_order(deployed):
         assert all(r.dagster_run.status == DagsterRunStatus.SUCCESS for r in runs)
         assert set(_years(runs)) == {"2021", "2022"} and len(runs) <= 3, _years(runs)
         _up_to_date(instance, settings)
+
+
+def test_a_command_running_several_years_is_not_overtaken_by_the_automation(deployed):
+    """`etdz run --from 2020 --to 2022` with the daemon up: between two of its runs the automation does not start
+    the next year for the previous one's sake (the command's runs carry pipelines.jobs.CLI_NEXT_TAG), so the
+    command is never refused by a lock the automation took, and nothing is run twice."""
+    from pipelines.jobs import CLI_NEXT_TAG
+    from pipelines.runs import run_years
+
+    settings, daemon = deployed
+    with DagsterInstance.get() as instance:
+        done = len(_runs(instance))
+        assert all(r.dagster_run.is_finished for r in _runs(instance))
+        summaries = run_years(YEARS, settings, quiet=True)  # raises (exit 2) if it met a lock the automation holds
+        cli = sorted(instance.get_run_records(RunsFilter(run_ids=[s["run_id"] for s in summaries])),
+                     key=lambda r: r.create_timestamp)
+        assert [r.dagster_run.tags.get(CLI_NEXT_TAG) for r in cli] == ["2021", "2022", None]
+        _quiet(instance, daemon, done)
+        _up_to_date(instance, settings)

@@ -143,7 +143,10 @@ def browser(tmp_path_factory, site):
 def sign_in(driver, site: Site, username: str) -> None:
     from selenium.webdriver.common.by import By
 
-    driver.get(f"{site.base}/logout")
+    sign_out = driver.find_elements(By.CSS_SELECTOR, 'form[action="/logout"] button')
+    if sign_out:  # the page's own form (a POST with its CSRF token); a GET of /logout signs nobody out
+        sign_out[0].click()
+        wait(driver, lambda d: "/login" in d.current_url, "the sign-out button did not sign out")
     driver.get(f"{site.base}/login")
     driver.find_element(By.ID, "username").send_keys(username)
     driver.find_element(By.ID, "password").send_keys(PASSWORD)
@@ -200,6 +203,9 @@ def test_zone_province_and_reviewer_in_a_real_browser(site, browser, tmp_path):
     sign_in(browser, site, "zone-user")
     assert browser.current_url.endswith("/zone"), browser.current_url
     assert f"{site.year} 年度数据报送" in browser.find_element(By.ID, "year").text
+    browser.get(f"{site.base}/logout")  # a GET (a link, an image) signs nobody out
+    browser.get(f"{site.base}/zone")
+    assert browser.current_url.endswith("/zone"), "a GET of /logout signed the zone out"
 
     # -- a faulty file: every problem in place (row, column, what was found), nothing stored
     _upload(browser, site.faulty, "check")

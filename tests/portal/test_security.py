@@ -128,6 +128,22 @@ def test_a_form_without_its_csrf_token_is_403(portal_env):
     assert not any(portal_env.inbox.rglob("*.csv"))
 
 
+def test_signing_out_takes_a_post_with_its_csrf_token(portal_env):
+    """A link or an image pointing at /logout (a GET) signs nobody out; a POST without the token neither."""
+    portal_env.account("z1", "zone", zone="Z1")
+    c = portal_env.browser("z1")
+    assert c.get("/logout").status_code == 405
+    assert c.post("/logout").status_code == 403  # the form's token left out
+    assert c.get("/zone").status_code == 200, "signed out by a GET or a POST without its token"
+    r = c.post("/logout", {"csrfmiddlewaretoken": c.cookies["csrftoken"].value})
+    assert r.status_code == 302 and r["Location"] == "/login"
+    after = c.get("/zone")
+    assert after.status_code == 302 and after["Location"].startswith("/login")
+    from portal.models import AuditEntry
+
+    assert list(AuditEntry.objects.filter(username="z1").values_list("action", flat=True))[-1] == "logout"
+
+
 def test_cookies_are_httponly_and_samesite(portal_env):
     portal_env.account("z1", "zone", zone="Z1")
     c = portal_env.browser("z1")

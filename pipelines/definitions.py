@@ -17,6 +17,7 @@ from pipelines.jobs import build_annual_job, build_automation_sensor
 from pipelines.partitions import data_year_partitions
 from pipelines.schedules import build_yearly_schedule
 from pipelines.sensors import build_inbox_sensor
+from pipelines.tags import build_run_tags_sensor
 
 # Bump when a change of the code changes what the assets produce (the UI then shows them stale).
 CODE_VERSION = "1"
@@ -50,14 +51,15 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     ], top_lists=[m for c in catalogues for m in c.top_lists])
     if settings.demo:  # a demo deployment: every description in the UI (assets, job, schedule, sensors) says so
         assets = map_asset_specs(_demo_description, assets)
-    job = build_annual_job(partitions, settings.demo)
+    job = build_annual_job(settings.demo)
     return Definitions(
         assets=assets,
         jobs=[job],
         schedules=[build_yearly_schedule(job, partitions, settings.demo)],
         sensors=[build_inbox_sensor(partitions, settings.poll_seconds, settings.demo),
                  build_automation_sensor(settings.poll_seconds, settings.demo),
-                 build_review_queries_sensor(job, partitions, settings.poll_seconds, settings.demo)],
+                 build_review_queries_sensor(job, partitions, settings.poll_seconds, settings.demo),
+                 build_run_tags_sensor(job, settings, catalogues, settings.poll_seconds, settings.demo)],
         resources={"resource": resource},
     )
 

@@ -28,6 +28,10 @@ from dagster import AssetSelection, AutomationCondition, DefaultSensorStatus, de
 import pipelines.quiet  # noqa: F401 - first: the warnings of features used on purpose off
 from etdz.reports import fictitious
 
+#: on a command-line run of year Y whose command runs Y + 1 next (`etdz run --from A --to B`, pipelines/runs.py):
+#: the automation does not start Y + 1 for Y's sake in the moment between the two runs, the command runs it
+CLI_NEXT_TAG = "etdz/cli_runs_next"
+
 ANNUAL_JOB = "annual_assessment"
 AUTOMATION_SENSOR = "annual_automation"
 #: the asset whose inbox partition is the year's files (a source asset, observed by the inbox sensor)
@@ -56,8 +60,11 @@ def annual_condition() -> AutomationCondition:
     """
     ac, own = AutomationCondition, AssetSelection.assets
     inbox_changed = ac.any_deps_match(ac.newly_updated()).allow(own(_INBOX)).with_label("inbox changed")
-    previous_year_ran = ac.asset_matches(
-        _MEASURES, ac.any_deps_match(ac.newly_updated()).allow(own(_MEASURES))).with_label("previous year written")
+    # not when the command line wrote it and runs this year next (`etdz run --from A --to B`: its tag
+    # pipelines.tags.CLI_NEXT_TAG): else a tick between its two runs would start this year too
+    previous_year_ran = ac.asset_matches(_MEASURES, ac.any_deps_match(
+        ac.newly_updated() & ~ac.executed_with_tags(tag_keys={CLI_NEXT_TAG})).allow(own(_MEASURES))).with_label(
+        "previous year written (not by a command that runs this year next)")
     # a year never run (no files yet: the partitions reach the latest year whose deadline passed) is not run
     # for its previous year's sake: only once its own files arrive
     pending = (inbox_changed.since(ac.newly_updated())
@@ -77,12 +84,19 @@ def annual_condition() -> AutomationCondition:
     return ac.any_job_root_assets_match(root)
 
 
-def build_annual_job(partitions_def, demo: bool = False, automated: bool = True):
-    """The yearly job; ``automated=False``: its twin without the condition, for in-process runs (`etdz run`)."""
+def build_annual_job(demo: bool = False, automated: bool = True):
+    """The yearly job; ``automated=False``: its twin without the condition, for in-process runs (`etdz run`).
+
+    Its partitions are the assets' data years: Dagster infers them from the selection (passing
+    ``partitions_def`` is deprecated since 1.10). The job has no partitioned config on purpose: Dagster 1.13
+    refuses a job with both an automation condition and partitioned run config (the automation submits its
+    runs without resolving per-partition config or tags), so the year's tags are not set through
+    ``tags_for_partition_key_fn``; pipelines/tags.py's :func:`~pipelines.tags.build_run_tags_sensor` completes
+    them on every run instead.
+    """
     return define_asset_job(
         ANNUAL_JOB,
         selection=AssetSelection.all(),
-        partitions_def=partitions_def,
         executor_def=in_process_executor,
         description=fictitious.describe(
             "Ingest, validate, score, rank and report one data year. Run by automation when a year's inbox "
@@ -95,10 +109,11 @@ def build_automation_sensor(interval_seconds: int = 30, demo: bool = False):
     """The sensor that evaluates :func:`annual_condition` (running by default: Dagster's own default sensor
     is off until someone turns it on in the UI, which nobody would know to do)."""
     from pipelines.dagster_private import job_automation_sensor
+    from pipelines.tags import AUTOMATION, TRIGGER_TAG
 
     return job_automation_sensor(
         AUTOMATION_SENSOR, ANNUAL_JOB, minimum_interval_seconds=interval_seconds,
-        default_status=DefaultSensorStatus.RUNNING, run_tags={"etdz/trigger": "automation"},
+        default_status=DefaultSensorStatus.RUNNING, run_tags={TRIGGER_TAG: AUTOMATION},
         description=fictitious.describe(
             "Runs a data year, one run at a time and oldest first, when its inbox changed (the inbox sensor "
             "records it) or the year before it was re-run; a failed or refused run is not retried until a new "

@@ -67,10 +67,9 @@ def in_process_job(defs: Definitions) -> JobDefinition:
     """The annual job as `etdz run` executes it in this process: the twin without the automation condition
     (pipelines/jobs.py), resolved like the registered one (same name, partitions, resources)."""
     from pipelines import dagster_private
-    from pipelines.jobs import ANNUAL_JOB, build_annual_job
+    from pipelines.jobs import build_annual_job
 
-    registered = defs.resolve_job_def(ANNUAL_JOB)
-    return dagster_private.resolve_like(build_annual_job(registered.partitions_def, automated=False), defs)
+    return dagster_private.resolve_like(build_annual_job(automated=False), defs)
 
 
 def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_shrink: bool = False,
@@ -101,7 +100,7 @@ def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_s
     from pipelines.definitions import build_definitions
     from pipelines.observations import inbox_observation
     from pipelines.review_sensor import record_review_queries
-    from pipelines.tags import year_run_tags
+    from pipelines.tags import CLI_NEXT_TAG, year_run_tags
 
     catalogues = load_catalogues(settings.methodology)
     for y in years:
@@ -124,13 +123,15 @@ def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_s
     run_config = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
     resource = EtdzResource(settings)
     with contextlib.nullcontext(instance) if instance is not None else DagsterInstance.get() as instance:
-        for y in years:
+        for i, y in enumerate(years):
             t0 = time.perf_counter()
             folder = Path(settings.inbox) / str(y)
             entries = scan_inbox(folder)  # listed once: the digest, the count and the observation
             digest = listing_digest(entries)
             tags = year_run_tags(settings, catalogues, y, "cli", entries, allow_shrink=allow_shrink,
                                  allow_incomplete=allow_incomplete)
+            if years[i + 1:i + 2] == [y + 1]:  # this command runs the next year next: not the automation meanwhile
+                tags[CLI_NEXT_TAG] = str(y + 1)
             with year_lock(resource.lock_dir(), y, timeout=COMMAND_WAIT):  # held by another: exit 2 naming it
                 ensure_writable(store, y)  # a published year refuses before anything runs
                 record_review_queries(instance, settings, y)  # the queries its reports read (none: no portal)

@@ -15,27 +15,47 @@ from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, Definitions
 
 from assets.inbox import INBOX_KEY
 
+#: why a year is behind, when its own inbox got a new recorded state
+INBOX_CHANGED = "its inbox changed"
 
-def _latest(instance: DagsterInstance, asset: str, year: int, observation: bool = False) -> float | None:
-    records_filter = AssetRecordsFilter(asset_key=AssetKey(asset), asset_partitions=[str(year)])
+
+def earlier_year_changed(year: int) -> str:
+    """Why ``year`` is behind when its previous year was re-run after its own last run (it names that year)."""
+    return (f"data year {int(year) - 1} changed after this year's last run (its growth indicators, previous rank "
+            f"and downgrade watch-list read {int(year) - 1})")
+
+
+def _latest(instance: DagsterInstance, asset: str, year: int, observation: bool = False,
+            before: float | None = None) -> float | None:
+    records_filter = AssetRecordsFilter(asset_key=AssetKey(asset), asset_partitions=[str(year)],
+                                        before_timestamp=before)
     fetch = instance.fetch_observations if observation else instance.fetch_materializations
     records = fetch(records_filter, limit=1).records
     return records[0].timestamp if records else None
 
 
+def why_behind(instance: DagsterInstance, year: int, before: float | None = None) -> tuple[str, int | None] | None:
+    """``(reason, earlier year)`` when ``year`` is behind its inputs as the event log stood at ``before`` (a
+    timestamp; None: now), else None. The earlier year is the one whose re-run left ``year`` behind (None when
+    its own inbox changed). A year with a recorded inbox state and no run yet is behind; a year never run is
+    not behind for its previous year's sake (it has no files yet)."""
+    ran = _latest(instance, "submission_log", year, before=before)
+    inbox = _latest(instance, INBOX_KEY, year, observation=True, before=before)
+    previous = _latest(instance, "measures", year - 1, before=before)
+    if inbox is not None and (ran is None or inbox > ran):
+        return INBOX_CHANGED, None
+    if previous is not None and ran is not None and previous > ran:
+        return earlier_year_changed(year), year - 1
+    return None
+
+
 def years_behind(instance: DagsterInstance, years: list[int]) -> dict[int, str]:
     """The years whose inbox changed, or whose previous year was re-run, since their last run (oldest first),
-    each with the reason in words. A year with a recorded inbox state and no run yet is behind too; a year
-    never run is not behind for its previous year's sake (it has no files yet)."""
+    each with the reason in words (:func:`why_behind`)."""
     out: dict[int, str] = {}
     for y in sorted(years):
-        ran = _latest(instance, "submission_log", y)
-        inbox = _latest(instance, INBOX_KEY, y, observation=True)
-        previous = _latest(instance, "measures", y - 1)
-        if inbox is not None and (ran is None or inbox > ran):
-            out[y] = "its inbox changed"
-        elif previous is not None and ran is not None and previous > ran:
-            out[y] = f"data year {y - 1}, which it reads, was re-run"
+        if behind := why_behind(instance, y):
+            out[y] = behind[0]
     return out
 
 

@@ -58,6 +58,9 @@ def test_schedule_requests_a_data_year_on_the_day_after_its_deadline(env):
         digest = folder_digest(env / "inbox" / "2021")
         assert req.partition_key == "2021" and req.run_key == f"after-deadline-2021-{digest}"
         assert req.tags["etdz/inbox_digest"] == digest
+        from pipelines.tags import COMMON, TRIGGER_TAG
+
+        assert set(COMMON) <= set(req.tags) and req.tags[TRIGGER_TAG] == "schedule"  # the year's tags, as every run
 
 
 def _tick(defs, instance, cursor):

@@ -121,6 +121,22 @@ def _in_order(runs: list) -> list[str]:
     return _years(runs)
 
 
+def _tagged(instance, daemon: Daemon, runs: list, timeout: float = 60) -> list[dict]:
+    """The tags of ``runs`` once each carries the year's tags (pipelines/tags.py: the run-tags sensor adds them to
+    the automation's runs shortly after they start)."""
+    from pipelines.tags import COMMON
+
+    deadline = time.monotonic() + timeout
+    while True:
+        tags = [instance.get_run_by_id(r.dagster_run.run_id).tags for r in runs]
+        missing = [(t["dagster/partition"], sorted(set(COMMON) - set(t))) for t in tags if not set(COMMON) <= set(t)]
+        if not missing:
+            return tags
+        assert time.monotonic() < deadline, f"runs without the year's tags: {missing}\n{daemon.tail()}"
+        daemon.alive()
+        time.sleep(1)
+
+
 def _correct(folder: Path, zone: str, figure: str, name: str) -> Path:
     """A corrected file for ``zone`` (a different trade figure), dated a minute ahead (a new listing digest)."""
     lines = (folder / f"{zone}.csv").read_text(encoding="utf-8").splitlines()
@@ -157,7 +173,17 @@ def test_a_correction_flows_to_every_later_year_once_and_a_withdrawal_again(depl
         _quiet(instance, daemon, 0)  # nothing the command line ran is run again
 
         _correct(inbox / "2020", "E4", "999", "E4 corrected.csv")
-        assert _in_order(_wait_for(instance, daemon, 3)) == ["2020", "2021", "2022"]
+        runs = _wait_for(instance, daemon, 3)
+        assert _in_order(runs) == ["2020", "2021", "2022"]
+        # each with the year's tags, like a command-line run, and why: 2020's inbox, then the year before it
+        from etdz.inbox_state import folder_digest
+        from pipelines.staleness import INBOX_CHANGED
+
+        tags = _tagged(instance, daemon, runs)
+        assert tags[0].get("etdz/reason") == INBOX_CHANGED and "etdz/after_year" not in tags[0]
+        assert [t.get("etdz/after_year") for t in tags[1:]] == ["2020", "2021"]
+        assert [t["etdz/reason"][:20] for t in tags[1:]] == ["data year 2020 chang", "data year 2021 chang"]
+        assert tags[0]["etdz/inbox_digest"] == folder_digest(inbox / "2020")
         _quiet(instance, daemon, 3)
         _up_to_date(instance, settings)
 
@@ -175,6 +201,8 @@ def test_a_correction_flows_to_every_later_year_once_and_a_withdrawal_again(depl
         assert _in_order(runs[4:]) == ["2021", "2022"]
         _quiet(instance, daemon, 6)
         _up_to_date(instance, settings)
+        # every run of the job, the command line's and the automation's, carries the same tags
+        _tagged(instance, daemon, instance.get_run_records(RunsFilter(job_name="annual_assessment")))
 
 
 def test_two_years_corrected_at_once_end_up_read_in_order(deployed):
@@ -192,4 +220,23 @@ def test_two_years_corrected_at_once_end_up_read_in_order(deployed):
         runs = _runs(instance)[done:]
         assert all(r.dagster_run.status == DagsterRunStatus.SUCCESS for r in runs)
         assert set(_years(runs)) == {"2021", "2022"} and len(runs) <= 3, _years(runs)
+        _up_to_date(instance, settings)
+
+
+def test_a_command_running_several_years_is_not_overtaken_by_the_automation(deployed):
+    """`etdz run --from 2020 --to 2022` with the daemon up: between two of its runs the automation does not start
+    the next year for the previous one's sake (the command's runs carry pipelines.jobs.CLI_NEXT_TAG), so the
+    command is never refused by a lock the automation took, and nothing is run twice."""
+    from pipelines.jobs import CLI_NEXT_TAG
+    from pipelines.runs import run_years
+
+    settings, daemon = deployed
+    with DagsterInstance.get() as instance:
+        done = len(_runs(instance))
+        assert all(r.dagster_run.is_finished for r in _runs(instance))
+        summaries = run_years(YEARS, settings, quiet=True)  # raises (exit 2) if it met a lock the automation holds
+        cli = sorted(instance.get_run_records(RunsFilter(run_ids=[s["run_id"] for s in summaries])),
+                     key=lambda r: r.create_timestamp)
+        assert [r.dagster_run.tags.get(CLI_NEXT_TAG) for r in cli] == ["2021", "2022", None]
+        _quiet(instance, daemon, done)
         _up_to_date(instance, settings)

@@ -1,22 +1,68 @@
 """The same tags on every run of a year, whoever starts it (pipelines/tags.py): `etdz run`, the schedule and the
-review sensor; and a run started for an earlier year's change names that year. (The inbox sensor requests no run:
-tests/pipelines/test_automation.py.)"""
+review sensor set them; the run-tags sensor completes the automation's runs and launches from the UI, and an
+automation run for an earlier year's change names that year. Under the real daemon:
+tests/pipelines/test_automation_daemon.py."""
 
 from __future__ import annotations
 
+import time
+import uuid
+
+from dagster import AssetMaterialization, DagsterInstance, DagsterRun
+
 from etdz.catalogue import load_catalogues
-from etdz.inbox_state import scan_inbox
+from etdz.inbox_state import folder_digest, scan_inbox
 from etdz.settings import Settings
-from pipelines.tags import COMMON, REASON_TAG, UPSTREAM_YEAR_TAG, earlier_year_changed, year_run_tags
+from pipelines.observations import DIGEST_TAG, inbox_observation
+from pipelines.staleness import INBOX_CHANGED
+from pipelines.tags import COMMON, FILES_TAG, REASON_TAG, TRIGGER_TAG, UPSTREAM_YEAR_TAG, missing_tags, year_run_tags
 
 
-def test_a_run_for_an_earlier_years_change_names_that_year(golden_env):
+def _write(instance: DagsterInstance, asset: str, year: int) -> None:
+    instance.report_runless_asset_event(AssetMaterialization(asset_key=asset, partition=str(year)))
+    time.sleep(0.01)  # event timestamps strictly ordered
+
+
+def _run(instance: DagsterInstance, year: int, **tags: str) -> DagsterRun:
+    run = DagsterRun(job_name="annual_assessment", run_id=str(uuid.uuid4()),
+                     tags={"dagster/partition": str(year), **tags})
+    instance.add_run(run)
+    return run
+
+
+def test_an_automation_run_gets_the_years_tags_and_names_the_earlier_year_that_changed(golden_env):
     settings = Settings.from_env()
-    tags = year_run_tags(settings, load_catalogues(settings.methodology), 2021, "inbox_sensor",
-                         scan_inbox(golden_env / "inbox" / "2021"), reason=earlier_year_changed(2021),
-                         after_year=2020)
-    assert tags[REASON_TAG].startswith("data year 2020 changed") and tags[UPSTREAM_YEAR_TAG] == "2020"
-    assert set(COMMON) <= set(tags)
+    catalogues = load_catalogues(settings.methodology)
+    with DagsterInstance.ephemeral() as instance:
+        instance.report_runless_asset_event(inbox_observation(2021, "digest-a", 3))
+        _write(instance, "submission_log", 2021)  # 2021 ran on that state
+        _write(instance, "measures", 2020)  # then 2020 was re-run
+        run = _run(instance, 2021, **{TRIGGER_TAG: "automation"})
+        _write(instance, "measures", 2021)  # the run's own writes, after it was created, change nothing
+        tags = missing_tags(instance, settings, catalogues, run)
+        assert set(COMMON) - {TRIGGER_TAG} <= set(tags) and TRIGGER_TAG not in tags  # the automation's own kept
+        assert tags[DIGEST_TAG] == "digest-a" and tags[FILES_TAG] == "3"  # the state recorded before the run
+        assert tags[REASON_TAG].startswith("data year 2020 changed") and tags[UPSTREAM_YEAR_TAG] == "2020"
+
+        time.sleep(0.01)
+        instance.report_runless_asset_event(inbox_observation(2021, "digest-b", 4))
+        tags = missing_tags(instance, settings, catalogues, _run(instance, 2021, **{TRIGGER_TAG: "automation"}))
+        assert tags[REASON_TAG] == INBOX_CHANGED and UPSTREAM_YEAR_TAG not in tags and tags[DIGEST_TAG] == "digest-b"
+
+
+def test_a_launch_from_the_ui_gets_the_tags_and_a_tagged_run_is_left_alone(golden_env):
+    settings = Settings.from_env()
+    catalogues = load_catalogues(settings.methodology)
+    with DagsterInstance.ephemeral() as instance:
+        # never observed: the folder as it is now; who started it: the UI (no trigger tag, no backfill)
+        tags = missing_tags(instance, settings, catalogues, _run(instance, 2020))
+        assert set(COMMON) <= set(tags) and tags[TRIGGER_TAG] == "ui" and REASON_TAG not in tags
+        assert tags[DIGEST_TAG] == folder_digest(golden_env / "inbox" / "2020")
+        backfill = _run(instance, 2020, **{"dagster/backfill": "abc"})
+        assert missing_tags(instance, settings, catalogues, backfill)[TRIGGER_TAG] == "backfill"
+
+        cli = year_run_tags(settings, catalogues, 2021, "cli", scan_inbox(golden_env / "inbox" / "2021"))
+        assert missing_tags(instance, settings, catalogues, _run(instance, 2021, **cli)) == {}
 
 
 def test_command_line_flags_are_recorded(golden_env):

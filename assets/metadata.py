@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pyarrow as pa
 from dagster import MetadataValue, TableColumn, TableSchema
 
@@ -42,10 +44,14 @@ def table_version(table: pa.Table) -> str:
 
 
 def report_location(resource, year: int, name: str) -> MetadataValue:
-    """A report's link for the UI: under the configured reports URL (by default where `etdz ui` serves the
-    reports), else the object-store URL, else the local path."""
+    """A report's link for the UI. Local reports: a link relative to the UI (``/etdz-reports/Y/name``, served by
+    `etdz ui`'s front layer), so a run from the command line records a link that opens whatever host and port
+    the UI is on (an absolute ``http://host:port`` breaks when the UI moves). Reports on an object store: under
+    ``report_links_url`` when set, else the object-store URL."""
+    from pipelines.ui_front import REPORTS_ROUTE  # the route's one home; a module without Dagster
+
+    if is_local(resource.settings.reports):
+        return MetadataValue.url(f"{REPORTS_ROUTE}{int(year)}/{quote(name)}")
     if resource.settings.report_links_url:
         return MetadataValue.url(f"{resource.settings.report_links_url}/{int(year)}/{name}")
-    if not is_local(resource.settings.reports):
-        return MetadataValue.url(f"{resource.reports_url(year)}/{name}")
-    return MetadataValue.path(str(resource.reports_dir(year) / name))
+    return MetadataValue.url(f"{resource.reports_url(year)}/{name}")

@@ -4,8 +4,8 @@ One check per rule family of :data:`etdz.validation.FAMILIES` plus ``gx_suite``,
 summary of the Great Expectations run. Validation never fails a run: a check that
 finds errors (rejected files) fails with severity WARN; a check that only finds
 warnings passes, with the warnings in its metadata. The failing rows (file, row,
-column, value, check, message) are in the metadata as a markdown table (capped) and
-as JSON.
+column, value, check, message) are the errors only, as a markdown table (capped) and
+as JSON; the warnings are counted by check and sampled in a table of their own.
 
 Usage in the lead's asset::
 
@@ -25,6 +25,7 @@ from etdz.escape import markdown_table
 from etdz.validation import CHECKS, FAMILIES, FAMILY_TITLES
 
 MAX_ROWS = 50
+MAX_WARNING_ROWS = 10  # a sample: the counts by check say how many of each
 _DESCRIPTIONS = {
     fam: f"{FAMILY_TITLES[fam]}: " + ", ".join(f"{c} ({CHECKS[c].severity})" for c in codes)
     for fam, codes in FAMILIES.items()
@@ -60,27 +61,34 @@ def _rows(df: pd.DataFrame) -> list[dict]:
 _COLUMNS = ("file", "row", "column", "value", "check", "severity", "message")
 
 
-def _markdown(rows: list[dict], total: int) -> str:
-    """The failing rows as a markdown table (file names and values are untrusted: the shared escaper)."""
+def _markdown(rows: list[dict], total: int, none: str) -> str:
+    """Rows as a markdown table (file names and values are untrusted: the shared escaper), ``none`` when empty."""
     if not rows:
-        return "no problem found"
+        return none
     table = markdown_table(_COLUMNS, ([r[c] for c in _COLUMNS] for r in rows))
     more = f"\n\n… {total - len(rows)} more (see the validation page / submission_issues)" if total > len(rows) else ""
     return table + more
 
 
 def _metadata(issues: pd.DataFrame, extra: dict) -> dict:
-    errors = int((issues["severity"] == "error").sum())
-    warnings = int((issues["severity"] == "warning").sum())
-    files = issues.loc[issues["severity"] == "error", "file_name"].nunique()
-    shown = issues.sort_values(["severity", "file_name"], kind="stable").head(MAX_ROWS)
-    rows = _rows(shown)
+    """The check's counts and rows. ``failing_rows`` lists the errors only (what rejected a file): a year's
+    warnings (mostly number-normalised values, accepted) would otherwise crowd them out of the 50 rows shown;
+    the warnings are counted by check in ``warnings_by_check`` and sampled in ``warning_rows``."""
+    is_error = issues["severity"] == "error"
+    errors_df = issues.loc[is_error].sort_values("file_name", kind="stable")
+    warnings_df = issues.loc[issues["severity"] == "warning"]
+    files = errors_df["file_name"].nunique()
+    rows = _rows(errors_df.head(MAX_ROWS))
+    warning_rows = _rows(warnings_df.sort_values("file_name", kind="stable").head(MAX_WARNING_ROWS))
+    by_check = warnings_df["check"].value_counts()
     meta = {
-        "errors": dg.MetadataValue.int(errors),
-        "warnings": dg.MetadataValue.int(warnings),
+        "errors": dg.MetadataValue.int(len(errors_df)),
+        "warnings": dg.MetadataValue.int(len(warnings_df)),
         "files_with_errors": dg.MetadataValue.int(int(files)),
-        "failing_rows": dg.MetadataValue.md(_markdown(rows, len(issues))),
+        "failing_rows": dg.MetadataValue.md(_markdown(rows, len(errors_df), "no error found")),
         "failing_rows_json": dg.MetadataValue.json(rows),
+        "warnings_by_check": dg.MetadataValue.json({str(c): int(n) for c, n in by_check.items()}),
+        "warning_rows": dg.MetadataValue.md(_markdown(warning_rows, len(warnings_df), "no warning")),
     }
     meta.update(extra)
     return meta
@@ -91,12 +99,15 @@ def submission_check_results(ingest, asset_key) -> list[dg.AssetCheckResult]:
     key = dg.AssetKey.from_coercible(asset_key)
     issues = ingest.issues
     report = ingest.validation
+    # the UI's checks list shows each check's latest evaluation, whatever its year: the description names the
+    # year so "Failed" reads as "2022 failed", not as the state of the year on screen
+    year = ingest.data_year
     out: list[dg.AssetCheckResult] = []
     for fam, codes in FAMILIES.items():
         mine = issues.loc[issues["check"].isin(codes)]
         errors = int((mine["severity"] == "error").sum())
         by_code = {c: int((mine["check"] == c).sum()) for c in codes}
-        extra = {"by_check": dg.MetadataValue.json(by_code)}
+        extra = {"data_year": dg.MetadataValue.int(year), "by_check": dg.MetadataValue.json(by_code)}
         exps = [e for e in report.expectations if e.family == fam]
         if exps:
             extra["gx_expectations"] = dg.MetadataValue.json([
@@ -105,12 +116,13 @@ def submission_check_results(ingest, asset_key) -> list[dg.AssetCheckResult]:
         out.append(dg.AssetCheckResult(
             asset_key=key, check_name=fam, passed=errors == 0,
             severity=dg.AssetCheckSeverity.WARN, metadata=_metadata(mine, extra),
-            description=f"{FAMILY_TITLES[fam]}: {errors} error(s), {len(mine) - errors} warning(s)"))
+            description=f"data year {year} — {FAMILY_TITLES[fam]}: {errors} error(s), {len(mine) - errors} warning(s)"))
     log = ingest.log
     status_counts = {s: int((log["status"] == s).sum()) for s in ("accepted", "rejected", "superseded")}
     rejected = status_counts["rejected"]
     failures = report.failures if len(report.failures) else issues.iloc[0:0]
     extra = {
+        "data_year": dg.MetadataValue.int(year),
         "files": dg.MetadataValue.int(len(log)),
         "accepted": dg.MetadataValue.int(status_counts["accepted"]),
         "rejected": dg.MetadataValue.int(rejected),
@@ -128,7 +140,7 @@ def submission_check_results(ingest, asset_key) -> list[dg.AssetCheckResult]:
     out.append(dg.AssetCheckResult(
         asset_key=key, check_name=GX_SUITE, passed=rejected == 0, severity=dg.AssetCheckSeverity.WARN,
         metadata=_metadata(failures, extra),
-        description=(f"{len(log)} file(s): {status_counts['accepted']} accepted, {rejected} rejected, "
-                     f"{status_counts['superseded']} superseded; GX suite {report.suite_name}")))
+        description=(f"data year {year} — {len(log)} file(s): {status_counts['accepted']} accepted, "
+                     f"{rejected} rejected, {status_counts['superseded']} superseded; GX suite {report.suite_name}")))
     return out
 

@@ -18,7 +18,7 @@ from functools import partial
 from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from etdz.cli import (
     EXIT_CANNOT_START,
@@ -36,7 +36,7 @@ from etdz.locations import is_local, local_path
 from etdz.readiness import ALLOW_FLAG as ALLOW_INCOMPLETE_FLAG
 from etdz.settings import CONFIG_NAME, Settings, reports_port, write_config
 from pipelines.runs import RunFailed, ensure_dagster_home, run_stale, run_years
-from pipelines.ui_front import LOOPBACK
+from pipelines.ui_front import LOOPBACK, report_file
 
 
 def _years(args: argparse.Namespace) -> list[int]:
@@ -198,12 +198,6 @@ def cmd_publish(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _hidden_part(part: str) -> bool:
-    """A path segment the reports server never serves: staged/temporary (``_<name>.<id>.tmp``, see
-    :func:`etdz.commit.is_temporary`), hidden or a journal — anything starting with ``_``/``.`` or ending in tmp."""
-    return part.startswith(("_", ".")) or part.lower().endswith("tmp")
-
-
 class _QuietReports(SimpleHTTPRequestHandler):
     """The reports, read-only: no folder listings, no staged or hidden files, nothing outside the reports folder
     (``..``, a symlink pointing out): each answered 404, as a file that does not exist."""
@@ -212,18 +206,7 @@ class _QuietReports(SimpleHTTPRequestHandler):
         pass  # the UI's console is for Dagster; a line per report request would drown it
 
     def send_head(self):
-        parts = unquote(urlsplit(self.path).path).split("/")
-        if ".." in parts or any(_hidden_part(p) for p in parts if p):
-            self.send_error(HTTPStatus.NOT_FOUND, "File not found")
-            return None
-        root = Path(self.directory).resolve()
-        target = Path(self.translate_path(self.path))
-        try:
-            resolved = target.resolve(strict=True)
-        except (OSError, RuntimeError):  # missing, or a symlink loop
-            resolved = None
-        if resolved is None or not resolved.is_relative_to(root) \
-                or any(_hidden_part(p) for p in resolved.relative_to(root).parts):
+        if report_file(self.directory, urlsplit(self.path).path) is None:  # the rule's one home: ui_front
             self.send_error(HTTPStatus.NOT_FOUND, "File not found")
             return None
         return super().send_head()

@@ -12,6 +12,11 @@ uvicorn, in this one process. :class:`UIFront` refuses (403, a short text):
   WebSocket subscriptions (same origin) pass, so the UI still updates live;
 - a GraphQL request whose URL query string carries a mutation (or anything that is not a plain query), whatever
   its method — GraphQL over GET must never change anything.
+
+It also serves the reports, read-only, under :data:`REPORTS_ROUTE` of the UI's own address (from the folder in
+``ETDZ_REPORTS``): the report links of every run, command-line runs included, are relative to that route
+(``/etdz-reports/2023/national_report.html``), so they open whatever host and port the UI is on — a link
+recorded with a port in it breaks as soon as the UI runs elsewhere.
 """
 
 from __future__ import annotations
@@ -19,9 +24,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import mimetypes
+import os
 from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 Scope = dict[str, Any]
 ASGIApp = Callable[[Scope, Callable[[], Awaitable[dict]], Callable[[dict], Awaitable[None]]], Awaitable[None]]
@@ -29,6 +37,57 @@ ASGIApp = Callable[[Scope, Callable[[], Awaitable[dict]], Callable[[dict], Await
 #: the names a loopback UI also answers to (the browser's address bar may say any of them)
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+#: where the UI front serves the reports (the report links of the runs point there, relative to the UI)
+REPORTS_ROUTE = "/etdz-reports/"
+_CHUNK = 1 << 20
+
+
+def hidden_part(part: str) -> bool:
+    """A path part the reports servers never serve: staged/temporary (``_<name>.<id>.tmp``, see
+    :func:`etdz.commit.is_temporary`), hidden or a journal — anything starting with ``_``/``.`` or ending in tmp."""
+    return part.startswith(("_", ".")) or part.lower().endswith("tmp")
+
+
+def report_file(root: str | os.PathLike, url_path: str) -> Path | None:
+    """The file under ``root`` (the reports folder) that ``url_path`` (relative to it, %-encoded) names, or None:
+    no ``..``, no hidden or staged part, nothing a symlink leads out of the folder to, a folder only through its
+    ``index.html`` (never listed). The one home of what the reports servers may answer."""
+    parts = unquote(url_path).split("/")
+    if ".." in parts or any(hidden_part(p) for p in parts if p) or "\0" in url_path:
+        return None
+    base = Path(root).resolve()
+    try:
+        resolved = base.joinpath(*[p for p in parts if p]).resolve(strict=True)
+        if resolved.is_dir():
+            resolved = (resolved / "index.html").resolve(strict=True)
+    except (OSError, RuntimeError, ValueError):  # missing, a symlink loop, a NUL
+        return None
+    if not resolved.is_file() or not resolved.is_relative_to(base) \
+            or any(hidden_part(p) for p in resolved.relative_to(base).parts):
+        return None
+    return resolved
+
+
+async def _send_file(scope: Scope, send, path: Path | None) -> None:
+    """Answer a GET/HEAD with ``path`` (404 when None, 405 for another method)."""
+    status, body, kind = 200, b"", mimetypes.guess_type(path.name)[0] if path else None
+    if scope.get("method") not in ("GET", "HEAD"):
+        status, body = 405, b"405 Method Not Allowed: the reports are read-only\n"
+    elif path is None:
+        status, body = 404, b"404 Not Found\n"
+    headers = [(b"content-type", (kind or "application/octet-stream").encode() if status == 200
+                else b"text/plain; charset=utf-8"),
+               (b"content-length", str(path.stat().st_size if status == 200 else len(body)).encode())]
+    if kind and kind.startswith("text/"):
+        headers[0] = (b"content-type", f"{kind}; charset=utf-8".encode())
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    if status != 200 or scope["method"] == "HEAD":
+        await send({"type": "http.response.body", "body": body if scope.get("method") != "HEAD" else b""})
+        return
+    with path.open("rb") as fh:  # in chunks: a workbook of 23,000 zones is not read whole into memory
+        while chunk := fh.read(_CHUNK):
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
 
 
 def own_hosts(host: str, port: int) -> frozenset[str]:
@@ -56,8 +115,9 @@ def is_query_only(query: str) -> bool:
 class UIFront:
     """ASGI middleware: refuses foreign ``Host``/``Origin`` and GraphQL mutations in a URL (see the module)."""
 
-    def __init__(self, app: ASGIApp, host: str, port: int):
+    def __init__(self, app: ASGIApp, host: str, port: int, reports: str | None = None):
         self.app = app
+        self.reports = reports  # the local reports folder served under REPORTS_ROUTE (None: not served)
         self.hosts = own_hosts(host, port)
         self.origins = frozenset(f"http://{h}" for h in self.hosts)
 
@@ -82,6 +142,9 @@ class UIFront:
         if scope["type"] not in ("http", "websocket"):
             return await self.app(scope, receive, send)  # lifespan
         reason = self.refusal(scope)
+        if reason is None and scope["type"] == "http" and self.reports \
+                and scope.get("path", "").startswith(REPORTS_ROUTE):
+            return await _send_file(scope, send, report_file(self.reports, scope["path"][len(REPORTS_ROUTE):]))
         if reason is None:
             return await self.app(scope, receive, send)
         logging.getLogger("etdz.ui_front").warning("refused %s %s: %s", scope["type"], scope.get("path"), reason)
@@ -125,7 +188,16 @@ def serve(workspace: Iterable[str], host: str, port: int, log_level: str = "warn
             workspace_load_target=WorkspaceFileTarget(paths=list(workspace)), code_server_log_level="info"))
         app = create_app_from_workspace_process_context(context, "", 2000, lifespan=_lifespan)
         logger.info("Serving dagster-webserver (behind etdz's front layer) on http://%s:%s", host, port)
-        uvicorn.run(UIFront(app, host, port), host=host, port=port, log_level=log_level)
+        uvicorn.run(UIFront(app, host, port, reports_folder()), host=host, port=port, log_level=log_level)
+
+
+def reports_folder() -> str | None:
+    """The local reports folder of this configuration (None when the reports live on an object store)."""
+    from etdz.locations import local_path
+    from etdz.settings import Settings
+
+    folder = local_path(Settings.from_env().reports)
+    return str(folder) if folder is not None else None
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -112,3 +112,22 @@ def test_rejection_notice_lists_every_problem_and_how_to_fix(year):
     pdf = log.loc["说明.pdf"]
     text = rejection_notice_text(pdf.to_dict(), year.issues[year.issues.sha256 == pdf["sha256"]])
     assert "file.not_csv_xlsx" in text and "（无法确定）" in text
+
+
+def test_failing_rows_are_the_errors_and_the_warnings_are_counted_apart(year):
+    """A year's accepted warnings (a normalised "12%") must not crowd the errors out of failing_rows: they are
+    counted by check and sampled in warning_rows; each result names its data year (the checks list mixes years)."""
+    results = {r.check_name: r for r in submission_check_results(year, KEY)}
+    for name in (GX_SUITE, "valid_values"):
+        meta = results[name].metadata
+        assert all(r["severity"] == "error" for r in meta["failing_rows_json"].value), name
+        assert "| warning |" not in meta["failing_rows"].value, name
+        assert results[name].description.startswith("data year 2022 — "), name
+        assert meta["data_year"].value == 2022
+    vv = results["valid_values"].metadata
+    assert vv["failing_rows"].value == "no error found" and vv["failing_rows_json"].value == []
+    assert vv["warnings"].value == 1
+    assert r"good\.csv | 3 | value | 12% | row\.number\_normalised | warning" in vv["warning_rows"].value
+    assert vv["warnings_by_check"].value == {"row.number_normalised": 1}
+    hb = results["hard_bounds"].metadata
+    assert hb["warning_rows"].value == "no warning" and hb["warnings_by_check"].value == {}

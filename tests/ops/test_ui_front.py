@@ -20,16 +20,16 @@ import pytest
 
 from etdz.settings import Settings
 from pipelines.cli import serve_reports, ui_commands
-from pipelines.ui_front import UIFront, is_query_only
+from pipelines.ui_front import REPORTS_ROUTE, UIFront, is_query_only
 from tests.ops.conftest import free_port, free_port_pair, golden_env, stop_group, wait_for_port
 
 # ----------------------------------------------------------------------------- the reports server
 
 
 @pytest.fixture()
-def reports(tmp_path):
+def reports_root(tmp_path):
     """A reports folder with a page, a folder with and one without index.html, staged and hidden files, and
-    symlinks out of it; served by `etdz ui`'s reports server on a free port."""
+    symlinks out of it."""
     root = tmp_path / "reports"
     (root / "2021" / "zones").mkdir(parents=True)
     (root / "2021" / "national_report.html").write_text("<p>national</p>", encoding="utf-8")
@@ -45,6 +45,13 @@ def reports(tmp_path):
     (root / "2021" / "leak.html").symlink_to(outside / "passwd.html")
     (root / "2021" / "leakdir").symlink_to(outside, target_is_directory=True)
     (root / "2021" / "inside.html").symlink_to(root / "2021" / "zones" / "E1.html")  # inside: served
+    return root
+
+
+@pytest.fixture()
+def reports(reports_root):
+    """:func:`reports_root` served by `etdz ui`'s reports server on a free port."""
+    root = reports_root
     port = free_port()
     server = serve_reports(str(root), "127.0.0.1", port)
     try:
@@ -126,6 +133,46 @@ def call(kind: str, path: str, query: str = "", **headers: str) -> tuple[int | N
     if any(m["type"] == "websocket.close" for m in sent):
         code = 403
     return code, bool(reached)
+
+
+def front_get(root, path: str, method: str = "GET", host: str = "127.0.0.1:3000") -> tuple[int, bytes, bool]:
+    """A request to the front layer of a UI on 127.0.0.1:3000 serving the reports of ``root``: (status, body,
+    whether the Dagster app behind it was reached)."""
+    reached, sent = [], []
+
+    async def app(scope, receive, send):
+        reached.append(scope)
+
+    async def receive():
+        return {"type": "http.request"}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": method, "path": path, "query_string": b"", "headers": [(b"host", host.encode())]}
+    asyncio.run(UIFront(app, "127.0.0.1", 3000, str(root))(scope, receive, send))
+    code = next((m["status"] for m in sent if m["type"] == "http.response.start"), None)
+    return code, b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body"), bool(reached)
+
+
+def test_the_ui_front_serves_the_reports_under_its_own_route(reports_root):
+    """Report links are relative to the UI (/etdz-reports/…): the front layer answers them from the reports
+    folder under the same rules as the reports server, and the Dagster app never sees those requests."""
+    r = REPORTS_ROUTE
+    assert front_get(reports_root, f"{r}2021/national_report.html") == (200, b"<p>national</p>", False)
+    assert front_get(reports_root, f"{r}2021/zones/E1.html")[:2] == (200, b"<p>E1</p>")
+    assert front_get(reports_root, f"{r}2021/")[:2] == (200, b"<p>index</p>")
+    assert front_get(reports_root, f"{r}2021/inside.html")[:2] == (200, b"<p>E1</p>")
+    for path in ("2021/zones/", "", "2021/_journal.json", "2021/part.xlsx.tmp", "2021/.hidden.html",
+                 "2021/%5Fnational_report.html.3f2a.tmp", "2021/leak.html", "2021/leakdir/passwd.html",
+                 "2021/../../secret/passwd.html", "2021/%2e%2e/%2e%2e/secret/passwd.html", "2021/missing.html"):
+        code, body, reached = front_get(reports_root, r + path)
+        assert (code, reached) == (404, False) and b"secret" not in body and b"staged" not in body, path
+    assert front_get(reports_root, f"{r}2021/national_report.html", method="POST")[0] == 405
+    assert front_get(reports_root, f"{r}2021/national_report.html", method="HEAD")[:2] == (200, b"")
+    # the front layer's rules come first: another Host is refused before any file is read
+    assert front_get(reports_root, f"{r}2021/national_report.html", host="evil.example:3000")[0] == 403
+    assert front_get(reports_root, "/graphql")[2] is True  # everything else is Dagster's
 
 
 def test_the_front_layer_rules():

@@ -112,47 +112,44 @@ def test_the_webserver_runs_in_dagster_home_with_a_safe_path(tmp_path, monkeypat
 # ----------------------------------------------------------------------------- the front layer, directly
 
 
-def call(kind: str, path: str, query: str = "", **headers: str) -> tuple[int | None, bool]:
-    """One request through the front layer of a UI on 127.0.0.1:3000: (the status it answered or None, whether
-    the app behind it was reached)."""
+def _through_front(scope: dict, first_message: str, root=None) -> tuple[list[dict], bool]:
+    """``scope`` sent through the front layer of a UI on 127.0.0.1:3000 (serving the reports of ``root`` if given):
+    (the messages it sent back, whether the Dagster app behind it was reached)."""
     reached, sent = [], []
 
     async def app(scope, receive, send):
         reached.append(scope)
 
     async def receive():
-        return {"type": "websocket.connect"}
+        return {"type": first_message}
 
     async def send(message):
         sent.append(message)
 
+    front = UIFront(app, "127.0.0.1", 3000) if root is None else UIFront(app, "127.0.0.1", 3000, str(root))
+    asyncio.run(front(scope, receive, send))
+    return sent, bool(reached)
+
+
+def call(kind: str, path: str, query: str = "", **headers: str) -> tuple[int | None, bool]:
+    """One request through the front layer of a UI on 127.0.0.1:3000: (the status it answered or None, whether
+    the app behind it was reached)."""
     scope = {"type": kind, "path": path, "query_string": query.encode(),
              "headers": [(k.replace("_", "-").lower().encode(), v.encode()) for k, v in headers.items()]}
-    asyncio.run(UIFront(app, "127.0.0.1", 3000)(scope, receive, send))
+    sent, reached = _through_front(scope, "websocket.connect")
     code = next((m.get("status") for m in sent if m["type"] == "http.response.start"), None)
     if any(m["type"] == "websocket.close" for m in sent):
         code = 403
-    return code, bool(reached)
+    return code, reached
 
 
 def front_get(root, path: str, method: str = "GET", host: str = "127.0.0.1:3000") -> tuple[int, bytes, bool]:
     """A request to the front layer of a UI on 127.0.0.1:3000 serving the reports of ``root``: (status, body,
     whether the Dagster app behind it was reached)."""
-    reached, sent = [], []
-
-    async def app(scope, receive, send):
-        reached.append(scope)
-
-    async def receive():
-        return {"type": "http.request"}
-
-    async def send(message):
-        sent.append(message)
-
     scope = {"type": "http", "method": method, "path": path, "query_string": b"", "headers": [(b"host", host.encode())]}
-    asyncio.run(UIFront(app, "127.0.0.1", 3000, str(root))(scope, receive, send))
+    sent, reached = _through_front(scope, "http.request", root)
     code = next((m["status"] for m in sent if m["type"] == "http.response.start"), None)
-    return code, b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body"), bool(reached)
+    return code, b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body"), reached
 
 
 def test_the_ui_front_serves_the_reports_under_its_own_route(reports_root):

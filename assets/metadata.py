@@ -8,7 +8,7 @@ import pyarrow as pa
 from dagster import MetadataValue, TableColumn, TableSchema
 
 from etdz import schemas
-from etdz.locations import is_local, local_path
+from etdz.locations import REPORTS_ROUTE, is_local, local_path
 
 
 def table_schema(schema: pa.Schema) -> TableSchema:
@@ -48,8 +48,6 @@ def report_location(resource, year: int, name: str) -> MetadataValue:
     `etdz ui`'s front layer), so a run from the command line records a link that opens whatever host and port
     the UI is on (an absolute ``http://host:port`` breaks when the UI moves). Reports on an object store: under
     ``report_links_url`` when set, else the object-store URL."""
-    from pipelines.ui_front import REPORTS_ROUTE  # the route's one home; a module without Dagster
-
     if is_local(resource.settings.reports):
         return MetadataValue.url(f"{REPORTS_ROUTE}{int(year)}/{quote(name)}")
     if resource.settings.report_links_url:

@@ -11,6 +11,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+#: Where `etdz ui` serves the local reports on its own address (pipelines/ui_front.py), and the prefix of
+#: their links in the UI (assets/metadata.py): relative, so a link works whatever host and port the UI is on.
+REPORTS_ROUTE = "/etdz-reports/"
+
 #: the one file of a dataset's year
 PART = "part-0.parquet"
 _YEAR_FOLDER = re.compile(r"data_year=(\d+)")

@@ -31,14 +31,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
+from etdz.locations import REPORTS_ROUTE  # where this front serves the reports (the runs' links point there)
+
 Scope = dict[str, Any]
 ASGIApp = Callable[[Scope, Callable[[], Awaitable[dict]], Callable[[dict], Awaitable[None]]], Awaitable[None]]
 
 #: the names a loopback UI also answers to (the browser's address bar may say any of them)
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-#: where the UI front serves the reports (the report links of the runs point there, relative to the UI)
-REPORTS_ROUTE = "/etdz-reports/"
 _CHUNK = 1 << 20
 
 

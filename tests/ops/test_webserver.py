@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ops.conftest import REPO, UI_PORT, golden_env, require, stop_group, wait_for_port
+from tests.ops.conftest import REPO, UI_PORT, free_port_pair, golden_env, require, stop_group, wait_for_port
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
@@ -63,7 +63,8 @@ def webserver(baseline_run, tmp_path_factory):
     """`etdz ui` (Dagster webserver + daemon, and the reports) on 127.0.0.1 over the golden run's configuration."""
     root, _ = baseline_run
     folder = tmp_path_factory.mktemp("webserver")
-    port = UI_PORT
+    port = free_port_pair()  # not the ui_port the command-line runs saw (UI_PORT): their links must still open
+    assert port != UI_PORT
     log = folder / "webserver.log"
     t0 = time.perf_counter()
     with open(log, "wb") as fh:
@@ -317,14 +318,17 @@ def test_every_dataset_has_its_columns_described(nodes):
 
 
 def test_the_report_link_opens_the_report_itself(webserver):
+    """The link a command-line run recorded (with ETDZ_UI_PORT = UI_PORT) opens the report from the UI on
+    another port: it is relative to the UI, which serves the reports itself."""
     data = webserver.graphql("""
         { assetOrError(assetKey: {path: ["national_report"]}) { ... on Asset {
             assetMaterializations(partitions: ["2021"]) {
               metadataEntries { label ... on UrlMetadataEntry { url } } } } } }""")
     [mat] = data["assetOrError"]["assetMaterializations"]
     [url] = [e["url"] for e in mat["metadataEntries"] if e["label"] == "path"]
-    assert url == f"http://127.0.0.1:{UI_PORT + 1}/2021/national_report.html"
-    with urllib.request.urlopen(url, timeout=30) as resp:
+    assert url == "/etdz-reports/2021/national_report.html"
+    assert str(UI_PORT) not in url and webserver.port != UI_PORT
+    with urllib.request.urlopen(f"{webserver.base}{url}", timeout=30) as resp:
         html = resp.read().decode("utf-8")
     # the webserver answers 200 with its own page for any path: the title must be the report's
     title = re.search(r"<title>(.*?)</title>", html, re.S).group(1)

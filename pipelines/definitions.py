@@ -13,7 +13,7 @@ from etdz.reports import fictitious
 from etdz.scoring.downgrade import years_back
 from etdz.settings import Settings
 from pipelines.columns import with_column_schemas
-from pipelines.jobs import build_annual_job, build_automation_sensor
+from pipelines.jobs import build_annual_job, build_automation_sensor, build_reports_job
 from pipelines.partitions import data_year_partitions
 from pipelines.schedules import build_yearly_schedule
 from pipelines.sensors import build_inbox_sensor
@@ -51,15 +51,15 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     ], top_lists=[m for c in catalogues for m in c.top_lists])
     if settings.demo:  # a demo deployment: every description in the UI (assets, job, schedule, sensors) says so
         assets = map_asset_specs(_demo_description, assets)
-    job = build_annual_job(settings.demo)
+    job, reports_job = build_annual_job(settings.demo), build_reports_job(settings.demo)
     return Definitions(
         assets=assets,
-        jobs=[job],
+        jobs=[job, reports_job],
         schedules=[build_yearly_schedule(job, partitions, settings.demo)],
         sensors=[build_inbox_sensor(partitions, settings.poll_seconds, settings.demo),
                  build_automation_sensor(settings.poll_seconds, settings.demo),
-                 build_review_queries_sensor(job, partitions, settings.poll_seconds, settings.demo),
-                 build_run_tags_sensor(job, settings, catalogues, settings.poll_seconds, settings.demo)],
+                 build_review_queries_sensor(reports_job, partitions, settings.poll_seconds, settings.demo),
+                 build_run_tags_sensor([job, reports_job], settings, catalogues, settings.poll_seconds, settings.demo)],
         resources={"resource": resource},
     )
 

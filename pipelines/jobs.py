@@ -33,6 +33,9 @@ from etdz.reports import fictitious
 CLI_NEXT_TAG = "etdz/cli_runs_next"
 
 ANNUAL_JOB = "annual_assessment"
+#: the year's three reports alone, re-written when its review queries change (pipelines/review_sensor.py)
+REPORTS_JOB = "year_reports"
+REPORT_KEYS = ("national_report", "zone_cards", "rankings_workbook")
 AUTOMATION_SENSOR = "annual_automation"
 #: the asset whose inbox partition is the year's files (a source asset, observed by the inbox sensor)
 _INBOX, _MEASURES, _RANKINGS, _LAST_STEP = "inbox", "measures", "rankings", "national_report"
@@ -102,6 +105,26 @@ def build_annual_job(demo: bool = False, automated: bool = True):
             "Ingest, validate, score, rank and report one data year. Run by automation when a year's inbox "
             "changed or the year before it was re-run.", demo),
         automation_condition=annual_condition() if automated else None,
+    )
+
+
+def build_reports_job(demo: bool = False):
+    """The job of a year's three reports only (:data:`REPORT_KEYS`), without an automation condition.
+
+    A job of its own rather than a run of :data:`ANNUAL_JOB` with an asset selection: Dagster 1.13.27 cannot
+    subset a partitioned job that carries an automation condition (the subset job is built with the parent's
+    synthesized partitioned config, and the constructor rejects the pair: "has both an automation_condition
+    and partitioned run config"), so every such request failed in the daemon. The run queue's per-year limit
+    (``dagster/partition``) holds for both jobs.
+    """
+    return define_asset_job(
+        REPORTS_JOB,
+        selection=AssetSelection.assets(*REPORT_KEYS),
+        executor_def=in_process_executor,
+        description=fictitious.describe(
+            "Write one data year's national report, zone cards and ranking workbook again from its stored "
+            "results. Run by the review_queries_sensor when a review query of the year was opened, answered or "
+            "closed in the portal.", demo),
     )
 
 

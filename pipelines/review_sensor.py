@@ -37,9 +37,9 @@ from etdz.queries import QueryStatus
 from etdz.reports import fictitious
 from etdz.settings import Settings
 from pipelines.dagster_private import DATA_VERSION_TAG
+from pipelines.jobs import ANNUAL_JOB
 from pipelines.tags import year_run_tags
 
-REPORT_KEYS = ("national_report", "zone_cards", "rankings_workbook")
 ACTIVE = ("QUEUED", "NOT_STARTED", "STARTING", "STARTED")
 
 
@@ -78,12 +78,12 @@ def _reports_written(instance: DagsterInstance, data_year: int) -> bool:
         limit=1).records)
 
 
-def _year_active(instance: DagsterInstance, job_name: str, data_year: int) -> bool:
+def _year_active(instance: DagsterInstance, job_names: tuple[str, ...], data_year: int) -> bool:
     from dagster import DagsterRunStatus
 
-    return bool(instance.get_runs_count(RunsFilter(
-        job_name=job_name, statuses=[DagsterRunStatus[s] for s in ACTIVE],
-        tags={"dagster/partition": str(int(data_year))})))
+    return any(instance.get_runs_count(RunsFilter(
+        job_name=name, statuses=[DagsterRunStatus[s] for s in ACTIVE],
+        tags={"dagster/partition": str(int(data_year))})) for name in job_names)
 
 
 def build_review_queries_sensor(job, partitions_def, interval_seconds: int = 30, demo: bool = False):
@@ -111,7 +111,7 @@ def build_review_queries_sensor(job, partitions_def, interval_seconds: int = 30,
             if is_published(resource.store(), year):
                 notes.append(f"{year}: review queries changed but the year is published (reopen it to refresh)")
                 continue
-            if _year_active(instance, job.name, year):
+            if _year_active(instance, (ANNUAL_JOB, job.name), year):
                 continue  # its run may have read the queries before the change: look again on the next tick
             events.append(review_observation(year, version, load_year_status(settings, year)))
             if _reports_written(instance, year):
@@ -121,7 +121,7 @@ def build_review_queries_sensor(job, partitions_def, interval_seconds: int = 30,
                     entries = []
                 tags = year_run_tags(settings, resource.catalogues(), year, "review_queries_sensor", entries,
                                      reason="a review query changed: the year's reports are written again")
-                requests.append(RunRequest(partition_key=key, asset_selection=[AssetKey(k) for k in REPORT_KEYS],
+                requests.append(RunRequest(partition_key=key,
                                            tags={**tags, "etdz/review_queries_version": version[:64]}))
         if notes:
             context.log.warning("; ".join(notes))

@@ -130,12 +130,12 @@ def missing_tags(instance: DagsterInstance, settings: Settings, catalogues: Sequ
     return {k: v for k, v in tags.items() if k not in run.tags}
 
 
-def build_run_tags_sensor(job, settings: Settings, catalogues: Sequence[Catalogue], interval_seconds: int = 30,
+def build_run_tags_sensor(jobs, settings: Settings, catalogues: Sequence[Catalogue], interval_seconds: int = 30,
                           demo: bool = False):
-    """The run-status sensor giving every started run of ``job`` the year's tags it lacks (:func:`missing_tags`)."""
+    """The run-status sensor giving every started run of ``jobs`` the year's tags it lacks (:func:`missing_tags`)."""
 
     @run_status_sensor(
-        run_status=DagsterRunStatus.STARTED, name=RUN_TAGS_SENSOR, monitored_jobs=[job],
+        run_status=DagsterRunStatus.STARTED, name=RUN_TAGS_SENSOR, monitored_jobs=list(jobs),
         minimum_interval_seconds=interval_seconds, default_status=DefaultSensorStatus.RUNNING,
         description=fictitious.describe(
             "Gives every run of a data year the same tags (catalogue, inbox folder, digest, file count, who started "

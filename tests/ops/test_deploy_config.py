@@ -24,6 +24,7 @@ def test_instance_yamls_are_valid_and_keep_everything_local(name, tmp_path):
     cfg, _ = dagster_instance_config(str(tmp_path))  # raises on anything the schema does not know
     assert cfg["telemetry"] == {"enabled": False}
     assert cfg["nux"] == {"enabled": False}
+    assert cfg["python_logs"] == {"python_log_level": "INFO"}  # a run's console without the DEBUG events
     limits = cfg["concurrency"]["runs"]["tag_concurrency_limits"]
     assert {"key": "dagster/partition", "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in limits
 
@@ -33,6 +34,7 @@ def test_helm_values_match_the_code_and_the_kubernetes_objects():
     objects = {(o["kind"], o["metadata"]["name"]): o for o in _docs(DEPLOY / "k8s-config.yaml")}
 
     assert values["telemetry"] == {"enabled": False}
+    assert values["pythonLogs"] == {"pythonLogLevel": "INFO"}
     (code,) = values["dagster-user-deployments"]["deployments"]
     args = code["dagsterApiGrpcArgs"]
     assert args[args.index("--module-name") + 1] == "pipelines.definitions"
@@ -91,3 +93,29 @@ def test_operations_guide_keeps_the_leads_section_and_links_resolve():
 
     for target in re.findall(r"\]\((\.\./[^)#]+|screenshots/[^)#]+)\)", text):
         assert (REPO / "docs" / target).resolve().exists(), target
+
+
+def test_a_run_under_the_shipped_instance_prints_info_not_debug_on_its_console(tmp_path):
+    """What a daemon-launched run writes to the terminal: its own INFO lines, not every step's DEBUG events."""
+    import subprocess
+    import sys
+
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(DEPLOY / "dagster.sqlite.yaml", home / "dagster.yaml")
+    script = (
+        "import dagster as dg\n"
+        "@dg.op\n"
+        "def hello(context):\n"
+        "    context.log.info('hello from the op')\n"
+        "@dg.job\n"
+        "def one():\n"
+        "    hello()\n"
+        "with dg.DagsterInstance.get() as instance:\n"
+        "    assert one.execute_in_process(instance=instance).success\n")
+    p = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                       env={**__import__("os").environ, "DAGSTER_HOME": str(home)})
+    assert p.returncode == 0, p.stderr[-3000:]
+    console = p.stdout + p.stderr
+    assert "hello from the op" in console
+    assert " - DEBUG - " not in console and "STEP_START" not in console, console[-3000:]

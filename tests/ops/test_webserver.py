@@ -4,7 +4,8 @@ The webserver runs in its own process group (``dagster dev`` / the webserver do 
 SIGTERM of the parent alone) and is ended by group in the teardown. Field names follow the GraphQL
 schema of dagster-graphql 1.13 (dagster_graphql/schema/asset_graph.py, asset_checks.py, roots/query.py).
 
-Set ETDZ_UPDATE_SCREENSHOTS=1 to refresh docs/screenshots/ui_asset_graph.png and ui_rankings_lineage.png.
+Set ETDZ_UPDATE_SCREENSHOTS=1 to refresh docs/screenshots/ui_*.png (the asset graph, the lineage of the rankings,
+the Overview, an asset's partitions, one year's checks).
 """
 
 from __future__ import annotations
@@ -68,8 +69,9 @@ def webserver(baseline_run, tmp_path_factory):
     log = folder / "webserver.log"
     t0 = time.perf_counter()
     with open(log, "wb") as fh:
+        # the last data year configured, as `etdz demo` writes its own: the UI shows no year after it
         proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "ui", "--port", str(port)],
-                                env=golden_env(root), cwd=folder, stdout=fh, stderr=subprocess.STDOUT,
+                                env=golden_env(root, ETDZ_LAST_DATA_YEAR=YEARS[-1]), cwd=folder, stdout=fh, stderr=subprocess.STDOUT,
                                 start_new_session=True)
     server = Webserver(port, proc, log)
     try:
@@ -304,6 +306,38 @@ def test_every_run_carries_the_code_location_origin(webserver):
 def test_partitions_start_at_the_first_inbox_year(nodes):
     for key in ("submission_log", "rankings", "national_report"):
         assert nodes[key]["partitionKeys"][0] == YEARS[0], (key, nodes[key]["partitionKeys"][:3])
+
+
+def test_the_partitions_are_the_configured_years_and_no_year_after(nodes):
+    """No future year shown "Missing" one click from ranking an empty year: the partitions end at
+    `last_data_year` (`etdz demo` writes its own, tests/pipelines/test_readiness_runs.py)."""
+    partitioned = {k: n["partitionKeys"] for k, n in nodes.items() if n["partitionKeys"]}
+    assert {"inbox", "submission_log", "rankings", "national_report"} <= set(partitioned)
+    assert all(keys == YEARS for keys in partitioned.values()), partitioned
+
+
+def test_the_overview_renders_the_runs_of_both_years(webserver, tmp_path):
+    p = _chromium(["--dump-dom"], f"{webserver.base}/overview/activity/timeline")
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert "annual_assessment" in p.stdout
+    _screenshot(webserver, "/overview/activity/timeline", tmp_path / "ui_overview.png")
+
+
+def test_an_asset_s_partitions_page_shows_each_year(webserver, tmp_path):
+    path = f"/assets/rankings?view=partitions&partition={YEARS[-1]}"
+    p = _chromium(["--dump-dom"], f"{webserver.base}{path}")
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert all(year in p.stdout for year in YEARS)
+    _screenshot(webserver, path, tmp_path / "ui_rankings_partitions.png")
+
+
+def test_one_year_s_checks_page_lists_the_checks(webserver, nodes, tmp_path):
+    names = [c["name"] for c in nodes["submission_log"]["assetChecksOrError"]["checks"]]
+    path = f"/assets/submission_log?view=checks&partition={YEARS[-1]}"
+    p = _chromium(["--dump-dom"], f"{webserver.base}{path}")
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert all(name in p.stdout for name in names), [n for n in names if n not in p.stdout]
+    _screenshot(webserver, path, tmp_path / "ui_submission_log_checks.png")
 
 
 def test_every_dataset_has_its_columns_described(nodes):

@@ -9,11 +9,13 @@ from __future__ import annotations
 import argparse
 import errno
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from functools import partial
 from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -223,26 +225,79 @@ def serve_reports(folder: str, host: str, port: int) -> ThreadingHTTPServer:
     return server
 
 
-def ui_commands(settings: Settings, host: str, port: int) -> tuple[list[list[str]], dict[str, str]]:
-    """The webserver and daemon command lines `etdz ui` starts, and their environment: this configuration.
+@dataclass
+class UiProcesses:
+    """What `etdz ui` starts, in order: the code server, then the webserver and the daemon, which both load the
+    code location from it (``workspace``) — and their environment."""
 
-    The two processes `dagster dev` would start, started directly (`dagster dev` is superseded by `dg dev`
-    and says so in the log at every start). The webserver is Dagster's app behind our front layer
-    (:mod:`pipelines.ui_front`). Both run in DAGSTER_HOME (``env["DAGSTER_HOME"]``, the ``cwd`` `cmd_ui` gives
-    them) with ``PYTHONSAFEPATH=1``, so nothing in the caller's folder (a stray ``gql.py``) is ever imported.
+    code_server: list[str]
+    webserver: list[str]
+    daemon: list[str]
+    env: dict[str, str]
+    socket: Path
+    workspace: Path
+
+    def start(self, webserver: bool = True, **popen) -> list[subprocess.Popen]:
+        """Start the code server, wait until it serves (its socket exists: the code is loaded), then the
+        webserver (unless ``webserver=False``) and the daemon; each in its own process group, in DAGSTER_HOME.
+        Raises UsageError if the code server ends or is not up within 180 s."""
+        first = subprocess.Popen(self.code_server, env=self.env, cwd=self.env["DAGSTER_HOME"],
+                                 start_new_session=True, **popen)
+        deadline = time.monotonic() + 180
+        while not self.socket.exists():
+            if first.poll() is not None or time.monotonic() > deadline:
+                stop_process_group(first)
+                raise UsageError(f"the code server did not start (exit {first.returncode}): the code location "
+                                 f"pipelines.definitions could not be loaded; its error is above")
+            time.sleep(0.1)
+        return [first] + [subprocess.Popen(cmd, env=self.env, cwd=self.env["DAGSTER_HOME"], start_new_session=True,
+                                           **popen) for cmd in ([self.webserver] if webserver else []) + [self.daemon]]
+
+
+def ui_commands(settings: Settings, host: str, port: int) -> UiProcesses:
+    """The processes `etdz ui` starts and their environment: this configuration.
+
+    Three, as Dagster's deployment guide has them: one code server (`dagster code-server start`) that loads the
+    code location once, and the webserver and the daemon reading it over a unix socket. Without it each of the
+    two starts its own code server, and the daemon starts a new one every 60 s (Dagster's workspace refresh),
+    re-importing the code each time and leaving the old one to log "No heartbeat received in 20 seconds,
+    shutting down" once a minute. The webserver is Dagster's app behind our front layer
+    (:mod:`pipelines.ui_front`). All run in DAGSTER_HOME with ``PYTHONSAFEPATH=1``, so nothing in the caller's
+    folder (a stray ``gql.py``) is ever imported. The socket lives in a private folder of its own (a unix
+    socket's path has at most 107 bytes, DAGSTER_HOME may be longer); the caller removes it.
     """
-    from pipelines.origin import workspace_yaml  # Dagster: imported by the commands that use it
+    import tempfile
+
+    from pipelines.origin import code_server_command, workspace_yaml  # Dagster: imported by the commands that use it
 
     home = ensure_dagster_home(settings.dagster_home)
+    socket = Path(tempfile.mkdtemp(prefix="etdz-ui-")) / "code.sock"
     workspace = home / "workspace.yaml"
-    workspace.write_text(workspace_yaml(), encoding="utf-8")
+    workspace.write_text(workspace_yaml(str(socket)), encoding="utf-8")
     env = {**os.environ, "ETDZ_HOME": settings.home, "DAGSTER_HOME": str(home),
            "ETDZ_UI_HOST": host, "ETDZ_UI_PORT": str(port), "PYTHONSAFEPATH": "1"}
     if settings.config_file:
         env["ETDZ_CONFIG"] = settings.config_file
     daemon = Path(sys.executable).with_name("dagster-daemon")  # the console script beside this interpreter
-    return [[sys.executable, "-m", "pipelines.ui_front", "-w", str(workspace), "-h", host, "-p", str(port)],
-            [str(daemon) if daemon.exists() else "dagster-daemon", "run", "-w", str(workspace)]], env
+    return UiProcesses(
+        code_server=code_server_command(str(socket)),
+        webserver=[sys.executable, "-m", "pipelines.ui_front", "-w", str(workspace), "-h", host, "-p", str(port)],
+        daemon=[str(daemon) if daemon.exists() else "dagster-daemon", "run", "-w", str(workspace)],
+        env=env, socket=socket, workspace=workspace)
+
+
+def stop_process_group(proc: subprocess.Popen, timeout: float = 20) -> None:
+    """SIGTERM to the process's group (it and what it started), SIGKILL after ``timeout`` seconds."""
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 def check_ui_host(settings: Settings, host: str) -> None:
@@ -285,32 +340,29 @@ def cmd_ui(args: argparse.Namespace) -> int:
     host, port = args.host or settings.ui_host, args.port or settings.ui_port
     check_ui_host(settings, host)
     check_ports(host, [port] + ([reports_port(port)] if is_local(settings.reports) else []))
-    commands, env = ui_commands(settings, host, port)
+    ui = ui_commands(settings, host, port)
     server = None
     reports = local_path(settings.reports)
     if reports is not None:
         reports.mkdir(parents=True, exist_ok=True)
         server = serve_reports(str(reports), host, reports_port(port))
         print(f"etdz ui: reports at http://{host}:{reports_port(port)}/", flush=True)
-    print(f"etdz ui: Dagster UI at http://{host}:{port} (webserver and daemon; Ctrl-C stops both)", flush=True)
-    procs = [subprocess.Popen(cmd, env=env, cwd=env["DAGSTER_HOME"], start_new_session=True) for cmd in commands]
+    print(f"etdz ui: Dagster UI at http://{host}:{port} (code server, webserver and daemon; Ctrl-C stops them)",
+          flush=True)
     # SIGTERM (a service manager, a test's teardown) ends Dagster too, like Ctrl-C: through the `finally` below
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(EXIT_OK))
+    procs: list[subprocess.Popen] = []
     try:
+        procs = ui.start()
         while all(p.poll() is None for p in procs):
             time.sleep(0.5)
         return next(p.returncode for p in procs if p.returncode is not None) or EXIT_FAILED
     except KeyboardInterrupt:
         return EXIT_OK
     finally:
-        for p in procs:  # each in its own process group, with whatever it started (the code server)
-            if p.poll() is None:
-                os.killpg(p.pid, signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
+        for p in reversed(procs):  # the daemon and the webserver first, the code server they read last
+            stop_process_group(p)
+        shutil.rmtree(ui.socket.parent, ignore_errors=True)
         if server is not None:
             server.shutdown()
 

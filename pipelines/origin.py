@@ -19,10 +19,19 @@ MODULE, ATTRIBUTE = "pipelines.definitions", "defs"
 WORKING_DIRECTORY = str(Path(__file__).resolve().parents[1])
 
 
-def workspace_yaml() -> str:
-    """The workspace `etdz ui` starts Dagster with: this code location under :data:`LOCATION_NAME`."""
-    return (f"load_from:\n  - python_module:\n      module_name: {MODULE}\n      attribute: {ATTRIBUTE}\n"
-            f"      location_name: {LOCATION_NAME}\n      working_directory: {WORKING_DIRECTORY}\n")
+def workspace_yaml(socket: str) -> str:
+    """The workspace `etdz ui` starts the webserver and the daemon with: the code server on ``socket``
+    (:func:`code_server_command`) under :data:`LOCATION_NAME`."""
+    return f"load_from:\n  - grpc_server:\n      socket: {socket}\n      location_name: {LOCATION_NAME}\n"
+
+
+def code_server_command(socket: str) -> list[str]:
+    """`dagster code-server start` of this code location on the unix ``socket``: the one process that loads the
+    code for the webserver and the daemon (a Reload in the UI reloads it for both)."""
+    import sys
+
+    return [sys.executable, "-m", "dagster", "code-server", "start", "-m", MODULE, "-a", ATTRIBUTE,
+            "-d", WORKING_DIRECTORY, "--location-name", LOCATION_NAME, "--socket", socket, "--log-level", "info"]
 
 
 def remote_job_origin(job_name: str):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -103,10 +104,17 @@ def test_nothing_outside_the_reports_folder(reports, path):
 def test_the_webserver_runs_in_dagster_home_with_a_safe_path(tmp_path, monkeypatch):
     for key, value in golden_env(tmp_path).items():
         monkeypatch.setenv(key, value)
-    [web, _], env = ui_commands(Settings.from_env(), "127.0.0.1", 3000)
-    assert web[1:3] == ["-m", "pipelines.ui_front"]
-    assert env["PYTHONSAFEPATH"] == "1"
-    assert Path(env["DAGSTER_HOME"]) == tmp_path / "dagster_home"
+    ui = ui_commands(Settings.from_env(), "127.0.0.1", 3000)
+    try:
+        assert ui.webserver[1:3] == ["-m", "pipelines.ui_front"]
+        assert ui.env["PYTHONSAFEPATH"] == "1"
+        assert Path(ui.env["DAGSTER_HOME"]) == tmp_path / "dagster_home"
+        # one code server for both, on a socket in a private folder: the workspace points there
+        assert ui.code_server[1:5] == ["-m", "dagster", "code-server", "start"]
+        assert str(ui.socket) in ui.code_server and str(ui.socket) in ui.workspace.read_text(encoding="utf-8")
+        assert oct(ui.socket.parent.stat().st_mode & 0o777) == "0o700" and len(str(ui.socket)) < 100
+    finally:
+        shutil.rmtree(ui.socket.parent, ignore_errors=True)
 
 
 # ----------------------------------------------------------------------------- the front layer, directly

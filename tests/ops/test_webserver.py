@@ -71,8 +71,8 @@ def webserver(baseline_run, tmp_path_factory):
     with open(log, "wb") as fh:
         # the last data year configured, as `etdz demo` writes its own: the UI shows no year after it
         proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "ui", "--port", str(port)],
-                                env=golden_env(root, ETDZ_LAST_DATA_YEAR=YEARS[-1]), cwd=folder, stdout=fh, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+                                env=golden_env(root, ETDZ_LAST_DATA_YEAR=YEARS[-1]), cwd=folder, stdout=fh,
+                                stderr=subprocess.STDOUT, start_new_session=True)
     server = Webserver(port, proc, log)
     try:
         wait_for_port(port, 120, proc, "etdz ui")

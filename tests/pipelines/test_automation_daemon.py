@@ -52,7 +52,7 @@ def deployment(tmp_path_factory):
         try:
             yield settings, daemon, env
         finally:
-            stop_group(daemon.proc, timeout=30)
+            daemon.stop()
 
 
 @pytest.fixture
@@ -70,11 +70,15 @@ class Daemon:
     def __init__(self, settings: Settings, log: Path):
         from pipelines.cli import ui_commands
 
-        [_, cmd], env = ui_commands(settings, "127.0.0.1", 3000)
-        self.log = log
-        with open(log, "wb") as fh:
-            self.proc = subprocess.Popen(cmd, env=env, cwd=settings.dagster_home, stdout=fh,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
+        ui = ui_commands(settings, "127.0.0.1", 3000)
+        self.log, self.socket_folder = log, ui.socket.parent
+        with open(log, "wb") as fh:  # no webserver: the code server and the daemon reading it
+            self.code_server, self.proc = ui.start(webserver=False, stdout=fh, stderr=subprocess.STDOUT)
+
+    def stop(self) -> None:
+        stop_group(self.proc, timeout=30)
+        stop_group(self.code_server, timeout=30)
+        shutil.rmtree(self.socket_folder, ignore_errors=True)
 
     def tail(self) -> str:
         return self.log.read_text(errors="replace")[-4000:]

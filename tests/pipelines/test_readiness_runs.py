@@ -299,7 +299,6 @@ def test_the_daemon_does_not_request_a_refused_year_again_until_its_inbox_change
     from dagster import DagsterRunStatus
 
     from etdz.settings import Settings
-    from tests.ops.conftest import stop_group
     from tests.pipelines.test_automation_daemon import Daemon, _quiet, _wait_for
 
     for k, v in golden_env(site, site / "inbox", ETDZ_MIN_SHARE_TO_RANK="0.8", ETDZ_POLL_SECONDS="1").items():
@@ -325,7 +324,7 @@ def test_the_daemon_does_not_request_a_refused_year_again_until_its_inbox_change
             _quiet(inst, daemon, 2)
         assert len(dataset(site, "rankings").query("data_year == 2021")) == DUE_2021
     finally:
-        stop_group(daemon.proc, timeout=30)
+        daemon.stop()
 
 
 def test_a_published_year_names_itself_and_the_command_that_reopens_it(site):

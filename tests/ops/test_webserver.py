@@ -374,3 +374,37 @@ def test_the_ui_log_has_no_beta_or_preview_noise(webserver):
     for noise in ("BetaWarning", "PreviewWarning", "SupersessionWarning", "is currently in beta",
                   "is currently in preview"):
         assert noise not in log, noise
+
+
+def _reload(webserver) -> None:
+    body = json.dumps({"query": 'mutation { reloadRepositoryLocation(repositoryLocationName: "etdz") { __typename '
+                                '... on WorkspaceLocationEntry { loadStatus } } }'}).encode()
+    req = urllib.request.Request(f"{webserver.base}/graphql", data=body, method="POST",
+                                 headers={"Content-Type": "application/json", "Origin": webserver.base})
+    with urllib.request.urlopen(req, timeout=120) as resp:
+        out = json.load(resp)
+    assert out["data"]["reloadRepositoryLocation"] == {"__typename": "WorkspaceLocationEntry", "loadStatus": "LOADED"}
+
+
+def test_a_reload_in_the_ui_applies_a_changed_poll_seconds(webserver, baseline_run):
+    """`etdz ui` runs one code server for the webserver and the daemon (pipelines/cli.py::ui_commands): a Reload
+    re-reads the configuration for both, so a new `poll_seconds` needs no restart. Last in the file: it changes
+    the module's server (and puts it back)."""
+    root, _ = baseline_run
+    sensors = ('{ sensorsOrError(repositorySelector: {repositoryLocationName: "etdz", repositoryName: '
+               '"__repository__"}) { ... on Sensors { results { name minIntervalSeconds } } } }')
+
+    def intervals() -> dict[str, int]:
+        return {s["name"]: s["minIntervalSeconds"] for s in webserver.graphql(sensors)["sensorsOrError"]["results"]}
+
+    assert intervals()["inbox_sensor"] == 30
+    config = root / "etdz.toml"
+    assert not config.exists()
+    config.write_text("poll_seconds = 7\n", encoding="utf-8")
+    try:
+        _reload(webserver)
+        assert set(intervals().values()) == {7}
+    finally:
+        config.unlink()
+        _reload(webserver)
+    assert intervals()["inbox_sensor"] == 30

@@ -90,6 +90,7 @@ def webserver(baseline_run, tmp_path_factory):
             time.sleep(0.5)
         server.info = info  # type: ignore[attr-defined]
         server.startup_seconds = time.perf_counter() - t0  # type: ignore[attr-defined]
+        server.started = t0  # type: ignore[attr-defined]
         yield server
     finally:
         stop_group(proc, timeout=30)
@@ -374,6 +375,15 @@ def test_the_ui_log_has_no_beta_or_preview_noise(webserver):
     for noise in ("BetaWarning", "PreviewWarning", "SupersessionWarning", "is currently in beta",
                   "is currently in preview"):
         assert noise not in log, noise
+
+
+def test_the_console_has_no_code_server_heartbeat_warning_after_the_daemon_s_refresh(webserver):
+    """The daemon refreshes its workspace every 60 s; with a code server of its own it replaced it each time and the
+    old one warned "No heartbeat received in 20 seconds, shutting down". Wait past one refresh and its 20 s."""
+    time.sleep(max(0.0, 130 - (time.perf_counter() - webserver.started)))  # 60 s + up to 2 × 20 s + margin
+    log = webserver.log_tail(10**7)
+    assert "No heartbeat received" not in log and "Traceback" not in log, log[-3000:]
+    assert log.count("Starting Dagster code server") == 1, log[-3000:]  # one code server, never replaced
 
 
 def _reload(webserver) -> None:

@@ -3,6 +3,7 @@ ingested and scored with the real code, then corrected."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
@@ -30,12 +31,42 @@ from etdz.submission_log import accepted_zones
 GOLDEN = Path(__file__).resolve().parent / "fixtures" / "golden"
 
 
+def _copy_of(built: dict, tmp_path: Path) -> dict:
+    """A private copy of a built deployment (inbox and warehouse; ``copytree`` keeps the files' mtimes, which
+    decide what supersedes what), so a test may correct files and re-run without touching the shared one."""
+    shutil.copytree(built["root"], tmp_path / "site")
+    return {"inbox": tmp_path / "site" / "inbox", "store": Warehouse(str(tmp_path / "site" / "warehouse")),
+            "catalogues": built["catalogues"], "registry": built["registry"].copy(), "first": built["first"]}
+
+
+@contextlib.contextmanager
+def _private_home(tmp_path_factory):
+    """A module fixture's runs see no real configuration either (the autouse ``private_etdz_home`` is per test)."""
+    home = tmp_path_factory.mktemp("changes_home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ETDZ_HOME", str(home))
+        mp.setenv("DAGSTER_HOME", str(home / "dagster_home"))
+        yield
+
+
+@pytest.fixture(scope="module")
+def golden_built(tmp_path_factory) -> dict:
+    """The golden example with 2020 and 2021 ingested, scored and compared once per module (runs of
+    2026-03-01 and 2026-03-02, as every test here starts); ``first`` is the first 2021 run's ranking_changes."""
+    root = tmp_path_factory.mktemp("changes_golden")
+    shutil.copytree(GOLDEN / "inbox", root / "inbox")
+    s = {"inbox": root / "inbox", "store": Warehouse(str(root / "warehouse")),
+         "catalogues": load_catalogues(GOLDEN / "catalogues"), "registry": load_registry(GOLDEN / "registry.csv")}
+    with _private_home(tmp_path_factory):
+        run_year(s, 2020, "2026-03-01")
+        first = run_year(s, 2021, "2026-03-02")
+    return {**s, "root": root, "first": first}
+
+
 @pytest.fixture
-def setup(tmp_path):
-    inbox = tmp_path / "inbox"
-    shutil.copytree(GOLDEN / "inbox", inbox)
-    return {"inbox": inbox, "store": Warehouse(str(tmp_path / "warehouse")),
-            "catalogues": load_catalogues(GOLDEN / "catalogues"), "registry": load_registry(GOLDEN / "registry.csv")}
+def setup(golden_built, tmp_path):
+    """The golden example after its first 2020 and 2021 runs, the test's own copy."""
+    return _copy_of(golden_built, tmp_path)
 
 
 def run_year(s: dict, year: int, when: str) -> pd.DataFrame:
@@ -73,9 +104,7 @@ def correct_e1(inbox: Path) -> None:
 
 
 def test_first_run_is_empty_and_a_correction_lists_the_zone_and_its_file(setup):
-    run_year(setup, 2020, "2026-03-01")
-    first = run_year(setup, 2021, "2026-03-02")
-    assert first.empty
+    assert setup["first"].empty
     before = setup["store"].read("rankings", 2021).to_pandas().set_index("zone_code")
 
     correct_e1(setup["inbox"])
@@ -105,8 +134,6 @@ def test_first_run_is_empty_and_a_correction_lists_the_zone_and_its_file(setup):
 
 
 def test_a_previous_year_correction_names_the_y_minus_1_file(setup):
-    run_year(setup, 2020, "2026-03-01")
-    run_year(setup, 2021, "2026-03-02")
     src = setup["inbox"] / "2020" / "E2.csv"
     fixed = setup["inbox"] / "2020" / "E2 更正.csv"
     fixed.write_text(src.read_text(encoding="utf-8").replace("E2,2020,fdi_actual,31000,", "E2,2020,fdi_actual,3100,"),
@@ -120,8 +147,6 @@ def test_a_previous_year_correction_names_the_y_minus_1_file(setup):
 
 
 def test_a_registry_change_is_other_inputs(setup):
-    run_year(setup, 2020, "2026-03-01")
-    run_year(setup, 2021, "2026-03-02")
     reg = setup["registry"]
     setup["registry"] = reg[reg.zone_code != "W3"].reset_index(drop=True)  # a zone leaves the cohort
     changes = run_year(setup, 2021, "2026-03-03")
@@ -150,8 +175,6 @@ def test_the_asset_reports_the_count_and_the_biggest_moves(setup, tmp_path):
     from etdz.settings import Settings
     from pipelines.partitions import data_year_partitions
 
-    run_year(setup, 2020, "2026-03-01")
-    run_year(setup, 2021, "2026-03-02")
     correct_e1(setup["inbox"])
     run_year(setup, 2021, "2026-03-05")  # E1 and the zones it passed moved
     path = Path(setup["store"].path("ranking_changes", 2021))
@@ -217,8 +240,11 @@ def _write_file(path: Path, zone: str, year: int, trade: str, unit: str, firms: 
     os.utime(path, (mtime, mtime))
 
 
-@pytest.fixture
-def scenario(tmp_path):
+@pytest.fixture(scope="module")
+def scenario_built(tmp_path_factory) -> dict:
+    """The 120-zone scenario with 2020 and 2021 ingested, scored and compared once per module (runs of 2026-03-01
+    and 2026-03-02); ``first`` is the first 2021 run's ranking_changes."""
+    tmp_path = tmp_path_factory.mktemp("changes_scenario")
     (tmp_path / "catalogues").mkdir()
     (tmp_path / "catalogues" / "s1.yaml").write_text(SCENARIO_CATALOGUE, encoding="utf-8")
     codes = [f"Z{i:03d}" for i in range(1, 121)]
@@ -236,9 +262,18 @@ def scenario(tmp_path):
             if code == "Z120":
                 trade, unit, firms = ("945", "亿元", 94) if year == 2020 else ("945", "万元", 4)
             _write_file(folder / f"{code}.csv", code, year, trade, unit, firms, t0 + i)
-    return {"inbox": tmp_path / "inbox", "store": Warehouse(str(tmp_path / "warehouse")),
-            "catalogues": load_catalogues(tmp_path / "catalogues"),
-            "registry": load_registry(tmp_path / "registry.csv")}
+    s = {"inbox": tmp_path / "inbox", "store": Warehouse(str(tmp_path / "warehouse")),
+         "catalogues": load_catalogues(tmp_path / "catalogues"), "registry": load_registry(tmp_path / "registry.csv")}
+    with _private_home(tmp_path_factory):
+        run_year(s, 2020, "2026-03-01")
+        first = run_year(s, 2021, "2026-03-02")
+    return {**s, "root": tmp_path, "first": first}
+
+
+@pytest.fixture
+def scenario(scenario_built, tmp_path):
+    """The scenario after its first 2020 and 2021 runs, the test's own copy."""
+    return _copy_of(scenario_built, tmp_path)
 
 
 def correct_z120(inbox: Path) -> None:
@@ -276,8 +311,7 @@ FLIPS = {  # what Z120's correction flipped, zone by zone (read off the scenario
 
 def test_a_correction_lists_what_it_flipped_in_the_dataset_and_the_report(scenario):
     s = scenario
-    run_year(s, 2020, "2026-03-01")
-    assert run_year(s, 2021, "2026-03-02").empty
+    assert s["first"].empty
     before = s["store"].read("rankings", 2021).to_pandas().set_index("zone_code")
     assert before.at["Z120", "national_rank"] == 120 and before.at["Z120", "summoned"]
     assert before.at["Z100", "top100"] and not before.at["Z117", "summoned"]
@@ -338,8 +372,6 @@ def test_a_baseline_written_before_statuses_were_kept_claims_no_flips(scenario):
     from etdz.changes import BASELINE
 
     s = scenario
-    run_year(s, 2020, "2026-03-01")
-    run_year(s, 2021, "2026-03-02")
     current = s["store"].read(BASELINE, 2021)
     old_schema = pa.schema([(n, current.schema.field(n).type) for n in (
         "kind", "zone_code", "name_zh", "total_score", "national_rank", "data_year", "file_name", "sha256", "status")])

@@ -296,8 +296,11 @@ def stop_process_group(proc: subprocess.Popen, timeout: float = 20) -> None:
     try:
         proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=timeout)
 
 
 def check_ui_host(settings: Settings, host: str) -> None:

@@ -57,16 +57,21 @@ def golden_built(tmp_path_factory) -> dict:
     shutil.copytree(GOLDEN / "inbox", root / "inbox")
     s = {"inbox": root / "inbox", "store": Warehouse(str(root / "warehouse")),
          "catalogues": load_catalogues(GOLDEN / "catalogues"), "registry": load_registry(GOLDEN / "registry.csv")}
-    with _private_home(tmp_path_factory):
-        run_year(s, 2020, "2026-03-01")
-        first = run_year(s, 2021, "2026-03-02")
-    return {**s, "root": root, "first": first}
+    return _first_runs(s, root, tmp_path_factory)
 
 
 @pytest.fixture
 def setup(golden_built, tmp_path):
     """The golden example after its first 2020 and 2021 runs, the test's own copy."""
     return _copy_of(golden_built, tmp_path)
+
+
+def _first_runs(s: dict, root, tmp_path_factory) -> dict:
+    """``s`` after its first 2020 and 2021 runs (on 2026-03-01 and 2026-03-02); ``first``: 2021's ranking_changes."""
+    with _private_home(tmp_path_factory):
+        run_year(s, 2020, "2026-03-01")
+        first = run_year(s, 2021, "2026-03-02")
+    return {**s, "root": root, "first": first}
 
 
 def run_year(s: dict, year: int, when: str) -> pd.DataFrame:
@@ -264,10 +269,7 @@ def scenario_built(tmp_path_factory) -> dict:
             _write_file(folder / f"{code}.csv", code, year, trade, unit, firms, t0 + i)
     s = {"inbox": tmp_path / "inbox", "store": Warehouse(str(tmp_path / "warehouse")),
          "catalogues": load_catalogues(tmp_path / "catalogues"), "registry": load_registry(tmp_path / "registry.csv")}
-    with _private_home(tmp_path_factory):
-        run_year(s, 2020, "2026-03-01")
-        first = run_year(s, 2021, "2026-03-02")
-    return {**s, "root": tmp_path, "first": first}
+    return _first_runs(s, tmp_path, tmp_path_factory)
 
 
 @pytest.fixture

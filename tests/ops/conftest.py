@@ -13,7 +13,6 @@ import json
 import os
 import pwd
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -70,21 +69,11 @@ def wait_for_port(port: int, timeout: float, proc: subprocess.Popen | None = Non
 
 
 def stop_group(proc: subprocess.Popen, timeout: float = 10) -> None:
-    """End a process started with ``start_new_session=True`` and everything it started, by group."""
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait(timeout=timeout)
+    """End a process started with ``start_new_session=True`` and everything it started, by group (the rule
+    `etdz ui` stops its own processes by)."""
+    from pipelines.cli import stop_process_group
+
+    stop_process_group(proc, timeout)
 
 
 def free_port_pair() -> int:

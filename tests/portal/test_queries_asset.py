@@ -186,7 +186,7 @@ def test_closing_a_query_refreshes_the_reports_and_lets_the_year_be_published(po
                                                                                monkeypatch, capsys):
     from pipelines.cli import main
     from pipelines.definitions import build_definitions
-    from pipelines.runs import in_process_job, run_years
+    from pipelines.runs import run_years
     from pipelines.staleness import stale_assets
 
     review = Review(portal_env)
@@ -232,9 +232,9 @@ def test_closing_a_query_refreshes_the_reports_and_lets_the_year_be_published(po
         data = tick(defs, instance)
         [request] = data.run_requests
         assert stale_assets(defs, instance, [2021]).get(2021)  # recorded: the reports are stale in the UI
-        result = in_process_job(defs).execute_in_process(  # the twin without the automation condition
-            partition_key=request.partition_key, asset_selection=list(request.asset_selection), instance=instance,
-            tags=request.tags)
+        sensor = defs.resolve_sensor_def("review_queries_sensor")
+        result = defs.resolve_job_def(sensor.job_name).execute_in_process(  # the reports' job, as the daemon runs it
+            partition_key=request.partition_key, instance=instance, tags=request.tags)
         assert result.success
         assert stale_assets(defs, instance, [2021]) == {}
     html = national.read_text(encoding="utf-8")

@@ -9,7 +9,7 @@ Where the tags come from. `etdz run`, the schedule and the review sensor set the
 (:func:`year_run_tags`). The automation cannot: its sensor's ``run_tags`` are the same for every year, and Dagster
 1.13 refuses a partitioned config (``tags_for_partition_key_fn``) on a job that carries an automation condition
 (the automation submits runs without resolving per-partition config or tags). So :func:`build_run_tags_sensor`, a
-run-status sensor on the job's started runs, adds what a run lacks — for the automation's runs, for a launch
+sensor over the job's new runs, adds what a run lacks — for the automation's runs, for a launch
 from the UI's launchpad or a backfill — from the inbox state recorded when the run was created, which is the
 state the automation acted on. A tag the launcher set is never replaced.
 """
@@ -24,10 +24,12 @@ from dagster import (
     AssetRecordsFilter,
     DagsterInstance,
     DagsterRun,
-    DagsterRunStatus,
     DefaultSensorStatus,
-    RunStatusSensorContext,
-    run_status_sensor,
+    RunsFilter,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    sensor,
 )
 
 from assets.inbox import INBOX_KEY
@@ -130,20 +132,43 @@ def missing_tags(instance: DagsterInstance, settings: Settings, catalogues: Sequ
     return {k: v for k, v in tags.items() if k not in run.tags}
 
 
+def tag_new_runs(instance: DagsterInstance, settings: Settings, catalogues: Sequence[Catalogue],
+                 job_names: Sequence[str], after: int, limit: int = 100) -> tuple[int, list[tuple[str, list[str]]]]:
+    """Give the runs of ``job_names`` created after run storage id ``after`` (at most ``limit`` per job, newest
+    first) the year's tags they lack; ``(the newest storage id seen, [(run id, tags added), …])``."""
+    newest, tagged = after, []
+    for name in job_names:
+        for record in instance.get_run_records(RunsFilter(job_name=name), limit=limit):
+            if record.storage_id <= after:
+                break  # newest first: the rest were seen on an earlier tick
+            newest = max(newest, record.storage_id)
+            if tags := missing_tags(instance, settings, catalogues, record.dagster_run):
+                instance.add_run_tags(record.dagster_run.run_id, tags)
+                tagged.append((record.dagster_run.run_id, sorted(tags)))
+    return newest, tagged
+
+
 def build_run_tags_sensor(jobs, settings: Settings, catalogues: Sequence[Catalogue], interval_seconds: int = 30,
                           demo: bool = False):
-    """The run-status sensor giving every started run of ``jobs`` the year's tags it lacks (:func:`missing_tags`)."""
+    """The sensor giving every new run of ``jobs`` the year's tags it lacks (:func:`tag_new_runs`).
 
-    @run_status_sensor(
-        run_status=DagsterRunStatus.STARTED, name=RUN_TAGS_SENSOR, monitored_jobs=list(jobs),
-        minimum_interval_seconds=interval_seconds, default_status=DefaultSensorStatus.RUNNING,
-        description=fictitious.describe(
-            "Gives every run of a data year the same tags (catalogue, inbox folder, digest, file count, who started "
-            "it and, for the automation's runs, why) when its launcher could not set them.", demo))
-    def year_run_tags_sensor(context: RunStatusSensorContext):
-        run = context.dagster_run
-        if tags := missing_tags(context.instance, settings, catalogues, run):
-            context.instance.add_run_tags(run.run_id, tags)
-            context.log.info(f"run {run.run_id} ({run.tags.get('dagster/partition')}): tagged {sorted(tags)}")
+    A plain sensor over the runs created since its cursor rather than a run-status sensor: a run-status sensor's
+    first tick skips every event before it, so a run the automation started while the daemon's sensors were still
+    starting (it happens: both begin at the daemon's start) would never get its tags. This one tags, on its first
+    tick, the newest runs of each job that lack them, and a run is tagged while still queued."""
+    names = [job.name for job in jobs]
+
+    @sensor(name=RUN_TAGS_SENSOR, minimum_interval_seconds=interval_seconds,
+            default_status=DefaultSensorStatus.RUNNING,
+            description=fictitious.describe(
+                "Gives every run of a data year the same tags (catalogue, inbox folder, digest, file count, who "
+                "started it and, for the automation's runs, why) when its launcher could not set them.", demo))
+    def year_run_tags_sensor(context: SensorEvaluationContext):
+        newest, tagged = tag_new_runs(context.instance, settings, catalogues, names,
+                                      int(context.cursor) if context.cursor else 0)
+        for run_id, keys in tagged:
+            context.log.info(f"run {run_id}: tagged {keys}")
+        return SensorResult(cursor=str(newest), skip_reason=None if tagged else SkipReason(
+            "no new run lacks the year's tags"))
 
     return year_run_tags_sensor

@@ -71,3 +71,33 @@ def test_command_line_flags_are_recorded(golden_env):
                          allow_incomplete=True)
     assert tags["etdz/allow_shrink"] == "true" and tags["etdz/allow_incomplete"] == "true"
     assert tags["etdz/files"] == "0"
+
+
+def test_the_sensor_tags_runs_created_before_its_first_tick_and_each_new_run_once(golden_env):
+    """The case a run-status sensor misses: the automation's first run started while the daemon's sensors were
+    still starting (its first tick skips every earlier event)."""
+    from dagster import build_sensor_context
+
+    from pipelines.tags import build_run_tags_sensor
+
+    settings = Settings.from_env()
+    catalogues = load_catalogues(settings.methodology)
+
+    class Job:  # the sensor reads only the jobs' names
+        name = "annual_assessment"
+
+    sensor = build_run_tags_sensor([Job()], settings, catalogues)
+    with DagsterInstance.ephemeral() as instance:
+        early = _run(instance, 2020, **{TRIGGER_TAG: "automation"})
+        cli = _run(instance, 2021, **year_run_tags(settings, catalogues, 2021, "cli", []))
+        first = sensor(build_sensor_context(instance=instance))
+        assert set(COMMON) <= set(instance.get_run_by_id(early.run_id).tags)
+        assert instance.get_run_by_id(cli.run_id).tags == cli.tags  # its launcher's tags kept as they were
+        assert first.cursor and not first.skip_reason
+
+        again = sensor(build_sensor_context(instance=instance, cursor=first.cursor))
+        assert again.skip_reason and again.cursor == first.cursor  # nothing new: nothing looked at again
+
+        late = _run(instance, 2021)  # a launch from the UI, after the first tick
+        third = sensor(build_sensor_context(instance=instance, cursor=again.cursor))
+        assert instance.get_run_by_id(late.run_id).tags[TRIGGER_TAG] == "ui" and int(third.cursor) > int(first.cursor)

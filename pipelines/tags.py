@@ -113,8 +113,8 @@ def missing_tags(instance: DagsterInstance, settings: Settings, catalogues: Sequ
     """The year's tags ``run`` lacks (none for a run its launcher tagged): its inbox as recorded when the run was
     created (else as the folder is now), its catalogue, who started it and — for the automation's runs — why."""
     key = run.tags.get("dagster/partition")
-    if not key or not key.isdigit():
-        return {}
+    if not key or not key.isdigit() or set(COMMON) <= set(run.tags):
+        return {}  # not a year's run, or its launcher (or an earlier tick) tagged it: nothing to look up
     year = int(key)
     record = instance.get_run_record_by_id(run.run_id)
     created = record.create_timestamp.timestamp() if record else None
@@ -148,6 +148,12 @@ def tag_new_runs(instance: DagsterInstance, settings: Settings, catalogues: Sequ
     return newest, tagged
 
 
+def _storage_id(cursor: str | None) -> int:
+    """The run storage id a cursor of this sensor holds; 0 (start from the newest runs) for none, or for the JSON
+    cursor the run-status sensor of the same name stored in an instance upgraded from it."""
+    return int(cursor) if cursor and cursor.isdigit() else 0
+
+
 def build_run_tags_sensor(jobs, settings: Settings, catalogues: Sequence[Catalogue], interval_seconds: int = 30,
                           demo: bool = False):
     """The sensor giving every new run of ``jobs`` the year's tags it lacks (:func:`tag_new_runs`).
@@ -164,8 +170,7 @@ def build_run_tags_sensor(jobs, settings: Settings, catalogues: Sequence[Catalog
                 "Gives every run of a data year the same tags (catalogue, inbox folder, digest, file count, who "
                 "started it and, for the automation's runs, why) when its launcher could not set them.", demo))
     def year_run_tags_sensor(context: SensorEvaluationContext):
-        newest, tagged = tag_new_runs(context.instance, settings, catalogues, names,
-                                      int(context.cursor) if context.cursor else 0)
+        newest, tagged = tag_new_runs(context.instance, settings, catalogues, names, _storage_id(context.cursor))
         for run_id, keys in tagged:
             context.log.info(f"run {run_id}: tagged {keys}")
         return SensorResult(cursor=str(newest), skip_reason=None if tagged else SkipReason(

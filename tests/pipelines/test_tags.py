@@ -101,3 +101,22 @@ def test_the_sensor_tags_runs_created_before_its_first_tick_and_each_new_run_onc
         late = _run(instance, 2021)  # a launch from the UI, after the first tick
         third = sensor(build_sensor_context(instance=instance, cursor=again.cursor))
         assert instance.get_run_by_id(late.run_id).tags[TRIGGER_TAG] == "ui" and int(third.cursor) > int(first.cursor)
+
+
+def test_an_instance_upgraded_from_the_run_status_sensor_starts_from_the_newest_runs(golden_env):
+    """The sensor of the same name stored a run-status cursor (JSON) in instances that ran the earlier version."""
+    from dagster import build_sensor_context
+
+    from pipelines.tags import build_run_tags_sensor
+
+    settings = Settings.from_env()
+
+    class Job:
+        name = "annual_assessment"
+
+    sensor = build_run_tags_sensor([Job()], settings, load_catalogues(settings.methodology))
+    with DagsterInstance.ephemeral() as instance:
+        run = _run(instance, 2020, **{TRIGGER_TAG: "automation"})
+        legacy = '{"__class__": "RunStatusSensorCursor", "record_id": 7, "update_timestamp": null}'
+        result = sensor(build_sensor_context(instance=instance, cursor=legacy))
+        assert set(COMMON) <= set(instance.get_run_by_id(run.run_id).tags) and result.cursor.isdigit()

@@ -63,9 +63,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from etdz.catalogue import Catalogue, MethodologyError, catalogue_for_year, load_catalogues
+from etdz.cells import cell_text
 from etdz.history import previous_submissions
 from etdz.inbox_state import InboxEntry, display_name, listing_digest, scan_inbox
 from etdz.ingestion.opening import load_file, received_file
@@ -228,7 +230,8 @@ class Checker:
         self._lock = threading.RLock()
         self._rules: _Rules | None = None
         self._runners: dict[str, SuiteRunner] = {}  # catalogue sha256 → its GX suite, built once
-        self._previous: dict[int, tuple[tuple, pd.DataFrame | None]] = {}  # data year → (key, Y−1 measures)
+        self._previous: dict[int, _Previous] = {}  # data year → its accepted Y−1 measures and what they came from
+        self._listings: dict[str, tuple[list[InboxEntry], str]] | None = None  # a batch's folder listings (_listing)
         self._inbox: dict[int, _InboxYear] = {}
         self._queue_cv = threading.Condition()  # guards _queue and _busy (never held during a check)
         self._queue: list[_Job] = []
@@ -298,6 +301,9 @@ class Checker:
         """Every job of ``batch``: a check reused when nothing it read has changed, the others in ONE validation
         per catalogue and year (as many rounds as a file name repeats). A batch that raises is checked again job by
         job, so a job gets exactly what it would have got alone: its results, or its own exception."""
+        own = self._listings is None  # the outermost call lists each folder once for the whole batch
+        if own:
+            self._listings = {}
         try:
             rules = self._current_rules()
             todo: list[tuple[_Job, int, tuple | None]] = []
@@ -339,6 +345,9 @@ class Checker:
                     job.error = None
                 except Exception as exc:  # noqa: BLE001 - handed to the job's caller
                     job.error = exc
+        finally:
+            if own:
+                self._listings = None
 
     def _deps_now(self, deps: dict, res: CheckResult, item: _Item, rules: _Rules) -> dict:
         """What the inputs ``deps`` recorded for a check look like now (same keys, same shape): equal to ``deps``
@@ -403,12 +412,14 @@ class Checker:
         checked: dict[int, tuple[int | None, str]] = {}
         for (version, year), fs in groups.items():
             catalogue = by_version[version]
-            previous = self._previous_measures(year, catalogue, rules) if year else None
+            zones = _zones_named(fs)
+            previous = self._previous_measures(year, catalogue, rules, zones=zones) if year else None
             if year and (self.warehouse or self.inbox):
                 for f in fs:
                     deps[f.idx]["previous"] = (year, version, self._previous_key(year, catalogue, rules))
             frame, _, long = validate_submissions(fs, catalogue, rules.registry, year, previous,
-                                                  runner=self._runner(catalogue), lookup=rules.lookup)
+                                                  runner=self._runner(catalogue), lookup=rules.lookup,
+                                                  release=False)
             owner = {}
             for f in fs:
                 owner.setdefault((f.file_name, f.sha256), f.idx)
@@ -488,8 +499,7 @@ class Checker:
 
     def _inbox_year(self, year: int, catalogue: Catalogue, rules: _Rules) -> _InboxYear:
         """The year's inbox as the run would read it: entries read once each, kept while unchanged."""
-        entries = scan_inbox(Path(self.inbox) / str(year))  # type: ignore[arg-type]
-        digest = listing_digest(entries)
+        entries, digest = self._listing(Path(self.inbox) / str(year))  # type: ignore[arg-type]
         state = self._inbox.get(year)
         if state is None or state.rules_key != (rules.key, catalogue.sha256):
             state = self._inbox[year] = _InboxYear(rules_key=(rules.key, catalogue.sha256))
@@ -520,7 +530,7 @@ class Checker:
             if any(x["severity"] == "error" for x in file_checks(f, rules.registry, rules.lookup)):
                 bad.add(f.idx)
         row_issues, _, long = validate_rows([f for f in files if f.idx not in bad], catalogue, year, None,
-                                            runner=self._runner(catalogue))
+                                            runner=self._runner(catalogue), release=False)
         bad |= {e.file.idx for e in entries if any(x["severity"] == "error" and x["file_name"] == e.file.file_name
                                                    for x in row_issues)}
         reported = reported_measures(long)
@@ -537,28 +547,40 @@ class Checker:
             self._runners[catalogue.sha256] = runner
         return runner
 
-    def _previous_measures(self, year: int, catalogue: Catalogue, rules: _Rules) -> pd.DataFrame | None:
-        """The accepted Y−1 measures (:func:`etdz.history.previous_submissions`), read again only when the
-        warehouse's Y−1 files or Y−1's inbox folder change."""
+    def _previous_measures(self, year: int, catalogue: Catalogue, rules: _Rules,
+                           zones: set[str | None] | None = None) -> pd.DataFrame | None:
+        """The accepted Y−1 measures (:func:`etdz.history.previous_submissions`) — of ``zones`` only when given
+        (what the year-on-year band of their files reads; the rest of the year is not joined) — read again only
+        when the warehouse's Y−1 files or Y−1's inbox folder change."""
         if not self.warehouse and not self.inbox:
             return None
-        store = Warehouse(self.warehouse) if self.warehouse else None
         key = self._previous_key(year, catalogue, rules)
         hit = self._previous.get(year)
-        if hit is not None and hit[0] == key:
-            return hit[1]
-        if store is None:
-            return None
-        prev = previous_submissions(store, self.inbox or "", year, rules.catalogues, catalogue, rules.registry,
-                                    self.max_bytes, max_rows_per_measure=self.max_rows_per_measure)
-        self._previous[year] = (key, prev.measures)
-        return prev.measures
+        if hit is None or hit.key != key:
+            if not self.warehouse:
+                return None
+            prev = previous_submissions(Warehouse(self.warehouse), self.inbox or "", year, rules.catalogues, catalogue,
+                                        rules.registry, self.max_bytes, max_rows_per_measure=self.max_rows_per_measure)
+            hit = self._previous[year] = _Previous(key, prev.measures)
+        return hit.of(zones)
 
     def _previous_key(self, year: int, catalogue: Catalogue, rules: _Rules) -> tuple:
         """What Y−1's accepted measures are read from looks like (the warehouse's Y−1 files, Y−1's inbox)."""
         store = Warehouse(self.warehouse) if self.warehouse else None
         return (rules.key, catalogue.sha256, _store_key(store, year - 1),
-                listing_digest(scan_inbox(Path(self.inbox) / str(year - 1))) if self.inbox else "")
+                self._listing(Path(self.inbox) / str(year - 1))[1] if self.inbox else "")
+
+    def _listing(self, folder: Path) -> tuple[list[InboxEntry], str]:
+        """An inbox folder's entries and their digest (:func:`etdz.inbox_state.listing_digest`), listed once per
+        batch: every check of a batch sees the inbox as it was when the batch began (a file added meanwhile is seen
+        by the next check, as the run sees only what its listing saw)."""
+        hit = self._listings.get(os.fspath(folder)) if self._listings is not None else None
+        if hit is None:
+            entries = scan_inbox(folder)
+            hit = (entries, listing_digest(entries))
+            if self._listings is not None:
+                self._listings[os.fspath(folder)] = hit
+        return hit
 
     def _current_rules(self) -> _Rules:
         """The catalogues and the registry, loaded again when their files changed."""
@@ -586,6 +608,24 @@ MEMO_SIZE = 1024  # checks kept for reuse (a result is a few KB)
 
 
 @dataclass
+class _Previous:
+    """A year's accepted Y−1 measures, what they were read from, and their rows by zone (made on first use)."""
+
+    key: tuple
+    measures: pd.DataFrame | None
+    by_zone: dict | None = None
+
+    def of(self, zones: set[str | None] | None) -> pd.DataFrame | None:
+        """The measures of ``zones`` (all of them when None), in their order in the year's frame."""
+        if zones is None or self.measures is None or "zone_code" not in self.measures.columns:
+            return self.measures
+        if self.by_zone is None:
+            self.by_zone = self.measures.groupby("zone_code", sort=False).indices
+        rows = [self.by_zone[z] for z in zones if z in self.by_zone]
+        return self.measures.iloc[np.sort(np.concatenate(rows)) if rows else []]
+
+
+@dataclass
 class _Item:
     """One file to check, as given to :meth:`Checker.check_files`."""
 
@@ -610,6 +650,15 @@ class _Job:
     results: list[CheckResult] | None = None
     error: BaseException | None = None
     done: bool = False
+
+
+def _zones_named(files: list[SubmissionFile]) -> set[str | None]:
+    """Every zone code a cell of ``files`` names (before the file checks decide each file's zone: a superset of
+    them), for the Y−1 figures the year-on-year band can read."""
+    out: set[str | None] = {f.read.zone for f in files if f.read.zone is not None}
+    for f in files:
+        out.update(cell_text(v) for rec in f.read.rows if not isinstance(v := rec.get("zone_code"), Formula))
+    return out
 
 
 def _memo_key(item: _Item) -> tuple | None:

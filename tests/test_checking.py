@@ -142,6 +142,29 @@ def test_an_upload_is_checked_as_if_placed_in_the_inbox_now(demo_home, tmp_path)
     assert res.data_year == YEAR and res.zone_code
 
 
+def test_a_check_lists_each_inbox_folder_once_and_joins_only_its_zone_s_previous_figures(demo_home, monkeypatch):
+    """The year's and Y−1's inbox folders are listed once per check (not once per look-up), and the year-on-year
+    band joins the Y−1 figures of the zone the file names, not the whole year's."""
+    from etdz import checking
+    from etdz.validation import long_frame
+
+    checker = Checker(_settings(demo_home))
+    folder = demo_home / "inbox" / str(YEAR)
+    correction = next(folder.glob("*_更正.csv"))
+    checker.check(correction)  # the first check reads Y−1 and the inbox
+    listed, joined = [], []
+    scan, join = checking.scan_inbox, long_frame._join_previous
+    monkeypatch.setattr(checking, "scan_inbox", lambda p: listed.append(Path(p).name) or scan(p))
+    monkeypatch.setattr(long_frame, "_join_previous",
+                        lambda df, prev, *a: joined.append(prev) or join(df, prev, *a))
+    original = correction.with_name(correction.name.replace("_更正", ""))
+    res = checker.check(original.read_bytes(), "again.csv", data_year=YEAR)
+    assert res.supersedes == correction.name
+    assert sorted(n for n in listed if n.isdigit()) == [str(YEAR - 1), str(YEAR)]  # (+ the methodology folder)
+    with_previous = [p for p in joined if p is not None]  # (the inbox entries' own rows are checked without Y−1)
+    assert len(with_previous) == 1 and set(with_previous[0]["zone_code"]) == {res.zone_code}
+
+
 @pytest.mark.slow
 def test_the_inbox_and_previous_year_are_read_again_when_they_change(tmp_path):
     home = tmp_path / "home"

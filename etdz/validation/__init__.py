@@ -81,16 +81,20 @@ __all__ = [
 
 def validate_rows(files: list[SubmissionFile], catalogue: Catalogue, data_year: int,
                   previous: pd.DataFrame | None = None,
-                  runner: SuiteRunner | None = None) -> tuple[list[dict], ValidationReport, pd.DataFrame]:
+                  runner: SuiteRunner | None = None, *,
+                  release: bool = True) -> tuple[list[dict], ValidationReport, pd.DataFrame]:
     """Run the suite on all files at once; returns (row issues, report, long frame).
 
     ``runner``: the catalogue's suite already built (:class:`SuiteRunner`, kept by the warm check); else one is
-    built for this call (the run: once per year)."""
+    built for this call (the run: once per year). ``release``: give freed memory back to the operating system
+    after the rows and after GX (:func:`etdz.memory.release_memory`) — worth it after a year's rows; the warm
+    check of a few files passes False (two full collections cost ~15 ms, a tenth of a check)."""
     t0 = time.perf_counter()
     df = build_long_frame(files, catalogue, previous)
     for f in files:
         f.read.release_rows()  # everything later reads the long frame
-    release_memory()
+    if release:
+        release_memory()
     report = ValidationReport(data_year=data_year, method_version=catalogue.version,
                               suite_name=f"etdz_submissions_{data_year}_{catalogue.version}")
     report.rows_checked = int(df["origin"].eq("row").sum()) if len(df) else 0
@@ -102,7 +106,8 @@ def validate_rows(files: list[SubmissionFile], catalogue: Catalogue, data_year: 
         ctx = ephemeral_context()  # before the suite: GX creates a suite only inside a context
         runner = SuiteRunner(build_suite(catalogue, report.suite_name), ctx)
     result = runner.run(df)
-    release_memory()  # GX's temporaries
+    if release:
+        release_memory()  # GX's temporaries
     report.gx_version = gx_module().__version__
     by_idx = {f.idx: f for f in files}
     dups = df.loc[df["dup_measure"].notna()]
@@ -139,15 +144,17 @@ def validate_rows(files: list[SubmissionFile], catalogue: Catalogue, data_year: 
 
 def validate_submissions(files: list[SubmissionFile], catalogue: Catalogue, registry: pd.DataFrame, data_year: int,
                          previous: pd.DataFrame | None = None, runner: SuiteRunner | None = None,
-                         lookup: dict[str, dict] | None = None) -> tuple[pd.DataFrame, ValidationReport, pd.DataFrame]:
+                         lookup: dict[str, dict] | None = None, *,
+                         release: bool = True) -> tuple[pd.DataFrame, ValidationReport, pd.DataFrame]:
     """All checks of §2.1 on a year's files but the one that needs the decisions (``file.measures_dropped``):
     returns (issues frame, GX report, long frame). The run passes a year's files; the warm check
-    (:mod:`etdz.checking`) one file, with its kept ``runner`` and registry ``lookup``."""
+    (:mod:`etdz.checking`) one file, with its kept ``runner`` and registry ``lookup`` (and ``release=False``:
+    :func:`validate_rows`)."""
     issues: list[dict] = []
     lookup = registry_lookup(registry) if lookup is None else lookup
     for f in files:
         issues.extend(file_checks(f, registry, lookup))
-    row_issues, report, df = validate_rows(files, catalogue, data_year, previous, runner)
+    row_issues, report, df = validate_rows(files, catalogue, data_year, previous, runner, release=release)
     issues.extend(row_issues)
     frame = issues_frame(issues)
     return frame, report, df

@@ -57,14 +57,17 @@ _GX: Any = None
 
 def gx_module():
     """great_expectations, imported on first use (2–4 s), once per process; the parts of its import our suites
-    never run (scipy.stats, altair: :mod:`etdz.lazy_imports`) load only if something uses them."""
+    never run (scipy.stats, altair: :mod:`etdz.lazy_imports`) load only if something uses them; its kwarg
+    look-ups with the configuration built once (:mod:`etdz.validation.gx_kwargs`, on the checked GX version)."""
     global _GX
     if _GX is None:
         from etdz.lazy_imports import deferred  # noqa: PLC0415
+        from etdz.validation import gx_kwargs  # noqa: PLC0415
 
         with deferred():
             import great_expectations as gx  # noqa: PLC0415
 
+        gx_kwargs.install()
         _GX = gx
     return _GX
 

@@ -71,6 +71,7 @@ from etdz.cells import cell_text
 from etdz.history import previous_submissions
 from etdz.inbox_state import InboxEntry, display_name, listing_digest, scan_inbox
 from etdz.ingestion.opening import load_file, received_file
+from etdz.memory import freeze_imports
 from etdz.numbers import parse_value
 from etdz.reading import DEFAULT_MAX_BYTES, DEFAULT_ROWS_PER_MEASURE, Formula, ReadResult
 from etdz.registry import SHIPPED_REGISTRY, load_registry
@@ -545,6 +546,9 @@ class Checker:
         if runner is None:
             runner = SuiteRunner.for_catalogue(catalogue, f"etdz_check_{catalogue.version}", screen=True)
             self._runners[catalogue.sha256] = runner
+            # GX is imported now: later automatic collections skip the imports' objects (a full one walks
+            # ~365,000 of them, 0.1–0.25 s: a check that paid for one would be the slowest of the day)
+            freeze_imports()
         return runner
 
     def _previous_measures(self, year: int, catalogue: Catalogue, rules: _Rules,

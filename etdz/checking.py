@@ -418,15 +418,19 @@ class Checker:
             if year and (self.warehouse or self.inbox):
                 for f in fs:
                     deps[f.idx]["previous"] = (year, version, self._previous_key(year, catalogue, rules))
-            frame, _, long = validate_submissions(fs, catalogue, rules.registry, year, previous,
-                                                  runner=self._runner(catalogue), lookup=rules.lookup,
+            entries = self._entries_to_validate(fs, zones, year, catalogue, rules, first_idx=len(items))
+            frame, _, long = validate_submissions(fs + [ef for _, ef in entries], catalogue, rules.registry, year,
+                                                  previous, runner=self._runner(catalogue), lookup=rules.lookup,
                                                   release=False)
             owner = {}
-            for f in fs:
+            for f in fs + [ef for _, ef in entries]:
                 owner.setdefault((f.file_name, f.sha256), f.idx)
             for rec in frame.to_dict("records"):  # issues name their file by name and fingerprint
                 issues.setdefault(owner[(rec["file_name"], rec["sha256"])], []).append(rec)
             reported = reported_measures(long)
+            for e, ef in entries:  # the inbox entries validated alongside: what "measures dropped" needs of them
+                e.errors = any(x["severity"] == "error" for x in issues.pop(ef.idx, []))
+                e.reported = frozenset(reported.get(ef.idx, set()))
             for f in fs:
                 issues.setdefault(f.idx, []).extend(year_issues[f.idx])
                 checked[f.idx] = (f.expected_year or None, version)
@@ -519,6 +523,31 @@ class Checker:
             kept[_entry_key(e)] = _Entry(entry=e, file=f, file_errors=any(x["severity"] == "error" for x in problems))
         state.entries, state.digest = kept, digest
         return state
+
+    def _entries_to_validate(self, fs: list[SubmissionFile], zones: set[str | None], year: int, catalogue: Catalogue,
+                             rules: _Rules, first_idx: int) -> list[tuple[_Entry, SubmissionFile]]:
+        """The inbox entries of the zones ``fs`` name whose rows are not validated yet, read again (numbered from
+        ``first_idx``) to be validated in the same GX validation as ``fs`` — one validation where a zone's
+        correction would otherwise need two. Only when ``fs`` are checked against the year's own catalogue; an
+        entry named like one of ``fs`` is left to :meth:`_validate_entries` (issues name their file by name).
+
+        The same outcome as :meth:`_validate_entries`: an entry has an error when its file or a row breaks a rule
+        (Y−1 joined or not: the year-on-year band only warns), and its reported measures are its rows'."""
+        if not year or not self.inbox:
+            return []
+        try:
+            year_catalogue = catalogue_for_year(rules.catalogues, year)
+        except MethodologyError:
+            return []
+        if year_catalogue.sha256 != catalogue.sha256:
+            return []
+        names = {f.file_name for f in fs}
+        state = self._inbox_year(year, year_catalogue, rules)
+        todo = [e for e in state.entries.values() if e.errors is None and not e.file_errors
+                and e.file.zone_code in zones and e.file.file_name not in names]
+        max_rows = self.max_rows_per_measure * len(catalogue.measures)
+        return [(e, load_file(e.entry, i, year, None, self.max_bytes, max_rows=max_rows))
+                for i, e in enumerate(todo, start=first_idx)]
 
     def _validate_entries(self, entries: list[_Entry], year: int, catalogue: Catalogue, rules: _Rules) -> None:
         """Row checks of inbox entries (no Y−1: acceptance and the values reported do not depend on it)."""

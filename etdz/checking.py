@@ -12,15 +12,17 @@ command) and makes every check the run makes, through the run's own code:
 - the file checks and the row checks are :func:`etdz.validation.validate_submissions`, with the catalogue's
   Great Expectations suite run by a :class:`etdz.validation.SuiteRunner` built ONCE per catalogue and reused
   (context, suite, data asset and batch definition: building them cost ~40 ms a check, and GX is imported
-  once per process, on the first check, never at import of this module);
+  once per process, on the first check, never at import of this module; the imports are then frozen out of the
+  garbage collector's full passes, :func:`etdz.memory.freeze_imports`, and no check runs a full collection);
 - the year-on-year band reads the zone's accepted Y−1 figures through :func:`etdz.history.previous_submissions`
   (the warehouse when Y−1 was run, else Y−1's inbox), read once and kept until the warehouse's Y−1 files or
-  Y−1's inbox folder change;
+  Y−1's inbox folder change; a check joins the Y−1 figures of the zones its files name, not the whole year's;
 - ``file.measures_dropped`` compares the file with the zone's current accepted file of the year's inbox, chosen
-  by the run's own rule (latest modification time, then the greater name): the inbox is listed at each check
-  (one ``lstat`` per entry, :func:`etdz.inbox_state.scan_inbox`); each entry is read and checked once and kept
-  while its name, size and modification time are unchanged (only the entries of the checked file's zone are
-  validated row by row, and only once), so a check after a new upload reads only the new file.
+  by the run's own rule (latest modification time, then the greater name): the inbox is listed once per check
+  (once per batch: one ``lstat`` per entry, :func:`etdz.inbox_state.scan_inbox`); each entry is read and checked
+  once and kept while its name, size and modification time are unchanged (only the entries of the checked file's
+  zone are validated row by row, once, in the same GX validation as the checked file), so a check after a new
+  upload reads only the new file.
 
 The checked file is treated as if it were placed in the year's inbox under its name: an inbox entry of the same
 name is the file it replaces (a file checked from inside the inbox is itself), its modification time is its own

@@ -143,15 +143,22 @@ def test_an_upload_is_checked_as_if_placed_in_the_inbox_now(demo_home, tmp_path)
 
 
 def test_a_check_lists_each_inbox_folder_once_and_joins_only_its_zone_s_previous_figures(demo_home, monkeypatch):
-    """The year's and Y−1's inbox folders are listed once per check (not once per look-up), and the year-on-year
-    band joins the Y−1 figures of the zone the file names, not the whole year's."""
+    """A correction is checked with the file it replaces in one GX validation; the year's and Y−1's inbox folders
+    are listed once per check (not once per look-up), and the year-on-year band joins the Y−1 figures of the zone
+    the file names, not the whole year's."""
     from etdz import checking
-    from etdz.validation import long_frame
+    from etdz.validation import SuiteRunner, long_frame
 
     checker = Checker(_settings(demo_home))
     folder = demo_home / "inbox" / str(YEAR)
     correction = next(folder.glob("*_更正.csv"))
-    checker.check(correction)  # the first check reads Y−1 and the inbox
+    checker.warm([YEAR])  # Y−1 read (and validated: it was never run), the inbox listed
+    runs = []
+    run = SuiteRunner.run
+    monkeypatch.setattr(SuiteRunner, "run", lambda self, df: runs.append(len(df)) or run(self, df))
+    res = checker.check(correction)  # the first check reads Y−1 and the inbox
+    # ONE validation for the correction and the zone's file it replaces (whose measures "measures dropped" needs)
+    assert res.supersedes and "file.measures_dropped" in set(res.issues["check"]) and len(runs) == 1
     listed, joined = [], []
     scan, join = checking.scan_inbox, long_frame._join_previous
     monkeypatch.setattr(checking, "scan_inbox", lambda p: listed.append(Path(p).name) or scan(p))

@@ -6,8 +6,9 @@ them only inside its methods (the suites of :mod:`etdz.validation.suite` never c
 of GX's import (docs/benchmarks.md, issue 22). Inside :func:`deferred`, a plain ``import scipy.stats`` /
 ``import altair`` / ``from scipy import stats`` binds a module object whose code runs on first attribute access
 (the standard library's :class:`importlib.util.LazyLoader`), so nothing changes for code that does use them:
-the first ``stats.entropy`` loads scipy.stats as usual. A ``from altair import Chart`` is an attribute access and
-loads the module at once, as before.
+the first ``stats.entropy`` loads scipy.stats as usual. The same holds for ``jsonschema``, which GX's
+``column_values_match_json_schema`` metric imports at module level and uses only when it runs. A
+``from altair import Chart`` is an attribute access and loads the module at once, as before.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ import sys
 from collections.abc import Iterator
 
 #: what GX imports at module level and our suites never run: scipy.stats (statistical expectations), altair (their
-#: charts in Data Docs)
-GX_UNUSED = frozenset({"scipy.stats", "altair"})
+#: charts in Data Docs), jsonschema (the JSON-schema metric's, with its ``referencing`` registry: ~0.2 s)
+GX_UNUSED = frozenset({"scipy.stats", "altair", "jsonschema"})
 
 
 class _DeferringFinder(importlib.abc.MetaPathFinder):

@@ -55,15 +55,19 @@ def test_a_module_that_is_not_installed_still_fails_to_import():
 
 
 @pytest.mark.slow
-def test_gx_import_leaves_scipy_stats_and_altair_unexecuted_and_the_suite_still_validates():
-    """In a fresh interpreter: GX imported through etdz.validation.suite, scipy.stats / altair not executed
-    (their modules are lazy), yet GX works and scipy.stats works when something asks for it."""
+def test_gx_import_leaves_scipy_stats_altair_and_jsonschema_unexecuted_and_the_suite_still_validates():
+    """In a fresh interpreter: GX imported through etdz.validation.suite, scipy.stats / altair / jsonschema not
+    executed (their modules are lazy), yet GX works and scipy.stats and jsonschema work when something asks."""
     code = ("import sys, importlib.util\n"
             "from etdz.validation.suite import gx_module\n"
             "gx = gx_module()\n"
-            "lazy = [n for n in ('scipy.stats', 'altair') if type(sys.modules.get(n)).__name__ == '_LazyModule']\n"
+            "lazy = [n for n in ('scipy.stats', 'altair', 'jsonschema')\n"
+            "        if type(sys.modules.get(n)).__name__ == '_LazyModule']\n"
             "ctx = gx.get_context(mode='ephemeral')\n"
             "from scipy import stats\n"
-            "print(lazy, round(float(stats.entropy([0.5, 0.5])), 4), type(sys.modules['scipy.stats']).__name__)\n")
+            "import jsonschema\n"
+            "jsonschema.validate(1, {'type': 'integer'})\n"
+            "print(lazy, round(float(stats.entropy([0.5, 0.5])), 4), type(sys.modules['scipy.stats']).__name__,\n"
+            "      type(sys.modules['jsonschema']).__name__)\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert out.stdout.strip() == "['scipy.stats', 'altair'] 0.6931 module", out.stdout + out.stderr
+    assert out.stdout.strip() == "['scipy.stats', 'altair', 'jsonschema'] 0.6931 module module", out.stdout + out.stderr

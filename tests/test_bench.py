@@ -45,7 +45,7 @@ def test_bench_runs_at_50_zones_and_writes_json(tmp_path):
         assert floor[key] >= 0
     assert floor["files"] == 50 and floor["rejected"] == 0 and floor["zones_ranked"] == 50
     assert {t["result"] for t in res["targets"]} <= {"PASS", "FAIL", "n/a"}
-    assert len(res["targets"]) == 9
+    assert len(res["targets"]) == 8
     # the temp folders are removed unless --keep
     assert not any((tmp_path / "work").glob("etdz-bench-*"))
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,15 +22,38 @@ class RegistryError(ValueError):
     """The registry file breaks the format of docs/contract/02-inputs.md §2.2."""
 
 
+# Checked registries by (path, SHA-256 of the bytes): a multi-year run loads the registry from the CLI and four
+# steps of every year (~7 ms each, its row-by-row checks); the file is still read each time, so an edited file is
+# checked again. Callers get their own copy: a frame can be changed in place.
+_CHECKED: dict[tuple[str, str], pd.DataFrame] = {}
+
+
 def load_registry(path: str | Path | None = None) -> pd.DataFrame:
     """Read and check a registry CSV (UTF-8); the shipped one when ``path`` is None.
 
     Returns one row per zone with ``first_data_year`` / ``exit_data_year`` as nullable
-    Int64. Raises RegistryError naming the file, the row and the column.
+    Int64. Raises RegistryError naming the file, the row and the column. The file is read every call; a
+    content already checked in this process is not checked again (a copy of that frame is returned).
     """
     path = Path(path) if path else SHIPPED_REGISTRY
     try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise RegistryError(f"zone registry {path}: cannot be read as a UTF-8 CSV ({exc}); "
+                            f"set ETDZ_REGISTRY to a valid file") from exc
+    key = (str(path), hashlib.sha256(data).hexdigest())
+    hit = _CHECKED.get(key)
+    if hit is None:
+        if len(_CHECKED) >= 16:  # bounded: a long-lived process whose registry is edited keeps no history
+            _CHECKED.clear()
+        hit = _CHECKED[key] = _check(path, data)
+    return hit.copy()
+
+
+def _check(path: Path, data: bytes) -> pd.DataFrame:
+    """The registry ``data`` (the bytes of ``path``) parsed and checked: :func:`load_registry`'s work."""
+    try:
+        df = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise RegistryError(f"zone registry {path}: cannot be read as a UTF-8 CSV ({exc}); "
                             f"set ETDZ_REGISTRY to a valid file") from exc

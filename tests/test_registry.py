@@ -90,3 +90,26 @@ def test_shipped_registry_is_the_reference_list_mapped_as_02_inputs_says():
     as_text = built.astype("string").fillna("").astype(str)
     assert as_text.values.tolist() == shipped.values.tolist()
     assert built.loc[built.name_zh == "石嘴山经济技术开发区", "exit_data_year"].item() == 2019
+
+
+def test_a_registry_is_checked_once_until_its_file_changes(tmp_path, monkeypatch):
+    from etdz import registry
+
+    checks = []
+    real = registry._check
+    monkeypatch.setattr(registry, "_check", lambda path, data: checks.append(path) or real(path, data))
+    p = tmp_path / "r.csv"
+    p.write_text(HEADER + "A,甲,江苏,east,national,2020,\n", encoding="utf-8")
+    first = load_registry(p)
+    first.loc[0, "name_zh"] = "changed by a caller"
+    again = load_registry(p)  # the same bytes: checked once (a multi-year run loads it ~5 times a year) ...
+    assert len(checks) == 1
+    assert again.loc[0, "name_zh"] == "甲"  # ... and every caller gets its own copy
+    p.write_text(HEADER + "A,乙,江苏,east,national,2020,\n", encoding="utf-8")
+    assert load_registry(p).loc[0, "name_zh"] == "乙" and len(checks) == 2  # an edited file is checked again
+    p.write_text(HEADER + "A,乙,江苏,nowhere,national,2020,\n", encoding="utf-8")
+    with pytest.raises(RegistryError, match="column region"):  # and a broken one refused, never from the memo
+        load_registry(p)
+    p.unlink()
+    with pytest.raises(RegistryError, match="cannot be read"):
+        load_registry(p)

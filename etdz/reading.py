@@ -569,6 +569,21 @@ def _shared_strings_guard(data: bytes) -> FileProblem | None:
     return None
 
 
+_SCAN_CHUNK = 2048  # bytes per read of the size scan: the start of a sheet's data is a few hundred bytes in
+
+
+class _SmallReads:
+    """A file whose reads return at most :data:`_SCAN_CHUNK` bytes. ``iterparse`` reads 16 KB before it yields the
+    events of any of them, so a scan that stops at the start of the sheet's data (a few hundred bytes in) parsed
+    16 KB of rows first: a whole small sheet, parsed twice. Smaller reads stop it within a chunk of the element."""
+
+    def __init__(self, src) -> None:
+        self._src = src
+
+    def read(self, n: int = -1) -> bytes:
+        return self._src.read(_SCAN_CHUNK if n < 0 else min(n, _SCAN_CHUNK))
+
+
 def _sheet_size_until_data(self) -> None:
     """openpyxl's ``ReadOnlyWorksheet._get_size``, stopping where the sheet's data starts.
 
@@ -576,14 +591,15 @@ def _sheet_size_until_data(self) -> None:
     (openpyxl's own write-only workbooks, many exporters) the ``</sheetData>`` it stops at is the end of the
     sheet: opening a workbook parsed every row of every sheet before one row was read (12 s for 200,000 rows,
     whatever the row limit). *Start* events find the element, or its absence, before the first row. The result
-    is the same: the declared dimensions when there are some, else none."""
+    is the same: the declared dimensions when there are some, else none. The sheet is read in small chunks
+    (:class:`_SmallReads`), so only the chunks up to the element are parsed."""
     from openpyxl.worksheet._reader import DATA_TAG, DIMENSION_TAG  # noqa: PLC0415
     from openpyxl.worksheet.dimensions import SheetDimension  # noqa: PLC0415
     from openpyxl.xml.functions import iterparse  # noqa: PLC0415 (defusedxml's when installed, as openpyxl's)
 
     src = self._get_source()
     try:
-        for _event, element in iterparse(src, events=("start",)):
+        for _event, element in iterparse(_SmallReads(src), events=("start",)):
             if element.tag == DIMENSION_TAG:
                 self._min_column, self._min_row, self._max_column, self._max_row = \
                     SheetDimension.from_tree(element).boundaries

@@ -147,3 +147,43 @@ def test_csv_overflow_fields_are_kept_for_the_row_check():
     data = csv_bytes(ROWS[:1]).replace(b"120.5", b"1,120.5")  # unquoted thousands separator
     r = read_csv_bytes(data)
     assert r.rows[0]["value"] == "1" and r.rows[0]["unit"] == "120.5" and r.rows[0]["__extra__"] == ["亿元"]
+
+
+def test_opening_a_workbook_scans_its_sheet_only_up_to_the_data(monkeypatch):
+    from openpyxl import Workbook
+    from openpyxl.worksheet._read_only import ReadOnlyWorksheet
+
+    from etdz import reading
+
+    for write_only in (False, True):  # with a <dimension> element (openpyxl's normal writer) and without one
+        wb = Workbook(write_only=write_only)
+        ws = wb.create_sheet("s") if write_only else wb.active
+        ws.append(["zone_code", "data_year", "measure_code", "value", "unit"])
+        for i in range(2000):
+            ws.append(["Z1", 2022, f"m{i}", i, "亿元"])
+        raw = io.BytesIO()
+        wb.save(raw)
+        scanned = []
+        real = ReadOnlyWorksheet._get_source
+
+        def counting(self, real=real, scanned=scanned):
+            src = real(self)
+            read = src.read
+
+            def counted(n=-1):
+                data = read(n)
+                scanned.append(len(data))
+                return data
+
+            src.read = counted
+            return src
+
+        monkeypatch.setattr(ReadOnlyWorksheet, "_get_source", counting)
+        wb2 = reading._open_workbook(raw.getvalue())
+        ws2 = wb2.worksheets[0]
+        # the scan of openpyxl's opening stopped within a couple of small reads, not 16 KB of rows
+        assert sum(scanned) <= 3 * reading._SCAN_CHUNK, scanned
+        assert (ws2.max_row, ws2.max_column) == ((2001, 5) if not write_only else (None, None))
+        wb2.close()
+        monkeypatch.undo()
+        assert read_xlsx_bytes(raw.getvalue()).ok

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -47,31 +47,45 @@ def indicator_values(
     idx = pd.Index(zones, name="zone_code")
     has_sub = idx.isin(list(accepted))
     has_prev = idx.isin(list(prev_accepted))
-    values: dict[str, np.ndarray] = {}
-    statuses: dict[str, np.ndarray] = {}
-    for ind in catalogue.indicators:
-        v, st = _indicator(ind, current, previous, has_sub, has_prev)
-        values[ind.code], statuses[ind.code] = v, st
+    columns = indicator_columns(catalogue, lambda c: current[c].to_numpy(dtype="float64"),
+                                lambda c: previous[c].to_numpy(dtype="float64"), has_sub, has_prev)
+    values = {ind.code: v for ind, (v, _) in zip(catalogue.indicators, columns)}
+    statuses = {ind.code: st for ind, (_, st) in zip(catalogue.indicators, columns)}
     return pd.DataFrame(values, index=idx), pd.DataFrame(statuses, index=idx)
 
 
-def _indicator(ind: Indicator, cur: pd.DataFrame, prev: pd.DataFrame, has_sub: np.ndarray,
+Column = Callable[[str], np.ndarray]
+
+
+def indicator_columns(catalogue: Catalogue, current: Column, previous: Column, has_sub: np.ndarray,
+                      has_prev: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each indicator's (values, statuses) over the same rows, in catalogue order: :func:`indicator_values`' rules
+    without its frames, for a caller that wants arrays (the levers re-score thousands of variants four times a
+    card chunk, and a frame of statuses is built as text and read back).
+
+    ``current`` / ``previous``: a measure code's float64 column of this year / Y−1 for the rows; ``has_sub`` /
+    ``has_prev``: whether each row's zone has an accepted submission in each year.
+    """
+    return [_indicator(ind, current, previous, has_sub, has_prev) for ind in catalogue.indicators]
+
+
+def _indicator(ind: Indicator, cur: Column, prev: Column, has_sub: np.ndarray,
                has_prev: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """One indicator's values and statuses (§3.1); ``missing`` takes precedence over ``no_base``."""
-    n = len(cur)
+    n = len(has_sub)
     status = np.full(n, OK, dtype=object)
     if ind.kind == "value":
-        v = cur[ind.measure].to_numpy(dtype="float64")
+        v = cur(ind.measure)
         missing = ~has_sub | np.isnan(v)
     elif ind.kind == "ratio":
-        num = cur[ind.numerator].to_numpy(dtype="float64")
-        den = cur[ind.denominator].to_numpy(dtype="float64")
+        num = cur(ind.numerator)
+        den = cur(ind.denominator)
         missing = ~has_sub | np.isnan(num) | np.isnan(den) | (den == 0)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             v = num / den * ind.scale
     else:  # growth
-        x = cur[ind.measure].to_numpy(dtype="float64")
-        p = prev[ind.measure].to_numpy(dtype="float64")
+        x = cur(ind.measure)
+        p = prev(ind.measure)
         missing = ~has_sub | np.isnan(x)  # missing takes precedence over no_base
         no_base = ~missing & (~has_prev | np.isnan(p))
         v = growth(x, p)

@@ -4,8 +4,8 @@ One measure feeds several indicators (trade feeds the trade total, its growth, t
 trade and — as the denominator — the high-tech share of trade), so "where the next points are" is answered
 per *measure*, by re-scoring the zone alone through the scorer's own steps:
 
-* indicator values and statuses: :func:`etdz.scoring.indicators.indicator_values` (the zone's Y and Y−1
-  measures, its accepted submissions);
+* indicator values and statuses: :func:`etdz.scoring.indicators.indicator_columns` (the rules of
+  ``indicator_values``, on arrays: the zone's Y and Y−1 measures, its accepted submissions);
 * clip, scale and impute on the year's bounds, held fixed: :func:`etdz.scoring.scores.score_on_bounds` (the
   function the upgrade candidates of §3.7 are scored with; every other zone is held fixed because the bounds
   L, U and the ``no_base`` median are those of the published ``indicator_bounds``);
@@ -44,7 +44,7 @@ import pandas as pd
 
 from etdz.catalogue import Catalogue, Indicator
 from etdz.scoring.aggregate import category_scores, category_weights, indicator_weights, total_score
-from etdz.scoring.indicators import OK, indicator_values
+from etdz.scoring.indicators import OK, indicator_columns
 from etdz.scoring.scores import Bounds, score_on_bounds
 
 #: The step is at least this many canonical units of the measure ("one unit of the measure", §3.8)
@@ -124,13 +124,13 @@ class ZoneScorer:
         """Score each row of ``rows`` (variants × measures, catalogue measure order) as zone ``zone[row]``."""
         zone = np.asarray(zone, dtype=int)
         rows = np.asarray(rows, dtype="float64").reshape(len(zone), len(self.codes))
-        ids = list(range(len(rows)))  # row labels: integers, which indicator_values matches fastest
-        cur = pd.DataFrame(rows, index=ids, columns=self.codes)
-        prev = pd.DataFrame(self.prev[zone], index=ids, columns=self.codes)
-        sub = set(np.flatnonzero(self.accepted[zone]).tolist())
-        prev_sub = set(np.flatnonzero(self.prev_accepted[zone]).tolist())
-        values, status = indicator_values(self.catalogue, ids, cur, sub, prev, prev_sub)
-        v, st = values.to_numpy(dtype="float64"), status.to_numpy()
+        prev, at = self.prev[zone], self.position
+        # the scorer's indicator rules on the arrays themselves: indicator_values' frames would be built (the
+        # statuses as text) only to be read back into arrays here
+        columns = indicator_columns(self.catalogue, lambda c: rows[:, at[c]], lambda c: prev[:, at[c]],
+                                    self.accepted[zone], self.prev_accepted[zone])
+        v = np.column_stack([c[0] for c in columns]).reshape(len(zone), len(columns))
+        st = np.column_stack([c[1] for c in columns]).reshape(len(zone), len(columns))
         scores = np.column_stack([score_on_bounds(v[:, n], st[:, n], ind.direction, b)
                                   for n, (ind, b) in enumerate(zip(self.catalogue.indicators, self.bounds))])
         totals = total_score(category_scores(scores, self.catalogue, self._w), self._W)

@@ -178,3 +178,26 @@ def test_a_zone_without_a_file_and_a_measure_left_empty():
     zl = zone_levers(s)[0]
     assert set(by_measure(zl)) == {"trade", "jobs"}  # only what it reported is raised
     assert np.isfinite(zl.total)
+
+
+def test_the_levers_score_with_the_scorers_indicator_rules_on_arrays():
+    import pandas as pd
+
+    from etdz.scoring import indicators
+
+    # indicator_columns is indicator_values without its frames: same values and statuses, column by column,
+    # with a missing measure, a zero denominator, a zone without a file and zones without a Y-1 file
+    zones = ["a", "b", "c", "d", "e"]
+    current = pd.DataFrame(CURRENT).T.reindex(index=zones, columns=list(CAT.measures)).astype("float64")
+    current.loc["b", "hitech"] = np.nan
+    current.loc["c", "trade"] = 0.0
+    previous = pd.DataFrame(PREVIOUS).T.reindex(index=zones, columns=list(CAT.measures)).astype("float64")
+    accepted, prev_accepted = {"a", "b", "c", "e"}, {"a", "b", "c"}
+    values, status = indicators.indicator_values(CAT, zones, current, accepted, previous, prev_accepted)
+    columns = indicators.indicator_columns(CAT, lambda c: current[c].to_numpy(dtype="float64"),
+                                           lambda c: previous[c].to_numpy(dtype="float64"),
+                                           np.isin(zones, list(accepted)), np.isin(zones, list(prev_accepted)))
+    for ind, (v, st) in zip(CAT.indicators, columns):
+        np.testing.assert_array_equal(v, values[ind.code].to_numpy(dtype="float64"))
+        assert st.tolist() == status[ind.code].tolist()
+    assert {s for col in status.columns for s in status[col]} == {"ok", "missing", "no_base"}

@@ -17,7 +17,7 @@ from etdz.reading import (
     read_xlsx_bytes,
     zip_guard,
 )
-from tests.fixtures.submissions import csv_bytes, rows_for, xlsx_bytes
+from tests.fixtures.submissions import count_sheet_reads, csv_bytes, rows_for, xlsx_bytes
 
 ROWS = rows_for("Z1", 2022)
 
@@ -151,7 +151,6 @@ def test_csv_overflow_fields_are_kept_for_the_row_check():
 
 def test_opening_a_workbook_scans_its_sheet_only_up_to_the_data(monkeypatch):
     from openpyxl import Workbook
-    from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
     from etdz import reading
 
@@ -163,22 +162,7 @@ def test_opening_a_workbook_scans_its_sheet_only_up_to_the_data(monkeypatch):
             ws.append(["Z1", 2022, f"m{i}", i, "亿元"])
         raw = io.BytesIO()
         wb.save(raw)
-        scanned = []
-        real = ReadOnlyWorksheet._get_source
-
-        def counting(self, real=real, scanned=scanned):
-            src = real(self)
-            read = src.read
-
-            def counted(n=-1):
-                data = read(n)
-                scanned.append(len(data))
-                return data
-
-            src.read = counted
-            return src
-
-        monkeypatch.setattr(ReadOnlyWorksheet, "_get_source", counting)
+        scanned = count_sheet_reads(monkeypatch)
         wb2 = reading._open_workbook(raw.getvalue())
         ws2 = wb2.worksheets[0]
         # the scan of openpyxl's opening stopped within a couple of small reads, not 16 KB of rows

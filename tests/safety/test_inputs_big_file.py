@@ -19,7 +19,15 @@ from openpyxl.worksheet import _read_only
 from etdz.ingestion import ingest_year
 from etdz.reading import DEFAULT_ROWS_PER_MEASURE
 from etdz.settings import ConfigError, Settings
-from tests.fixtures.submissions import COLUMNS, GOOD, csv_bytes, rows_for, write_tiny_catalogue, write_tiny_registry
+from tests.fixtures.submissions import (
+    COLUMNS,
+    GOOD,
+    count_sheet_reads,
+    csv_bytes,
+    rows_for,
+    write_tiny_catalogue,
+    write_tiny_registry,
+)
 
 YEAR = 2022
 
@@ -111,22 +119,7 @@ def test_xlsx_without_declared_dimensions_is_not_parsed_in_full_when_opened(env,
     with zipfile.ZipFile(buf) as z:
         sheet_size = z.getinfo("xl/worksheets/sheet1.xml").file_size
         assert b"<dimension" not in z.read("xl/worksheets/sheet1.xml")[:2000]
-    read_bytes = []
-    original = _read_only.ReadOnlyWorksheet._get_source
-
-    def counting_source(self):
-        src = original(self)
-        real_read = src.read
-
-        def read(n=-1):
-            chunk = real_read(n)
-            read_bytes.append(len(chunk))
-            return chunk
-
-        src.read = read
-        return src
-
-    monkeypatch.setattr(_read_only.ReadOnlyWorksheet, "_get_source", counting_source)
+    read_bytes = count_sheet_reads(monkeypatch)
     y = ingest_year(inbox, YEAR, cat, reg, None)
     assert list(y.issues.loc[y.issues.file_name == "big.xlsx", "check"]) == ["file.too_many_rows"]
     assert sum(read_bytes) < sheet_size / 10, (sum(read_bytes), sheet_size)

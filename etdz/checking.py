@@ -69,7 +69,6 @@ import numpy as np
 import pandas as pd
 
 from etdz.catalogue import Catalogue, MethodologyError, catalogue_for_year, load_catalogues
-from etdz.cells import cell_text
 from etdz.history import previous_submissions
 from etdz.inbox_state import InboxEntry, display_name, listing_digest, scan_inbox
 from etdz.ingestion.opening import load_file, received_file
@@ -92,6 +91,7 @@ from etdz.validation import (
     reported_measures,
     validate_rows,
     validate_submissions,
+    zone_cells,
 )
 
 Source = str | os.PathLike | bytes
@@ -547,16 +547,19 @@ class Checker:
         state = self._inbox_year(year, year_catalogue, rules)
         todo = [e for e in state.entries.values() if e.errors is None and not e.file_errors
                 and e.file.zone_code in zones and e.file.file_name not in names]
-        max_rows = self.max_rows_per_measure * len(catalogue.measures)
-        return [(e, load_file(e.entry, i, year, None, self.max_bytes, max_rows=max_rows))
-                for i, e in enumerate(todo, start=first_idx)]
+        return [(e, self._reload(e, i, year, catalogue)) for i, e in enumerate(todo, start=first_idx)]
+
+    def _reload(self, e: _Entry, idx: int, year: int, catalogue: Catalogue) -> SubmissionFile:
+        """An inbox entry read again with its rows (numbered ``idx``), as the run reads it: one replaced or removed
+        since the listing comes back with its reading problem (``file.changed`` / ``file.unreadable``)."""
+        return load_file(e.entry, idx, year, None, self.max_bytes,
+                         max_rows=self.max_rows_per_measure * len(catalogue.measures))
 
     def _validate_entries(self, entries: list[_Entry], year: int, catalogue: Catalogue, rules: _Rules) -> None:
         """Row checks of inbox entries (no Y−1: acceptance and the values reported do not depend on it)."""
         if not entries:
             return
-        max_rows = self.max_rows_per_measure * len(catalogue.measures)
-        files = [load_file(e.entry, e.file.idx, year, None, self.max_bytes, max_rows=max_rows) for e in entries]
+        files = [self._reload(e, e.file.idx, year, catalogue) for e in entries]
         bad: set[int] = set()
         for f in files:  # as it is now: one replaced since the listing is file.changed, hence not accepted
             if any(x["severity"] == "error" for x in file_checks(f, rules.registry, rules.lookup)):
@@ -688,12 +691,9 @@ class _Job:
 
 
 def _zones_named(files: list[SubmissionFile]) -> set[str | None]:
-    """Every zone code a cell of ``files`` names (before the file checks decide each file's zone: a superset of
-    them), for the Y−1 figures the year-on-year band can read."""
-    out: set[str | None] = {f.read.zone for f in files if f.read.zone is not None}
-    for f in files:
-        out.update(cell_text(v) for rec in f.read.rows if not isinstance(v := rec.get("zone_code"), Formula))
-    return out
+    """Every zone code a cell of ``files`` names (:func:`etdz.validation.zone_cells`; before the file checks decide
+    each file's zone: a superset of them), for the Y−1 figures the year-on-year band can read."""
+    return {z for f in files for z in zone_cells(f)}
 
 
 def _memo_key(item: _Item) -> tuple | None:

@@ -39,8 +39,7 @@ def load_registry(path: str | Path | None = None) -> pd.DataFrame:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise RegistryError(f"zone registry {path}: cannot be read as a UTF-8 CSV ({exc}); "
-                            f"set ETDZ_REGISTRY to a valid file") from exc
+        raise _unreadable(path, exc) from exc
     key = (str(path), hashlib.sha256(data).hexdigest())
     hit = _CHECKED.get(key)
     if hit is None:
@@ -50,13 +49,17 @@ def load_registry(path: str | Path | None = None) -> pd.DataFrame:
     return hit.copy()
 
 
+def _unreadable(path: Path, exc: Exception) -> RegistryError:
+    return RegistryError(f"zone registry {path}: cannot be read as a UTF-8 CSV ({exc}); "
+                         f"set ETDZ_REGISTRY to a valid file")
+
+
 def _check(path: Path, data: bytes) -> pd.DataFrame:
     """The registry ``data`` (the bytes of ``path``) parsed and checked: :func:`load_registry`'s work."""
     try:
         df = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise RegistryError(f"zone registry {path}: cannot be read as a UTF-8 CSV ({exc}); "
-                            f"set ETDZ_REGISTRY to a valid file") from exc
+        raise _unreadable(path, exc) from exc
     df.columns = [str(c).strip().lower() for c in df.columns]
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:

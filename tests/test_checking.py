@@ -172,6 +172,30 @@ def test_a_check_lists_each_inbox_folder_once_and_joins_only_its_zone_s_previous
     assert len(with_previous) == 1 and set(with_previous[0]["zone_code"]) == {res.zone_code}
 
 
+def test_a_zone_s_file_that_vanishes_during_a_check_is_not_superseded_and_the_check_answers(demo_home, tmp_path,
+                                                                                            monkeypatch):
+    """The zone's accepted file is listed, then removed before the check reads it again: the check still answers,
+    as the run would with that file gone (nothing superseded, no "measures dropped")."""
+    home = tmp_path / "home"
+    shutil.copytree(demo_home, home, symlinks=True)
+    folder = home / "inbox" / str(YEAR)
+    correction = next(folder.glob("*_更正.csv"))
+    original = correction.with_name(correction.name.replace("_更正", ""))
+    checker = Checker(_settings(home))
+    listed = Checker._inbox_year
+
+    def list_then_remove(self, *a, **k):
+        state = listed(self, *a, **k)
+        original.unlink(missing_ok=True)  # gone after the listing, before its rows are read
+        return state
+
+    monkeypatch.setattr(Checker, "_inbox_year", list_then_remove)
+    res = checker.check(correction)
+    assert not original.exists()
+    assert res.supersedes is None and "file.measures_dropped" not in set(res.issues["check"])
+    assert res.zone_code and res.data_year == YEAR
+
+
 @pytest.mark.slow
 def test_the_inbox_and_previous_year_are_read_again_when_they_change(tmp_path):
     home = tmp_path / "home"

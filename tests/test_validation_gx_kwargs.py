@@ -41,6 +41,20 @@ def test_another_gx_keeps_its_own_methods(expectation_class, monkeypatch):
     assert {n: getattr(expectation_class, n) for n in gx_kwargs.CHECKED} == before
 
 
+def test_gx_without_its_source_keeps_its_own_methods(expectation_class, monkeypatch):
+    """A GX installed without its .py files (a frozen or compiled install): nothing to compare, nothing replaced."""
+    import inspect
+
+    def no_source(obj):
+        raise OSError("could not get source code")
+
+    monkeypatch.setattr(gx_kwargs, "_ORIGINALS", {})
+    monkeypatch.setattr(inspect, "getsource", no_source)
+    before = {n: getattr(expectation_class, n) for n in gx_kwargs.CHECKED}
+    assert gx_kwargs.install() is False
+    assert {n: getattr(expectation_class, n) for n in gx_kwargs.CHECKED} == before
+
+
 def test_each_look_up_equals_gx_s_own_on_every_shipped_suite(expectation_class):
     own = gx_kwargs.originals()
     assert own, "not installed"

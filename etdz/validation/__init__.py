@@ -57,6 +57,7 @@ from etdz.validation.files import (
     read_deferred,
     registry_lookup,
     reported_measures,
+    zone_cells,
 )
 from etdz.validation.long_frame import UNIT_KEY_SEP, build_long_frame, conversion_note
 from etdz.validation.row_issues import row_issue
@@ -75,7 +76,7 @@ __all__ = [
     "SubmissionFile", "SuiteRunner", "ValidationReport", "build_long_frame", "build_suite", "conversion_note",
     "dropped_measures_issues", "ephemeral_context", "file_checks", "gx_module", "issue", "issues_frame",
     "measures_dropped_issue", "names_text", "read_deferred", "registry_lookup", "reported_measures", "rows_text",
-    "run_suite", "validate_rows", "validate_submissions",
+    "run_suite", "validate_rows", "validate_submissions", "zone_cells",
 ]
 
 

@@ -163,9 +163,9 @@ def _content_issues(f: SubmissionFile) -> list[dict]:
     return out
 
 
-def _zone_issues(f: SubmissionFile, registry: pd.DataFrame, lookup: dict[str, dict] | None) -> list[dict]:
-    """One non-empty zone code, the same in every row, in the registry and due this year (formula cells are
-    reported as row.formula). Sets ``f.zone_code`` when the file names one zone."""
+def zone_cells(f: SubmissionFile) -> dict[str, list[int]]:
+    """The zone codes the file's ``zone_code`` cells hold (trimmed; "" for an empty cell), each with the rows that
+    hold it; formula cells are not counted (they are row.formula). A file read in a batch names one zone."""
     zones: dict[str, list[int]] = {}
     if f.read.zone is not None:  # read in a batch: every row names this zone (see read_deferred)
         zones[f.read.zone] = []
@@ -174,6 +174,13 @@ def _zone_issues(f: SubmissionFile, registry: pd.DataFrame, lookup: dict[str, di
         if isinstance(v, Formula):
             continue
         zones.setdefault(cell_text(v), []).append(rec[ROW_KEY])
+    return zones
+
+
+def _zone_issues(f: SubmissionFile, registry: pd.DataFrame, lookup: dict[str, dict] | None) -> list[dict]:
+    """One non-empty zone code, the same in every row, in the registry and due this year (formula cells are
+    reported as row.formula). Sets ``f.zone_code`` when the file names one zone."""
+    zones = zone_cells(f)
     named = [z for z in zones if z]
     if len(zones) > 1:
         return [issue(f, "file.several_zones",

@@ -4,7 +4,8 @@
                                   [--scale 1] [--card-workers N]
 
 Builds the year with the report tests' builder (tests/reports/reports_synth.py), writes the national
-report, 230 cards and the workbook, and prints the time per output (target: under 5 s in all).
+report, 230 cards and the workbook inside a step's commit (as the run's reports step: staged, one flush at the
+end), and prints the time per output (target: under 5 s in all) and the memory (RSS and PSS of the process tree).
 ``--screenshots`` also renders, with headless Chromium, the year after one zone's corrected file (so the
 national report has its "changes since the previous run") and with its rank robustness (when the tree has
 ``etdz.scoring.robustness``): national_report.png, zone_card.png and close-ups of the new sections.
@@ -30,6 +31,7 @@ from reports_synth import SynthYear, chromium_screenshot, corrected, make_year  
 from run import _sample_rss  # noqa: E402 — the process-tree sampler of bench/run.py (one home)
 
 from etdz.catalogue import catalogue_for_year, load_catalogues  # noqa: E402
+from etdz.commit import YearScope, step_commit  # noqa: E402
 from etdz.reports import write_year_reports  # noqa: E402
 
 CLOSE_UPS = {  # picture -> (page, sections shown alone, width, height)
@@ -71,7 +73,10 @@ def main(argv=None) -> int:
         sampler.start()
         t, c = time.perf_counter(), time.process_time()
         kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        out = write_year_reports(data.inputs(), root, card_workers=a.card_workers)
+        # inside a step's commit, as the run's reports step writes: staged files, one flush at the commit
+        scope = YearScope(a.year, str(root / "_warehouse"), str(root / str(a.year)))
+        with step_commit(root / "_journal", scope, "bench"):
+            out = write_year_reports(data.inputs(), root, card_workers=a.card_workers)
         wall, cpu = time.perf_counter() - t, time.process_time() - c
         kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         stop.set()
@@ -79,11 +84,12 @@ def main(argv=None) -> int:
         kids_cpu = (kids1.ru_utime + kids1.ru_stime) - (kids0.ru_utime + kids0.ru_stime)
         parts = "  ".join(f"{k}={v:.3f}s" for k, v in out.seconds.items())
         own, tree = max((s[1] for s in samples), default=0.0), max((s[2] for s in samples), default=0.0)
+        pss = max((s[3] for s in samples), default=0.0)
         print(
             f"run {i + 1}: {wall:.3f} s wall, {cpu:.3f} s CPU of this process + {kids_cpu:.3f} s of ended card "
             f"workers  ({parts})  cards={out.cards}  load {os.getloadavg()[0]:.2f}\n"
             f"       RSS before {before_mb:.0f} MB; sampled peak: this process {own:.0f} MB, "
-            f"process tree {tree:.0f} MB (+{tree - before_mb:.0f} MB)"
+            f"process tree {tree:.0f} MB (+{tree - before_mb:.0f} MB), its PSS {pss:.0f} MB"
         )
         best = wall if best is None else min(best, wall)
     print(f"best: {best:.3f} s for national report + workbook + {out.cards} cards -> {root / str(a.year)}")

@@ -87,22 +87,38 @@ def _rss_mb(pid: int, page_mb: float) -> float:
         return int(fh.read().split()[1]) * page_mb
 
 
+def _pss_mb(pid: int) -> float:
+    """Proportional set size: each shared page (the forkserver's preloaded modules in its workers, copy-on-write)
+    divided among the processes sharing it, so a sum over a tree counts it once; 0.0 where the kernel has none."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) / 1024.0
+    except FileNotFoundError:
+        pass
+    return 0.0
+
+
 def _sample_rss(pid: int, samples: list, stop: threading.Event, every: float = 0.2) -> None:
-    """(epoch, RSS MB of ``pid``, RSS MB of its whole process tree) from /proc every ``every`` s, to tell which
-    stage holds the peak and what the card workers add (``ru_maxrss`` counts the child alone)."""
+    """(epoch, RSS MB of ``pid``, RSS MB of its whole process tree, PSS MB of the tree) from /proc every ``every``
+    s, to tell which stage holds the peak and what the card workers add (``ru_maxrss`` counts the child alone).
+    The RSS sum counts a page shared by the forkserver and its workers once per process; the PSS sum once."""
     page_mb = os.sysconf("SC_PAGE_SIZE") / 2**20
     while not stop.is_set():
         try:
             own = _rss_mb(pid, page_mb)
+            pss = _pss_mb(pid)
         except (OSError, ValueError, IndexError):
             return
         tree = own
         for p in _tree(pid)[1:]:
             try:
                 tree += _rss_mb(p, page_mb)
+                pss += _pss_mb(p)
             except (OSError, ValueError, IndexError):
                 pass  # a worker that just ended
-        samples.append((time.time(), own, tree))
+        samples.append((time.time(), own, tree, pss))
         stop.wait(every)
 
 
@@ -255,7 +271,7 @@ def bench_size(
         # the largest sampled RSS inside each step's window (sampled every 0.2 s: a lower bound of the peak)
         peak_by_step = {}
         for key, s in st.get("steps", {}).items():
-            inside = [mb for t, mb, _ in samples if s["start"] and s["end"] and s["start"] <= t <= s["end"]]
+            inside = [mb for t, mb, *_ in samples if s["start"] and s["end"] and s["start"] <= t <= s["end"]]
             peak_by_step[key] = round(max(inside), 1) if inside else None
         pipe_ivs = (stages["ingest_validate_s"] or 0) + (stages["score_s"] or 0)
 
@@ -300,7 +316,8 @@ def bench_size(
             "user_s": run["user_s"],
             "sys_s": run["sys_s"],
             "peak_rss_mb": run["peak_rss_mb"],
-            "sampled_peak_tree_rss_mb": round(max((t for _, _, t in samples), default=0.0), 1),
+            "sampled_peak_tree_rss_mb": round(max((t for _, _, t, _ in samples), default=0.0), 1),
+            "sampled_peak_tree_pss_mb": round(max((p for *_, p in samples), default=0.0), 1),
             "sampled_peak_rss_mb_by_step": peak_by_step,
             "stages": stages,
             "pipeline_ingest_validate_score_s": pipe_ivs,
@@ -488,6 +505,7 @@ def table(res: dict) -> str:
         ("CPU user+sys (s)", [s["cpu_s"] for s in sizes], 2),
         ("peak RSS (MB)", [s["peak_rss_mb"] for s in sizes], 0),
         ("  sampled peak of the process tree (MB)", [s.get("sampled_peak_tree_rss_mb") for s in sizes], 0),
+        ("  the same, PSS: shared pages once (MB)", [s.get("sampled_peak_tree_pss_mb") for s in sizes], 0),
         (
             "  sampled RSS peak in ingest step (MB)",
             [(s.get("sampled_peak_rss_mb_by_step") or {}).get("submissions") for s in sizes],

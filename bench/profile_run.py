@@ -123,10 +123,11 @@ def main(argv=None) -> int:
     prof = (a.out.with_suffix(".prof") if a.out else home / "run.prof")
     if a.keep_instance:  # a first run creates the instance's SQLite schema; the profiled one finds it
         first = "import sys; from pipelines.cli import main; sys.exit(main(sys.argv[1:]))"
-        subprocess.run([sys.executable, "-c", first, *run], env=env, cwd=home, check=True, capture_output=True)
+        subprocess.run([sys.executable, "-P", "-c", first, *run], env=env, cwd=home, check=True, capture_output=True)
         for name in ("warehouse", "reports", "archive"):
             shutil.rmtree(home / name, ignore_errors=True)
-    out = subprocess.run([sys.executable, "-c", CHILD, str(prof), *run], env=env, cwd=home, capture_output=True,
+    # -P: not the working folder first on sys.path (a demo home's portal/ folder would shadow the portal package)
+    out = subprocess.run([sys.executable, "-P", "-c", CHILD, str(prof), *run], env=env, cwd=home, capture_output=True,
                          text=True)
     line = next((x for x in out.stdout.splitlines() if x.startswith("PROFILED")), None)
     if out.returncode != 0 or line is None or "exit=0" not in line:

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from etdz.settings import ConfigError, Settings
+from pipelines.cli import stop_process_group
 
 ETDZ = [sys.executable, "-c", "import sys; from pipelines.cli import main; sys.exit(main())"]
 ROOT = Path(__file__).resolve().parents[2]
@@ -143,8 +144,9 @@ def test_etdz_portal_serves_with_waitress(tmp_path):
             urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/me", timeout=10)
         assert err.value.code == 401
     finally:
-        os.killpg(proc.pid, 15)
-        proc.wait(timeout=30)
+        # SIGTERM, then SIGKILL after 30 s: a portal slow to die on a loaded machine (a write stalled on the
+        # disk) must neither hang the suite nor hide the body's own failure behind a TimeoutExpired
+        stop_process_group(proc, timeout=30)
 
 
 @pytest.mark.slow  # subprocesses of `etdz`

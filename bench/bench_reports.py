@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "reports"), str(ROOT / "bench")]
 
 from reports_synth import SynthYear, chromium_screenshot, corrected, make_year  # noqa: E402
-from run import _sample_rss  # noqa: E402 — the process-tree sampler of bench/run.py (one home)
+from run import _peak_pss, _sample_rss  # noqa: E402 — the process-tree sampler of bench/run.py (one home)
 
 from etdz.catalogue import catalogue_for_year, load_catalogues  # noqa: E402
 from etdz.commit import YearScope, step_commit  # noqa: E402
@@ -84,7 +84,7 @@ def main(argv=None) -> int:
         kids_cpu = (kids1.ru_utime + kids1.ru_stime) - (kids0.ru_utime + kids0.ru_stime)
         parts = "  ".join(f"{k}={v:.3f}s" for k, v in out.seconds.items())
         own, tree = max((s[1] for s in samples), default=0.0), max((s[2] for s in samples), default=0.0)
-        pss = max((s[3] for s in samples), default=0.0)
+        pss = _peak_pss(samples) or 0.0
         print(
             f"run {i + 1}: {wall:.3f} s wall, {cpu:.3f} s CPU of this process + {kids_cpu:.3f} s of ended card "
             f"workers  ({parts})  cards={out.cards}  load {os.getloadavg()[0]:.2f}\n"

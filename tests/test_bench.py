@@ -36,6 +36,7 @@ def test_bench_runs_at_50_zones_and_writes_json(tmp_path):
     assert size["run_status"] == "SUCCESS"
     for key in ("wall_s", "cpu_s", "user_s", "sys_s", "peak_rss_mb", "pipeline_ingest_validate_score_s", "ratio"):
         assert isinstance(size[key], (int, float)) and size[key] > 0, key
+    assert 0 < size["sampled_peak_tree_pss_mb"] <= size["sampled_peak_tree_rss_mb"]
     stages = size["stages"]
     for key in ("imports_s", "ingest_validate_s", "score_s", "reports_s", "dagster_overhead_s", "startup_s"):
         assert isinstance(stages[key], (int, float)), key
@@ -63,3 +64,38 @@ def test_the_console_entry_can_be_profiled(tmp_path):
     assert (tmp_path / "home" / "etdz.toml").exists()
     functions = {(Path(file).name, name) for file, _, name in pstats.Stats(str(prof)).stats}
     assert ("cli.py", "cmd_init") in functions and ("cli.py", "entry") in functions
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps_rollup").exists(), reason="Linux >= 4.14 (smaps_rollup)")
+def test_the_sampler_counts_a_child_in_the_tree_and_its_pss_every_fifth_sample():
+    import threading
+    import time
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        from run import PSS_EVERY, _peak_pss, _pss_mb, _sample_rss
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    # a child holding 64 MB of its own: in the tree's RSS sum and its PSS sum, not in this process's own RSS
+    child = subprocess.Popen([sys.executable, "-c", "import sys, time; b = bytearray(64 << 20); "
+                              "b[::4096] = b'x' * len(b[::4096]); print('up', flush=True); time.sleep(30)"],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "up"
+        samples: list = []
+        stop = threading.Event()
+        sampler = threading.Thread(target=_sample_rss, args=(os.getpid(), samples, stop, 0.02))
+        sampler.start()
+        time.sleep(0.5)
+        stop.set()
+        sampler.join()
+        own_pss = _pss_mb(os.getpid())
+    finally:
+        child.kill()
+        child.wait()
+    assert len(samples) > PSS_EVERY
+    assert [s[3] is not None for s in samples[:PSS_EVERY + 1]] == [True] + [False] * (PSS_EVERY - 1) + [True]
+    _, own, tree, pss = samples[0]
+    assert tree - own > 60 and pss - own_pss > 50  # the child's 64 MB, in both sums
+    assert _peak_pss(samples) == round(max(s[3] for s in samples if s[3] is not None), 1)
+    assert _peak_pss([(0.0, 1.0, 1.0, None)]) is None

@@ -310,3 +310,18 @@ def test_registry_lookup_is_each_zones_first_row_as_to_dict_gives_it(tmp_path):
     got = registry_lookup(reg)
     assert got == expected and got["Z1"]["name_zh"] == "甲经开区"
     assert got["Z1"]["exit_data_year"] is None and got["ZX"]["exit_data_year"] == 2019  # missing: None, not <NA>
+
+
+def test_nothing_of_a_validated_frame_stays_in_gx_after_the_run(env):
+    """GX's execution engine caches every batch's frame and metric; its context outlives the validation (GX's
+    project manager keeps the process's last context, the warm check one per catalogue). After a year's
+    validation nothing of its frame may stay there: at 23,000 zones it is ~170 MB carried into every later step."""
+    import gc
+
+    from great_expectations.execution_engine.pandas_batch_data import PandasBatchData
+
+    y = env({"z1.csv": csv_bytes(rows_for("Z1", 2022, share=("101", "%"))),
+             "z2.csv": csv_bytes(rows_for("Z2", 2022))})
+    assert status(y, "z1.csv") == "rejected"  # failing rows were computed (the engine's caches were used)
+    gc.collect()
+    assert not [o for o in gc.get_objects() if isinstance(o, PandasBatchData)]

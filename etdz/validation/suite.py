@@ -219,6 +219,12 @@ class SuiteRunner:
         # only the columns the expectations read (the index maps failures back): GX copies what it is given
         used = [c for c in self.columns if c in df.columns]  # a missing column: GX reports it
         batch = self.batch_definition.get_batch(batch_parameters={"dataframe": df[used]})
+        try:
+            return self._validate(batch)
+        finally:
+            _forget_batches(batch)
+
+    def _validate(self, batch):
         if not self.screen:
             result = batch.validate(self.suite, result_format=_RESULT_FORMAT)
             _raise_on_machinery_error(result.results, counts=True)
@@ -234,6 +240,22 @@ class SuiteRunner:
             detail = {_order(r): r for r in again.results}
             result.results = [detail.get(_order(r), r) for r in result.results]
         return result
+
+
+def _forget_batches(batch) -> None:
+    """Drop what GX's execution engine keeps after a validation: every batch's frame (a copy of the long frame,
+    ~170 MB at 23,000 zones) and every resolved metric. The engine lives as long as its context — GX's project
+    manager holds the last context of the process, the warm check holds one per catalogue — so without this a
+    year's frame stays in the run's process through its later steps, and a long-lived checker keeps every
+    file it has checked."""
+    engine = getattr(getattr(batch, "data", None), "execution_engine", None)
+    manager = getattr(engine, "batch_manager", None)
+    if manager is not None:
+        manager.batch_data_cache.clear()
+        manager.reset_batch_cache()
+    cache = getattr(engine, "_metric_cache", None)
+    if isinstance(cache, dict):
+        cache.clear()
 
 
 def _order(r) -> int:

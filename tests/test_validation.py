@@ -312,7 +312,7 @@ def test_registry_lookup_is_each_zones_first_row_as_to_dict_gives_it(tmp_path):
     assert got["Z1"]["exit_data_year"] is None and got["ZX"]["exit_data_year"] == 2019  # missing: None, not <NA>
 
 
-def test_nothing_of_a_validated_frame_stays_in_gx_after_the_run(env):
+def test_nothing_of_a_validated_frame_stays_in_gx_after_the_run(env, monkeypatch):
     """GX's execution engine caches every batch's frame and metric; its context outlives the validation (GX's
     project manager keeps the process's last context, the warm check one per catalogue). After a year's
     validation nothing of its frame may stay there: at 23,000 zones it is ~170 MB carried into every later step."""
@@ -320,8 +320,15 @@ def test_nothing_of_a_validated_frame_stays_in_gx_after_the_run(env):
 
     from great_expectations.execution_engine.pandas_batch_data import PandasBatchData
 
+    from etdz.validation import SuiteRunner
+
+    engines = []
+    validate = SuiteRunner._validate
+    monkeypatch.setattr(SuiteRunner, "_validate",
+                        lambda self, batch: engines.append(batch.data.execution_engine) or validate(self, batch))
     y = env({"z1.csv": csv_bytes(rows_for("Z1", 2022, share=("101", "%"))),
              "z2.csv": csv_bytes(rows_for("Z2", 2022))})
     assert status(y, "z1.csv") == "rejected"  # failing rows were computed (the engine's caches were used)
     gc.collect()
     assert not [o for o in gc.get_objects() if isinstance(o, PandasBatchData)]
+    assert engines and all(not e.batch_manager.batch_data_cache and not e._metric_cache for e in engines)

@@ -66,7 +66,7 @@ def main(argv=None) -> int:
             card_targets(v, v.zones[start:start + _CHUNK], groups)
 
     def cards():
-        for _ in render_cards(v, "bench", workers=1):
+        for _ in render_cards(v, "bench"):
             pass
 
     t_gaps, t_levers, t_cards = (best_of(a.repeat, f) for f in (gaps, levers, cards))

@@ -19,7 +19,8 @@ Three mechanisms, one home:
 
 Writers need not know about the commit: :func:`atomic_write` and :func:`remove` join the commit that is
 open for the path's data year (found by path), so assets keep calling ``store.write`` and the report
-writers unchanged.
+writers unchanged. A helper process (the card workers) writes through a :class:`Writer` the step's process
+made (:func:`writer_for`): it stages under the commit's id, and the step's process adopts what it staged.
 
 Object storage (an ``s3://`` warehouse): datasets are staged as ``_<name>.<commit id>.tmp`` objects beside
 their final keys; the journal lives beside them too (``<warehouse>/_commits/data_year=<Y>/<commit id>.json``,
@@ -156,6 +157,54 @@ def replace_file(path: str | Path, data: Data) -> Path:
         if tmp.exists():
             _unlink_quietly(tmp)
     return path
+
+
+def _stage_file(path: Path, tag: str, data: Data) -> str:
+    """Write ``path``'s new content to its temporary name for the step commit ``tag``; returns that name. Not
+    flushed where the platform has syncfs: the commit flushes all its files at once."""
+    tmp = _tmp_path(path, tag)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_file(tmp, data, durable=_syncfs is None)
+    except OSError as exc:
+        _unlink_quietly(tmp)
+        raise storage_error(exc, path) from exc
+    return str(tmp)
+
+
+@dataclass(frozen=True)
+class Writer:
+    """:func:`atomic_write` for a helper process (a worker of a pool), which cannot see the step's commit.
+
+    Made in the step's process by :func:`writer_for` and sent to the worker (it pickles): inside a step
+    commit, :meth:`write` stages the file under the commit's id and returns the staged name, which the step's
+    process hands back to :meth:`StepCommit.adopt` (:func:`adopt`); outside one it replaces the file at once
+    and returns None."""
+
+    tag: str | None  # the step commit's id; None: no commit is open
+
+    def write(self, path: Path, data: Data) -> str | None:
+        if self.tag is None:
+            replace_file(path, data)
+            return None
+        return _stage_file(path, self.tag, data)
+
+
+def writer_for(folder: str | Path) -> Writer:
+    """The :class:`Writer` of the files of local ``folder``: its data year's open step commit's, if any."""
+    commit = commit_for(str(folder))
+    return Writer(None) if commit is None else commit.writer(Path(folder))
+
+
+def adopt(path: str | Path, staged: str | None) -> None:
+    """In the step's process: the open commit takes what a :class:`Writer` staged for ``path`` (None: the writer
+    replaced the file itself, outside any commit)."""
+    if staged is None:
+        return
+    commit = commit_for(str(path))
+    if commit is None:
+        raise RuntimeError(f"{path} was staged for a step commit that is no longer open")
+    commit.adopt(Path(path), staged)
 
 
 class DurableBatch:
@@ -480,18 +529,23 @@ class StepCommit:
         self.after: list[Callable[[], None]] = []  # run once the files are in place (uploads)
         self.journal: Path | str | None = None
         self.marker: Path | str | None = None  # written before the first staged object (see the module doc)
+        self.writer_folders: set[str] = set()  # where other processes stage for it (:meth:`writer`)
 
     def stage(self, path: Path, data: Data) -> None:
         """Write ``path``'s new content to its temporary name (replacing what this step staged before)."""
-        tmp = _tmp_path(path, self.tag)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            _write_file(tmp, data, durable=_syncfs is None)  # else flushed with the step's other files at the commit
-        except OSError as exc:
-            _unlink_quietly(tmp)
-            raise storage_error(exc, path) from exc
-        self.staged[str(path)] = str(tmp)
+        self.adopt(path, _stage_file(path, self.tag, data))
+
+    def adopt(self, path: Path, staged: str) -> None:
+        """Take ``path``'s content as staged at ``staged`` (by :meth:`stage`, or by a :class:`Writer` of this
+        commit in another process): the commit renames it into place with the rest."""
+        self.staged[str(path)] = staged
         self.removed.discard(str(path))
+
+    def writer(self, folder: Path) -> Writer:
+        """A :class:`Writer` staging files of ``folder`` for this commit from other processes; whatever they
+        staged there and this commit never adopted is removed if the commit is abandoned."""
+        self.writer_folders.add(str(folder))
+        return Writer(self.tag)
 
     def stage_object(self, url: str, data: bytes) -> None:
         """Stage an object of an object store (one PUT under a temporary key beside it)."""
@@ -535,6 +589,9 @@ class StepCommit:
 
     def abort(self) -> None:
         """Remove what was staged: the previous outputs stay as they were."""
+        for folder in self.writer_folders:  # staged by a helper process, not adopted yet (it failed midway)
+            for leftover in Path(folder).glob(f"_*.{self.tag}.tmp"):
+                _unlink_quietly(leftover)
         for tmp in self.staged.values():
             if is_local(tmp):
                 _unlink_quietly(tmp)

@@ -113,7 +113,7 @@ def _pages(year, queries):
 
     view = prepare(dataclasses.replace(year.inputs(), queries=queries))
     page = parse_html(national.render(view, "2026-01-01 00:00 UTC"))
-    code, html = next(iter(cards.render_cards(view, "2026-01-01 00:00 UTC", workers=1)))
+    code, html = next(iter(cards.render_cards(view, "2026-01-01 00:00 UTC")))
     return page, parse_html(html)
 
 

@@ -40,7 +40,7 @@ def write_year_reports(inputs: ReportInputs, reports_root: str | Path, *, genera
 
     ``generated``: the time stamp printed in the footers (default: now, UTC). ``prune_stale_cards``:
     remove cards of zones no longer ranked that year (a re-run after a registry change). ``card_workers``:
-    processes rendering the cards (default: the cores, from 2,000 cards on; see :func:`cards.render_cards`).
+    processes rendering the cards (default: the cores, from 2,000 cards on; see :class:`cards.CardJob`).
     """
     from etdz.reports import cards, national, workbook
 
@@ -54,28 +54,24 @@ def write_year_reports(inputs: ReportInputs, reports_root: str | Path, *, genera
     view: YearView = prepare(inputs)
     seconds["prepare"] = time.perf_counter() - t0
 
-    t = time.perf_counter()
-    national_path = atomic_write_text(out_dir / "national_report.html", national.render(view, generated))
-    top30 = national.top30_markdown(view)
-    seconds["national_report"] = time.perf_counter() - t
+    # From 2,000 cards they render in a process pool (cards.CardJob) while this process writes the national report
+    # and the workbook; below that, one after the other here.
+    with cards.CardJob(view, generated, zones_dir, workers=card_workers) as job:
+        t = time.perf_counter()
+        national_path = atomic_write_text(out_dir / "national_report.html", national.render(view, generated))
+        top30 = national.top30_markdown(view)
+        seconds["national_report"] = time.perf_counter() - t
 
-    t = time.perf_counter()
-    written = set()
-    # inside a step's commit a card's write is a temporary name and a rename: the one flush of the step
-    # (etdz.commit) comes before its journal, so writer threads would only compete with the rendering for the GIL
-    for code, html in cards.render_cards(view, generated, workers=card_workers):
-        name = f"{code}.html"
-        atomic_write_text(zones_dir / name, html)
-        written.add(name)
+        t = time.perf_counter()
+        wb_path = workbook.write(view, out_dir / "rankings.xlsx")
+        seconds["workbook"] = time.perf_counter() - t
+
+        written = set(job.finish())
     if prune_stale_cards:
         for p in zones_dir.glob("*.html"):
             if p.name not in written and not p.name.startswith(("_", ".")):
                 remove(p)
-    seconds["cards"] = time.perf_counter() - t
-
-    t = time.perf_counter()
-    wb_path = workbook.write(view, out_dir / "rankings.xlsx")
-    seconds["workbook"] = time.perf_counter() - t
+    seconds["cards"] = job.seconds  # with a pool: from its start to the last card
     seconds["total"] = time.perf_counter() - t0
     return ReportOutputs(national_report=national_path, workbook=wb_path, cards_dir=zones_dir, cards=len(written),
                          top30_markdown=top30, seconds=seconds)

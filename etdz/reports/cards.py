@@ -7,11 +7,15 @@ import math
 import multiprocessing
 import os
 import pickle
+import queue
 import tempfile
-from collections import deque
+import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
+from etdz.commit import Writer, adopt, atomic_write_text, writer_for
 from etdz.rejections import NOTICES_FOLDER, deadline_text
 from etdz.reports import charts
 from etdz.reports.inputs import YearView
@@ -204,42 +208,113 @@ def card_workers(n_cards: int) -> int:
     return max(1, min(cores, n_cards // _CHUNK))
 
 
-def render_cards(v: YearView, generated: str, workers: int | None = None) -> Iterator[tuple[str, str]]:
-    """Yield ``(zone_code, html)`` for every ranked zone, in national-rank order, from one compiled template.
+def render_cards(v: YearView, generated: str) -> Iterator[tuple[str, str]]:
+    """Yield ``(zone_code, html)`` for every ranked zone, in national-rank order, from one compiled template, in
+    this process (:class:`CardJob` spreads a large year over a process pool)."""
+    tpl = environment().get_template("card.html.j2")
+    common, groups = _common(v, generated), target_groups(v)
+    for start in range(0, len(v.zones), _CHUNK):  # the levers of a chunk of cards are computed together
+        zones = v.zones[start:start + _CHUNK]
+        for z, t in zip(zones, card_targets(v, zones, groups)):
+            yield z["zone_code"], tpl.render(card_context(v, z, common, groups, t))
 
-    ``workers``: processes rendering the cards (default :func:`card_workers`). With more than one, chunks of
-    zones render in a process pool and come back in order; a card depends only on the year and its zone, so
-    the bytes are those of the serial path. The caller writes them: files written from this process stay
-    inside the step's commit (etdz.commit).
+
+def card_name(code: str) -> str:
+    """The file name of zone ``code``'s card in the year's ``zones/`` folder."""
+    return f"{code}.html"
+
+
+class CardJob:
+    """The year's cards, written to ``folder`` (``<code>.html``, each through the project's atomic write).
+
+    ``workers``: processes rendering them (default :func:`card_workers`). With one, :meth:`finish` renders them in
+    this process. With more, a ``with`` block starts them in a process pool on entry — the caller writes the
+    year's other reports meanwhile — and :meth:`finish` waits for them: each worker renders chunks of zones and
+    writes their cards itself through a :class:`etdz.commit.Writer` (inside a step's commit it stages them and
+    this process adopts them), so no card travels back through a pipe. A card depends only on the year and its
+    zone: the bytes are the serial path's. Leaving the block on an error cancels the chunks not started.
     """
-    n = card_workers(len(v.zones)) if workers is None else workers
-    if n <= 1:
-        tpl = environment().get_template("card.html.j2")
-        common, groups = _common(v, generated), target_groups(v)
-        for start in range(0, len(v.zones), _CHUNK):  # the levers of a chunk of cards are computed together
-            zones = v.zones[start:start + _CHUNK]
-            for z, t in zip(zones, card_targets(v, zones, groups)):
-                yield z["zone_code"], tpl.render(card_context(v, z, common, groups, t))
-        return
-    # forkserver, not fork: the step's process has Dagster's threads, and a fork copies their held locks
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["etdz.reports.cards"])
-    spans = [(i, min(i + _CHUNK, len(v.zones))) for i in range(0, len(v.zones), _CHUNK)]
-    with tempfile.TemporaryDirectory(prefix="etdz-cards-") as tmp:
+
+    def __init__(self, v: YearView, generated: str, folder: Path, workers: int | None = None):
+        self.v, self.generated, self.folder = v, generated, Path(folder)
+        self.workers = card_workers(len(v.zones)) if workers is None else workers
+        self._pool: ProcessPoolExecutor | None = None
+        self._feeder: threading.Thread | None = None
+        self._chunks: queue.Queue = queue.Queue()  # the chunks' futures in order, then None (or an exception)
+        self._window = threading.Semaphore(self.workers + 1)
+        self._stop = threading.Event()
+        self._tmp: tempfile.TemporaryDirectory | None = None
+        self._started = 0.0
+        self.seconds = 0.0  # the cards' wall time: with a pool, from its start to the last card
+
+    def __enter__(self) -> CardJob:
+        if self.workers > 1:
+            self._start()
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self._feeder is not None:
+            self._stop.set()
+            self._window.release()  # a feeder waiting for room wakes up and stops
+            self._feeder.join()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=exc_type is not None)
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+    def _start(self) -> None:
+        v = self.v
+        self._started = time.perf_counter()
+        # forkserver, not fork: the step's process has Dagster's threads, and a fork copies their held locks
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["etdz.reports.cards"])
+        self._tmp = tempfile.TemporaryDirectory(prefix="etdz-cards-")
         # What every card reads goes to the workers through one file, pickled as a stream: not one in-memory copy
         # per worker. What only one zone's card reads (its indicator rows, ranks on record, category scores: most
-        # of a large year) travels with the zone's chunk instead, so a worker holds one chunk of it at a time.
-        year = os.path.join(tmp, "year.pickle")
+        # of a large year) travels with the zone's chunk (:meth:`_feed`), so a worker holds one chunk of it at a time.
+        year = os.path.join(self._tmp.name, "year.pickle")
         with open(year, "wb") as fh:
-            pickle.dump((_shared_part(v), generated), fh, protocol=pickle.HIGHEST_PROTOCOL)
-        with ProcessPoolExecutor(n, mp_context=ctx, initializer=_start_worker, initargs=(year,)) as pool:
-            pending: deque = deque()
-            for span in spans:  # at most one chunk per worker waiting: finished cards never pile up in memory
-                pending.append(pool.submit(_render_span, *span, _zones_part(v, *span)))
-                if len(pending) > n:
-                    yield from pending.popleft().result()
-            while pending:
-                yield from pending.popleft().result()
+            pickle.dump((_shared_part(v), self.generated), fh, protocol=pickle.HIGHEST_PROTOCOL)
+        self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_start_worker,
+                                         initargs=(year, str(self.folder), writer_for(self.folder)))
+        self._feeder = threading.Thread(target=self._feed, name="etdz-card-chunks", daemon=True)
+        self._feeder.start()
+
+    def _feed(self) -> None:
+        """Submit the chunks in order, at most one per worker waiting: a chunk's lookups are built (from the year's
+        frames) only when it is next, so this process never holds them for the whole year."""
+        v = self.v
+        try:
+            for i in range(0, len(v.zones), _CHUNK):
+                self._window.acquire()
+                if self._stop.is_set():
+                    return
+                future = self._pool.submit(_write_span, i, min(i + _CHUNK, len(v.zones)),
+                                           _zones_part(v, i, min(i + _CHUNK, len(v.zones))))
+                future.add_done_callback(lambda _: self._window.release())
+                self._chunks.put(future)
+        except BaseException as exc:  # a chunk's lookups failed, or the pool broke: finish() raises it
+            self._chunks.put(exc)
+        finally:
+            self._chunks.put(None)
+
+    def finish(self) -> list[str]:
+        """Wait for every card (render them here with one worker); their file names, in national-rank order."""
+        names = []
+        if self._pool is None:
+            self._started = time.perf_counter()
+            for code, html in render_cards(self.v, self.generated):
+                atomic_write_text(self.folder / card_name(code), html)
+                names.append(card_name(code))
+        else:
+            while (chunk := self._chunks.get()) is not None:
+                if isinstance(chunk, BaseException):
+                    raise chunk
+                for name, staged in chunk.result():
+                    adopt(self.folder / name, staged)
+                    names.append(name)
+        self.seconds = time.perf_counter() - self._started
+        return names
 
 
 _WORKER: dict = {}
@@ -262,17 +337,22 @@ def _zones_part(v: YearView, start: int, stop: int) -> dict[str, dict]:
     return out
 
 
-def _start_worker(year: str) -> None:
-    """Pool initializer: the year (from the parent's pickle file), the template and the common context."""
+def _start_worker(year: str, folder: str, writer: Writer) -> None:
+    """Pool initializer: the year (from the parent's pickle file), the template, the common context, the writer."""
     with open(year, "rb") as fh:
         v, generated = pickle.load(fh)
     _WORKER.update(v=v, tpl=environment().get_template("card.html.j2"), common=_common(v, generated),
-                   groups=target_groups(v))
+                   groups=target_groups(v), folder=Path(folder), writer=writer)
 
 
-def _render_span(start: int, stop: int, zones_part: dict[str, dict]) -> list[tuple[str, str]]:
-    tpl, common, groups = _WORKER["tpl"], _WORKER["common"], _WORKER["groups"]
+def _write_span(start: int, stop: int, zones_part: dict[str, dict]) -> list[tuple[str, str | None]]:
+    """Render and write the cards of the zones ``start:stop``; (file name, staged name) of each."""
+    tpl, common, groups, writer = _WORKER["tpl"], _WORKER["common"], _WORKER["groups"], _WORKER["writer"]
     v = dataclasses.replace(_WORKER["v"], **zones_part)
     zones = v.zones[start:stop]
-    return [(z["zone_code"], tpl.render(card_context(v, z, common, groups, t)))
-            for z, t in zip(zones, card_targets(v, zones, groups))]
+    out = []
+    for z, t in zip(zones, card_targets(v, zones, groups)):
+        name = card_name(z["zone_code"])
+        html = tpl.render(card_context(v, z, common, groups, t))
+        out.append((name, writer.write(_WORKER["folder"] / name, html.encode("utf-8"))))
+    return out

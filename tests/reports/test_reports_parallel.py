@@ -1,11 +1,13 @@
-"""Zone cards rendered by a process pool are the serial path's cards, byte for byte, in the same order."""
+"""Zone cards rendered and written by a process pool are the serial path's cards, byte for byte, inside the step's
+commit like every other output."""
 
 from __future__ import annotations
 
 import pytest
 
+from etdz.commit import DeploymentLayout, atomic_write_text, step_commit
 from etdz.reports import cards, prepare, write_year_reports
-from etdz.reports.cards import PARALLEL_MIN_CARDS, card_workers, render_cards
+from etdz.reports.cards import PARALLEL_MIN_CARDS, CardJob, card_workers, render_cards
 
 GENERATED = "2026-11-29 04:00 UTC"
 
@@ -23,13 +25,41 @@ def test_cards_from_two_processes_are_the_serial_bytes(year_builder, catalogue_2
         assert (pooled.cards_dir / name).read_bytes() == (serial.cards_dir / name).read_bytes(), name
 
 
-def test_the_pool_yields_in_national_rank_order(year_builder, catalogue_2021, monkeypatch):
+@pytest.mark.slow
+def test_the_pool_writes_the_serial_cards_and_lists_them_in_national_rank_order(year_builder, catalogue_2021,
+                                                                               tmp_path, monkeypatch):
     data = year_builder(catalogue_2021, 2022, per_region={"east": 6, "central": 4, "west": 3}, years=2)
     view = prepare(data.inputs())
     monkeypatch.setattr(cards, "_CHUNK", 3)
-    pooled = list(render_cards(view, GENERATED, workers=2))
-    assert [code for code, _ in pooled] == [z["zone_code"] for z in view.zones]
-    assert pooled == list(render_cards(view, GENERATED, workers=1))
+    with CardJob(view, GENERATED, tmp_path, workers=2) as job:
+        names = job.finish()
+    assert names == [f"{z['zone_code']}.html" for z in view.zones]
+    serial = dict(render_cards(view, GENERATED))
+    assert {p.name: p.read_text(encoding="utf-8") for p in tmp_path.iterdir()} == {
+        f"{code}.html": html for code, html in serial.items()}
+
+
+@pytest.mark.slow
+def test_cards_a_pool_writes_in_a_step_appear_at_its_commit_and_an_error_beside_it_keeps_the_old(
+        year_builder, catalogue_2021, tmp_path, monkeypatch):
+    data = year_builder(catalogue_2021, 2022, per_region={"east": 6, "central": 4, "west": 3}, years=2)
+    view = prepare(data.inputs())
+    monkeypatch.setattr(cards, "_CHUNK", 3)
+    layout = DeploymentLayout(str(tmp_path / "warehouse"), str(tmp_path / "reports"))
+    zones = tmp_path / "reports" / "2022" / "zones"
+    first = f"{view.zones[0]['zone_code']}.html"
+    atomic_write_text(zones / first, "the previous run's card")
+    with step_commit(layout.journal_dir(2022), layout.scope(2022)):
+        with CardJob(view, GENERATED, zones, workers=2) as job:
+            names = job.finish()
+        assert (zones / first).read_text() == "the previous run's card"  # staged, not in place yet
+    assert sorted(p.name for p in zones.iterdir()) == sorted(names)
+    done = {p.name: p.read_bytes() for p in zones.iterdir()}
+    # the workbook fails while the cards render: every card stays as it was, nothing temporary is left
+    with pytest.raises(RuntimeError), step_commit(layout.journal_dir(2022), layout.scope(2022)):
+        with CardJob(view, "a later run", zones, workers=2):
+            raise RuntimeError("the workbook failed")
+    assert {p.name: p.read_bytes() for p in zones.iterdir()} == done
 
 
 def test_small_years_render_in_this_process():

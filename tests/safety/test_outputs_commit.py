@@ -9,6 +9,8 @@ must be exactly the old one or exactly the new one, 2020 untouched, and nothing 
 from __future__ import annotations
 
 import errno
+import os
+import pickle
 import shutil
 
 import pandas as pd
@@ -16,7 +18,7 @@ import pytest
 
 import etdz.commit as commit_mod
 from etdz import schemas
-from etdz.commit import DeploymentLayout, YearScope, atomic_write_text, remove, step_commit
+from etdz.commit import DeploymentLayout, Writer, YearScope, adopt, atomic_write_text, remove, step_commit, writer_for
 from etdz.errors import StorageError
 from etdz.storage import Warehouse
 from tests.safety.outputs_state import (
@@ -79,6 +81,43 @@ def test_an_exception_in_the_step_leaves_everything_as_it_was(tmp_path):
         remove(notice)
         raise RuntimeError("the scorer failed")
     assert w.read("measures", YEAR).num_rows == 1 and notice.read_text() == "old notice"
+    assert leftovers(tmp_path) == []
+
+
+def test_what_a_helper_process_stages_appears_at_the_commit_and_only_once_adopted(tmp_path):
+    out, scope = _scope(tmp_path)
+    zones = tmp_path / "reports" / str(YEAR) / "zones"
+    atomic_write_text(zones / "C1.html", "old")
+    with step_commit(out.journal_dir(YEAR), scope):
+        writer = pickle.loads(pickle.dumps(writer_for(zones)))  # as a pool's worker receives it
+        staged = writer.write(zones / "C1.html", b"new")
+        assert (zones / "C1.html").read_text() == "old" and staged is not None
+        adopt(zones / "C1.html", staged)
+        lost = writer.write(zones / "C2.html", b"never adopted")  # its worker failed before reporting it
+        assert lost is not None
+    assert (zones / "C1.html").read_text() == "new" and not (zones / "C2.html").exists()
+    # a temporary, which the next step's recovery removes
+    assert leftovers(tmp_path) == [os.path.relpath(lost, tmp_path)]
+
+
+def test_an_abandoned_step_removes_what_its_helper_processes_staged(tmp_path):
+    out, scope = _scope(tmp_path)
+    zones = tmp_path / "reports" / str(YEAR) / "zones"
+    atomic_write_text(zones / "C1.html", "old")
+    with pytest.raises(RuntimeError), step_commit(out.journal_dir(YEAR), scope):
+        writer = writer_for(zones)
+        adopt(zones / "C1.html", writer.write(zones / "C1.html", b"new"))
+        writer.write(zones / "C2.html", b"not adopted yet")
+        raise RuntimeError("a card worker died")
+    assert (zones / "C1.html").read_text() == "old" and not (zones / "C2.html").exists()
+    assert leftovers(tmp_path) == []
+
+
+def test_outside_a_step_a_helper_process_replaces_the_file_at_once(tmp_path):
+    target = tmp_path / "reports" / str(YEAR) / "zones" / "C1.html"
+    assert writer_for(target.parent) == Writer(None)
+    assert Writer(None).write(target, b"now") is None and target.read_bytes() == b"now"
+    adopt(target, None)  # nothing to adopt
     assert leftovers(tmp_path) == []
 
 

@@ -9,7 +9,8 @@ output                    function                 what it defends against
 Dagster UI markdown       :func:`markdown_text`,   markup, links, images, raw HTML, entities and table breaks
 (asset / check metadata)  :func:`markdown_table`   in the UI's markdown renderer
 HTML reports, validation  :func:`html_text` (the   bidirectional overrides that reorder the page (Jinja's
-page (Jinja2)             environment's finalize)  autoescape does the markup); :func:`isolate` for ``<bdi>``
+page (Jinja2)             environment's finalize)  autoescape does the markup); :func:`isolate` for ``<bdi>``,
+                                                   :func:`html_value` for markup built in Python
 spreadsheets (XLSX, CSV)  :func:`spreadsheet_text` formulas (``=HYPERLINK(…)``, DDE), bidi overrides and
                                                    control characters an XLSX cannot store
 plain text (notices, CLI) :func:`plain_text`       bidi overrides, control characters and line breaks that
@@ -141,6 +142,12 @@ def html_text(value: Any) -> Any:
     return value
 
 
+def html_value(value: Any) -> Markup:
+    """What a template's ``{{ value }}`` writes, for markup built in Python (a filter's, a chart's): the value through
+    :func:`html_text` (the environment's finalize), then escaped by markupsafe (its autoescape)."""
+    return escape(html_text(value))
+
+
 def isolate(value: Any) -> Markup:
     """Untrusted text escaped and wrapped in ``<bdi>`` (a Jinja filter), for names set inside running text.
 
@@ -148,7 +155,7 @@ def isolate(value: Any) -> Markup:
     next to it (a code, a comma, a number) to its side; ``<bdi>`` lets the name keep its own direction without
     touching the text around it. Only for element content — not for attributes, ``<title>`` or SVG.
     """
-    return Markup("<bdi>") + escape(html_text(str(value))) + Markup("</bdi>")
+    return Markup("<bdi>") + html_value(str(value)) + Markup("</bdi>")
 
 
 # ------------------------------------------------------------------------------------------------ spreadsheets

@@ -113,17 +113,16 @@ def card_context(v: YearView, z: dict, common: dict, shared: TargetGroups | None
     def series(key):
         return [hist[y][key] if y in hist else None for y in years]
 
-    trend = [
-        charts.rank_panel("全国名次 National", years, series("national_rank"), [counts[y]["N"] for y in years],
-                          "#1f2933", ref_rank=100),
-        charts.rank_panel("区域名次 Regional", years, series("regional_rank"),
-                          [counts[y]["region"].get(hist[y]["region"] if y in hist else region, 0) for y in years],
-                          colour),
-        charts.rank_panel("省内名次 Provincial", years, series("provincial_rank"),
-                          [counts[y]["province"].get(hist[y]["province"] if y in hist else z["province"], 0)
-                           for y in years],
-                          "#9f1239"),
-    ]
+    panel = charts.rank_panel
+    trend = [charts.rank_panel_svg(c) for c in (
+        panel("全国名次 National", years, series("national_rank"), [counts[y]["N"] for y in years], "#1f2933",
+              ref_rank=100),
+        panel("区域名次 Regional", years, series("regional_rank"),
+              [counts[y]["region"].get(hist[y]["region"] if y in hist else region, 0) for y in years], colour),
+        panel("省内名次 Provincial", years, series("provincial_rank"),
+              [counts[y]["province"].get(hist[y]["province"] if y in hist else z["province"], 0) for y in years],
+              "#9f1239"),
+    )]
     trend_rows = [{"year": y, "national": hist[y]["national_rank"], "regional": hist[y]["regional_rank"],
                    "provincial": hist[y]["provincial_rank"], "total": hist[y]["total_score"],
                    "N": counts[y]["N"]} for y in years if y in hist]
@@ -145,7 +144,7 @@ def card_context(v: YearView, z: dict, common: dict, shared: TargetGroups | None
                  "reg": v.total_avg_reg.get(region), "strong": True}]
     bar_rows += [{"label": c["name_zh"], "sub": f"{c['name_en'] or c['code']} · {c['weight'] * 100:g}%",
                   "value": c["score"], "nat": c["nat"], "reg": c["reg"], "strong": False} for c in cats]
-    bars = charts.score_bars(bar_rows, colour)
+    bars = charts.score_bars_svg(charts.score_bars(bar_rows, colour))
 
     # every indicator, grouped by category
     groups = []

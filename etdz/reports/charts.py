@@ -1,9 +1,12 @@
-"""Chart geometry for the inline SVG charts.
+"""Chart geometry for the inline SVG charts, and the markup of the two charts every zone card draws.
 
-The functions here compute coordinates only (plain numbers and strings of numbers); the SVG markup is
-in ``templates/charts.html.j2`` and is rendered by the same autoescaping Jinja2 environment as the pages,
-so labels taken from the data are escaped. Drawing a chart this way costs microseconds, which is what
-makes 230 cards with two charts each cheap (matplotlib would take ~15 s; ../shared/notes/stack.md).
+The geometry functions compute coordinates only (plain numbers and strings of numbers). The national report's
+charts are macros of ``templates/charts.html.j2``, rendered by the pages' autoescaping Jinja2 environment. The
+card's rank panels and score bars — four charts per card, ~600 values, 23,000 cards in the largest year — are
+written here (:func:`rank_panel_svg`, :func:`score_bars_svg`), a quarter of a card's rendering less: every value
+goes through :func:`etdz.escape.html_value`, what a template's ``{{ value }}`` writes, and the markup is byte for
+byte the macros' it replaces (a test renders both). Drawing a chart this way costs microseconds (matplotlib
+would take ~15 s for 230 cards; ../shared/notes/stack.md).
 """
 
 from __future__ import annotations
@@ -11,6 +14,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from markupsafe import Markup
+
+from etdz.escape import html_value as _h
+from etdz.reports.templating import fmt_score
 
 
 def _coord(x: float) -> float:
@@ -74,6 +81,40 @@ def rank_panel(title: str, years: list[int], ranks: list[int | None], sizes: lis
             "latest": pts[-1] if pts else None}
 
 
+def rank_panel_svg(c: dict) -> Markup:
+    """The SVG of a :func:`rank_panel` (a card's rank over the years)."""
+    left, right, colour = c["left"], c["right"], _h(c["colour"])
+    title = _h(c["title"])
+    out = [f'<svg class="chart" viewBox="0 0 {c["width"]} {c["height"]}" width="{c["width"]}" '
+           f'height="{c["height"]}" role="img" aria-label="{title}">\n'
+           f'  <text x="{left}" y="14" font-size="12" font-weight="600" fill="#323f4b">{title}</text>\n']
+    for t in c["yticks"]:
+        out.append(f'  <line x1="{left}" x2="{right}" y1="{t["y"]}" y2="{t["y"]}" stroke="#e4e7eb"/>\n'
+                   f'  <text x="{left - 5}" y="{t["y"] + 3.5}" font-size="10" text-anchor="end" '
+                   f'fill="#9aa5b1">{_h(t["label"])}</text>\n')
+    if ref := c["ref"]:
+        label = _h(ref["label"])
+        out.append(f'  <line x1="{left}" x2="{right}" y1="{ref["y"]}" y2="{ref["y"]}" stroke="#9f1239" '
+                   f'stroke-dasharray="3 3"/>\n'
+                   f'  <text x="{left + 3}" y="{ref["y"] + 10}" font-size="9" fill="#9f1239">'
+                   f'前{label} top {label}</text>\n')
+    for t in c["xticks"]:
+        out.append(f'  <text x="{t["x"]}" y="{c["bottom"] + 16}" font-size="10" text-anchor="middle" '
+                   f'fill="#616e7c">{_h(t["label"])}</text>\n')
+    for seg in c["segments"]:
+        out.append(f'  <polyline points="{_h(seg)}" fill="none" stroke="{colour}" stroke-width="2.2" '
+                   f'stroke-linejoin="round"/>\n')
+    top = c["top"]
+    for p in c["points"]:
+        x, y, label = p["x"], p["y"], _h(p["label"])
+        out.append(f'  <circle cx="{x}" cy="{y}" r="3.6" fill="#fff" stroke="{colour}" stroke-width="2">'
+                   f'<title>{_h(p["year"])}: {label}</title></circle>\n'
+                   f'  <text x="{x}" y="{y - 7 if y > top + 10 else y + 15}" font-size="10.5" font-weight="600" '
+                   f'text-anchor="middle" fill="#1f2933">{label}</text>\n')
+    out.append("</svg>\n")
+    return Markup("".join(out))
+
+
 def score_bars(rows: list[dict], colour: str, width: int = 660) -> dict:
     """Horizontal bars 0–100: the zone's score per row, with ticks at the national and regional averages.
 
@@ -97,6 +138,39 @@ def score_bars(rows: list[dict], colour: str, width: int = 660) -> dict:
     ticks = [{"x": x(t), "label": f"{t:g}"} for t in (0, 25, 50, 75, 100)]
     return {"width": width, "height": height, "x0": x0, "x1": x1, "top": top, "rows": out, "ticks": ticks,
             "colour": colour, "axis_y": height - bottom_pad, "value_x": width - 4}
+
+
+def score_bars_svg(c: dict) -> Markup:
+    """The SVG of a :func:`score_bars` (a card's scores against the national and regional averages)."""
+    top, axis_y, x0, colour = c["top"], c["axis_y"], c["x0"], _h(c["colour"])
+    out = [f'<svg class="chart" viewBox="0 0 {c["width"]} {c["height"]}" width="{c["width"]}" '
+           f'height="{c["height"]}" role="img" aria-label="scores">\n']
+    for t in c["ticks"]:
+        out.append(f'  <line x1="{t["x"]}" x2="{t["x"]}" y1="{top - 4}" y2="{axis_y}" stroke="#eef0f3"/>\n'
+                   f'  <text x="{t["x"]}" y="{top - 10}" font-size="10" text-anchor="middle" '
+                   f'fill="#9aa5b1">{_h(t["label"])}</text>\n')
+    full = c["x1"] - x0
+    for r in c["rows"]:
+        text_y, bar_y, bar_h, sub = r["text_y"], r["bar_y"], r["bar_h"], r["sub"]
+        out.append(f'  <text x="{x0 - 8}" y="{text_y - (5 if sub else 0)}" font-size="12" text-anchor="end" '
+                   f'fill="#1f2933" font-weight="{700 if r["strong"] else 500}">{_h(r["label"])}</text>\n')
+        if sub:
+            out.append(f'<text x="{x0 - 8}" y="{text_y + 7}" font-size="9.5" text-anchor="end" '
+                       f'fill="#9aa5b1">{_h(sub)}</text>')
+        out.append(f'  <rect x="{x0}" y="{bar_y}" width="{full}" height="{bar_h}" fill="#f3f4f6" rx="2"/>\n'
+                   f'  <rect x="{x0}" y="{bar_y}" width="{r["bar_w"]}" height="{bar_h}" fill="{colour}" '
+                   f'opacity="{1 if r["strong"] else 0.78}" rx="2"/>\n')
+        if r["x_nat"] is not None:
+            out.append(f'<line x1="{r["x_nat"]}" x2="{r["x_nat"]}" y1="{bar_y - 4}" y2="{bar_y + bar_h + 4}" '
+                       f'stroke="#1f2933" stroke-width="2.2"><title>全国平均 {_h(fmt_score(r["nat"]))}</title></line>')
+        if r["x_reg"] is not None:
+            out.append(f'<line x1="{r["x_reg"]}" x2="{r["x_reg"]}" y1="{bar_y - 4}" y2="{bar_y + bar_h + 4}" '
+                       f'stroke="#9f1239" stroke-width="2.2" stroke-dasharray="3 2"><title>区域平均 '
+                       f'{_h(fmt_score(r["reg"]))}</title></line>')
+        out.append(f'  <text x="{c["value_x"]}" y="{text_y}" font-size="12" text-anchor="end" font-weight="700" '
+                   f'fill="#1f2933">{_h(fmt_score(r["value"]))}</text>\n')
+    out.append("</svg>\n")
+    return Markup("".join(out))
 
 
 def distribution(groups: list[dict], width: int = 900, row_h: int = 74) -> dict:

@@ -17,7 +17,7 @@ from importlib import resources
 from jinja2 import Environment, FileSystemBytecodeCache, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from etdz.escape import html_text, isolate
+from etdz.escape import html_text, html_value, isolate
 from etdz.reports import fictitious
 from etdz.reports.units import decimals_for, display_unit, per_shown_unit
 
@@ -93,6 +93,25 @@ def fmt_change(x) -> Markup:
     return Markup('<span class="chg same">–</span>')
 
 
+def fmt_rise(r, unit) -> Markup:
+    """A rise of a measure in ``unit`` that closes a gap (§3.8): 不足 (none within the headroom), any rise (0), or
+    +amount in its display unit. A filter, not a macro: a card shows one per lever and target."""
+    if r is None:
+        return Markup('<span class="muted">不足</span>')
+    if r == 0:
+        return Markup('任意增量 <span class="en">any rise</span>')
+    return Markup("+") + html_value(fmt_shown(r, unit))
+
+
+def fmt_headroom(lever) -> Markup:
+    """How far a lever's measure can rise and still gain (§3.8): no limit, at once (at its bound), or +amount."""
+    if lever.unlimited:
+        return Markup('不设限 <span class="en">no limit</span>')
+    if lever.headroom <= 0:
+        return Markup('即达上限 <span class="en">at once</span>')
+    return Markup("+") + html_value(fmt_shown(lever.headroom, lever.unit))
+
+
 def region_label(r) -> str:
     return REGION_LABELS.get(str(r), str(r))
 
@@ -155,7 +174,7 @@ def environment() -> Environment:
                       # package data, fixed while the process runs: no stat of the file for every page
                       auto_reload=False, bytecode_cache=_bytecode_cache())
     env.filters.update(score=fmt_score, value=fmt_value, int=fmt_int, change=fmt_change, shown=fmt_shown,
-                       unit_shown=unit_shown, per_shown=per_shown_unit,
+                       unit_shown=unit_shown, per_shown=per_shown_unit, rise=fmt_rise, headroom=fmt_headroom,
                        region=region_label, colour=region_colour, isolate=isolate)
     env.globals.update(css=stylesheet, REGION_LABELS=REGION_LABELS, REGION_ZH=REGION_ZH, fictitious=fictitious)
     return env

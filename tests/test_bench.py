@@ -99,3 +99,25 @@ def test_the_sampler_counts_a_child_in_the_tree_and_its_pss_every_fifth_sample()
     assert tree - own > 60 and pss - own_pss > 50  # the child's 64 MB, in both sums
     assert _peak_pss(samples) == round(max(s[3] for s in samples if s[3] is not None), 1)
     assert _peak_pss([(0.0, 1.0, 1.0, None)]) is None
+
+
+def test_bench_cards_times_every_card_and_its_digest_follows_the_cards():
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import bench_cards
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    from reports_synth import make_year  # bench_cards puts tests/reports on the path, as the report tests have it
+
+    from etdz.catalogue import catalogue_for_year, load_catalogues
+    from etdz.reports.inputs import prepare
+    from etdz.reports.templating import environment
+
+    cat = catalogue_for_year(load_catalogues(), 2023)
+    v = prepare(make_year(cat, 2023, per_region={"east": 3, "central": 2, "west": 2}, years=2).inputs())
+    tpl = environment().get_template("card.html.j2")
+    first, again = bench_cards.time_cards(v, tpl), bench_cards.time_cards(v, tpl)
+    assert first["sha256"] == again["sha256"]
+    assert all(first[k] > 0 for k in ("targets", "context", "render"))
+    # another template, other bytes: the digest is of what was rendered
+    assert bench_cards.time_cards(v, environment().from_string("{{ z.zone_code }}"))["sha256"] != first["sha256"]

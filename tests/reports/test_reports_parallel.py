@@ -79,3 +79,23 @@ def test_a_worker_gets_the_year_once_and_each_zone_s_lookups_only_with_its_chunk
     for name in ("ind_rows", "history_by_zone", "cat_scores"):
         assert set(part[name]) == codes & set(getattr(view, name))
         assert all(repr(part[name][c]) == repr(getattr(view, name)[c]) for c in part[name])  # NaN != NaN
+
+
+@pytest.mark.slow
+def test_a_card_worker_freezes_the_year_it_keeps_so_collections_walk_only_the_cards(year_builder, catalogue_2021,
+                                                                                    tmp_path):
+    import gc
+    import multiprocessing
+    import pickle
+    from concurrent.futures import ProcessPoolExecutor
+
+    from etdz.commit import writer_for
+
+    data = year_builder(catalogue_2021, 2022, per_region={"east": 3, "central": 2, "west": 2}, years=2)
+    view = prepare(data.inputs())
+    year = tmp_path / "year.pickle"
+    year.write_bytes(pickle.dumps((cards._shared_part(view), GENERATED)))
+    ctx = multiprocessing.get_context("forkserver")  # as CardJob starts its workers
+    with ProcessPoolExecutor(1, mp_context=ctx, initializer=cards._start_worker,
+                             initargs=(str(year), str(tmp_path), writer_for(tmp_path))) as pool:
+        assert pool.submit(gc.get_freeze_count).result(timeout=120) > 10_000

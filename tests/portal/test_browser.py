@@ -145,13 +145,14 @@ def sign_in(driver, site: Site, username: str) -> None:
 
     sign_out = driver.find_elements(By.CSS_SELECTOR, 'form[action="/logout"] button')
     if sign_out:  # the page's own form (a POST with its CSRF token); a GET of /logout signs nobody out
-        sign_out[0].click()
-        wait(driver, lambda d: "/login" in d.current_url, "the sign-out button did not sign out")
+        _click_and_wait_for_the_next_page(driver, sign_out[0], "the sign-out button led nowhere")
+        assert "/login" in driver.current_url, f"the sign-out button did not sign out: {driver.current_url}"
     driver.get(f"{site.base}/login")
     driver.find_element(By.ID, "username").send_keys(username)
     driver.find_element(By.ID, "password").send_keys(PASSWORD)
-    driver.find_element(By.ID, "sign-in").click()
-    wait(driver, lambda d: "/login" not in d.current_url, f"{username} was not signed in: {driver.page_source[:800]}")
+    sign_in_button = driver.find_element(By.ID, "sign-in")
+    _click_and_wait_for_the_next_page(driver, sign_in_button, f"{username}: no page after signing in")
+    assert "/login" not in driver.current_url, f"{username} was not signed in: {driver.page_source[:800]}"
 
 
 def wait(driver, condition, message: str, timeout: float = 30):
@@ -180,19 +181,32 @@ def _upload(driver, path: Path, button: str) -> None:
     from selenium.webdriver.common.by import By
 
     driver.find_element(By.ID, "file").send_keys(str(path))
-    old = driver.find_element(By.TAG_NAME, "html")
-    driver.find_element(By.ID, button).click()
-    wait(driver, lambda d: _stale(old), "the page did not reload after the upload")
+    submit = driver.find_element(By.ID, button)
+    _click_and_wait_for_the_next_page(driver, submit, "the page did not reload after the upload")
 
 
-def _stale(element) -> bool:
-    from selenium.common.exceptions import StaleElementReferenceException
+_MARK = "__etdz_page_before_click"
 
-    try:
-        _ = element.tag_name  # any call on a replaced page raises
-        return False
-    except StaleElementReferenceException:
-        return True
+
+def _click_and_wait_for_the_next_page(driver, element, message: str) -> None:
+    """Click ``element`` and wait until the browser shows a new, fully loaded document.
+
+    The old page is marked with a window property that only it carries: the next page is there when
+    the property is gone and the document has loaded. Asking an element of the old page whether it is
+    stale races with the navigation — mid-swap Chromium answers "Node with given id does not belong to
+    the document", a generic WebDriverException rather than StaleElementReferenceException.
+    """
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.execute_script(f"window.{_MARK} = true")
+    element.click()
+
+    def loaded(d) -> bool:
+        return bool(d.execute_script(f"return !window.{_MARK} && document.readyState === 'complete'"))
+
+    # While the navigation is in flight a script can find no document to run in: poll again.
+    WebDriverWait(driver, 30, ignored_exceptions=(WebDriverException,)).until(loaded, message)
 
 
 def test_zone_province_and_reviewer_in_a_real_browser(site, browser, tmp_path):
@@ -240,9 +254,8 @@ def test_zone_province_and_reviewer_in_a_real_browser(site, browser, tmp_path):
     assert browser.current_url.endswith("/province"), browser.current_url
     row = browser.find_element(By.CSS_SELECTOR, f'#submissions tr.submission[data-sha256="{sha}"]')
     assert row.get_attribute("data-zone") == code
-    old = browser.find_element(By.TAG_NAME, "html")
-    row.find_element(By.CSS_SELECTOR, "button.approve").click()
-    wait(browser, lambda d: _stale(old), "the review list did not reload after approving")
+    approve = row.find_element(By.CSS_SELECTOR, "button.approve")
+    _click_and_wait_for_the_next_page(browser, approve, "the review list did not reload after approving")
     row = browser.find_element(By.CSS_SELECTOR, f'#submissions tr.submission[data-sha256="{sha}"]')
     assert "已审核通过" in row.find_element(By.CSS_SELECTOR, "td.status").text, row.text
     assert not row.find_elements(By.CSS_SELECTOR, "button.approve")

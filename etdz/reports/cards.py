@@ -20,6 +20,7 @@ from etdz.memory import freeze_imports
 from etdz.rejections import NOTICES_FOLDER, deadline_text
 from etdz.reports import charts
 from etdz.reports.inputs import YearView
+from etdz.reports.levers_section import levers_section_html
 from etdz.reports.robustness import varied, zone_robustness
 from etdz.reports.targets import DangerLine, TargetGroups, ZoneTargets, card_levers, zone_targets
 from etdz.reports.templating import environment, region_colour, region_label
@@ -174,11 +175,13 @@ def card_context(v: YearView, z: dict, common: dict, shared: TargetGroups | None
     robust = None if v.robust_by_zone is None else zone_robustness(
         v.robust_by_zone.get(code), z, v.n_total, d, code in v.region_bottom_now, code in v.watch_by_zone, colour,
         common["robust_what"])
+    risk = _risk(v, z, targets.danger)
     return {
         **common, "z": z, "region_label": region_label(region), "colour": colour, "trend": trend,
         "trend_rows": trend_rows, "bars": bars, "cats": cats, "groups": groups, "better_total": better_total,
         "better_reg_total": better_reg_total, "n_rows": z["indicators_total"], "strong": strong, "weak": weak,
-        "risk": _risk(v, z, targets.danger), "targets": targets, "n_region": v.n_region.get(region, 0),
+        "risk": risk, "targets": targets, "levers": levers_section_html(targets, metas, risk.get("bottom_n")),
+        "n_region": v.n_region.get(region, 0),
         "n_province": v.n_province.get(z["province"], 0), "total_avg": v.total_avg_nat,
         "total_reg_avg": v.total_avg_reg.get(region), "history_n": len(trend_rows),
         "robust": robust, "robust_computed": v.robust_by_zone is not None,

@@ -95,7 +95,8 @@ def fmt_change(x) -> Markup:
 
 def fmt_rise(r, unit) -> Markup:
     """A rise of a measure in ``unit`` that closes a gap (§3.8): 不足 (none within the headroom), any rise (0), or
-    +amount in its display unit. A filter, not a macro: a card shows one per lever and target."""
+    +amount in its display unit. Written by :mod:`etdz.reports.levers_section`, one per lever and target of a card
+    (also a filter, which the partial that section replaced — its test's reference — uses)."""
     if r is None:
         return Markup('<span class="muted">不足</span>')
     if r == 0:

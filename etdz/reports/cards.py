@@ -180,7 +180,7 @@ def card_context(v: YearView, z: dict, common: dict, shared: TargetGroups | None
         **common, "z": z, "region_label": region_label(region), "colour": colour, "trend": trend,
         "trend_rows": trend_rows, "bars": bars, "cats": cats, "groups": groups, "better_total": better_total,
         "better_reg_total": better_reg_total, "n_rows": z["indicators_total"], "strong": strong, "weak": weak,
-        "risk": risk, "targets": targets, "levers": levers_section_html(targets, metas, risk.get("bottom_n")),
+        "risk": risk, "levers": levers_section_html(targets, metas, risk.get("bottom_n")),
         "n_region": v.n_region.get(region, 0),
         "n_province": v.n_province.get(z["province"], 0), "total_avg": v.total_avg_nat,
         "total_reg_avg": v.total_avg_reg.get(region), "history_n": len(trend_rows),

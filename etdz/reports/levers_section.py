@@ -4,11 +4,10 @@ A card lists up to four targets and eight levers, each lever with its rise for e
 23,000 cards in the largest year — about half of a card's rendering when it was a Jinja partial. Written here the
 way :mod:`etdz.reports.charts` writes the card's charts: every value a template would write as ``{{ value }}``
 (names, codes, formatted numbers, the reason levers are unavailable) goes through :func:`etdz.escape.html_value`
-(the environment's finalize, then autoescape); the filters' own markup (:func:`~etdz.reports.templating.fmt_rise`,
-:func:`~etdz.reports.templating.fmt_headroom`) is already escaped. The markup is byte for byte what the partial
-wrote: ``tests/reports/test_reports_levers_section.py`` renders that partial, kept beside it as
-``card_levers_reference.html.j2``, for every kind of target and lever and for hostile names, and compares. A change of
-this panel is made here and in the reference alike.
+(the environment's finalize, then autoescape), and :func:`fmt_rise` / :func:`fmt_headroom` escape the amounts they
+write. The markup is byte for byte what the partial wrote: ``tests/reports/test_reports_levers_section.py`` renders
+that partial, kept beside it as ``card_levers_reference.html.j2``, for every kind of target and lever and for hostile
+names, and compares. A change of this panel is made here and in the reference alike.
 """
 
 from __future__ import annotations
@@ -20,8 +19,9 @@ from markupsafe import Markup
 
 from etdz.escape import html_value as _h
 from etdz.reports.targets import Target, ZoneTargets
-from etdz.reports.templating import fmt_headroom, fmt_rise, fmt_score, fmt_shown, unit_shown
+from etdz.reports.templating import fmt_score, fmt_shown, unit_shown
 from etdz.reports.units import per_shown_unit
+from etdz.scoring.levers import Lever
 
 _TARGETS_HEAD = (
     '<table id="targets"><thead><tr><th>目标 Target</th><th class="num">目标位置总分<br><span class="en">Total at K'
@@ -55,11 +55,31 @@ _NO_POINTS_HEAD = ('<p class="muted small" id="no-points">提高后不增加得�
 
 
 #: The catalogue's texts — measure codes and names, indicator codes, units — recur on every card: escaped once each
-#: (the same escaper, its results kept; a catalogue has a few hundred of them).
-_text = lru_cache(maxsize=4096)(_h)
+#: (the same escaper, its results kept; a catalogue has a few hundred of them). ``typed``: markup and the plain text
+#: equal to it are different keys, so text is never answered with markup that was passed as safe.
+_text = lru_cache(maxsize=4096, typed=True)(_h)
 
 
-def _target_name(t: Target, bottom_n) -> str:
+def fmt_rise(r: float | None, unit: str) -> Markup:
+    """A rise of a measure in ``unit`` that closes a gap (§3.8): 不足 (none within the headroom), any rise (0), or
+    +amount in its display unit."""
+    if r is None:
+        return Markup('<span class="muted">不足</span>')
+    if r == 0:
+        return Markup('任意增量 <span class="en">any rise</span>')
+    return Markup("+") + _h(fmt_shown(r, unit))
+
+
+def fmt_headroom(lever: Lever) -> Markup:
+    """How far a lever's measure can rise and still gain (§3.8): no limit, at once (at its bound), or +amount."""
+    if lever.unlimited:
+        return Markup('不设限 <span class="en">no limit</span>')
+    if lever.headroom <= 0:
+        return Markup('即达上限 <span class="en">at once</span>')
+    return Markup("+") + _h(fmt_shown(lever.headroom, lever.unit))
+
+
+def _target_name(t: Target, bottom_n: int | None) -> str:
     if t.kind == "next":
         return f'上升一位：全国第 {_h(t.rank)} 名 <span class="en">the next rank up</span>'
     if t.kind == "top":
@@ -70,7 +90,7 @@ def _target_name(t: Target, bottom_n) -> str:
     return f'退出{where}后{_h(bottom_n)}名 <span class="en">out of the bottom {_h(bottom_n)}</span>'
 
 
-def _per_unit(lever) -> Markup:
+def _per_unit(lever: Lever) -> Markup:
     return _h(format(per_shown_unit(lever.points_per_unit, lever.unit), ".4g"))
 
 
@@ -80,11 +100,11 @@ def _indicator_name(code: str, metas: Mapping) -> str:
 
 
 def _indicator_name_en(code: str, metas: Mapping) -> Markup:
-    m = metas[code] if code in metas else None
-    return _text((m.name_en or m.name_zh) if m is not None else code)
+    m = metas.get(code)
+    return _text((m.name_en or m.name_zh) if m else code)
 
 
-def levers_section_html(targets: ZoneTargets, metas: Mapping, bottom_n) -> Markup:
+def levers_section_html(targets: ZoneTargets, metas: Mapping, bottom_n: int | None) -> Markup:
     """The card's "目标名次差距 / every target" panel: each target's gap and the measures that alone close it, the
     levers by measure with their rise for each target, the measures whose rise would lower the score and those that
     give no points (``targets`` from :func:`etdz.reports.cards.card_targets`, ``metas`` indicator code ->

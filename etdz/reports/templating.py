@@ -17,9 +17,9 @@ from importlib import resources
 from jinja2 import Environment, FileSystemBytecodeCache, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from etdz.escape import html_text, html_value, isolate
+from etdz.escape import html_text, isolate
 from etdz.reports import fictitious
-from etdz.reports.units import decimals_for, display_unit, per_shown_unit
+from etdz.reports.units import decimals_for, display_unit
 
 REGION_LABELS = {"east": "东部 East", "central": "中部 Central", "west": "西部 West"}
 REGION_ZH = {"east": "东部", "central": "中部", "west": "西部"}
@@ -93,26 +93,6 @@ def fmt_change(x) -> Markup:
     return Markup('<span class="chg same">–</span>')
 
 
-def fmt_rise(r, unit) -> Markup:
-    """A rise of a measure in ``unit`` that closes a gap (§3.8): 不足 (none within the headroom), any rise (0), or
-    +amount in its display unit. Written by :mod:`etdz.reports.levers_section`, one per lever and target of a card
-    (also a filter, which the partial that section replaced — its test's reference — uses)."""
-    if r is None:
-        return Markup('<span class="muted">不足</span>')
-    if r == 0:
-        return Markup('任意增量 <span class="en">any rise</span>')
-    return Markup("+") + html_value(fmt_shown(r, unit))
-
-
-def fmt_headroom(lever) -> Markup:
-    """How far a lever's measure can rise and still gain (§3.8): no limit, at once (at its bound), or +amount."""
-    if lever.unlimited:
-        return Markup('不设限 <span class="en">no limit</span>')
-    if lever.headroom <= 0:
-        return Markup('即达上限 <span class="en">at once</span>')
-    return Markup("+") + html_value(fmt_shown(lever.headroom, lever.unit))
-
-
 def region_label(r) -> str:
     return REGION_LABELS.get(str(r), str(r))
 
@@ -175,7 +155,7 @@ def environment() -> Environment:
                       # package data, fixed while the process runs: no stat of the file for every page
                       auto_reload=False, bytecode_cache=_bytecode_cache())
     env.filters.update(score=fmt_score, value=fmt_value, int=fmt_int, change=fmt_change, shown=fmt_shown,
-                       unit_shown=unit_shown, per_shown=per_shown_unit, rise=fmt_rise, headroom=fmt_headroom,
+                       unit_shown=unit_shown,
                        region=region_label, colour=region_colour, isolate=isolate)
     env.globals.update(css=stylesheet, REGION_LABELS=REGION_LABELS, REGION_ZH=REGION_ZH, fictitious=fictitious)
     return env

@@ -155,12 +155,6 @@ def sign_in(driver, site: Site, username: str) -> None:
     assert "/login" not in driver.current_url, f"{username} was not signed in: {driver.page_source[:800]}"
 
 
-def wait(driver, condition, message: str, timeout: float = 30):
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    return WebDriverWait(driver, timeout).until(condition, message)
-
-
 def screenshot(driver, tmp_path: Path, name: str) -> Path:
     """The whole page as a PNG (the window made as tall as the page); copied to docs/screenshots/ on request."""
     height = driver.execute_script("return Math.max(document.body.scrollHeight, 700)")

@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 from markupsafe import Markup
 
 from etdz.reports.inputs import IndicatorMeta
-from etdz.reports.levers_section import levers_section_html
+from etdz.reports.levers_section import fmt_headroom, fmt_rise, levers_section_html
 from etdz.reports.targets import Target, ZoneTargets
 from etdz.reports.templating import environment
+from etdz.reports.units import per_shown_unit
 from etdz.scoring.levers import Lever
 
 # The partial as it was, rendered by the pages' environment (autoescape, html_text as finalize).
@@ -24,8 +25,16 @@ REFERENCE = (Path(__file__).parent / "card_levers_reference.html.j2").read_text(
 HOSTILE = ["<script>alert(1)</script>", '" onload="x', "\u202e区发开经", "A & B", "<b>'x'</b>"]
 
 
+def _reference_environment():
+    """The pages' environment with the three filters only the partial used, as it had them."""
+    env = environment().overlay()
+    env.filters = {**env.filters, "rise": fmt_rise, "headroom": fmt_headroom, "per_shown": per_shown_unit}
+    return env
+
+
 def _reference(targets: ZoneTargets, metas: dict, bottom_n) -> str:
-    return environment().from_string(REFERENCE).render(targets=targets, metas=metas, risk={"bottom_n": bottom_n})
+    return _reference_environment().from_string(REFERENCE).render(targets=targets, metas=metas,
+                                                                 risk={"bottom_n": bottom_n})
 
 
 def _same(targets: ZoneTargets, metas: dict, bottom_n=5) -> str:
@@ -101,6 +110,15 @@ def test_untrusted_names_and_codes_are_written_as_the_template_wrote_them(name):
     assert "<script>" not in html and "\u202e" not in html
 
 
+def test_a_name_passed_as_markup_never_stands_in_for_the_same_text():
+    """The escaped catalogue texts are kept (``levers_section._text``): a name given as markup (trusted, written as it
+    is) and then the same characters as plain text must each be written as the template wrote them."""
+    trusted, plain = Markup("<b>进出口</b>"), "<b>进出口</b>"
+    assert "<b>进出口</b>" in _same(_zone([lever("m1", trusted)]), METAS)
+    html = _same(_zone([lever("m1", plain)]), METAS)
+    assert "<b>" not in html and "&lt;b&gt;进出口&lt;/b&gt;" in html
+
+
 def test_every_card_of_a_year_is_the_partials_markup(small_year):
     from etdz.reports import prepare
     from etdz.reports.cards import card_targets
@@ -127,3 +145,27 @@ def test_any_levers_draw_the_partials_markup(specs, rises, limit, with_targets):
               for i, (unit, ppu, headroom, name) in enumerate(specs)]
     _same(_zone(levers, lowering=levers[:1], no_points=levers[-1:], limit=limit, rises=rises,
                 with_targets=with_targets), METAS)
+
+
+# The levers' rise and headroom as the card wrote them with macros: fmt_rise and fmt_headroom must
+# write the same markup.
+_LEVER_MACROS = (
+    "{% macro rise(lv, r) %}{% if r is none %}<span class=\"muted\">不足</span>{% elif r == 0 %}任意增量 "
+    "<span class=\"en\">any rise</span>{% else %}+{{ r|shown(lv.unit) }}{% endif %}{% endmacro %}"
+    "{% macro headroom(lv) %}{% if lv.unlimited %}不设限 <span class=\"en\">no limit</span>{% elif lv.headroom <= 0 %}"
+    "即达上限 <span class=\"en\">at once</span>{% else %}+{{ lv.headroom|shown(lv.unit) }}{% endif %}{% endmacro %}"
+)
+
+
+def _lever_at(unit: str, headroom: float) -> Lever:
+    return Lever("fdi_actual", "实际使用外资金额", unit, 120.0, 1.2, 0.5, headroom, 3.0, ("OPN01",), (), ("OPN01",))
+
+
+@pytest.mark.parametrize("unit", ["万美元", "亿元", "家"])  # converted to 亿美元 for display, and two as they are
+@pytest.mark.parametrize("rise", [None, 0, 0.0, 12345.678, 3.0])
+@pytest.mark.parametrize("headroom", [float("inf"), 0.0, -1.0, 250.5])
+def test_the_levers_rise_and_headroom_filters_write_what_the_macros_wrote(unit, rise, headroom):
+    lv = _lever_at(unit, headroom)
+    expected = environment().from_string(_LEVER_MACROS + "{{ rise(lv, r) }}|{{ headroom(lv) }}").render(lv=lv, r=rise)
+    assert f"{fmt_rise(rise, lv.unit)}|{fmt_headroom(lv)}" == expected
+    assert ("不足" in expected) == (rise is None) and ("不设限" in expected) == (headroom == float("inf"))

@@ -285,10 +285,14 @@ def bench_size(
         stages["teardown_s"] = (run["ended_at"] - last) if last else None  # last step end -> process exit
         stages["dagster_overhead_s"] = run["wall_s"] - sum(known) - imports_s
         # the largest sampled RSS inside each step's window (sampled every 0.2 s: a lower bound of the peak)
-        peak_by_step = {}
+        peak_by_step, tree_by_step = {}, {}
         for key, s in st.get("steps", {}).items():
-            inside = [mb for t, mb, *_ in samples if s["start"] and s["end"] and s["start"] <= t <= s["end"]]
-            peak_by_step[key] = round(max(inside), 1) if inside else None
+            within = s["start"] and s["end"]
+            inside = [(mb, tree) for t, mb, tree, _ in samples if within and s["start"] <= t <= s["end"]]
+            peak_by_step[key] = round(max(mb for mb, _ in inside), 1) if inside else None
+            tree_by_step[key] = round(max(tree for _, tree in inside), 1) if inside else None
+        # the tree's largest sample, split into the run's own RSS and its descendants' (the card pool)
+        top = max(samples, key=lambda smp: smp[2], default=None)
         pipe_ivs = (stages["ingest_validate_s"] or 0) + (stages["score_s"] or 0)
 
         floor = measure(
@@ -335,6 +339,8 @@ def bench_size(
             "sampled_peak_tree_rss_mb": round(max((t for _, _, t, _ in samples), default=0.0), 1),
             "sampled_peak_tree_pss_mb": _peak_pss(samples),
             "sampled_peak_rss_mb_by_step": peak_by_step,
+            "sampled_peak_tree_rss_mb_by_step": tree_by_step,
+            "tree_peak_split_mb": {"run": round(top[1], 1), "descendants": round(top[2] - top[1], 1)} if top else None,
             "stages": stages,
             "pipeline_ingest_validate_score_s": pipe_ivs,
             "floor": f,
@@ -535,6 +541,16 @@ def table(res: dict) -> str:
         (
             "  sampled RSS peak in reports step (MB)",
             [(s.get("sampled_peak_rss_mb_by_step") or {}).get("reports") for s in sizes],
+            0,
+        ),
+        (
+            "  tree peak: the run's own RSS (MB)",
+            [(s.get("tree_peak_split_mb") or {}).get("run") for s in sizes],
+            0,
+        ),
+        (
+            "  tree peak: its descendants, the card pool (MB)",
+            [(s.get("tree_peak_split_mb") or {}).get("descendants") for s in sizes],
             0,
         ),
         ("load average before (1 min)", [s.get("loadavg_1min_before") for s in sizes], 2),

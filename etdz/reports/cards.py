@@ -5,9 +5,11 @@ from __future__ import annotations
 import dataclasses
 import math
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import pickle
 import queue
+import sys
 import tempfile
 import threading
 import time
@@ -269,8 +271,7 @@ class CardJob:
         v = self.v
         self._started = time.perf_counter()
         # forkserver, not fork: the step's process has Dagster's threads, and a fork copies their held locks
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["etdz.reports.cards"])
+        ctx = _forkserver(["etdz.reports.cards"])
         self._tmp = tempfile.TemporaryDirectory(prefix="etdz-cards-")
         # What every card reads goes to the workers through one file, pickled as a stream: not one in-memory copy
         # per worker. What only one zone's card reads (its indicator rows, ranks on record, category scores: most
@@ -318,6 +319,36 @@ class CardJob:
                     names.append(name)
         self.seconds = time.perf_counter() - self._started
         return names
+
+
+_FORKSERVER_START = threading.Lock()
+
+
+def _forkserver(preload: list[str]) -> multiprocessing.context.BaseContext:
+    """The forkserver start method, its server running and importing ``preload`` from this process's import path.
+
+    Python 3.11's forkserver imports its preload before it takes the parent's ``sys.path`` (CPython gh-117378,
+    fixed from 3.12.8 and 3.13.1). It runs as ``python -c``, so the folder the command was started in comes first
+    on its path: an ``etdz/`` there (another checkout) or a ``jinja2.py`` would be what every card worker runs,
+    silently. So the server starts with ``PYTHONSAFEPATH`` (that folder left out) and ``PYTHONPATH`` set to this
+    process's path, both in the environment only while it starts; the workers it forks then take the parent's
+    path as usual. A server already running (an earlier year of the same process) is kept.
+    """
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(preload)
+    path = os.pathsep.join(os.path.abspath(p) if p else os.getcwd() for p in sys.path)
+    with _FORKSERVER_START:
+        saved = {name: os.environ.get(name) for name in ("PYTHONSAFEPATH", "PYTHONPATH")}
+        os.environ.update(PYTHONSAFEPATH="1", PYTHONPATH=path)
+        try:
+            multiprocessing.forkserver.ensure_running()
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+    return ctx
 
 
 _WORKER: dict = {}

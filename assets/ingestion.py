@@ -66,11 +66,14 @@ def build_ingestion_assets(partitions_def, code_version: str):
             last_rankings = store.read_replaced("rankings", year)
             refuse_if(cohort_findings(year, registry, resource.settings.registry or "(shipped registry)",
                                       None if last_rankings is None else last_rankings.to_pandas()), year, allowed)
-            prev = resource.previous_submissions(year, catalogues, registry)
-            ingest = ingest_year(resource.inbox_dir(year), year, catalogue, registry, archive=resource.settings.archive,
-                                 previous=prev.measures, max_bytes=resource.settings.max_file_bytes,
-                                 deadlines=parse_deadlines(resource.settings.deadlines),
-                                 max_rows_per_measure=resource.settings.max_rows_per_measure)
+            # a large Y−1 inbox is read by a worker process while this year's files are archived and read
+            with resource.previous_submissions_ahead(year, catalogues, registry) as pending:
+                ingest = ingest_year(resource.inbox_dir(year), year, catalogue, registry,
+                                     archive=resource.settings.archive, previous=lambda: pending.result().measures,
+                                     max_bytes=resource.settings.max_file_bytes,
+                                     deadlines=parse_deadlines(resource.settings.deadlines),
+                                     max_rows_per_measure=resource.settings.max_rows_per_measure)
+                prev = pending.result()
             last_log = store.read_replaced("submission_log", year)
             refuse_if(acceptance_findings(year, ingest.accepted_zones,
                                           None if last_log is None else last_log.to_pandas(), str(catalogue.path)),

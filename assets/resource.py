@@ -10,7 +10,7 @@ import pandas as pd
 
 from etdz.catalogue import Catalogue, catalogue_for_year, load_catalogues
 from etdz.commit import DeploymentLayout, commit_for, step_commit
-from etdz.history import Submissions, previous_submissions
+from etdz.history import PendingSubmissions, Submissions, previous_submissions, previous_submissions_ahead
 from etdz.locations import is_local
 from etdz.locks import year_lock
 from etdz.publish import ensure_writable
@@ -55,6 +55,14 @@ class EtdzResource:
         return previous_submissions(self.store(), s.inbox, data_year, catalogues,
                                     catalogue_for_year(catalogues, data_year), registry, s.max_file_bytes,
                                     max_rows_per_measure=s.max_rows_per_measure, memo=self._previous_inbox)
+
+    def previous_submissions_ahead(self, data_year: int, catalogues: list[Catalogue],
+                                   registry: pd.DataFrame) -> PendingSubmissions:
+        """:meth:`previous_submissions`, started: a large Y−1 inbox is read by a worker process meanwhile."""
+        s = self.settings
+        return previous_submissions_ahead(self.store(), s.inbox, data_year, catalogues,
+                                          catalogue_for_year(catalogues, data_year), registry, s.max_file_bytes,
+                                          max_rows_per_measure=s.max_rows_per_measure, memo=self._previous_inbox)
 
     def inbox_dir(self, data_year: int) -> Path:
         return Path(self.settings.inbox) / str(int(data_year))

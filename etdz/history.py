@@ -8,15 +8,18 @@ Previous ranks and the downgrade window read the rankings that exist in the ware
 
 from __future__ import annotations
 
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from etdz.catalogue import Catalogue, MethodologyError, catalogue_for_year
-from etdz.inbox_state import listing_digest, scan_inbox
+from etdz.inbox_state import InboxEntry, listing_digest, scan_inbox
 from etdz.ingestion import ingest_year
 from etdz.memory import release_memory
+from etdz.processes import cores, one_worker
 from etdz.reading import DEFAULT_ROWS_PER_MEASURE
 from etdz.storage import Warehouse
 from etdz.submission_log import accepted_zones
@@ -31,6 +34,11 @@ class Submissions:
     origin: str  # "warehouse" | "inbox" | "none"
 
 
+#: From this many entries in Y−1's inbox folder (and two cores), the folder is read in a worker process while this
+#: year's files are read: below it the worker's start (its imports, Great Expectations') costs more than it saves
+PARALLEL_MIN_FILES = 2000
+
+
 def previous_submissions(store: Warehouse, inbox: str | Path, data_year: int, catalogues: list[Catalogue],
                          current: Catalogue, registry: pd.DataFrame, max_bytes: int,
                          max_rows_per_measure: int = DEFAULT_ROWS_PER_MEASURE,
@@ -41,16 +49,31 @@ def previous_submissions(store: Warehouse, inbox: str | Path, data_year: int, ca
     the steps of one run: ingestion and scoring both need Y−1). The last inbox read is kept in it under a key
     of every file's name, size and mtime, the catalogue and the registry, so any change reads again; without
     it every call reads the folder. Nothing is kept anywhere else."""
+    with previous_submissions_ahead(store, inbox, data_year, catalogues, current, registry, max_bytes,
+                                    max_rows_per_measure, memo, background=False) as pending:
+        return pending.result()
+
+
+def previous_submissions_ahead(store: Warehouse, inbox: str | Path, data_year: int, catalogues: list[Catalogue],
+                               current: Catalogue, registry: pd.DataFrame, max_bytes: int,
+                               max_rows_per_measure: int = DEFAULT_ROWS_PER_MEASURE, memo: dict | None = None,
+                               background: bool | None = None) -> PendingSubmissions:
+    """:func:`previous_submissions`, started: an inbox read to do runs in a worker process meanwhile
+    (``background``; default: from :data:`PARALLEL_MIN_FILES` entries on two cores), so that the caller reads this
+    year's files at the same time. Use it as a context manager (leaving it stops the worker) and take
+    :meth:`PendingSubmissions.result` when Y−1 is needed. The same submissions as :func:`previous_submissions`:
+    the worker runs the same read, and a worker that dies (killed, out of memory) is replaced by the read here."""
     year = data_year - 1
     log = store.read("submission_log", year)
     measures = store.read("measures", year)
     if log is not None and measures is not None:
         log_df = log.to_pandas()
         zones = accepted_zones(log_df)
-        return Submissions(measures.select(["zone_code", "measure_code", "value"]).to_pandas(), zones, "warehouse")
+        return PendingSubmissions(Submissions(measures.select(["zone_code", "measure_code", "value"]).to_pandas(),
+                                              zones, "warehouse"))
     folder = Path(inbox) / str(year)
     if not folder.is_dir():
-        return Submissions(None, set(), "none")
+        return PendingSubmissions(Submissions(None, set(), "none"))
 
     try:
         catalogue = catalogue_for_year(catalogues, year)
@@ -62,18 +85,71 @@ def previous_submissions(store: Warehouse, inbox: str | Path, data_year: int, ca
     key = (str(folder.resolve()), year, catalogue.sha256, max_bytes, max_rows_per_measure,
            int(pd.util.hash_pandas_object(registry, index=False).sum()), listing_digest(entries))
     hit = memo.get(key) if memo is not None else None
-    if hit is None:
-        ing = ingest_year(folder, year, catalogue, registry, archive=None, previous=None, max_bytes=max_bytes,
-                          max_rows_per_measure=max_rows_per_measure, listing=entries)
-        # growth and the year-on-year check read only these three columns
-        hit = Submissions(ing.measures[["zone_code", "measure_code", "value"]], frozenset(ing.accepted_zones),
-                          "inbox")
-        if memo is not None:
-            memo.clear()  # one year kept: bounded memory
-            memo[key] = hit
-        del ing
-        release_memory()  # only its measures are kept: give the rest back before this year's ingest
-    return hit
+    if hit is not None:
+        return PendingSubmissions(hit)
+    args = (folder, year, catalogue, registry, max_bytes, max_rows_per_measure, entries)
+    if background is None:
+        background = len(entries) >= PARALLEL_MIN_FILES and cores() > 1
+    return PendingSubmissions(None, args, key, memo, background)
+
+
+def read_inbox(folder: Path, year: int, catalogue: Catalogue, registry: pd.DataFrame, max_bytes: int,
+               max_rows_per_measure: int, entries: list[InboxEntry]) -> Submissions:
+    """Y−1's inbox folder ingested for growth and the year-on-year check only: nothing archived or written."""
+    ing = ingest_year(folder, year, catalogue, registry, archive=None, previous=None, max_bytes=max_bytes,
+                      max_rows_per_measure=max_rows_per_measure, listing=entries)
+    # growth and the year-on-year check read only these three columns
+    return Submissions(ing.measures[["zone_code", "measure_code", "value"]], frozenset(ing.accepted_zones), "inbox")
+
+
+class PendingSubmissions:
+    """Y−1's submissions, known or being read (:func:`previous_submissions_ahead`)."""
+
+    def __init__(self, done: Submissions | None, args: tuple | None = None, key: tuple | None = None,
+                 memo: dict | None = None, background: bool = False) -> None:
+        self._done, self._args, self._key, self._memo = done, args, key, memo
+        self._pool: ProcessPoolExecutor | None = None
+        self._future = None
+        if done is None and background:
+            self._pool = one_worker()
+            self._future = self._pool.submit(read_inbox, *args)
+
+    @property
+    def in_background(self) -> bool:
+        """Whether a worker process reads the folder."""
+        return self._future is not None
+
+    def result(self) -> Submissions:
+        """The submissions (waiting for the worker, or reading the folder here, the first time)."""
+        if self._done is None:
+            hit = None
+            if self._future is not None:
+                try:
+                    hit = self._future.result()
+                except BrokenProcessPool:  # the worker died (killed, out of memory): the read is done here instead
+                    hit = None
+                finally:
+                    self.close()
+            if hit is None:
+                hit = read_inbox(*self._args)
+                release_memory()  # only its measures are kept: give the rest back before this year's ingest
+            if self._memo is not None:
+                self._memo.clear()  # one year kept: bounded memory
+                self._memo[self._key] = hit
+            self._done = hit
+        return self._done
+
+    def close(self) -> None:
+        """Stop the worker (waiting for a read it has started; nothing is kept of it)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> PendingSubmissions:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def ranking_history(store: Warehouse, years: range | list[int]) -> dict[int, pd.DataFrame]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import pandas as pd
 import pytest
 
 import etdz.history as history
@@ -45,3 +46,73 @@ def test_the_caller_s_memo_keeps_the_last_read_until_a_file_changes(year_2021):
     again = read(memo)
     assert reads == [2021, 2021] and again is not first and len(memo) == 1
     assert not hasattr(history, "_INBOX_MEMO")  # nothing kept by the module
+
+
+def _read_ahead(tmp_path, inbox, cat, reg, memo=None, background=None):
+    return history.previous_submissions_ahead(Warehouse(str(tmp_path / "w")), inbox, 2022, [cat], cat, reg, 2**20,
+                                              memo=memo, background=background)
+
+
+@pytest.fixture
+def two_zones_2021(tmp_path):
+    cat = write_tiny_catalogue(tmp_path / "cat")
+    reg = write_tiny_registry(tmp_path / "reg")
+    inbox = tmp_path / "inbox"
+    (inbox / "2021").mkdir(parents=True)
+    (inbox / "2021" / "z1.csv").write_bytes(csv_bytes(rows_for("Z1", 2021)))
+    (inbox / "2021" / "z2.csv").write_bytes(b"not,a,submission\n")  # rejected: Z2 has no accepted file
+    return inbox, cat, reg
+
+
+@pytest.mark.slow
+def test_a_previous_inbox_read_by_a_worker_is_the_read_done_here(tmp_path, two_zones_2021):
+    inbox, cat, reg = two_zones_2021
+    here = previous_submissions(Warehouse(str(tmp_path / "w")), inbox, 2022, [cat], cat, reg, 2**20)
+    memo: dict = {}
+    with _read_ahead(tmp_path, inbox, cat, reg, memo, background=True) as pending:
+        assert pending.in_background
+        there = pending.result()
+    assert there.origin == here.origin == "inbox" and there.zones == here.zones == {"Z1"}
+    pd.testing.assert_frame_equal(there.measures.reset_index(drop=True), here.measures.reset_index(drop=True))
+    assert list(memo.values()) == [there]  # the next step of the run reads it from the memo
+    with _read_ahead(tmp_path, inbox, cat, reg, memo, background=True) as again:
+        assert not again.in_background and again.result() is there
+
+
+def test_small_previous_inboxes_and_the_warehouse_need_no_worker(tmp_path, two_zones_2021):
+    inbox, cat, reg = two_zones_2021
+    assert history.PARALLEL_MIN_FILES > 2
+    with _read_ahead(tmp_path, inbox, cat, reg) as pending:
+        assert not pending.in_background and pending.result().zones == {"Z1"}
+    with _read_ahead(tmp_path, tmp_path / "no inbox", cat, reg, background=True) as none:
+        assert not none.in_background and none.result().origin == "none"
+
+
+@pytest.mark.slow
+def test_a_worker_that_dies_leaves_the_read_to_this_process(tmp_path, two_zones_2021, monkeypatch):
+    import signal
+
+    inbox, cat, reg = two_zones_2021
+    reads = []
+    real = history.ingest_year
+    monkeypatch.setattr(history, "ingest_year", lambda *a, **k: reads.append(a[1]) or real(*a, **k))
+    with _read_ahead(tmp_path, inbox, cat, reg, background=True) as pending:
+        # the worker is still importing Great Expectations (seconds) when it is killed, as the OOM killer would
+        for pid in _spawned_children():
+            os.kill(pid, signal.SIGKILL)
+        got = pending.result()
+    assert reads == [2021]  # read here, after the worker died
+    assert got.origin == "inbox" and got.zones == {"Z1"}
+
+
+def _spawned_children() -> list[int]:
+    """This process's children started by multiprocessing's spawn (its workers, not its resource tracker)."""
+    out = []
+    for task in os.listdir("/proc/self/task"):
+        with open(f"/proc/self/task/{task}/children") as fh:
+            for pid in fh.read().split():
+                with open(f"/proc/{pid}/cmdline", "rb") as cmd:
+                    if b"spawn_main" in cmd.read():
+                        out.append(int(pid))
+    assert out, "no spawned worker found"
+    return out

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import multiprocessing
-import multiprocessing.forkserver
 import os
 import pickle
 import queue
-import sys
 import tempfile
 import threading
 import time
@@ -19,6 +16,7 @@ from pathlib import Path
 
 from etdz.commit import Writer, adopt, atomic_write_text, writer_for
 from etdz.memory import freeze_imports
+from etdz.processes import cores, worker_context
 from etdz.rejections import NOTICES_FOLDER, deadline_text
 from etdz.reports import charts
 from etdz.reports.inputs import YearView
@@ -206,11 +204,7 @@ def card_workers(n_cards: int) -> int:
     """How many processes render ``n_cards`` cards: the cores this process may use, 1 below PARALLEL_MIN_CARDS."""
     if n_cards < PARALLEL_MIN_CARDS:
         return 1
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(cores, n_cards // _CHUNK))
+    return max(1, min(cores(), n_cards // _CHUNK))
 
 
 def render_cards(v: YearView, generated: str) -> Iterator[tuple[str, str]]:
@@ -270,8 +264,7 @@ class CardJob:
     def _start(self) -> None:
         v = self.v
         self._started = time.perf_counter()
-        # forkserver, not fork: the step's process has Dagster's threads, and a fork copies their held locks
-        ctx = _forkserver(["etdz.reports.cards"])
+        ctx = worker_context()  # the project's forkserver (etdz.processes), the cards' modules preloaded
         self._tmp = tempfile.TemporaryDirectory(prefix="etdz-cards-")
         # What every card reads goes to the workers through one file, pickled as a stream: not one in-memory copy
         # per worker. What only one zone's card reads (its indicator rows, ranks on record, category scores: most
@@ -319,36 +312,6 @@ class CardJob:
                     names.append(name)
         self.seconds = time.perf_counter() - self._started
         return names
-
-
-_FORKSERVER_START = threading.Lock()
-
-
-def _forkserver(preload: list[str]) -> multiprocessing.context.BaseContext:
-    """The forkserver start method, its server running and importing ``preload`` from this process's import path.
-
-    Python 3.11's forkserver imports its preload before it takes the parent's ``sys.path`` (CPython gh-117378,
-    fixed from 3.12.8 and 3.13.1). It runs as ``python -c``, so the folder the command was started in comes first
-    on its path: an ``etdz/`` there (another checkout) or a ``jinja2.py`` would be what every card worker runs,
-    silently. So the server starts with ``PYTHONSAFEPATH`` (that folder left out) and ``PYTHONPATH`` set to this
-    process's path, both in the environment only while it starts; the workers it forks then take the parent's
-    path as usual. A server already running (an earlier year of the same process) is kept.
-    """
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(preload)
-    path = os.pathsep.join(os.path.abspath(p) if p else os.getcwd() for p in sys.path)
-    with _FORKSERVER_START:
-        saved = {name: os.environ.get(name) for name in ("PYTHONSAFEPATH", "PYTHONPATH")}
-        os.environ.update(PYTHONSAFEPATH="1", PYTHONPATH=path)
-        try:
-            multiprocessing.forkserver.ensure_running()
-        finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
-    return ctx
 
 
 _WORKER: dict = {}

@@ -85,60 +85,18 @@ def test_a_worker_gets_the_year_once_and_each_zone_s_lookups_only_with_its_chunk
 def test_a_card_worker_freezes_the_year_it_keeps_so_collections_walk_only_the_cards(year_builder, catalogue_2021,
                                                                                     tmp_path):
     import gc
-    import multiprocessing
     import pickle
     from concurrent.futures import ProcessPoolExecutor
 
     from etdz.commit import writer_for
+    from etdz.processes import worker_context
 
     data = year_builder(catalogue_2021, 2022, per_region={"east": 3, "central": 2, "west": 2}, years=2)
     view = prepare(data.inputs())
     year = tmp_path / "year.pickle"
     year.write_bytes(pickle.dumps((cards._shared_part(view), GENERATED)))
-    ctx = multiprocessing.get_context("forkserver")  # as CardJob starts its workers
+    ctx = worker_context()  # as CardJob starts its workers
     with ProcessPoolExecutor(1, mp_context=ctx, initializer=cards._start_worker,
                              initargs=(str(year), str(tmp_path), writer_for(tmp_path))) as pool:
         assert pool.submit(gc.get_freeze_count).result(timeout=120) > 10_000
 
-
-_SHADOWED_RUN = """
-import sys
-sys.path.insert(0, {reports_tests!r})
-from reports_synth import make_year
-from etdz.catalogue import catalogue_for_year, load_catalogues
-from etdz.reports import prepare
-from etdz.reports.cards import CardJob
-
-if __name__ == "__main__":
-    data = make_year(catalogue_for_year(load_catalogues(), 2022), 2022,
-                     per_region={{"east": 3, "central": 2, "west": 2}}, years=2)
-    view = prepare(data.inputs())
-    with CardJob(view, "2026-11-29 04:00 UTC", {out!r}, workers=2) as job:
-        print(len(job.finish()))
-"""
-
-
-@pytest.mark.slow
-def test_card_workers_run_this_install_s_code_not_a_package_in_the_folder_the_command_runs_from(tmp_path):
-    """An ``etdz/`` in the working folder (another checkout, a stray copy) is never what the workers import:
-    Python 3.11's forkserver would put that folder first on its path (CPython gh-117378)."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    work = tmp_path / "work"
-    shadow = work / "etdz" / "reports"
-    shadow.mkdir(parents=True)
-    marker = tmp_path / "the folder's etdz was imported"
-    (work / "etdz" / "__init__.py").write_text("")
-    (shadow / "__init__.py").write_text("")
-    (shadow / "cards.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
-    script = tmp_path / "script" / "run_cards.py"
-    script.parent.mkdir()
-    out = tmp_path / "zones"
-    out.mkdir()
-    script.write_text(_SHADOWED_RUN.format(reports_tests=str(Path(__file__).parent), out=str(out)))
-    done = subprocess.run([sys.executable, str(script)], cwd=work, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert not marker.exists()
-    assert done.stdout.split() == ["7"] and len(list(out.glob("*.html"))) == 7

@@ -1,0 +1,75 @@
+"""How the project starts worker processes: one forkserver, started with this process's import path.
+
+Two kinds of work run in processes of their own on a multi-core machine: the zone cards of a large year
+(:class:`etdz.reports.cards.CardJob`) and the previous year's inbox read while this year's files are read
+(:func:`etdz.history.previous_submissions_ahead`). Both use the ``forkserver`` start method, not ``fork``: a
+step's process has Dagster's threads, and a fork copies the locks they hold. The server imports :data:`PRELOAD`
+once; every worker forked from it starts with those modules, sharing their pages.
+
+Python 3.11's forkserver imports its preload before it takes the parent's ``sys.path`` (CPython gh-117378, fixed
+from 3.12.8 and 3.13.1). It runs as ``python -c``, so the folder the command was started in comes first on its
+path: an ``etdz/`` there (another checkout) or a ``jinja2.py`` would be what every worker runs, silently. So the
+server starts with ``PYTHONSAFEPATH`` (that folder left out) and ``PYTHONPATH`` set to this process's path, both
+in the environment only while it starts; the workers it forks then take the parent's path as usual.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import multiprocessing.forkserver
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+
+#: What the server imports once for every worker: the cards' modules and the ingestion's (pandas, numpy,
+#: pyarrow, Jinja2 with them). Great Expectations is not among them: a worker that validates imports it itself.
+PRELOAD = ["etdz.reports.cards", "etdz.history"]
+
+_START = threading.Lock()
+
+
+@contextlib.contextmanager
+def _safe_start() -> Iterator[None]:
+    """While a new interpreter starts: ``PYTHONSAFEPATH`` and this process's path as ``PYTHONPATH``."""
+    path = os.pathsep.join(os.path.abspath(p) if p else os.getcwd() for p in sys.path)
+    with _START:
+        saved = {name: os.environ.get(name) for name in ("PYTHONSAFEPATH", "PYTHONPATH")}
+        os.environ.update(PYTHONSAFEPATH="1", PYTHONPATH=path)
+        try:
+            yield
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+
+def worker_context() -> multiprocessing.context.BaseContext:
+    """The ``forkserver`` context, its server running with :data:`PRELOAD` imported from this process's path
+    (see the module doc). A server already running (an earlier step or year of the same process) is kept."""
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(PRELOAD)
+    with _safe_start():
+        multiprocessing.forkserver.ensure_running()
+    return ctx
+
+
+def one_worker() -> ProcessPoolExecutor:
+    """A pool of one fresh interpreter (``spawn``), started now from this process's path: for a single long task
+    beside this process, without a forkserver that would stay in memory for the rest of the process."""
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+    with _safe_start():
+        pool.submit(int).result()  # the interpreter starts with its first task
+    return pool
+
+
+def cores() -> int:
+    """The cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1

@@ -79,7 +79,8 @@ def build_ingestion_assets(partitions_def, code_version: str):
                                           None if last_log is None else last_log.to_pandas(), str(catalogue.path)),
                       year, allowed)
             context.log.info(f"data year {year}: {len(ingest.log)} file(s), {len(ingest.accepted_zones)} zone(s) "
-                             f"with an accepted submission, previous year's submissions from {prev.origin}")
+                             f"with an accepted submission, previous year's submissions from {prev.origin}"
+                             + (" (read by a worker process meanwhile)" if pending.in_background else ""))
 
             out = resource.reports_dir(year)
             write_validation_page(ingest, out / "validation.html", registry, demo=resource.settings.demo)

@@ -128,6 +128,19 @@ def test_warnings_accept_the_file(env):
     assert "firms" not in set(y.measures.measure_code)
 
 
+def test_previous_given_as_a_function_is_asked_for_once_and_checks_as_the_frame_does(env):
+    """A Y−1 read elsewhere (etdz.history.previous_submissions_ahead) is waited for only when the band is joined."""
+    prev = pd.DataFrame({"zone_code": ["Z1"], "measure_code": ["output"], "value": [10.0]})
+    rows = rows_for("Z1", 2022, output=("950", "亿元"))
+    asked = []
+    late = env({"f.csv": csv_bytes(rows)}, previous=lambda: asked.append(1) or prev)
+    assert asked == [1]
+    given = env({"f.csv": csv_bytes(rows)}, previous=prev)
+    assert "row.yoy_change" in set(late.issues.check)
+    pd.testing.assert_frame_equal(late.issues, given.issues)
+    pd.testing.assert_frame_equal(late.measures, given.measures)
+
+
 def test_yoy_within_factor_and_previous_of_other_zone_ignored(env):
     prev = pd.DataFrame({"zone_code": ["Z1", "Z2"], "measure_code": ["output", "output"], "value": [100.0, 1.0]})
     y = env({"f.csv": csv_bytes(rows_for("Z1", 2022))}, previous=prev)

@@ -16,7 +16,7 @@ Nothing here raises for a bad file: a rejection is a result. Only machinery fail
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -40,6 +40,7 @@ from etdz.validation import (
     read_deferred,
     validate_submissions,
 )
+from etdz.validation.long_frame import Previous
 
 
 @dataclass
@@ -61,7 +62,7 @@ class YearIngest:
 
 
 def ingest_year(inbox_dir: str | Path, data_year: int, catalogue: Catalogue, registry: pd.DataFrame,
-                archive: str | None, previous: pd.DataFrame | Callable[[], pd.DataFrame | None] | None = None,
+                archive: str | None, previous: Previous = None,
                 max_bytes: int = DEFAULT_MAX_BYTES, deadlines: Mapping[int, date] | None = None,
                 max_rows_per_measure: int = DEFAULT_ROWS_PER_MEASURE, batch_read: bool = True,
                 listing: list[InboxEntry] | None = None) -> YearIngest:
@@ -70,7 +71,8 @@ def ingest_year(inbox_dir: str | Path, data_year: int, catalogue: Catalogue, reg
     ``archive=None``: nothing is archived (``etdz validate``; a never-run previous year
     read for growth only). ``previous``: the MEASURES frame of Y-1's accepted
     submissions, for the ``soft_max_yoy_factor`` warnings, or a function returning it, called once this year's
-    files are read (Y−1 read in another process meanwhile: :func:`etdz.history.previous_submissions_ahead`).
+    files are read and checked (Y−1 read in another process meanwhile:
+    :func:`etdz.history.previous_submissions_ahead`).
     ``deadlines``: configured deadlines per data year (``ETDZ_DEADLINES``), else the default of
     :mod:`etdz.deadlines`. A file may hold at most ``max_rows_per_measure`` × the catalogue's number of measures
     non-blank data rows (``file.too_many_rows``: the rest is never parsed). ``batch_read``: the year's
@@ -85,9 +87,8 @@ def ingest_year(inbox_dir: str | Path, data_year: int, catalogue: Catalogue, reg
         files = [load_file(p, i, data_year, archive, max_bytes, archiver, max_rows, batch_read)
                  for i, p in enumerate(paths)]
     read_deferred(files)
-    if callable(previous):
-        gx_module()  # Great Expectations' import (seconds) while Y−1 may still be read elsewhere, not after it
-        previous = previous()
+    if callable(previous):  # called by the long frame, last: Y−1 may still be read elsewhere until then
+        gx_module()  # so Great Expectations' import (seconds) is done first, not after it
     issues, report, long = validate_submissions(files, catalogue, registry, data_year, previous)
     log = decide(files, issues, catalogue.version)
     dropped = dropped_measures_issues(files, log, long, catalogue)

@@ -59,7 +59,7 @@ from etdz.validation.files import (
     reported_measures,
     zone_cells,
 )
-from etdz.validation.long_frame import UNIT_KEY_SEP, build_long_frame, conversion_note
+from etdz.validation.long_frame import UNIT_KEY_SEP, Previous, build_long_frame, conversion_note
 from etdz.validation.row_issues import row_issue
 from etdz.validation.suite import (
     ExpectationOutcome,
@@ -81,7 +81,7 @@ __all__ = [
 
 
 def validate_rows(files: list[SubmissionFile], catalogue: Catalogue, data_year: int,
-                  previous: pd.DataFrame | None = None,
+                  previous: Previous = None,
                   runner: SuiteRunner | None = None, *,
                   release: bool = True) -> tuple[list[dict], ValidationReport, pd.DataFrame]:
     """Run the suite on all files at once; returns (row issues, report, long frame).
@@ -144,7 +144,7 @@ def validate_rows(files: list[SubmissionFile], catalogue: Catalogue, data_year: 
 
 
 def validate_submissions(files: list[SubmissionFile], catalogue: Catalogue, registry: pd.DataFrame, data_year: int,
-                         previous: pd.DataFrame | None = None, runner: SuiteRunner | None = None,
+                         previous: Previous = None, runner: SuiteRunner | None = None,
                          lookup: dict[str, dict] | None = None, *,
                          release: bool = True) -> tuple[pd.DataFrame, ValidationReport, pd.DataFrame]:
     """All checks of §2.1 on a year's files but the one that needs the decisions (``file.measures_dropped``):

@@ -10,7 +10,7 @@ import pandas as pd
 
 from etdz.catalogue import Catalogue, catalogue_for_year, load_catalogues
 from etdz.commit import DeploymentLayout, commit_for, step_commit
-from etdz.history import PendingSubmissions, Submissions, previous_submissions, previous_submissions_ahead
+from etdz.history import PendingSubmissions, Submissions, previous_submissions_ahead
 from etdz.locations import is_local
 from etdz.locks import year_lock
 from etdz.publish import ensure_writable
@@ -51,18 +51,18 @@ class EtdzResource:
     def previous_submissions(self, data_year: int, catalogues: list[Catalogue],
                              registry: pd.DataFrame) -> Submissions:
         """Accepted submissions of Y−1 for growth and year-on-year checks (warehouse, else its inbox)."""
-        s = self.settings
-        return previous_submissions(self.store(), s.inbox, data_year, catalogues,
-                                    catalogue_for_year(catalogues, data_year), registry, s.max_file_bytes,
-                                    max_rows_per_measure=s.max_rows_per_measure, memo=self._previous_inbox)
+        with self.previous_submissions_ahead(data_year, catalogues, registry, background=False) as pending:
+            return pending.result()
 
-    def previous_submissions_ahead(self, data_year: int, catalogues: list[Catalogue],
-                                   registry: pd.DataFrame) -> PendingSubmissions:
-        """:meth:`previous_submissions`, started: a large Y−1 inbox is read by a worker process meanwhile."""
+    def previous_submissions_ahead(self, data_year: int, catalogues: list[Catalogue], registry: pd.DataFrame,
+                                   background: bool | None = None) -> PendingSubmissions:
+        """:meth:`previous_submissions`, started: a large Y−1 inbox is read by a worker process meanwhile
+        (``background``: :func:`etdz.history.previous_submissions_ahead`)."""
         s = self.settings
         return previous_submissions_ahead(self.store(), s.inbox, data_year, catalogues,
                                           catalogue_for_year(catalogues, data_year), registry, s.max_file_bytes,
-                                          max_rows_per_measure=s.max_rows_per_measure, memo=self._previous_inbox)
+                                          max_rows_per_measure=s.max_rows_per_measure, memo=self._previous_inbox,
+                                          background=background)
 
     def inbox_dir(self, data_year: int) -> Path:
         return Path(self.settings.inbox) / str(int(data_year))

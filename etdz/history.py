@@ -111,8 +111,12 @@ class PendingSubmissions:
         self._pool: ProcessPoolExecutor | None = None
         self._future = None
         if done is None and background:
-            self._pool = one_worker()
-            self._future = self._pool.submit(read_inbox, *args)
+            try:
+                self._pool = one_worker()
+                self._future = self._pool.submit(read_inbox, *args)
+            except (OSError, BrokenProcessPool):  # no process to be had (limits, memory): the read is done here
+                self.close()
+                self._future = None
 
     @property
     def in_background(self) -> bool:
@@ -127,7 +131,7 @@ class PendingSubmissions:
                 try:
                     hit = self._future.result()
                 except BrokenProcessPool:  # the worker died (killed, out of memory): the read is done here instead
-                    hit = None
+                    pass
                 finally:
                     self.close()
             if hit is None:

@@ -1,16 +1,17 @@
-"""How the project starts worker processes: one forkserver, started with this process's import path.
+"""How the project starts worker processes, always from this install's import path.
 
 Two kinds of work run in processes of their own on a multi-core machine: the zone cards of a large year
-(:class:`etdz.reports.cards.CardJob`) and the previous year's inbox read while this year's files are read
-(:func:`etdz.history.previous_submissions_ahead`). Both use the ``forkserver`` start method, not ``fork``: a
-step's process has Dagster's threads, and a fork copies the locks they hold. The server imports :data:`PRELOAD`
-once; every worker forked from it starts with those modules, sharing their pages.
+(:class:`etdz.reports.cards.CardJob`: a pool from the ``forkserver``, :func:`worker_context`) and the previous
+year's inbox read while this year's files are read (:func:`etdz.history.previous_submissions_ahead`: one spawned
+interpreter, :func:`one_worker`, so no forkserver stays in memory for the rest of the run). Neither uses ``fork``:
+a step's process has Dagster's threads, and a fork copies the locks they hold. The forkserver imports
+:data:`PRELOAD` once; every card worker forked from it starts with those modules, sharing their pages.
 
 Python 3.11's forkserver imports its preload before it takes the parent's ``sys.path`` (CPython gh-117378, fixed
 from 3.12.8 and 3.13.1). It runs as ``python -c``, so the folder the command was started in comes first on its
-path: an ``etdz/`` there (another checkout) or a ``jinja2.py`` would be what every worker runs, silently. So the
-server starts with ``PYTHONSAFEPATH`` (that folder left out) and ``PYTHONPATH`` set to this process's path, both
-in the environment only while it starts; the workers it forks then take the parent's path as usual.
+path: an ``etdz/`` there (another checkout) or a ``jinja2.py`` would be what every worker runs, silently. So every
+new interpreter here starts with ``PYTHONSAFEPATH`` (that folder left out) and ``PYTHONPATH`` set to this
+process's path, both in the environment only while it starts; the workers then take the parent's path as usual.
 """
 
 from __future__ import annotations
@@ -24,9 +25,8 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 
-#: What the server imports once for every worker: the cards' modules and the ingestion's (pandas, numpy,
-#: pyarrow, Jinja2 with them). Great Expectations is not among them: a worker that validates imports it itself.
-PRELOAD = ["etdz.reports.cards", "etdz.history"]
+#: What the forkserver imports once for every card worker (pandas, numpy, pyarrow and Jinja2 with them)
+PRELOAD = ["etdz.reports.cards"]
 
 _START = threading.Lock()
 
@@ -62,8 +62,12 @@ def one_worker() -> ProcessPoolExecutor:
     """A pool of one fresh interpreter (``spawn``), started now from this process's path: for a single long task
     beside this process, without a forkserver that would stay in memory for the rest of the process."""
     pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-    with _safe_start():
-        pool.submit(int).result()  # the interpreter starts with its first task
+    try:
+        with _safe_start():
+            pool.submit(int).result()  # the interpreter starts with its first task
+    except BaseException:  # it could not start: nothing left behind
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
     return pool
 
 

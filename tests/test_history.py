@@ -116,3 +116,16 @@ def _spawned_children() -> list[int]:
                         out.append(int(pid))
     assert out, "no spawned worker found"
     return out
+
+
+def test_a_worker_that_cannot_start_leaves_the_read_to_this_process(tmp_path, two_zones_2021, monkeypatch):
+    inbox, cat, reg = two_zones_2021
+
+    def no_process():
+        raise OSError(11, "Resource temporarily unavailable")  # what fork/exec says at the process limit
+
+    monkeypatch.setattr(history, "one_worker", no_process)
+    with _read_ahead(tmp_path, inbox, cat, reg, background=True) as pending:
+        assert not pending.in_background
+        got = pending.result()
+    assert got.origin == "inbox" and got.zones == {"Z1"}

@@ -37,6 +37,8 @@ class Submissions:
 #: From this many entries in Y−1's inbox folder (and two cores), the folder is read in a worker process while this
 #: year's files are read: below it the worker's start (its imports, Great Expectations') costs more than it saves
 PARALLEL_MIN_FILES = 2000
+#: The columns of Y−1's ``measures`` that growth and the year-on-year check read (the warehouse's and the inbox's)
+GROWTH_COLUMNS = ("zone_code", "measure_code", "value")
 
 
 def previous_submissions(store: Warehouse, inbox: str | Path, data_year: int, catalogues: list[Catalogue],
@@ -69,7 +71,7 @@ def previous_submissions_ahead(store: Warehouse, inbox: str | Path, data_year: i
     if log is not None and measures is not None:
         log_df = log.to_pandas()
         zones = accepted_zones(log_df)
-        return PendingSubmissions(Submissions(measures.select(["zone_code", "measure_code", "value"]).to_pandas(),
+        return PendingSubmissions(Submissions(measures.select(list(GROWTH_COLUMNS)).to_pandas(),
                                               zones, "warehouse"))
     folder = Path(inbox) / str(year)
     if not folder.is_dir():
@@ -97,9 +99,8 @@ def read_inbox(folder: Path, year: int, catalogue: Catalogue, registry: pd.DataF
                max_rows_per_measure: int, entries: list[InboxEntry]) -> Submissions:
     """Y−1's inbox folder ingested for growth and the year-on-year check only: nothing archived or written."""
     ing = ingest_year(folder, year, catalogue, registry, archive=None, previous=None, max_bytes=max_bytes,
-                      max_rows_per_measure=max_rows_per_measure, listing=entries)
-    # growth and the year-on-year check read only these three columns
-    return Submissions(ing.measures[["zone_code", "measure_code", "value"]], frozenset(ing.accepted_zones), "inbox")
+                      max_rows_per_measure=max_rows_per_measure, listing=entries, measure_columns=GROWTH_COLUMNS)
+    return Submissions(ing.measures, frozenset(ing.accepted_zones), "inbox")
 
 
 class PendingSubmissions:

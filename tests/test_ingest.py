@@ -12,6 +12,7 @@ import pytest
 
 from etdz import schemas
 from etdz.catalogue import catalogue_for_year, load_catalogues
+from etdz.history import GROWTH_COLUMNS
 from etdz.ingestion import ingest_year, validate_files
 from etdz.registry import load_registry
 from etdz.validation import gx_module
@@ -109,6 +110,18 @@ def test_corpus_measures_come_from_the_chosen_files_only(corpus):
     assert set(y.measures.source_sha256) == set(chosen.sha256)
     assert set(y.measures.zone_code) == y.accepted_zones
     assert y.measures.groupby(["zone_code", "measure_code"]).size().max() == 1
+
+
+def test_a_read_for_growth_builds_the_same_three_columns_of_the_measures(corpus, shipped):
+    # Y−1's inbox read (etdz.history.read_inbox) builds only zone, measure and value: the same rows, in the same order
+    y, root = corpus
+    cat, reg = shipped
+    slim = ingest_year(root / "inbox" / "2022", 2022, cat, reg, None, measure_columns=GROWTH_COLUMNS)
+    assert list(slim.measures.columns) == list(GROWTH_COLUMNS)
+    pd.testing.assert_frame_equal(slim.measures, y.measures[list(GROWTH_COLUMNS)])
+    assert len(slim.measures) > 100
+    with pytest.raises(ValueError, match="not columns of the measures table"):
+        ingest_year(root / "inbox" / "2022", 2022, cat, reg, None, measure_columns=("zone_code", "valeur"))
 
 
 def test_validate_command_on_the_corpus(corpus):

@@ -16,7 +16,7 @@ Nothing here raises for a bad file: a rejection is a result. Only machinery fail
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -27,7 +27,7 @@ from etdz.catalogue import Catalogue
 from etdz.deadlines import late_flags
 from etdz.inbox_state import InboxEntry, scan_inbox
 from etdz.ingestion.archive import archiving
-from etdz.ingestion.deciding import build_measures, decide
+from etdz.ingestion.deciding import MEASURE_COLUMNS, build_measures, decide
 from etdz.ingestion.opening import load_file
 from etdz.reading import DEFAULT_MAX_BYTES, DEFAULT_ROWS_PER_MEASURE
 from etdz.submission_log import accepted_zones
@@ -65,7 +65,8 @@ def ingest_year(inbox_dir: str | Path, data_year: int, catalogue: Catalogue, reg
                 archive: str | None, previous: Previous = None,
                 max_bytes: int = DEFAULT_MAX_BYTES, deadlines: Mapping[int, date] | None = None,
                 max_rows_per_measure: int = DEFAULT_ROWS_PER_MEASURE, batch_read: bool = True,
-                listing: list[InboxEntry] | None = None) -> YearIngest:
+                listing: list[InboxEntry] | None = None,
+                measure_columns: Sequence[str] = tuple(MEASURE_COLUMNS)) -> YearIngest:
     """Archive, read, validate and decide every file of ``<inbox>/<data_year>``.
 
     ``archive=None``: nothing is archived (``etdz validate``; a never-run previous year
@@ -79,7 +80,8 @@ def ingest_year(inbox_dir: str | Path, data_year: int, catalogue: Catalogue, reg
     well-formed CSVs are parsed in one pass (:func:`etdz.validation.read_deferred`), the other files one by one;
     False reads every file on its own (same results, slower: the reference the batch is tested against).
     ``listing``: the folder as the caller has just listed it (:func:`etdz.inbox_state.scan_inbox`), so that one
-    step lists a folder once; else it is listed here."""
+    step lists a folder once; else it is listed here. ``measure_columns``: the columns of ``measures`` to build (all
+    by default; a read for growth only takes three)."""
     data_year = int(data_year)
     max_rows = max_rows_per_measure * len(catalogue.measures)
     paths = scan_inbox(inbox_dir) if listing is None else listing
@@ -96,6 +98,6 @@ def ingest_year(inbox_dir: str | Path, data_year: int, catalogue: Catalogue, reg
         issues = issues_frame(issues.to_dict("records") + dropped)
         log = decide(files, issues, catalogue.version)
     log["late"] = late_flags(log["received_at"], data_year, deadlines)  # flagged, never dropped: decided on merits
-    measures = build_measures(long, log, files, registry, catalogue.version)
+    measures = build_measures(long, log, files, registry, catalogue.version, measure_columns)
     return YearIngest(data_year=data_year, method_version=catalogue.version, log=log.reset_index(drop=True),
                       issues=issues, measures=measures, validation=report, files=files)

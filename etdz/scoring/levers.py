@@ -139,10 +139,15 @@ class ZoneScorer:
     def raised(self, triples: list[tuple[int, int, float]]) -> tuple[np.ndarray, np.ndarray]:
         """(zones, rows) for :meth:`evaluate`: for each (zone, measure position, rise) the zone's own measures
         with that one raised; a rise of 0 is the zone as it is."""
-        zone = np.array([t[0] for t in triples], dtype=int)
+        return self.raised_arrays(np.array([t[0] for t in triples], dtype=int),
+                                  np.array([t[1] for t in triples], dtype=int),
+                                  np.array([t[2] for t in triples], dtype="float64"))
+
+    def raised_arrays(self, zone: np.ndarray, position: np.ndarray, rise: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`raised` with the triples given as three arrays."""
         rows = self.base[zone].copy()
-        for n, (z, j, r) in enumerate(triples):
-            rows[n, j] = self.base[z, j] + r
+        at = np.arange(len(zone))
+        rows[at, position] = self.base[zone, position] + rise
         return zone, rows
 
 
@@ -200,119 +205,146 @@ def step_for(value: float) -> float:
     return max(STEP_SHARE * abs(value), ONE_UNIT)
 
 
-def _crossings(ind: Indicator, measure: str, b: Bounds, x: float, step: float, v0: float, v1: float,
-               st1: str) -> tuple[list[float], float | None]:
-    """Where indicator ``ind`` (fed by ``measure``, value ``v0`` at x and ``v1`` at x + δ) crosses its bounds as the
-    measure rises by r > 0: (every crossing r, the rise at which it stops gaining — None if it does not gain).
+def _crossings(ind: Indicator, measure: str, b: Bounds, x: np.ndarray, step: np.ndarray, v0: np.ndarray,
+               v1: np.ndarray, st1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where indicator ``ind`` (fed by ``measure``; for each lever its value ``v0`` at x and ``v1``, status ``st1``
+    at x + δ) crosses its bounds as the measure rises by r > 0: (the crossings r, levers × 2, NaN for none; the
+    rise at which it stops gaining, NaN where it does not gain).
 
     The rise to stop gaining is 0 when it reaches its bound at once (a growth from a zero base) or already is
     there, ``inf`` when it approaches the bound without reaching it."""
-    if st1 != OK or b.lower is None or b.upper is None or not b.upper > b.lower:
-        return [], None  # missing stays missing, an imputed score does not follow the value, U = L scores 100
+    cuts = np.full((len(x), 2), np.nan)
+    stop = np.full(len(x), np.nan)
+    if b.lower is None or b.upper is None or not b.upper > b.lower:
+        return cuts, stop  # U = L scores 100 whatever the value
+    if ind.kind == "ratio" and ind.numerator == ind.denominator:
+        return cuts, stop  # m / m: constant
     lo, hi = b.lower, b.upper
     good = hi if ind.direction == "higher" else lo
-    if ind.kind == "ratio" and ind.numerator == ind.denominator:
-        return [], None  # m / m: constant
-    if ind.kind == "ratio" and ind.denominator == measure:
-        if not math.isfinite(v1):
-            return [], None
-        c = v1 * (x + step)  # v(r) = c / (x + r)
-        if c == 0:
-            return [], None
-        cuts = [c / level - x for level in (lo, hi) if level != 0 and c / level > 0]
-        cuts = [r for r in cuts if r > 0]
-        gains = (c > 0) == (ind.direction == "lower")   # v falls as m rises when c > 0
-        if not gains:
-            return cuts, None
-        if good == 0 or c / good <= 0:
-            return cuts, math.inf
-        return cuts, max(0.0, c / good - x)
-    # value, growth, a ratio's numerator: linear in r
-    if not math.isfinite(v1):
+    ok = st1 == OK  # missing stays missing, an imputed score does not follow the value
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if ind.kind == "ratio" and ind.denominator == measure:
+            c = v1 * (x + step)  # v(r) = c / (x + r)
+            ok &= np.isfinite(v1) & (c != 0)
+            for col, level in enumerate((lo, hi)):
+                if level != 0:
+                    r = c / level - x
+                    keep = ok & (c / level > 0) & (r > 0)
+                    cuts[keep, col] = r[keep]
+            gaining = ok & ((c > 0) == (ind.direction == "lower"))  # v falls as m rises when c > 0
+            if good == 0:
+                stop[gaining] = math.inf
+            else:
+                at = c / good - x
+                stop[gaining] = np.where(c / good <= 0, math.inf, np.where(at > 0, at, 0.0))[gaining]
+            return cuts, stop
+        # value, growth, a ratio's numerator: linear in r
         # growth from a zero base: any rise is +inf (clipped to U); constant from then on
-        return [], (0.0 if (v1 > 0) == (ind.direction == "higher") and not v0 == v1 else None)
-    if not math.isfinite(v0):
-        return [], None
-    k = (v1 - v0) / step
-    if k == 0:
-        return [], None
-    cuts = [r for r in ((level - v0) / k for level in (lo, hi)) if r > 0]
-    gains = (k > 0) == (ind.direction == "higher")
-    if not gains:
-        return cuts, None
-    return cuts, max(0.0, (good - v0) / k)
+        jump = ok & ~np.isfinite(v1) & ((v1 > 0) == (ind.direction == "higher")) & ~(v0 == v1)
+        stop[jump] = 0.0
+        k = (v1 - v0) / step
+        ok &= np.isfinite(v1) & np.isfinite(v0) & (k != 0)
+        for col, level in enumerate((lo, hi)):
+            r = (level - v0) / k
+            keep = ok & (r > 0)
+            cuts[keep, col] = r[keep]
+        gaining = ok & ((k > 0) == (ind.direction == "higher"))
+        at = (good - v0) / k
+        stop[gaining] = np.where(at > 0, at, 0.0)[gaining]
+    return cuts, stop
 
 
 def zone_levers(scorer: ZoneScorer) -> list[ZoneLevers]:
     """For each zone of ``scorer``, every measure it reported sorted into levers, lowering measures and no
-    points (see the module doc). Two calls of the scorer for all the zones together."""
+    points (see the module doc). Two calls of the scorer for all the zones together; what follows from their
+    results is computed for all the zones' measures at once, measure by measure."""
     cat, inds = scorer.catalogue, scorer.catalogue.indicators
     feeds = measure_indicators(cat)
-    # (zone, measure position, rise): each zone as it is, then each reported measure raised by its step
-    triples: list[tuple[int, int, float]] = []
-    rows_of: list[tuple[int, list[tuple[int, int, float]]]] = []
-    base = scorer.base.tolist()  # plain floats: this loop reads single elements, which numpy makes slow
-    for z in range(len(scorer.zones)):
-        base_row = len(triples)
-        triples.append((z, 0, 0.0))
-        mine = []
-        for j, c in enumerate(scorer.codes):
-            x = base[z][j]
-            if math.isfinite(x) and feeds.get(c):
-                mine.append((len(triples), j, step_for(x)))
-                triples.append((z, j, step_for(x)))
-        rows_of.append((base_row, mine))
-    first = scorer.evaluate(*scorer.raised(triples))
-    values, scores, status, totals = (first.values.tolist(), first.scores.tolist(), first.status.tolist(),
-                                      first.totals.tolist())
-    out: list[ZoneLevers] = []
-    plans: list[tuple[int, Lever, list[float]]] = []
-    for z, (base_row, mine) in enumerate(rows_of):
-        t0 = totals[base_row]
-        levers: list[Lever] = []
-        lowering: list[Lever] = []
-        none: list[Lever] = []
-        for row, j, step in mine:
-            code, x = scorer.codes[j], base[z][j]
-            fed = feeds[code]
-            diff = [scores[row][n] - scores[base_row][n] for n in fed]
-            dt = totals[row] - t0
-            cuts: set[float] = set()
-            stops: list[float] = []
-            hyperbolic = False
-            for n in fed:
-                c, stop = _crossings(inds[n], code, scorer.bounds[n], x, step, values[base_row][n],
-                                     values[row][n], status[row][n])
-                cuts.update(c)
-                if inds[n].kind == "ratio" and inds[n].denominator == code and (c or stop is not None):
-                    hyperbolic = True
-                if stop is not None:
-                    stops.append(stop)
-            headroom = max(stops) if stops else 0.0
-            m = cat.measures[code]
-            lever = Lever(code, m.name_zh, m.unit, x, step, dt / step, headroom, max(0.0, dt),
-                          tuple(inds[n].code for n, d in zip(fed, diff) if d > POINTS_EPS),
-                          tuple(inds[n].code for n, d in zip(fed, diff) if d < -POINTS_EPS),
-                          tuple(inds[n].code for n in fed), _hyperbolic=hyperbolic)
-            if dt > POINTS_EPS:
-                cap = headroom if math.isfinite(headroom) else FAR * max(abs(x), step)
-                probes = sorted({r for r in cuts if 0 < r < cap} | ({cap} if cap > 0 else set())
-                                | ({step} if step < cap else set()))
-                plans.append((z, lever, probes or [step]))
-                levers.append(lever)
-            elif dt < -POINTS_EPS:
-                lowering.append(lever)
-            else:
-                none.append(lever)
-        out.append(ZoneLevers(t0, levers, lowering, none))
+    fed_of = [feeds.get(c) or [] for c in scorer.codes]
+    n_zones = len(scorer.zones)
+    # each zone as it is, then each measure it reported raised by its step (zone by zone, in measure order)
+    pz, pj = np.nonzero(np.isfinite(scorer.base) & np.array([bool(f) for f in fed_of], dtype=bool))
+    x = scorer.base[pz, pj]
+    step = np.maximum(STEP_SHARE * np.abs(x), ONE_UNIT)  # step_for
+    counts = np.bincount(pz, minlength=n_zones)
+    before = np.cumsum(counts) - counts  # a zone's first lever among all
+    base_row = np.arange(n_zones) + before
+    row = base_row[pz] + 1 + (np.arange(len(pz)) - before[pz])
+    zone, pos, rise = (np.empty(n_zones + len(pz), dtype=int), np.zeros(n_zones + len(pz), dtype=int),
+                       np.zeros(n_zones + len(pz)))
+    zone[base_row], zone[row], pos[row], rise[row] = np.arange(n_zones), pz, pj, step
+    first = scorer.evaluate(*scorer.raised_arrays(zone, pos, rise))
+    t0 = first.totals[base_row]
+    dt = first.totals[row] - t0[pz]
+
+    # per lever, from the indicators its measure feeds: headroom, crossings, hyperbolic, gains and falls
+    headroom = np.zeros(len(pz))
+    hyperbolic = np.zeros(len(pz), dtype=bool)
+    probes_of = np.empty(len(pz), dtype=object)
+    named: list[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]] | None] = [None] * len(pz)
+    for j, fed in enumerate(fed_of):
+        mine = np.flatnonzero(pj == j)
+        if not len(mine) or not fed:
+            continue
+        code, r0, r1 = scorer.codes[j], base_row[pz[mine]], row[mine]
+        xs, steps = x[mine], step[mine]
+        cuts, stops = [], []
+        for n in fed:
+            c, st = _crossings(inds[n], code, scorer.bounds[n], xs, steps, first.values[r0, n],
+                               first.values[r1, n], first.status[r1, n])
+            cuts.append(c)
+            stops.append(st)
+            if inds[n].kind == "ratio" and inds[n].denominator == code:
+                hyperbolic[mine] |= ~np.isnan(c).all(axis=1) | ~np.isnan(st)
+        stops_m = np.column_stack(stops)
+        stopped = ~np.isnan(stops_m)
+        room = np.where(stopped.any(axis=1), np.where(stopped, stops_m, -math.inf).max(axis=1), 0.0)
+        headroom[mine] = room
+        cap = np.where(np.isfinite(room), room, FAR * np.maximum(np.abs(xs), steps))
+        # the rises looked at: the crossings below the cap, the cap, the step when below it; ascending, once each
+        cand = np.column_stack([*cuts, cap, steps])
+        keep = np.column_stack([np.concatenate(cuts, axis=1) < cap[:, None], cap > 0, steps < cap])
+        cand = np.sort(np.where(keep, cand, np.nan), axis=1)
+        cand[:, 1:][cand[:, 1:] == cand[:, :-1]] = np.nan
+        probes_of[mine] = [[r for r in rs if r == r] or [s] for rs, s in zip(cand.tolist(), steps.tolist())]
+        diff = first.scores[r1][:, fed] - first.scores[r0][:, fed]
+        fed_codes = tuple(inds[n].code for n in fed)
+        bits = 1 << np.arange(len(fed))
+        names: dict[tuple[int, int], tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {}
+        for p, up, down in zip(mine.tolist(), ((diff > POINTS_EPS) @ bits).tolist(),
+                               ((diff < -POINTS_EPS) @ bits).tolist()):
+            key = (up, down)
+            if key not in names:
+                names[key] = (tuple(cd for b, cd in zip(bits.tolist(), fed_codes) if up & b),
+                              tuple(cd for b, cd in zip(bits.tolist(), fed_codes) if down & b), fed_codes)
+            named[p] = names[key]
+
+    out = [ZoneLevers(t, [], [], []) for t in t0.tolist()]
+    plans: list[tuple[int, Lever]] = []
+    for p, (z, j, xv, sv, d, room, hyp) in enumerate(zip(pz.tolist(), pj.tolist(), x.tolist(), step.tolist(),
+                                                         dt.tolist(), headroom.tolist(), hyperbolic.tolist())):
+        m = cat.measures[scorer.codes[j]]
+        gains, falls, fed_codes = named[p]
+        lever = Lever(scorer.codes[j], m.name_zh, m.unit, xv, sv, d / sv, room, max(0.0, d), gains, falls, fed_codes,
+                      _hyperbolic=hyp)
+        if d > POINTS_EPS:
+            lever._probes = probes_of[p]
+            plans.append((z, lever))
+            out[z].levers.append(lever)
+        elif d < -POINTS_EPS:
+            out[z].lowering.append(lever)
+        else:
+            out[z].no_points.append(lever)
     if plans:  # the total at every crossing of every lever of every zone, in one call
-        ev = scorer.evaluate(*scorer.raised([(z, scorer.position[lv.measure], r) for z, lv, probes in plans
-                                             for r in probes]))
+        zs = np.repeat([z for z, _ in plans], [len(lv._probes) for _, lv in plans])
+        ev = scorer.evaluate(*scorer.raised_arrays(
+            zs, np.repeat([scorer.position[lv.measure] for _, lv in plans], [len(lv._probes) for _, lv in plans]),
+            np.array([r for _, lv in plans for r in lv._probes], dtype="float64")))
+        gained = (ev.totals - t0[zs]).tolist()
         at = 0
-        for z, lv, probes in plans:
-            lv._probes = [float(r) for r in probes]
-            lv._gain_at = [t - out[z].total for t in ev.totals[at: at + len(probes)].tolist()]
-            at += len(probes)
+        for _, lv in plans:
+            lv._gain_at = gained[at: at + len(lv._probes)]
+            at += len(lv._probes)
             lv.points_left = max(lv.points_left, max(lv._gain_at))
     for zl in out:
         zl.levers.sort(key=lambda lv: (-lv.points_per_unit, -lv.points_left, lv.measure))

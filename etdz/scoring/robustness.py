@@ -21,6 +21,7 @@ national ranks (samples × zones, int32) are kept whole, for the quantiles.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,6 +29,7 @@ import pandas as pd
 
 from etdz.catalogue import Catalogue, Downgrade, Robustness
 from etdz.history import ranking_history
+from etdz.processes import cores
 from etdz.scoring.aggregate import category_scores, category_weights, indicator_weights, total_score
 from etdz.scoring.downgrade import earlier_bottom_counts, enters_watchlist, in_bottom, window_years
 from etdz.scoring.ranks import DECIMALS, competition_ranks, in_top100
@@ -167,27 +169,39 @@ def sample_ranks(variants: np.ndarray, draws: Draws, catalogue: Catalogue, regio
     counts = SampleCounts(zeros(), zeros(), zeros())
     earlier = np.zeros(n_zones, dtype="int64") if earlier is None else earlier
     groups = [np.flatnonzero(region == r) for r in np.unique(region)]
-    block = max(1, block_bytes // (8 * max(n_zones, 1)))
+    threads = max(1, cores())
+    # block_bytes is the budget of all the blocks in flight, one per thread
+    block = max(1, block_bytes // threads // (8 * max(n_zones, 1)))
     variant_of = draws.winsorise_choice * variants.shape[1] + draws.no_base_choice
-    for v in np.unique(variant_of):
+
+    def one_block(v: int, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...] | None]:
+        """The samples ``idx`` (all of variant ``v``): (idx, their national ranks, their counts summed)."""
         scores = variants[v // variants.shape[1], v % variants.shape[1]]
-        members = np.flatnonzero(variant_of == v)
-        for start in range(0, len(members), block):
-            idx = members[start:start + block]
-            totals = total_score(category_scores(scores, catalogue, w[idx]), cw[idx])  # zones × samples
-            rounded = np.round(np.ascontiguousarray(totals.T), DECIMALS)  # samples × zones
-            ranks[idx] = competition_ranks(rounded)
-            if d is None:
-                continue
-            regional = np.zeros(rounded.shape, dtype=bool)  # samples × zones: in its region's bottom n
-            for members_r in groups:
-                regional[:, members_r] = in_bottom(competition_ranks(rounded[:, members_r]), len(members_r),
-                                                   d.bottom_n)
-            national = in_bottom(ranks[idx], n_zones, d.bottom_n)
-            counts.region_bottom += regional.sum(axis=0)
-            counts.national_bottom += national.sum(axis=0)
-            bottom_now = regional if d.rule == "regional_bottom" else national
-            counts.candidate += enters_watchlist(earlier, bottom_now.astype("int64"), d).sum(axis=0)
+        totals = total_score(category_scores(scores, catalogue, w[idx]), cw[idx])  # zones × samples
+        rounded = np.round(np.ascontiguousarray(totals.T), DECIMALS)  # samples × zones
+        del totals
+        national_ranks = competition_ranks(rounded)
+        if d is None:
+            return idx, national_ranks, None
+        regional = np.zeros(rounded.shape, dtype=bool)  # samples × zones: in its region's bottom n
+        for members_r in groups:
+            regional[:, members_r] = in_bottom(competition_ranks(rounded[:, members_r]), len(members_r), d.bottom_n)
+        national = in_bottom(national_ranks, n_zones, d.bottom_n)
+        bottom_now = regional if d.rule == "regional_bottom" else national
+        return idx, national_ranks, (regional.sum(axis=0), national.sum(axis=0),
+                                     enters_watchlist(earlier, bottom_now.astype("int64"), d).sum(axis=0))
+
+    blocks = [(v, members[start:start + block]) for v in np.unique(variant_of).tolist()
+              for members in [np.flatnonzero(variant_of == v)] for start in range(0, len(members), block)]
+    # Blocks are independent and numpy's sorts and products release the GIL, so they run on every core: the
+    # counts are integer sums and each block writes its own rows, so the result does not depend on the order.
+    with ThreadPoolExecutor(min(threads, len(blocks))) as pool:
+        for idx, national_ranks, summed in pool.map(lambda job: one_block(*job), blocks):
+            ranks[idx] = national_ranks
+            if summed is not None:
+                counts.region_bottom += summed[0]
+                counts.national_bottom += summed[1]
+                counts.candidate += summed[2]
     return ranks, counts
 
 

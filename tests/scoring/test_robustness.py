@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from etdz.catalogue import CatalogueError, Robustness
+from etdz.scoring import robustness as robustness_module
 from etdz.scoring.downgrade import bottom_flags
 from etdz.scoring.robustness import draw, rank_robustness, robustness_inputs
 from tests.scoring.conftest import make_catalogue, make_registry, run
@@ -281,6 +282,18 @@ def test_nominal_rank_is_the_rankings_rank_and_blocks_do_not_change_the_result(d
     nominal = scored.rankings.set_index("zone_code").national_rank.astype(int)
     assert (whole.set_index("zone_code").rank_nominal == nominal.reindex(whole.zone_code)).all()
     assert whole.rank_nominal.is_monotonic_increasing  # listed in nominal order
+
+
+@pytest.mark.parametrize("threads", [1, 2, 5])
+def test_the_blocks_give_the_same_result_on_any_number_of_threads(data, threads, monkeypatch):
+    # the blocks run on every core (threads): the ranks, quantiles and every count must not depend on it
+    section = {"samples": 60, "seed": 5, **OPTIONS}
+    monkeypatch.setattr(robustness_module, "cores", lambda: 1)
+    one = robustness(data, section, block_bytes=8 * 160 * 7)
+    monkeypatch.setattr(robustness_module, "cores", lambda: threads)
+    many = robustness(data, section, block_bytes=8 * 160 * 7 * threads)  # the same 7 samples a block
+    pd.testing.assert_frame_equal(one, many)
+    assert one.p_candidate.notna().all() and (one.p_region_bottom > 0).any()
 
 
 def test_seed_defaults_to_the_data_year_and_p_region_bottom_needs_a_downgrade_rule(data):

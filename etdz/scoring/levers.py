@@ -357,62 +357,99 @@ def rises_to_close(scorer: ZoneScorer, levers: list[ZoneLevers],
     """For each zone of ``scorer`` and each of its gaps (points), each lever's rise that alone closes the gap
     within its headroom (None: not enough; 0.0 for a gap already closed). The first crossing is solved on
     ``A + B·r + C/(x + r)`` (module doc) from three totals the scorer computes inside the interval, then checked
-    by the scorer: two calls for all the zones together."""
+    by the scorer: two calls for all the zones together, the rest on arrays of every (zone, gap, lever)."""
+    flat = [lv for zl in levers for lv in zl.levers]
+    per_zone = np.array([len(zl.levers) for zl in levers], dtype=int)
+    first_lever = np.cumsum(per_zone) - per_zone
+    # every (zone, gap, lever): the gaps in zone order, each with every lever of its zone
+    gap_zone = np.repeat(np.arange(len(gaps)), [len(zg) for zg in gaps])
+    gap_value = np.array([gap for zg in gaps for gap in zg], dtype="float64")
+    combo_gap = np.repeat(np.arange(len(gap_zone)), per_zone[gap_zone])
+    combo_start = np.cumsum(per_zone[gap_zone]) - per_zone[gap_zone]
+    lever = first_lever[gap_zone[combo_gap]] + np.arange(len(combo_gap)) - combo_start[combo_gap]
+    gap, zone = gap_value[combo_gap], gap_zone[combo_gap]
+    value = np.zeros(len(combo_gap))  # a gap already closed: 0.0
+    none = np.zeros(len(combo_gap), dtype=bool)
+    if len(combo_gap):
+        # each lever's totals at the rises looked at (padded): the first rise whose gain reaches the gap
+        width = max(len(lv._probes) for lv in flat)
+        probes = np.full((len(flat), width), np.nan)
+        gained = np.full((len(flat), width), -math.inf)
+        for n, lv in enumerate(flat):
+            probes[n, :len(lv._probes)] = lv._probes
+            gained[n, :len(lv._gain_at)] = lv._gain_at
+        open_ = gap > 0
+        reach = gained[lever] >= (gap - POINTS_EPS)[:, None]
+        b = reach.argmax(axis=1)
+        none = open_ & ~reach.any(axis=1)
+        job = np.flatnonzero(open_ & ~none)
+        if len(job):
+            jl, jb, jz, jgap = lever[job], b[job], zone[job], gap[job]
+            ra = np.where(jb > 0, probes[jl, np.maximum(jb - 1, 0)], 0.0)
+            rb = probes[jl, jb]
+            x = np.array([lv.value for lv in flat], dtype="float64")[jl]
+            hyperbolic = np.array([lv._hyperbolic for lv in flat], dtype=bool)[jl]
+            pos = np.array([scorer.position[lv.measure] for lv in flat], dtype=int)[jl]
+            total = np.array([zl.total for zl in levers], dtype="float64")
+            fracs = np.array([0.25, 0.5, 1.0])  # three totals inside each interval: its quarter, middle and end
+            rs = ra[:, None] + fracs[None, :] * (rb - ra)[:, None]
+            ev = scorer.evaluate(*scorer.raised_arrays(np.repeat(jz, 3), np.repeat(pos, 3), rs.reshape(-1)))
+            ts = ev.totals.reshape(-1, 3) - total[jz][:, None]
+            roots = _solve(rs, ts, x, jgap, ra, rb, hyperbolic)
+            check = scorer.evaluate(*scorer.raised_arrays(jz, pos, roots)).totals
+            closes = check - total[jz] >= jgap - 1e-7 * np.where(jgap > 1.0, jgap, 1.0)
+            value[job] = np.where(closes, roots, rb)  # the end of the interval surely closes it
     out: list[list[dict[str, float | None]]] = [[{} for _ in zg] for zg in gaps]
-    jobs = []  # (zone, gap index, lever, r_a, r_b, target gain)
-    for z, (zl, zone_gaps) in enumerate(zip(levers, gaps)):
-        for g, gap in enumerate(zone_gaps):
-            for lv in zl.levers:
-                if not gap > 0:
-                    out[z][g][lv.measure] = 0.0
-                    continue
-                b = next((k for k, gain in enumerate(lv._gain_at) if gain >= gap - POINTS_EPS), None)
-                if b is None:
-                    out[z][g][lv.measure] = None
-                    continue
-                jobs.append((z, g, lv, lv._probes[b - 1] if b else 0.0, lv._probes[b], gap))
-    if not jobs:
-        return out
-    fracs = (0.25, 0.5, 1.0)  # three totals inside each interval: its quarter, middle and end
-    ev = scorer.evaluate(*scorer.raised([(z, scorer.position[lv.measure], ra + f * (rb - ra))
-                                         for z, _, lv, ra, rb, _ in jobs for f in fracs]))
-    roots = []
-    totals = ev.totals.tolist()
-    for n, (z, _, lv, ra, rb, gap) in enumerate(jobs):
-        rs = [ra + f * (rb - ra) for f in fracs]
-        ts = [t - levers[z].total for t in totals[3 * n: 3 * n + 3]]
-        roots.append(_solve(rs, ts, lv.value, gap, ra, rb, lv._hyperbolic))
-    check = scorer.evaluate(*scorer.raised([(z, scorer.position[lv.measure], r)
-                                            for (z, _, lv, _, _, _), r in zip(jobs, roots)])).totals.tolist()
-    for n, ((z, g, lv, _, rb, gap), r) in enumerate(zip(jobs, roots)):
-        closes = check[n] - levers[z].total >= gap - 1e-7 * max(1.0, gap)
-        out[z][g][lv.measure] = r if closes else rb  # the end of the interval surely closes it
+    gap_index = [g for zg in gaps for g in range(len(zg))]  # each gap's place among its zone's
+    for z, g, n, v, missing in zip(zone.tolist(), [gap_index[e] for e in combo_gap.tolist()], lever.tolist(),
+                                   value.tolist(), none.tolist()):
+        lv = flat[n]
+        out[z][g][lv.measure] = None if missing else v
     return out
 
 
-def _solve(rs: list[float], ts: list[float], x: float, gap: float, ra: float, rb: float, hyperbolic: bool) -> float:
-    """The smallest r in [ra, rb] with ``A + B·r + C/(x + r) = gap``, the form fitted to the points (rs, ts);
-    ``rb`` when no root lies there (the caller checks the root with the scorer anyway)."""
-    if hyperbolic and x + min(rs) > 0:
-        basis = np.array([[1.0, r, 1.0 / (x + r)] for r in rs])
-        try:
-            a, b, c = (float(v) for v in np.linalg.solve(basis, ts))
-        except np.linalg.LinAlgError:
-            return rb
-        # (a − gap)(x + r) + b·r(x + r) + c = 0  →  b r² + (b x + a − gap) r + (a − gap) x + c = 0
-        qa, qb, qc = b, b * x + a - gap, (a - gap) * x + c
-    else:  # linear on the interval: the line through its middle and end
-        slope = (ts[2] - ts[1]) / (rs[2] - rs[1])
-        qa, qb, qc = 0.0, slope, ts[2] - slope * rs[2] - gap
-    roots: list[float] = []
-    if qa == 0 or abs(qa) * max(1.0, rb) ** 2 < 1e-12 * (abs(qb) * max(1.0, rb) + abs(qc)):
-        if qb != 0:
-            roots = [-qc / qb]
-    else:
+def _solve(rs: np.ndarray, ts: np.ndarray, x: np.ndarray, gap: np.ndarray, ra: np.ndarray, rb: np.ndarray,
+           hyperbolic: np.ndarray) -> np.ndarray:
+    """For each interval (rows of ``rs``, ``ts``: three rises and the gains there), the smallest r in [ra, rb]
+    with ``A + B·r + C/(x + r) = gap``, the form fitted to its points; ``rb`` when no root lies there (the caller
+    checks each root with the scorer anyway)."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        curved = hyperbolic & (x + rs.min(axis=1) > 0)
+        # linear on the interval: the line through its middle and end
+        slope = (ts[:, 2] - ts[:, 1]) / (rs[:, 2] - rs[:, 1])
+        qa, qb, qc = np.zeros(len(rs)), slope, ts[:, 2] - slope * rs[:, 2] - gap
+        failed = np.zeros(len(rs), dtype=bool)
+        at = np.flatnonzero(curved)
+        if len(at):
+            basis = np.stack([np.ones((len(at), 3)), rs[at], 1.0 / (x[at][:, None] + rs[at])], axis=2)
+            abc = np.full((len(at), 3), np.nan)
+            try:
+                abc[:] = np.linalg.solve(basis, ts[at][:, :, None])[:, :, 0]
+            except np.linalg.LinAlgError:  # one singular system among them: each on its own
+                for k in range(len(at)):
+                    try:
+                        abc[k] = np.linalg.solve(basis[k], ts[at[k]])
+                    except np.linalg.LinAlgError:
+                        failed[at[k]] = True
+            a, b, c = abc[:, 0], abc[:, 1], abc[:, 2]
+            g, xa = gap[at], x[at]
+            # (a − gap)(x + r) + b·r(x + r) + c = 0  →  b r² + (b x + a − gap) r + (a − gap) x + c = 0
+            qa[at], qb[at], qc[at] = b, b * xa + a - g, (a - g) * xa + c
+        span = np.where(rb > 1.0, rb, 1.0)
+        # squared by Python's float power (libm's pow): numpy's square (x * x) may differ from it in the last bit
+        span2 = np.array([m ** 2 if m < 1e150 else math.inf for m in span.tolist()])
+        flat = (qa == 0) | (np.abs(qa) * span2 < 1e-12 * (np.abs(qb) * span + np.abs(qc)))
+        r1 = np.where(flat & (qb != 0), -qc / qb, np.nan)
+        r2 = np.full(len(rs), np.nan)
         disc = qb * qb - 4 * qa * qc
-        if disc >= 0:
-            q = -0.5 * (qb + math.copysign(math.sqrt(disc), qb))  # the stable pair of roots
-            roots = [q / qa] + ([qc / q] if q != 0 else [])
-    tol = 1e-9 * max(1.0, rb)
-    inside = sorted(r for r in roots if math.isfinite(r) and ra - tol <= r <= rb + tol)
-    return min(max(inside[0], ra), rb) if inside else rb
+        quad = ~flat & (disc >= 0)
+        q = -0.5 * (qb + np.copysign(np.sqrt(np.where(quad, disc, 0.0)), qb))  # the stable pair of roots
+        r1 = np.where(quad, q / qa, r1)
+        r2 = np.where(quad & (q != 0), qc / q, r2)
+        tol = 1e-9 * span
+        ok1 = np.isfinite(r1) & (ra - tol <= r1) & (r1 <= rb + tol)
+        ok2 = np.isfinite(r2) & (ra - tol <= r2) & (r2 <= rb + tol)
+        first = np.where(ok1 & ok2, np.where(r2 < r1, r2, r1), np.where(ok1, r1, r2))  # the smaller inside
+        first = np.where(ra > first, ra, first)
+        first = np.where(rb < first, rb, first)
+        return np.where((ok1 | ok2) & ~failed, first, rb)

@@ -58,15 +58,18 @@ Column = Callable[[str], np.ndarray]
 
 
 def indicator_columns(catalogue: Catalogue, current: Column, previous: Column, has_sub: np.ndarray,
-                      has_prev: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+                      has_prev: np.ndarray, only: Iterable[int] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
     """Each indicator's (values, statuses) over the same rows, in catalogue order: :func:`indicator_values`' rules
     without its frames, for a caller that wants arrays (the levers re-score thousands of variants four times a
     card chunk, and a frame of statuses is built as text and read back).
 
     ``current`` / ``previous``: a measure code's float64 column of this year / Y−1 for the rows; ``has_sub`` /
-    ``has_prev``: whether each row's zone has an accepted submission in each year.
+    ``has_prev``: whether each row's zone has an accepted submission in each year; ``only``: these indicators
+    (positions in catalogue order) instead of every one.
     """
-    return [_indicator(ind, current, previous, has_sub, has_prev) for ind in catalogue.indicators]
+    inds = catalogue.indicators
+    return [_indicator(inds[n], current, previous, has_sub, has_prev) for n in (range(len(inds)) if only is None
+                                                                                 else only)]
 
 
 def _indicator(ind: Indicator, cur: Column, prev: Column, has_sub: np.ndarray,

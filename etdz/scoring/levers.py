@@ -119,6 +119,9 @@ class ZoneScorer:
         self.accepted = np.array([z.accepted for z in zones], dtype=bool)
         self.prev_accepted = np.array([z.prev_accepted for z in zones], dtype=bool)
         self._w, self._W = indicator_weights(catalogue), category_weights(catalogue)
+        feeds = measure_indicators(catalogue)
+        self._fed = [feeds.get(c, []) for c in self.codes]  # per measure position, the indicators it feeds
+        self._as_is: Evaluation | None = None
 
     def evaluate(self, zone: np.ndarray, rows: np.ndarray) -> Evaluation:
         """Score each row of ``rows`` (variants × measures, catalogue measure order) as zone ``zone[row]``."""
@@ -135,6 +138,34 @@ class ZoneScorer:
                                   for n, (ind, b) in enumerate(zip(self.catalogue.indicators, self.bounds))])
         totals = total_score(category_scores(scores, self.catalogue, self._w), self._W)
         return Evaluation(v, st, scores, np.asarray(totals, dtype="float64").reshape(-1))
+
+    def evaluate_raised(self, zone: np.ndarray, position: np.ndarray, rise: np.ndarray) -> Evaluation:
+        """``evaluate(*raised_arrays(zone, position, rise))``, the same results, scoring again only the indicators
+        each row's raised measure feeds: every other indicator of the row has the inputs of the zone as it is, so
+        its value, status and score are those (scored once per zone). The totals are computed on the whole rows."""
+        zone, position = np.asarray(zone, dtype=int), np.asarray(position, dtype=int)
+        rise = np.asarray(rise, dtype="float64")
+        if self._as_is is None:
+            self._as_is = self.evaluate(np.arange(len(self.zones)), self.base)
+        values, status, scores = self._as_is.values[zone], self._as_is.status[zone], self._as_is.scores[zone]
+        at_measure = self.position
+        for j in np.unique(position).tolist():
+            fed = self._fed[j]
+            if not fed:
+                continue
+            at = np.flatnonzero(position == j)
+            z = zone[at]
+            rows = self.base[z].copy()
+            rows[:, j] = self.base[z, j] + rise[at]
+            prev = self.prev[z]
+            columns = indicator_columns(self.catalogue, lambda c, rows=rows: rows[:, at_measure[c]],
+                                        lambda c, prev=prev: prev[:, at_measure[c]], self.accepted[z],
+                                        self.prev_accepted[z], only=fed)
+            for n, (v, st) in zip(fed, columns):
+                values[at, n], status[at, n] = v, st
+                scores[at, n] = score_on_bounds(v, st, self.catalogue.indicators[n].direction, self.bounds[n])
+        totals = total_score(category_scores(scores, self.catalogue, self._w), self._W)
+        return Evaluation(values, status, scores, np.asarray(totals, dtype="float64").reshape(-1))
 
     def raised(self, triples: list[tuple[int, int, float]]) -> tuple[np.ndarray, np.ndarray]:
         """(zones, rows) for :meth:`evaluate`: for each (zone, measure position, rise) the zone's own measures
@@ -273,7 +304,7 @@ def zone_levers(scorer: ZoneScorer) -> list[ZoneLevers]:
     zone, pos, rise = (np.empty(n_zones + len(pz), dtype=int), np.zeros(n_zones + len(pz), dtype=int),
                        np.zeros(n_zones + len(pz)))
     zone[base_row], zone[row], pos[row], rise[row] = np.arange(n_zones), pz, pj, step
-    first = scorer.evaluate(*scorer.raised_arrays(zone, pos, rise))
+    first = scorer.evaluate_raised(zone, pos, rise)
     t0 = first.totals[base_row]
     dt = first.totals[row] - t0[pz]
 
@@ -337,9 +368,9 @@ def zone_levers(scorer: ZoneScorer) -> list[ZoneLevers]:
             out[z].no_points.append(lever)
     if plans:  # the total at every crossing of every lever of every zone, in one call
         zs = np.repeat([z for z, _ in plans], [len(lv._probes) for _, lv in plans])
-        ev = scorer.evaluate(*scorer.raised_arrays(
+        ev = scorer.evaluate_raised(
             zs, np.repeat([scorer.position[lv.measure] for _, lv in plans], [len(lv._probes) for _, lv in plans]),
-            np.array([r for _, lv in plans for r in lv._probes], dtype="float64")))
+            np.array([r for _, lv in plans for r in lv._probes], dtype="float64"))
         gained = (ev.totals - t0[zs]).tolist()
         at = 0
         for _, lv in plans:
@@ -358,6 +389,8 @@ def rises_to_close(scorer: ZoneScorer, levers: list[ZoneLevers],
     within its headroom (None: not enough; 0.0 for a gap already closed). The first crossing is solved on
     ``A + B·r + C/(x + r)`` (module doc) from three totals the scorer computes inside the interval, then checked
     by the scorer: two calls for all the zones together, the rest on arrays of every (zone, gap, lever)."""
+    if len(gaps) != len(levers):
+        raise ValueError(f"rises_to_close: {len(gaps)} lists of gaps for {len(levers)} zones: one per zone")
     flat = [lv for zl in levers for lv in zl.levers]
     per_zone = np.array([len(zl.levers) for zl in levers], dtype=int)
     first_lever = np.cumsum(per_zone) - per_zone
@@ -393,10 +426,10 @@ def rises_to_close(scorer: ZoneScorer, levers: list[ZoneLevers],
             total = np.array([zl.total for zl in levers], dtype="float64")
             fracs = np.array([0.25, 0.5, 1.0])  # three totals inside each interval: its quarter, middle and end
             rs = ra[:, None] + fracs[None, :] * (rb - ra)[:, None]
-            ev = scorer.evaluate(*scorer.raised_arrays(np.repeat(jz, 3), np.repeat(pos, 3), rs.reshape(-1)))
+            ev = scorer.evaluate_raised(np.repeat(jz, 3), np.repeat(pos, 3), rs.reshape(-1))
             ts = ev.totals.reshape(-1, 3) - total[jz][:, None]
             roots = _solve(rs, ts, x, jgap, ra, rb, hyperbolic)
-            check = scorer.evaluate(*scorer.raised_arrays(jz, pos, roots)).totals
+            check = scorer.evaluate_raised(jz, pos, roots).totals
             closes = check - total[jz] >= jgap - 1e-7 * np.where(jgap > 1.0, jgap, 1.0)
             value[job] = np.where(closes, roots, rb)  # the end of the interval surely closes it
     out: list[list[dict[str, float | None]]] = [[{} for _ in zg] for zg in gaps]

@@ -83,6 +83,9 @@ def test_improving_an_indicator_never_lowers_total_or_rank(case, data):
     zones, cur, prev, accepted, winsor, regions = case
     z = data.draw(st.sampled_from(zones))
     assume(z in accepted and cur[z]["x"] is not None)  # an unsubmitted or empty x cannot be improved
+    # from a zero base a growth of 0 becomes +∞ and leaves the finite values the bounds are taken over, which can
+    # raise another zone's score (test_a_growth_that_becomes_infinite_can_raise_another_zone below)
+    assume(not (cur[z]["x"] == 0 and prev.get(z, {}).get("x") == 0))
     before = _score(*case).rankings.set_index("zone_code")
     better = {k: dict(v) for k, v in cur.items()}
     # x feeds V (value), R (numerator) and G (growth), all "higher": raising x is favourable for each.
@@ -92,6 +95,27 @@ def test_improving_an_indicator_never_lowers_total_or_rank(case, data):
     after = _score(zones, better, prev, accepted, winsor, regions).rankings.set_index("zone_code")
     assert after.loc[z, "total_score"] >= before.loc[z, "total_score"] - 1e-9
     assert after.loc[z, "national_rank"] <= before.loc[z, "national_rank"]
+
+
+def test_a_growth_that_becomes_infinite_can_raise_another_zone():
+    # hypothesis' counter-example to the property above, kept as a rule: z00's growth from a zero base is 0 while
+    # its figure stays 0, and +∞ once it rises; the bounds are then taken over z06's growth alone (U = L), which
+    # scores 100, so z06 passes z00 although z00 lost nothing (§3.2: infinite values are clipped, not in F)
+    zones = [f"z{i:02d}" for i in range(8)]
+    cur = {z: {"x": None, "y": None} for z in zones}
+    cur.update(z00={"x": 0.0, "y": 1.0}, z05={"x": None, "y": 0.0}, z06={"x": 2.0, "y": None})
+    prev = {"z00": {"x": 0.0, "y": None}, "z06": {"x": 3.0, "y": None}}
+    accepted, regions = {"z00", "z05", "z06"}, {z: "east" for z in zones}
+    before = _score(zones, cur, prev, accepted, None, regions)
+    better = {k: dict(v) for k, v in cur.items()}
+    better["z00"]["x"] = 1.0
+    after = _score(zones, better, prev, accepted, None, regions)
+    r0, r1 = before.rankings.set_index("zone_code"), after.rankings.set_index("zone_code")
+    assert r1.loc["z00", "total_score"] == r0.loc["z00", "total_score"]
+    assert r1.loc["z06", "total_score"] > r0.loc["z06", "total_score"]
+    assert (r0.loc["z00", "national_rank"], r1.loc["z00", "national_rank"]) == (2, 3)
+    g = after.indicator_scores.set_index(["zone_code", "indicator_code"]).score
+    assert g[("z06", "G")] == 100.0
 
 
 @SETTINGS

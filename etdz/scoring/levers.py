@@ -30,7 +30,10 @@ in range, and the total is exactly ``A + B·r + C / (x + r)`` (``C = 0`` when ``
 crossings come from two evaluations of the real indicator values (at ``x`` and ``x + δ``); the rise that
 closes a gap is solved on that form from three totals the scorer computes inside the interval, and checked
 with one more — a root that does not check out is replaced by the end of its interval, a rise that surely
-closes the gap. Each zone costs four calls of the scorer's functions, on a handful of rows each.
+closes the gap. A card chunk's zones go through four calls of the scorer's functions together
+(:meth:`ZoneScorer.evaluate_raised`: a row with one measure raised scores again only the indicators that measure
+feeds, every other indicator's score is the zone's as it is); what follows from their results (crossings, headroom,
+the intervals solved) is computed on arrays of every lever at once.
 """
 
 from __future__ import annotations

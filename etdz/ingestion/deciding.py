@@ -66,15 +66,20 @@ def decide(files: list[SubmissionFile], issues: pd.DataFrame, method_version: st
     return log
 
 
+def measure_columns(columns: Sequence[str]) -> list[str]:
+    """``columns`` of the ``measures`` table in the table's order; ValueError naming any that is not one of them."""
+    unknown = [c for c in columns if c not in MEASURE_COLUMNS]
+    if unknown:
+        raise ValueError(f"{unknown} are not columns of the measures table {MEASURE_COLUMNS}")
+    return [c for c in MEASURE_COLUMNS if c in columns]
+
+
 def build_measures(long: pd.DataFrame, log: pd.DataFrame, files: list[SubmissionFile], registry: pd.DataFrame,
                    method_version: str, columns: Sequence[str] = tuple(MEASURE_COLUMNS)) -> pd.DataFrame:
     """The accepted files' rows as the ``measures`` table (:data:`etdz.schemas.MEASURES`), sorted by zone and
     measure. ``columns``: the table's columns to build, in its order (a read for growth only needs three, and at
     23,000 zones the full table costs ~150 MB more, twice while it is sorted)."""
-    unknown = [c for c in columns if c not in MEASURE_COLUMNS]
-    if unknown:
-        raise ValueError(f"build_measures: {unknown} are not columns of the measures table {MEASURE_COLUMNS}")
-    columns = [c for c in MEASURE_COLUMNS if c in columns]
+    columns = measure_columns(columns)
     chosen = set(log.loc[log["status"] == "accepted", "file_name"])
     idx = {f.idx for f in files if f.file_name in chosen}
     if long.empty or not idx:

@@ -28,6 +28,7 @@ from etdz.deadlines import late_flags
 from etdz.inbox_state import InboxEntry, scan_inbox
 from etdz.ingestion.archive import archiving
 from etdz.ingestion.deciding import MEASURE_COLUMNS, build_measures, decide
+from etdz.ingestion.deciding import measure_columns as checked_columns  # the parameter has the name
 from etdz.ingestion.opening import load_file
 from etdz.reading import DEFAULT_MAX_BYTES, DEFAULT_ROWS_PER_MEASURE
 from etdz.submission_log import accepted_zones
@@ -83,6 +84,7 @@ def ingest_year(inbox_dir: str | Path, data_year: int, catalogue: Catalogue, reg
     step lists a folder once; else it is listed here. ``measure_columns``: the columns of ``measures`` to build (all
     by default; a read for growth only takes three)."""
     data_year = int(data_year)
+    measure_columns = checked_columns(measure_columns)  # a wrong name fails before any file is read
     max_rows = max_rows_per_measure * len(catalogue.measures)
     paths = scan_inbox(inbox_dir) if listing is None else listing
     with archiving(archive, data_year) as archiver:  # all archived and flushed before anything is validated

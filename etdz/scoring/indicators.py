@@ -67,9 +67,8 @@ def indicator_columns(catalogue: Catalogue, current: Column, previous: Column, h
     ``has_prev``: whether each row's zone has an accepted submission in each year; ``only``: these indicators
     (positions in catalogue order) instead of every one.
     """
-    inds = catalogue.indicators
-    return [_indicator(inds[n], current, previous, has_sub, has_prev) for n in (range(len(inds)) if only is None
-                                                                                 else only)]
+    inds = catalogue.indicators if only is None else [catalogue.indicators[n] for n in only]
+    return [_indicator(ind, current, previous, has_sub, has_prev) for ind in inds]
 
 
 def _indicator(ind: Indicator, cur: Column, prev: Column, has_sub: np.ndarray,

@@ -123,7 +123,7 @@ class ZoneScorer:
         self.prev_accepted = np.array([z.prev_accepted for z in zones], dtype=bool)
         self._w, self._W = indicator_weights(catalogue), category_weights(catalogue)
         feeds = measure_indicators(catalogue)
-        self._fed = [feeds.get(c, []) for c in self.codes]  # per measure position, the indicators it feeds
+        self.fed = [feeds.get(c, []) for c in self.codes]  # per measure position, the indicators it feeds
         self._as_is: Evaluation | None = None
 
     def evaluate(self, zone: np.ndarray, rows: np.ndarray) -> Evaluation:
@@ -153,7 +153,7 @@ class ZoneScorer:
         values, status, scores = self._as_is.values[zone], self._as_is.status[zone], self._as_is.scores[zone]
         at_measure = self.position
         for j in np.unique(position).tolist():
-            fed = self._fed[j]
+            fed = self.fed[j]
             if not fed:
                 continue
             at = np.flatnonzero(position == j)
@@ -234,9 +234,9 @@ def _f(x) -> float:
     return float("nan") if x is None or pd.isna(x) else float(x)
 
 
-def step_for(value: float) -> float:
-    """δ = max(1% of |value|, one canonical unit)."""
-    return max(STEP_SHARE * abs(value), ONE_UNIT)
+def step_for(value):
+    """δ = max(1% of |value|, one canonical unit), of a value or of an array of them."""
+    return np.maximum(STEP_SHARE * np.abs(value), ONE_UNIT)
 
 
 def _crossings(ind: Indicator, measure: str, b: Bounds, x: np.ndarray, step: np.ndarray, v0: np.ndarray,
@@ -292,14 +292,12 @@ def zone_levers(scorer: ZoneScorer) -> list[ZoneLevers]:
     """For each zone of ``scorer``, every measure it reported sorted into levers, lowering measures and no
     points (see the module doc). Two calls of the scorer for all the zones together; what follows from their
     results is computed for all the zones' measures at once, measure by measure."""
-    cat, inds = scorer.catalogue, scorer.catalogue.indicators
-    feeds = measure_indicators(cat)
-    fed_of = [feeds.get(c) or [] for c in scorer.codes]
+    cat, inds, fed_of = scorer.catalogue, scorer.catalogue.indicators, scorer.fed
     n_zones = len(scorer.zones)
     # each zone as it is, then each measure it reported raised by its step (zone by zone, in measure order)
     pz, pj = np.nonzero(np.isfinite(scorer.base) & np.array([bool(f) for f in fed_of], dtype=bool))
     x = scorer.base[pz, pj]
-    step = np.maximum(STEP_SHARE * np.abs(x), ONE_UNIT)  # step_for
+    step = step_for(x)
     counts = np.bincount(pz, minlength=n_zones)
     before = np.cumsum(counts) - counts  # a zone's first lever among all
     base_row = np.arange(n_zones) + before

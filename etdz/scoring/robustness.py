@@ -196,7 +196,7 @@ def sample_ranks(variants: np.ndarray, draws: Draws, catalogue: Catalogue, regio
               for members in [np.flatnonzero(variant_of == v)] for start in range(0, len(members), block)]
     # Blocks are independent and numpy's sorts and products release the GIL, so they run on every core: the
     # counts are integer sums and each block writes its own rows, so the result does not depend on the order.
-    with ThreadPoolExecutor(min(threads, len(blocks))) as pool:
+    with ThreadPoolExecutor(max(1, min(threads, len(blocks)))) as pool:
         for idx, national_ranks, summed in pool.map(lambda job: one_block(*job), blocks):
             ranks[idx] = national_ranks
             if summed is not None:

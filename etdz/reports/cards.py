@@ -19,6 +19,7 @@ from etdz.memory import freeze_imports
 from etdz.processes import cores, worker_context
 from etdz.rejections import NOTICES_FOLDER, deadline_text
 from etdz.reports import charts
+from etdz.reports.indicators_section import indicator_table_html
 from etdz.reports.inputs import YearView
 from etdz.reports.levers_section import levers_section_html
 from etdz.reports.robustness import varied, zone_robustness
@@ -149,15 +150,10 @@ def card_context(v: YearView, z: dict, common: dict, shared: TargetGroups | None
     bars = charts.score_bars_svg(charts.score_bars(bar_rows, colour))
 
     # every indicator, grouped by category
-    groups = []
     by_cat: dict[str, list] = {}
     for r in rows:
-        m = metas.get(r["indicator_code"])
-        if m is None:
-            continue
-        by_cat.setdefault(r["category_code"], []).append({**r, "meta": m})
-    for c in cats:
-        groups.append({"cat": c, "rows": by_cat.get(c["code"], [])})
+        if r["indicator_code"] in metas:
+            by_cat.setdefault(r["category_code"], []).append(r)
     # the counts are the scorer's (rankings); the per-category split groups the scorer's per-indicator flags
     better_total, better_reg_total = z["indicators_better_than_avg"], z["indicators_better_than_regional_avg"]
 
@@ -178,9 +174,10 @@ def card_context(v: YearView, z: dict, common: dict, shared: TargetGroups | None
     risk = _risk(v, z, targets.danger)
     return {
         **common, "z": z, "region_label": region_label(region), "colour": colour, "trend": trend,
-        "trend_rows": trend_rows, "bars": bars, "cats": cats, "groups": groups, "better_total": better_total,
+        "trend_rows": trend_rows, "bars": bars, "cats": cats, "better_total": better_total,
         "better_reg_total": better_reg_total, "n_rows": z["indicators_total"], "strong": strong, "weak": weak,
         "risk": risk, "levers": levers_section_html(targets, metas, risk.get("bottom_n")),
+        "indicators": indicator_table_html(cats, by_cat, metas, better_total, z["indicators_total"]),
         "n_region": v.n_region.get(region, 0),
         "n_province": v.n_province.get(z["province"], 0), "total_avg": v.total_avg_nat,
         "total_reg_avg": v.total_avg_reg.get(region), "history_n": len(trend_rows),

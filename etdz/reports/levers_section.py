@@ -13,12 +13,12 @@ names, and compares. A change of this panel is made here and in the reference al
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import lru_cache
 
 from markupsafe import Markup
 
 from etdz.escape import html_value as _h
 from etdz.reports.targets import Target, ZoneTargets
+from etdz.reports.templating import catalogue_html as _text
 from etdz.reports.templating import fmt_score, fmt_shown, unit_shown
 from etdz.reports.units import per_shown_unit
 from etdz.scoring.levers import Lever
@@ -54,10 +54,6 @@ _NO_POINTS_HEAD = ('<p class="muted small" id="no-points">提高后不增加得�
                    "No points from a rise (its indicators at their bounds, imputed or missing): ")
 
 
-#: The catalogue's texts — measure codes and names, indicator codes, units — recur on every card: escaped once each
-#: (the same escaper, its results kept; a catalogue has a few hundred of them). ``typed``: markup and the plain text
-#: equal to it are different keys, so text is never answered with markup that was passed as safe.
-_text = lru_cache(maxsize=4096, typed=True)(_h)
 
 
 def fmt_rise(r: float | None, unit: str) -> Markup:

@@ -17,7 +17,7 @@ from importlib import resources
 from jinja2 import Environment, FileSystemBytecodeCache, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from etdz.escape import html_text, isolate
+from etdz.escape import html_text, html_value, isolate
 from etdz.reports import fictitious
 from etdz.reports.units import decimals_for, display_unit
 
@@ -107,6 +107,13 @@ def stylesheet() -> Markup:
     css = resources.files("etdz.reports").joinpath("static/report.css").read_text(encoding="utf-8")
     return Markup(css.replace("</", "<\\/"))
 
+
+#: A catalogue's text (a measure's or indicator's code and name, a unit) as a template's ``{{ value }}`` writes it,
+#: for markup built in Python (:mod:`etdz.reports.levers_section`, :mod:`etdz.reports.indicators_section`). These
+#: texts recur on every card, so each is escaped once (the same escaper, its results kept; a catalogue has a few
+#: hundred). ``typed``: markup and the plain text equal to it are different keys, so text is never answered with
+#: markup that was passed as safe.
+catalogue_html = lru_cache(maxsize=4096, typed=True)(html_value)
 
 _DICT_ATTRIBUTES = frozenset(dir(dict))
 

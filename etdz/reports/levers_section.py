@@ -54,8 +54,6 @@ _NO_POINTS_HEAD = ('<p class="muted small" id="no-points">提高后不增加得�
                    "No points from a rise (its indicators at their bounds, imputed or missing): ")
 
 
-
-
 def fmt_rise(r: float | None, unit: str) -> Markup:
     """A rise of a measure in ``unit`` that closes a gap (§3.8): 不足 (none within the headroom), any rise (0), or
     +amount in its display unit."""

@@ -4,7 +4,6 @@ for hostile names."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 from hypothesis import given, settings
@@ -64,10 +63,10 @@ def test_no_category_gives_the_empty_table():
 
 
 def test_hostile_names_are_escaped_as_the_template_escaped_them():
-    for i, bad in enumerate(HOSTILE):
-        metas = {f"X{i}": meta(f"X{i}", bad, bad)}
-        html = _same([cat(bad, bad, bad)], {bad: [row(f"X{i}", category=bad)]}, metas)
-        assert "<script>" not in html and "\u202e" not in html
+    for bad in HOSTILE:  # as a category, an indicator's code, name and unit
+        metas = {bad: meta(bad, bad, bad)}
+        html = _same([cat(bad, bad, bad)], {bad: [row(bad, category=bad)]}, metas)
+        assert "<script>" not in html and "\u202e" not in html and '" onload' not in html
 
 
 @settings(max_examples=60, deadline=None)
@@ -77,5 +76,4 @@ def test_hostile_names_are_escaped_as_the_template_escaped_them():
        st.floats(0, 1), st.integers(0, 40))
 def test_any_rows_give_the_template_s_markup(items, weight, better):
     rows = [row(code, value, score, nat, reg, status, imp) for code, value, score, nat, reg, status, imp in items]
-    assert not math.isnan(weight)
     _same([cat(weight=weight, better=better)], {"OPEN": rows}, METAS, better, len(rows))

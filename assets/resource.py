@@ -13,6 +13,7 @@ from etdz.commit import DeploymentLayout, commit_for, step_commit
 from etdz.history import PendingSubmissions, Submissions, previous_submissions_ahead
 from etdz.locations import is_local
 from etdz.locks import year_lock
+from etdz.memory import map_large_allocations
 from etdz.publish import ensure_writable
 from etdz.registry import load_registry
 from etdz.settings import Settings
@@ -111,7 +112,9 @@ class EtdzResource:
     def writing(self, data_year: int) -> Iterator[None]:
         """Wrap every asset's writes in this: hold the year's write lock, refuse a published year, and make
         the step one commit — what a failed run left is rolled forward or back first, then every dataset,
-        report and notice the step writes appears together when the block ends (nothing if it raises)."""
+        report and notice the step writes appears together when the block ends (nothing if it raises).
+        The step's process maps its large allocations (etdz.memory): what one step frees is not kept for the next."""
+        map_large_allocations()
         outputs = self.layout()
         with year_lock(outputs.lock_dir(), data_year):
             ensure_writable(self.store(), data_year)

@@ -43,6 +43,8 @@ _CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # what HTML pages and spreadsheets never show: the bidi controls, and the control characters HTML forbids
 # and XLSX cannot store (openpyxl refuses the cell): all of C0 but tab, LF and CR (layout whitespace), DEL, C1
 _UNSHOWABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f" + "".join(sorted(BIDI_CONTROLS)) + "]")
+# text that HTML shows as it is: no markup character and nothing _UNSHOWABLE removes (html_str's fast path)
+_PLAIN_HTML = re.compile("[^&<>\"'\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f" + "".join(sorted(BIDI_CONTROLS)) + "]*")
 
 
 def strip_bidi(text: str) -> str:
@@ -138,6 +140,8 @@ def html_text(value: Any) -> Any:
     macros and filters, whose untrusted parts already passed here (a macro's ``{{ … }}`` are finalized too).
     """
     if type(value) is str:  # not Markup (a str subclass)
+        if value.isascii() and value.isprintable():  # no control character, no bidi control: nothing to remove
+            return value
         return _UNSHOWABLE.sub("", value)
     return value
 
@@ -146,6 +150,20 @@ def html_value(value: Any) -> Markup:
     """What a template's ``{{ value }}`` writes, for markup built in Python (a filter's, a chart's): the value through
     :func:`html_text` (the environment's finalize), then escaped by markupsafe (its autoescape)."""
     return escape(html_text(value))
+
+
+def html_str(value: Any) -> str:
+    """:func:`html_value` as a plain ``str`` (the same characters), for markup that a Python writer joins itself and
+    wraps in one Markup (the cards' charts, tables and levers: a few hundred values a card). Text with nothing to
+    escape or remove, and integers, come back as they are, without a Markup built for each. Joined only with
+    markup, never added to a Markup (``Markup + str`` would escape it again)."""
+    t = type(value)
+    if t is str:
+        if _PLAIN_HTML.fullmatch(value):
+            return value
+    elif t is int:
+        return str(value)
+    return str(html_value(value))
 
 
 def isolate(value: Any) -> Markup:

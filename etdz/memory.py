@@ -11,6 +11,11 @@ garbage: ~0.25 s of CPU per collection on the 2-core bench machine, five times a
 big imports are done, :func:`freeze_imports` moves the survivors into the permanent generation
 (``gc.freeze``), so later collections, ours and the interpreter's automatic ones, walk only what
 the year created since.
+
+glibc's threshold for giving a large allocation its own mapping rises, by default, to the size of each mapped
+block freed (up to 32 MiB), so after the first big frames the next ones come from the heap, whose pages outlive
+the step that used them (a thread pool's arenas most of all). :func:`map_large_allocations` fixes the
+threshold, so a step's year-sized arrays are unmapped when freed.
 """
 
 from __future__ import annotations
@@ -22,6 +27,13 @@ import sys
 
 _libc = None
 _frozen = False
+_mapped = False
+
+#: Allocations of at least this many bytes get their own mapping, unmapped when freed (glibc's
+#: ``M_MMAP_THRESHOLD``). Smaller ones stay on the heap: a mapping per mid-sized pandas temporary would cost a
+#: page fault per page each time (measured in docs/benchmarks.md, tenth round).
+MMAP_THRESHOLD = 16 * 2**20
+_M_MMAP_THRESHOLD = -3  # glibc's malloc.h
 
 
 def freeze_imports() -> bool:
@@ -39,13 +51,35 @@ def freeze_imports() -> bool:
     return True
 
 
+def _c_library():
+    global _libc
+    if _libc is None:
+        name = ctypes.util.find_library("c")
+        _libc = ctypes.CDLL(name) if name else False
+    return _libc
+
+
+def map_large_allocations(threshold: int = MMAP_THRESHOLD) -> bool:
+    """Give every allocation of ``threshold`` bytes or more its own mapping from now on, in this process (glibc's
+    ``mallopt(M_MMAP_THRESHOLD)``, which also stops the threshold from rising): a year-sized array freed at the
+    end of a step goes back to the OS, not into heap pages the next step's peak adds to. Idempotent; False where
+    the C library has no ``mallopt`` or refuses the value."""
+    global _mapped
+    if _mapped:
+        return True
+    libc = _c_library()
+    if not libc or not hasattr(libc, "mallopt"):
+        return False
+    _mapped = bool(libc.mallopt(_M_MMAP_THRESHOLD, int(threshold)))
+    return _mapped
+
+
 def release_memory() -> None:
     """Collect garbage and return free heap pages to the OS (glibc only).
 
     The first call after Great Expectations (the last big import, loaded lazily by the validation) is in the
     process freezes the imports (:func:`freeze_imports`); every later collection skips them.
     """
-    global _libc
     if _frozen or "great_expectations" not in sys.modules or not freeze_imports():
         gc.collect()
     try:
@@ -54,8 +88,6 @@ def release_memory() -> None:
         pa.default_memory_pool().release_unused()
     except Exception:  # noqa: BLE001 — best effort, never a failure
         pass
-    if _libc is None:
-        name = ctypes.util.find_library("c")
-        _libc = ctypes.CDLL(name) if name else False
-    if _libc and hasattr(_libc, "malloc_trim"):
-        _libc.malloc_trim(0)
+    libc = _c_library()
+    if libc and hasattr(libc, "malloc_trim"):
+        libc.malloc_trim(0)

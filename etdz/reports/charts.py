@@ -4,9 +4,9 @@ The geometry functions compute coordinates only (plain numbers and strings of nu
 charts are macros of ``templates/charts.html.j2``, rendered by the pages' autoescaping Jinja2 environment. The
 card's rank panels and score bars — four charts per card, ~600 values, 23,000 cards in the largest year — are
 written here (:func:`rank_panel_svg`, :func:`score_bars_svg`), a quarter of a card's rendering less: every text
-(titles, labels, colours, point lists) goes through :func:`etdz.escape.html_value`, what a template's
-``{{ value }}`` writes; the coordinates, numbers the geometry functions here compute, are written as ``str()``
-writes them, as markupsafe would; the markup is byte for byte the macros' (a test renders both). Drawing a
+(titles, labels, colours, point lists) goes through :func:`etdz.escape.html_str`, what a template's
+``{{ value }}`` writes, as plain text; the coordinates, numbers the geometry functions here compute, are written
+as ``str()`` writes them, as markupsafe would; the markup is byte for byte the macros' (a test renders both). Drawing a
 chart this way costs microseconds (matplotlib would take ~15 s for 230 cards; ../shared/notes/stack.md).
 """
 
@@ -17,7 +17,7 @@ import math
 import numpy as np
 from markupsafe import Markup
 
-from etdz.escape import html_value as _h
+from etdz.escape import html_str as _h
 from etdz.reports.templating import fmt_score
 
 

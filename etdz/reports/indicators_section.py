@@ -3,7 +3,7 @@
 The table has a row for each of the catalogue's indicators (29 in the 2023 method), seven cells each. With 23,000
 cards in the largest year, it was the largest part of a card's template. It is written here the way
 :mod:`etdz.reports.levers_section` writes the targets: every value a template would write as ``{{ value }}`` goes
-through :func:`etdz.escape.html_value` (the environment's finalize, then autoescape), and the catalogue's texts
+through :func:`etdz.escape.html_str` (the environment's finalize, then autoescape), and the catalogue's texts
 through its cached form :func:`etdz.reports.templating.catalogue_html`. The markup is byte for byte what the
 template wrote: ``tests/reports/test_reports_indicators_section.py`` renders that part of the template, kept beside
 it as ``card_indicators_reference.html.j2``, and compares. A change of this table is made here and in the reference
@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 
 from markupsafe import Markup
 
-from etdz.escape import html_value as _h
+from etdz.escape import html_str as _h
 from etdz.reports.templating import catalogue_html as _text
 from etdz.reports.templating import fmt_score, fmt_shown, unit_shown
 

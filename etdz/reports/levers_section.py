@@ -3,7 +3,7 @@
 A card lists up to four targets and eight levers, each lever with its rise for every target: ~150 values per card,
 23,000 cards in the largest year — about half of a card's rendering when it was a Jinja partial. Written here the
 way :mod:`etdz.reports.charts` writes the card's charts: every value a template would write as ``{{ value }}``
-(names, codes, formatted numbers, the reason levers are unavailable) goes through :func:`etdz.escape.html_value`
+(names, codes, formatted numbers, the reason levers are unavailable) goes through :func:`etdz.escape.html_str`
 (the environment's finalize, then autoescape), and :func:`fmt_rise` / :func:`fmt_headroom` escape the amounts they
 write. The markup is byte for byte what the partial wrote: ``tests/reports/test_reports_levers_section.py`` renders
 that partial, kept beside it as ``card_levers_reference.html.j2``, for every kind of target and lever and for hostile
@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 from markupsafe import Markup
 
-from etdz.escape import html_value as _h
+from etdz.escape import html_str as _h
 from etdz.reports.targets import Target, ZoneTargets
 from etdz.reports.templating import catalogue_html as _text
 from etdz.reports.templating import fmt_score, fmt_shown, unit_shown
@@ -61,7 +61,7 @@ def fmt_rise(r: float | None, unit: str) -> Markup:
         return Markup('<span class="muted">不足</span>')
     if r == 0:
         return Markup('任意增量 <span class="en">any rise</span>')
-    return Markup("+") + _h(fmt_shown(r, unit))
+    return Markup("+" + _h(fmt_shown(r, unit)))
 
 
 def fmt_headroom(lever: Lever) -> Markup:
@@ -70,7 +70,7 @@ def fmt_headroom(lever: Lever) -> Markup:
         return Markup('不设限 <span class="en">no limit</span>')
     if lever.headroom <= 0:
         return Markup('即达上限 <span class="en">at once</span>')
-    return Markup("+") + _h(fmt_shown(lever.headroom, lever.unit))
+    return Markup("+" + _h(fmt_shown(lever.headroom, lever.unit)))
 
 
 def _target_name(t: Target, bottom_n: int | None) -> str:
@@ -84,7 +84,7 @@ def _target_name(t: Target, bottom_n: int | None) -> str:
     return f'退出{where}后{_h(bottom_n)}名 <span class="en">out of the bottom {_h(bottom_n)}</span>'
 
 
-def _per_unit(lever: Lever) -> Markup:
+def _per_unit(lever: Lever) -> str:
     return _h(format(per_shown_unit(lever.points_per_unit, lever.unit), ".4g"))
 
 

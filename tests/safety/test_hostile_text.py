@@ -4,8 +4,21 @@ from __future__ import annotations
 
 import jinja2
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from markupsafe import Markup
 
-from etdz.escape import BIDI_CONTROLS, html_text, isolate, markdown_table, markdown_text, plain_text, spreadsheet_text
+from etdz.escape import (
+    BIDI_CONTROLS,
+    html_str,
+    html_text,
+    html_value,
+    isolate,
+    markdown_table,
+    markdown_text,
+    plain_text,
+    spreadsheet_text,
+)
 from etdz.reports.templating import environment
 from tests.safety.markdown_view import table_rows, tokens
 
@@ -68,3 +81,32 @@ def test_the_reports_environment_has_the_finalize_and_the_isolate_filter():
     env = environment()
     assert env.finalize is html_text and env.filters["isolate"] is isolate
     assert env.from_string("{{ x }}|{{ x|isolate }}").render(x="\u202e<a>") == "&lt;a&gt;|<bdi>&lt;a&gt;</bdi>"
+
+
+# every character html_str's fast path must send to the slow one, mixed with plain text
+_TRICKY = list("&<>\"'a1.-— 名\t\n\r\x00\x07\x0b\x1f\x7f\x85\x9f\u2028") + sorted(BIDI_CONTROLS)
+_HTML_CHARS = st.text(st.sampled_from(_TRICKY), max_size=8) | st.text(max_size=8)
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(st.one_of(_HTML_CHARS, _HTML_CHARS.map(Markup), st.integers(), st.floats(allow_nan=True), st.booleans(),
+                 st.none()))
+def test_html_str_writes_what_html_value_writes(value):
+    # the cards' Python writers use html_str, the templates html_value's path (finalize, then autoescape): the
+    # same characters for any value, so a fast path that skipped an escape or a bidi control fails here
+    assert html_str(value) == str(html_value(value))
+    assert type(html_str(value)) is str
+
+
+@pytest.mark.parametrize("attack", ["<script>", "a&b", '"x"', "'y'", "\u202e名", "x\x00y", "\x85"])
+def test_html_str_escapes_and_strips(attack):
+    out = html_str(attack)
+    assert not set(out) & (BIDI_CONTROLS | set("<>\"'\x00\x85")) and "&" not in out.replace("&amp;", "").replace(
+        "&lt;", "").replace("&gt;", "").replace("&#34;", "").replace("&#39;", "")
+
+
+def test_html_text_fast_path_keeps_layout_whitespace_and_strips_the_rest():
+    assert html_text("12.34 Z1") == "12.34 Z1"
+    assert html_text("a\tb\nc\r") == "a\tb\nc\r"  # tab, LF and CR: layout whitespace, kept
+    assert html_text("a\x07b\x7fc") == "abc"
+    assert html_text("\u202eab") == "ab"

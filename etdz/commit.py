@@ -164,8 +164,14 @@ def _stage_file(path: Path, tag: str, data: Data) -> str:
     flushed where the platform has syncfs: the commit flushes all its files at once."""
     tmp = _tmp_path(path, tag)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _write_file(tmp, data, durable=_syncfs is None)
+        try:
+            _write_file(tmp, data, durable=_syncfs is None)
+        except FileNotFoundError:
+            if path.parent.is_dir():  # not a missing folder: the data's own error
+                raise
+            # its folder is made only when missing (a step stages thousands of files into a few folders)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _write_file(tmp, data, durable=_syncfs is None)
     except OSError as exc:
         _unlink_quietly(tmp)
         raise storage_error(exc, path) from exc

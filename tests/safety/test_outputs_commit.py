@@ -18,7 +18,17 @@ import pytest
 
 import etdz.commit as commit_mod
 from etdz import schemas
-from etdz.commit import DeploymentLayout, Writer, YearScope, adopt, atomic_write_text, remove, step_commit, writer_for
+from etdz.commit import (
+    DeploymentLayout,
+    Writer,
+    YearScope,
+    adopt,
+    atomic_write,
+    atomic_write_text,
+    remove,
+    step_commit,
+    writer_for,
+)
 from etdz.errors import StorageError
 from etdz.storage import Warehouse
 from tests.safety.outputs_state import (
@@ -67,6 +77,26 @@ def test_staged_files_appear_only_at_the_commit_and_the_step_reads_its_own_write
         assert pd.read_parquet(in_place).shape[0] == 1
     assert w.read("measures", YEAR).num_rows == 3
     assert (tmp_path / "reports" / str(YEAR) / "national_report.html").read_text() == "new"
+    assert leftovers(tmp_path) == []
+
+
+def test_a_staged_write_makes_missing_folders_but_never_writes_twice(tmp_path):
+    # the folder of a staged file is made only when the write finds it missing; a FileNotFoundError of the data's
+    # own (a stream whose source vanished) is the step's error, and the data is not asked for a second time
+    out, scope = _scope(tmp_path)
+    calls = []
+
+    def vanished(fh):
+        calls.append(fh)
+        raise FileNotFoundError(2, "No such file or directory", "the source")
+
+    target = tmp_path / "reports" / str(YEAR) / "deep" / "er" / "card.html"
+    with pytest.raises(StorageError, match="card.html"), step_commit(out.journal_dir(YEAR), scope):
+        atomic_write_text(target.with_name("made.html"), "x")  # deep/er/ made on the way
+        assert target.parent.is_dir()
+        atomic_write(target, vanished)
+    assert len(calls) == 1
+    assert not target.exists() and not target.with_name("made.html").exists()
     assert leftovers(tmp_path) == []
 
 

@@ -23,6 +23,7 @@ from etdz.reports.indicators_section import indicator_table_html
 from etdz.reports.inputs import YearView
 from etdz.reports.levers_section import levers_section_html
 from etdz.reports.robustness import varied, zone_robustness
+from etdz.reports.scores_section import categories_table_html, strengths_html
 from etdz.reports.targets import DangerLine, TargetGroups, ZoneTargets, card_levers, zone_targets
 from etdz.reports.templating import environment, region_colour, region_label
 from etdz.scoring.downgrade import enters_watchlist, rule_window, window_years
@@ -157,12 +158,14 @@ def card_context(v: YearView, z: dict, common: dict, shared: TargetGroups | None
     # the counts are the scorer's (rankings); the per-category split groups the scorer's per-indicator flags
     better_total, better_reg_total = z["indicators_better_than_avg"], z["indicators_better_than_regional_avg"]
 
-    scored = [{**r, "meta": metas[r["indicator_code"]]} for r in rows if r["indicator_code"] in metas]
-    strong = sorted((r for r in scored if r["status"] == "ok"),
-                    key=lambda r: (-_s(r["score"]), -r["meta"].eff_weight, r["indicator_code"]))[:STRONG_WEAK]
-    strong_codes = {r["indicator_code"] for r in strong}
-    weak = sorted((r for r in scored if r["indicator_code"] not in strong_codes),
-                  key=lambda r: (_s(r["score"]), -r["meta"].eff_weight, r["indicator_code"]))[:STRONG_WEAK]
+    # the strongest and the weakest: sorted as they are, only the rows shown get their meta (a copy of each)
+    known = [r for r in rows if r["indicator_code"] in metas]
+    strong = sorted((r for r in known if r["status"] == "ok"),
+                    key=lambda r: (-_s(r["score"]), -metas[r["indicator_code"]].eff_weight, r["indicator_code"]))
+    strong_codes = {r["indicator_code"] for r in strong[:STRONG_WEAK]}
+    weak = sorted((r for r in known if r["indicator_code"] not in strong_codes),
+                  key=lambda r: (_s(r["score"]), -metas[r["indicator_code"]].eff_weight, r["indicator_code"]))
+    strong, weak = ([{**r, "meta": metas[r["indicator_code"]]} for r in part[:STRONG_WEAK]] for part in (strong, weak))
 
     d = v.catalogue.downgrade
     shared = target_groups(v) if shared is None else shared
@@ -174,10 +177,13 @@ def card_context(v: YearView, z: dict, common: dict, shared: TargetGroups | None
     risk = _risk(v, z, targets.danger)
     return {
         **common, "z": z, "region_label": region_label(region), "colour": colour, "trend": trend,
-        "trend_rows": trend_rows, "bars": bars, "cats": cats, "better_total": better_total,
-        "better_reg_total": better_reg_total, "n_rows": z["indicators_total"], "strong": strong, "weak": weak,
+        "trend_rows": trend_rows, "bars": bars, "better_total": better_total,
+        "better_reg_total": better_reg_total, "n_rows": z["indicators_total"],
         "risk": risk, "levers": levers_section_html(targets, metas, risk.get("bottom_n")),
         "indicators": indicator_table_html(cats, by_cat, metas, better_total, z["indicators_total"]),
+        "categories": categories_table_html(z, cats, v.total_avg_nat, v.total_avg_reg.get(region), better_total,
+                                            z["indicators_total"]),
+        "strengths": strengths_html(strong, weak),
         "n_region": v.n_region.get(region, 0),
         "n_province": v.n_province.get(z["province"], 0), "total_avg": v.total_avg_nat,
         "total_reg_avg": v.total_avg_reg.get(region), "history_n": len(trend_rows),

@@ -51,6 +51,7 @@ def write_year_reports(inputs: ReportInputs, reports_root: str | Path, *, genera
     generated = generated or datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     seconds: dict[str, float] = {}
 
+    cards.start_workers_early(len(inputs.rankings), card_workers)
     view: YearView = prepare(inputs)
     seconds["prepare"] = time.perf_counter() - t0
 

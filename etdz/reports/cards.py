@@ -210,6 +210,16 @@ def card_workers(n_cards: int) -> int:
     return max(1, min(cores(), n_cards // _CHUNK))
 
 
+def start_workers_early(n_cards: int, workers: int | None = None) -> bool:
+    """Start the card workers' server (its modules imported, :func:`etdz.processes.worker_context`) now, when
+    ``n_cards`` cards will render in a pool (``workers``: as :class:`CardJob` is given): it imports them on another
+    core while this process prepares the year, rather than after. True when it was started."""
+    if (card_workers(n_cards) if workers is None else workers) <= 1:
+        return False
+    worker_context()
+    return True
+
+
 def render_cards(v: YearView, generated: str) -> Iterator[tuple[str, str]]:
     """Yield ``(zone_code, html)`` for every ranked zone, in national-rank order, from one compiled template, in
     this process (:class:`CardJob` spreads a large year over a process pool)."""

@@ -68,6 +68,27 @@ def test_small_years_render_in_this_process():
     assert card_workers(23000) >= 1
 
 
+def test_the_workers_server_starts_before_the_year_is_prepared_only_for_a_pool(year_builder, catalogue_2021,
+                                                                             tmp_path, monkeypatch):
+    started = []
+    monkeypatch.setattr(cards, "worker_context", lambda: started.append(True))
+    assert cards.start_workers_early(PARALLEL_MIN_CARDS - 1) is False
+    assert cards.start_workers_early(PARALLEL_MIN_CARDS, workers=1) is False
+    assert started == []
+    assert cards.start_workers_early(3, workers=2) is True
+    assert cards.start_workers_early(PARALLEL_MIN_CARDS * 2) is (cards.cores() > 1)
+    # write_year_reports asks before it prepares the year: the server imports the cards' modules meanwhile
+    order = []
+    monkeypatch.setattr(cards, "start_workers_early", lambda n, workers=None: order.append(("start", n, workers)))
+    import etdz.reports as reports_mod
+
+    real_prepare = reports_mod.prepare
+    monkeypatch.setattr(reports_mod, "prepare", lambda inputs: order.append(("prepare",)) or real_prepare(inputs))
+    data = year_builder(catalogue_2021, 2022, per_region={"east": 3, "central": 2, "west": 2}, years=2)
+    write_year_reports(data.inputs(), tmp_path, generated=GENERATED, card_workers=1)
+    assert order == [("start", 7, 1), ("prepare",)]
+
+
 def test_a_worker_gets_the_year_once_and_each_zone_s_lookups_only_with_its_chunk(year_builder, catalogue_2021):
     data = year_builder(catalogue_2021, 2022, per_region={"east": 6, "central": 4, "west": 3}, years=2)
     view = prepare(data.inputs())

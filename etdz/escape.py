@@ -42,9 +42,10 @@ _BIDI = re.compile("[" + "".join(sorted(BIDI_CONTROLS)) + "]")
 _CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # what HTML pages and spreadsheets never show: the bidi controls, and the control characters HTML forbids
 # and XLSX cannot store (openpyxl refuses the cell): all of C0 but tab, LF and CR (layout whitespace), DEL, C1
-_UNSHOWABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f" + "".join(sorted(BIDI_CONTROLS)) + "]")
+_UNSHOWABLE_CHARS = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f" + "".join(sorted(BIDI_CONTROLS))
+_UNSHOWABLE = re.compile(f"[{_UNSHOWABLE_CHARS}]")
 # text that HTML shows as it is: no markup character and nothing _UNSHOWABLE removes (html_str's fast path)
-_PLAIN_HTML = re.compile("[^&<>\"'\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f" + "".join(sorted(BIDI_CONTROLS)) + "]*")
+_PLAIN_HTML = re.compile(f"[^&<>\"'{_UNSHOWABLE_CHARS}]*")
 
 
 def strip_bidi(text: str) -> str:

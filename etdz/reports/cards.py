@@ -151,15 +151,14 @@ def card_context(v: YearView, z: dict, common: dict, shared: TargetGroups | None
     bars = charts.score_bars_svg(charts.score_bars(bar_rows, colour))
 
     # every indicator, grouped by category
+    known = [r for r in rows if r["indicator_code"] in metas]  # rows of the catalogue's indicators
     by_cat: dict[str, list] = {}
-    for r in rows:
-        if r["indicator_code"] in metas:
-            by_cat.setdefault(r["category_code"], []).append(r)
+    for r in known:
+        by_cat.setdefault(r["category_code"], []).append(r)
     # the counts are the scorer's (rankings); the per-category split groups the scorer's per-indicator flags
     better_total, better_reg_total = z["indicators_better_than_avg"], z["indicators_better_than_regional_avg"]
 
     # the strongest and the weakest: sorted as they are, only the rows shown get their meta (a copy of each)
-    known = [r for r in rows if r["indicator_code"] in metas]
     strong = sorted((r for r in known if r["status"] == "ok"),
                     key=lambda r: (-_s(r["score"]), -metas[r["indicator_code"]].eff_weight, r["indicator_code"]))
     strong_codes = {r["indicator_code"] for r in strong[:STRONG_WEAK]}

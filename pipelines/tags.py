@@ -112,10 +112,9 @@ def missing_tags(instance: DagsterInstance, settings: Settings, catalogues: Sequ
                  run: DagsterRun) -> dict[str, str]:
     """The year's tags ``run`` lacks (none for a run its launcher tagged): its inbox as recorded when the run was
     created (else as the folder is now), its catalogue, who started it and — for the automation's runs — why."""
-    key = run.tags.get("dagster/partition")
-    if not key or not key.isdigit() or set(COMMON) <= set(run.tags):
+    if not _is_years_run(run) or set(COMMON) <= set(run.tags):
         return {}  # not a year's run, or its launcher (or an earlier tick) tagged it: nothing to look up
-    year = int(key)
+    year = int(run.tags["dagster/partition"])
     record = instance.get_run_record_by_id(run.run_id)
     created = record.create_timestamp.timestamp() if record else None
     observed = _observed_before(instance, year, created) if created else None
@@ -135,17 +134,31 @@ def missing_tags(instance: DagsterInstance, settings: Settings, catalogues: Sequ
 def tag_new_runs(instance: DagsterInstance, settings: Settings, catalogues: Sequence[Catalogue],
                  job_names: Sequence[str], after: int, limit: int = 100) -> tuple[int, list[tuple[str, list[str]]]]:
     """Give the runs of ``job_names`` created after run storage id ``after`` (at most ``limit`` per job, newest
-    first) the year's tags they lack; ``(the newest storage id seen, [(run id, tags added), …])``."""
-    newest, tagged = after, []
+    first) the year's tags they lack; ``(the storage id the next look starts after, [(run id, tags added), …])``.
+
+    The next look starts after the newest run whose tags are settled, not after the newest run seen. A year's run
+    is settled once it has finished and was seen with every tag: until then the run's own process may still write
+    its status, and Dagster writes a status as the whole run as that process last read it
+    (``SqlRunStorage.handle_run_event``), so tags added in between vanish from the run (they stay only in the tags
+    table) and must be added again."""
+    unsettled, newest, tagged = [], after, []
     for name in job_names:
         for record in instance.get_run_records(RunsFilter(job_name=name), limit=limit):
             if record.storage_id <= after:
-                break  # newest first: the rest were seen on an earlier tick
+                break  # newest first: the rest were settled on an earlier tick
             newest = max(newest, record.storage_id)
-            if tags := missing_tags(instance, settings, catalogues, record.dagster_run):
-                instance.add_run_tags(record.dagster_run.run_id, tags)
-                tagged.append((record.dagster_run.run_id, sorted(tags)))
-    return newest, tagged
+            run = record.dagster_run
+            if tags := missing_tags(instance, settings, catalogues, run):
+                instance.add_run_tags(run.run_id, tags)
+                tagged.append((run.run_id, sorted(tags)))
+            if _is_years_run(run) and (tags or not run.is_finished):
+                unsettled.append(record.storage_id)
+    return (min(unsettled) - 1 if unsettled else newest), tagged
+
+
+def _is_years_run(run: DagsterRun) -> bool:
+    key = run.tags.get("dagster/partition")
+    return bool(key) and key.isdigit()
 
 
 def _storage_id(cursor: str | None) -> int:
@@ -161,7 +174,8 @@ def build_run_tags_sensor(jobs, settings: Settings, catalogues: Sequence[Catalog
     A plain sensor over the runs created since its cursor rather than a run-status sensor: a run-status sensor's
     first tick skips every event before it, so a run the automation started while the daemon's sensors were still
     starting (it happens: both begin at the daemon's start) would never get its tags. This one tags, on its first
-    tick, the newest runs of each job that lack them, and a run is tagged while still queued."""
+    tick, the newest runs of each job that lack them; a run is tagged while still queued and looked at again on
+    every tick until it has finished with its tags."""
     names = [job.name for job in jobs]
 
     @sensor(name=RUN_TAGS_SENSOR, minimum_interval_seconds=interval_seconds,
@@ -170,10 +184,10 @@ def build_run_tags_sensor(jobs, settings: Settings, catalogues: Sequence[Catalog
                 "Gives every run of a data year the same tags (catalogue, inbox folder, digest, file count, who "
                 "started it and, for the automation's runs, why) when its launcher could not set them.", demo))
     def year_run_tags_sensor(context: SensorEvaluationContext):
-        newest, tagged = tag_new_runs(context.instance, settings, catalogues, names, _storage_id(context.cursor))
+        cursor, tagged = tag_new_runs(context.instance, settings, catalogues, names, _storage_id(context.cursor))
         for run_id, keys in tagged:
             context.log.info(f"run {run_id}: tagged {keys}")
-        return SensorResult(cursor=str(newest), skip_reason=None if tagged else SkipReason(
+        return SensorResult(cursor=str(cursor), skip_reason=None if tagged else SkipReason(
             "no new run lacks the year's tags"))
 
     return year_run_tags_sensor

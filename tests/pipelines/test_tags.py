@@ -73,50 +73,76 @@ def test_command_line_flags_are_recorded(golden_env):
     assert tags["etdz/files"] == "0"
 
 
+class _Job:  # the sensor reads only the jobs' names
+    name = "annual_assessment"
+
+
+def _sensor(settings: Settings):
+    from pipelines.tags import build_run_tags_sensor
+
+    return build_run_tags_sensor([_Job()], settings, load_catalogues(settings.methodology))
+
+
+def _tick(sensor, instance: DagsterInstance, cursor: str | None = None):
+    from dagster import build_sensor_context
+
+    return sensor(build_sensor_context(instance=instance, cursor=cursor))
+
+
 def test_the_sensor_tags_runs_created_before_its_first_tick_and_each_new_run_once(golden_env):
     """The case a run-status sensor misses: the automation's first run started while the daemon's sensors were
     still starting (its first tick skips every earlier event)."""
-    from dagster import build_sensor_context
-
-    from pipelines.tags import build_run_tags_sensor
-
     settings = Settings.from_env()
     catalogues = load_catalogues(settings.methodology)
-
-    class Job:  # the sensor reads only the jobs' names
-        name = "annual_assessment"
-
-    sensor = build_run_tags_sensor([Job()], settings, catalogues)
+    sensor = _sensor(settings)
     with DagsterInstance.ephemeral() as instance:
         early = _run(instance, 2020, **{TRIGGER_TAG: "automation"})
         cli = _run(instance, 2021, **year_run_tags(settings, catalogues, 2021, "cli", []))
-        first = sensor(build_sensor_context(instance=instance))
+        first = _tick(sensor, instance)
         assert set(COMMON) <= set(instance.get_run_by_id(early.run_id).tags)
         assert instance.get_run_by_id(cli.run_id).tags == cli.tags  # its launcher's tags kept as they were
         assert first.cursor and not first.skip_reason
 
-        again = sensor(build_sensor_context(instance=instance, cursor=first.cursor))
-        assert again.skip_reason and again.cursor == first.cursor  # nothing new: nothing looked at again
+        again = _tick(sensor, instance, first.cursor)
+        assert again.skip_reason and again.cursor == first.cursor  # nothing lacks a tag, nothing has finished
+        for run in (early, cli):
+            instance.report_run_failed(instance.get_run_by_id(run.run_id))
+        settled = _tick(sensor, instance, again.cursor)
+        assert settled.skip_reason and int(settled.cursor) > int(first.cursor)  # both finished with their tags
 
         late = _run(instance, 2021)  # a launch from the UI, after the first tick
-        third = sensor(build_sensor_context(instance=instance, cursor=again.cursor))
-        assert instance.get_run_by_id(late.run_id).tags[TRIGGER_TAG] == "ui" and int(third.cursor) > int(first.cursor)
+        third = _tick(sensor, instance, settled.cursor)
+        assert instance.get_run_by_id(late.run_id).tags[TRIGGER_TAG] == "ui" and third.cursor == settled.cursor
+
+
+def test_tags_a_status_write_of_the_run_undid_are_added_again(golden_env, monkeypatch):
+    """The run's own process writes each status as the whole run it read before (Dagster's
+    SqlRunStorage.handle_run_event): when it read the run before the sensor tagged it and writes after, the run
+    loses the tags. The sensor keeps looking at the run until it has finished with them."""
+    sensor = _sensor(Settings.from_env())
+    with DagsterInstance.ephemeral() as instance:
+        run = _run(instance, 2020, **{TRIGGER_TAG: "automation"})
+        read_before = instance.get_run_by_id(run.run_id)  # what the run's process read, before the tick
+        first = _tick(sensor, instance)
+        assert set(COMMON) <= set(instance.get_run_by_id(run.run_id).tags)
+
+        with monkeypatch.context() as mp:  # the run's process writes its end from what it read
+            mp.setattr(instance.run_storage, "_get_run_by_id", lambda run_id: read_before)
+            instance.report_run_failed(read_before)
+        lost = instance.get_run_by_id(run.run_id)
+        assert lost.is_finished and not set(COMMON) - {TRIGGER_TAG} & set(lost.tags)  # the race, as it happens
+
+        second = _tick(sensor, instance, first.cursor)
+        assert not second.skip_reason and set(COMMON) <= set(instance.get_run_by_id(run.run_id).tags)
+        third = _tick(sensor, instance, second.cursor)  # finished and seen with its tags: not looked at again
+        assert third.skip_reason and int(third.cursor) > int(second.cursor)
+        assert _tick(sensor, instance, third.cursor).cursor == third.cursor
 
 
 def test_an_instance_upgraded_from_the_run_status_sensor_starts_from_the_newest_runs(golden_env):
     """The sensor of the same name stored a run-status cursor (JSON) in instances that ran the earlier version."""
-    from dagster import build_sensor_context
-
-    from pipelines.tags import build_run_tags_sensor
-
-    settings = Settings.from_env()
-
-    class Job:
-        name = "annual_assessment"
-
-    sensor = build_run_tags_sensor([Job()], settings, load_catalogues(settings.methodology))
     with DagsterInstance.ephemeral() as instance:
         run = _run(instance, 2020, **{TRIGGER_TAG: "automation"})
         legacy = '{"__class__": "RunStatusSensorCursor", "record_id": 7, "update_timestamp": null}'
-        result = sensor(build_sensor_context(instance=instance, cursor=legacy))
+        result = _tick(_sensor(Settings.from_env()), instance, legacy)
         assert set(COMMON) <= set(instance.get_run_by_id(run.run_id).tags) and result.cursor.isdigit()

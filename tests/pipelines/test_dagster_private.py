@@ -118,3 +118,116 @@ def test_nothing_else_imports_dagsters_private_modules():
                  if str(p.relative_to(ROOT)) not in allowed
                  and re.search(r"^\s*(from|import) dagster\._", p.read_text(encoding="utf-8"), re.M)]
     assert offenders == []
+
+
+# --- the event log that keeps its connections (KeptConnectionsSqliteStorage, named in etdz/data/dagster.sqlite.yaml)
+
+def _home(tmp_path: Path) -> Path:
+    """A DAGSTER_HOME with the dagster.yaml `etdz` writes."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text((ROOT / "etdz" / "data" / "dagster.sqlite.yaml").read_text(encoding="utf-8"),
+                                       encoding="utf-8")
+    return home
+
+
+def _log(run_id: str, message: str):
+    import time
+
+    from dagster._core.events.log import EventLogEntry
+
+    return EventLogEntry(user_message=message, level=20, timestamp=time.time(), run_id=run_id, error_info=None,
+                         job_name="toy")
+
+
+def _instance(home: Path, monkeypatch):
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    return DagsterInstance.get()
+
+
+def test_the_shipped_instance_keeps_its_connections_and_writes_dagsters_own_files(tmp_path, monkeypatch):
+    """Same folders, files and schema as Dagster's SQLite storage: a home can switch between the two classes."""
+    from dagster._core.storage.event_log import SqliteEventLogStorage
+
+    home = _home(tmp_path)
+    with _instance(home, monkeypatch) as instance:
+        storage = instance.event_log_storage
+        assert isinstance(storage, dagster_private.KeptConnectionsEventLogStorage)
+        connects = []
+        import sqlite3
+        real = sqlite3.connect
+        monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: connects.append(a) or real(*a, **k))
+        for i in range(20):
+            storage.store_event(_log("run-a", f"event {i}"))
+        instance.report_runless_asset_event(AssetObservation(asset_key="inbox", partition="2020"))
+        assert len(connects) <= 4, connects  # Dagster's own class: one (or more) per event
+        monkeypatch.undo()
+        assert [r.event_log_entry.user_message for r in storage.get_records_for_run("run-a").records][-1] == "event 19"
+    plain = SqliteEventLogStorage(str(home / "history" / "runs"))  # Dagster's class reads what was written
+    assert len(plain.get_records_for_run("run-a").records) == 20
+    assert plain.fetch_observations(AssetKey("inbox"), limit=5).records
+    plain.store_event(_log("run-a", "written by Dagster's class"))
+    with _instance(home, monkeypatch) as instance:
+        assert len(instance.event_log_storage.get_records_for_run("run-a").records) == 21
+
+
+def test_a_watcher_of_a_run_sees_each_event_as_it_is_written(tmp_path, monkeypatch):
+    """The UI follows a running run by watching its database file: each write reaches the file (checkpointed),
+    not only the kept connection's journal."""
+    import threading
+
+    home = _home(tmp_path)
+    with _instance(home, monkeypatch) as instance:
+        storage = instance.event_log_storage
+        storage.store_event(_log("run-w", "before the watch"))
+        seen, arrived = [], threading.Event()
+
+        def callback(entry, cursor):
+            seen.append(entry.user_message)
+            arrived.set()
+
+        storage.watch("run-w", None, callback)
+        try:
+            storage.store_event(_log("run-w", "while watched"))
+            assert arrived.wait(10), "the watcher was not told of the new event"
+            assert "while watched" in seen
+        finally:
+            storage.end_watch("run-w", callback)
+
+
+def test_a_forked_child_uses_its_own_connections_and_the_parents_keep_working(tmp_path, monkeypatch):
+    import multiprocessing
+    import os
+
+    home = _home(tmp_path)
+    with _instance(home, monkeypatch) as instance:
+        storage = instance.event_log_storage
+        storage.store_event(_log("run-f", "parent, before"))
+        parents = storage._engines["run-f"]
+
+        def in_child():
+            storage.store_event(_log("run-f", "child"))
+            os._exit(0 if storage._engines["run-f"] is not parents else 3)  # 3: it wrote through the parent's
+
+        child = multiprocessing.get_context("fork").Process(target=in_child)
+        child.start()
+        child.join(30)
+        assert child.exitcode == 0
+        storage.store_event(_log("run-f", "parent, after"))
+        assert [r.event_log_entry.user_message for r in storage.get_records_for_run("run-f").records] == [
+            "parent, before", "child", "parent, after"]
+
+
+def test_the_kept_connections_are_bounded_and_a_wipe_starts_over(tmp_path, monkeypatch):
+    home = _home(tmp_path)
+    with _instance(home, monkeypatch) as instance:
+        storage = instance.event_log_storage
+        for i in range(storage.KEPT_RUNS + 3):
+            storage.store_event(_log(f"run-{i}", "one"))
+        assert len(storage._engines) == storage.KEPT_RUNS + 1  # the index's and the runs used last
+        assert "run-0" not in storage._engines and f"run-{storage.KEPT_RUNS + 2}" in storage._engines
+        storage.wipe()
+        assert not list((home / "history" / "runs").glob("run-*.db"))
+        storage.store_event(_log("run-0", "after the wipe"))
+        assert [r.event_log_entry.user_message for r in storage.get_records_for_run("run-0").records] == [
+            "after the wipe"]

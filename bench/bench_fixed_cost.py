@@ -7,9 +7,10 @@ Prints (CPU seconds of this process, so other work on the machine moves them les
 
 * five full ``gc.collect()`` after the imports of ``etdz run`` (what ``etdz.memory.release_memory`` did
   before ``gc.freeze``) against five ``release_memory()`` calls now (the first freezes the imports);
-* what one event costs in Dagster's SQLite event log (``etdz/data/dagster.sqlite.yaml``: the default
-  ``SqliteEventLogStorage``, a new SQLAlchemy engine and connection per write) against the same number of
-  inserts into one SQLite connection (the lower bound of one kept connection);
+* what one event costs in the shipped SQLite event log (``etdz/data/dagster.sqlite.yaml``:
+  ``pipelines.dagster_private.KeptConnectionsSqliteStorage``, one kept connection per database; with
+  ``--dagster-default``, Dagster's own ``SqliteEventLogStorage``, a new SQLAlchemy engine and connection per
+  write) against the same number of inserts into one SQLite connection (the lower bound);
 * the cold import of ``great_expectations`` and the part of it that is ``scipy.stats`` (``python -X
   importtime`` in a child): GX's top-level import loads every core expectation, and
   ``expect_column_kl_divergence_to_be_less_than`` imports ``scipy.stats`` at module level.
@@ -56,7 +57,7 @@ def import_times(module: str) -> tuple[float, dict[str, float]]:
     return total, own
 
 
-def event_log_cost(events: int = 80) -> None:
+def event_log_cost(events: int = 80, dagster_default: bool = False) -> None:
     """Seconds per event stored by a fresh instance of the shipped SQLite configuration, and per plain insert."""
     import shutil
     import sqlite3
@@ -66,7 +67,11 @@ def event_log_cost(events: int = 80) -> None:
 
     home = Path(tempfile.mkdtemp(prefix="etdz-bench-eventlog-"))
     try:
-        shutil.copy(ROOT / "etdz" / "data" / "dagster.sqlite.yaml", home / "dagster.yaml")
+        config = (ROOT / "etdz" / "data" / "dagster.sqlite.yaml").read_text(encoding="utf-8")
+        if dagster_default:  # the same file without the storage section: Dagster's default SQLite storage
+            config = config[:config.index("\nstorage:") + 1]
+        (home / "dagster.yaml").write_text(config, encoding="utf-8")
+        os.environ["DAGSTER_HOME"] = str(home)  # the shipped storage's base_dir
         with DagsterInstance.from_config(str(home)) as instance:
             run = instance.add_run(DagsterRun(job_name="bench"))
             instance.report_engine_event("warm-up", run)  # the run's shard is created and migrated once
@@ -85,7 +90,8 @@ def event_log_cost(events: int = 80) -> None:
     finally:
         shutil.rmtree(home, ignore_errors=True)
     print(
-        f"Dagster SQLite event log: {events} events {wall:.3f} s wall / {cpu:.3f} s CPU = "
+        f"{'Dagster' if dagster_default else 'shipped'} SQLite event log: {events} events {wall:.3f} s wall / "
+        f"{cpu:.3f} s CPU = "
         f"{wall / events * 1000:.1f} ms an event; one kept sqlite3 connection, {events} committed inserts: "
         f"{plain:.3f} s wall / {plain_cpu:.3f} s CPU = {plain / events * 1000:.2f} ms an insert"
     )
@@ -130,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cold", type=int, default=0, help="N alternated cold `etdz run`s instead (see the module doc)")
     ap.add_argument("--zones", type=int, default=230)
     ap.add_argument("--against", type=Path, default=None, help="another checkout, run alternately with this one")
+    ap.add_argument("--dagster-default", action="store_true",
+                    help="the event log's cost with Dagster's own SQLite storage instead of the shipped one")
     a = ap.parse_args(argv)
     if a.cold:
         cold_runs(a.cold, a.zones, [ROOT] + ([a.against.resolve()] if a.against else []))
@@ -164,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         f"({', '.join(f'{x:.3f}' for x in now)}); {gc.get_freeze_count():,} objects frozen"
     )
 
-    event_log_cost()
+    event_log_cost(dagster_default=a.dagster_default)
     gx, own = import_times("great_expectations")
     top = sorted(own.items(), key=lambda kv: -kv[1])[:6]
     print(

@@ -289,7 +289,9 @@ def dropped_measures_issues(files: list[SubmissionFile], log: pd.DataFrame, long
     reported = reported_measures(long)
     by_name = {f.file_name: f for f in files}
     out: list[dict] = []
-    for _zone, g in log.loc[log["zone_code"].notna()].groupby("zone_code", sort=True):
+    # only a zone with a superseded file can have dropped a measure: the others are not looked at one by one
+    replaced = log.loc[log["status"].eq("superseded") & log["zone_code"].notna(), "zone_code"].unique()
+    for _zone, g in log.loc[log["zone_code"].isin(replaced)].groupby("zone_code", sort=True):
         chosen = [by_name[n] for n in g.loc[g["status"] == "accepted", "file_name"]]
         older = [by_name[n] for n in g.loc[g["status"] == "superseded", "file_name"]]
         if len(chosen) != 1 or not older:

@@ -31,12 +31,14 @@ import sys
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 
 from dagster import (
     AssetJobKey,
     AssetSelection,
     AutomationConditionSensorDefinition,
     DagsterInstance,
+    DagsterInvariantViolationError,
     DefaultSensorStatus,
     Definitions,
     JobDefinition,
@@ -176,7 +178,21 @@ class KeptConnectionsEventLogStorage(SqliteEventLogStorage):
     def __init__(self, base_dir: str, inst_data=None):
         self._engines: OrderedDict[str, object] = OrderedDict()
         self._engines_pid = os.getpid()
-        super().__init__(base_dir, inst_data)
+        super().__init__(base_dir, inst_data)  # sets _base_dir (absolute)
+
+    def register_instance(self, instance) -> None:
+        """Refuse an instance whose folder is not the one this storage writes: ``base_dir`` comes from
+        ``DAGSTER_HOME`` (the shipped dagster.yaml), so opening a folder's instance some other way
+        (``DagsterInstance.from_config(folder)``) with ``DAGSTER_HOME`` naming another folder would otherwise read
+        and write the other folder's runs without a word."""
+        home = Path(self._base_dir).parents[1]  # <home>/history/runs
+        if Path(os.path.realpath(instance.root_directory)) != Path(os.path.realpath(home)):
+            raise DagsterInvariantViolationError(
+                f"The Dagster instance in {instance.root_directory} would store its runs and events under "
+                f"{home}: its dagster.yaml names that folder as the storage's base_dir (the shipped one takes it "
+                f"from DAGSTER_HOME). Set DAGSTER_HOME={instance.root_directory} and open it with "
+                f"DagsterInstance.get(), or correct base_dir in its dagster.yaml.")
+        super().register_instance(instance)
 
     def _engine(self, shard: str):
         if self._engines_pid != os.getpid():

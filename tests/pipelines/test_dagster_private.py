@@ -4,6 +4,7 @@ an upgrade of the pinned dagster that changes one fails here, by name), and the 
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -125,7 +126,7 @@ def test_nothing_else_imports_dagsters_private_modules():
 def _home(tmp_path: Path) -> Path:
     """A DAGSTER_HOME with the dagster.yaml `etdz` writes."""
     home = tmp_path / "dagster_home"
-    home.mkdir()
+    home.mkdir(parents=True)
     (home / "dagster.yaml").write_text((ROOT / "etdz" / "data" / "dagster.sqlite.yaml").read_text(encoding="utf-8"),
                                        encoding="utf-8")
     return home
@@ -197,7 +198,6 @@ def test_a_watcher_of_a_run_sees_each_event_as_it_is_written(tmp_path, monkeypat
 
 def test_a_forked_child_uses_its_own_connections_and_the_parents_keep_working(tmp_path, monkeypatch):
     import multiprocessing
-    import os
 
     home = _home(tmp_path)
     with _instance(home, monkeypatch) as instance:
@@ -231,3 +231,34 @@ def test_the_kept_connections_are_bounded_and_a_wipe_starts_over(tmp_path, monke
         storage.store_event(_log("run-0", "after the wipe"))
         assert [r.event_log_entry.user_message for r in storage.get_records_for_run("run-0").records] == [
             "after the wipe"]
+
+
+def test_an_instance_opened_with_dagster_home_naming_another_folder_refuses(tmp_path, monkeypatch):
+    """The shipped dagster.yaml's storage folder is DAGSTER_HOME's: opening another folder's instance by its path
+    while DAGSTER_HOME names a different one must not read or write that one's runs."""
+    mine, other = _home(tmp_path / "a"), _home(tmp_path / "b")
+    monkeypatch.setenv("DAGSTER_HOME", str(other))
+    with pytest.raises(Exception, match=f"DAGSTER_HOME={mine}"):
+        DagsterInstance.from_config(str(mine))
+    from tests.instances import open_instance
+
+    with open_instance(mine) as instance:  # the way the tests open a deployment's instance
+        assert Path(instance.event_log_storage._base_dir) == mine / "history" / "runs"
+        assert os.environ["DAGSTER_HOME"] == str(mine)
+    assert os.environ["DAGSTER_HOME"] == str(other)
+
+
+
+def test_a_home_moved_to_another_folder_keeps_its_runs(tmp_path, monkeypatch):
+    """The storage's folder is DAGSTER_HOME's, not written into dagster.yaml: a home copied or moved elsewhere
+    (a backup restored, `etdz demo --home` then `mv`) opens with its runs, as with Dagster's default storage."""
+    import shutil
+
+    first = _home(tmp_path / "first")
+    with _instance(first, monkeypatch) as instance:
+        instance.event_log_storage.store_event(_log("run-m", "stored"))
+    moved = tmp_path / "moved" / "dagster_home"
+    shutil.move(str(first), str(moved))
+    with _instance(moved, monkeypatch) as instance:
+        assert [r.event_log_entry.user_message for r in instance.event_log_storage.get_records_for_run(
+            "run-m").records] == ["stored"]

@@ -71,11 +71,10 @@ def scoring_and_after(files: dict[str, str]) -> dict[str, str]:
 
 def instance(root: Path):
     """The deployment's own Dagster instance (what `DagsterInstance.get()` opens with its DAGSTER_HOME), without
-    exporting DAGSTER_HOME into the test process; use it as a context manager."""
-    from dagster import DagsterInstance
+    leaving DAGSTER_HOME exported into the test process; use it as a context manager."""
+    from tests.instances import open_instance
 
-    (root / "dagster_home").mkdir(exist_ok=True)
-    return DagsterInstance.from_config(str(root / "dagster_home"))
+    return open_instance(root / "dagster_home")
 
 
 def step_events(inst, run_id: str) -> dict[str, tuple[str, str]]:

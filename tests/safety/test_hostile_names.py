@@ -125,14 +125,10 @@ def test_no_output_path_carries_an_untrusted_name(hostile_run):
 # ------------------------------------------------------------------------------------------------ the Dagster UI
 
 def _event_log(root: Path) -> list:
-    from dagster import DagsterInstance
-    from dagster._core.instance.ref import InstanceRef
+    from tests.instances import open_instance
 
-    instance = DagsterInstance.from_ref(InstanceRef.from_dir(str(root / "dagster_home")))
-    try:
+    with open_instance(root / "dagster_home") as instance:
         return [e for run in instance.get_runs() for e in instance.all_logs(run.run_id)]
-    finally:
-        instance.dispose()
 
 
 def _metadata_of(entry) -> tuple[str, dict]:

@@ -20,7 +20,8 @@ What is here and why:
 - :class:`KeptConnectionsSqliteStorage`: Dagster's SQLite instance storage (same files, same schema) whose event
   log keeps one SQLAlchemy engine per database file (:class:`KeptConnectionsEventLogStorage`) instead of making
   a new engine and connection for every read and write. A year writes ~90 events, each through two to six
-  connections; kept, a further year of a multi-year run takes ~0.6 s less (docs/benchmarks.md, issue 22).
+  connections; kept, a further year at 230 zones took 2.78 s instead of 4.11 s (medians, docs/benchmarks.md,
+  issue 22, eleventh round).
   ``etdz/data/dagster.sqlite.yaml`` names it; the only setting Dagster's own class has is the folder.
 """
 
@@ -170,7 +171,8 @@ class KeptConnectionsEventLogStorage(SqliteEventLogStorage):
     database is created on its first use. After a block that changed a run's database its journal is
     checkpointed (passive: it never waits for readers), as closing the connection did, because Dagster's UI
     follows a running run by watching that database file. A child process forked from this one makes its own
-    connections and leaves the parent's alone."""
+    connections and leaves the parent's alone; a database deleted under a kept connection is opened anew, as
+    Dagster's class would."""
 
     #: run databases whose engine is kept besides the index's (a run writes only its own; the UI reads several)
     KEPT_RUNS = 4
@@ -201,6 +203,11 @@ class KeptConnectionsEventLogStorage(SqliteEventLogStorage):
             self._engines.clear()
             self._engines_pid = os.getpid()
         engine = self._engines.get(shard)
+        if engine is not None and not os.path.exists(self.path_for_shard(shard)):
+            # the database was deleted under a kept connection, which would go on writing into the unlinked file:
+            # a new connection, as Dagster's class opens for every block (and fails as it does)
+            self._engines.pop(shard).dispose()
+            engine = None
         if engine is None:
             engine = create_engine(self.conn_string_for_shard(shard), poolclass=QueuePool, pool_size=1,
                                    max_overflow=2, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})

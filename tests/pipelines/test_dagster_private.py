@@ -28,6 +28,7 @@ from dagster import (
 )
 
 from pipelines import dagster_private
+from tests.instances import open_instance
 
 ROOT = Path(__file__).resolve().parents[2]
 PARTS = StaticPartitionsDefinition(["2020", "2021"])
@@ -125,10 +126,11 @@ def test_nothing_else_imports_dagsters_private_modules():
 
 def _home(tmp_path: Path) -> Path:
     """A DAGSTER_HOME with the dagster.yaml `etdz` writes."""
+    from pipelines.runs import DAGSTER_YAML
+
     home = tmp_path / "dagster_home"
     home.mkdir(parents=True)
-    (home / "dagster.yaml").write_text((ROOT / "etdz" / "data" / "dagster.sqlite.yaml").read_text(encoding="utf-8"),
-                                       encoding="utf-8")
+    (home / "dagster.yaml").write_text(DAGSTER_YAML.read_text(encoding="utf-8"), encoding="utf-8")
     return home
 
 
@@ -141,17 +143,12 @@ def _log(run_id: str, message: str):
                          job_name="toy")
 
 
-def _instance(home: Path, monkeypatch):
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
-    return DagsterInstance.get()
-
-
 def test_the_shipped_instance_keeps_its_connections_and_writes_dagsters_own_files(tmp_path, monkeypatch):
     """Same folders, files and schema as Dagster's SQLite storage: a home can switch between the two classes."""
     from dagster._core.storage.event_log import SqliteEventLogStorage
 
     home = _home(tmp_path)
-    with _instance(home, monkeypatch) as instance:
+    with open_instance(home) as instance:
         storage = instance.event_log_storage
         assert isinstance(storage, dagster_private.KeptConnectionsEventLogStorage)
         connects = []
@@ -168,17 +165,17 @@ def test_the_shipped_instance_keeps_its_connections_and_writes_dagsters_own_file
     assert len(plain.get_records_for_run("run-a").records) == 20
     assert plain.fetch_observations(AssetKey("inbox"), limit=5).records
     plain.store_event(_log("run-a", "written by Dagster's class"))
-    with _instance(home, monkeypatch) as instance:
+    with open_instance(home) as instance:
         assert len(instance.event_log_storage.get_records_for_run("run-a").records) == 21
 
 
-def test_a_watcher_of_a_run_sees_each_event_as_it_is_written(tmp_path, monkeypatch):
+def test_a_watcher_of_a_run_sees_each_event_as_it_is_written(tmp_path):
     """The UI follows a running run by watching its database file: each write reaches the file (checkpointed),
     not only the kept connection's journal."""
     import threading
 
     home = _home(tmp_path)
-    with _instance(home, monkeypatch) as instance:
+    with open_instance(home) as instance:
         storage = instance.event_log_storage
         storage.store_event(_log("run-w", "before the watch"))
         seen, arrived = [], threading.Event()
@@ -196,11 +193,11 @@ def test_a_watcher_of_a_run_sees_each_event_as_it_is_written(tmp_path, monkeypat
             storage.end_watch("run-w", callback)
 
 
-def test_a_forked_child_uses_its_own_connections_and_the_parents_keep_working(tmp_path, monkeypatch):
+def test_a_forked_child_uses_its_own_connections_and_the_parents_keep_working(tmp_path):
     import multiprocessing
 
     home = _home(tmp_path)
-    with _instance(home, monkeypatch) as instance:
+    with open_instance(home) as instance:
         storage = instance.event_log_storage
         storage.store_event(_log("run-f", "parent, before"))
         parents = storage._engines["run-f"]
@@ -218,9 +215,9 @@ def test_a_forked_child_uses_its_own_connections_and_the_parents_keep_working(tm
             "parent, before", "child", "parent, after"]
 
 
-def test_the_kept_connections_are_bounded_and_a_wipe_starts_over(tmp_path, monkeypatch):
+def test_the_kept_connections_are_bounded_and_a_wipe_starts_over(tmp_path):
     home = _home(tmp_path)
-    with _instance(home, monkeypatch) as instance:
+    with open_instance(home) as instance:
         storage = instance.event_log_storage
         for i in range(storage.KEPT_RUNS + 3):
             storage.store_event(_log(f"run-{i}", "one"))
@@ -240,8 +237,6 @@ def test_an_instance_opened_with_dagster_home_naming_another_folder_refuses(tmp_
     monkeypatch.setenv("DAGSTER_HOME", str(other))
     with pytest.raises(Exception, match=f"DAGSTER_HOME={mine}"):
         DagsterInstance.from_config(str(mine))
-    from tests.instances import open_instance
-
     with open_instance(mine) as instance:  # the way the tests open a deployment's instance
         assert Path(instance.event_log_storage._base_dir) == mine / "history" / "runs"
         assert os.environ["DAGSTER_HOME"] == str(mine)
@@ -249,16 +244,33 @@ def test_an_instance_opened_with_dagster_home_naming_another_folder_refuses(tmp_
 
 
 
-def test_a_home_moved_to_another_folder_keeps_its_runs(tmp_path, monkeypatch):
+def test_a_home_moved_to_another_folder_keeps_its_runs(tmp_path):
     """The storage's folder is DAGSTER_HOME's, not written into dagster.yaml: a home copied or moved elsewhere
     (a backup restored, `etdz demo --home` then `mv`) opens with its runs, as with Dagster's default storage."""
     import shutil
 
     first = _home(tmp_path / "first")
-    with _instance(first, monkeypatch) as instance:
+    with open_instance(first) as instance:
         instance.event_log_storage.store_event(_log("run-m", "stored"))
     moved = tmp_path / "moved" / "dagster_home"
     shutil.move(str(first), str(moved))
-    with _instance(moved, monkeypatch) as instance:
+    with open_instance(moved) as instance:
         assert [r.event_log_entry.user_message for r in instance.event_log_storage.get_records_for_run(
             "run-m").records] == ["stored"]
+
+
+def test_a_run_database_deleted_under_a_kept_connection_is_not_written_into_the_void(tmp_path):
+    """A kept connection would go on writing into the unlinked file (the events lost, without an error); a new
+    connection meets the empty file and fails, as Dagster's own class does."""
+    import sqlalchemy
+
+    home = _home(tmp_path)
+    with open_instance(home) as instance:
+        storage = instance.event_log_storage
+        storage.store_event(_log("run-v", "before"))
+        for path in (home / "history" / "runs").glob("run-v.db*"):
+            path.unlink()
+        with pytest.raises(sqlalchemy.exc.OperationalError, match="no such table"):
+            storage.store_event(_log("run-v", "after"))
+        storage.store_event(_log("run-w", "another run"))  # the storage itself keeps working
+        assert len(storage.get_records_for_run("run-w").records) == 1

@@ -71,14 +71,17 @@ def check_years(years: list[int], settings: Settings) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from etdz.validation.worker import suite_worker
+
     settings = settings_for(args)
     try:
         if args.stale:
             run_stale(settings)
         else:
             years = _years(args)
-            check_years(years, settings)
-            run_years(years, settings, allow_shrink=args.allow_shrink, allow_incomplete=args.allow_incomplete)
+            with suite_worker():  # Great Expectations imported in another process meanwhile
+                check_years(years, settings)
+                run_years(years, settings, allow_shrink=args.allow_shrink, allow_incomplete=args.allow_incomplete)
     except RunFailed as exc:
         print(f"etdz run: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -89,6 +92,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     """Write the demo under ETDZ_HOME, its configuration when there is none, and run every year."""
     from demo import write_demo
+    from etdz.validation.worker import suite_worker
 
     home = config_home(args.home)
     # later commands need ETDZ_HOME only when the demo is not where they look anyway
@@ -118,15 +122,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
               f"--home, or change {settings.config_file or 'the ETDZ_* variables'}.", file=sys.stderr)
         return EXIT_CANNOT_START
     t0 = time.perf_counter()
-    layout = write_demo(home, years=range(years[0], years[-1] + 1), seed=args.seed)
-    print(f"demo data: {layout.files_written} submission files for {years[0]}–{years[-1]} in {layout.inbox} "
-          f"({len(layout.faulty_files)} deliberately faulty); registry {layout.registry}")
-    os.environ["ETDZ_HOME"] = str(home)
-    try:
-        run_years(years, settings)
-    except RunFailed as exc:
-        print(f"etdz demo: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+    with suite_worker():  # Great Expectations imported in another process while the demo is written
+        layout = write_demo(home, years=range(years[0], years[-1] + 1), seed=args.seed)
+        print(f"demo data: {layout.files_written} submission files for {years[0]}–{years[-1]} in {layout.inbox} "
+              f"({len(layout.faulty_files)} deliberately faulty); registry {layout.registry}")
+        os.environ["ETDZ_HOME"] = str(home)
+        try:
+            run_years(years, settings)
+        except RunFailed as exc:
+            print(f"etdz demo: {exc}", file=sys.stderr)
+            return EXIT_FAILED
     last = years[-1]
     from portal.demo import demo_accounts_text  # Django only now, after the run
 

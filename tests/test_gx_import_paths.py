@@ -67,7 +67,7 @@ def test_template_and_ui_do_not_import_gx_and_validate_does(tmp_path):
 
 
 @pytest.mark.slow
-def test_publish_reopen_and_a_run_with_nothing_stale_do_not_import_gx(tmp_path, monkeypatch):
+def test_run_publish_reopen_and_a_run_with_nothing_stale_do_not_import_gx(tmp_path, monkeypatch):
     """One synthetic year run through Dagster, then each command in a fresh interpreter."""
     import os
 
@@ -80,6 +80,12 @@ def test_publish_reopen_and_a_run_with_nothing_stale_do_not_import_gx(tmp_path, 
     env = {**os.environ, "ETDZ_HOME": str(home), "ETDZ_INBOX": str(layout.inbox),
            "ETDZ_REGISTRY": str(layout.registry)}
     run_years([2022, 2023], Settings.from_env(env), quiet=True)  # Y and the Y−1 it writes: nothing stale
+    # `etdz run` validates in its suite worker (etdz/validation/worker.py): GX is imported there, not here
+    from etdz.processes import cores
+
+    line, log = probe("run", "--data-year", "2023", env=env)
+    assert line == f"PROBE exit=0 gx={cores() < 2}", log  # one core: no worker, GX here
+    assert "leaked" not in log, log  # the worker, terminated, left nothing to the resource tracker
     for argv in (["run", "--stale"], ["publish", "--data-year", "2023", "--approved-by", "test"],
                  ["publish", "--data-year", "2023", "--verify"],
                  ["reopen", "--data-year", "2023", "--reason", "test"]):

@@ -246,7 +246,7 @@ def test_families_cover_every_check():
 
 
 def test_gx_failure_is_a_machinery_error_not_a_rejection(env, monkeypatch):
-    import etdz.validation as v
+    import etdz.validation.worker as v  # where the run's suite is built (no worker here: in this process)
 
     def broken(catalogue, name):
         gx = gx_module()

@@ -36,12 +36,12 @@ from etdz.validation import (
     SubmissionFile,
     ValidationReport,
     dropped_measures_issues,
-    gx_module,
     issues_frame,
     read_deferred,
     validate_submissions,
 )
 from etdz.validation.long_frame import Previous
+from etdz.validation.worker import prepare as prepare_suites
 
 
 @dataclass
@@ -92,7 +92,7 @@ def ingest_year(inbox_dir: str | Path, data_year: int, catalogue: Catalogue, reg
                  for i, p in enumerate(paths)]
     read_deferred(files)
     if callable(previous):  # called by the long frame, last: Y−1 may still be read elsewhere until then
-        gx_module()  # so Great Expectations' import (seconds) is done first, not after it
+        prepare_suites()  # so Great Expectations' import (seconds) is done first, not after it
     issues, report, long = validate_submissions(files, catalogue, registry, data_year, previous)
     log = decide(files, issues, catalogue.version)
     dropped = dropped_measures_issues(files, log, long, catalogue)

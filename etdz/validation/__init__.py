@@ -63,6 +63,7 @@ from etdz.validation.long_frame import UNIT_KEY_SEP, Previous, build_long_frame,
 from etdz.validation.row_issues import row_issue
 from etdz.validation.suite import (
     ExpectationOutcome,
+    ExpectationResult,
     SuiteRunner,
     ValidationReport,
     build_suite,
@@ -70,9 +71,11 @@ from etdz.validation.suite import (
     gx_module,
     run_suite,
 )
+from etdz.validation.worker import YearSuite, year_runner
 
 __all__ = [
     "CHECKS", "FAMILIES", "FAMILY_TITLES", "ISSUE_COLUMNS", "UNIT_KEY_SEP", "Check", "ExpectationOutcome",
+    "ExpectationResult",
     "SubmissionFile", "SuiteRunner", "ValidationReport", "build_long_frame", "build_suite", "conversion_note",
     "dropped_measures_issues", "ephemeral_context", "file_checks", "gx_module", "issue", "issues_frame",
     "measures_dropped_issue", "names_text", "read_deferred", "registry_lookup", "reported_measures", "rows_text",
@@ -82,7 +85,7 @@ __all__ = [
 
 def validate_rows(files: list[SubmissionFile], catalogue: Catalogue, data_year: int,
                   previous: Previous = None,
-                  runner: SuiteRunner | None = None, *,
+                  runner: SuiteRunner | YearSuite | None = None, *,
                   release: bool = True) -> tuple[list[dict], ValidationReport, pd.DataFrame]:
     """Run the suite on all files at once; returns (row issues, report, long frame).
 
@@ -103,33 +106,27 @@ def validate_rows(files: list[SubmissionFile], catalogue: Catalogue, data_year: 
     if len(df) == 0:
         report.duration_s = time.perf_counter() - t0
         return issues, report, df
-    if runner is None:
-        ctx = ephemeral_context()  # before the suite: GX creates a suite only inside a context
-        runner = SuiteRunner(build_suite(catalogue, report.suite_name), ctx)
-    result = runner.run(df)
+    if runner is None:  # the run's: GX in the suite worker's process when a command started one, else here
+        runner = year_runner(catalogue, report.suite_name)
+    results = runner.results(df)
     if release:
         release_memory()  # GX's temporaries
-    report.gx_version = gx_module().__version__
+    report.gx_version = runner.gx_version
     by_idx = {f.idx: f for f in files}
     dups = df.loc[df["dup_measure"].notna()]
     dups = dups.loc[dups.duplicated(["file_idx", "dup_measure"], keep=False)]
     dup_rows: dict = {}
     for fi, mc, rw in zip(dups["file_idx"].tolist(), dups["dup_measure"].tolist(), dups["row"].tolist()):
         dup_rows.setdefault((fi, mc), []).append(int(rw))
-    results = sorted(result.results, key=lambda r: (r.expectation_config.meta or {}).get("order", 0))
     broken: set[tuple[int, object]] = set()  # (consistency slot, row index) already reported as an error
     for res in results:
-        cfg = res.expectation_config
-        meta = cfg.meta or {}
+        meta = res.meta
         check = meta["check"]
-        idx = list(res.result.get("unexpected_index_list") or [])
-        kw = cfg.kwargs
-        cols = (tuple(str(kw[k]) for k in ("column", "column_A", "column_B") if k in kw)
-                or tuple(kw.get("column_list", ())))
+        idx = list(res.unexpected_index_list)
         report.expectations.append(ExpectationOutcome(
-            check=check, severity=meta["severity"], family=meta["family"], expectation_type=cfg.type, columns=cols,
-            success=bool(res.success), element_count=int(res.result.get("element_count") or 0),
-            unexpected_count=int(res.result.get("unexpected_count") or 0)))
+            check=check, severity=meta["severity"], family=meta["family"], expectation_type=res.expectation_type,
+            columns=res.columns, success=res.success, element_count=res.element_count,
+            unexpected_count=res.unexpected_count))
         if check == "row.inconsistent":  # the error of a slot runs first: its rows are not warned about again
             seen = {(meta["slot"], i) for i in idx}
             idx = [i for i in idx if (meta["slot"], i) not in broken]
@@ -144,7 +141,7 @@ def validate_rows(files: list[SubmissionFile], catalogue: Catalogue, data_year: 
 
 
 def validate_submissions(files: list[SubmissionFile], catalogue: Catalogue, registry: pd.DataFrame, data_year: int,
-                         previous: Previous = None, runner: SuiteRunner | None = None,
+                         previous: Previous = None, runner: SuiteRunner | YearSuite | None = None,
                          lookup: dict[str, dict] | None = None, *,
                          release: bool = True) -> tuple[pd.DataFrame, ValidationReport, pd.DataFrame]:
     """All checks of §2.1 on a year's files but the one that needs the decisions (``file.measures_dropped``):

@@ -94,13 +94,12 @@ def ephemeral_context():
 # --------------------------------------------------------------------------- the suite
 
 
-def build_suite(catalogue: Catalogue, name: str):
-    """The expectation suite of a catalogue, for the long frame of :func:`build_long_frame`.
+def suite_spec(catalogue: Catalogue) -> list[tuple[str, dict]]:
+    """The expectations of a catalogue's suite as (GX expectation class name, its arguments), in the suite's
+    order, without GX: :func:`build_suite` makes them, :func:`spec_columns` reads their columns.
 
     The catalogue is in it as data: its measure codes, its (measure, accepted unit)
     pairs; the per-measure bounds travel as columns of the frame."""
-    gx = gx_module()
-    E = gx.expectations
     pairs = sorted((code, u) for code, m in catalogue.measures.items() for u in m.units)
 
     def meta(check: str, column: str) -> dict:
@@ -109,9 +108,9 @@ def build_suite(catalogue: Catalogue, name: str):
 
     def at_least(column_a: str, column_b: str, check: str, bound: str | None = None):
         """``column_a`` ≥ ``column_b`` where both are present (a bound the measure does not have is ±inf)."""
-        return E.ExpectColumnPairValuesAToBeGreaterThanB(
+        return ("ExpectColumnPairValuesAToBeGreaterThanB", dict(
             column_A=column_a, column_B=column_b, or_equal=True, ignore_row_if="either_value_is_missing",
-            meta=meta(check, "value") | ({"bound": bound} if bound else {}))
+            meta=meta(check, "value") | ({"bound": bound} if bound else {})))
 
     def consistency(slot, severity: str):
         """One slot of consistency rules (:class:`~etdz.validation.long_frame.ConsistencySlot`): the value against
@@ -119,28 +118,30 @@ def build_suite(catalogue: Catalogue, name: str):
         other = slot.limit_col if severity == "error" else slot.right_col
         a, b = (other, "value") if slot.upper else ("value", other)
         m = meta("row.inconsistent", "value") | {"severity": severity, "slot": slot.index, "rules": slot.rules}
-        return E.ExpectColumnPairValuesAToBeGreaterThanB(column_A=a, column_B=b, or_equal=not slot.strict,
-                                                         ignore_row_if="either_value_is_missing", meta=m)
+        return ("ExpectColumnPairValuesAToBeGreaterThanB", dict(
+            column_A=a, column_B=b, or_equal=not slot.strict, ignore_row_if="either_value_is_missing", meta=m))
 
-    exps = [
-        E.ExpectColumnValuesToBeInSet(column="measure_code", value_set=sorted(catalogue.measures),
-                                      meta=meta("row.unknown_measure", "measure_code")),
+    spec = [
+        ("ExpectColumnValuesToBeInSet", dict(column="measure_code", value_set=sorted(catalogue.measures),
+                                             meta=meta("row.unknown_measure", "measure_code"))),
         # (measure, unit) pairs as one key column: the pair-set metric of GX iterates rows in Python
-        E.ExpectColumnValuesToBeInSet(column="unit_key", value_set=[f"{m}{UNIT_KEY_SEP}{u}" for m, u in pairs],
-                                      meta=meta("row.unknown_unit", "unit")),
-        E.ExpectColumnValuesToBeNull(column="no_rate", meta=meta("row.no_exchange_rate", "unit")),
-        E.ExpectColumnValuesToMatchRegex(column="value_text", regex=NUMBER_REGEX,
-                                         meta=meta("row.invalid_value", "value")),
-        E.ExpectColumnValuesToBeNull(column="formula_col", meta=meta("row.formula", "value")),
-        E.ExpectColumnValuesToBeNull(column="overflow", meta=meta("row.field_count", "value")),
-        E.ExpectColumnValuesToBeNull(column="normalised", meta=meta("row.number_normalised", "value")),
-        E.ExpectCompoundColumnsToBeUnique(column_list=["file_idx", "dup_measure"], ignore_row_if="any_value_is_missing",
-                                          meta=meta("row.duplicate_measure", "measure_code")),
+        ("ExpectColumnValuesToBeInSet", dict(column="unit_key",
+                                             value_set=[f"{m}{UNIT_KEY_SEP}{u}" for m, u in pairs],
+                                             meta=meta("row.unknown_unit", "unit"))),
+        ("ExpectColumnValuesToBeNull", dict(column="no_rate", meta=meta("row.no_exchange_rate", "unit"))),
+        ("ExpectColumnValuesToMatchRegex", dict(column="value_text", regex=NUMBER_REGEX,
+                                                meta=meta("row.invalid_value", "value"))),
+        ("ExpectColumnValuesToBeNull", dict(column="formula_col", meta=meta("row.formula", "value"))),
+        ("ExpectColumnValuesToBeNull", dict(column="overflow", meta=meta("row.field_count", "value"))),
+        ("ExpectColumnValuesToBeNull", dict(column="normalised", meta=meta("row.number_normalised", "value"))),
+        ("ExpectCompoundColumnsToBeUnique", dict(column_list=["file_idx", "dup_measure"],
+                                                 ignore_row_if="any_value_is_missing",
+                                                 meta=meta("row.duplicate_measure", "measure_code"))),
         at_least("value", "hard_min", "row.hard_bounds", "hard_min"),
         at_least("hard_max", "value", "row.hard_bounds", "hard_max"),
-        E.ExpectColumnValuesToBeBetween(column="whole_gap", min_value=0, max_value=WHOLE_TOLERANCE,
-                                        meta=meta("row.not_integer", "value")),
-        E.ExpectColumnValuesToNotBeNull(column="required_filled", meta=meta("row.required_missing", "value")),
+        ("ExpectColumnValuesToBeBetween", dict(column="whole_gap", min_value=0, max_value=WHOLE_TOLERANCE,
+                                               meta=meta("row.not_integer", "value"))),
+        ("ExpectColumnValuesToNotBeNull", dict(column="required_filled", meta=meta("row.required_missing", "value"))),
         at_least("value", "soft_min", "row.soft_range", "soft_min"),
         at_least("soft_max", "value", "row.soft_range", "soft_max"),
         at_least("not_above_value", "value", "row.not_above"),
@@ -149,26 +150,40 @@ def build_suite(catalogue: Catalogue, name: str):
         at_least("yoy_ratio", "yoy_low", "row.yoy_change", "low"),
         at_least("yoy_high", "yoy_ratio", "row.yoy_change", "high"),
     ]
+    for n, (_, kwargs) in enumerate(spec):
+        kwargs["meta"]["order"] = n
+    return spec
+
+
+#: the arguments of an expectation that name the columns it reads
+_COLUMN_ARGS = ("column", "column_A", "column_B", "column_list")
+
+
+def spec_columns(spec: list[tuple[str, dict]]) -> list[str]:
+    """The columns the expectations of ``spec`` (:func:`suite_spec`) read, in a stable order."""
+    cols: list[str] = []
+    for _, kwargs in spec:
+        for arg in _COLUMN_ARGS:
+            value = kwargs.get(arg)
+            for c in (value if isinstance(value, list | tuple) else [value]):
+                if c and c not in cols:
+                    cols.append(c)
+    return cols
+
+
+def build_suite(catalogue: Catalogue, name: str):
+    """The expectation suite of a catalogue (:func:`suite_spec`), for the long frame of :func:`build_long_frame`."""
+    gx = gx_module()
     suite = gx.ExpectationSuite(name=name, meta={"catalogue_version": catalogue.version,
                                                  "catalogue_sha256": catalogue.sha256})
-    for n, e in enumerate(exps):
-        e.meta["order"] = n
-        suite.add_expectation(e)
+    for cls, kwargs in suite_spec(catalogue):
+        suite.add_expectation(getattr(gx.expectations, cls)(**kwargs))
     return suite
 
 
 def suite_columns(suite) -> list[str]:
-    """The columns the suite's expectations read, in a stable order."""
-    cols: list[str] = []
-    for e in suite.expectations:
-        for attr in ("column", "column_A", "column_B"):
-            c = getattr(e, attr, None)
-            if c and c not in cols:
-                cols.append(c)
-        for c in getattr(e, "column_list", None) or []:
-            if c not in cols:
-                cols.append(c)
-    return cols
+    """The columns a GX suite's expectations read, in a stable order (as :func:`spec_columns`)."""
+    return spec_columns([("", {a: getattr(e, a, None) for a in _COLUMN_ARGS}) for e in suite.expectations])
 
 
 _RESULT_FORMAT = {"result_format": "COMPLETE", "include_unexpected_rows": False,
@@ -224,6 +239,15 @@ class SuiteRunner:
         finally:
             _forget_batches(batch)
 
+    def results(self, df: pd.DataFrame) -> list[ExpectationResult]:
+        """:meth:`run`, as plain :class:`ExpectationResult` in the suite's order."""
+        return plain_results(self.run(df))
+
+    @property
+    def gx_version(self) -> str:
+        """The version of Great Expectations that runs the suite."""
+        return gx_module().__version__
+
     def _validate(self, batch):
         if not self.screen:
             result = batch.validate(self.suite, result_format=_RESULT_FORMAT)
@@ -240,6 +264,38 @@ class SuiteRunner:
             detail = {_order(r): r for r in again.results}
             result.results = [detail.get(_order(r), r) for r in result.results]
         return result
+
+
+@dataclass(frozen=True)
+class ExpectationResult:
+    """What :func:`etdz.validation.validate_rows` reads of one expectation's GX result, in plain values: it
+    pickles (the suite may run in :mod:`etdz.validation.worker`'s process) and needs no GX to read."""
+
+    order: int
+    meta: dict
+    expectation_type: str
+    columns: tuple[str, ...]
+    success: bool
+    element_count: int
+    unexpected_count: int
+    unexpected_index_list: tuple
+
+
+def plain_results(result) -> list[ExpectationResult]:
+    """GX's validation result (:meth:`SuiteRunner.run`) as :class:`ExpectationResult`, in the suite's order."""
+    out = []
+    for r in result.results:
+        cfg = r.expectation_config
+        kw = cfg.kwargs
+        cols = (tuple(str(kw[k]) for k in ("column", "column_A", "column_B") if k in kw)
+                or tuple(kw.get("column_list", ())))
+        res = r.result or {}
+        out.append(ExpectationResult(
+            order=_order(r), meta=dict(cfg.meta or {}), expectation_type=cfg.type, columns=cols,
+            success=bool(r.success), element_count=int(res.get("element_count") or 0),
+            unexpected_count=int(res.get("unexpected_count") or 0),
+            unexpected_index_list=tuple(res.get("unexpected_index_list") or ())))
+    return sorted(out, key=lambda e: e.order)
 
 
 def _forget_batches(batch) -> None:

@@ -10,7 +10,8 @@ Great Expectations are imported that is ~365,000 objects of module code that nev
 garbage: ~0.25 s of CPU per collection on the 2-core bench machine, five times a year. Once the
 big imports are done, :func:`freeze_imports` moves the survivors into the permanent generation
 (``gc.freeze``), so later collections, ours and the interpreter's automatic ones, walk only what
-the year created since.
+the year created since. The run freezes before its first year (:func:`pipelines.runs.run_years`), the suite
+worker after importing GX, the warm check after building its suite, a card worker after receiving the year.
 
 glibc's threshold for giving a large allocation its own mapping rises, by default, to the size of each mapped
 block freed (up to 32 MiB), so after the first big frames the next ones come from the heap, whose pages outlive
@@ -26,7 +27,6 @@ import gc
 import sys
 
 _libc = None
-_frozen = False
 _mapped = False
 
 #: Allocations of at least this many bytes get their own mapping, unmapped when freed (glibc's
@@ -36,18 +36,26 @@ MMAP_THRESHOLD = 16 * 2**20
 _M_MMAP_THRESHOLD = -3  # glibc's malloc.h
 
 
-def freeze_imports() -> bool:
-    """Collect once, then ``gc.freeze()`` what survives (idempotent; True the call that froze).
+#: the imports that bring most of a process's long-lived objects: a freeze is repeated once one of them arrives
+BIG_IMPORTS = ("dagster", "great_expectations")
+_frozen_with: frozenset[str] | None = None  # the BIG_IMPORTS loaded at the last freeze; None: never frozen
 
-    Frozen objects are still freed by reference counting; only garbage *cycles* among them would stay
-    until exit, so this runs once, after the imports and not between the steps of a year.
+
+def freeze_imports() -> bool:
+    """Collect once, then ``gc.freeze()`` what survives; True when it froze.
+
+    The first call freezes; a later one only when one of :data:`BIG_IMPORTS` has been imported since (the run's
+    process imports Dagster before its first year; Great Expectations later, and only when the suite runs in
+    it: :mod:`etdz.validation.worker`). Frozen objects are still freed by reference counting; only garbage
+    *cycles* among them would stay until exit, so a freeze belongs after imports, not between the steps of a year.
     """
-    global _frozen
-    if _frozen:
+    global _frozen_with
+    loaded = frozenset(name for name in BIG_IMPORTS if name in sys.modules)
+    if _frozen_with is not None and loaded <= _frozen_with:
         return False
     gc.collect()
     gc.freeze()
-    _frozen = True
+    _frozen_with = loaded
     return True
 
 
@@ -77,10 +85,9 @@ def map_large_allocations(threshold: int = MMAP_THRESHOLD) -> bool:
 def release_memory() -> None:
     """Collect garbage and return free heap pages to the OS (glibc only).
 
-    The first call after Great Expectations (the last big import, loaded lazily by the validation) is in the
-    process freezes the imports (:func:`freeze_imports`); every later collection skips them.
+    A call after a big import (:func:`freeze_imports`) freezes what survives; every later collection skips it.
     """
-    if _frozen or "great_expectations" not in sys.modules or not freeze_imports():
+    if not freeze_imports():
         gc.collect()
     try:
         import pyarrow as pa

@@ -94,6 +94,7 @@ def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_s
     from etdz.guard import cohort_findings, refuse_if
     from etdz.inbox_state import listing_digest, scan_inbox
     from etdz.locks import COMMAND_WAIT, year_lock
+    from etdz.memory import freeze_imports
     from etdz.publish import ensure_writable
     from etdz.registry import load_registry
     from etdz.storage import Warehouse
@@ -117,6 +118,7 @@ def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_s
     outputs.recover_all()  # finish or undo what a failed run left, before anything is read
 
     job = in_process_job(defs if defs is not None else build_definitions(settings))
+    freeze_imports()  # Dagster's and the code location's objects, before any year's data: collections skip them
     _check_in_partitions(years, job.partitions_def)
     summaries = []
     # a failed step is reported once, as the plain message of RunFailed; its traceback stays in the event log

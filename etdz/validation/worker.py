@@ -36,6 +36,7 @@ from concurrent.futures.process import BrokenProcessPool
 import pandas as pd
 
 from etdz.catalogue import Catalogue
+from etdz.memory import freeze_imports
 from etdz.processes import cores, start_worker, stop_now
 from etdz.validation.suite import (
     ExpectationResult,
@@ -78,6 +79,7 @@ def _warm_up(parent: int) -> str:
 
     tqdm.set_lock(threading.RLock())
     ephemeral_context()
+    freeze_imports()  # the worker's collections walk what its suites create, not GX's modules
     return gx_module().__version__
 
 

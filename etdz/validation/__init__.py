@@ -109,8 +109,8 @@ def validate_rows(files: list[SubmissionFile], catalogue: Catalogue, data_year: 
     if runner is None:  # the run's: GX in the suite worker's process when a command started one, else here
         runner = year_runner(catalogue, report.suite_name)
     results = runner.results(df)
-    if release:
-        release_memory()  # GX's temporaries
+    if release and not runner.ran_in_worker:
+        release_memory()  # GX's temporaries (none here when the suite ran in the worker's process)
     report.gx_version = runner.gx_version
     by_idx = {f.idx: f for f in files}
     dups = df.loc[df["dup_measure"].notna()]

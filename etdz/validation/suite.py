@@ -239,6 +239,9 @@ class SuiteRunner:
         finally:
             _forget_batches(batch)
 
+    #: the suite runs in this process (:class:`etdz.validation.worker.YearSuite` may run it in another)
+    ran_in_worker = False
+
     def results(self, df: pd.DataFrame) -> list[ExpectationResult]:
         """:meth:`run`, as plain :class:`ExpectationResult` in the suite's order."""
         return plain_results(self.run(df))

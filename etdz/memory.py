@@ -36,26 +36,25 @@ MMAP_THRESHOLD = 16 * 2**20
 _M_MMAP_THRESHOLD = -3  # glibc's malloc.h
 
 
-#: the imports that bring most of a process's long-lived objects: a freeze is repeated once one of them arrives
-BIG_IMPORTS = ("dagster", "great_expectations")
-_frozen_with: frozenset[str] | None = None  # the BIG_IMPORTS loaded at the last freeze; None: never frozen
+_frozen_modules: int | None = None  # how many modules were loaded at the last freeze; None: never frozen
 
 
 def freeze_imports() -> bool:
     """Collect once, then ``gc.freeze()`` what survives; True when it froze.
 
-    The first call freezes; a later one only when one of :data:`BIG_IMPORTS` has been imported since (the run's
-    process imports Dagster before its first year; Great Expectations later, and only when the suite runs in
-    it: :mod:`etdz.validation.worker`). Frozen objects are still freed by reference counting; only garbage
-    *cycles* among them would stay until exit, so a freeze belongs after imports, not between the steps of a year.
+    The first call freezes; a later one only when modules have been imported since the last freeze (the
+    reports' and the readers' libraries load in a year's steps; Great Expectations only where the suite runs:
+    :mod:`etdz.validation.worker`). The run's process calls it before its first year and after each
+    (:func:`pipelines.runs.run_years`), so from its second year on nothing new is frozen. Frozen objects are still
+    freed by reference counting; only garbage *cycles* among them would stay until exit, so a freeze belongs after
+    imports, not between the steps of every year.
     """
-    global _frozen_with
-    loaded = frozenset(name for name in BIG_IMPORTS if name in sys.modules)
-    if _frozen_with is not None and loaded <= _frozen_with:
+    global _frozen_modules
+    if _frozen_modules is not None and len(sys.modules) <= _frozen_modules:
         return False
     gc.collect()
     gc.freeze()
-    _frozen_with = loaded
+    _frozen_modules = len(sys.modules)
     return True
 
 

@@ -145,6 +145,7 @@ def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_s
                                            on_created=lambda o=observation: instance.report_runless_asset_event(o))
             if not result.success:
                 raise _run_failed(result, y)
+            freeze_imports()  # what the year's steps imported (readers, reports): the next years' collections skip it
             summary = _summary(store, y, result.run_id, time.perf_counter() - t0)
             summaries.append(summary)
             if not quiet:

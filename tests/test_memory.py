@@ -29,15 +29,15 @@ memory.release_memory()
 first = gc.get_freeze_count()
 assert first > 10_000, first  # pandas and pyarrow, frozen by the first call
 memory.release_memory()
-assert gc.get_freeze_count() == first, "no big import since: not frozen again"
-import great_expectations  # noqa: F401 - a big import, as when the suite runs in this process
+assert gc.get_freeze_count() == first, "no import since: not frozen again"
+import great_expectations  # noqa: F401 - imported later, as when the suite runs in this process
 memory.release_memory()
 frozen = gc.get_freeze_count()
 assert frozen > first + 100_000, (first, frozen)  # GX's objects frozen with the rest
 node = _Node(); ref = weakref.ref(node); del node
 memory.release_memory()
 assert ref() is None, "a cycle made after the freeze is collected"
-assert gc.get_freeze_count() == frozen, "frozen once per big import, not at every call"
+assert gc.get_freeze_count() == frozen, "frozen again only after imports, not at every call"
 assert memory.freeze_imports() is False
 print("ok")
 """

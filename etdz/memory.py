@@ -84,16 +84,19 @@ def map_large_allocations(threshold: int = MMAP_THRESHOLD) -> bool:
 def release_memory() -> None:
     """Collect garbage and return free heap pages to the OS (glibc only).
 
-    A call after a big import (:func:`freeze_imports`) freezes what survives; every later collection skips it.
+    A call after imports (:func:`freeze_imports`) freezes what survives; every later collection skips it.
     """
+    try:
+        import pyarrow as pa  # first: an import of its own would make the next call freeze again
+    except ImportError:  # pragma: no cover - a dependency of the project
+        pa = None
     if not freeze_imports():
         gc.collect()
-    try:
-        import pyarrow as pa
-
-        pa.default_memory_pool().release_unused()
-    except Exception:  # noqa: BLE001 — best effort, never a failure
-        pass
+    if pa is not None:
+        try:
+            pa.default_memory_pool().release_unused()
+        except Exception:  # noqa: BLE001 — best effort, never a failure
+            pass
     libc = _c_library()
     if libc and hasattr(libc, "malloc_trim"):
         libc.malloc_trim(0)

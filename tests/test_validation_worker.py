@@ -150,3 +150,17 @@ def test_the_columns_sent_are_the_columns_the_suite_reads():
     for catalogue in load_catalogues(None):
         ephemeral_context()
         assert spec_columns(suite_spec(catalogue)) == suite_columns(build_suite(catalogue, "t"))
+
+
+def test_a_year_of_more_files_than_max_files_starts_no_worker(tmp_path, monkeypatch):
+    monkeypatch.setattr(suite_workers, "cores", lambda: 2)
+    monkeypatch.setattr(suite_workers, "MAX_FILES", 3)
+    (tmp_path / "2022").mkdir()
+    for name in ("a.csv", "b.csv", "c.csv"):
+        (tmp_path / "2022" / name).write_text("x")
+    assert suite_workers.worth_a_worker(tmp_path, [2022, 2023])  # 3 files, and a year without a folder
+    (tmp_path / "2022" / "d.csv").write_text("x")
+    assert not suite_workers.worth_a_worker(tmp_path, [2022, 2023])
+    assert suite_workers.worth_a_worker(tmp_path, [2023])
+    monkeypatch.setattr(suite_workers, "cores", lambda: 1)
+    assert not suite_workers.worth_a_worker(tmp_path, [2023])

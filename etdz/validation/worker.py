@@ -14,9 +14,10 @@ whichever process ran the suite. An error GX raises there is raised here.
 The suite runs here instead when there is nothing to overlap or it would cost more than it saves:
 
 - one core (the worker would only take turns with the command);
-- a frame of more than :data:`MAX_ROWS` rows (a few thousand zones): sending it costs about what the import
-  saves, and the worker would hold a second copy (the 23,000-zone year's peak is bounded, issue 22);
-  the worker is then stopped and its memory given back;
+- a year of more than :data:`MAX_FILES` files (:func:`worth_a_worker`: no worker is started), or a frame of more
+  than :data:`MAX_ROWS` rows all the same (the worker is then stopped and its memory given back): sending a large
+  frame costs about what the import saves, the worker would hold a second copy, and at 23,000 zones its ~300 MB
+  would add to the peak of the year's ingest (bounded: issue 22);
 - a worker that could not start or died (killed, out of memory): the suite runs here, as before.
 
 Without a started worker (the tests, the portal's warm check, the UI's runs through Dagster's daemon),
@@ -48,8 +49,11 @@ from etdz.validation.suite import (
     suite_spec,
 )
 
-#: the largest long frame sent to the worker (rows; 230 zones make ~16,000, 23,000 zones ~1.6 million)
+#: the largest long frame sent to the worker (rows; 230 demo zones make ~8,000, 23,000 synthetic zones ~1 million)
 MAX_ROWS = 200_000
+#: a command whose years have a folder of more files than this starts no worker: the year's frame would pass
+#: MAX_ROWS, and the worker (~300 MB) would sit beside the run's largest steps until then
+MAX_FILES = 3_000
 #: the catalogues whose suites the worker keeps built (a multi-year run uses one or two)
 KEPT_SUITES = 4
 #: how often the worker looks whether its command's process is still there (seconds)
@@ -143,17 +147,32 @@ _CURRENT: SuiteWorker | None = None
 _CURRENT_LOCK = threading.Lock()
 
 
+def worth_a_worker(inbox: str | os.PathLike | None = None, years: list[int] | tuple[int, ...] = ()) -> bool:
+    """Whether a suite worker pays: a multi-core machine (:func:`etdz.processes.cores`), and no year of ``years``
+    with more than :data:`MAX_FILES` files in its ``inbox`` folder (counted, not read)."""
+    if cores() < 2:
+        return False
+    for year in years if inbox is not None else ():
+        try:
+            with os.scandir(os.path.join(inbox, str(year))) as entries:
+                if sum(1 for e in entries if e.is_file(follow_symlinks=False)) > MAX_FILES:
+                    return False
+        except OSError:  # no folder (yet), or unreadable: the run says so; nothing to count here
+            continue
+    return True
+
+
 @contextlib.contextmanager
 def suite_worker(enabled: bool | None = None) -> Iterator[SuiteWorker | None]:
     """A suite worker for this process while inside (the command's lifetime), stopped on leaving.
 
-    ``enabled``: None starts one on a multi-core machine (:func:`etdz.processes.cores`); a worker that cannot be
-    started (process limits, memory) is none: the suites then run here. Not nested: inside another, the outer
-    one is used."""
+    ``enabled``: None starts one when :func:`worth_a_worker` (the cores only); a worker that cannot be started
+    (process limits, memory) is none: the suites then run here. Not nested: inside another, the outer one is
+    used."""
     global _CURRENT
     worker = None
     if enabled is None:
-        enabled = cores() > 1
+        enabled = worth_a_worker()
     with _CURRENT_LOCK:
         if enabled and _CURRENT is None:
             with contextlib.suppress(OSError):

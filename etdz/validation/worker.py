@@ -105,7 +105,7 @@ class SuiteWorker:
     """The worker process of one command, from :func:`suite_worker`."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()  # one suite at a time; a stop waits for nothing
+        self._lock = threading.Lock()  # one suite at a time; a stop waits for the suite running
         self._pool: ProcessPoolExecutor | None
         self._pool, self._warm = start_worker(_warm_up, os.getpid())
         self._version: str | None = None
@@ -133,7 +133,7 @@ class SuiteWorker:
             return results, self._version
 
     def stop(self) -> None:
-        """Stop the worker now (terminated if busy: nothing it does is needed any more)."""
+        """Stop the worker now: its process is terminated (:func:`etdz.processes.stop_now`)."""
         with self._lock:
             self._stop()
 

@@ -71,7 +71,7 @@ def check_years(years: list[int], settings: Settings) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from etdz.validation.worker import suite_worker, worth_a_worker
+    from etdz.validation.worker import suite_worker
 
     settings = settings_for(args)
     try:
@@ -79,8 +79,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             run_stale(settings)
         else:
             years = _years(args)
-            # Great Expectations imported in another process meanwhile (not for a year of thousands of files)
-            with suite_worker(worth_a_worker(settings.inbox, years)):
+            with suite_worker():  # Great Expectations imported in another process meanwhile
                 check_years(years, settings)
                 run_years(years, settings, allow_shrink=args.allow_shrink, allow_incomplete=args.allow_incomplete)
     except RunFailed as exc:

@@ -98,6 +98,7 @@ def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_s
     from etdz.publish import ensure_writable
     from etdz.registry import load_registry
     from etdz.storage import Warehouse
+    from etdz.validation.worker import year_of as suite_worker_for
     from pipelines.definitions import build_definitions
     from pipelines.observations import inbox_observation
     from pipelines.review_sensor import record_review_queries
@@ -129,6 +130,7 @@ def run_years(years: list[int], settings: Settings, quiet: bool = False, allow_s
             t0 = time.perf_counter()
             folder = Path(settings.inbox) / str(y)
             entries = scan_inbox(folder)  # listed once: the digest, the count and the observation
+            suite_worker_for(len(entries))  # a year of thousands of files runs its suite here: the worker stops
             digest = listing_digest(entries)
             tags = year_run_tags(settings, catalogues, y, "cli", entries, allow_shrink=allow_shrink,
                                  allow_incomplete=allow_incomplete)

@@ -152,15 +152,11 @@ def test_the_columns_sent_are_the_columns_the_suite_reads():
         assert spec_columns(suite_spec(catalogue)) == suite_columns(build_suite(catalogue, "t"))
 
 
-def test_a_year_of_more_files_than_max_files_starts_no_worker(tmp_path, monkeypatch):
-    monkeypatch.setattr(suite_workers, "cores", lambda: 2)
+def test_a_year_of_more_files_than_max_files_stops_the_worker(monkeypatch):
     monkeypatch.setattr(suite_workers, "MAX_FILES", 3)
-    (tmp_path / "2022").mkdir()
-    for name in ("a.csv", "b.csv", "c.csv"):
-        (tmp_path / "2022" / name).write_text("x")
-    assert suite_workers.worth_a_worker(tmp_path, [2022, 2023])  # 3 files, and a year without a folder
-    (tmp_path / "2022" / "d.csv").write_text("x")
-    assert not suite_workers.worth_a_worker(tmp_path, [2022, 2023])
-    assert suite_workers.worth_a_worker(tmp_path, [2023])
-    monkeypatch.setattr(suite_workers, "cores", lambda: 1)
-    assert not suite_workers.worth_a_worker(tmp_path, [2023])
+    with suite_worker(True) as worker:
+        suite_workers.year_of(3)
+        assert worker.running
+        suite_workers.year_of(4)
+        assert not worker.running
+    suite_workers.year_of(4)  # no worker: nothing to do

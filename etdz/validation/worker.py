@@ -14,10 +14,10 @@ whichever process ran the suite. An error GX raises there is raised here.
 The suite runs here instead when there is nothing to overlap or it would cost more than it saves:
 
 - one core (the worker would only take turns with the command);
-- a year of more than :data:`MAX_FILES` files (:func:`worth_a_worker`: no worker is started), or a frame of more
-  than :data:`MAX_ROWS` rows all the same (the worker is then stopped and its memory given back): sending a large
-  frame costs about what the import saves, the worker would hold a second copy, and at 23,000 zones its ~300 MB
-  would add to the peak of the year's ingest (bounded: issue 22);
+- a year of more than :data:`MAX_FILES` files (:func:`year_of`: the worker is stopped before its ingest), or a
+  frame of more than :data:`MAX_ROWS` rows all the same (the worker is then stopped and its memory given back):
+  sending a large frame costs about what the import saves, the worker would hold a second copy, and at 23,000
+  zones its ~300 MB would add to the peak of the year's ingest (bounded: issue 22);
 - a worker that could not start or died (killed, out of memory): the suite runs here, as before.
 
 Without a started worker (the tests, the portal's warm check, the UI's runs through Dagster's daemon),
@@ -51,8 +51,8 @@ from etdz.validation.suite import (
 
 #: the largest long frame sent to the worker (rows; 230 demo zones make ~8,000, 23,000 synthetic zones ~1 million)
 MAX_ROWS = 200_000
-#: a command whose years have a folder of more files than this starts no worker: the year's frame would pass
-#: MAX_ROWS, and the worker (~300 MB) would sit beside the run's largest steps until then
+#: a year of more files than this stops the worker before its ingest: its frame would pass MAX_ROWS, and the
+#: worker (~300 MB) would sit beside the year's largest steps until then
 MAX_FILES = 3_000
 #: the catalogues whose suites the worker keeps built (a multi-year run uses one or two)
 KEPT_SUITES = 4
@@ -147,32 +147,25 @@ _CURRENT: SuiteWorker | None = None
 _CURRENT_LOCK = threading.Lock()
 
 
-def worth_a_worker(inbox: str | os.PathLike | None = None, years: list[int] | tuple[int, ...] = ()) -> bool:
-    """Whether a suite worker pays: a multi-core machine (:func:`etdz.processes.cores`), and no year of ``years``
-    with more than :data:`MAX_FILES` files in its ``inbox`` folder (counted, not read)."""
-    if cores() < 2:
-        return False
-    for year in years if inbox is not None else ():
-        try:
-            with os.scandir(os.path.join(inbox, str(year))) as entries:
-                if sum(1 for e in entries if e.is_file(follow_symlinks=False)) > MAX_FILES:
-                    return False
-        except OSError:  # no folder (yet), or unreadable: the run says so; nothing to count here
-            continue
-    return True
+def year_of(files: int) -> None:
+    """A year of ``files`` inbox files is about to run (:func:`pipelines.runs.run_years`, from the listing it has
+    just made): more than :data:`MAX_FILES` stops this process's suite worker, before the year's ingest."""
+    worker = _CURRENT
+    if worker is not None and files > MAX_FILES:
+        worker.stop()
 
 
 @contextlib.contextmanager
 def suite_worker(enabled: bool | None = None) -> Iterator[SuiteWorker | None]:
     """A suite worker for this process while inside (the command's lifetime), stopped on leaving.
 
-    ``enabled``: None starts one when :func:`worth_a_worker` (the cores only); a worker that cannot be started
-    (process limits, memory) is none: the suites then run here. Not nested: inside another, the outer one is
-    used."""
+    ``enabled``: None starts one on a multi-core machine (:func:`etdz.processes.cores`); a worker that cannot be
+    started (process limits, memory) is none: the suites then run here. Not nested: inside another, the outer one
+    is used."""
     global _CURRENT
     worker = None
     if enabled is None:
-        enabled = worth_a_worker()
+        enabled = cores() > 1
     with _CURRENT_LOCK:
         if enabled and _CURRENT is None:
             with contextlib.suppress(OSError):

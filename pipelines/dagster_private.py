@@ -23,17 +23,23 @@ What is here and why:
   connections; kept, a further year at 230 zones took 2.78 s instead of 4.11 s (medians, docs/benchmarks.md,
   issue 22, eleventh round).
   ``etdz/data/dagster.sqlite.yaml`` names it; the only setting Dagster's own class has is the folder.
+  It also creates each run's database with the migration scripts read once per process, and remembers the index's
+  tables once it has them (Dagster's class does both again for every run and every asset or check event).
 """
 
 from __future__ import annotations
 
+import functools
 import os
+import sqlite3
 import sys
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from dagster import (
     AssetJobKey,
     AssetSelection,
@@ -58,10 +64,12 @@ from dagster._core.execution.execute_in_process import merge_run_tags
 from dagster._core.execution.execute_in_process_result import ExecuteInProcessResult
 from dagster._core.origin import JobPythonOrigin, RepositoryPythonOrigin
 from dagster._core.remote_origin import ManagedGrpcPythonEnvCodeLocationOrigin, RemoteJobOrigin, RemoteRepositoryOrigin
+from dagster._core.storage.event_log import SqlEventLogStorageMetadata
+from dagster._core.storage.event_log.sqlite import sqlite_event_log
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_NAME, SqliteEventLogStorage
 from dagster._core.storage.runs.sqlite.sqlite_run_storage import SqliteRunStorage
 from dagster._core.storage.schedules.sqlite.sqlite_schedule_storage import SqliteScheduleStorage
-from dagster._core.storage.sql import create_engine
+from dagster._core.storage.sql import create_engine, get_alembic_config, safe_commit
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from dagster._core.storage.sqlite_storage import (
     DagsterSqliteStorage,
@@ -70,6 +78,8 @@ from dagster._core.storage.sqlite_storage import (
     _schedule_directory,
 )
 from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+from sqlalchemy import exc as sqlalchemy_errors
+from sqlalchemy import inspect as sqlalchemy_inspect
 from sqlalchemy.pool import QueuePool
 
 __all__ = ["DATA_VERSION_TAG", "KeptConnectionsEventLogStorage", "KeptConnectionsSqliteStorage", "execute_with_origin",
@@ -180,6 +190,7 @@ class KeptConnectionsEventLogStorage(SqliteEventLogStorage):
     def __init__(self, base_dir: str, inst_data=None):
         self._engines: OrderedDict[str, object] = OrderedDict()
         self._engines_pid = os.getpid()
+        self._tables: set[str] = set()  # the index's tables known to exist (has_table)
         super().__init__(base_dir, inst_data)  # sets _base_dir (absolute)
 
     def register_instance(self, instance) -> None:
@@ -233,6 +244,38 @@ class KeptConnectionsEventLogStorage(SqliteEventLogStorage):
                 if shard != INDEX_SHARD_NAME and raw.total_changes != changes:
                     conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
+    def _initdb(self, engine, for_index_shard: bool = False) -> None:
+        """Dagster's initialisation of a database, with a new (empty) run database created here: its tables,
+        WAL journal and alembic stamp of the head revision, as Dagster's class makes them, but with the migration
+        scripts read once per process (:func:`_event_log_scripts`) — Dagster's class reads all of them twice, and
+        runs alembic's environment script, for each run. Anything else (the index, a database with a revision,
+        one being created by another process at the same moment) goes to Dagster's class, with its retries."""
+        if not for_index_shard:
+            try:
+                with engine.connect() as connection:
+                    if MigrationContext.configure(connection).get_current_revision():
+                        return  # all Dagster's class does for a database with a revision
+                    if not sqlalchemy_inspect(connection).get_table_names():
+                        SqlEventLogStorageMetadata.create_all(engine)
+                        connection.exec_driver_sql("PRAGMA journal_mode=WAL;")
+                        MigrationContext.configure(connection).stamp(_event_log_scripts(), "head")
+                        safe_commit(connection)
+                        return
+            except (sqlalchemy_errors.DatabaseError, sqlite3.DatabaseError):
+                pass  # another process creating it now: Dagster's path, which waits and retries
+        super()._initdb(engine, for_index_shard)
+
+    def has_table(self, table_name: str) -> bool:
+        """Whether the index database has ``table_name``, remembered once it has (a migration adds tables; none is
+        dropped under a running process but by :meth:`wipe`). Dagster's class asks every time, through a new
+        engine and connection, and it asks for every asset and check event."""
+        if table_name in self._tables:
+            return True
+        found = super().has_table(table_name)
+        if found:
+            self._tables.add(table_name)
+        return found
+
     def forget_connections(self, *, index: bool = True) -> None:
         """Close the kept connections (the run databases', and the index's unless ``index`` is False)."""
         with self._db_lock:
@@ -241,11 +284,18 @@ class KeptConnectionsEventLogStorage(SqliteEventLogStorage):
 
     def wipe(self) -> None:
         self.forget_connections(index=False)  # the run databases are deleted
+        self._tables.clear()
         super().wipe()
 
     def dispose(self) -> None:
         super().dispose()
         self.forget_connections()
+
+
+@functools.cache
+def _event_log_scripts() -> ScriptDirectory:
+    """Dagster's migration scripts of the SQLite event log, as its class finds them, read once per process."""
+    return ScriptDirectory.from_config(get_alembic_config(sqlite_event_log.__file__))
 
 
 class KeptConnectionsSqliteStorage(DagsterSqliteStorage):

@@ -274,3 +274,83 @@ def test_a_run_database_deleted_under_a_kept_connection_is_not_written_into_the_
             storage.store_event(_log("run-v", "after"))
         storage.store_event(_log("run-w", "another run"))  # the storage itself keeps working
         assert len(storage.get_records_for_run("run-w").records) == 1
+
+
+def _schema(path: Path) -> tuple:
+    import sqlite3
+
+    with sqlite3.connect(path) as db:
+        tables = sorted(db.execute("SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"))
+        return tables, db.execute("SELECT version_num FROM alembic_version").fetchall(), \
+            db.execute("PRAGMA journal_mode").fetchone()
+
+
+def test_a_run_database_is_created_as_dagsters_class_creates_it(tmp_path):
+    """Its tables, indexes, WAL journal and alembic revision equal those of Dagster's own class, which reads
+    what was written; the migration scripts are read once for all runs."""
+    from dagster._core.storage.event_log import SqliteEventLogStorage
+
+    home = _home(tmp_path)
+    plain_dir = tmp_path / "plain"
+    plain = SqliteEventLogStorage(str(plain_dir))
+    plain.store_event(_log("run-d", "by Dagster's class"))
+    with open_instance(home) as instance:
+        storage = instance.event_log_storage
+        dagster_private._event_log_scripts.cache_clear()
+        for run in ("run-k", "run-l"):
+            storage.store_event(_log(run, "kept"))
+        assert dagster_private._event_log_scripts.cache_info().misses == 1
+        ours = Path(storage.path_for_shard("run-k"))
+    assert _schema(ours) == _schema(plain_dir / "run-d.db")
+    assert _schema(ours)[1] and _schema(ours)[2] == ("wal",)
+    reader = SqliteEventLogStorage(str(ours.parent))
+    assert [r.event_log_entry.user_message for r in reader.get_records_for_run("run-k").records] == ["kept"]
+
+
+def test_a_run_database_with_tables_but_no_revision_goes_to_dagsters_class(tmp_path):
+    """A database someone else began (tables, no stamp yet) is finished by Dagster's own path."""
+    import sqlite3
+
+    from dagster._core.storage.event_log import SqliteEventLogStorage
+
+    home = _home(tmp_path)
+    runs = home / "history" / "runs"
+    runs.mkdir(parents=True)
+    from dagster._core.storage.event_log import SqlEventLogStorageMetadata
+    from sqlalchemy import create_engine
+
+    begun = create_engine(f"sqlite:///{runs / 'run-h.db'}")
+    SqlEventLogStorageMetadata.tables["event_logs"].create(begun)
+    begun.dispose()
+    calls = []
+    original = SqliteEventLogStorage._initdb
+
+    def counted(self, engine, for_index_shard=False):
+        calls.append(for_index_shard)
+        return original(self, engine, for_index_shard)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(SqliteEventLogStorage, "_initdb", counted)
+        with open_instance(home) as instance:
+            instance.event_log_storage.store_event(_log("run-h", "after"))
+    assert False in calls
+    with sqlite3.connect(runs / "run-h.db") as db:
+        assert db.execute("SELECT version_num FROM alembic_version").fetchall()
+
+
+def test_the_index_tables_are_asked_once_and_forgotten_by_a_wipe(tmp_path, monkeypatch):
+    from dagster._core.storage.event_log import SqliteEventLogStorage
+
+    home = _home(tmp_path)
+    with open_instance(home) as instance:
+        storage = instance.event_log_storage
+        asked = []
+        original = SqliteEventLogStorage.has_table
+        monkeypatch.setattr(SqliteEventLogStorage, "has_table",
+                            lambda self, name: asked.append(name) or original(self, name))
+        assert storage.has_table("asset_check_executions") and storage.has_table("asset_check_executions")
+        assert not storage.has_table("no_such_table") and not storage.has_table("no_such_table")
+        assert asked == ["asset_check_executions", "no_such_table", "no_such_table"]
+        storage.wipe()
+        assert storage.has_table("asset_check_executions")
+        assert asked[-1] == "asset_check_executions"

@@ -1,9 +1,12 @@
 """How the project starts worker processes, always from this install's import path.
 
-Two kinds of work run in processes of their own on a multi-core machine: the zone cards of a large year
-(:class:`etdz.reports.cards.CardJob`: a pool from the ``forkserver``, :func:`worker_context`) and the previous
+Work runs in processes of their own on a multi-core machine: the zone cards of a large year
+(:class:`etdz.reports.cards.CardJob`: a pool from the ``forkserver``, :func:`worker_context`), the previous
 year's inbox read while this year's files are read (:func:`etdz.history.previous_submissions_ahead`: one spawned
-interpreter, :func:`one_worker`, so no forkserver stays in memory for the rest of the run). Neither uses ``fork``:
+interpreter, :func:`one_worker`, so no forkserver stays in memory for the rest of the run), and a command's Great
+Expectations suites (:mod:`etdz.validation.worker`: one spawned interpreter, :func:`start_worker`, for the
+command's life), which is the command's :func:`spare` process between suites: a smaller year's cards are shared
+with it. None uses ``fork``:
 a step's process has Dagster's threads, and a fork copies the locks they hold. The forkserver imports
 :data:`PRELOAD` once; every card worker forked from it starts with those modules, sharing their pages.
 
@@ -24,7 +27,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from typing import Any
+from typing import Any, Protocol
 
 #: What the forkserver imports once for every card worker (pandas, numpy, pyarrow and Jinja2 with them)
 PRELOAD = ["etdz.reports.cards"]
@@ -96,6 +99,32 @@ def stop_now(pool: ProcessPoolExecutor) -> None:
         if process.is_alive():
             process.terminate()
     pool.shutdown(wait=True, cancel_futures=True)
+
+
+class Spare(Protocol):
+    """A process of the command's that is idle between its own tasks (the suite worker,
+    :mod:`etdz.validation.worker`): others may give it work."""
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future | None:
+        """``fn(*args)`` in that process, after what it was given before; None when it is gone."""
+
+
+_SPARE: list[Spare] = []
+
+
+@contextlib.contextmanager
+def lending(process: Spare) -> Iterator[None]:
+    """While inside, :func:`spare` is ``process`` (the command's lifetime)."""
+    _SPARE.append(process)
+    try:
+        yield
+    finally:
+        _SPARE.remove(process)
+
+
+def spare() -> Spare | None:
+    """The command's spare process (:func:`lending`), or None."""
+    return _SPARE[-1] if _SPARE else None
 
 
 def cores() -> int:

@@ -11,12 +11,13 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import wait as futures_wait
 from pathlib import Path
 
 from etdz.commit import Writer, adopt, atomic_write_text, writer_for
 from etdz.memory import freeze_imports
-from etdz.processes import cores, worker_context
+from etdz.processes import Spare, cores, spare, worker_context
 from etdz.rejections import NOTICES_FOLDER, deadline_text
 from etdz.reports import charts
 from etdz.reports.indicators_section import indicator_table_html
@@ -200,6 +201,12 @@ def _s(x) -> float:
 # card renders in ~2 ms.
 PARALLEL_MIN_CARDS = 2000
 _CHUNK = 250  # cards per task: few round trips, small enough to keep both workers busy to the end
+# Below PARALLEL_MIN_CARDS, the command's spare process (etdz.processes.spare: its suite worker, already running)
+# renders a share of the cards while this process writes the other reports and then renders the rest: spans of at
+# least _SHARED_MIN cards, about _SHARED_SPANS of them, each taken by whichever process is free first.
+SHARED_MIN_CARDS = 40
+_SHARED_SPANS = 8
+_SHARED_MIN = 10
 
 
 def card_workers(n_cards: int) -> int:
@@ -250,6 +257,7 @@ class CardJob:
         self.v, self.generated, self.folder = v, generated, Path(folder)
         self.workers = card_workers(len(v.zones)) if workers is None else workers
         self._pool: ProcessPoolExecutor | None = None
+        self._shared: _SharedSpans | None = None  # with the command's spare process (one worker, a smaller year)
         self._feeder: threading.Thread | None = None
         self._chunks: queue.Queue = queue.Queue()  # the chunks' futures in order, then None (or an exception)
         self._window = threading.Semaphore(self.workers + 1)
@@ -261,9 +269,13 @@ class CardJob:
     def __enter__(self) -> CardJob:
         if self.workers > 1:
             self._start()
+        elif shares_with_spare(self.workers, len(self.v.zones)) and (helper := spare()) is not None:
+            self._shared = _SharedSpans.start(self, helper)
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        if self._shared is not None:
+            self._shared.stop(wait=True)
         if self._feeder is not None:
             self._stop.set()
             self._window.release()  # a feeder waiting for room wakes up and stops
@@ -273,17 +285,21 @@ class CardJob:
         if self._tmp is not None:
             self._tmp.cleanup()
 
-    def _start(self) -> None:
-        v = self.v
+    def _year_file(self) -> str:
+        """What every card reads, for other processes: one file, pickled as a stream, not one in-memory copy per
+        worker. What only one zone's card reads (its indicator rows, ranks on record, category scores: most of a
+        large year) travels with the zone's chunk (:func:`_zones_part`), so a worker holds one chunk of it at a
+        time."""
         self._started = time.perf_counter()
-        ctx = worker_context()  # the project's forkserver (etdz.processes), the cards' modules preloaded
         self._tmp = tempfile.TemporaryDirectory(prefix="etdz-cards-")
-        # What every card reads goes to the workers through one file, pickled as a stream: not one in-memory copy
-        # per worker. What only one zone's card reads (its indicator rows, ranks on record, category scores: most
-        # of a large year) travels with the zone's chunk (:meth:`_feed`), so a worker holds one chunk of it at a time.
         year = os.path.join(self._tmp.name, "year.pickle")
         with open(year, "wb") as fh:
-            pickle.dump((_shared_part(v), self.generated), fh, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump((_shared_part(self.v), self.generated), fh, protocol=pickle.HIGHEST_PROTOCOL)
+        return year
+
+    def _start(self) -> None:
+        ctx = worker_context()  # the project's forkserver (etdz.processes), the cards' modules preloaded
+        year = self._year_file()
         self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_start_worker,
                                          initargs=(year, str(self.folder), writer_for(self.folder)))
         self._feeder = threading.Thread(target=self._feed, name="etdz-card-chunks", daemon=True)
@@ -310,7 +326,9 @@ class CardJob:
     def finish(self) -> list[str]:
         """Wait for every card (render them here with one worker); their file names, in national-rank order."""
         names = []
-        if self._pool is None:
+        if self._shared is not None:
+            names = self._shared.finish()
+        elif self._pool is None:
             self._started = time.perf_counter()
             for code, html in render_cards(self.v, self.generated):
                 atomic_write_text(self.folder / card_name(code), html)
@@ -368,3 +386,112 @@ def _write_span(start: int, stop: int, zones_part: dict[str, dict]) -> list[tupl
         html = tpl.render(card_context(v, z, common, groups, t))
         out.append((name, writer.write(_WORKER["folder"] / name, html.encode("utf-8"))))
     return out
+
+
+def shares_with_spare(workers: int, n_cards: int) -> bool:
+    """Whether a :class:`CardJob` of ``workers`` (one: this process) shares its ``n_cards`` cards with the command's
+    spare process when there is one: from :data:`SHARED_MIN_CARDS` (fewer render here before a span would come
+    back) to :data:`PARALLEL_MIN_CARDS` (from there, a pool)."""
+    return workers == 1 and SHARED_MIN_CARDS <= n_cards < PARALLEL_MIN_CARDS
+
+
+class _SharedSpans:
+    """A year's cards shared between this process and the command's spare process (:func:`etdz.processes.spare`).
+
+    The cards are cut into spans. The spare process loads the year (:func:`_start_worker`) and takes one span
+    after another (:func:`_write_span`, staging them as a pool worker does) while this process writes the year's
+    other reports; :meth:`finish` then renders the spans left here and collects the spare's. A span the spare
+    could not give (it died, was stopped, or failed) is rendered here: the cards are the same bytes either way."""
+
+    def __init__(self, job: CardJob, helper: Spare, spans: list[tuple[int, int]]) -> None:
+        self.job, self.helper, self.spans = job, helper, spans
+        self._lock = threading.Lock()
+        self._next = 0
+        self._stopped = False
+        self._given: dict[int, Future] = {}  # span → the spare's future
+        self._here: tuple | None = None  # (template, common context, target groups) of this process
+
+    @classmethod
+    def start(cls, job: CardJob, helper: Spare) -> _SharedSpans | None:
+        """Load the year in ``helper`` and give it its first span; None when it is gone (all render here)."""
+        n = len(job.v.zones)
+        size = max(_SHARED_MIN, math.ceil(n / _SHARED_SPANS))
+        shared = cls(job, helper, [(i, min(i + size, n)) for i in range(0, n, size)])
+        if helper.submit(_start_worker, job._year_file(), str(job.folder), writer_for(job.folder)) is None:
+            return None
+        shared._give()
+        return shared
+
+    def _claim(self) -> int | None:
+        with self._lock:
+            if self._stopped or self._next >= len(self.spans):
+                return None
+            self._next += 1
+            return self._next - 1
+
+    def _give(self, _done: Future | None = None) -> None:
+        """The spare's next span (called again as each one is done, from the pool's thread)."""
+        if _done is not None and (_done.cancelled() or _done.exception() is not None):
+            return  # it failed (or died): no more for it; finish() renders its span here
+        i = self._claim()
+        if i is None:
+            return
+        start, stop = self.spans[i]
+        try:
+            future = self.helper.submit(_write_span, start, stop, _zones_part(self.job.v, start, stop))
+        except Exception as exc:  # noqa: BLE001 - whatever it is, finish() renders the span here
+            future = _failed(exc)
+        if future is None:  # the spare is gone
+            future = _failed(BrokenPipeError("the spare process is gone"))
+        with self._lock:
+            self._given[i] = future
+        future.add_done_callback(self._give)
+
+    def _render_here(self, i: int) -> list[str]:
+        v = self.job.v
+        if self._here is None:
+            self._here = (environment().get_template("card.html.j2"), _common(v, self.job.generated),
+                          target_groups(v))
+        tpl, common, groups = self._here
+        start, stop = self.spans[i]
+        zones = v.zones[start:stop]
+        names = []
+        for z, t in zip(zones, card_targets(v, zones, groups)):
+            atomic_write_text(self.job.folder / card_name(z["zone_code"]), tpl.render(card_context(v, z, common,
+                                                                                                  groups, t)))
+            names.append(card_name(z["zone_code"]))
+        return names
+
+    def finish(self) -> list[str]:
+        """Every card's file name, in national-rank order, once all are written (or staged and adopted)."""
+        by_span: dict[int, list[str]] = {}
+        while (i := self._claim()) is not None:
+            by_span[i] = self._render_here(i)
+        self.stop()
+        with self._lock:
+            given = dict(self._given)
+        for i, future in given.items():
+            try:
+                written = future.result()
+            except Exception:  # noqa: BLE001 - the spare died or failed: the span is rendered here
+                by_span[i] = self._render_here(i)
+                continue
+            for name, staged in written:
+                adopt(self.job.folder / name, staged)
+            by_span[i] = [name for name, _ in written]
+        return [name for i in sorted(by_span) for name in by_span[i]]
+
+    def stop(self, *, wait: bool = False) -> None:
+        """No span is given to the spare from now on; ``wait``: and the one it has is done (a step failing
+        leaves the spare writing nothing after the commit is abandoned)."""
+        with self._lock:
+            self._stopped = True
+            given = list(self._given.values())
+        if wait:
+            futures_wait(given)
+
+
+def _failed(exc: BaseException) -> Future:
+    future: Future = Future()
+    future.set_exception(exc)
+    return future

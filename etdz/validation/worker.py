@@ -20,6 +20,9 @@ The suite runs here instead when there is nothing to overlap or it would cost mo
   zones its ~300 MB would add to the peak of the year's ingest (bounded: issue 22);
 - a worker that could not start or died (killed, out of memory): the suite runs here, as before.
 
+Between suites the worker is the command's spare process (:func:`etdz.processes.spare`): the cards of a year of
+fewer than 2,000 zones are rendered half there, half here (:class:`etdz.reports.cards.CardJob`).
+
 Without a started worker (the tests, the portal's warm check, the UI's runs through Dagster's daemon),
 :func:`year_runner` builds a :class:`SuiteRunner` here, as it always did.
 """
@@ -38,7 +41,7 @@ import pandas as pd
 
 from etdz.catalogue import Catalogue
 from etdz.memory import freeze_imports
-from etdz.processes import cores, start_worker, stop_now
+from etdz.processes import cores, lending, start_worker, stop_now
 from etdz.validation.suite import (
     ExpectationResult,
     SuiteRunner,
@@ -132,6 +135,18 @@ class SuiteWorker:
             self.suites_run += 1
             return results, self._version
 
+    def submit(self, fn, *args) -> Future | None:
+        """``fn(*args)`` in the worker's process, after what it was given before (:class:`etdz.processes.Spare`:
+        the command lends it to its year's cards); None when it is stopped or found dead."""
+        with self._lock:
+            if self._pool is None:
+                return None
+            try:
+                return self._pool.submit(fn, *args)
+            except (BrokenProcessPool, RuntimeError):  # died, or shut down under us
+                self._stop()
+                return None
+
     def stop(self) -> None:
         """Stop the worker now: its process is terminated (:func:`etdz.processes.stop_now`)."""
         with self._lock:
@@ -171,7 +186,8 @@ def suite_worker(enabled: bool | None = None) -> Iterator[SuiteWorker | None]:
             with contextlib.suppress(OSError):
                 worker = _CURRENT = SuiteWorker()
     try:
-        yield worker if worker is not None else _CURRENT
+        with lending(worker) if worker is not None else contextlib.nullcontext():
+            yield worker if worker is not None else _CURRENT
     finally:
         if worker is not None:
             with _CURRENT_LOCK:

@@ -398,7 +398,7 @@ def shares_with_spare(workers: int, n_cards: int) -> bool:
 class _SharedSpans:
     """A year's cards shared between this process and the command's spare process (:func:`etdz.processes.spare`).
 
-    The cards are cut into spans. The spare process loads the year (:func:`_start_worker`) and takes one span
+    The cards are cut into spans. The spare process loads the year (:func:`_start_worker`) and then takes one span
     after another (:func:`_write_span`, staging them as a pool worker does) while this process writes the year's
     other reports; :meth:`finish` then renders the spans left here and collects the spare's. A span the spare
     could not give (it died, was stopped, or failed) is rendered here: the cards are the same bytes either way."""
@@ -417,9 +417,12 @@ class _SharedSpans:
         n = len(job.v.zones)
         size = max(_SHARED_MIN, math.ceil(n / _SHARED_SPANS))
         shared = cls(job, helper, [(i, min(i + size, n)) for i in range(0, n, size)])
-        if helper.submit(_start_worker, job._year_file(), str(job.folder), writer_for(job.folder)) is None:
+        loaded = helper.submit(_start_worker, job._year_file(), str(job.folder), writer_for(job.folder))
+        if loaded is None:
             return None
-        shared._give()
+        # its first span only once it holds the year: a spare still importing the cards' modules (a command's
+        # first year) must not hold back a span this process would render meanwhile
+        loaded.add_done_callback(shared._give)
         return shared
 
     def _claim(self) -> int | None:
@@ -430,7 +433,8 @@ class _SharedSpans:
             return self._next - 1
 
     def _give(self, _done: Future | None = None) -> None:
-        """The spare's next span (called again as each one is done, from the pool's thread)."""
+        """The spare's next span (called, from the pool's thread, as it has loaded the year and as each span is
+        done)."""
         if _done is not None and (_done.cancelled() or _done.exception() is not None):
             return  # it failed (or died): no more for it; finish() renders its span here
         i = self._claim()

@@ -116,10 +116,22 @@ def test_shared_cards_in_a_step_appear_at_its_commit_and_an_error_beside_them_ke
 
 
 @pytest.mark.slow
-def test_the_suite_worker_renders_a_share_and_its_death_costs_no_card(year, tmp_path):
+def test_the_suite_worker_renders_a_share_and_its_death_costs_no_card(year, tmp_path, monkeypatch):
     """The real spare: the command's suite worker. It renders spans of the cards (staged in the step's commit);
     killed after its first span, the rest is rendered here and every card is still the serial path's."""
+    import time
+
     from etdz.validation.worker import suite_worker, worker_pid
+
+    here = cards._SharedSpans._render_here
+
+    def after_the_spares_first(self, i):  # this process waits for the spare's first span: it surely gets one
+        deadline = time.monotonic() + 60
+        while not any(f.done() for f in list(self._given.values())) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return here(self, i)
+
+    monkeypatch.setattr(cards._SharedSpans, "_render_here", after_the_spares_first)
 
     layout = _layout(tmp_path)
     zones = tmp_path / "reports" / "2022" / "zones"
@@ -136,6 +148,9 @@ def test_the_suite_worker_renders_a_share_and_its_death_costs_no_card(year, tmp_
         pid = worker_pid(worker)
         with step_commit(layout.journal_dir(2022), layout.scope(2022)):
             with CardJob(year, "after the kill", zones) as job:
+                deadline = time.monotonic() + 60
+                while not job._shared._given and time.monotonic() < deadline:
+                    time.sleep(0.01)
                 first = next(iter(job._shared._given.values()))
                 first.add_done_callback(lambda _: os.kill(pid, signal.SIGKILL))
                 names = job.finish()

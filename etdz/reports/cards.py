@@ -425,21 +425,28 @@ class _SharedSpans:
         loaded.add_done_callback(shared._give)
         return shared
 
-    def _claim(self) -> int | None:
+    def _claim(self, for_spare: bool = False) -> tuple[int, Future | None] | None:
+        """The next span, and for the spare the future :meth:`finish` waits on, recorded in the same step: a span
+        claimed for the spare is never missed by a :meth:`finish` that has just run out of spans."""
         with self._lock:
             if self._stopped or self._next >= len(self.spans):
                 return None
             self._next += 1
-            return self._next - 1
+            i = self._next - 1
+            if not for_spare:
+                return i, None
+            self._given[i] = Future()
+            return i, self._given[i]
 
     def _give(self, _done: Future | None = None) -> None:
         """The spare's next span (called, from the pool's thread, as it has loaded the year and as each span is
         done)."""
         if _done is not None and (_done.cancelled() or _done.exception() is not None):
             return  # it failed (or died): no more for it; finish() renders its span here
-        i = self._claim()
-        if i is None:
+        claimed = self._claim(for_spare=True)
+        if claimed is None:
             return
+        i, given = claimed
         start, stop = self.spans[i]
         try:
             future = self.helper.submit(_write_span, start, stop, _zones_part(self.job.v, start, stop))
@@ -447,9 +454,8 @@ class _SharedSpans:
             future = _failed(exc)
         if future is None:  # the spare is gone
             future = _failed(BrokenPipeError("the spare process is gone"))
-        with self._lock:
-            self._given[i] = future
-        future.add_done_callback(self._give)
+        future.add_done_callback(lambda done: _pass_on(done, given))
+        given.add_done_callback(self._give)
 
     def _render_here(self, i: int) -> list[str]:
         v = self.job.v
@@ -469,8 +475,8 @@ class _SharedSpans:
     def finish(self) -> list[str]:
         """Every card's file name, in national-rank order, once all are written (or staged and adopted)."""
         by_span: dict[int, list[str]] = {}
-        while (i := self._claim()) is not None:
-            by_span[i] = self._render_here(i)
+        while (claimed := self._claim()) is not None:
+            by_span[claimed[0]] = self._render_here(claimed[0])
         self.stop()
         with self._lock:
             given = dict(self._given)
@@ -493,6 +499,16 @@ class _SharedSpans:
             given = list(self._given.values())
         if wait:
             futures_wait(given)
+
+
+def _pass_on(done: Future, to: Future) -> None:
+    """``to`` gets ``done``'s result or exception."""
+    if done.cancelled():
+        to.set_exception(BrokenPipeError("the spare's span was cancelled"))
+    elif done.exception() is not None:
+        to.set_exception(done.exception())
+    else:
+        to.set_result(done.result())
 
 
 def _failed(exc: BaseException) -> Future:

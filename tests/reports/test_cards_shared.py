@@ -158,3 +158,29 @@ def test_the_suite_worker_renders_a_share_and_its_death_costs_no_card(year, tmp_
         assert _written(zones) == {f"{code}.html": html for code, html in render_cards(year, "after the kill")}
         assert not [p for p in zones.iterdir() if p.name.startswith("_")]
     assert processes.spare() is None
+
+
+def test_a_span_claimed_for_the_spare_as_this_process_runs_out_is_still_written(year, tmp_path, monkeypatch):
+    """The spare's claim and the future finish() waits on are one step: finish() running out of spans while the
+    spare's next one is being sent still collects it."""
+    import threading
+
+    sent, release = threading.Event(), threading.Event()
+    real = cards._zones_part
+
+    def slow_zones_part(v, start, stop):  # the spare's span is being sent: held until this process is done
+        sent.set()
+        release.wait(10)
+        return real(v, start, stop)
+
+    monkeypatch.setattr(cards, "_zones_part", slow_zones_part)
+    here = cards._SharedSpans._render_here
+    monkeypatch.setattr(cards._SharedSpans, "_render_here",
+                        lambda self, i: (sent.wait(10), here(self, i))[1])
+    spare = ThreadSpare()
+    with processes.lending(spare), CardJob(year, GENERATED, tmp_path) as job:
+        finishing = threading.Timer(0.3, release.set)  # let the send go on once finish() has run out of spans
+        finishing.start()
+        names = job.finish()
+    assert names == [f"{z['zone_code']}.html" for z in year.zones]
+    assert _written(tmp_path) == _serial(year)

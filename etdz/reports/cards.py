@@ -232,9 +232,13 @@ def render_cards(v: YearView, generated: str) -> Iterator[tuple[str, str]]:
     tpl = environment().get_template("card.html.j2")
     common, groups = _common(v, generated), target_groups(v)
     for start in range(0, len(v.zones), _CHUNK):  # the levers of a chunk of cards are computed together
-        zones = v.zones[start:start + _CHUNK]
-        for z, t in zip(zones, card_targets(v, zones, groups)):
-            yield z["zone_code"], tpl.render(card_context(v, z, common, groups, t))
+        yield from _span_html(v, v.zones[start:start + _CHUNK], tpl, common, groups)
+
+
+def _span_html(v: YearView, zones: list[dict], tpl, common: dict, groups: TargetGroups) -> Iterator[tuple[str, str]]:
+    """``(zone_code, html)`` of each of ``zones`` (a span of ``v.zones``), their levers computed together."""
+    for z, t in zip(zones, card_targets(v, zones, groups)):
+        yield z["zone_code"], tpl.render(card_context(v, z, common, groups, t))
 
 
 def card_name(code: str) -> str:
@@ -379,11 +383,9 @@ def _write_span(start: int, stop: int, zones_part: dict[str, dict]) -> list[tupl
     """Render and write the cards of the zones ``start:stop``; (file name, staged name) of each."""
     tpl, common, groups, writer = _WORKER["tpl"], _WORKER["common"], _WORKER["groups"], _WORKER["writer"]
     v = dataclasses.replace(_WORKER["v"], **zones_part)
-    zones = v.zones[start:stop]
     out = []
-    for z, t in zip(zones, card_targets(v, zones, groups)):
-        name = card_name(z["zone_code"])
-        html = tpl.render(card_context(v, z, common, groups, t))
+    for code, html in _span_html(v, v.zones[start:stop], tpl, common, groups):
+        name = card_name(code)
         out.append((name, writer.write(_WORKER["folder"] / name, html.encode("utf-8"))))
     return out
 
@@ -462,14 +464,11 @@ class _SharedSpans:
         if self._here is None:
             self._here = (environment().get_template("card.html.j2"), _common(v, self.job.generated),
                           target_groups(v))
-        tpl, common, groups = self._here
         start, stop = self.spans[i]
-        zones = v.zones[start:stop]
         names = []
-        for z, t in zip(zones, card_targets(v, zones, groups)):
-            atomic_write_text(self.job.folder / card_name(z["zone_code"]), tpl.render(card_context(v, z, common,
-                                                                                                  groups, t)))
-            names.append(card_name(z["zone_code"]))
+        for code, html in _span_html(v, v.zones[start:stop], *self._here):
+            atomic_write_text(self.job.folder / card_name(code), html)
+            names.append(card_name(code))
         return names
 
     def finish(self) -> list[str]:

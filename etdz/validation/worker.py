@@ -20,8 +20,8 @@ The suite runs here instead when there is nothing to overlap or it would cost mo
   zones its ~300 MB would add to the peak of the year's ingest (bounded: issue 22);
 - a worker that could not start or died (killed, out of memory): the suite runs here, as before.
 
-Between suites the worker is the command's spare process (:func:`etdz.processes.spare`): the cards of a year of
-fewer than 2,000 zones are rendered half there, half here (:class:`etdz.reports.cards.CardJob`).
+Between suites the worker is the command's spare process (:func:`etdz.processes.spare`): a year of 40 to 1,999
+cards is shared between it and the command, span by span (:class:`etdz.reports.cards.CardJob`).
 
 Without a started worker (the tests, the portal's warm check, the UI's runs through Dagster's daemon),
 :func:`year_runner` builds a :class:`SuiteRunner` here, as it always did.

@@ -184,3 +184,16 @@ def test_a_span_claimed_for_the_spare_as_this_process_runs_out_is_still_written(
         names = job.finish()
     assert names == [f"{z['zone_code']}.html" for z in year.zones]
     assert _written(tmp_path) == _serial(year)
+
+
+def test_a_spare_that_cannot_load_the_year_gets_no_span_and_every_card_is_written_here(year, tmp_path, monkeypatch):
+    """The year's file gone before the spare reads it: its load fails, it is given nothing, the cards are whole."""
+    monkeypatch.setattr(CardJob, "_year_file", lambda self: str(tmp_path / "vanished" / "year.pickle"))
+    spare = ThreadSpare()
+    out = tmp_path / "zones"
+    out.mkdir()
+    with processes.lending(spare), CardJob(year, GENERATED, out) as job:
+        names = job.finish()
+    assert spare.spans == 0
+    assert names == [f"{z['zone_code']}.html" for z in year.zones]
+    assert _written(out) == _serial(year)

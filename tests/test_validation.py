@@ -129,7 +129,7 @@ def test_warnings_accept_the_file(env):
 
 
 def test_previous_given_as_a_function_is_asked_for_once_and_checks_as_the_frame_does(env):
-    """A Y−1 read elsewhere (etdz.history.previous_submissions_ahead) is waited for only when the band is joined."""
+    """A Y−1 read elsewhere (etdz.history.previous_submissions_ahead), given as a function, checks as the frame."""
     prev = pd.DataFrame({"zone_code": ["Z1"], "measure_code": ["output"], "value": [10.0]})
     rows = rows_for("Z1", 2022, output=("950", "亿元"))
     asked = []
@@ -139,6 +139,23 @@ def test_previous_given_as_a_function_is_asked_for_once_and_checks_as_the_frame_
     assert "row.yoy_change" in set(late.issues.check)
     pd.testing.assert_frame_equal(late.issues, given.issues)
     pd.testing.assert_frame_equal(late.measures, given.measures)
+
+
+def test_previous_read_elsewhere_is_waited_for_after_gx_is_imported_and_before_the_rows_are_framed(env, monkeypatch):
+    """The worker reading Y−1 holds ~700 MB at 23,000 files: this year's long frame (its largest) is built only once
+    the worker has answered, and Great Expectations' import overlaps the worker's last seconds."""
+    import etdz.ingestion.year as year_module
+    import etdz.validation as validation
+
+    order: list[str] = []
+    prepare, frame = year_module.prepare_suites, validation.build_long_frame
+    monkeypatch.setattr(year_module, "prepare_suites", lambda: order.append("gx") or prepare())
+    monkeypatch.setattr(validation, "build_long_frame", lambda *a, **k: order.append("frame") or frame(*a, **k))
+    prev = pd.DataFrame({"zone_code": ["Z1"], "measure_code": ["output"], "value": [10.0]})
+    y = env({"f.csv": csv_bytes(rows_for("Z1", 2022, output=("950", "亿元")))},
+            previous=lambda: order.append("previous") or prev)
+    assert order == ["gx", "previous", "frame"]
+    assert "row.yoy_change" in set(y.issues.check)
 
 
 def test_yoy_within_factor_and_previous_of_other_zone_ignored(env):

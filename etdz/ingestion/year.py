@@ -16,7 +16,7 @@ Nothing here raises for a bad file: a rejection is a result. Only machinery fail
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -63,7 +63,7 @@ class YearIngest:
 
 
 def ingest_year(inbox_dir: str | Path, data_year: int, catalogue: Catalogue, registry: pd.DataFrame,
-                archive: str | None, previous: Previous = None,
+                archive: str | None, previous: Previous | Callable[[], Previous] = None,
                 max_bytes: int = DEFAULT_MAX_BYTES, deadlines: Mapping[int, date] | None = None,
                 max_rows_per_measure: int = DEFAULT_ROWS_PER_MEASURE, batch_read: bool = True,
                 listing: list[InboxEntry] | None = None,
@@ -73,8 +73,8 @@ def ingest_year(inbox_dir: str | Path, data_year: int, catalogue: Catalogue, reg
     ``archive=None``: nothing is archived (``etdz validate``; a never-run previous year
     read for growth only). ``previous``: the MEASURES frame of Y-1's accepted
     submissions, for the ``soft_max_yoy_factor`` warnings, or a function returning it, called once this year's
-    files are read and checked (Y−1 read in another process meanwhile:
-    :func:`etdz.history.previous_submissions_ahead`).
+    files are read and Great Expectations is imported, before the rows are framed and checked (Y−1 read in
+    another process meanwhile: :func:`etdz.history.previous_submissions_ahead`).
     ``deadlines``: configured deadlines per data year (``ETDZ_DEADLINES``), else the default of
     :mod:`etdz.deadlines`. A file may hold at most ``max_rows_per_measure`` × the catalogue's number of measures
     non-blank data rows (``file.too_many_rows``: the rest is never parsed). ``batch_read``: the year's
@@ -91,8 +91,11 @@ def ingest_year(inbox_dir: str | Path, data_year: int, catalogue: Catalogue, reg
         files = [load_file(p, i, data_year, archive, max_bytes, archiver, max_rows, batch_read)
                  for i, p in enumerate(paths)]
     read_deferred(files)
-    if callable(previous):  # called by the long frame, last: Y−1 may still be read elsewhere until then
-        prepare_suites()  # so Great Expectations' import (seconds) is done first, not after it
+    if callable(previous):  # Y−1 read by a worker meanwhile (etdz.history.previous_submissions_ahead)
+        prepare_suites()  # Great Expectations' import (seconds) overlaps the worker's last seconds, then
+        # the worker is waited for before the long frame is built: the year's largest frame and the worker's
+        # ~700 MB (23,000 files) are never in memory at once (docs/benchmarks.md, issue 22's fourteenth round)
+        previous = previous()
     issues, report, long = validate_submissions(files, catalogue, registry, data_year, previous)
     log = decide(files, issues, catalogue.version)
     dropped = dropped_measures_issues(files, log, long, catalogue)

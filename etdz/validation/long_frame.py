@@ -9,7 +9,6 @@ side of (:class:`ConsistencySlot`), and the ratio to the zone's previous accepte
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -49,9 +48,9 @@ def _append_row(columns: list[list], *values) -> None:
         column.append(v)
 
 
-#: Y−1's accepted measures for the year-on-year band: the frame, none, or a function returning it, called when
-#: the band is joined on (last), so that a Y−1 read elsewhere overlaps everything before it
-Previous = pd.DataFrame | Callable[[], pd.DataFrame | None] | None
+#: Y−1's accepted measures for the year-on-year band (MEASURES columns ``zone_code``, ``measure_code``, ``value``),
+#: or None when there are none
+Previous = pd.DataFrame | None
 
 
 def build_long_frame(files: list[SubmissionFile], catalogue: Catalogue,
@@ -66,7 +65,7 @@ def build_long_frame(files: list[SubmissionFile], catalogue: Catalogue,
     _join_values(df, files, catalogue, rules, known)
     _join_not_above(df, rules, known)
     _join_consistency(df, catalogue)
-    _join_previous(df, previous() if callable(previous) else previous, rules, known)
+    _join_previous(df, previous, rules, known)
     # required measures: missing only when the value is truly empty or the row is absent
     req = rules["is_required"].fillna(False).astype(bool) & known
     df["required_filled"] = np.where(req & df["value_text"].isna() & df["formula_col"].isna(), np.nan, 1.0)
